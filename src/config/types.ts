@@ -1,0 +1,64 @@
+/**
+ * The shape of a validated gateway.yaml. The JSON Schema (assembled in schema.ts) is the
+ * formal definition; these types mirror it so compiled code reads typed values.
+ */
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export type UpstreamAuth = 'passthrough' | { bearer: string } | { header: string; value: string };
+
+export type ProviderKind = 'openai' | 'openai_compatible' | 'mock';
+
+export interface UpstreamConfig {
+  provider: ProviderKind;
+  url?: string;
+  auth?: UpstreamAuth;
+  timeout?: string;
+  connections?: number;
+  proxy?: string;
+  /** Only for provider: mock. */
+  models?: string[];
+}
+
+export interface TargetConfig {
+  upstream: string;
+  model?: string;
+  weight?: number;
+}
+
+/** Feature configs, keyed by feature name; each feature's file declares its own shape. */
+export type FeaturesConfig = Record<string, unknown>;
+
+/** One list item: a single-key map `{ <interceptor name>: <its config> }`. */
+export type InterceptorItem = Record<string, unknown>;
+
+export interface RouterConfig {
+  aliases?: string[];
+  strategy?: 'failover';
+  targets: TargetConfig[];
+  features?: FeaturesConfig;
+  interceptors?: InterceptorItem[];
+}
+
+export interface ServerConfig {
+  listen?: string;
+  admin?: string | false;
+  max_body?: string;
+  drain?: string;
+}
+
+export interface LoggingConfig {
+  level?: LogLevel;
+  access?: boolean;
+}
+
+export interface GatewayConfig {
+  version: 1;
+  server?: ServerConfig;
+  logging?: LoggingConfig;
+  state?: { backend: 'memory' };
+  upstreams: Record<string, UpstreamConfig>;
+  defaults?: { features?: FeaturesConfig; interceptors?: InterceptorItem[] };
+  default_router?: string;
+  routers: Record<string, RouterConfig>;
+}

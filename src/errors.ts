@@ -1,0 +1,90 @@
+/**
+ * The one error type of the gateway. Anything the gateway itself refuses or fails is a
+ * GatewayError with a stable `code`; only the server turns it into bytes, always in the
+ * OpenAI error format: {"error":{"message","type","param","code"}}.
+ */
+
+export type OpenAIErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'rate_limit_error'
+  | 'timeout_error'
+  | 'api_error';
+
+interface CodeSpec {
+  readonly status: number;
+  readonly type: OpenAIErrorType;
+}
+
+/** Every code the gateway can emit, with its HTTP status and OpenAI error type. */
+export const ERROR_CODES = {
+  invalid_json: { status: 400, type: 'invalid_request_error' },
+  invalid_request: { status: 400, type: 'invalid_request_error' },
+  request_too_large: { status: 413, type: 'invalid_request_error' },
+  not_found: { status: 404, type: 'not_found_error' },
+  router_not_found: { status: 404, type: 'invalid_request_error' },
+  model_not_found: { status: 404, type: 'invalid_request_error' },
+  upstream_connect_error: { status: 502, type: 'api_error' },
+  upstream_error: { status: 502, type: 'api_error' },
+  upstream_timeout: { status: 504, type: 'timeout_error' },
+  stream_error: { status: 502, type: 'api_error' },
+  unavailable: { status: 503, type: 'api_error' },
+  internal_error: { status: 500, type: 'api_error' },
+} as const satisfies Record<string, CodeSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface GatewayErrorOptions {
+  param?: string | null;
+  cause?: unknown;
+  /** Extra response headers, e.g. Retry-After on a 429. */
+  headers?: Record<string, string>;
+}
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly type: OpenAIErrorType;
+  readonly param: string | null;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.type = ERROR_CODES[code].type;
+    this.param = options.param ?? null;
+    this.headers = options.headers;
+  }
+
+  /** The OpenAI-format body, as the client sees it. */
+  toJSON(): { error: { message: string; type: string; param: string | null; code: string } } {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+/**
+ * Classifies a failure of an upstream call by undici's stable `err.code` (never by
+ * `instanceof`, which breaks across undici copies).
+ */
+export function upstreamFailure(err: unknown, upstream: string): GatewayError {
+  if (err instanceof GatewayError) return err;
+  const code = (err as { code?: string } | null)?.code ?? '';
+  switch (code) {
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return new GatewayError('upstream_connect_error', `could not connect to upstream "${upstream}" (${code})`, { cause: err });
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return new GatewayError('upstream_timeout', `upstream "${upstream}" timed out (${code})`, { cause: err });
+    default:
+      return new GatewayError('upstream_error', `upstream "${upstream}" failed${code ? ` (${code})` : ''}`, { cause: err });
+  }
+}

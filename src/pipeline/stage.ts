@@ -1,0 +1,71 @@
+import type { RequestContext } from './context.js';
+import type { GatewayError } from '../errors.js';
+import type { UpstreamResponse } from '../providers/provider.js';
+
+/**
+ * A reply made by the gateway itself (a cache hit, a block, a rate-limit refusal). A stage
+ * returns one to stop the request; the server writes it and skips the upstream call.
+ */
+export interface LocalReply {
+  status: number;
+  headers?: Record<string, string>;
+  /** An object is sent as JSON; a string or Buffer as it is. */
+  body: string | Buffer | object;
+}
+
+/** What a request-side handler returns: nothing to continue, a LocalReply to stop. */
+export type StageResult = void | LocalReply | undefined;
+export type MaybePromise<T> = T | Promise<T>;
+
+/** One server-sent event of a streamed response, already split on its blank line. */
+export interface SseEvent {
+  /** The raw bytes of the event, including its terminating blank line. */
+  raw: Buffer;
+  /** The `data:` payload joined by newlines, or null when the event has none. */
+  data: string | null;
+  /** The `event:` name, or null. */
+  event: string | null;
+}
+
+/** A function that performs (one or more) upstream calls for a request. */
+export type UpstreamCall = (ctx: RequestContext) => Promise<UpstreamResponse>;
+
+/**
+ * The stage interface. Built-in features and interceptors implement it, and so do user
+ * hooks passed to createGateway(); seed 002's hook kinds map onto it: authentication →
+ * `authenticate`, before request → `onRequest`, after request → `onResponse` /
+ * `onResponseBody`, per chunk → `onChunk`, error → `onError`.
+ *
+ * Handlers are built once at compile time (by a feature's `create()`), so they close over
+ * their config, not over a request. Request-side handlers run in pipeline order,
+ * response-side handlers in reverse. A handler continues by returning nothing and stops
+ * by returning a LocalReply or throwing a GatewayError.
+ */
+export interface Stage {
+  readonly name: string;
+  /**
+   * Only for user hooks: lower runs first on the request side (and last on the response
+   * side); equal priorities keep registration order. Default 0. Built-in stages keep
+   * the fixed pipeline order and run before hooks of the same phase.
+   */
+  readonly priority?: number;
+  /** Decides who the caller is; may refuse with a LocalReply or a GatewayError (401). */
+  authenticate?(ctx: RequestContext): MaybePromise<StageResult>;
+  /** Before target selection; may read and edit `ctx.body` (then call `ctx.markBodyChanged()`). */
+  onRequest?(ctx: RequestContext): MaybePromise<StageResult>;
+  /** Wraps the upstream call (retry, fallback, timeouts, hedging). Composed once at compile time. */
+  wrapCall?(next: UpstreamCall): UpstreamCall;
+  /** Response headers arrived; `response.status` and `response.headers` may be edited. */
+  onResponse?(ctx: RequestContext, response: UpstreamResponse): MaybePromise<void>;
+  /**
+   * A non-streamed JSON answer, parsed. Declaring this handler makes the gateway buffer
+   * and parse such answers; return a replacement object, or nothing to keep it.
+   */
+  onResponseBody?(ctx: RequestContext, body: unknown): MaybePromise<unknown>;
+  /** One SSE event of a streamed answer: return it (or a replacement) to forward, null to drop. */
+  onChunk?(ctx: RequestContext, event: SseEvent): MaybePromise<SseEvent | null | void>;
+  /** The request failed with this error (before or after the response started). */
+  onError?(ctx: RequestContext, error: GatewayError): void;
+  /** The exchange is over (response finished or client gone): accounting, cache store. */
+  onDone?(ctx: RequestContext): void;
+}
