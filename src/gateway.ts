@@ -1,0 +1,314 @@
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { stringify } from 'yaml';
+import { ConfigError, loadConfigFile, loadConfigText, type LoadedConfig } from './config/load.js';
+import type { GatewayConfig } from './config/types.js';
+import { watchConfigFile } from './config/watch.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { closePipeline, compile, type CompileOptions } from './pipeline/compile.js';
+import type { Pipeline } from './pipeline/compiled.js';
+import { handleRequest, type Runtime } from './pipeline/handle.js';
+import type { Stage } from './pipeline/stage.js';
+import type { ProviderFactory } from './providers/provider.js';
+import { DEFAULT_ADMIN, DEFAULT_LISTEN, listenOn } from './server/address.js';
+import { adminHandler } from './server/admin.js';
+import { proxyUpgrade } from './upstream/websocket.js';
+import { parseDuration } from './util/units.js';
+
+/** A config file path, inline YAML text, or an already-parsed config object. */
+export type ConfigSource = string | { yaml: string; source?: string } | GatewayConfig;
+
+export interface GatewayOptions {
+  /** Reload when the config file changes (only for a file path). Default true. */
+  watch?: boolean;
+  /** Stages added to every router, ordered by `priority` (seed 002's hooks). */
+  hooks?: Stage[];
+  /** Provider factories by `provider:` name, replacing built-in ones. */
+  providers?: Record<string, ProviderFactory>;
+  /** A pino logger to use instead of the gateway's own. */
+  logger?: Logger;
+  /** Where `${VAR}` reads from; default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ListenOverrides {
+  /** Overrides `server.listen` (e.g. `127.0.0.1:0` in tests). */
+  listen?: string;
+  /** Overrides `server.admin`; false disables the admin listener. */
+  admin?: string | false;
+}
+
+export interface Addresses {
+  /** The data plane's base URL, e.g. http://127.0.0.1:8080 (the SDK baseURL is this + /v1). */
+  url: string;
+  adminUrl: string | null;
+}
+
+export interface ReloadResult {
+  changed: boolean;
+  version: string;
+  compileMs: number;
+}
+
+export const DEFAULT_DRAIN = '25s';
+
+function load(source: ConfigSource, env: NodeJS.ProcessEnv): LoadedConfig {
+  if (typeof source === 'string') return loadConfigFile(source, env);
+  if ('yaml' in source && typeof source.yaml === 'string') return loadConfigText(source.yaml, source.source ?? '<inline>', env);
+  return loadConfigText(stringify(source), '<object>', env);
+}
+
+/**
+ * The engine: a live compiled pipeline, a Node request handler, listeners, reload and
+ * shutdown. `createGateway()` is the only way to make one.
+ *
+ * Events: `reload` ({ version, previous, compileMs }), `reload_error` (ConfigError or
+ * compile error), `close`.
+ */
+export class Gateway extends EventEmitter implements Runtime {
+  readonly logger: Logger;
+  readonly metrics = new Metrics();
+  /** The Node request handler: usable in any `http.createServer` or framework. */
+  readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The Node `upgrade` handler for WebSockets (`/v1/realtime`). */
+  readonly upgradeHandler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+  private live: Pipeline;
+  private source: ConfigSource;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly compileOptions: CompileOptions;
+  private readonly startedAt = Date.now();
+  private readonly ownsLogger: boolean;
+  private inflight = 0;
+  private idleWaiters: Array<() => void> = [];
+  private reloadChain: Promise<unknown> = Promise.resolve();
+  private reloadCounts = { success: 0, error: 0, unchanged: 0 };
+  private lastReloadError: string | null = null;
+  private watcher: { close(): Promise<void> } | null = null;
+  private server: Server | null = null;
+  private admin: Server | null = null;
+  private upgraded = new Set<Duplex>();
+  private isDraining = false;
+  private closed: Promise<void> | null = null;
+
+  constructor(source: ConfigSource, options: GatewayOptions = {}) {
+    super();
+    this.env = options.env ?? process.env;
+    this.source = source;
+    const loaded = load(source, this.env);
+    this.ownsLogger = options.logger === undefined;
+    this.logger = options.logger ?? createLogger(loaded.config.logging?.level);
+    this.compileOptions = {
+      logger: this.logger,
+      metrics: this.metrics,
+      hooks: Object.freeze([...(options.hooks ?? [])]),
+      providers: Object.freeze({ ...options.providers }),
+    };
+    this.live = compile(loaded, this.compileOptions);
+    this.metrics.setConfigVersion(this.live.version);
+    this.handler = (req, res) => handleRequest(this, req, res);
+    this.upgradeHandler = (req, socket, head) => this.onUpgrade(req, socket, head);
+    if (typeof source === 'string' && options.watch !== false) {
+      this.watcher = watchConfigFile(
+        source,
+        () => void this.reload().catch(() => {}),
+        (err) => this.logger.warn({ err }, 'config watcher failed'),
+      );
+    }
+  }
+
+  /** The pipeline new requests start on. */
+  get pipeline(): Pipeline {
+    return this.live;
+  }
+
+  get draining(): boolean {
+    return this.isDraining;
+  }
+
+  current(): Pipeline {
+    return this.live;
+  }
+
+  acquire(pipeline: Pipeline): void {
+    pipeline.lease.inflight++;
+    this.inflight++;
+  }
+
+  release(pipeline: Pipeline): void {
+    pipeline.lease.inflight--;
+    this.inflight--;
+    if (pipeline.lease.retired && pipeline.lease.inflight === 0) void closePipeline(pipeline);
+    if (this.inflight === 0 && this.idleWaiters.length) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  /**
+   * Loads the config again (from `source` if given, else from where it came), compiles
+   * it beside the live pipeline and swaps atomically. Requests in flight finish on the
+   * pipeline they started with, whose pools close once they are done. A config that
+   * fails to load or compile is logged and counted and never replaces the live one.
+   */
+  reload(source?: ConfigSource): Promise<ReloadResult> {
+    const next = this.reloadChain.then(() => this.reloadNow(source));
+    this.reloadChain = next.catch(() => {});
+    return next;
+  }
+
+  private reloadNow(source?: ConfigSource): ReloadResult {
+    if (source !== undefined) this.source = source;
+    let pipeline: Pipeline;
+    try {
+      const loaded = load(this.source, this.env);
+      if (loaded.hash === this.live.loaded.hash) {
+        this.reloadCounts.unchanged++;
+        this.metrics.reloads.labels('unchanged').inc();
+        return { changed: false, version: this.live.version, compileMs: 0 };
+      }
+      pipeline = compile(loaded, this.compileOptions);
+    } catch (err) {
+      this.reloadCounts.error++;
+      this.metrics.reloads.labels('error').inc();
+      this.lastReloadError = err instanceof Error ? err.message : String(err);
+      const issues = err instanceof ConfigError ? err.issues : undefined;
+      this.logger.error({ issues, err: issues ? undefined : err }, 'config reload failed; keeping the running config');
+      this.emit('reload_error', err);
+      throw err;
+    }
+    const previous = this.live;
+    this.live = pipeline;
+    previous.lease.retired = true;
+    if (previous.lease.inflight === 0) void closePipeline(previous);
+    this.reloadCounts.success++;
+    this.lastReloadError = null;
+    this.metrics.reloads.labels('success').inc();
+    this.metrics.setConfigVersion(pipeline.version);
+    const level = pipeline.loaded.config.logging?.level;
+    if (level && this.ownsLogger) this.logger.level = level; // an injected logger keeps its owner's level
+    const event = { version: pipeline.version, previous: previous.version, compileMs: pipeline.compileMs };
+    this.logger.info(event, 'config reloaded');
+    this.emit('reload', event);
+    return { changed: true, version: pipeline.version, compileMs: pipeline.compileMs };
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.isDraining) {
+      socket.destroy();
+      return;
+    }
+    this.upgraded.add(socket);
+    socket.once('close', () => this.upgraded.delete(socket));
+    proxyUpgrade(this.live, req, socket, head);
+  }
+
+  /** Starts the data-plane and admin listeners on the config's addresses (or the overrides). */
+  async listen(overrides: ListenOverrides = {}): Promise<Addresses> {
+    if (this.server) throw new Error('the gateway is already listening');
+    const server = createServer({ keepAliveTimeout: 65_000 }, this.handler);
+    server.on('upgrade', this.upgradeHandler);
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) return socket.destroy();
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    });
+    this.server = server;
+    const serverConfig = this.live.loaded.config.server ?? {};
+    const url = await listenOn(server, overrides.listen ?? serverConfig.listen ?? DEFAULT_LISTEN);
+    const adminAddress = overrides.admin ?? serverConfig.admin ?? DEFAULT_ADMIN;
+    let adminUrl: string | null = null;
+    if (adminAddress !== false) {
+      this.admin = createServer(adminHandler(this));
+      adminUrl = await listenOn(this.admin, adminAddress);
+    }
+    this.logger.info({ url, admin: adminUrl, config: this.live.loaded.source, version: this.live.version }, 'sidegate listening');
+    return { url, adminUrl };
+  }
+
+  /** Resolves once no request is in flight (or at once if none is). */
+  private idle(): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Graceful shutdown: /readyz turns 503, new connections are refused, in-flight
+   * requests and streams get up to `drainMs` (default `server.drain`) to finish, then
+   * what is left is cut, pools and watchers close. Safe to call more than once.
+   */
+  close(options: { drainMs?: number } = {}): Promise<void> {
+    this.closed ??= this.shutdown(options.drainMs ?? parseDuration(this.live.loaded.config.server?.drain ?? DEFAULT_DRAIN));
+    return this.closed;
+  }
+
+  private async shutdown(drainMs: number): Promise<void> {
+    this.isDraining = true;
+    this.logger.info({ in_flight: this.inflight, drain_ms: drainMs }, 'draining');
+    await this.watcher?.close();
+    const server = this.server;
+    const serverClosed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    server?.closeIdleConnections();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      this.idle().then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), drainMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) this.logger.warn({ in_flight: this.inflight }, 'drain time is over; closing the remaining connections');
+    server?.closeAllConnections();
+    for (const socket of this.upgraded) socket.destroy();
+    await serverClosed;
+    await closePipeline(this.live);
+    if (this.admin) {
+      const admin = this.admin;
+      admin.closeAllConnections();
+      await new Promise<void>((resolve) => admin.close(() => resolve()));
+    }
+    this.logger.info('closed');
+    this.emit('close');
+  }
+
+  /** The /stats document: config version and hash, uptime, requests in flight, per router. */
+  stats(): Record<string, unknown> {
+    const pipeline = this.live;
+    const routers: Record<string, unknown> = {};
+    for (const name of pipeline.routers.keys()) {
+      const counts = this.metrics.routerCounts.get(name) ?? { requests: 0, errors: 0 };
+      routers[name] = { ...counts, targets: pipeline.routers.get(name)!.targets.map((t) => t.upstream.name) };
+    }
+    return {
+      service: 'sidegate',
+      config: {
+        version: pipeline.version,
+        hash: pipeline.loaded.hash,
+        source: pipeline.loaded.source,
+        loaded_at: pipeline.compiledAt.toISOString(),
+        compile_ms: Math.round(pipeline.compileMs * 100) / 100,
+        reloads: { ...this.reloadCounts },
+        last_reload_error: this.lastReloadError,
+      },
+      uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
+      in_flight: this.inflight,
+      draining: this.isDraining,
+      routers,
+    };
+  }
+
+  redactedConfig(): unknown {
+    return this.live.loaded.redacted;
+  }
+
+  async metricsText(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() };
+  }
+}
+
+/** Builds a gateway from a config file path, inline YAML (`{ yaml }`) or a config object. */
+export function createGateway(source: ConfigSource, options?: GatewayOptions): Gateway {
+  return new Gateway(source, options);
+}

@@ -1,0 +1,16 @@
+/**
+ * sidegate as a library: `createGateway()` builds the engine from a config file, inline
+ * YAML or a config object; mount `gateway.handler` in any Node HTTP server, or call
+ * `gateway.listen()`. Hooks (the Stage interface) and custom providers plug in here.
+ */
+export { createGateway, Gateway, DEFAULT_DRAIN } from './gateway.js';
+export type { Addresses, ConfigSource, GatewayOptions, ListenOverrides, ReloadResult } from './gateway.js';
+export { GatewayError, ERROR_CODES } from './errors.js';
+export type { ErrorCode, OpenAIErrorType } from './errors.js';
+export type { LocalReply, SseEvent, Stage, StageResult, UpstreamCall } from './pipeline/stage.js';
+export type { RequestContext } from './pipeline/context.js';
+export type { HeaderMap, Provider, ProviderFactory, UpstreamResponse } from './providers/provider.js';
+export type { GatewayConfig } from './config/types.js';
+export { ConfigError, loadConfigFile, loadConfigText } from './config/load.js';
+export type { ConfigIssue, LoadedConfig } from './config/load.js';
+export { explainPipeline } from './pipeline/compile.js';

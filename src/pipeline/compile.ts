@@ -1,0 +1,164 @@
+import type { LoadedConfig } from '../config/load.js';
+import type { InterceptorItem, RouterConfig, UpstreamConfig } from '../config/types.js';
+import { FEATURES } from '../features/registry.js';
+import { INTERCEPTORS } from '../interceptors/registry.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { credentialOf, DEFAULT_UPSTREAM_TIMEOUT } from '../providers/http.js';
+import type { Provider, ProviderFactory } from '../providers/provider.js';
+import { BUILTIN_PROVIDERS } from '../providers/registry.js';
+import { parseSize } from '../util/units.js';
+import type { CompiledRouter, CompiledTarget, CompiledUpstream, Pipeline } from './compiled.js';
+import { baseCall } from './call.js';
+import { buildPhases, composeCall, orderStages } from './phases.js';
+import type { Stage } from './stage.js';
+
+export const DEFAULT_MAX_BODY = '10mb';
+
+export interface CompileOptions {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** User hooks (library API), added to every router. */
+  readonly hooks: readonly Stage[];
+  /** Provider factories by `provider:` name; library users may replace built-in ones. */
+  readonly providers: Readonly<Record<string, ProviderFactory>>;
+}
+
+function compileUpstream(name: string, config: UpstreamConfig, options: CompileOptions): CompiledUpstream {
+  const factory = options.providers[config.provider] ?? BUILTIN_PROVIDERS[config.provider];
+  if (!factory) throw new Error(`upstreams.${name}.provider: no provider "${config.provider}"`);
+  return Object.freeze({
+    name,
+    provider: factory(config, { name }),
+    wsOrigin: config.url ?? null,
+    credential: credentialOf(config.auth),
+  });
+}
+
+function describeUpstream(name: string, config: UpstreamConfig): string {
+  const auth = !config.auth || config.auth === 'passthrough' ? "caller's credential" : 'injected credential';
+  const where = config.provider === 'mock' ? 'in process' : config.url;
+  return `${name} (${config.provider}, ${where}, ${auth}, timeout ${config.timeout ?? DEFAULT_UPSTREAM_TIMEOUT})`;
+}
+
+function interceptorName(item: InterceptorItem): string {
+  return Object.keys(item)[0]!;
+}
+
+/** Builds one router: its stages (features in pipeline order, then interceptors, then hooks). */
+function compileRouter(
+  name: string,
+  config: RouterConfig,
+  loaded: LoadedConfig,
+  upstreams: ReadonlyMap<string, CompiledUpstream>,
+  options: CompileOptions,
+): CompiledRouter {
+  const defaults = loaded.config.defaults ?? {};
+  const features = { ...defaults.features, ...config.features };
+  const interceptors = config.interceptors ?? defaults.interceptors ?? [];
+  const deps = { routerName: name, logger: options.logger, metrics: options.metrics };
+  const explain: string[] = [];
+
+  const builtins: Stage[] = [];
+  for (const feature of [...FEATURES].sort((a, b) => a.order - b.order)) {
+    const featureConfig = features[feature.name];
+    if (featureConfig === undefined) continue;
+    builtins.push(feature.create(featureConfig, deps));
+    explain.push(`feature ${feature.name}: ${feature.describe(featureConfig)}`);
+  }
+  for (const item of interceptors) {
+    const iname = interceptorName(item);
+    const module = INTERCEPTORS.find((m) => m.name === iname);
+    if (!module) throw new Error(`routers.${name}.interceptors: no interceptor "${iname}"`);
+    builtins.push(module.create(item[iname], deps));
+    explain.push(`interceptor ${iname}: ${module.describe(item[iname])}`);
+  }
+  for (const hook of options.hooks) explain.push(`hook ${hook.name} (priority ${hook.priority ?? 0})`);
+
+  const targets: CompiledTarget[] = config.targets.map((t, index) =>
+    Object.freeze({ index, upstream: upstreams.get(t.upstream)!, model: t.model ?? null, weight: t.weight ?? 1 }),
+  );
+  const first = targets[0]!;
+  const stages = orderStages(builtins, options.hooks);
+  return Object.freeze({
+    name,
+    aliases: Object.freeze([...(config.aliases ?? [])]),
+    targets: Object.freeze(targets),
+    select: () => first,
+    phases: buildPhases(stages),
+    call: composeCall(stages, baseCall),
+    metrics: options.metrics.forRouter(name),
+    explain: Object.freeze(explain),
+  });
+}
+
+/**
+ * Config → frozen Pipeline. Everything the request path uses is built here: providers
+ * with their pools, stages, phase arrays, metric children. If anything fails, what was
+ * already built is closed and the error propagates (the live pipeline stays).
+ */
+export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline {
+  const started = performance.now();
+  const config = loaded.config;
+  const upstreams = new Map<string, CompiledUpstream>();
+  try {
+    for (const [name, upstream] of Object.entries(config.upstreams)) {
+      upstreams.set(name, compileUpstream(name, upstream, options));
+    }
+    const routers = new Map<string, CompiledRouter>();
+    const byModel = new Map<string, CompiledRouter>();
+    for (const [name, routerConfig] of Object.entries(config.routers)) {
+      const router = compileRouter(name, routerConfig, loaded, upstreams, options);
+      routers.set(name, router);
+      byModel.set(name, router);
+      for (const alias of router.aliases) byModel.set(alias, router);
+    }
+    return Object.freeze({
+      loaded,
+      version: loaded.hash.slice(0, 12),
+      compiledAt: new Date(),
+      compileMs: performance.now() - started,
+      routers,
+      byModel,
+      defaultRouter: config.default_router ? routers.get(config.default_router)! : null,
+      upstreams,
+      maxBody: parseSize(config.server?.max_body ?? DEFAULT_MAX_BODY),
+      accessLog: config.logging?.access ?? true,
+      lease: { inflight: 0, retired: false },
+    });
+  } catch (err) {
+    void closeProviders([...upstreams.values()].map((u) => u.provider));
+    throw err;
+  }
+}
+
+async function closeProviders(providers: Provider[]): Promise<void> {
+  await Promise.allSettled(providers.map((p) => p.close()));
+}
+
+/** Closes every pool a pipeline opened; called once no request uses it any more. */
+export function closePipeline(pipeline: Pipeline): Promise<void> {
+  return closeProviders([...pipeline.upstreams.values()].map((u) => u.provider));
+}
+
+/** The `sidegate explain` text of a compiled pipeline. */
+export function explainPipeline(pipeline: Pipeline): string {
+  const config = pipeline.loaded.config;
+  const lines: string[] = [`config ${pipeline.loaded.source} (version ${pipeline.version}), compiled in ${pipeline.compileMs.toFixed(1)} ms`];
+  lines.push(`max_body ${pipeline.maxBody} bytes; default_router: ${config.default_router ?? '(none: an unmatched model is a 404)'}`);
+  for (const router of pipeline.routers.values()) {
+    const rc = config.routers[router.name]!;
+    lines.push('', `router ${router.name}${router.aliases.length ? ` (aliases: ${router.aliases.join(', ')})` : ''}`);
+    lines.push(`  selected by: POST /router/${router.name}/v1/...; "model": ${[router.name, ...router.aliases].map((n) => JSON.stringify(n)).join(' | ')}${config.default_router === router.name ? '; any other model (default router)' : ''}`);
+    lines.push(`  strategy: ${rc.strategy ?? 'failover'} (first target)`);
+    lines.push('  targets:');
+    for (const t of router.targets) {
+      lines.push(`    ${t.index + 1}. ${describeUpstream(t.upstream.name, config.upstreams[t.upstream.name]!)}; model: ${t.model ?? "the caller's"}`);
+    }
+    lines.push('  pipeline:');
+    if (router.explain.length === 0) lines.push('    (no features or interceptors: requests go straight to the target)');
+    for (const line of router.explain) lines.push(`    ${line}`);
+    lines.push('    upstream call → response forwarded (streams event by event) → metrics and access log');
+  }
+  return lines.join('\n');
+}

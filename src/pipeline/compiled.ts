@@ -1,0 +1,62 @@
+import type { LoadedConfig } from '../config/load.js';
+import type { Provider } from '../providers/provider.js';
+import type { RouterMetrics } from '../observability/metrics.js';
+import type { Phases } from './phases.js';
+import type { UpstreamCall } from './stage.js';
+import type { RequestContext } from './context.js';
+
+/** An upstream as compiled: its provider (with its pool) and its credential, if injected. */
+export interface CompiledUpstream {
+  readonly name: string;
+  readonly provider: Provider;
+  /** Absolute base URL for WebSocket pass-through, or null for in-process providers. */
+  readonly wsOrigin: string | null;
+  /** `[header, value]` to inject, or null to forward the caller's credential. */
+  readonly credential: readonly [string, string] | null;
+}
+
+export interface CompiledTarget {
+  readonly index: number;
+  readonly upstream: CompiledUpstream;
+  /** The model to send upstream, or null to pass the caller's model through. */
+  readonly model: string | null;
+  readonly weight: number;
+}
+
+export interface CompiledRouter {
+  readonly name: string;
+  readonly aliases: readonly string[];
+  readonly targets: readonly CompiledTarget[];
+  /** Picks the target for a request (strategy). */
+  /** Picks the target for a request (strategy); null for a WebSocket upgrade, which has no context. */
+  readonly select: (ctx: RequestContext | null) => CompiledTarget;
+  readonly phases: Phases;
+  /** The upstream call with every wrapping stage (retry, timeouts…) composed around it. */
+  readonly call: UpstreamCall;
+  readonly metrics: RouterMetrics;
+  /** Human-readable lines for `sidegate explain`. */
+  readonly explain: readonly string[];
+}
+
+/** The immutable result of compiling one config. A request keeps the one it started on. */
+export interface Pipeline {
+  readonly loaded: LoadedConfig;
+  /** Short config version: the first 12 hex digits of the file's sha256. */
+  readonly version: string;
+  readonly compiledAt: Date;
+  readonly compileMs: number;
+  readonly routers: ReadonlyMap<string, CompiledRouter>;
+  /** Router by name or alias, as a body's `model` selects it. */
+  readonly byModel: ReadonlyMap<string, CompiledRouter>;
+  readonly defaultRouter: CompiledRouter | null;
+  readonly upstreams: ReadonlyMap<string, CompiledUpstream>;
+  readonly maxBody: number;
+  readonly accessLog: boolean;
+  /** The one mutable part: requests still running on this pipeline, and whether it was replaced. */
+  readonly lease: PipelineLease;
+}
+
+export interface PipelineLease {
+  inflight: number;
+  retired: boolean;
+}

@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { GatewayError } from '../errors.js';
+import type { CompiledRouter, CompiledTarget, Pipeline } from './compiled.js';
+
+const MAX_REQUEST_ID = 128;
+const REQUEST_ID_OK = /^[\x21-\x7e]+$/;
+
+/** A caller-sent x-request-id is kept when it is short printable ASCII; otherwise a new one. */
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  if (typeof given === 'string' && given.length <= MAX_REQUEST_ID && REQUEST_ID_OK.test(given)) return given;
+  return randomUUID();
+}
+
+/**
+ * Everything one request carries through the pipeline. One instance per request, with
+ * plain fields (no per-request closures); stages read and write it.
+ */
+export class RequestContext {
+  readonly id: string;
+  /** performance.now() at arrival. */
+  readonly startedAt: number;
+  readonly method: string;
+  /** Aborted when the client goes away or the gateway gives up; every upstream call listens. */
+  readonly abort = new AbortController();
+
+  router: CompiledRouter | null = null;
+  /** The path sent upstream: `/v1/...` plus the query string. */
+  upstreamPath = '';
+  /** The parsed JSON body, when the endpoint is a JSON one; stages may edit it. */
+  body: Record<string, unknown> | undefined = undefined;
+  /** The body's bytes as received (JSON endpoints only). */
+  rawBody: Buffer | null = null;
+  /** True when a stage changed `body`, so it must be serialized again. */
+  bodyChanged = false;
+  /** The request asked for a streamed (SSE) answer. */
+  stream = false;
+  target: CompiledTarget | null = null;
+
+  /** The answer being sent is a server-sent event stream (errors then become an SSE event). */
+  responseIsSse = false;
+  /** Status sent to the client (0 until the head is written). */
+  status = 0;
+  /** Milliseconds from arrival to the first body byte written to the client. */
+  ttfbMs = -1;
+  /** Milliseconds the upstream took to send response headers. */
+  upstreamMs = -1;
+  /** The gateway's own milliseconds until the response head: total minus upstream wait. */
+  overheadMs = -1;
+  /** True once the client went away before the response was complete. */
+  clientClosed = false;
+  bytesOut = 0;
+  promptTokens = -1;
+  completionTokens = -1;
+  error: GatewayError | null = null;
+  /** Scratch space for stages, created on first use. */
+  private localsMap: Map<string, unknown> | null = null;
+
+  constructor(
+    readonly pipeline: Pipeline,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+  ) {
+    this.id = requestIdOf(req);
+    this.startedAt = performance.now();
+    this.method = req.method ?? 'GET';
+  }
+
+  /** Per-request values a stage keeps between its handlers. */
+  get locals(): Map<string, unknown> {
+    return (this.localsMap ??= new Map());
+  }
+
+  /** The model the request names (after any rewrite). */
+  get model(): string | undefined {
+    const m = this.body?.model;
+    return typeof m === 'string' ? m : undefined;
+  }
+
+  markBodyChanged(): void {
+    this.bodyChanged = true;
+  }
+
+  /**
+   * What to send upstream as the body: the original bytes when nothing changed them, the
+   * re-serialized JSON when a stage did, or the client's stream for pass-through bodies.
+   */
+  requestBody(): Buffer | Readable | null {
+    if (this.body !== undefined) {
+      if (this.bodyChanged) {
+        this.rawBody = Buffer.from(JSON.stringify(this.body));
+        this.bodyChanged = false;
+      }
+      return this.rawBody;
+    }
+    return hasBody(this.req) ? this.req : null;
+  }
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD') return false;
+  const len = req.headers['content-length'];
+  return len === undefined ? req.headers['transfer-encoding'] !== undefined : len !== '0';
+}

@@ -1,0 +1,54 @@
+import type { RequestContext } from './context.js';
+import type { Runtime } from './handle.js';
+
+const NO_ROUTER = '';
+
+/** Accounting once a request is over: stages' onDone, metrics, the access log line. */
+export function finishRequest(runtime: Runtime, ctx: RequestContext): void {
+  const router = ctx.router;
+  const totalMs = performance.now() - ctx.startedAt;
+  const status = ctx.clientClosed && !ctx.res.writableFinished ? 499 : ctx.status;
+  const upstreamName = ctx.target?.upstream.name ?? NO_ROUTER;
+  try {
+    if (router?.phases.onDone) for (const handler of router.phases.onDone) handler(ctx);
+  } catch (err) {
+    runtime.logger.error({ err, request_id: ctx.id }, 'an onDone stage failed');
+  }
+  runtime.metrics.inFlight.dec();
+  const metrics = router?.metrics ?? null;
+  if (metrics) {
+    metrics.request(upstreamName, status, totalMs / 1000, ctx.ttfbMs < 0 ? -1 : ctx.ttfbMs / 1000, ctx.overheadMs < 0 ? -1 : ctx.overheadMs / 1000);
+    if (ctx.promptTokens > 0 || ctx.completionTokens > 0) {
+      metrics.tokens(upstreamName, ctx.model ?? '', ctx.promptTokens, ctx.completionTokens);
+    }
+  } else {
+    runtime.metrics.requests.labels(NO_ROUTER, NO_ROUTER, String(status)).inc();
+  }
+  if (ctx.pipeline.accessLog && runtime.logger.isLevelEnabled('info')) {
+    runtime.logger.info(
+      {
+        request_id: ctx.id,
+        method: ctx.method,
+        path: ctx.upstreamPath || (ctx.req.url ?? '').split('?', 1)[0],
+        router: router?.name ?? null,
+        upstream: ctx.target?.upstream.name ?? null,
+        model: ctx.model ?? null,
+        stream: ctx.stream,
+        status,
+        duration_ms: round(totalMs),
+        ttfb_ms: ctx.ttfbMs < 0 ? null : round(ctx.ttfbMs),
+        upstream_ms: ctx.upstreamMs < 0 ? null : round(ctx.upstreamMs),
+        prompt_tokens: ctx.promptTokens < 0 ? null : ctx.promptTokens,
+        completion_tokens: ctx.completionTokens < 0 ? null : ctx.completionTokens,
+        bytes_out: ctx.bytesOut,
+        error: ctx.error?.code ?? null,
+      },
+      'request',
+    );
+  }
+  runtime.release(ctx.pipeline);
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

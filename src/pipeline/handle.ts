@@ -1,0 +1,117 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError, upstreamFailure } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { checkDeclaredLength, parseJsonBody, readBody } from './body.js';
+import type { CompiledRouter, Pipeline } from './compiled.js';
+import { RequestContext } from './context.js';
+import { runRequestPhase } from './phases.js';
+import { respond, sendError, sendLocal } from './respond.js';
+import { isJsonEndpoint, parseRoute } from './route.js';
+import { finishRequest } from './finish.js';
+
+/** What the request path needs from the gateway that owns it. */
+export interface Runtime {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** The live pipeline; a request captures it once, on arrival. */
+  current(): Pipeline;
+  /** Called when a request captured `pipeline` and when it is done with it. */
+  acquire(pipeline: Pipeline): void;
+  release(pipeline: Pipeline): void;
+}
+
+const kContext = Symbol('sidegate.context');
+const kRuntime = Symbol('sidegate.runtime');
+type TaggedResponse = ServerResponse & { [kContext]?: RequestContext; [kRuntime]?: Runtime };
+
+/**
+ * One listener for every response (no per-request closure): the client left before the
+ * answer was complete → abort the upstream; in every case, account for the request.
+ */
+function onResponseClose(this: TaggedResponse): void {
+  const ctx = this[kContext]!;
+  if (!this.writableFinished) {
+    ctx.clientClosed = true;
+    ctx.abort.abort();
+  }
+  finishRequest(this[kRuntime]!, ctx);
+}
+
+function notProxied(url: string): GatewayError {
+  return new GatewayError('not_found', `Unknown path ${url.split('?', 1)[0]}: the gateway serves /v1/* and /router/{name}/v1/*.`);
+}
+
+function routerFor(pipeline: Pipeline, pinned: string | null, model: unknown): CompiledRouter {
+  if (pinned !== null) {
+    const router = pipeline.routers.get(pinned);
+    if (!router) throw new GatewayError('router_not_found', `Router "${pinned}" does not exist.`, { param: 'router' });
+    return router;
+  }
+  const byModel = typeof model === 'string' ? pipeline.byModel.get(model) : undefined;
+  const router = byModel ?? pipeline.defaultRouter;
+  if (!router) {
+    const named = typeof model === 'string' ? `The model "${model}" does not exist` : 'The request names no model';
+    throw new GatewayError('model_not_found', `${named}, and no default_router is configured.`, { param: 'model' });
+  }
+  return router;
+}
+
+async function run(ctx: RequestContext): Promise<void> {
+  const pipeline = ctx.pipeline;
+  const route = parseRoute(ctx.req.url ?? '/');
+  if (!route) throw notProxied(ctx.req.url ?? '/');
+  ctx.upstreamPath = route.upstreamPath;
+
+  let model: unknown;
+  if (isJsonEndpoint(ctx.method, route.upstreamPath, ctx.req.headers['content-type'])) {
+    if (route.pinned !== null) routerFor(pipeline, route.pinned, undefined); // an unknown router is a 404 before reading the body
+    ctx.rawBody = await readBody(ctx.req, pipeline.maxBody);
+    ctx.body = parseJsonBody(ctx.rawBody);
+    ctx.stream = ctx.body.stream === true;
+    model = ctx.body.model;
+  } else {
+    checkDeclaredLength(ctx.req, pipeline.maxBody);
+  }
+  const router = routerFor(pipeline, route.pinned, model);
+  ctx.router = router;
+  const phases = router.phases;
+
+  if (phases.authenticate) {
+    const reply = await runRequestPhase(phases.authenticate, ctx);
+    if (reply) return sendLocal(ctx, reply);
+  }
+  if (phases.onRequest) {
+    const reply = await runRequestPhase(phases.onRequest, ctx);
+    if (reply) return sendLocal(ctx, reply);
+  }
+  let upstream;
+  try {
+    upstream = await router.call(ctx);
+  } catch (err) {
+    if (ctx.clientClosed) return;
+    throw upstreamFailure(err, ctx.target?.upstream.name ?? 'upstream');
+  }
+  await respond(ctx, upstream, phases);
+}
+
+/** The data-plane request handler: every request of every router goes through here. */
+export function handleRequest(runtime: Runtime, req: IncomingMessage, res: ServerResponse): void {
+  const pipeline = runtime.current();
+  runtime.acquire(pipeline);
+  const ctx = new RequestContext(pipeline, req, res);
+  const tagged = res as TaggedResponse;
+  tagged[kContext] = ctx;
+  tagged[kRuntime] = runtime;
+  res.once('close', onResponseClose);
+  runtime.metrics.inFlight.inc();
+  run(ctx).catch((err: unknown) => {
+    if (ctx.clientClosed) return;
+    const error =
+      err instanceof GatewayError
+        ? err
+        : new GatewayError('internal_error', 'The gateway failed to handle the request.', { cause: err });
+    if (error.code === 'internal_error') runtime.logger.error({ err, request_id: ctx.id }, 'request failed inside the gateway');
+    sendError(ctx, error, ctx.router?.phases ?? null);
+  });
+}

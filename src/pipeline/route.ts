@@ -1,0 +1,57 @@
+/**
+ * How a request finds its router (CONFIG.md): `/router/{name}/v1/...` pins a router;
+ * otherwise a JSON body's `model` names a router or alias; otherwise `default_router`.
+ */
+
+export interface Route {
+  /** The router named in the path, or null. */
+  pinned: string | null;
+  /** The path to send upstream: `/v1/...` with the query string. */
+  upstreamPath: string;
+}
+
+const ROUTER_PREFIX = '/router/';
+
+function isV1(path: string): boolean {
+  return path.startsWith('/v1/') || path === '/v1' || path.startsWith('/v1?');
+}
+
+/** The route of a request URL, or null when the path is not one the gateway proxies. */
+export function parseRoute(url: string): Route | null {
+  if (isV1(url)) return { pinned: null, upstreamPath: url };
+  if (url.startsWith(ROUTER_PREFIX)) {
+    const slash = url.indexOf('/', ROUTER_PREFIX.length);
+    if (slash <= ROUTER_PREFIX.length) return null;
+    const rest = url.slice(slash);
+    if (!isV1(rest)) return null;
+    let name: string;
+    try {
+      name = decodeURIComponent(url.slice(ROUTER_PREFIX.length, slash));
+    } catch {
+      return null;
+    }
+    return { pinned: name, upstreamPath: rest };
+  }
+  return null;
+}
+
+/** OpenAI endpoints whose JSON body the gateway parses (once) and reconstructs. */
+const JSON_ENDPOINTS = new Set([
+  '/v1/chat/completions',
+  '/v1/completions',
+  '/v1/embeddings',
+  '/v1/moderations',
+  '/v1/images/generations',
+  '/v1/responses',
+]);
+
+/**
+ * True when the body is parsed as JSON: a POST to a JSON endpoint whose content type is
+ * JSON (or unset). Everything else (multipart, binary, unknown paths) streams through.
+ */
+export function isJsonEndpoint(method: string, upstreamPath: string, contentType: string | undefined): boolean {
+  if (method !== 'POST') return false;
+  const q = upstreamPath.indexOf('?');
+  if (!JSON_ENDPOINTS.has(q < 0 ? upstreamPath : upstreamPath.slice(0, q))) return false;
+  return contentType === undefined || contentType.includes('json');
+}

@@ -1,0 +1,77 @@
+import { Pool, ProxyAgent, type Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
+import type { UpstreamConfig } from '../config/types.js';
+import { parseDuration } from '../util/units.js';
+import { upstreamRequestHeaders } from '../upstream/headers.js';
+import type { Provider, ProviderFactoryDeps, UpstreamResponse } from './provider.js';
+import type { RequestContext } from '../pipeline/context.js';
+import type { CompiledTarget } from '../pipeline/compiled.js';
+
+export const DEFAULT_UPSTREAM_TIMEOUT = '60s';
+export const DEFAULT_CONNECTIONS = 128;
+
+/** The `[header, value]` an upstream's `auth` injects, or null for passthrough. */
+export function credentialOf(auth: UpstreamConfig['auth']): readonly [string, string] | null {
+  if (!auth || auth === 'passthrough') return null;
+  if ('bearer' in auth) return ['authorization', `Bearer ${auth.bearer}`];
+  return [auth.header.toLowerCase(), auth.value];
+}
+
+/**
+ * Base path handling: `url: https://api.openai.com` and `url: http://host:8000/v1` both
+ * work; the request's leading `/v1` is dropped when the base already ends with it.
+ */
+export function upstreamPathFor(basePath: string, requestPath: string): string {
+  if (basePath.endsWith('/v1') && (requestPath === '/v1' || requestPath.startsWith('/v1/') || requestPath.startsWith('/v1?'))) {
+    return basePath + requestPath.slice(3);
+  }
+  return basePath + requestPath;
+}
+
+/**
+ * An OpenAI-wire upstream reached over HTTP: one keep-alive undici pool per upstream
+ * (or a ProxyAgent when an outbound forward proxy is set), built at compile time.
+ */
+export function createHttpProvider(config: UpstreamConfig, deps: ProviderFactoryDeps): Provider {
+  const url = new URL(config.url!);
+  const origin = url.origin;
+  const basePath = url.pathname.replace(/\/+$/, '');
+  const timeoutMs = parseDuration(config.timeout ?? DEFAULT_UPSTREAM_TIMEOUT);
+  const connections = config.connections ?? DEFAULT_CONNECTIONS;
+  const credential = credentialOf(config.auth);
+  const dispatcher: Dispatcher = config.proxy
+    ? new ProxyAgent({ uri: config.proxy, connections })
+    : new Pool(origin, { connections, pipelining: 1 });
+
+  return {
+    upstream: deps.name,
+    async send(ctx: RequestContext, _target: CompiledTarget, signal: AbortSignal): Promise<UpstreamResponse> {
+      const body = ctx.requestBody();
+      const isBuffer = Buffer.isBuffer(body);
+      const headers = upstreamRequestHeaders(ctx.req.headers, {
+        credential,
+        contentLength: isBuffer ? body.length : null,
+        identityEncoding: ctx.body !== undefined,
+        requestId: ctx.id,
+      });
+      const started = performance.now();
+      const response = await dispatcher.request({
+        origin,
+        path: upstreamPathFor(basePath, ctx.upstreamPath),
+        method: ctx.method as Dispatcher.HttpMethod,
+        headers,
+        body: body as Buffer | Readable | null,
+        signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      return {
+        status: response.statusCode,
+        headers: response.headers,
+        body: response.body,
+        headersMs: performance.now() - started,
+      };
+    },
+    close: () => dispatcher.close(),
+  };
+}

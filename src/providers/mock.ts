@@ -1,0 +1,172 @@
+import { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import type { UpstreamConfig } from '../config/types.js';
+import type { Provider, ProviderFactoryDeps, UpstreamResponse } from './provider.js';
+import type { RequestContext } from '../pipeline/context.js';
+import type { CompiledTarget } from '../pipeline/compiled.js';
+
+/**
+ * The built-in `mock` provider: answers chat, completions, embeddings and models in
+ * OpenAI's format, streaming too, in process and with no network. It makes the README's
+ * first curl work offline and gives examples and tests a real upstream to talk to.
+ */
+
+const DEFAULT_MODELS = ['mock-1'];
+const EMBEDDING_DIMENSIONS = 8;
+
+type Json = Record<string, unknown>;
+
+function reply(status: number, body: unknown, contentType = 'application/json'): Omit<UpstreamResponse, 'headersMs'> {
+  const bytes = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+  return {
+    status,
+    headers: { 'content-type': contentType, 'content-length': String(bytes.length) },
+    body: Readable.from([bytes]),
+  };
+}
+
+function notFound(message: string): Omit<UpstreamResponse, 'headersMs'> {
+  return reply(404, { error: { message, type: 'invalid_request_error', param: null, code: 'not_found' } });
+}
+
+function words(text: string): number {
+  const n = text.trim().split(/\s+/).filter(Boolean).length;
+  return Math.max(1, n);
+}
+
+function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content.map((p) => (typeof p === 'object' && p && typeof (p as Json).text === 'string' ? (p as Json).text : '')).join(' ');
+  }
+  return '';
+}
+
+function lastUserText(messages: unknown): string {
+  if (!Array.isArray(messages)) return '';
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i] as Json | null;
+    if (m && m.role === 'user') return textOf(m.content);
+  }
+  return '';
+}
+
+function promptTokens(messages: unknown): number {
+  if (!Array.isArray(messages)) return 1;
+  return messages.reduce((n: number, m) => n + words(textOf((m as Json | null)?.content)), 0);
+}
+
+/** A deterministic unit vector for a text, so equal inputs embed equally. */
+function embed(text: string, dimensions: number): number[] {
+  const digest = createHash('sha256').update(text).digest();
+  const v = Array.from({ length: dimensions }, (_, i) => digest[i % digest.length]! / 255 - 0.5);
+  const norm = Math.hypot(...v) || 1;
+  return v.map((x) => Number((x / norm).toFixed(6)));
+}
+
+function sse(events: unknown[]): Omit<UpstreamResponse, 'headersMs'> {
+  const chunks = events.map((e) => Buffer.from(`data: ${typeof e === 'string' ? e : JSON.stringify(e)}\n\n`));
+  return {
+    status: 200,
+    headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
+    body: Readable.from(chunks),
+  };
+}
+
+function chat(body: Json, id: string): Omit<UpstreamResponse, 'headersMs'> {
+  const model = typeof body.model === 'string' ? body.model : DEFAULT_MODELS[0]!;
+  const said = lastUserText(body.messages);
+  const content = said ? `This is the mock upstream. You said: ${said}` : 'This is the mock upstream.';
+  const usage = { prompt_tokens: promptTokens(body.messages), completion_tokens: words(content), total_tokens: 0 };
+  usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+  const created = Math.floor(Date.now() / 1000);
+  const base = { id: `chatcmpl-${id}`, created, model, system_fingerprint: 'mock' };
+  if (body.stream !== true) {
+    return reply(200, {
+      ...base,
+      object: 'chat.completion',
+      choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+      usage,
+    });
+  }
+  const chunk = (delta: Json, finish: string | null) => ({
+    ...base,
+    object: 'chat.completion.chunk',
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+  });
+  const events: unknown[] = [chunk({ role: 'assistant', content: '' }, null)];
+  for (const piece of content.match(/\S+\s*/g) ?? []) events.push(chunk({ content: piece }, null));
+  events.push(chunk({}, 'stop'));
+  const options = body.stream_options as Json | undefined;
+  if (options?.include_usage === true) events.push({ ...base, object: 'chat.completion.chunk', choices: [], usage });
+  events.push('[DONE]');
+  return sse(events);
+}
+
+function completion(body: Json, id: string): Omit<UpstreamResponse, 'headersMs'> {
+  const model = typeof body.model === 'string' ? body.model : DEFAULT_MODELS[0]!;
+  const prompt = textOf(body.prompt);
+  const text = ' This is the mock upstream.';
+  const usage = { prompt_tokens: words(prompt), completion_tokens: words(text), total_tokens: words(prompt) + words(text) };
+  const created = Math.floor(Date.now() / 1000);
+  if (body.stream === true) {
+    return sse([
+      { id: `cmpl-${id}`, object: 'text_completion', created, model, choices: [{ index: 0, text, logprobs: null, finish_reason: 'stop' }] },
+      '[DONE]',
+    ]);
+  }
+  return reply(200, {
+    id: `cmpl-${id}`,
+    object: 'text_completion',
+    created,
+    model,
+    choices: [{ index: 0, text, logprobs: null, finish_reason: 'stop' }],
+    usage,
+  });
+}
+
+function embeddings(body: Json): Omit<UpstreamResponse, 'headersMs'> {
+  const inputs = Array.isArray(body.input) ? body.input : [body.input];
+  const dims = typeof body.dimensions === 'number' && body.dimensions > 0 ? Math.min(body.dimensions, 4096) : EMBEDDING_DIMENSIONS;
+  const tokens = inputs.reduce((n: number, x) => n + words(String(x ?? '')), 0);
+  return reply(200, {
+    object: 'list',
+    data: inputs.map((x, index) => ({ object: 'embedding', index, embedding: embed(String(x ?? ''), dims) })),
+    model: typeof body.model === 'string' ? body.model : DEFAULT_MODELS[0],
+    usage: { prompt_tokens: tokens, total_tokens: tokens },
+  });
+}
+
+export function createMockProvider(config: UpstreamConfig, deps: ProviderFactoryDeps): Provider {
+  const models = config.models ?? DEFAULT_MODELS;
+  const modelList = {
+    object: 'list',
+    data: models.map((id) => ({ id, object: 'model', created: 1700000000, owned_by: 'sidegate-mock' })),
+  };
+
+  function answer(ctx: RequestContext): Omit<UpstreamResponse, 'headersMs'> {
+    const path = ctx.upstreamPath.split('?', 1)[0]!;
+    const body = ctx.body ?? {};
+    if (ctx.method === 'GET' && path === '/v1/models') return reply(200, modelList);
+    if (ctx.method === 'GET' && path.startsWith('/v1/models/')) {
+      const id = decodeURIComponent(path.slice('/v1/models/'.length));
+      const found = modelList.data.find((m) => m.id === id);
+      return found ? reply(200, found) : notFound(`The model '${id}' does not exist`);
+    }
+    if (ctx.method === 'POST' && path === '/v1/chat/completions') return chat(body, ctx.id);
+    if (ctx.method === 'POST' && path === '/v1/completions') return completion(body, ctx.id);
+    if (ctx.method === 'POST' && path === '/v1/embeddings') return embeddings(body);
+    return notFound(`The mock upstream "${deps.name}" does not serve ${ctx.method} ${path}`);
+  }
+
+  return {
+    upstream: deps.name,
+    async send(ctx: RequestContext, _target: CompiledTarget, signal: AbortSignal): Promise<UpstreamResponse> {
+      signal.throwIfAborted();
+      // A pass-through body (multipart, binary) is drained so the client's upload completes.
+      if (ctx.body === undefined && ctx.req.readable) ctx.req.resume();
+      return { ...answer(ctx), headersMs: 0 };
+    },
+    close: async () => {},
+  };
+}

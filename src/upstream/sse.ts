@@ -1,0 +1,55 @@
+import type { SseEvent } from '../pipeline/stage.js';
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Finds the end of the last complete event in `buf` (just past its blank line), or -1.
+ * Events end with "\n\n" or "\r\n\r\n" (the SSE spec also allows lone "\r", which no
+ * model API sends; such bytes still flow, only later).
+ */
+export function lastEventEnd(buf: Buffer): number {
+  for (let i = buf.length - 1; i > 0; i--) {
+    if (buf[i] !== LF) continue;
+    if (buf[i - 1] === LF) return i + 1;
+    if (buf[i - 1] === CR && i >= 3 && buf[i - 2] === LF && buf[i - 3] === CR) return i + 1;
+  }
+  return -1;
+}
+
+/** Splits a buffer of complete events into parsed events. */
+export function parseEvents(buf: Buffer): SseEvent[] {
+  const events: SseEvent[] = [];
+  let start = 0;
+  for (let i = 1; i < buf.length; i++) {
+    if (buf[i] !== LF) continue;
+    let end = -1;
+    if (buf[i - 1] === LF) end = i + 1;
+    else if (buf[i - 1] === CR && i >= 3 && buf[i - 2] === LF && buf[i - 3] === CR) end = i + 1;
+    if (end < 0) continue;
+    events.push(parseEvent(buf.subarray(start, end)));
+    start = end;
+  }
+  if (start < buf.length) events.push(parseEvent(buf.subarray(start)));
+  return events;
+}
+
+function parseEvent(raw: Buffer): SseEvent {
+  let data: string | null = null;
+  let event: string | null = null;
+  for (const line of raw.toString('utf8').split(/\r?\n/)) {
+    if (line.startsWith('data:')) {
+      const value = line.charCodeAt(5) === 0x20 ? line.slice(6) : line.slice(5);
+      data = data === null ? value : `${data}\n${value}`;
+    } else if (line.startsWith('event:')) {
+      event = line.slice(line.charCodeAt(6) === 0x20 ? 7 : 6);
+    }
+  }
+  return { raw, data, event };
+}
+
+/** Builds an event from a data payload (a stage's replacement, or the gateway's error event). */
+export function makeEvent(data: string, event: string | null = null): SseEvent {
+  const raw = Buffer.from(`${event ? `event: ${event}\n` : ''}data: ${data}\n\n`);
+  return { raw, data, event };
+}

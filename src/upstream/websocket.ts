@@ -1,0 +1,63 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ProxyServer } from 'http-proxy-3';
+import { GatewayError } from '../errors.js';
+import type { CompiledRouter, Pipeline } from '../pipeline/compiled.js';
+import { parseRoute } from '../pipeline/route.js';
+import { upstreamPathFor } from '../providers/http.js';
+
+/**
+ * WebSocket upgrades (`/v1/realtime`, `/router/{name}/v1/realtime`) are proxied to the
+ * router's target with http-proxy-3. The model comes from the `model` query parameter
+ * (as OpenAI's Realtime API takes it) and is rewritten when the target says so.
+ */
+
+/** One proxy for all upgrades: the target is chosen per request. It holds no pool. */
+const proxy = new ProxyServer({ ws: true, changeOrigin: true, prependPath: false, ignorePath: true });
+proxy.on('error', () => {
+  /* per-call callbacks handle errors; this keeps an unhandled 'error' from crashing the process */
+});
+
+function refuse(socket: Duplex, error: GatewayError): void {
+  const body = JSON.stringify(error.toJSON());
+  socket.end(
+    `HTTP/1.1 ${error.status} ${error.code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+function routerOf(pipeline: Pipeline, pinned: string | null, model: string | null): CompiledRouter {
+  if (pinned !== null) {
+    const router = pipeline.routers.get(pinned);
+    if (!router) throw new GatewayError('router_not_found', `Router "${pinned}" does not exist.`);
+    return router;
+  }
+  const router = (model !== null ? pipeline.byModel.get(model) : undefined) ?? pipeline.defaultRouter;
+  if (!router) throw new GatewayError('model_not_found', `The model "${model ?? ''}" does not exist, and no default_router is configured.`);
+  return router;
+}
+
+/** Handles one `upgrade` event of the data-plane server. */
+export function proxyUpgrade(pipeline: Pipeline, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  try {
+    const route = parseRoute(req.url ?? '/');
+    if (!route) throw new GatewayError('not_found', `Unknown path ${req.url}: WebSockets are proxied on /v1/* only.`);
+    const url = new URL(route.upstreamPath, 'http://gateway');
+    const router = routerOf(pipeline, route.pinned, url.searchParams.get('model'));
+    const target = router.select(null);
+    const base = target.upstream.wsOrigin;
+    if (!base) throw new GatewayError('not_found', `Upstream "${target.upstream.name}" does not accept WebSocket connections.`);
+    if (target.model && url.searchParams.has('model')) url.searchParams.set('model', target.model);
+    const baseUrl = new URL(base);
+    req.url = upstreamPathFor(baseUrl.pathname.replace(/\/+$/, ''), url.pathname + url.search);
+    const credential = target.upstream.credential;
+    if (credential) {
+      delete req.headers.authorization;
+      delete req.headers['x-api-key'];
+      delete req.headers['api-key'];
+      req.headers[credential[0]] = credential[1];
+    }
+    proxy.ws(req, socket as never, head, { target: baseUrl.origin + req.url }, () => socket.destroy());
+  } catch (err) {
+    refuse(socket, err instanceof GatewayError ? err : new GatewayError('internal_error', 'WebSocket proxying failed.'));
+  }
+}
