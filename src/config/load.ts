@@ -1,0 +1,128 @@
+/**
+ * gateway.yaml → a validated, frozen GatewayConfig, or a ConfigError listing every problem
+ * with its YAML path and line:column.
+ *
+ * Pipeline: parse (yaml, one document) → `${VAR}` interpolation on the YAML tree →
+ * schema validation (ajv, compiled once per process) → reference checks → deep freeze.
+ * Synchronous and cheap enough to call on every reload.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import type { GatewayConfig } from './types.js';
+import { interpolateDocument } from './interpolate.js';
+import { Locator } from './positions.js';
+import { checkReferences } from './references.js';
+import { checkSchema } from './validate.js';
+import { redactConfig } from './redact.js';
+
+export interface ConfigIssue {
+  /** The YAML path, `routers.chat.targets[1].upstream`; '' for the file as a whole. */
+  path: string;
+  /** 1-based position of the offending node (the key, for unknown keys). */
+  line?: number;
+  column?: number;
+  message: string;
+  /** The file path, or '<inline>'. */
+  source: string;
+  /** The closest valid alternative, when there is one: printed as `did you mean "…"?`. */
+  suggestion?: string;
+}
+
+/** `routers.chat.targets[1].upstream: unknown upstream "opnai" (gateway.yaml:42:17), did you mean "openai"?` */
+export function formatIssue(issue: ConfigIssue): string {
+  const where = issue.line === undefined ? basename(issue.source) : `${basename(issue.source)}:${issue.line}:${issue.column ?? 1}`;
+  const suggestion = issue.suggestion === undefined ? '' : `, did you mean ${JSON.stringify(issue.suggestion)}?`;
+  return `${issue.path ? `${issue.path}: ` : ''}${issue.message} (${where})${suggestion}`;
+}
+
+/** One issue per line. */
+export function formatIssues(issues: ConfigIssue[]): string {
+  return issues.map(formatIssue).join('\n');
+}
+
+/** A config that cannot be used; `issues` lists every problem found, `message` prints them. */
+export class ConfigError extends Error {
+  readonly issues: ConfigIssue[];
+
+  constructor(issues: ConfigIssue[]) {
+    super(formatIssues(issues));
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+export interface LoadedConfig {
+  /** Interpolated, validated, references checked, deep-frozen. Defaults are NOT filled in (see CONFIG_DEFAULTS). */
+  readonly config: GatewayConfig;
+  /** The file path, or '<inline>'. */
+  readonly source: string;
+  /** sha256 hex of the raw text. */
+  readonly hash: string;
+  /** The config with secrets, values from the environment and URL passwords replaced by "[redacted]" (frozen). */
+  readonly redacted: unknown;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}
+
+function byPosition(a: ConfigIssue, b: ConfigIssue): number {
+  return (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? Infinity) - (b.column ?? Infinity);
+}
+
+/** Load a config from YAML text. Throws ConfigError listing every issue. */
+export function loadConfigText(text: string, source = '<inline>', env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const hash = createHash('sha256').update(text).digest('hex');
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const locator = new Locator(doc, lineCounter, source);
+
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((error) => ({
+        path: '',
+        ...locator.at(error.pos[0]),
+        message:
+          error.code === 'MULTIPLE_DOCS'
+            ? 'the file holds more than one YAML document; a config is exactly one'
+            : `YAML syntax error: ${error.message}`,
+        source,
+      })).sort(byPosition),
+    );
+  }
+  if (doc.contents === null) {
+    throw new ConfigError([{ path: '', message: 'the config is empty; it needs at least version, upstreams and routers', source }]);
+  }
+
+  const interpolation = interpolateDocument(doc, env, locator);
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (error) {
+    throw new ConfigError([...interpolation.issues, { path: '', message: `cannot read the YAML: ${(error as Error).message}`, source }]);
+  }
+  const context = { locator, fromEnv: interpolation.fromEnv, failed: interpolation.failed };
+  const schema = checkSchema(data, context);
+  const issues = [...interpolation.issues, ...schema.issues, ...checkReferences(data, context)];
+  if (issues.length > 0) throw new ConfigError(issues.sort(byPosition));
+
+  const redacted = redactConfig(data, new Set([...interpolation.fromEnv, ...schema.secrets]));
+  return Object.freeze({ config: deepFreeze(data as GatewayConfig), source, hash, redacted });
+}
+
+/** Read and load a config file. Throws ConfigError, also when the file cannot be read. */
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([{ path: '', message: `cannot read the config file: ${(error as Error).message}`, source: path }]);
+  }
+  return loadConfigText(text, path, env);
+}

@@ -1,0 +1,71 @@
+/**
+ * Checks the schema cannot express: names that must refer to something else in the file.
+ * - every `routers.*.targets[].upstream` names an entry of `upstreams`;
+ * - `default_router` names a router;
+ * - an alias belongs to one router only, and is never the name of another router.
+ * Runs on whatever the file holds (also when the schema found errors), so it only looks
+ * at values of the expected types.
+ */
+import type { ConfigIssue } from './load.js';
+import { toPointer, type DataPath } from './positions.js';
+import { REDACTED } from './redact.js';
+import { closest } from './suggest.js';
+import type { CheckContext } from './validate.js';
+
+type Obj = Record<string, unknown>;
+
+const isObject = (value: unknown): value is Obj => typeof value === 'object' && value !== null && !Array.isArray(value);
+const entries = (value: unknown): [string, unknown][] => (isObject(value) ? Object.entries(value) : []);
+
+/** Issues for names that refer to nothing; values whose interpolation failed are skipped (already reported). */
+export function checkReferences(config: unknown, { locator, fromEnv, failed }: CheckContext): ConfigIssue[] {
+  if (!isObject(config)) return [];
+  const issues: ConfigIssue[] = [];
+  const show = (value: string, path: DataPath): string => JSON.stringify(fromEnv.has(toPointer(path)) ? REDACTED : value);
+  const unknown = (path: DataPath, what: string, value: string, names: string[]): void => {
+    if (failed.has(toPointer(path))) return;
+    const suggestion = closest(value, names);
+    const list = suggestion || names.length === 0 ? '' : `; ${what}s are: ${names.join(', ')}`;
+    issues.push(locator.issue(path, `unknown ${what} ${show(value, path)}${list}`, { suggestion }));
+  };
+
+  const upstreams = isObject(config.upstreams) ? Object.keys(config.upstreams) : [];
+  const routers = entries(config.routers);
+  const routerNames = routers.map(([name]) => name);
+
+  for (const [name, router] of routers) {
+    if (!isObject(router) || !Array.isArray(router.targets)) continue;
+    router.targets.forEach((target, i) => {
+      if (!isObject(target) || typeof target.upstream !== 'string' || upstreams.includes(target.upstream)) return;
+      unknown(['routers', name, 'targets', i, 'upstream'], 'upstream', target.upstream, upstreams);
+    });
+  }
+
+  const owner = new Map<string, string>();
+  for (const [name, router] of routers) {
+    if (!isObject(router) || !Array.isArray(router.aliases)) continue;
+    router.aliases.forEach((alias, i) => {
+      const path = ['routers', name, 'aliases', i];
+      if (typeof alias !== 'string' || failed.has(toPointer(path))) return;
+      const first = owner.get(alias);
+      if (alias !== name && routerNames.includes(alias)) {
+        issues.push(locator.issue(path, `alias ${show(alias, path)} is the name of another router`));
+      } else if (first !== undefined && first !== name) {
+        issues.push(locator.issue(path, `alias ${show(alias, path)} is already an alias of router "${first}"`));
+      }
+      if (first === undefined) owner.set(alias, name);
+    });
+  }
+
+  const defaultRouter = config.default_router;
+  if (typeof defaultRouter === 'string' && !routerNames.includes(defaultRouter)) {
+    const path = ['default_router'];
+    const aliased = owner.get(defaultRouter);
+    if (aliased !== undefined) {
+      issues.push(locator.issue(path, `${show(defaultRouter, path)} is an alias; default_router names a router`, { suggestion: aliased }));
+    } else {
+      unknown(path, 'router', defaultRouter, routerNames);
+    }
+  }
+  return issues;
+}

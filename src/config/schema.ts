@@ -1,0 +1,397 @@
+/**
+ * The JSON Schema of gateway.yaml (draft 2020-12), assembled from the base below plus the
+ * schema fragment of every registered feature and interceptor. `npm run schema` writes it
+ * to schemas/gateway.schema.json; a test fails when that file is stale.
+ *
+ * Conventions every fragment may use:
+ * - `{ "$ref": "#/$defs/duration" }`, `#/$defs/size`, `#/$defs/name`, `#/$defs/http_url`,
+ *   `#/$defs/host_port`: the shared string formats (error messages use their title and examples).
+ * - `"x-secret": true` on a property whose value is a credential: it is redacted in /config and logs.
+ * - a `description` on every property and `additionalProperties: false` on every object.
+ */
+import { DURATION_PATTERN, SIZE_PATTERN } from '../util/units.js';
+import { FEATURES } from '../features/registry.js';
+import { INTERCEPTORS } from '../interceptors/registry.js';
+import type { SchemaFragment } from '../features/feature.js';
+
+export const SCHEMA_ID = 'https://sidegate.dev/schemas/gateway.schema.json';
+
+/** Annotation keywords of our own; validate.ts registers them with ajv so strict mode accepts them. */
+export const SECRET_KEYWORD = 'x-secret';
+/** On an object schema: what its keys are called in "unknown … "x"" messages (`feature`, `interceptor`). */
+export const KIND_KEYWORD = 'x-kind';
+
+export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
+const PORT = '([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])';
+const HOST_PORT_PATTERN = `^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):${PORT}$`;
+const HTTP_URL_PATTERN = '^https?://[^\\s/?#]+([/?#]\\S*)?$';
+const PROXY_PATTERN = '^(https?://[^\\s/?#]+([/?#]\\S*)?)?$';
+
+/**
+ * The defaults the schema documents, for the code that applies them (the loader returns
+ * the config as written; it does not fill defaults in).
+ */
+export const CONFIG_DEFAULTS = Object.freeze({
+  listen: '127.0.0.1:8080',
+  admin: '127.0.0.1:9090',
+  max_body: '10mb',
+  drain: '25s',
+  log_level: 'info',
+  access_log: true,
+  state_backend: 'memory',
+  auth: 'passthrough',
+  timeout: '60s',
+  connections: 128,
+  strategy: 'failover',
+} as const);
+
+const ref = (def: string, description: string, extra: SchemaFragment = {}): SchemaFragment => ({
+  $ref: `#/$defs/${def}`,
+  description,
+  ...extra,
+});
+
+/** A map from names to entries of `$defs/<def>`, with at least one entry. */
+const namedMap = (def: string, description: string): SchemaFragment => ({
+  description,
+  type: 'object',
+  minProperties: 1,
+  propertyNames: { $ref: '#/$defs/name' },
+  additionalProperties: { $ref: `#/$defs/${def}` },
+});
+
+function baseDefs(): Record<string, SchemaFragment> {
+  return {
+    name: {
+      title: 'name',
+      description: 'A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.',
+      type: 'string',
+      pattern: NAME_PATTERN,
+      examples: ['openai', 'chat', 'gpt-4o.fast'],
+    },
+    duration: {
+      title: 'duration',
+      description: 'A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).',
+      type: 'string',
+      pattern: DURATION_PATTERN,
+      examples: ['250ms', '30s', '5m', '1h', '7d'],
+    },
+    size: {
+      title: 'size',
+      description: 'A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).',
+      type: 'string',
+      pattern: SIZE_PATTERN,
+      examples: ['64kb', '10mb', '1gb'],
+    },
+    host_port: {
+      title: 'host:port',
+      description: 'An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.',
+      type: 'string',
+      pattern: HOST_PORT_PATTERN,
+      examples: ['127.0.0.1:8080', '0.0.0.0:8080', '[::1]:8080', '127.0.0.1:0'],
+    },
+    http_url: {
+      title: 'http(s) URL',
+      description: 'An absolute `http://` or `https://` URL.',
+      type: 'string',
+      pattern: HTTP_URL_PATTERN,
+      examples: ['https://api.openai.com', 'http://127.0.0.1:11434/v1'],
+    },
+    auth: {
+      description:
+        'The credential sent to the upstream. `passthrough` (default) forwards the caller\'s own ' +
+        '`Authorization` header; `{ bearer: <token> }` sends `Authorization: Bearer <token>`; ' +
+        '`{ header: <name>, value: <value> }` sends a header of your choice. The caller\'s ' +
+        'credential is not forwarded when the gateway injects its own. Use `${VAR}` to read ' +
+        'secrets from the environment.',
+      default: CONFIG_DEFAULTS.auth,
+      oneOf: [
+        { title: '"passthrough"', const: 'passthrough' },
+        {
+          title: '{ bearer: <token> }',
+          type: 'object',
+          additionalProperties: false,
+          required: ['bearer'],
+          properties: {
+            bearer: {
+              description: 'The token sent as `Authorization: Bearer <token>`, e.g. `"${OPENAI_API_KEY}"`. Redacted in /config and logs.',
+              type: 'string',
+              minLength: 1,
+              [SECRET_KEYWORD]: true,
+            },
+          },
+        },
+        {
+          title: '{ header: <name>, value: <value> }',
+          type: 'object',
+          additionalProperties: false,
+          required: ['header', 'value'],
+          properties: {
+            header: {
+              description: 'The request header that carries the credential, e.g. `x-api-key`.',
+              type: 'string',
+              pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$',
+            },
+            value: {
+              description: 'The header\'s value, e.g. `"${ANTHROPIC_API_KEY}"`. Redacted in /config and logs.',
+              type: 'string',
+              minLength: 1,
+              [SECRET_KEYWORD]: true,
+            },
+          },
+        },
+      ],
+    },
+    upstream: {
+      description: 'A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.',
+      type: 'object',
+      additionalProperties: false,
+      required: ['provider'],
+      properties: {
+        provider: {
+          description:
+            'The API the upstream speaks: `openai` (api.openai.com), `openai_compatible` (any server ' +
+            'with the OpenAI API: vLLM, Ollama, LM Studio, llama.cpp…) or `mock` (answers locally, ' +
+            'for tests and offline development; needs no `url`).',
+          enum: ['openai', 'openai_compatible', 'mock'],
+        },
+        url: ref(
+          'http_url',
+          'The upstream\'s base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. ' +
+            'Required unless `provider` is `mock`. Credentials in the URL are redacted in /config and logs.',
+        ),
+        auth: ref('auth', 'How the gateway authenticates to this upstream. Default `passthrough`.'),
+        timeout: ref(
+          'duration',
+          'How long to wait for the response headers, and the longest gap allowed between two ' +
+            'chunks of a streamed body. Default `60s`.',
+          { default: CONFIG_DEFAULTS.timeout },
+        ),
+        connections: {
+          description: 'The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.',
+          type: 'integer',
+          minimum: 1,
+          maximum: 4096,
+          default: CONFIG_DEFAULTS.connections,
+        },
+        proxy: {
+          title: 'proxy URL',
+          description:
+            'An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `"${HTTPS_PROXY:-}"`. ' +
+            'An empty string means no proxy. Credentials in the URL are redacted in /config and logs.',
+          type: 'string',
+          pattern: PROXY_PATTERN,
+          examples: ['http://proxy.internal:3128', ''],
+        },
+        models: {
+          description:
+            'Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.',
+          type: 'array',
+          uniqueItems: true,
+          items: { type: 'string', minLength: 1 },
+        },
+      },
+      if: { properties: { provider: { not: { const: 'mock' } } }, required: ['provider'] },
+      then: {
+        description: 'required unless provider is mock',
+        properties: { url: { description: 'Required unless `provider` is `mock`.' } },
+        required: ['url'],
+      },
+    },
+    target: {
+      description: 'One place a router can send a request: an upstream, optionally with another model.',
+      type: 'object',
+      additionalProperties: false,
+      required: ['upstream'],
+      properties: {
+        upstream: ref('name', 'The name of an entry under `upstreams`.'),
+        model: {
+          description:
+            'Rewrites the request body\'s `model` to this value for this target, e.g. `gpt-4o-mini`. ' +
+            'Without it the model passes through unchanged.',
+          type: 'string',
+          minLength: 1,
+        },
+        weight: {
+          description: 'The target\'s relative share for weighted strategies (an integer ≥ 0; 0 never selects it). Ignored by `failover`.',
+          type: 'integer',
+          minimum: 0,
+        },
+      },
+    },
+    router: {
+      description:
+        'A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals ' +
+        'its name or one of its aliases are sent to its targets.',
+      type: 'object',
+      additionalProperties: false,
+      required: ['targets'],
+      properties: {
+        aliases: {
+          description:
+            'More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, ' +
+            'and never the name of another router.',
+          type: 'array',
+          uniqueItems: true,
+          items: { type: 'string', minLength: 1 },
+        },
+        strategy: {
+          description: 'How a target is chosen. `failover` (default): the first target; the others are used by `fallback`.',
+          enum: ['failover'],
+          default: CONFIG_DEFAULTS.strategy,
+        },
+        targets: {
+          description: 'Where requests go, in strategy order. At least one.',
+          type: 'array',
+          minItems: 1,
+          items: { $ref: '#/$defs/target' },
+        },
+        features: ref('features', 'This router\'s features; each key overrides the same key under `defaults.features`.'),
+        interceptors: ref('interceptors', 'This router\'s interceptors; when set, it replaces `defaults.interceptors`.'),
+      },
+    },
+  };
+}
+
+/** `features`: one optional property per registered feature, keyed by its name. */
+function featuresDef(): SchemaFragment {
+  return {
+    description:
+      'Features, keyed by name; each at most once. They run in the gateway\'s fixed pipeline order, ' +
+      'whatever order they are written in. A feature that is not listed costs nothing.',
+    type: 'object',
+    [KIND_KEYWORD]: 'feature',
+    additionalProperties: false,
+    properties: fragments(FEATURES, 'feature'),
+  };
+}
+
+/**
+ * `interceptors`: an ordered list whose items are single-key maps `{ <name>: <config> }`.
+ * Expressed as one object schema with a property per interceptor and exactly one key
+ * (equivalent to a oneOf of single-key objects, with far clearer errors). With no
+ * interceptor registered, every item is an unknown interceptor.
+ */
+function interceptorsDef(): SchemaFragment {
+  return {
+    description:
+      'Interceptors, in the order they run on the request (the response side runs them in reverse). ' +
+      'Each item is a map with one key, the interceptor\'s name, e.g. `- pii_detector: { action: redact }`.',
+    type: 'array',
+    items: {
+      description: 'One interceptor: `{ <name>: <its config> }`.',
+      type: 'object',
+      [KIND_KEYWORD]: 'interceptor',
+      minProperties: 1,
+      maxProperties: 1,
+      additionalProperties: false,
+      properties: fragments(INTERCEPTORS, 'interceptor'),
+    },
+  };
+}
+
+function fragments(modules: readonly { name: string; schema: SchemaFragment }[], kind: string): Record<string, SchemaFragment> {
+  const nameRe = new RegExp(NAME_PATTERN);
+  const out: Record<string, SchemaFragment> = {};
+  for (const m of [...modules].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (!nameRe.test(m.name)) throw new Error(`${kind} name "${m.name}" is not a valid name`);
+    if (Object.hasOwn(out, m.name)) throw new Error(`${kind} "${m.name}" is registered twice`);
+    if (typeof m.schema !== 'object' || m.schema === null) throw new Error(`${kind} "${m.name}" has no schema fragment`);
+    out[m.name] = structuredClone(m.schema);
+  }
+  return out;
+}
+
+/** The whole schema, assembled afresh on every call (callers may mutate their copy). */
+export function gatewaySchema(): Record<string, unknown> {
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: SCHEMA_ID,
+    title: 'sidegate gateway configuration',
+    description:
+      'gateway.yaml: the one configuration file of the sidegate AI gateway. `${VAR}` and ' +
+      '`${VAR:-default}` in any value read the environment at load time (`$${` writes a literal `${`).',
+    type: 'object',
+    additionalProperties: false,
+    required: ['version', 'upstreams', 'routers'],
+    properties: {
+      version: { description: 'The config format version. Always `1`.', const: 1 },
+      server: {
+        description: 'The listeners.',
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          listen: ref(
+            'host_port',
+            'Where the data plane listens: the apps\' base URL is `http://<listen>/v1`. Default `127.0.0.1:8080`; port 0 picks a free port.',
+            { default: CONFIG_DEFAULTS.listen },
+          ),
+          admin: {
+            description:
+              'Where the admin listener (`/healthz`, `/readyz`, `/metrics`, `/stats`, `/config`) listens, ' +
+              'or `false` for none. Default `127.0.0.1:9090`.',
+            default: CONFIG_DEFAULTS.admin,
+            anyOf: [
+              { title: 'a host:port like 127.0.0.1:9090', $ref: '#/$defs/host_port' },
+              { title: 'false (no admin listener)', const: false },
+            ],
+          },
+          max_body: ref('size', 'The largest request body accepted; larger requests get 413. Default `10mb`.', {
+            default: CONFIG_DEFAULTS.max_body,
+          }),
+          drain: ref(
+            'duration',
+            'On SIGTERM, how long in-flight requests may take to finish (readiness fails at once) before the process exits. Default `25s`.',
+            { default: CONFIG_DEFAULTS.drain },
+          ),
+        },
+      },
+      logging: {
+        description: 'Logs (JSON lines on stdout).',
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          level: {
+            description: 'The lowest level written. Default `info`; `silent` writes nothing.',
+            enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+            default: CONFIG_DEFAULTS.log_level,
+          },
+          access: {
+            description: 'Write one access line per request. Default `true`.',
+            type: 'boolean',
+            default: CONFIG_DEFAULTS.access_log,
+          },
+        },
+      },
+      state: {
+        description: 'Where shared state (counters, buckets) lives.',
+        type: 'object',
+        additionalProperties: false,
+        required: ['backend'],
+        properties: {
+          backend: {
+            description: 'The state store. `memory` (default): in this process only.',
+            enum: ['memory'],
+            default: CONFIG_DEFAULTS.state_backend,
+          },
+        },
+      },
+      upstreams: namedMap('upstream', 'The providers the gateway may call, by name (at least one). Nothing else is ever called.'),
+      defaults: {
+        description: 'Inherited by every router; a router\'s own keys win.',
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          features: ref('features', 'Features every router gets unless it sets the same feature itself.'),
+          interceptors: ref('interceptors', 'Interceptors for routers that do not list their own.'),
+        },
+      },
+      default_router: ref(
+        'name',
+        'The router for requests whose `model` names no router or alias. Without it, such requests get 404 `model_not_found`.',
+      ),
+      routers: namedMap('router', 'The routes, by name (at least one). A request\'s `model` selects a router by name or alias.'),
+    },
+    $defs: { ...baseDefs(), features: featuresDef(), interceptors: interceptorsDef() },
+  };
+}
