@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { stringify } from 'yaml';
 import { ConfigError, loadConfigFile, loadConfigText, type LoadedConfig } from './config/load.js';
 import type { GatewayConfig } from './config/types.js';
-import { watchConfigFile } from './config/watch.js';
+import { watchConfigFile, type ConfigWatcher } from './config/watch.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { closePipeline, compile, type CompileOptions } from './pipeline/compile.js';
@@ -86,7 +86,7 @@ export class Gateway extends EventEmitter implements Runtime {
   private reloadChain: Promise<unknown> = Promise.resolve();
   private reloadCounts = { success: 0, error: 0, unchanged: 0 };
   private lastReloadError: string | null = null;
-  private watcher: { close(): Promise<void> } | null = null;
+  private watcher: ConfigWatcher | null = null;
   private server: Server | null = null;
   private admin: Server | null = null;
   private upgraded = new Set<Duplex>();
@@ -206,9 +206,18 @@ export class Gateway extends EventEmitter implements Runtime {
     proxyUpgrade(this.live, req, socket, head);
   }
 
+  /**
+   * Resolves once the gateway watches its config file (at once when it does not).
+   * `listen()` waits for it; an app that only mounts `handler` may await it too.
+   */
+  async ready(): Promise<void> {
+    await this.watcher?.ready;
+  }
+
   /** Starts the data-plane and admin listeners on the config's addresses (or the overrides). */
   async listen(overrides: ListenOverrides = {}): Promise<Addresses> {
     if (this.server) throw new Error('the gateway is already listening');
+    await this.ready();
     const server = createServer({ keepAliveTimeout: 65_000 }, this.handler);
     server.on('upgrade', this.upgradeHandler);
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {

@@ -11,7 +11,13 @@ const SETTLE_MS = 50;
  * `onChange`, which re-reads the file and compares its hash, so unrelated files in the
  * directory cost one read.
  */
-export function watchConfigFile(path: string, onChange: () => void, onError: (err: unknown) => void): { close(): Promise<void> } {
+export interface ConfigWatcher {
+  /** Resolves once the initial scan is done: changes from then on are seen. */
+  readonly ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+export function watchConfigFile(path: string, onChange: () => void, onError: (err: unknown) => void): ConfigWatcher {
   const dir = dirname(resolve(path));
   let timer: NodeJS.Timeout | null = null;
   const schedule = (): void => {
@@ -24,7 +30,9 @@ export function watchConfigFile(path: string, onChange: () => void, onError: (er
   const watcher: FSWatcher = watch(dir, { ignoreInitial: true, depth: 0, followSymlinks: false });
   watcher.on('all', schedule);
   watcher.on('error', onError);
+  const ready = new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   return {
+    ready,
     async close() {
       if (timer) clearTimeout(timer);
       await watcher.close();
