@@ -13,7 +13,7 @@ import { upstreamPathFor } from '../providers/http.js';
  */
 
 /** One proxy for all upgrades: the target is chosen per request. It holds no pool. */
-const proxy = new ProxyServer({ ws: true, changeOrigin: true, prependPath: false, ignorePath: true });
+const proxy = new ProxyServer({ ws: true, changeOrigin: true, prependPath: false });
 proxy.on('error', () => {
   /* per-call callbacks handle errors; this keeps an unhandled 'error' from crashing the process */
 });
@@ -56,7 +56,7 @@ export function proxyUpgrade(pipeline: Pipeline, req: IncomingMessage, socket: D
       delete req.headers['api-key'];
       req.headers[credential[0]] = credential[1];
     }
-    proxy.ws(req, socket as never, head, { target: baseUrl.origin + req.url }, () => socket.destroy());
+    proxy.ws(req, socket as never, head, { target: baseUrl.origin }, () => socket.destroy());
   } catch (err) {
     refuse(socket, err instanceof GatewayError ? err : new GatewayError('internal_error', 'WebSocket proxying failed.'));
   }
