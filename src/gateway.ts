@@ -12,7 +12,8 @@ import type { Pipeline } from './pipeline/compiled.js';
 import { handleRequest, type Runtime } from './pipeline/handle.js';
 import type { Stage } from './pipeline/stage.js';
 import type { ProviderFactory } from './providers/provider.js';
-import { DEFAULT_ADMIN, DEFAULT_LISTEN, listenOn } from './server/address.js';
+import { listenOn } from './server/address.js';
+import { CONFIG_DEFAULTS } from './config/schema.js';
 import { adminHandler } from './server/admin.js';
 import { proxyUpgrade } from './upstream/websocket.js';
 import { parseDuration } from './util/units.js';
@@ -51,8 +52,6 @@ export interface ReloadResult {
   version: string;
   compileMs: number;
 }
-
-export const DEFAULT_DRAIN = '25s';
 
 function load(source: ConfigSource, env: NodeJS.ProcessEnv): LoadedConfig {
   if (typeof source === 'string') return loadConfigFile(source, env);
@@ -226,8 +225,8 @@ export class Gateway extends EventEmitter implements Runtime {
     });
     this.server = server;
     const serverConfig = this.live.loaded.config.server ?? {};
-    const url = await listenOn(server, overrides.listen ?? serverConfig.listen ?? DEFAULT_LISTEN);
-    const adminAddress = overrides.admin ?? serverConfig.admin ?? DEFAULT_ADMIN;
+    const url = await listenOn(server, overrides.listen ?? serverConfig.listen ?? CONFIG_DEFAULTS.listen);
+    const adminAddress = overrides.admin ?? serverConfig.admin ?? CONFIG_DEFAULTS.admin;
     let adminUrl: string | null = null;
     if (adminAddress !== false) {
       this.admin = createServer(adminHandler(this));
@@ -249,7 +248,7 @@ export class Gateway extends EventEmitter implements Runtime {
    * what is left is cut, pools and watchers close. Safe to call more than once.
    */
   close(options: { drainMs?: number } = {}): Promise<void> {
-    this.closed ??= this.shutdown(options.drainMs ?? parseDuration(this.live.loaded.config.server?.drain ?? DEFAULT_DRAIN));
+    this.closed ??= this.shutdown(options.drainMs ?? parseDuration(this.live.loaded.config.server?.drain ?? CONFIG_DEFAULTS.drain));
     return this.closed;
   }
 

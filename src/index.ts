@@ -3,7 +3,7 @@
  * YAML or a config object; mount `gateway.handler` in any Node HTTP server, or call
  * `gateway.listen()`. Hooks (the Stage interface) and custom providers plug in here.
  */
-export { createGateway, Gateway, DEFAULT_DRAIN } from './gateway.js';
+export { createGateway, Gateway } from './gateway.js';
 export type { Addresses, ConfigSource, GatewayOptions, ListenOverrides, ReloadResult } from './gateway.js';
 export { GatewayError, ERROR_CODES } from './errors.js';
 export type { ErrorCode, OpenAIErrorType } from './errors.js';

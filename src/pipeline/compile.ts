@@ -4,7 +4,8 @@ import { FEATURES } from '../features/registry.js';
 import { INTERCEPTORS } from '../interceptors/registry.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { credentialOf, DEFAULT_UPSTREAM_TIMEOUT } from '../providers/http.js';
+import { credentialOf } from '../providers/http.js';
+import { CONFIG_DEFAULTS } from '../config/schema.js';
 import type { Provider, ProviderFactory } from '../providers/provider.js';
 import { BUILTIN_PROVIDERS } from '../providers/registry.js';
 import { parseSize } from '../util/units.js';
@@ -12,8 +13,6 @@ import type { CompiledRouter, CompiledTarget, CompiledUpstream, Pipeline } from 
 import { baseCall } from './call.js';
 import { buildPhases, composeCall, orderStages } from './phases.js';
 import type { Stage } from './stage.js';
-
-export const DEFAULT_MAX_BODY = '10mb';
 
 export interface CompileOptions {
   readonly logger: Logger;
@@ -38,7 +37,7 @@ function compileUpstream(name: string, config: UpstreamConfig, options: CompileO
 function describeUpstream(name: string, config: UpstreamConfig): string {
   const auth = !config.auth || config.auth === 'passthrough' ? "caller's credential" : 'injected credential';
   const where = config.provider === 'mock' ? 'in process' : config.url;
-  return `${name} (${config.provider}, ${where}, ${auth}, timeout ${config.timeout ?? DEFAULT_UPSTREAM_TIMEOUT})`;
+  return `${name} (${config.provider}, ${where}, ${auth}, timeout ${config.timeout ?? CONFIG_DEFAULTS.timeout})`;
 }
 
 function interceptorName(item: InterceptorItem): string {
@@ -122,8 +121,8 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
       byModel,
       defaultRouter: config.default_router ? routers.get(config.default_router)! : null,
       upstreams,
-      maxBody: parseSize(config.server?.max_body ?? DEFAULT_MAX_BODY),
-      accessLog: config.logging?.access ?? true,
+      maxBody: parseSize(config.server?.max_body ?? CONFIG_DEFAULTS.max_body),
+      accessLog: config.logging?.access ?? CONFIG_DEFAULTS.access_log,
       lease: { inflight: 0, retired: false },
     });
   } catch (err) {
@@ -150,7 +149,7 @@ export function explainPipeline(pipeline: Pipeline): string {
     const rc = config.routers[router.name]!;
     lines.push('', `router ${router.name}${router.aliases.length ? ` (aliases: ${router.aliases.join(', ')})` : ''}`);
     lines.push(`  selected by: POST /router/${router.name}/v1/...; "model": ${[router.name, ...router.aliases].map((n) => JSON.stringify(n)).join(' | ')}${config.default_router === router.name ? '; any other model (default router)' : ''}`);
-    lines.push(`  strategy: ${rc.strategy ?? 'failover'} (first target)`);
+    lines.push(`  strategy: ${rc.strategy ?? CONFIG_DEFAULTS.strategy} (first target)`);
     lines.push('  targets:');
     for (const t of router.targets) {
       lines.push(`    ${t.index + 1}. ${describeUpstream(t.upstream.name, config.upstreams[t.upstream.name]!)}; model: ${t.model ?? "the caller's"}`);

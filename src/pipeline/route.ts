@@ -46,13 +46,14 @@ const JSON_ENDPOINTS = new Set([
 ]);
 
 /**
- * True when the body is parsed as JSON: a POST to a JSON endpoint, unless it is sent as a
- * form (these endpoints take nothing but JSON, and clients often label it text/plain or
- * not at all). Everything else (multipart, binary, unknown paths) streams through.
+ * True when the body is parsed as JSON: a POST to a JSON endpoint, unless it is multipart.
+ * These endpoints take nothing but JSON, and clients often label it text/plain, not at
+ * all, or (curl -d) as a form: a body that is not JSON then gets a clear 400. Everything
+ * else (multipart, binary, unknown paths) streams through.
  */
 export function isJsonEndpoint(method: string, upstreamPath: string, contentType: string | undefined): boolean {
   if (method !== 'POST') return false;
   const q = upstreamPath.indexOf('?');
   if (!JSON_ENDPOINTS.has(q < 0 ? upstreamPath : upstreamPath.slice(0, q))) return false;
-  return contentType === undefined || !(contentType.startsWith('multipart/') || contentType.startsWith('application/x-www-form-urlencoded'));
+  return contentType === undefined || !contentType.startsWith('multipart/');
 }

@@ -2,13 +2,11 @@ import { Pool, ProxyAgent, type Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import type { UpstreamConfig } from '../config/types.js';
 import { parseDuration } from '../util/units.js';
+import { CONFIG_DEFAULTS } from '../config/schema.js';
 import { upstreamRequestHeaders } from '../upstream/headers.js';
 import type { Provider, ProviderFactoryDeps, UpstreamResponse } from './provider.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { CompiledTarget } from '../pipeline/compiled.js';
-
-export const DEFAULT_UPSTREAM_TIMEOUT = '60s';
-export const DEFAULT_CONNECTIONS = 128;
 
 /** The `[header, value]` an upstream's `auth` injects, or null for passthrough. */
 export function credentialOf(auth: UpstreamConfig['auth']): readonly [string, string] | null {
@@ -36,8 +34,8 @@ export function createHttpProvider(config: UpstreamConfig, deps: ProviderFactory
   const url = new URL(config.url!);
   const origin = url.origin;
   const basePath = url.pathname.replace(/\/+$/, '');
-  const timeoutMs = parseDuration(config.timeout ?? DEFAULT_UPSTREAM_TIMEOUT);
-  const connections = config.connections ?? DEFAULT_CONNECTIONS;
+  const timeoutMs = parseDuration(config.timeout ?? CONFIG_DEFAULTS.timeout);
+  const connections = config.connections ?? CONFIG_DEFAULTS.connections;
   const credential = credentialOf(config.auth);
   const dispatcher: Dispatcher = config.proxy
     ? new ProxyAgent({ uri: config.proxy, connections })

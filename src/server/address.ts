@@ -1,9 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export const DEFAULT_LISTEN = '127.0.0.1:8080';
-export const DEFAULT_ADMIN = '127.0.0.1:9090';
-
 /** `host:port`, `[::1]:port` or `:port` (all interfaces) → host and port. */
 export function parseHostPort(text: string): { host: string | undefined; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text);
