@@ -391,6 +391,24 @@ export function gatewaySchema(): Record<string, unknown> {
         'The router for requests whose `model` names no router or alias. Without it, such requests get 404 `model_not_found`.',
       ),
       routers: namedMap('router', 'The routes, by name (at least one). A request\'s `model` selects a router by name or alias.'),
+      pricing: {
+        description:
+          'What tokens cost, in USD per 1M tokens, by model name. A default table for common OpenAI and Anthropic models ships ' +
+          'with the gateway; entries here override or extend it. A dated model name (`gpt-4o-2024-08-06`) uses the entry it ' +
+          'starts with. Budgets and cost-aware routing read it.',
+        type: 'object',
+        propertyNames: { minLength: 1 },
+        additionalProperties: {
+          description: 'The price of one model.',
+          type: 'object',
+          additionalProperties: false,
+          required: ['input', 'output'],
+          properties: {
+            input: { description: 'USD per 1M prompt (input) tokens.', type: 'number', minimum: 0 },
+            output: { description: 'USD per 1M completion (output) tokens.', type: 'number', minimum: 0 },
+          },
+        },
+      },
     },
     $defs: { ...baseDefs(), features: featuresDef(), interceptors: interceptorsDef() },
   };

@@ -61,4 +61,6 @@ export interface GatewayConfig {
   defaults?: { features?: FeaturesConfig; interceptors?: InterceptorItem[] };
   default_router?: string;
   routers: Record<string, RouterConfig>;
+  /** USD per 1M tokens by model; merged over the shipped default table. */
+  pricing?: Record<string, { input: number; output: number }>;
 }

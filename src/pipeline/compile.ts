@@ -9,6 +9,7 @@ import { CONFIG_DEFAULTS } from '../config/schema.js';
 import type { Provider, ProviderFactory } from '../providers/provider.js';
 import { BUILTIN_PROVIDERS } from '../providers/registry.js';
 import { parseSize } from '../util/units.js';
+import { Pricing } from '../pricing.js';
 import type { CompiledRouter, CompiledTarget, CompiledUpstream, Pipeline } from './compiled.js';
 import { baseCall } from './call.js';
 import { buildPhases, composeCall, orderStages } from './phases.js';
@@ -121,6 +122,7 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
       byModel,
       defaultRouter: config.default_router ? routers.get(config.default_router)! : null,
       upstreams,
+      pricing: new Pricing(config.pricing),
       maxBody: parseSize(config.server?.max_body ?? CONFIG_DEFAULTS.max_body),
       accessLog: config.logging?.access ?? CONFIG_DEFAULTS.access_log,
       lease: { inflight: 0, retired: false },

@@ -1,4 +1,5 @@
 import type { LoadedConfig } from '../config/load.js';
+import type { Pricing } from '../pricing.js';
 import type { Provider } from '../providers/provider.js';
 import type { RouterMetrics } from '../observability/metrics.js';
 import type { Phases } from './phases.js';
@@ -51,6 +52,8 @@ export interface Pipeline {
   readonly defaultRouter: CompiledRouter | null;
   readonly upstreams: ReadonlyMap<string, CompiledUpstream>;
   readonly maxBody: number;
+  /** Token prices: the shipped table with the config's `pricing:` over it. */
+  readonly pricing: Pricing;
   readonly accessLog: boolean;
   /** The one mutable part: requests still running on this pipeline, and whether it was replaced. */
   readonly lease: PipelineLease;

@@ -1,0 +1,28 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Pricing } from '../../src/pricing.js';
+import { createGateway } from '../../src/index.js';
+
+test('prices: exact names, dated names by their longest prefix, config overrides, unknown models', () => {
+  const pricing = new Pricing({ 'gpt-4o-mini': { input: 1, output: 2 }, 'my-model': { input: 3, output: 4 } });
+  assert.deepEqual(pricing.priceOf('gpt-4o'), { input: 2.5, output: 10 });
+  assert.deepEqual(pricing.priceOf('gpt-4o-2024-08-06'), { input: 2.5, output: 10 });
+  assert.deepEqual(pricing.priceOf('gpt-4o-mini-2024-07-18'), { input: 1, output: 2 });
+  assert.deepEqual(pricing.priceOf('my-model'), { input: 3, output: 4 });
+  assert.equal(pricing.priceOf('gpt-4oo'), null, 'a prefix must be followed by "-"');
+  assert.equal(pricing.priceOf('llama-3'), null);
+  assert.equal(pricing.cost('my-model', 1_000_000, 500_000), 5);
+  assert.equal(pricing.cost('llama-3', 10, 10), null);
+});
+
+test('the config’s pricing table reaches the compiled pipeline', async () => {
+  const gateway = createGateway({
+    yaml: `version: 1
+upstreams: { m: { provider: mock } }
+routers: { r: { targets: [{ upstream: m }] } }
+pricing: { mock-1: { input: 1, output: 1 } }
+`,
+  });
+  assert.equal(gateway.pipeline.pricing.cost('mock-1', 500_000, 500_000), 1);
+  await gateway.close({ drainMs: 0 });
+});
