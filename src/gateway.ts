@@ -286,8 +286,11 @@ export class Gateway extends EventEmitter implements Runtime {
     const pipeline = this.live;
     const routers: Record<string, unknown> = {};
     for (const name of pipeline.routers.keys()) {
+      const router = pipeline.routers.get(name)!;
       const counts = this.metrics.routerCounts.get(name) ?? { requests: 0, errors: 0 };
-      routers[name] = { ...counts, targets: pipeline.routers.get(name)!.targets.map((t) => t.upstream.name) };
+      const entry: Record<string, unknown> = { ...counts, targets: router.targets.map((t) => t.upstream.name) };
+      for (const stage of router.stages) if (stage.stats) entry[stage.name] = stage.stats();
+      routers[name] = entry;
     }
     return {
       service: 'sidegate',

@@ -115,6 +115,25 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
+  /**
+   * A feature's own metric, created on first use and shared afterwards: features are
+   * built again on every reload, metrics must not be (the registry refuses duplicates).
+   */
+  counter(name: string, help: string, labelNames: readonly string[]): Counter {
+    return (this.registry.getSingleMetric(name) as Counter | undefined) ?? new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  gauge(name: string, help: string, labelNames: readonly string[]): Gauge {
+    return (this.registry.getSingleMetric(name) as Gauge | undefined) ?? new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  histogram(name: string, help: string, labelNames: readonly string[], buckets: number[] = DURATION_BUCKETS): Histogram {
+    return (
+      (this.registry.getSingleMetric(name) as Histogram | undefined) ??
+      new Histogram({ name, help, labelNames, buckets, registers: [this.registry] })
+    );
+  }
+
   /** Per-router counts by router name, for /stats. */
   readonly routerCounts = new Map<string, RouterCounts>();
 

@@ -85,6 +85,7 @@ function compileRouter(
     aliases: Object.freeze([...(config.aliases ?? [])]),
     targets: Object.freeze(targets),
     select: () => first,
+    stages,
     phases: buildPhases(stages),
     call: composeCall(stages, baseCall),
     metrics: options.metrics.forRouter(name),

@@ -3,7 +3,7 @@ import type { Pricing } from '../pricing.js';
 import type { Provider } from '../providers/provider.js';
 import type { RouterMetrics } from '../observability/metrics.js';
 import type { Phases } from './phases.js';
-import type { UpstreamCall } from './stage.js';
+import type { Stage, UpstreamCall } from './stage.js';
 import type { RequestContext } from './context.js';
 
 /** An upstream as compiled: its provider (with its pool) and its credential, if injected. */
@@ -31,6 +31,8 @@ export interface CompiledRouter {
   /** Picks the target for a request (strategy). */
   /** Picks the target for a request (strategy); null for a WebSocket upgrade, which has no context. */
   readonly select: (ctx: RequestContext | null) => CompiledTarget;
+  /** Every stage of the router, in order (for /stats sections and explain). */
+  readonly stages: readonly Stage[];
   readonly phases: Phases;
   /** The upstream call with every wrapping stage (retry, timeouts…) composed around it. */
   readonly call: UpstreamCall;

@@ -138,19 +138,17 @@ async function forwardEvents(ctx: RequestContext, body: Readable, tail: TailBuff
     }
     pending = end < buf.length ? Buffer.from(buf.subarray(end)) : null;
     let out = end === buf.length ? buf : buf.subarray(0, end);
+    tail.push(out); // usage is read from what the upstream sent, even if a stage hides it
     if (phases.onChunk) out = await applyChunkStages(ctx, out, phases);
     if (out.length === 0) continue;
-    tail.push(out);
     const wait = write(ctx, out);
     if (wait) await wait;
     if (ctx.res.destroyed) return;
   }
   if (pending) {
+    tail.push(pending);
     const out = phases.onChunk ? await applyChunkStages(ctx, pending, phases) : pending;
-    if (out.length) {
-      tail.push(out);
-      write(ctx, out);
-    }
+    if (out.length) write(ctx, out);
   }
   ctx.res.end();
 }

@@ -68,4 +68,6 @@ export interface Stage {
   onError?(ctx: RequestContext, error: GatewayError): void;
   /** The exchange is over (response finished or client gone): accounting, cache store. */
   onDone?(ctx: RequestContext): void;
+  /** This stage's section of the router's entry in the admin /stats document. */
+  stats?(): Record<string, unknown>;
 }
