@@ -66,6 +66,34 @@ export class GatewayError extends Error {
   }
 }
 
+/** What kind of failure an upstream try ended in, as `retry.on` / `fallback.on` name them. */
+export type FailureKind = 'connect_error' | 'timeout' | 'aborted' | 'error';
+
+export function failureKind(err: unknown): FailureKind {
+  if (err instanceof GatewayError) {
+    if (err.code === 'upstream_connect_error') return 'connect_error';
+    if (err.code === 'upstream_timeout') return 'timeout';
+    return 'error';
+  }
+  const { code, name } = (err ?? {}) as { code?: string; name?: string };
+  switch (code) {
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return 'connect_error';
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return 'timeout';
+    case 'UND_ERR_ABORTED':
+    case 'ABORT_ERR':
+      return 'aborted';
+  }
+  return name === 'AbortError' ? 'aborted' : 'error';
+}
+
 /**
  * Classifies a failure of an upstream call by undici's stable `err.code` (never by
  * `instanceof`, which breaks across undici copies).

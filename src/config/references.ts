@@ -2,7 +2,8 @@
  * Checks the schema cannot express: names that must refer to something else in the file.
  * - every `routers.*.targets[].upstream` names an entry of `upstreams`;
  * - `default_router` names a router;
- * - an alias belongs to one router only, and is never the name of another router.
+ * - an alias belongs to one router only, and is never the name of another router;
+ * - a `percentage` router gives every target a weight, and the weights add up to 100.
  * Runs on whatever the file holds (also when the schema found errors), so it only looks
  * at values of the expected types.
  */
@@ -39,6 +40,18 @@ export function checkReferences(config: unknown, { locator, fromEnv, failed }: C
       if (!isObject(target) || typeof target.upstream !== 'string' || upstreams.includes(target.upstream)) return;
       unknown(['routers', name, 'targets', i, 'upstream'], 'upstream', target.upstream, upstreams);
     });
+  }
+
+  for (const [name, router] of routers) {
+    if (!isObject(router) || router.strategy !== 'percentage' || !Array.isArray(router.targets)) continue;
+    const weights = router.targets.map((t) => (isObject(t) && typeof t.weight === 'number' ? t.weight : null));
+    const missing = weights.indexOf(null);
+    if (missing >= 0) {
+      issues.push(locator.issue(['routers', name, 'targets', missing], 'strategy percentage needs a `weight` (a percent) on every target'));
+    } else {
+      const sum = (weights as number[]).reduce((a, b) => a + b, 0);
+      if (sum !== 100) issues.push(locator.issue(['routers', name, 'strategy'], `the weights of a percentage router add up to 100 (they add up to ${sum})`));
+    }
   }
 
   const owner = new Map<string, string>();

@@ -213,7 +213,9 @@ function baseDefs(): Record<string, SchemaFragment> {
           minLength: 1,
         },
         weight: {
-          description: 'The target\'s relative share for weighted strategies (an integer ≥ 0; 0 never selects it). Ignored by `failover`.',
+          description:
+            'The target\'s share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and ' +
+            '`percentage` (percent of requests; required, and the router\'s weights add up to 100). Ignored by other strategies.',
           type: 'integer',
           minimum: 0,
         },
@@ -236,8 +238,15 @@ function baseDefs(): Record<string, SchemaFragment> {
           items: { type: 'string', minLength: 1 },
         },
         strategy: {
-          description: 'How a target is chosen. `failover` (default): the first target; the others are used by `fallback`.',
-          enum: ['failover'],
+          description:
+            'How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. ' +
+            '`failover` (default): config order. `round_robin`: each request starts at the next target. ' +
+            '`weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; ' +
+            'every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by ' +
+            'a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets ' +
+            'traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model ' +
+            'each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.',
+          enum: ['failover', 'round_robin', 'weighted', 'percentage', 'random', 'latency_based', 'cost_aware'],
           default: CONFIG_DEFAULTS.strategy,
         },
         targets: {

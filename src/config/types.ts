@@ -3,6 +3,8 @@
  * formal definition; these types mirror it so compiled code reads typed values.
  */
 
+import type { StrategyName } from '../pipeline/strategies.js';
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export type UpstreamAuth = 'passthrough' | { bearer: string } | { header: string; value: string };
@@ -34,7 +36,7 @@ export type InterceptorItem = Record<string, unknown>;
 
 export interface RouterConfig {
   aliases?: string[];
-  strategy?: 'failover';
+  strategy?: StrategyName;
   targets: TargetConfig[];
   features?: FeaturesConfig;
   interceptors?: InterceptorItem[];

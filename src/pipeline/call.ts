@@ -1,21 +1,46 @@
+import { failureKind } from '../errors.js';
 import type { UpstreamResponse } from '../providers/provider.js';
+import type { CompiledTarget } from './compiled.js';
 import type { RequestContext } from './context.js';
+import type { Attempt } from './stage.js';
 
-/** Puts the target's model into the body when the target rewrites it. */
-function rewriteModel(ctx: RequestContext): void {
-  const model = ctx.target?.model;
-  if (model && ctx.body !== undefined && ctx.body.model !== model) {
+/** Sends the target's model (or the caller's, when the target rewrites nothing). */
+export function applyModel(ctx: RequestContext, target: CompiledTarget): void {
+  if (ctx.body === undefined) return;
+  const model = target.model ?? ctx.requestedModel;
+  if (model !== undefined && ctx.body.model !== model) {
     ctx.body.model = model;
     ctx.bodyChanged = true;
   }
 }
 
-/** The base upstream call: pick the target, rewrite the model, send. Features wrap it. */
-export function baseCall(ctx: RequestContext): Promise<UpstreamResponse> {
-  const router = ctx.router!;
-  const target = router.select(ctx);
-  ctx.target = target;
-  rewriteModel(ctx);
-  return target.upstream.provider.send(ctx, target, ctx.abort.signal);
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
 }
 
+/**
+ * The innermost upstream call: one try against `attempt.target`. Call wrappers (retry,
+ * fallback, timeout, hedging) are composed around it at compile time. Records the try
+ * for the access log and tells the router's strategy how long it took.
+ */
+export async function baseCall(ctx: RequestContext, attempt: Attempt): Promise<UpstreamResponse> {
+  const target = attempt.target;
+  const router = ctx.router!;
+  ctx.target = target;
+  applyModel(ctx, target);
+  const started = performance.now();
+  try {
+    const response = await target.upstream.provider.send(ctx, attempt);
+    const ms = performance.now() - started;
+    ctx.attempts.push({ upstream: target.upstream.name, status: response.status, error: null, ms: round(ms) });
+    router.observe?.(target, ms, response.status >= 500);
+    response.target = target;
+    return response;
+  } catch (err) {
+    const ms = performance.now() - started;
+    const kind = failureKind(err);
+    ctx.attempts.push({ upstream: target.upstream.name, status: 0, error: kind, ms: round(ms) });
+    if (kind !== 'aborted') router.observe?.(target, ms, true);
+    throw err;
+  }
+}

@@ -8,7 +8,9 @@ import { credentialOf } from '../providers/http.js';
 import { CONFIG_DEFAULTS } from '../config/schema.js';
 import type { Provider, ProviderFactory } from '../providers/provider.js';
 import { BUILTIN_PROVIDERS } from '../providers/registry.js';
-import { parseSize } from '../util/units.js';
+import { parseDuration, parseSize } from '../util/units.js';
+import { createStrategy, STRATEGY_DESCRIPTIONS } from './strategies.js';
+import type { RequestContext } from './context.js';
 import { Pricing } from '../pricing.js';
 import type { CompiledRouter, CompiledTarget, CompiledUpstream, Pipeline } from './compiled.js';
 import { baseCall } from './call.js';
@@ -24,12 +26,12 @@ export interface CompileOptions {
   readonly providers: Readonly<Record<string, ProviderFactory>>;
 }
 
-function compileUpstream(name: string, config: UpstreamConfig, options: CompileOptions): CompiledUpstream {
+function compileUpstream(name: string, config: UpstreamConfig, connectTimeoutMs: number | null, options: CompileOptions): CompiledUpstream {
   const factory = options.providers[config.provider] ?? BUILTIN_PROVIDERS[config.provider];
   if (!factory) throw new Error(`upstreams.${name}.provider: no provider "${config.provider}"`);
   return Object.freeze({
     name,
-    provider: factory(config, { name }),
+    provider: factory(config, { name, connectTimeoutMs }),
     wsOrigin: config.url ?? null,
     credential: credentialOf(config.auth),
   });
@@ -51,6 +53,7 @@ function compileRouter(
   config: RouterConfig,
   loaded: LoadedConfig,
   upstreams: ReadonlyMap<string, CompiledUpstream>,
+  pricing: Pricing,
   options: CompileOptions,
 ): CompiledRouter {
   const defaults = loaded.config.defaults ?? {};
@@ -78,15 +81,26 @@ function compileRouter(
   const targets: CompiledTarget[] = config.targets.map((t, index) =>
     Object.freeze({ index, upstream: upstreams.get(t.upstream)!, model: t.model ?? null, weight: t.weight ?? 1 }),
   );
-  const first = targets[0]!;
   const stages = orderStages(builtins, options.hooks);
+  const phases = buildPhases(stages);
+  const strategy = createStrategy(config.strategy ?? CONFIG_DEFAULTS.strategy, targets, pricing);
+  const filters = phases.filterTargets;
+  const candidates = filters
+    ? (ctx: RequestContext | null) => {
+        let list = strategy.pick(ctx);
+        if (ctx) for (const filter of filters) list = filter(ctx, list);
+        return list;
+      }
+    : (ctx: RequestContext | null) => strategy.pick(ctx);
   return Object.freeze({
     name,
     aliases: Object.freeze([...(config.aliases ?? [])]),
     targets: Object.freeze(targets),
-    select: () => first,
+    candidates,
+    observe: strategy.observe ? strategy.observe.bind(strategy) : null,
+    strategy,
     stages,
-    phases: buildPhases(stages),
+    phases,
     call: composeCall(stages, baseCall),
     metrics: options.metrics.forRouter(name),
     explain: Object.freeze(explain),
@@ -103,13 +117,15 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
   const config = loaded.config;
   const upstreams = new Map<string, CompiledUpstream>();
   try {
+    const connectTimeouts = connectTimeoutsByUpstream(config);
     for (const [name, upstream] of Object.entries(config.upstreams)) {
-      upstreams.set(name, compileUpstream(name, upstream, options));
+      upstreams.set(name, compileUpstream(name, upstream, connectTimeouts.get(name) ?? null, options));
     }
+    const pricing = new Pricing(config.pricing);
     const routers = new Map<string, CompiledRouter>();
     const byModel = new Map<string, CompiledRouter>();
     for (const [name, routerConfig] of Object.entries(config.routers)) {
-      const router = compileRouter(name, routerConfig, loaded, upstreams, options);
+      const router = compileRouter(name, routerConfig, loaded, upstreams, pricing, options);
       routers.set(name, router);
       byModel.set(name, router);
       for (const alias of router.aliases) byModel.set(alias, router);
@@ -123,7 +139,7 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
       byModel,
       defaultRouter: config.default_router ? routers.get(config.default_router)! : null,
       upstreams,
-      pricing: new Pricing(config.pricing),
+      pricing,
       maxBody: parseSize(config.server?.max_body ?? CONFIG_DEFAULTS.max_body),
       accessLog: config.logging?.access ?? CONFIG_DEFAULTS.access_log,
       lease: { inflight: 0, retired: false },
@@ -138,9 +154,27 @@ async function closeProviders(providers: Provider[]): Promise<void> {
   await Promise.allSettled(providers.map((p) => p.close()));
 }
 
-/** Closes every pool a pipeline opened; called once no request uses it any more. */
-export function closePipeline(pipeline: Pipeline): Promise<void> {
-  return closeProviders([...pipeline.upstreams.values()].map((u) => u.provider));
+/** Closes every pool and stage resource a pipeline opened; called once no request uses it any more. */
+export async function closePipeline(pipeline: Pipeline): Promise<void> {
+  const stages = new Set<Stage>();
+  for (const router of pipeline.routers.values()) for (const stage of router.stages) if (stage.close) stages.add(stage);
+  await Promise.allSettled([...stages].map(async (stage) => stage.close!()));
+  await closeProviders([...pipeline.upstreams.values()].map((u) => u.provider));
+}
+
+/**
+ * undici sets the connect timeout per pool, and a pool serves one upstream: each upstream
+ * gets the smallest `timeout.connect` of the routers that send to it.
+ */
+function connectTimeoutsByUpstream(config: LoadedConfig['config']): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const router of Object.values(config.routers)) {
+    const timeout = (router.features?.timeout ?? config.defaults?.features?.timeout) as { connect?: string } | undefined;
+    if (!timeout?.connect) continue;
+    const ms = parseDuration(timeout.connect);
+    for (const t of router.targets) out.set(t.upstream, Math.min(out.get(t.upstream) ?? ms, ms));
+  }
+  return out;
 }
 
 /** The `sidegate explain` text of a compiled pipeline. */
@@ -152,10 +186,12 @@ export function explainPipeline(pipeline: Pipeline): string {
     const rc = config.routers[router.name]!;
     lines.push('', `router ${router.name}${router.aliases.length ? ` (aliases: ${router.aliases.join(', ')})` : ''}`);
     lines.push(`  selected by: POST /router/${router.name}/v1/...; "model": ${[router.name, ...router.aliases].map((n) => JSON.stringify(n)).join(' | ')}${config.default_router === router.name ? '; any other model (default router)' : ''}`);
-    lines.push(`  strategy: ${rc.strategy ?? CONFIG_DEFAULTS.strategy} (first target)`);
+    const strategy = rc.strategy ?? CONFIG_DEFAULTS.strategy;
+    lines.push(`  strategy: ${strategy}: ${STRATEGY_DESCRIPTIONS[strategy]}`);
     lines.push('  targets:');
     for (const t of router.targets) {
-      lines.push(`    ${t.index + 1}. ${describeUpstream(t.upstream.name, config.upstreams[t.upstream.name]!)}; model: ${t.model ?? "the caller's"}`);
+      const weight = rc.targets[t.index]!.weight === undefined ? '' : `; weight ${t.weight}`;
+      lines.push(`    ${t.index + 1}. ${describeUpstream(t.upstream.name, config.upstreams[t.upstream.name]!)}; model: ${t.model ?? "the caller's"}${weight}`);
     }
     lines.push('  pipeline:');
     if (router.explain.length === 0) lines.push('    (no features or interceptors: requests go straight to the target)');

@@ -4,6 +4,7 @@ import type { Provider } from '../providers/provider.js';
 import type { RouterMetrics } from '../observability/metrics.js';
 import type { Phases } from './phases.js';
 import type { Stage, UpstreamCall } from './stage.js';
+import type { Strategy } from './strategies.js';
 import type { RequestContext } from './context.js';
 
 /** An upstream as compiled: its provider (with its pool) and its credential, if injected. */
@@ -29,8 +30,14 @@ export interface CompiledRouter {
   readonly aliases: readonly string[];
   readonly targets: readonly CompiledTarget[];
   /** Picks the target for a request (strategy). */
-  /** Picks the target for a request (strategy); null for a WebSocket upgrade, which has no context. */
-  readonly select: (ctx: RequestContext | null) => CompiledTarget;
+  /**
+   * The targets a request may try, in order: the strategy's order, then every
+   * `filterTargets` stage (health…). Null for a WebSocket upgrade, which has no context.
+   */
+  readonly candidates: (ctx: RequestContext | null) => readonly CompiledTarget[];
+  /** Feeds each try's time to headers back to the strategy (latency_based), or null. */
+  readonly observe: ((target: CompiledTarget, ms: number, failed: boolean) => void) | null;
+  readonly strategy: Strategy;
   /** Every stage of the router, in order (for /stats sections and explain). */
   readonly stages: readonly Stage[];
   readonly phases: Phases;

@@ -1,10 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { GatewayError } from '../errors.js';
+import { GatewayError } from '../errors.js';
 import type { CompiledRouter, CompiledTarget, Pipeline } from './compiled.js';
 
+const NO_TARGETS: readonly CompiledTarget[] = Object.freeze([]);
 const MAX_REQUEST_ID = 128;
+
+/** One upstream try as the access log shows it. */
+export interface AttemptRecord {
+  upstream: string;
+  /** The status it answered, or 0 when it failed without one. */
+  status: number;
+  /** The failure (`connect_error`, `timeout`, `aborted`, …) or null. */
+  error: string | null;
+  /** Milliseconds to response headers (or to the failure). */
+  ms: number;
+}
 const REQUEST_ID_OK = /^[\x21-\x7e]+$/;
 
 /** A caller-sent x-request-id is kept when it is short printable ASCII; otherwise a new one. */
@@ -37,7 +49,14 @@ export class RequestContext {
   bodyChanged = false;
   /** The request asked for a streamed (SSE) answer. */
   stream = false;
+  /** The `model` the caller sent, before any target rewrote it. */
+  requestedModel: string | undefined = undefined;
+  /** The targets this request may try, in order (strategy, then target filters). */
+  candidates: readonly CompiledTarget[] = NO_TARGETS;
+  /** The target that answered (or, on failure, the last one tried). */
   target: CompiledTarget | null = null;
+  /** Every upstream try, in the order they ended (for the access log and headers). */
+  readonly attempts: AttemptRecord[] = [];
 
   /** The answer being sent is a server-sent event stream (errors then become an SSE event). */
   responseIsSse = false;
@@ -77,6 +96,12 @@ export class RequestContext {
   get model(): string | undefined {
     const m = this.body?.model;
     return typeof m === 'string' ? m : undefined;
+  }
+
+  /** The error the gateway aborted this request with (a deadline), if it did. */
+  abortedBy(): GatewayError | null {
+    const signal = this.abort.signal;
+    return signal.aborted && signal.reason instanceof GatewayError ? signal.reason : null;
   }
 
   markBodyChanged(): void {

@@ -9,6 +9,7 @@ import { runRequestPhase } from './phases.js';
 import { respond, sendError, sendLocal } from './respond.js';
 import { isJsonEndpoint, parseRoute } from './route.js';
 import { finishRequest } from './finish.js';
+import { applyModel } from './call.js';
 
 /** What the request path needs from the gateway that owns it. */
 export interface Runtime {
@@ -70,6 +71,7 @@ async function run(ctx: RequestContext): Promise<void> {
     ctx.body = parseJsonBody(ctx.rawBody);
     ctx.stream = ctx.body.stream === true;
     model = ctx.body.model;
+    if (typeof model === 'string') ctx.requestedModel = model;
   } else {
     checkDeclaredLength(ctx.req, pipeline.maxBody);
   }
@@ -85,12 +87,17 @@ async function run(ctx: RequestContext): Promise<void> {
     const reply = await runRequestPhase(phases.onRequest, ctx);
     if (reply) return sendLocal(ctx, reply);
   }
+  ctx.candidates = router.candidates(ctx);
   let upstream;
   try {
-    upstream = await router.call(ctx);
+    upstream = await router.call(ctx, { target: ctx.candidates[0]!, signal: ctx.abort.signal, firstByteMs: null, idleMs: null });
   } catch (err) {
     if (ctx.clientClosed) return;
-    throw upstreamFailure(err, ctx.target?.upstream.name ?? 'upstream');
+    throw upstreamFailure(ctx.abortedBy() ?? err, ctx.target?.upstream.name ?? 'upstream');
+  }
+  if (upstream.target) {
+    ctx.target = upstream.target;
+    applyModel(ctx, upstream.target); // concurrent tries (hedging) may have left another target's model
   }
   await respond(ctx, upstream, phases);
 }

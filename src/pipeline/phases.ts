@@ -2,6 +2,7 @@ import type { RequestContext } from './context.js';
 import type { LocalReply, MaybePromise, SseEvent, Stage, StageResult, UpstreamCall } from './stage.js';
 import type { UpstreamResponse } from '../providers/provider.js';
 import type { GatewayError } from '../errors.js';
+import type { CompiledTarget } from './compiled.js';
 
 type RequestHandler = (ctx: RequestContext) => MaybePromise<StageResult>;
 type ResponseHandler = (ctx: RequestContext, response: UpstreamResponse) => MaybePromise<void>;
@@ -9,6 +10,7 @@ type BodyHandler = (ctx: RequestContext, body: unknown) => MaybePromise<unknown>
 type ChunkHandler = (ctx: RequestContext, event: SseEvent) => MaybePromise<SseEvent | null | void>;
 type ErrorHandler = (ctx: RequestContext, error: GatewayError) => void;
 type DoneHandler = (ctx: RequestContext) => void;
+type FilterHandler = (ctx: RequestContext, candidates: readonly CompiledTarget[]) => readonly CompiledTarget[];
 
 /**
  * A router's stages, split by phase into arrays built once at compile time. A phase no
@@ -18,6 +20,7 @@ type DoneHandler = (ctx: RequestContext) => void;
 export interface Phases {
   readonly authenticate: readonly RequestHandler[] | null;
   readonly onRequest: readonly RequestHandler[] | null;
+  readonly filterTargets: readonly FilterHandler[] | null;
   readonly onResponse: readonly ResponseHandler[] | null;
   readonly onResponseBody: readonly BodyHandler[] | null;
   readonly onChunk: readonly ChunkHandler[] | null;
@@ -53,6 +56,7 @@ export function buildPhases(stages: readonly Stage[]): Phases {
   return Object.freeze({
     authenticate: collect<'authenticate', RequestHandler>(stages, 'authenticate', false),
     onRequest: collect<'onRequest', RequestHandler>(stages, 'onRequest', false),
+    filterTargets: collect<'filterTargets', FilterHandler>(stages, 'filterTargets', false),
     onResponse: collect<'onResponse', ResponseHandler>(stages, 'onResponse', true),
     onResponseBody: collect<'onResponseBody', BodyHandler>(stages, 'onResponseBody', true),
     onChunk: collect<'onChunk', ChunkHandler>(stages, 'onChunk', true),

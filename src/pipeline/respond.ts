@@ -87,11 +87,13 @@ export function sendError(ctx: RequestContext, error: GatewayError, phases: Phas
 }
 
 function isClientGone(ctx: RequestContext): boolean {
-  return ctx.res.destroyed || ctx.abort.signal.aborted;
+  return ctx.clientClosed || ctx.res.destroyed;
 }
 
 /** An error raised while the body was flowing, as the client should hear of it. */
 function midStreamError(ctx: RequestContext, err: unknown): GatewayError {
+  const reason = ctx.abortedBy();
+  if (reason) return reason;
   if (err instanceof GatewayError) return err;
   const code = (err as { code?: string }).code;
   const upstream = ctx.target?.upstream.name ?? 'upstream';
@@ -205,6 +207,8 @@ export async function respond(ctx: RequestContext, upstream: UpstreamResponse, p
   const headers = clientResponseHeaders(upstream.headers, buffered || (isSse && phases.onChunk !== null));
   headers['x-request-id'] = ctx.id;
   headers['server-timing'] = serverTiming(ctx);
+  if (upstream.target) headers['x-sidegate-target'] = upstream.target.upstream.name;
+  headers['x-sidegate-attempts'] = String(ctx.attempts.length);
   const overheadNow = performance.now() - ctx.startedAt - upstream.headersMs;
   ctx.overheadMs = overheadNow;
   try {

@@ -1,6 +1,7 @@
 import type { RequestContext } from './context.js';
 import type { GatewayError } from '../errors.js';
 import type { UpstreamResponse } from '../providers/provider.js';
+import type { CompiledTarget } from './compiled.js';
 
 /**
  * A reply made by the gateway itself (a cache hit, a block, a rate-limit refusal). A stage
@@ -27,8 +28,23 @@ export interface SseEvent {
   event: string | null;
 }
 
-/** A function that performs (one or more) upstream calls for a request. */
-export type UpstreamCall = (ctx: RequestContext) => Promise<UpstreamResponse>;
+/**
+ * One try of the upstream call. Call wrappers make new attempts from the one they get:
+ * fallback and hedging change the target, timeout sets the signal and the per-try limits.
+ * Several may run at once (hedging), so nothing per-try lives on the RequestContext.
+ */
+export interface Attempt {
+  readonly target: CompiledTarget;
+  /** Aborts this try; the client leaving or the request's deadline aborts every try. */
+  readonly signal: AbortSignal;
+  /** Milliseconds to wait for response headers; null: the upstream's own `timeout`. */
+  readonly firstByteMs: number | null;
+  /** Longest gap between body chunks, ms; null: the upstream's own `timeout`. */
+  readonly idleMs: number | null;
+}
+
+/** Performs (one or more) upstream calls for a request, starting from `attempt`. */
+export type UpstreamCall = (ctx: RequestContext, attempt: Attempt) => Promise<UpstreamResponse>;
 
 /**
  * The stage interface. Built-in features and interceptors implement it, and so do user
@@ -53,6 +69,11 @@ export interface Stage {
   authenticate?(ctx: RequestContext): MaybePromise<StageResult>;
   /** Before target selection; may read and edit `ctx.body` (then call `ctx.markBodyChanged()`). */
   onRequest?(ctx: RequestContext): MaybePromise<StageResult>;
+  /**
+   * Target selection: gets the targets in the order the router's strategy chose and
+   * returns them filtered or reordered (health, A/B splits). Never return an empty list.
+   */
+  filterTargets?(ctx: RequestContext, candidates: readonly CompiledTarget[]): readonly CompiledTarget[];
   /** Wraps the upstream call (retry, fallback, timeouts, hedging). Composed once at compile time. */
   wrapCall?(next: UpstreamCall): UpstreamCall;
   /** Response headers arrived; `response.status` and `response.headers` may be edited. */
@@ -70,4 +91,6 @@ export interface Stage {
   onDone?(ctx: RequestContext): void;
   /** This stage's section of the router's entry in the admin /stats document. */
   stats?(): Record<string, unknown>;
+  /** Releases what `create()` started (timers, probes) once its pipeline is retired. */
+  close?(): void | Promise<void>;
 }

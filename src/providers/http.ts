@@ -6,7 +6,7 @@ import { CONFIG_DEFAULTS } from '../config/schema.js';
 import { upstreamRequestHeaders } from '../upstream/headers.js';
 import type { Provider, ProviderFactoryDeps, UpstreamResponse } from './provider.js';
 import type { RequestContext } from '../pipeline/context.js';
-import type { CompiledTarget } from '../pipeline/compiled.js';
+import type { Attempt } from '../pipeline/stage.js';
 
 /** The `[header, value]` an upstream's `auth` injects, or null for passthrough. */
 export function credentialOf(auth: UpstreamConfig['auth']): readonly [string, string] | null {
@@ -37,13 +37,14 @@ export function createHttpProvider(config: UpstreamConfig, deps: ProviderFactory
   const timeoutMs = parseDuration(config.timeout ?? CONFIG_DEFAULTS.timeout);
   const connections = config.connections ?? CONFIG_DEFAULTS.connections;
   const credential = credentialOf(config.auth);
+  const connect = deps.connectTimeoutMs === null ? undefined : { timeout: deps.connectTimeoutMs };
   const dispatcher: Dispatcher = config.proxy
-    ? new ProxyAgent({ uri: config.proxy, connections })
-    : new Pool(origin, { connections, pipelining: 1 });
+    ? new ProxyAgent({ uri: config.proxy, connections, connect })
+    : new Pool(origin, { connections, pipelining: 1, connect });
 
   return {
     upstream: deps.name,
-    async send(ctx: RequestContext, _target: CompiledTarget, signal: AbortSignal): Promise<UpstreamResponse> {
+    async send(ctx: RequestContext, attempt: Attempt): Promise<UpstreamResponse> {
       const body = ctx.requestBody();
       const isBuffer = Buffer.isBuffer(body);
       const headers = upstreamRequestHeaders(ctx.req.headers, {
@@ -59,9 +60,9 @@ export function createHttpProvider(config: UpstreamConfig, deps: ProviderFactory
         method: ctx.method as Dispatcher.HttpMethod,
         headers,
         body: body as Buffer | Readable | null,
-        signal,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
+        signal: attempt.signal,
+        headersTimeout: attempt.firstByteMs ?? timeoutMs,
+        bodyTimeout: attempt.idleMs ?? timeoutMs,
       });
       return {
         status: response.statusCode,
@@ -69,6 +70,19 @@ export function createHttpProvider(config: UpstreamConfig, deps: ProviderFactory
         body: response.body,
         headersMs: performance.now() - started,
       };
+    },
+    async probe(path: string, probeTimeoutMs: number): Promise<number> {
+      const response = await dispatcher.request({
+        origin,
+        path: upstreamPathFor(basePath, path),
+        method: 'GET',
+        headers: credential ? { [credential[0]]: credential[1] } : {},
+        headersTimeout: probeTimeoutMs,
+        bodyTimeout: probeTimeoutMs,
+        signal: AbortSignal.timeout(probeTimeoutMs),
+      });
+      await response.body.dump();
+      return response.statusCode;
     },
     close: () => dispatcher.close(),
   };

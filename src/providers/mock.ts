@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { UpstreamConfig } from '../config/types.js';
 import type { Provider, ProviderFactoryDeps, UpstreamResponse } from './provider.js';
 import type { RequestContext } from '../pipeline/context.js';
-import type { CompiledTarget } from '../pipeline/compiled.js';
+import type { Attempt } from '../pipeline/stage.js';
 
 /**
  * The built-in `mock` provider: answers chat, completions, embeddings and models in
@@ -161,12 +161,13 @@ export function createMockProvider(config: UpstreamConfig, deps: ProviderFactory
 
   return {
     upstream: deps.name,
-    async send(ctx: RequestContext, _target: CompiledTarget, signal: AbortSignal): Promise<UpstreamResponse> {
-      signal.throwIfAborted();
+    async send(ctx: RequestContext, attempt: Attempt): Promise<UpstreamResponse> {
+      attempt.signal.throwIfAborted();
       // A pass-through body (multipart, binary) is drained so the client's upload completes.
       if (ctx.body === undefined && ctx.req.readable) ctx.req.resume();
       return { ...answer(ctx), headersMs: 0 };
     },
+    probe: async () => 200,
     close: async () => {},
   };
 }

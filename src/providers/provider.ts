@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { RequestContext } from '../pipeline/context.js';
 import type { UpstreamConfig } from '../config/types.js';
 import type { CompiledTarget } from '../pipeline/compiled.js';
+import type { Attempt } from '../pipeline/stage.js';
 
 /** Response headers as undici and node:http give them: lower-case names. */
 export type HeaderMap = Record<string, string | string[] | undefined>;
@@ -14,6 +15,8 @@ export interface UpstreamResponse {
   body: Readable;
   /** Milliseconds from the call until the response headers arrived. */
   headersMs: number;
+  /** The target that answered (set by the gateway, not by providers). */
+  target?: CompiledTarget;
 }
 
 /**
@@ -24,17 +27,25 @@ export interface UpstreamResponse {
 export interface Provider {
   readonly upstream: string;
   /**
-   * Sends the request in `ctx` (method, upstreamPath, body, headers) to this upstream as
-   * `target` says (model rewrite already applied to ctx.body). Rejects with a GatewayError
-   * or an error carrying a stable `code`. `signal` aborts the call.
+   * Sends the request in `ctx` (method, upstreamPath, body, headers) to this upstream for
+   * `attempt` (model rewrite already applied to ctx.body). Serializes the body before its
+   * first await (concurrent attempts share ctx). Rejects with a GatewayError or an error
+   * carrying a stable `code`; `attempt.signal` aborts the call.
    */
-  send(ctx: RequestContext, target: CompiledTarget, signal: AbortSignal): Promise<UpstreamResponse>;
+  send(ctx: RequestContext, attempt: Attempt): Promise<UpstreamResponse>;
+  /** An active health probe: the status of `GET path`, or a rejection. */
+  probe?(path: string, timeoutMs: number): Promise<number>;
   /** Closes pools and sockets; called once the pipeline that built it has drained. */
   close(): Promise<void>;
 }
 
 export interface ProviderFactoryDeps {
   readonly name: string;
+  /**
+   * Connect timeout for the upstream's pool, ms: the smallest `timeout.connect` of the
+   * routers that use it (undici sets it per pool, not per request); null for undici's default.
+   */
+  readonly connectTimeoutMs: number | null;
 }
 
 export type ProviderFactory = (config: UpstreamConfig, deps: ProviderFactoryDeps) => Provider;

@@ -43,7 +43,7 @@ export function proxyUpgrade(pipeline: Pipeline, req: IncomingMessage, socket: D
     if (!route) throw new GatewayError('not_found', `Unknown path ${req.url}: WebSockets are proxied on /v1/* only.`);
     const url = new URL(route.upstreamPath, 'http://gateway');
     const router = routerOf(pipeline, route.pinned, url.searchParams.get('model'));
-    const target = router.select(null);
+    const target = router.candidates(null)[0]!;
     const base = target.upstream.wsOrigin;
     if (!base) throw new GatewayError('not_found', `Upstream "${target.upstream.name}" does not accept WebSocket connections.`);
     if (target.model && url.searchParams.has('model')) url.searchParams.set('model', target.model);

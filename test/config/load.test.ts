@@ -260,7 +260,7 @@ test('every issue is reported at once, in file order', () => {
     '  chat:',
     '    targets:',
     '      - upstream: opnai',
-    '    strategy: round_robin',
+    '    strategy: round_robbin',
   );
   const lines = problems(text);
   assert.deepEqual(lines, [
@@ -268,7 +268,7 @@ test('every issue is reported at once, in file order', () => {
     'upstreams.openai.timeout: "soon" is not a valid duration, e.g. 250ms, 30s, 5m (gateway.yaml:6:14)',
     'upstreams.openai: unknown key "connectons" (gateway.yaml:7:5), did you mean "connections"?',
     'routers.chat.targets[0].upstream: unknown upstream "opnai" (gateway.yaml:11:19), did you mean "openai"?',
-    'routers.chat.strategy: must be "failover" (got the string "round_robin") (gateway.yaml:12:15)',
+    'routers.chat.strategy: "round_robbin" is not one of "failover", "round_robin", "weighted", "percentage", "random", "latency_based", "cost_aware" (gateway.yaml:12:15), did you mean "round_robin"?',
   ]);
   try {
     load(text);
