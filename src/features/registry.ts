@@ -1,7 +1,20 @@
 import type { FeatureModule } from './feature.js';
+import { fallback } from './fallback.js';
+import { healthCheck } from './health-check.js';
+import { hedging } from './hedging.js';
+import { requestCoalescing } from './request-coalescing.js';
+import { retry } from './retry.js';
+import { timeout } from './timeout.js';
 
 /**
  * Every feature the gateway knows, in no particular order (each carries its own `order`).
  * Adding a feature is one file in this folder plus one line here.
  */
-export const FEATURES: readonly FeatureModule[] = [];
+export const FEATURES: readonly FeatureModule[] = [
+  retry,
+  fallback,
+  timeout,
+  hedging,
+  healthCheck,
+  requestCoalescing,
+];

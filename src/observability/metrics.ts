@@ -17,7 +17,9 @@ export interface RouterCounts {
 export class RouterMetrics {
   private readonly byStatus = new Map<string, ReturnType<Counter["labels"]>>();
   private readonly byUpstream = new Map<string, { duration: ReturnType<Histogram["labels"]>; ttfb: ReturnType<Histogram["labels"]> }>();
-  private readonly overhead: ReturnType<Histogram["labels"]>;
+  private readonly overhead: ReturnType<Histogram['labels']>;
+  private readonly tries = new Map<string, ReturnType<Counter['labels']>>();
+  private readonly tryDurations = new Map<string, ReturnType<Histogram['labels']>>();
 
   constructor(
     private readonly metrics: Metrics,
@@ -46,6 +48,23 @@ export class RouterMetrics {
     if (overheadSeconds >= 0) this.overhead.observe(overheadSeconds);
     this.counts.requests++;
     if (status >= 500 || status === 499) this.counts.errors++;
+  }
+
+  /** One upstream try: its outcome (`200`, `503`, `connect_error`, …) and time to headers. */
+  attempt(upstream: string, outcome: string, seconds: number): void {
+    const key = `${upstream}\0${outcome}`;
+    let counter = this.tries.get(key);
+    if (!counter) {
+      counter = this.metrics.attempts.labels(this.router, upstream, outcome);
+      this.tries.set(key, counter);
+    }
+    counter.inc();
+    let histogram = this.tryDurations.get(upstream);
+    if (!histogram) {
+      histogram = this.metrics.upstreamDuration.labels(this.router, upstream);
+      this.tryDurations.set(upstream, histogram);
+    }
+    histogram.observe(seconds);
   }
 
   tokens(upstream: string, model: string, prompt: number, completion: number): void {
@@ -91,6 +110,19 @@ export class Metrics {
     name: 'ai_gateway_tokens_total',
     help: 'Tokens reported by upstreams in `usage`, by kind (prompt or completion).',
     labelNames: ['router', 'upstream', 'model', 'kind'],
+    registers: [this.registry],
+  });
+  readonly attempts = new Counter({
+    name: 'ai_gateway_upstream_attempts_total',
+    help: 'Upstream tries (first tries, retries, fallbacks, hedges), by target and outcome (status, or the failure).',
+    labelNames: ['router', 'upstream', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly upstreamDuration = new Histogram({
+    name: 'ai_gateway_upstream_duration_seconds',
+    help: 'Time each upstream try took to answer with headers (or to fail), by target.',
+    labelNames: ['router', 'upstream'],
+    buckets: DURATION_BUCKETS,
     registers: [this.registry],
   });
   readonly inFlight = new Gauge({

@@ -14,6 +14,14 @@ export function applyModel(ctx: RequestContext, target: CompiledTarget): void {
   }
 }
 
+const STATUS_LABELS = new Map<number, string>();
+/** Status codes as label strings, made once each. */
+function statusLabel(status: number): string {
+  let label = STATUS_LABELS.get(status);
+  if (label === undefined) STATUS_LABELS.set(status, (label = String(status)));
+  return label;
+}
+
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
@@ -33,6 +41,7 @@ export async function baseCall(ctx: RequestContext, attempt: Attempt): Promise<U
     const response = await target.upstream.provider.send(ctx, attempt);
     const ms = performance.now() - started;
     ctx.attempts.push({ upstream: target.upstream.name, status: response.status, error: null, ms: round(ms) });
+    router.metrics.attempt(target.upstream.name, statusLabel(response.status), ms / 1000);
     router.observe?.(target, ms, response.status >= 500);
     response.target = target;
     return response;
@@ -40,6 +49,7 @@ export async function baseCall(ctx: RequestContext, attempt: Attempt): Promise<U
     const ms = performance.now() - started;
     const kind = failureKind(err);
     ctx.attempts.push({ upstream: target.upstream.name, status: 0, error: kind, ms: round(ms) });
+    router.metrics.attempt(target.upstream.name, kind, ms / 1000);
     if (kind !== 'aborted') router.observe?.(target, ms, true);
     throw err;
   }

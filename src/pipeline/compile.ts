@@ -59,7 +59,10 @@ function compileRouter(
   const defaults = loaded.config.defaults ?? {};
   const features = { ...defaults.features, ...config.features };
   const interceptors = config.interceptors ?? defaults.interceptors ?? [];
-  const deps = { routerName: name, logger: options.logger, metrics: options.metrics };
+  const targets: CompiledTarget[] = config.targets.map((t, index) =>
+    Object.freeze({ index, upstream: upstreams.get(t.upstream)!, model: t.model ?? null, weight: t.weight ?? 1 }),
+  );
+  const deps = { routerName: name, targets, logger: options.logger, metrics: options.metrics };
   const explain: string[] = [];
 
   const builtins: Stage[] = [];
@@ -78,9 +81,6 @@ function compileRouter(
   }
   for (const hook of options.hooks) explain.push(`hook ${hook.name} (priority ${hook.priority ?? 0})`);
 
-  const targets: CompiledTarget[] = config.targets.map((t, index) =>
-    Object.freeze({ index, upstream: upstreams.get(t.upstream)!, model: t.model ?? null, weight: t.weight ?? 1 }),
-  );
   const stages = orderStages(builtins, options.hooks);
   const phases = buildPhases(stages);
   const strategy = createStrategy(config.strategy ?? CONFIG_DEFAULTS.strategy, targets, pricing);

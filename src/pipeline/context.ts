@@ -74,6 +74,7 @@ export class RequestContext {
   promptTokens = -1;
   completionTokens = -1;
   error: GatewayError | null = null;
+  private deadlineTimer: NodeJS.Timeout | null = null;
   /** Scratch space for stages, created on first use. */
   private localsMap: Map<string, unknown> | null = null;
 
@@ -96,6 +97,25 @@ export class RequestContext {
   get model(): string | undefined {
     const m = this.body?.model;
     return typeof m === 'string' ? m : undefined;
+  }
+
+  /** True when the request can be sent again (retry, fallback, hedging): its body is held, or it has none. */
+  get replayable(): boolean {
+    return this.body !== undefined || !hasBody(this.req);
+  }
+
+  /**
+   * Aborts the request with `reason` after `ms` unless it has finished by then (the
+   * `timeout.total` deadline). The timer is cleared when the request ends.
+   */
+  setDeadline(ms: number, reason: GatewayError): void {
+    this.deadlineTimer = setTimeout(() => this.abort.abort(reason), ms);
+  }
+
+  /** Clears every timer the request set; called once it is over. */
+  clearTimers(): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = null;
   }
 
   /** The error the gateway aborted this request with (a deadline), if it did. */

@@ -5,6 +5,7 @@ const NO_ROUTER = '';
 
 /** Accounting once a request is over: stages' onDone, metrics, the access log line. */
 export function finishRequest(runtime: Runtime, ctx: RequestContext): void {
+  ctx.clearTimers();
   const router = ctx.router;
   const totalMs = performance.now() - ctx.startedAt;
   const status = ctx.clientClosed && !ctx.res.writableFinished ? 499 : ctx.status;
@@ -41,6 +42,7 @@ export function finishRequest(runtime: Runtime, ctx: RequestContext): void {
         prompt_tokens: ctx.promptTokens < 0 ? null : ctx.promptTokens,
         completion_tokens: ctx.completionTokens < 0 ? null : ctx.completionTokens,
         bytes_out: ctx.bytesOut,
+        attempts: ctx.attempts,
         error: ctx.error?.code ?? null,
       },
       'request',

@@ -1,8 +1,9 @@
 /**
  * Features and interceptors bring their own schema fragments: registering one is enough
- * for the config to accept, validate and redact it. The registries are empty today, so
- * this test registers stand-ins before the first load (each test file runs in its own
- * process, and the validator is compiled on first use).
+ * for the config to accept, validate and redact it. This test replaces the registries'
+ * contents with stand-ins before the first load, so its expectations do not change as
+ * real features arrive (each test file runs in its own process, and the validator is
+ * compiled on first use).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +17,7 @@ const unused = (): never => {
   throw new Error('not used by the config tests');
 };
 
-(FEATURES as FeatureModule[]).push({
+(FEATURES as FeatureModule[]).splice(0, FEATURES.length, {
   name: 'retry',
   order: 50,
   describe: () => 'retry',
@@ -48,7 +49,7 @@ const unused = (): never => {
     },
   },
 });
-(INTERCEPTORS as InterceptorModule[]).push({
+(INTERCEPTORS as InterceptorModule[]).splice(0, INTERCEPTORS.length, {
   name: 'pii_detector',
   describe: () => 'pii',
   create: unused,
