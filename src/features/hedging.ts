@@ -46,8 +46,16 @@ export const hedging: FeatureModule<HedgingConfig> = {
     const started = hedges.labels(deps.routerName, 'started');
     const won = hedges.labels(deps.routerName, 'won');
 
-    function race(next: UpstreamCall, ctx: RequestContext, first: ReturnType<typeof cancellable>, firstCall: Promise<UpstreamResponse>, alternative: Attempt['target']): Promise<UpstreamResponse> {
-      const second = cancellable(first.attempt, alternative);
+    function race(
+      next: UpstreamCall,
+      ctx: RequestContext,
+      attempt: Attempt,
+      first: ReturnType<typeof cancellable>,
+      firstCall: Promise<UpstreamResponse>,
+      alternative: Attempt['target'],
+    ): Promise<UpstreamResponse> {
+      // Both tries derive from the original attempt: cancelling one must not cancel the other.
+      const second = cancellable(attempt, alternative);
       started.inc();
       const secondCall = next(ctx, second.attempt);
       return new Promise((resolve, reject) => {
@@ -86,7 +94,7 @@ export const hedging: FeatureModule<HedgingConfig> = {
           const early = await Promise.race([firstCall.then(() => 'done' as const, () => 'done' as const), slow]);
           clearTimeout(timer);
           if (early === 'done' || attempt.signal.aborted) return firstCall;
-          return race(next, ctx, first, firstCall, alternative);
+          return race(next, ctx, attempt, first, firstCall, alternative);
         };
       },
     };

@@ -1,19 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
-import { MockUpstream, chunk, steps } from '../support/mock-upstream.js';
+import { MockUpstream, deadPort, chunk, steps } from '../support/mock-upstream.js';
 import { startGateway, type Running } from '../support/gateway.js';
-
-/** A port that was just free: nothing listens there. */
-async function deadPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 function post(url: string, body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }) {
   return fetch(url, { method: 'POST', headers, body });

@@ -5,6 +5,8 @@ import { once } from 'node:events';
 /** One request as the mock upstream received it. */
 export interface Received {
   readonly n: number;
+  /** performance.now() when the request's head arrived. */
+  readonly at: number;
   readonly method: string;
   readonly url: string;
   readonly headers: IncomingMessage['headers'];
@@ -17,8 +19,29 @@ export interface Received {
 /** What the mock does with one request; `n` counts from 1. */
 export type Step = (req: Received, res: ServerResponse) => void | Promise<void>;
 
+/** A port that was free a moment ago: nothing listens there (a dead upstream). */
+export async function deadPort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Checks `condition` until it holds, for state that changes on a timer (health probes):
+ * at most `tries` checks, `everyMs` apart; throws with `what` if it never holds.
+ */
+export async function eventually(what: string, condition: () => Promise<boolean> | boolean, tries = 100, everyMs = 20): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (await condition()) return;
+    await sleep(everyMs);
+  }
+  throw new Error(`never happened: ${what}`);
 }
 
 /** A chat completion in OpenAI's shape, naming the model it was asked for. */
@@ -143,6 +166,7 @@ export class MockUpstream {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const at = performance.now();
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks);
@@ -153,6 +177,7 @@ export class MockUpstream {
     });
     const received: Received = {
       n: this.received.length + 1,
+      at,
       method: req.method ?? 'GET',
       url: req.url ?? '/',
       headers: req.headers,
