@@ -289,6 +289,8 @@ export class Gateway extends EventEmitter implements Runtime {
       const router = pipeline.routers.get(name)!;
       const counts = this.metrics.routerCounts.get(name) ?? { requests: 0, errors: 0 };
       const entry: Record<string, unknown> = { ...counts, targets: router.targets.map((t) => t.upstream.name) };
+      const strategy = router.strategy.stats?.();
+      if (strategy) entry.strategy = strategy;
       for (const stage of router.stages) if (stage.stats) entry[stage.name] = stage.stats();
       routers[name] = entry;
     }

@@ -152,5 +152,7 @@ routers:
     await route(gw, 'fastest', 100); // long enough for exploration to notice
     const after = count(await route(gw, 'fastest', 100));
     assert.ok((after.two ?? 0) >= 72, JSON.stringify(after));
+    const stats = (gw.gateway.stats() as any).routers.fastest.strategy.ttfb_ewma_ms;
+    assert.ok(stats.two < stats.one, JSON.stringify(stats));
   });
 });
