@@ -189,6 +189,12 @@ export class Gateway extends EventEmitter implements Runtime {
     this.metrics.setConfigVersion(pipeline.version);
     const level = pipeline.loaded.config.logging?.level;
     if (level && this.ownsLogger) this.logger.level = level; // an injected logger keeps its owner's level
+    const before = previous.loaded.config.server ?? {};
+    const after = pipeline.loaded.config.server ?? {};
+    if (this.server && (before.listen !== after.listen || before.admin !== after.admin)) {
+      // Sockets stay bound where they are: only a restart moves them.
+      this.logger.warn({ listen: after.listen, admin: after.admin }, 'server.listen and server.admin take effect at the next restart');
+    }
     const event = { version: pipeline.version, previous: previous.version, compileMs: pipeline.compileMs };
     this.logger.info(event, 'config reloaded');
     this.emit('reload', event);
