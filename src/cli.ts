@@ -11,7 +11,7 @@ import { ConfigError, loadConfigFile } from './config/load.js';
 import { createGateway } from './gateway.js';
 import { compile, closePipeline, explainPipeline } from './pipeline/compile.js';
 import { Metrics } from './observability/metrics.js';
-import { createLogger } from './observability/logger.js';
+import { createLogger, flushLogger } from './observability/logger.js';
 
 const USAGE = `usage:
   sidegate start [-c FILE] [--no-watch]   start the gateway (FILE defaults to $SIDEGATE_CONFIG, then ./gateway.yaml)
@@ -70,10 +70,10 @@ async function start(file: string, watch: boolean): Promise<void> {
     stopping = true;
     gateway.logger.info({ signal }, 'shutting down');
     gateway.close().then(
-      () => process.exit(0),
+      () => flushLogger(gateway.logger).then(() => process.exit(0)),
       (err: unknown) => {
         gateway.logger.error({ err }, 'shutdown failed');
-        process.exit(1);
+        void flushLogger(gateway.logger).then(() => process.exit(1));
       },
     );
   };

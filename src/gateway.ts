@@ -68,7 +68,7 @@ function load(source: ConfigSource, env: NodeJS.ProcessEnv): LoadedConfig {
  */
 export class Gateway extends EventEmitter implements Runtime {
   readonly logger: Logger;
-  readonly metrics = new Metrics();
+  readonly metrics = new Metrics(() => this.inflight);
   /** The Node request handler: usable in any `http.createServer` or framework. */
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
   /** The Node `upgrade` handler for WebSockets (`/v1/realtime`). */

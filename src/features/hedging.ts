@@ -5,6 +5,7 @@ import type { RequestContext } from '../pipeline/context.js';
 import type { Attempt, UpstreamCall } from '../pipeline/stage.js';
 import type { UpstreamResponse } from '../providers/provider.js';
 import { parseDuration } from '../util/units.js';
+import { standardSignal } from '../pipeline/abort.js';
 
 export interface HedgingConfig {
   after: string;
@@ -14,7 +15,7 @@ export interface HedgingConfig {
 function cancellable(attempt: Attempt, target = attempt.target): { attempt: Attempt; abort: () => void } {
   const controller = new AbortController();
   return {
-    attempt: { ...attempt, target, signal: AbortSignal.any([attempt.signal, controller.signal]) },
+    attempt: { ...attempt, target, signal: AbortSignal.any([standardSignal(attempt.signal), controller.signal]) },
     // The default reason (an AbortError) logs the loser's try as `aborted`.
     abort: () => controller.abort(),
   };

@@ -71,13 +71,9 @@ export const requestCoalescing: FeatureModule<RequestCoalescingConfig> = {
     /** Counts the request among those waiting; the last one to leave aborts the shared call. */
     const join = (ctx: RequestContext, entry: InFlight): void => {
       entry.waiting++;
-      ctx.abort.signal.addEventListener(
-        'abort',
-        () => {
-          if (--entry.waiting === 0) entry.controller.abort(ctx.abort.signal.reason);
-        },
-        { once: true },
-      );
+      ctx.abort.once('abort', () => {
+        if (--entry.waiting === 0) entry.controller.abort(ctx.abort.reason);
+      });
     };
 
     return {

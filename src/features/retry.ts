@@ -4,6 +4,7 @@ import { ORDER } from './feature.js';
 import { DEFAULT_FAILURES, discard, FailureSet, failureListSchema, retryAfterMs, type FailureName } from '../pipeline/failures.js';
 import type { UpstreamResponse } from '../providers/provider.js';
 import { parseDuration } from '../util/units.js';
+import { standardSignal } from '../pipeline/abort.js';
 
 export interface RetryConfig {
   attempts?: number;
@@ -86,7 +87,7 @@ export const retry: FeatureModule<RetryConfig> = {
               delay = backoff(n);
             }
             retries.labels(deps.routerName, attempt.target.upstream.name).inc();
-            await sleep(delay, undefined, { signal: attempt.signal });
+            await sleep(delay, undefined, { signal: standardSignal(attempt.signal) });
           }
         };
       },

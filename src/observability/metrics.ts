@@ -1,12 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CounterChild, HistogramChild, LocalCounter, LocalHistogram } from './local-metrics.js';
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const OVERHEAD_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025];
 
-/**
- * Metric children for one router: label lookups happen when the router is compiled, not
- * per request (prom-client's `labels()` hashes its arguments on every call).
- */
 /** Plain per-router counts for /stats; they live across reloads, like the metrics. */
 export interface RouterCounts {
   requests: number;
@@ -14,35 +11,53 @@ export interface RouterCounts {
   errors: number;
 }
 
+/** `map.get(key)`, or what `make()` returns, stored under `key` first. */
+function cached<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) map.set(key, (value = make()));
+  return value;
+}
+
+interface UpstreamChildren {
+  readonly duration: HistogramChild;
+  readonly ttfb: HistogramChild;
+  readonly tryDuration: HistogramChild;
+  readonly byStatus: Map<number, CounterChild>;
+  readonly byOutcome: Map<string, CounterChild>;
+  readonly tokens: Map<string, { prompt: CounterChild; completion: CounterChild }>;
+}
+
+/**
+ * The metric children of one router, looked up once per upstream, status or outcome
+ * and kept: the request path only adds numbers.
+ */
 export class RouterMetrics {
-  private readonly byStatus = new Map<string, ReturnType<Counter["labels"]>>();
-  private readonly byUpstream = new Map<string, { duration: ReturnType<Histogram["labels"]>; ttfb: ReturnType<Histogram["labels"]> }>();
-  private readonly overhead: ReturnType<Histogram['labels']>;
-  private readonly tries = new Map<string, ReturnType<Counter['labels']>>();
-  private readonly tryDurations = new Map<string, ReturnType<Histogram['labels']>>();
+  private readonly upstreams = new Map<string, UpstreamChildren>();
+  private readonly overhead: HistogramChild;
 
   constructor(
     private readonly metrics: Metrics,
     readonly router: string,
     private readonly counts: RouterCounts,
   ) {
-    this.overhead = metrics.overhead.labels(router);
+    this.overhead = metrics.overhead.child(router);
   }
 
-  /** Counts one finished request; children are cached per upstream and status. */
+  private of(upstream: string): UpstreamChildren {
+    return cached(this.upstreams, upstream, () => ({
+      duration: this.metrics.duration.child(this.router, upstream),
+      ttfb: this.metrics.ttfb.child(this.router, upstream),
+      tryDuration: this.metrics.upstreamDuration.child(this.router, upstream),
+      byStatus: new Map(),
+      byOutcome: new Map(),
+      tokens: new Map(),
+    }));
+  }
+
+  /** Counts one finished request. */
   request(upstream: string, status: number, seconds: number, ttfbSeconds: number, overheadSeconds: number): void {
-    const key = `${upstream}\0${status}`;
-    let counter = this.byStatus.get(key);
-    if (!counter) {
-      counter = this.metrics.requests.labels(this.router, upstream, String(status));
-      this.byStatus.set(key, counter);
-    }
-    counter.inc();
-    let children = this.byUpstream.get(upstream);
-    if (!children) {
-      children = { duration: this.metrics.duration.labels(this.router, upstream), ttfb: this.metrics.ttfb.labels(this.router, upstream) };
-      this.byUpstream.set(upstream, children);
-    }
+    const children = this.of(upstream);
+    cached(children.byStatus, status, () => this.metrics.requests.child(this.router, upstream, String(status))).inc();
     children.duration.observe(seconds);
     if (ttfbSeconds >= 0) children.ttfb.observe(ttfbSeconds);
     if (overheadSeconds >= 0) this.overhead.observe(overheadSeconds);
@@ -52,24 +67,18 @@ export class RouterMetrics {
 
   /** One upstream try: its outcome (`200`, `503`, `connect_error`, …) and time to headers. */
   attempt(upstream: string, outcome: string, seconds: number): void {
-    const key = `${upstream}\0${outcome}`;
-    let counter = this.tries.get(key);
-    if (!counter) {
-      counter = this.metrics.attempts.labels(this.router, upstream, outcome);
-      this.tries.set(key, counter);
-    }
-    counter.inc();
-    let histogram = this.tryDurations.get(upstream);
-    if (!histogram) {
-      histogram = this.metrics.upstreamDuration.labels(this.router, upstream);
-      this.tryDurations.set(upstream, histogram);
-    }
-    histogram.observe(seconds);
+    const children = this.of(upstream);
+    cached(children.byOutcome, outcome, () => this.metrics.attempts.child(this.router, upstream, outcome)).inc();
+    children.tryDuration.observe(seconds);
   }
 
   tokens(upstream: string, model: string, prompt: number, completion: number): void {
-    if (prompt > 0) this.metrics.tokens.labels(this.router, upstream, model, 'prompt').inc(prompt);
-    if (completion > 0) this.metrics.tokens.labels(this.router, upstream, model, 'completion').inc(completion);
+    const kinds = cached(this.of(upstream).tokens, model, () => ({
+      prompt: this.metrics.tokens.child(this.router, upstream, model, 'prompt'),
+      completion: this.metrics.tokens.child(this.router, upstream, model, 'completion'),
+    }));
+    if (prompt > 0) kinds.prompt.inc(prompt);
+    if (completion > 0) kinds.completion.inc(completion);
   }
 }
 
@@ -79,57 +88,51 @@ export class RouterMetrics {
  */
 export class Metrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({
-    name: 'ai_gateway_requests_total',
-    help: 'Requests answered, by router, upstream and HTTP status.',
-    labelNames: ['router', 'upstream', 'status'],
-    registers: [this.registry],
-  });
-  readonly duration = new Histogram({
-    name: 'ai_gateway_duration_seconds',
-    help: 'Time from request arrival to the end of the response.',
-    labelNames: ['router', 'upstream'],
-    buckets: DURATION_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly ttfb = new Histogram({
-    name: 'ai_gateway_time_to_first_byte_seconds',
-    help: 'Time from request arrival to the first response byte sent to the client.',
-    labelNames: ['router', 'upstream'],
-    buckets: DURATION_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly overhead = new Histogram({
-    name: 'ai_gateway_overhead_seconds',
-    help: "The gateway's own time per request: time to response headers minus time spent waiting on the upstream.",
-    labelNames: ['router'],
-    buckets: OVERHEAD_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly tokens = new Counter({
-    name: 'ai_gateway_tokens_total',
-    help: 'Tokens reported by upstreams in `usage`, by kind (prompt or completion).',
-    labelNames: ['router', 'upstream', 'model', 'kind'],
-    registers: [this.registry],
-  });
-  readonly attempts = new Counter({
-    name: 'ai_gateway_upstream_attempts_total',
-    help: 'Upstream tries (first tries, retries, fallbacks, hedges), by target and outcome (status, or the failure).',
-    labelNames: ['router', 'upstream', 'outcome'],
-    registers: [this.registry],
-  });
-  readonly upstreamDuration = new Histogram({
-    name: 'ai_gateway_upstream_duration_seconds',
-    help: 'Time each upstream try took to answer with headers (or to fail), by target.',
-    labelNames: ['router', 'upstream'],
-    buckets: DURATION_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly inFlight = new Gauge({
-    name: 'ai_gateway_requests_in_flight',
-    help: 'Requests being handled now.',
-    registers: [this.registry],
-  });
+  readonly requests = new LocalCounter(this.registry, 'ai_gateway_requests_total', 'Requests answered, by router, upstream and HTTP status.', [
+    'router',
+    'upstream',
+    'status',
+  ]);
+  readonly duration = new LocalHistogram(
+    this.registry,
+    'ai_gateway_duration_seconds',
+    'Time from request arrival to the end of the response.',
+    ['router', 'upstream'],
+    DURATION_BUCKETS,
+  );
+  readonly ttfb = new LocalHistogram(
+    this.registry,
+    'ai_gateway_time_to_first_byte_seconds',
+    'Time from request arrival to the first response byte sent to the client.',
+    ['router', 'upstream'],
+    DURATION_BUCKETS,
+  );
+  readonly overhead = new LocalHistogram(
+    this.registry,
+    'ai_gateway_overhead_seconds',
+    "The gateway's own time per request: time to response headers minus time spent waiting on the upstream.",
+    ['router'],
+    OVERHEAD_BUCKETS,
+  );
+  readonly tokens = new LocalCounter(this.registry, 'ai_gateway_tokens_total', 'Tokens reported by upstreams in `usage`, by kind (prompt or completion).', [
+    'router',
+    'upstream',
+    'model',
+    'kind',
+  ]);
+  readonly attempts = new LocalCounter(
+    this.registry,
+    'ai_gateway_upstream_attempts_total',
+    'Upstream tries (first tries, retries, fallbacks, hedges), by target and outcome (status, or the failure).',
+    ['router', 'upstream', 'outcome'],
+  );
+  readonly upstreamDuration = new LocalHistogram(
+    this.registry,
+    'ai_gateway_upstream_duration_seconds',
+    'Time each upstream try took to answer with headers (or to fail), by target.',
+    ['router', 'upstream'],
+    DURATION_BUCKETS,
+  );
   readonly reloads = new Counter({
     name: 'ai_gateway_config_reloads_total',
     help: 'Config reloads by result (success, error, unchanged).',
@@ -143,8 +146,17 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  /** `inFlight` tells how many requests are being handled; it is read when /metrics is scraped. */
+  constructor(inFlight: () => number = () => 0) {
     collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'ai_gateway_requests_in_flight',
+      help: 'Requests being handled now.',
+      registers: [this.registry],
+      collect() {
+        this.set(inFlight());
+      },
+    });
   }
 
   /**

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { GatewayError } from '../errors.js';
+import { RequestAbort } from './abort.js';
 import type { CompiledRouter, CompiledTarget, Pipeline } from './compiled.js';
 
 const NO_TARGETS: readonly CompiledTarget[] = Object.freeze([]);
@@ -36,7 +37,7 @@ export class RequestContext {
   readonly startedAt: number;
   readonly method: string;
   /** Aborted when the client goes away or the gateway gives up; every upstream call listens. */
-  readonly abort = new AbortController();
+  readonly abort = new RequestAbort();
 
   router: CompiledRouter | null = null;
   /** The path sent upstream: `/v1/...` plus the query string. */
@@ -120,8 +121,7 @@ export class RequestContext {
 
   /** The error the gateway aborted this request with (a deadline), if it did. */
   abortedBy(): GatewayError | null {
-    const signal = this.abort.signal;
-    return signal.aborted && signal.reason instanceof GatewayError ? signal.reason : null;
+    return this.abort.reason instanceof GatewayError ? this.abort.reason : null;
   }
 
   markBodyChanged(): void {

@@ -15,7 +15,6 @@ export function finishRequest(runtime: Runtime, ctx: RequestContext): void {
   } catch (err) {
     runtime.logger.error({ err, request_id: ctx.id }, 'an onDone stage failed');
   }
-  runtime.metrics.inFlight.dec();
   const metrics = router?.metrics ?? null;
   if (metrics) {
     metrics.request(upstreamName, status, totalMs / 1000, ctx.ttfbMs < 0 ? -1 : ctx.ttfbMs / 1000, ctx.overheadMs < 0 ? -1 : ctx.overheadMs / 1000);
@@ -23,7 +22,7 @@ export function finishRequest(runtime: Runtime, ctx: RequestContext): void {
       metrics.tokens(upstreamName, ctx.model ?? '', ctx.promptTokens, ctx.completionTokens);
     }
   } else {
-    runtime.metrics.requests.labels(NO_ROUTER, NO_ROUTER, String(status)).inc();
+    runtime.metrics.requests.child(NO_ROUTER, NO_ROUTER, String(status)).inc();
   }
   if (ctx.pipeline.accessLog && runtime.logger.isLevelEnabled('info')) {
     runtime.logger.info(

@@ -90,7 +90,7 @@ async function run(ctx: RequestContext): Promise<void> {
   ctx.candidates = router.candidates(ctx);
   let upstream;
   try {
-    upstream = await router.call(ctx, { target: ctx.candidates[0]!, signal: ctx.abort.signal, firstByteMs: null, idleMs: null });
+    upstream = await router.call(ctx, { target: ctx.candidates[0]!, signal: ctx.abort, firstByteMs: null, idleMs: null });
   } catch (err) {
     if (ctx.clientClosed) return;
     throw upstreamFailure(ctx.abortedBy() ?? err, ctx.target?.upstream.name ?? 'upstream');
@@ -111,7 +111,6 @@ export function handleRequest(runtime: Runtime, req: IncomingMessage, res: Serve
   tagged[kContext] = ctx;
   tagged[kRuntime] = runtime;
   res.once('close', onResponseClose);
-  runtime.metrics.inFlight.inc();
   run(ctx).catch((err: unknown) => {
     if (ctx.clientClosed) return;
     const error =

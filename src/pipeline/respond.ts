@@ -33,7 +33,7 @@ function write(ctx: RequestContext, chunk: Buffer): Promise<void> | undefined {
 function serverTiming(ctx: RequestContext): string {
   const upstream = ctx.upstreamMs < 0 ? 0 : ctx.upstreamMs;
   const own = performance.now() - ctx.startedAt - upstream;
-  return `gateway;dur=${own.toFixed(3)}, upstream;dur=${upstream.toFixed(3)}`;
+  return `gateway;dur=${Math.round(own * 1000) / 1000}, upstream;dur=${Math.round(upstream * 1000) / 1000}`;
 }
 
 /** Writes a reply the gateway made itself (a stage's LocalReply). */

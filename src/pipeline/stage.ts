@@ -2,6 +2,7 @@ import type { RequestContext } from './context.js';
 import type { GatewayError } from '../errors.js';
 import type { UpstreamResponse } from '../providers/provider.js';
 import type { CompiledTarget } from './compiled.js';
+import type { AbortLike } from './abort.js';
 
 /**
  * A reply made by the gateway itself (a cache hit, a block, a rate-limit refusal). A stage
@@ -36,7 +37,7 @@ export interface SseEvent {
 export interface Attempt {
   readonly target: CompiledTarget;
   /** Aborts this try; the client leaving or the request's deadline aborts every try. */
-  readonly signal: AbortSignal;
+  readonly signal: AbortLike;
   /** Milliseconds to wait for response headers; null: the upstream's own `timeout`. */
   readonly firstByteMs: number | null;
   /** Longest gap between body chunks, ms; null: the upstream's own `timeout`. */

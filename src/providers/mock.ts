@@ -162,7 +162,7 @@ export function createMockProvider(config: UpstreamConfig, deps: ProviderFactory
   return {
     upstream: deps.name,
     async send(ctx: RequestContext, attempt: Attempt): Promise<UpstreamResponse> {
-      attempt.signal.throwIfAborted();
+      if (attempt.signal.aborted) throw Object.assign(new Error('the request was aborted'), { name: 'AbortError', code: 'ABORT_ERR' });
       // A pass-through body (multipart, binary) is drained so the client's upload completes.
       if (ctx.body === undefined && ctx.req.readable) ctx.req.resume();
       return { ...answer(ctx), headersMs: 0 };

@@ -19,7 +19,8 @@ const CALLER_CREDENTIALS = new Set(['authorization', 'x-api-key', 'api-key']);
 
 /** Headers named in `Connection: a, b` are hop-by-hop too. */
 function connectionListed(connection: string | string[] | undefined): Set<string> | null {
-  if (!connection) return null;
+  // Nearly every request says just keep-alive or close: nothing to parse.
+  if (!connection || connection === 'keep-alive' || connection === 'close' || connection === 'Keep-Alive') return null;
   const text = Array.isArray(connection) ? connection.join(',') : connection;
   const names = text.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s && s !== 'close' && s !== 'keep-alive');
   return names.length ? new Set(names) : null;
