@@ -14,6 +14,11 @@ import type { CompiledRouter, CompiledTarget, CompiledUpstream, Pipeline } from 
 import { baseCall } from './call.js';
 import { buildPhases, composeCall, orderStages } from './phases.js';
 import type { Stage } from './stage.js';
+import type { CompileDeps } from './compile-deps.js';
+import { createHash } from 'node:crypto';
+import { clientIpResolver, type ClientIp } from '../server/client-ip.js';
+import { MemoryStore } from '../state/memory.js';
+import type { StateStore } from '../state/store.js';
 
 export interface CompileOptions {
   readonly logger: Logger;
@@ -22,6 +27,18 @@ export interface CompileOptions {
   readonly hooks: readonly Stage[];
   /** Provider factories by `provider:` name; library users may replace built-in ones. */
   readonly providers: Readonly<Record<string, ProviderFactory>>;
+  /** The gateway's state store; a throwaway memory store when absent (`sidegate explain`). */
+  readonly state?: StateStore;
+  /** The clock (epoch ms); default Date.now. */
+  readonly now?: () => number;
+}
+
+/** What every router of one pipeline shares when its features are built. */
+interface Shared {
+  readonly state: StateStore;
+  readonly now: () => number;
+  readonly pricing: Pricing;
+  readonly clientIp: ClientIp;
 }
 
 function compileUpstream(name: string, config: UpstreamConfig, options: CompileOptions): CompiledUpstream {
@@ -52,11 +69,13 @@ function compileRouter(
   loaded: LoadedConfig,
   upstreams: ReadonlyMap<string, CompiledUpstream>,
   options: CompileOptions,
+  shared: Shared,
 ): CompiledRouter {
   const defaults = loaded.config.defaults ?? {};
   const features = { ...defaults.features, ...config.features };
   const interceptors = config.interceptors ?? defaults.interceptors ?? [];
-  const deps = { routerName: name, logger: options.logger, metrics: options.metrics };
+  const routerFingerprint = createHash('sha256').update(JSON.stringify(config.targets)).digest('hex').slice(0, 16);
+  const deps: CompileDeps = { routerName: name, logger: options.logger, metrics: options.metrics, routerFingerprint, ...shared };
   const explain: string[] = [];
 
   const builtins: Stage[] = [];
@@ -106,10 +125,17 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
     for (const [name, upstream] of Object.entries(config.upstreams)) {
       upstreams.set(name, compileUpstream(name, upstream, options));
     }
+    const pricing = new Pricing(config.pricing);
+    const shared: Shared = {
+      state: options.state ?? new MemoryStore(options.now),
+      now: options.now ?? Date.now,
+      pricing,
+      clientIp: clientIpResolver(config.server?.trusted_proxies),
+    };
     const routers = new Map<string, CompiledRouter>();
     const byModel = new Map<string, CompiledRouter>();
     for (const [name, routerConfig] of Object.entries(config.routers)) {
-      const router = compileRouter(name, routerConfig, loaded, upstreams, options);
+      const router = compileRouter(name, routerConfig, loaded, upstreams, options, shared);
       routers.set(name, router);
       byModel.set(name, router);
       for (const alias of router.aliases) byModel.set(alias, router);
@@ -123,7 +149,7 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
       byModel,
       defaultRouter: config.default_router ? routers.get(config.default_router)! : null,
       upstreams,
-      pricing: new Pricing(config.pricing),
+      pricing,
       maxBody: parseSize(config.server?.max_body ?? CONFIG_DEFAULTS.max_body),
       accessLog: config.logging?.access ?? CONFIG_DEFAULTS.access_log,
       lease: { inflight: 0, retired: false },
