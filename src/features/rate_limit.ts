@@ -83,7 +83,8 @@ function keyFunction(key: string, deps: CompileDeps): KeyOf {
 interface Limit {
   readonly kind: 'requests' | 'tokens';
   readonly capacity: number;
-  readonly ratePerMs: number;
+  /** Milliseconds per token. */
+  readonly interval: number;
   readonly limitText: string;
   readonly perText: string;
   readonly limitHeader: string;
@@ -131,7 +132,7 @@ class RateLimitStage implements Stage {
     const limit = (kind: 'requests' | 'tokens', per: number, capacity: number): Limit => ({
       kind,
       capacity,
-      ratePerMs: per / perMs,
+      interval: perMs / per,
       limitText: String(capacity),
       perText: config.per,
       limitHeader: kind === 'requests' ? HEADERS.limitRequests : HEADERS.limitTokens,
@@ -148,7 +149,7 @@ class RateLimitStage implements Stage {
   }
 
   private spec(limit: Limit, id: string, cost: number, need: number): BucketSpec {
-    return { key: `${this.prefix}${limit.kind}:${id}`, capacity: limit.capacity, ratePerMs: limit.ratePerMs, cost, need };
+    return { key: `${this.prefix}${limit.kind}:${id}`, capacity: limit.capacity, interval: limit.interval, cost, need };
   }
 
   onRequest(ctx: RequestContext): void | Promise<void> {
@@ -173,7 +174,7 @@ class RateLimitStage implements Stage {
     if (this.tokens) this.setHeaders(res, this.tokens, tokensLeft);
     if (result.allowed) return;
     const denied = requestsLeft < 1 ? this.requests : this.tokens!;
-    const waitMs = (1 - (denied === this.requests ? requestsLeft : tokensLeft)) / denied.ratePerMs;
+    const waitMs = (1 - (denied === this.requests ? requestsLeft : tokensLeft)) * denied.interval;
     denied.refused.inc();
     this.limited[denied.kind]++;
     const retryIn = formatReset(waitMs);
@@ -187,7 +188,7 @@ class RateLimitStage implements Stage {
   private setHeaders(res: RequestContext['res'], limit: Limit, left: number): void {
     res.setHeader(limit.limitHeader, limit.limitText);
     res.setHeader(limit.remainingHeader, String(Math.max(0, Math.floor(left))));
-    res.setHeader(limit.resetHeader, formatReset((limit.capacity - left) / limit.ratePerMs));
+    res.setHeader(limit.resetHeader, formatReset((limit.capacity - left) * limit.interval));
   }
 
   /** The upstream's own x-ratelimit-* headers would contradict ours: ours win. */

@@ -2,14 +2,6 @@ import { EventEmitter } from 'node:events';
 import { LRUCache } from 'lru-cache';
 import type { BucketResult, BucketSpec, CacheEntry, CacheSpace, StateHealth, StateStore } from './store.js';
 
-interface Bucket {
-  tokens: number;
-  /** Epoch ms of the last refill. */
-  at: number;
-  /** Epoch ms when the bucket is full again (then it is the same as no bucket: swept). */
-  fullAt: number;
-}
-
 interface Spend {
   value: number;
   expiresAt: number;
@@ -96,7 +88,8 @@ export class MemoryCacheSpace implements CacheSpace {
  */
 export class MemoryStore extends EventEmitter implements StateStore {
   readonly backend = 'memory' as const;
-  private readonly buckets = new Map<string, Bucket>();
+  /** Bucket key → epoch ms when it is full again (past that, it is swept). */
+  private readonly buckets = new Map<string, number>();
   private readonly spend = new Map<string, Spend>();
   private readonly spaces = new Map<string, MemoryCacheSpace>();
   private timer: NodeJS.Timeout | null = null;
@@ -107,33 +100,27 @@ export class MemoryStore extends EventEmitter implements StateStore {
   }
 
   take(specs: readonly BucketSpec[], now: number, force = false): BucketResult {
-    const found: Bucket[] = [];
+    const fullAt: number[] = [];
     let allowed = true;
     for (const spec of specs) {
-      let bucket = this.buckets.get(spec.key);
-      if (!bucket) {
-        bucket = { tokens: spec.capacity, at: now, fullAt: now };
-        this.insertBucket(spec.key, bucket);
-      } else if (now > bucket.at) {
-        bucket.tokens = Math.min(spec.capacity, bucket.tokens + (now - bucket.at) * spec.ratePerMs);
-        bucket.at = now;
-      }
-      if (bucket.tokens < spec.need) allowed = false;
-      found.push(bucket);
+      const at = Math.max(this.buckets.get(spec.key) ?? now, now);
+      if (spec.capacity - (at - now) / spec.interval < spec.need) allowed = false;
+      fullAt.push(at);
     }
     const tokens: number[] = [];
     for (let i = 0; i < specs.length; i++) {
       const spec = specs[i]!;
-      const bucket = found[i]!;
-      if (allowed || force) bucket.tokens -= spec.cost;
-      bucket.fullAt = bucket.at + (spec.capacity - bucket.tokens) / spec.ratePerMs;
-      tokens.push(bucket.tokens);
+      let at = fullAt[i]!;
+      if (allowed || force) at += spec.cost * spec.interval;
+      if (at > now) this.setBucket(spec.key, at);
+      else this.buckets.delete(spec.key);
+      tokens.push(spec.capacity - (at - now) / spec.interval);
     }
     return { allowed: allowed || force, tokens };
   }
 
-  private insertBucket(key: string, bucket: Bucket): void {
-    this.buckets.set(key, bucket);
+  private setBucket(key: string, fullAt: number): void {
+    this.buckets.set(key, fullAt);
     this.timer ??= setInterval(() => this.sweep(), SWEEP_MS).unref();
     if (this.buckets.size > SWEEP_SIZE && this.now() - this.lastSweep > 1000) this.sweep();
   }
@@ -142,7 +129,7 @@ export class MemoryStore extends EventEmitter implements StateStore {
   sweep(): void {
     const now = this.now();
     this.lastSweep = now;
-    for (const [key, bucket] of this.buckets) if (bucket.fullAt <= now) this.buckets.delete(key);
+    for (const [key, fullAt] of this.buckets) if (fullAt <= now) this.buckets.delete(key);
     for (const [key, spend] of this.spend) if (spend.expiresAt <= now) this.spend.delete(key);
   }
 

@@ -18,43 +18,36 @@ export interface RedisStoreOptions {
 }
 
 /**
- * Token buckets in one atomic step. KEYS: the buckets. ARGV: now (ms), force (1/0), then
- * per bucket capacity, rate per ms, cost, need. Returns allowed (1/0) and each bucket's
- * tokens as strings (Lua numbers would be truncated to integers on the way out). Each
- * bucket expires once it would be full again, so idle keys vanish by themselves.
+ * Token buckets in one atomic step (GCRA: each key holds the time its bucket is full again).
+ * KEYS: the buckets. ARGV: now (ms), force (1/0), then per bucket capacity, interval (ms
+ * per token), cost, need. Returns allowed (1/0) and each bucket's tokens, as strings (Lua
+ * numbers would be truncated to integers on the way out). A key lives only while its
+ * bucket is not full, so idle buckets vanish by themselves.
  */
 const BUCKET_LUA = `
 local now = tonumber(ARGV[1])
 local force = ARGV[2] == '1'
 local ok = true
-local level = {}
+local at = {}
 for i = 1, #KEYS do
   local b = 2 + (i - 1) * 4
-  local cap = tonumber(ARGV[b + 1])
-  local rate = tonumber(ARGV[b + 2])
-  local v = redis.call('HMGET', KEYS[i], 't', 'ts')
-  local t = tonumber(v[1])
-  local ts = tonumber(v[2])
-  if t == nil or ts == nil then
-    t = cap
-    ts = now
-  elseif now > ts then
-    t = math.min(cap, t + (now - ts) * rate)
-    ts = now
-  end
-  if t < tonumber(ARGV[b + 4]) then ok = false end
-  level[i] = { t, ts }
+  local t = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
+  if t < now then t = now end
+  at[i] = t
+  if tonumber(ARGV[b + 1]) - (t - now) / tonumber(ARGV[b + 2]) < tonumber(ARGV[b + 4]) then ok = false end
 end
 local out = { (ok or force) and 1 or 0 }
 for i = 1, #KEYS do
   local b = 2 + (i - 1) * 4
-  local cap = tonumber(ARGV[b + 1])
-  local rate = tonumber(ARGV[b + 2])
-  local t = level[i][1]
-  if ok or force then t = t - tonumber(ARGV[b + 3]) end
-  redis.call('HSET', KEYS[i], 't', tostring(t), 'ts', tostring(level[i][2]))
-  redis.call('PEXPIRE', KEYS[i], math.ceil((cap - t) / rate) + 1000)
-  out[i + 1] = tostring(t)
+  local interval = tonumber(ARGV[b + 2])
+  local t = at[i]
+  if ok or force then t = t + tonumber(ARGV[b + 3]) * interval end
+  if t > now then
+    redis.call('SET', KEYS[i], string.format('%.17g', t), 'PX', math.ceil(t - now))
+  else
+    redis.call('DEL', KEYS[i])
+  end
+  out[i + 1] = string.format('%.17g', tonumber(ARGV[b + 1]) - (t - now) / interval)
 end
 return out
 `;
@@ -256,7 +249,7 @@ export class RedisStore extends EventEmitter implements StateStore {
     const args: (string | number)[] = [];
     for (const s of specs) args.push(this.prefix + s.key);
     args.push(now, force ? '1' : '0');
-    for (const s of specs) args.push(s.capacity, s.ratePerMs, s.cost, s.need);
+    for (const s of specs) args.push(s.capacity, s.interval, s.cost, s.need);
     return this.bucket(specs.length, ...args).then(
       (out) => ({ allowed: Number(out[0]) === 1, tokens: out.slice(1).map(Number) }),
       (err: Error) => {

@@ -7,13 +7,18 @@ import type { EventEmitter } from 'node:events';
 
 export type MaybePromise<T> = T | Promise<T>;
 
-/** One token bucket of an atomic check: refilled to `capacity` at `ratePerMs`. */
+/**
+ * One token bucket of an atomic check, holding at most `capacity` tokens and gaining one
+ * every `interval` ms. Stores keep it as GCRA does: one number, the time at which the
+ * bucket is full again (so refills never accumulate rounding, and a full bucket is the
+ * same as no bucket at all: nothing to keep).
+ */
 export interface BucketSpec {
   /** The bucket's key, without the store's prefix. */
   readonly key: string;
   readonly capacity: number;
-  /** Tokens added per millisecond. */
-  readonly ratePerMs: number;
+  /** Milliseconds per token (the window divided by the count). */
+  readonly interval: number;
   /** Tokens taken when the check passes (or always, when forced). */
   readonly cost: number;
   /** The check passes when the bucket holds at least this many tokens. */
