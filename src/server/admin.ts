@@ -42,7 +42,7 @@ export function adminHandler(source: AdminSource): (req: IncomingMessage, res: S
   return (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0]!;
     if (path === '/cache' && req.method === 'DELETE') return clearCache(source, req, res);
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
+    if (path === '/cache' || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.setHeader('allow', path === '/cache' ? 'DELETE' : 'GET');
       json(res, 405, { error: { message: `${req.method} is not allowed on ${path}`, type: 'invalid_request_error', param: null, code: 'method_not_allowed' } });
       return;
