@@ -267,7 +267,7 @@ export class RedisStore extends EventEmitter implements StateStore {
     return this.client
       .multi()
       .incrbyfloat(this.prefix + key, usd)
-      .pexpireat(this.prefix + key, Math.ceil(expiresAt))
+      .pexpire(this.prefix + key, Math.max(1000, Math.ceil(expiresAt - this.options.now()))) // relative: the gateway's clock may not be Redis's
       .exec()
       .then(
         (results) => {
