@@ -109,3 +109,31 @@ describe('Redis unreachable at start', { skip: REDIS_SKIP }, () => {
     }
   });
 });
+
+describe('changing the state section on reload', { skip: REDIS_SKIP }, () => {
+  test('a new store replaces the old one; an unchanged section keeps it', async () => {
+    const upstream = await MockUpstream.start();
+    const redis = await RedisServer.start();
+    const memoryYaml = featureYaml(upstream.url, 'rate_limit: { requests: 5, per: 1m, key: global }');
+    const gw = await startGateway(memoryYaml);
+    try {
+      const memory = gw.gateway.state;
+      assert.equal(memory.backend, 'memory');
+      await gw.gateway.reload({ yaml: `${memoryYaml}    aliases: [a]\n` });
+      assert.equal(gw.gateway.state, memory, 'same state section, same store');
+      const up = once(gw.gateway, 'reload');
+      await gw.gateway.reload({ yaml: featureYaml(upstream.url, 'rate_limit: { requests: 5, per: 1m, key: global }', { state: redisState(redis, 'switch:') }) });
+      await up;
+      assert.equal(gw.gateway.state.backend, 'redis');
+      await gw.gateway.state.ready();
+      const res = await ask(gw.url, 'switched');
+      assert.equal(res.headers.get('x-ratelimit-remaining-requests'), '4', 'a fresh bucket, in Redis');
+      await res.arrayBuffer();
+      assert.equal(gw.gateway.state.health().redis, 'up');
+    } finally {
+      await gw.close();
+      await upstream.close();
+      await redis.stop();
+    }
+  });
+});
