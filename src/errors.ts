@@ -10,6 +10,10 @@ export type OpenAIErrorType =
   | 'permission_error'
   | 'not_found_error'
   | 'rate_limit_error'
+  /** OpenAI's 429 types: which rate limit was hit, and a spend cap. */
+  | 'requests'
+  | 'tokens'
+  | 'insufficient_quota'
   | 'timeout_error'
   | 'api_error';
 
@@ -31,6 +35,10 @@ export const ERROR_CODES = {
   upstream_timeout: { status: 504, type: 'timeout_error' },
   stream_error: { status: 502, type: 'api_error' },
   unavailable: { status: 503, type: 'api_error' },
+  /** A rate_limit feature refused the request; the type says which limit (`requests` or `tokens`). */
+  rate_limit_exceeded: { status: 429, type: 'requests' },
+  /** A budget feature's spend for the period is used up. */
+  budget_exceeded: { status: 429, type: 'insufficient_quota' },
   internal_error: { status: 500, type: 'api_error' },
 } as const satisfies Record<string, CodeSpec>;
 
@@ -41,6 +49,8 @@ export interface GatewayErrorOptions {
   cause?: unknown;
   /** Extra response headers, e.g. Retry-After on a 429. */
   headers?: Record<string, string>;
+  /** Overrides the code's OpenAI error type (a 429 says `requests` or `tokens`). */
+  type?: OpenAIErrorType;
 }
 
 export class GatewayError extends Error {
@@ -55,7 +65,7 @@ export class GatewayError extends Error {
     this.name = 'GatewayError';
     this.code = code;
     this.status = ERROR_CODES[code].status;
-    this.type = ERROR_CODES[code].type;
+    this.type = options.type ?? ERROR_CODES[code].type;
     this.param = options.param ?? null;
     this.headers = options.headers;
   }

@@ -17,6 +17,8 @@ import { CONFIG_DEFAULTS } from './config/schema.js';
 import { adminHandler } from './server/admin.js';
 import { proxyUpgrade } from './upstream/websocket.js';
 import { parseDuration } from './util/units.js';
+import { createStateStore, stateIdentity } from './state/create.js';
+import type { StateStore } from './state/store.js';
 
 /** A config file path, inline YAML text, or an already-parsed config object. */
 export type ConfigSource = string | { yaml: string; source?: string } | GatewayConfig;
@@ -32,6 +34,8 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Where `${VAR}` reads from; default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** The clock in epoch milliseconds (rate limits, budget periods, cache age); default Date.now. Tests inject one. */
+  now?: () => number;
 }
 
 export interface ListenOverrides {
@@ -75,6 +79,9 @@ export class Gateway extends EventEmitter implements Runtime {
   readonly upgradeHandler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
   private live: Pipeline;
+  /** Counters and caches, owned here so they outlive reloads; replaced only when `state:` changes. */
+  private store: StateStore;
+  private readonly now: () => number;
   private source: ConfigSource;
   private readonly env: NodeJS.ProcessEnv;
   private readonly compileOptions: CompileOptions;
@@ -105,7 +112,14 @@ export class Gateway extends EventEmitter implements Runtime {
       hooks: Object.freeze([...(options.hooks ?? [])]),
       providers: Object.freeze({ ...options.providers }),
     };
-    this.live = compile(loaded, this.compileOptions);
+    this.now = options.now ?? Date.now;
+    this.store = this.newStore(loaded);
+    try {
+      this.live = compile(loaded, { ...this.compileOptions, state: this.store, now: this.now });
+    } catch (err) {
+      void this.store.close();
+      throw err;
+    }
     this.metrics.setConfigVersion(this.live.version);
     this.handler = (req, res) => handleRequest(this, req, res);
     this.upgradeHandler = (req, socket, head) => this.onUpgrade(req, socket, head);
@@ -116,6 +130,15 @@ export class Gateway extends EventEmitter implements Runtime {
         (err) => this.logger.warn({ err }, 'config watcher failed'),
       );
     }
+  }
+
+  private newStore(loaded: LoadedConfig): StateStore {
+    return createStateStore(loaded.config.state, { logger: this.logger, metrics: this.metrics, now: this.now });
+  }
+
+  /** The state store features keep their counters and caches in (emits `up`/`down` for redis). */
+  get state(): StateStore {
+    return this.store;
   }
 
   /** The pipeline new requests start on. */
@@ -162,6 +185,7 @@ export class Gateway extends EventEmitter implements Runtime {
   private reloadNow(source?: ConfigSource): ReloadResult {
     if (source !== undefined) this.source = source;
     let pipeline: Pipeline;
+    let store = this.store;
     try {
       const loaded = load(this.source, this.env);
       if (loaded.hash === this.live.loaded.hash) {
@@ -169,7 +193,13 @@ export class Gateway extends EventEmitter implements Runtime {
         this.metrics.reloads.labels('unchanged').inc();
         return { changed: false, version: this.live.version, compileMs: 0 };
       }
-      pipeline = compile(loaded, this.compileOptions);
+      if (stateIdentity(loaded.config.state) !== stateIdentity(this.live.loaded.config.state)) store = this.newStore(loaded);
+      try {
+        pipeline = compile(loaded, { ...this.compileOptions, state: store, now: this.now });
+      } catch (err) {
+        if (store !== this.store) void store.close();
+        throw err;
+      }
     } catch (err) {
       this.reloadCounts.error++;
       this.metrics.reloads.labels('error').inc();
@@ -181,6 +211,12 @@ export class Gateway extends EventEmitter implements Runtime {
     }
     const previous = this.live;
     this.live = pipeline;
+    if (store !== this.store) {
+      const old = this.store;
+      this.store = store;
+      void store.ready();
+      void old.close();
+    }
     previous.lease.retired = true;
     if (previous.lease.inflight === 0) void closePipeline(previous);
     this.reloadCounts.success++;
@@ -216,7 +252,7 @@ export class Gateway extends EventEmitter implements Runtime {
    * `listen()` waits for it; an app that only mounts `handler` may await it too.
    */
   async ready(): Promise<void> {
-    await this.watcher?.ready;
+    await Promise.all([this.watcher?.ready, this.store.ready()]);
   }
 
   /** Starts the data-plane and admin listeners on the config's addresses (or the overrides). */
@@ -278,6 +314,7 @@ export class Gateway extends EventEmitter implements Runtime {
     for (const socket of this.upgraded) socket.destroy();
     await serverClosed;
     await closePipeline(this.live);
+    await this.store.close();
     if (this.admin) {
       const admin = this.admin;
       admin.closeAllConnections();
@@ -314,8 +351,24 @@ export class Gateway extends EventEmitter implements Runtime {
       uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
       in_flight: this.inflight,
       draining: this.isDraining,
+      state: this.store.health(),
       routers,
     };
+  }
+
+  /** The /readyz detail: ready unless draining; a Redis outage is reported, never fatal. */
+  readiness(): { ready: boolean; detail: Record<string, unknown> } {
+    if (this.isDraining) return { ready: false, detail: { status: 'draining' } };
+    return { ready: true, detail: { status: 'ready', state: this.store.health() } };
+  }
+
+  /**
+   * Empties the response cache of one router (null when no such router), or of every
+   * router; resolves with the number of entries removed.
+   */
+  async clearCache(router?: string): Promise<{ router: string | null; removed: number } | null> {
+    if (router !== undefined && !this.live.routers.has(router)) return null;
+    return { router: router ?? null, removed: await this.store.clearCache(router) };
   }
 
   redactedConfig(): unknown {

@@ -14,3 +14,4 @@ export type { GatewayConfig } from './config/types.js';
 export { ConfigError, loadConfigFile, loadConfigText } from './config/load.js';
 export type { ConfigIssue, LoadedConfig } from './config/load.js';
 export { explainPipeline } from './pipeline/compile.js';
+export type { StateStore, StateHealth, BucketSpec, BucketResult, CacheEntry, CacheSpace } from './state/store.js';

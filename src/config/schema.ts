@@ -39,6 +39,8 @@ export const CONFIG_DEFAULTS = Object.freeze({
   log_level: 'info',
   access_log: true,
   state_backend: 'memory',
+  redis_prefix: 'sidegate:',
+  redis_timeout: '250ms',
   auth: 'passthrough',
   timeout: '60s',
   connections: 128,
@@ -353,6 +355,14 @@ export function gatewaySchema(): Record<string, unknown> {
             'On SIGTERM, how long in-flight requests may take to finish (readiness fails at once) before the process exits. Default `25s`.',
             { default: CONFIG_DEFAULTS.drain },
           ),
+          trusted_proxies: {
+            description:
+              'Peers (IPs or CIDRs, e.g. `10.0.0.0/8`, `::1`) whose `X-Forwarded-For` header is believed when the gateway ' +
+              'needs the client\'s address (rate limits keyed by `client_ip`). The client is the rightmost address not in ' +
+              'this list. Default: none, so the TCP peer is the client.',
+            type: 'array',
+            items: { type: 'string', pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$' },
+          },
         },
       },
       logging: {
@@ -373,16 +383,54 @@ export function gatewaySchema(): Record<string, unknown> {
         },
       },
       state: {
-        description: 'Where shared state (counters, buckets) lives.',
+        description:
+          'Where shared state lives: rate-limit buckets, budget spend and cached answers. It survives config reloads ' +
+          '(a changed `state` section starts a new store).',
         type: 'object',
         additionalProperties: false,
         required: ['backend'],
         properties: {
           backend: {
-            description: 'The state store. `memory` (default): in this process only.',
-            enum: ['memory'],
+            description:
+              'The state store. `memory` (default): in this process only. `redis`: shared by every replica that uses ' +
+              'the same Redis and `prefix`, so they enforce one limit and one budget and share one cache. If Redis is ' +
+              'unreachable the gateway keeps serving on local counters, logs it, counts the failures ' +
+              '(`ai_gateway_state_failures_total`) and reports it in /readyz, and uses Redis again once it returns.',
+            enum: ['memory', 'redis'],
             default: CONFIG_DEFAULTS.state_backend,
           },
+          redis: {
+            description: 'The Redis connection; required when `backend` is `redis`.',
+            type: 'object',
+            additionalProperties: false,
+            required: ['url'],
+            properties: {
+              url: {
+                description:
+                  'A `redis://` or `rediss://` (TLS) URL, e.g. `"${REDIS_URL}"`; a password goes in the URL ' +
+                  '(`redis://:pass@host:6379/0`). Redacted in /config and logs.',
+                type: 'string',
+                pattern: '^rediss?://\\S+$',
+                [SECRET_KEYWORD]: true,
+              },
+              prefix: {
+                description: 'Prepended to every key the gateway writes, so several gateways or apps can share one Redis. Default `sidegate:`.',
+                type: 'string',
+                default: CONFIG_DEFAULTS.redis_prefix,
+              },
+              timeout: ref(
+                'duration',
+                'The longest wait for one Redis command; past it the operation is answered from local counters (and counted as a failure). Default `250ms`.',
+                { default: CONFIG_DEFAULTS.redis_timeout },
+              ),
+            },
+          },
+        },
+        if: { properties: { backend: { const: 'redis' } }, required: ['backend'] },
+        then: {
+          description: 'redis needs its connection',
+          properties: { redis: { description: 'Required when `backend` is `redis`.' } },
+          required: ['redis'],
         },
       },
       upstreams: namedMap('upstream', 'The providers the gateway may call, by name (at least one). Nothing else is ever called.'),

@@ -47,6 +47,13 @@ export interface ServerConfig {
   admin?: string | false;
   max_body?: string;
   drain?: string;
+  /** Peers whose X-Forwarded-For is believed (IPs or CIDRs). */
+  trusted_proxies?: string[];
+}
+
+export interface StateConfig {
+  backend: 'memory' | 'redis';
+  redis?: { url: string; prefix?: string; timeout?: string };
 }
 
 export interface LoggingConfig {
@@ -58,7 +65,7 @@ export interface GatewayConfig {
   version: 1;
   server?: ServerConfig;
   logging?: LoggingConfig;
-  state?: { backend: 'memory' };
+  state?: StateConfig;
   upstreams: Record<string, UpstreamConfig>;
   defaults?: { features?: FeaturesConfig; interceptors?: InterceptorItem[] };
   default_router?: string;

@@ -1,7 +1,10 @@
 import type { FeatureModule } from './feature.js';
+import { budget } from './budget.js';
+import { cache } from './cache.js';
 import { fallback } from './fallback.js';
 import { healthCheck } from './health-check.js';
 import { hedging } from './hedging.js';
+import { rateLimit } from './rate_limit.js';
 import { requestCoalescing } from './request-coalescing.js';
 import { retry } from './retry.js';
 import { timeout } from './timeout.js';
@@ -11,10 +14,13 @@ import { timeout } from './timeout.js';
  * Adding a feature is one file in this folder plus one line here.
  */
 export const FEATURES: readonly FeatureModule[] = [
+  rateLimit,
+  budget,
+  cache,
+  requestCoalescing,
   retry,
   fallback,
   timeout,
   hedging,
   healthCheck,
-  requestCoalescing,
 ];

@@ -1,5 +1,8 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
+import type { Pricing } from '../pricing.js';
+import type { ClientIp } from '../server/client-ip.js';
+import type { StateStore } from '../state/store.js';
 import type { CompiledTarget } from './compiled.js';
 
 /** What a feature or interceptor may use when it is built (at compile time only). */
@@ -9,4 +12,17 @@ export interface CompileDeps {
   readonly targets: readonly CompiledTarget[];
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** The gateway's state store (memory or redis): counters and caches that outlive reloads. */
+  readonly state: StateStore;
+  /** The clock, epoch milliseconds (GatewayOptions.now; Date.now by default). */
+  readonly now: () => number;
+  /** Token prices: the shipped table with the config's `pricing:` over it. */
+  readonly pricing: Pricing;
+  /** The client's address of a request, honouring `server.trusted_proxies`. */
+  readonly clientIp: ClientIp;
+  /**
+   * A short hash of what the router sends where (its targets): cached answers are keyed
+   * by it, so changing a router's targets never serves the old targets' answers.
+   */
+  readonly routerFingerprint: string;
 }

@@ -16,6 +16,11 @@ import type { CompiledRouter, CompiledTarget, CompiledUpstream, Pipeline } from 
 import { baseCall } from './call.js';
 import { buildPhases, composeCall, orderStages } from './phases.js';
 import type { Stage } from './stage.js';
+import type { CompileDeps } from './compile-deps.js';
+import { createHash } from 'node:crypto';
+import { clientIpResolver, type ClientIp } from '../server/client-ip.js';
+import { MemoryStore } from '../state/memory.js';
+import type { StateStore } from '../state/store.js';
 
 export interface CompileOptions {
   readonly logger: Logger;
@@ -24,6 +29,18 @@ export interface CompileOptions {
   readonly hooks: readonly Stage[];
   /** Provider factories by `provider:` name; library users may replace built-in ones. */
   readonly providers: Readonly<Record<string, ProviderFactory>>;
+  /** The gateway's state store; a throwaway memory store when absent (`sidegate explain`). */
+  readonly state?: StateStore;
+  /** The clock (epoch ms); default Date.now. */
+  readonly now?: () => number;
+}
+
+/** What every router of one pipeline shares when its features are built. */
+interface Shared {
+  readonly state: StateStore;
+  readonly now: () => number;
+  readonly pricing: Pricing;
+  readonly clientIp: ClientIp;
 }
 
 function compileUpstream(name: string, config: UpstreamConfig, connectTimeoutMs: number | null, options: CompileOptions): CompiledUpstream {
@@ -53,8 +70,8 @@ function compileRouter(
   config: RouterConfig,
   loaded: LoadedConfig,
   upstreams: ReadonlyMap<string, CompiledUpstream>,
-  pricing: Pricing,
   options: CompileOptions,
+  shared: Shared,
 ): CompiledRouter {
   const defaults = loaded.config.defaults ?? {};
   const features = { ...defaults.features, ...config.features };
@@ -62,7 +79,8 @@ function compileRouter(
   const targets: CompiledTarget[] = config.targets.map((t, index) =>
     Object.freeze({ index, upstream: upstreams.get(t.upstream)!, model: t.model ?? null, weight: t.weight ?? 1 }),
   );
-  const deps = { routerName: name, targets, logger: options.logger, metrics: options.metrics };
+  const routerFingerprint = createHash('sha256').update(JSON.stringify(config.targets)).digest('hex').slice(0, 16);
+  const deps: CompileDeps = { routerName: name, targets, logger: options.logger, metrics: options.metrics, routerFingerprint, ...shared };
   const explain: string[] = [];
 
   const builtins: Stage[] = [];
@@ -83,7 +101,7 @@ function compileRouter(
 
   const stages = orderStages(builtins, options.hooks);
   const phases = buildPhases(stages);
-  const strategy = createStrategy(config.strategy ?? CONFIG_DEFAULTS.strategy, targets, pricing);
+  const strategy = createStrategy(config.strategy ?? CONFIG_DEFAULTS.strategy, targets, shared.pricing);
   const filters = phases.filterTargets;
   const candidates = filters
     ? (ctx: RequestContext | null) => {
@@ -122,10 +140,16 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
       upstreams.set(name, compileUpstream(name, upstream, connectTimeouts.get(name) ?? null, options));
     }
     const pricing = new Pricing(config.pricing);
+    const shared: Shared = {
+      state: options.state ?? new MemoryStore(options.now),
+      now: options.now ?? Date.now,
+      pricing,
+      clientIp: clientIpResolver(config.server?.trusted_proxies),
+    };
     const routers = new Map<string, CompiledRouter>();
     const byModel = new Map<string, CompiledRouter>();
     for (const [name, routerConfig] of Object.entries(config.routers)) {
-      const router = compileRouter(name, routerConfig, loaded, upstreams, pricing, options);
+      const router = compileRouter(name, routerConfig, loaded, upstreams, options, shared);
       routers.set(name, router);
       byModel.set(name, router);
       for (const alias of router.aliases) byModel.set(alias, router);

@@ -6,6 +6,21 @@ export interface AdminSource {
   stats(): unknown;
   redactedConfig(): unknown;
   metricsText(): Promise<{ contentType: string; body: string }>;
+  /** /readyz: ready or not, and the detail shown (state backend health). */
+  readiness?(): { ready: boolean; detail: Record<string, unknown> };
+  /** DELETE /cache: null when the named router does not exist. */
+  clearCache?(router?: string): Promise<{ router: string | null; removed: number } | null>;
+}
+
+function clearCache(source: AdminSource, req: IncomingMessage, res: ServerResponse): void {
+  const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
+  const router = query.get('router') ?? undefined;
+  const fail = (err: Error): void => json(res, 500, { error: { message: err.message, type: 'api_error', param: null, code: 'internal_error' } });
+  if (!source.clearCache) return json(res, 200, { router: router ?? null, removed: 0 });
+  source.clearCache(router).then((result) => {
+    if (result) return json(res, 200, result);
+    json(res, 404, { error: { message: `Router "${router}" does not exist.`, type: 'invalid_request_error', param: 'router', code: 'router_not_found' } });
+  }, fail);
 }
 
 function json(res: ServerResponse, status: number, value: unknown): void {
@@ -20,21 +35,25 @@ function notFound(res: ServerResponse, path: string): void {
 
 /**
  * The admin listener (separate port, loopback by default): /healthz, /readyz, /health,
- * /stats, /metrics, /config. Features add their own sections to /stats.
+ * /stats, /metrics, /config, and `DELETE /cache` (`?router=<name>` for one router's cache).
+ * Features add their own sections to /stats.
  */
 export function adminHandler(source: AdminSource): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0]!;
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('allow', 'GET');
+    if (path === '/cache' && req.method === 'DELETE') return clearCache(source, req, res);
+    if (path === '/cache' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.setHeader('allow', path === '/cache' ? 'DELETE' : 'GET');
       json(res, 405, { error: { message: `${req.method} is not allowed on ${path}`, type: 'invalid_request_error', param: null, code: 'method_not_allowed' } });
       return;
     }
     switch (path) {
       case '/healthz':
         return json(res, 200, { status: 'ok' });
-      case '/readyz':
-        return source.draining ? json(res, 503, { status: 'draining' }) : json(res, 200, { status: 'ready' });
+      case '/readyz': {
+        const readiness = source.readiness?.() ?? { ready: !source.draining, detail: { status: source.draining ? 'draining' : 'ready' } };
+        return json(res, readiness.ready ? 200 : 503, readiness.detail);
+      }
       case '/health':
         return json(res, 200, { status: 'healthy', service: 'sidegate', timestamp: String(Math.floor(Date.now() / 1000)) });
       case '/stats':

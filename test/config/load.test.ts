@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ConfigError, formatIssues, loadConfigFile, loadConfigText, type LoadedConfig } from '../../src/config/load.js';
 import { interpolateString } from '../../src/config/interpolate.js';
 import { closest, editDistance } from '../../src/config/suggest.js';
+import { FEATURES } from '../../src/features/registry.js';
 
 /** YAML from lines, so a test reads its line numbers off the array (index + 1). */
 const yaml = (...lines: string[]): string => `${lines.join('\n')}\n`;
@@ -108,7 +109,7 @@ describe('validation', () => {
 
   test('an unknown key with nothing close lists the allowed keys', () => {
     rejects(yaml(...HEAD, '    url: https://api.openai.com', 'server:', '  port: 80', ...ROUTERS), [
-      'server: unknown key "port"; expected one of: listen, admin, max_body, drain (gateway.yaml:7:3)',
+      'server: unknown key "port"; expected one of: listen, admin, max_body, drain, trusted_proxies (gateway.yaml:7:3)',
     ]);
   });
 
@@ -172,14 +173,14 @@ describe('validation', () => {
         'routers:',
         '  chat:',
         '    targets: []',
-        '    features: { retyr: { attempts: 2 } }',
+        '    features: { teleport: { attempts: 2 } }',
         '    interceptors: [ { pii_detector: {} } ]',
         '  fast: []',
       ),
       [
         'version: must be 1 (got the number 2) (gateway.yaml:1:10)',
         'routers.chat.targets: must list at least one item (gateway.yaml:6:14)',
-        'routers.chat.features: unknown feature "retyr" (gateway.yaml:7:17), did you mean "retry"?',
+        `routers.chat.features: unknown feature "teleport"; expected one of: ${FEATURES.map((f) => f.name).sort().join(', ')} (gateway.yaml:7:17)`,
         'routers.chat.interceptors[0]: unknown interceptor "pii_detector"; this build has no interceptors (gateway.yaml:8:23)',
         'routers.fast: must be a map (got a list) (gateway.yaml:9:9)',
       ],

@@ -1,0 +1,58 @@
+/**
+ * Usage for streams. Features that charge tokens or money need the upstream's `usage`,
+ * which a stream only carries when the request asks for it (`stream_options.include_usage`).
+ * When the client did not ask, the gateway asks for it and hides that extra usage-only
+ * event from the client (usage is read from the upstream's bytes before chunk stages run).
+ */
+import type { RequestContext } from '../pipeline/context.js';
+import type { SseEvent } from '../pipeline/stage.js';
+
+/** ctx.locals key: true when the gateway (not the client) asked for stream usage. */
+const ADDED = 'sidegate.stream_usage_added';
+
+/** Endpoints whose streams report usage on request. */
+function takesStreamOptions(path: string): boolean {
+  return path.startsWith('/v1/chat/completions') || path.startsWith('/v1/completions');
+}
+
+function asksUsage(body: Record<string, unknown>): boolean {
+  const options = body.stream_options;
+  return typeof options === 'object' && options !== null && (options as Record<string, unknown>).include_usage === true;
+}
+
+/** onRequest: make a streamed request ask for usage in its last event (once per request). */
+export function requestStreamUsage(ctx: RequestContext): void {
+  const body = ctx.body;
+  if (!ctx.stream || body === undefined || !takesStreamOptions(ctx.upstreamPath)) return;
+  if (ctx.locals.has(ADDED)) return;
+  if (asksUsage(body)) {
+    ctx.locals.set(ADDED, false);
+    return;
+  }
+  const options = typeof body.stream_options === 'object' && body.stream_options !== null ? body.stream_options : {};
+  body.stream_options = { ...options, include_usage: true };
+  ctx.markBodyChanged();
+  ctx.locals.set(ADDED, true);
+}
+
+/** Whether the client itself asked for the usage event of a stream. */
+export function clientWantsStreamUsage(ctx: RequestContext): boolean {
+  return ctx.body !== undefined && asksUsage(ctx.body) && ctx.locals.get(ADDED) !== true;
+}
+
+/** True for the usage-only event of a stream: `"choices": []` and a `usage` object. */
+export function isUsageOnlyEvent(data: string | null): boolean {
+  if (data === null || !data.includes('"usage"') || !data.includes('"choices"')) return false;
+  try {
+    const value = JSON.parse(data) as { choices?: unknown; usage?: unknown };
+    return Array.isArray(value.choices) && value.choices.length === 0 && typeof value.usage === 'object' && value.usage !== null;
+  } catch {
+    return false;
+  }
+}
+
+/** onChunk: drops the usage event the gateway asked for (the client did not). */
+export function hideAddedUsage(ctx: RequestContext, event: SseEvent): SseEvent | null | undefined {
+  if (ctx.locals.get(ADDED) !== true || !isUsageOnlyEvent(event.data)) return undefined;
+  return null;
+}
