@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-import { Transform, pipeline, type TransformCallback } from 'node:stream';
 import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
 import type { CompileDeps } from '../pipeline/compile-deps.js';
@@ -10,6 +8,7 @@ import type { CacheEntry, CacheSpace } from '../state/store.js';
 import { parseEvents } from '../upstream/sse.js';
 import { headerValue } from '../upstream/headers.js';
 import { parseDuration, parseSize } from '../util/units.js';
+import { requestKey } from '../pipeline/request-key.js';
 import { clientWantsStreamUsage, isUsageOnlyEvent } from './stream-usage.js';
 
 export interface CacheConfig {
@@ -40,22 +39,19 @@ const STATE = 'sidegate.cache';
 const SSE_TYPE = 'text/event-stream; charset=utf-8';
 const DONE_EVENT = 'data: [DONE]\n\n';
 
+/** A miss's answer being recorded as it streams to the client (chunks null: too big). */
+interface Recording {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly kind: CacheEntry['kind'];
+  chunks: Buffer[] | null;
+  size: number;
+}
+
 interface CacheState {
   readonly key: string;
   readonly store: boolean;
-}
-
-/** JSON with object keys sorted at every level, so key order never changes a cache key. */
-export function canonicalJson(value: unknown, skip: ReadonlySet<string> | null = null): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
-  const obj = value as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const key of Object.keys(obj).sort()) {
-    if (obj[key] === undefined || skip?.has(key)) continue;
-    parts.push(`${JSON.stringify(key)}:${canonicalJson(obj[key])}`);
-  }
-  return `{${parts.join(',')}}`;
+  recording: Recording | null;
 }
 
 function isCacheable(ctx: RequestContext): boolean {
@@ -124,38 +120,6 @@ function withoutUsage(body: Buffer): Buffer | null {
   return kept.length === events.length ? null : Buffer.concat(kept.map((e) => e.raw));
 }
 
-/**
- * Records an answer's bytes as they flow to the client (no delay, no extra copy until the
- * end) and stores them once the body ended complete and within `max_entry`.
- */
-class Recorder extends Transform {
-  private chunks: Buffer[] | null = [];
-  private size = 0;
-
-  constructor(
-    private readonly maxEntry: number,
-    private readonly done: (body: Buffer) => void,
-  ) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
-    if (this.chunks) {
-      this.size += chunk.length;
-      if (this.size > this.maxEntry) this.chunks = null;
-      else this.chunks.push(chunk);
-    }
-    callback(null, chunk);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    if (this.chunks) this.done(Buffer.concat(this.chunks, this.size));
-    this.chunks = null;
-    callback();
-  }
-}
-
-function noop(): void {}
 
 /**
  * The exact response cache. Key: SHA-256 of method, path, the `key_headers` (so tenants
@@ -194,21 +158,14 @@ class CacheStage implements Stage {
   }
 
   private keyOf(ctx: RequestContext): string {
-    const hash = createHash('sha256');
-    hash.update(`${ctx.method}\0${ctx.upstreamPath}\0${this.deps.routerFingerprint}\0`);
-    for (const name of this.keyHeaders) {
-      const value = ctx.req.headers[name];
-      hash.update(`${name}\0${Array.isArray(value) ? value.join('\n') : (value ?? '')}\0`);
-    }
-    if (ctx.body !== undefined) hash.update(canonicalJson(ctx.body, DELIVERY_FIELDS));
-    return hash.digest('hex');
+    return requestKey(ctx, this.keyHeaders, { salt: this.deps.routerFingerprint, skip: DELIVERY_FIELDS });
   }
 
   onRequest(ctx: RequestContext): LocalReply | undefined | Promise<LocalReply | undefined> {
     if (!isCacheable(ctx)) return undefined;
     const cacheControl = ctx.req.headers['cache-control'];
     const key = this.keyOf(ctx);
-    ctx.locals.set(STATE, { key, store: !hasDirective(cacheControl, 'no-store') } satisfies CacheState);
+    ctx.locals.set(STATE, { key, store: !hasDirective(cacheControl, 'no-store'), recording: null } satisfies CacheState);
     if (hasDirective(cacheControl, 'no-cache')) {
       this.results.bypass.inc();
       ctx.res.setHeader('x-cache', 'MISS');
@@ -255,31 +212,44 @@ class CacheStage implements Stage {
     return { status: entry.status, headers, body: replay.body };
   }
 
+  /** Decides, on the final answer (after retries and fallbacks), whether to record it. */
   wrapCall(next: UpstreamCall): UpstreamCall {
     return async (ctx, attempt) => {
       const response = await next(ctx, attempt);
       const state = ctx.locals.get(STATE) as CacheState | undefined;
       if (!state?.store || !this.statuses.has(response.status) || hasDirective(response.headers['cache-control'], 'no-store')) return response;
-      const key = state.key;
-      const status = response.status;
-      const headers = replayHeaders(response.headers);
       const contentType = headerValue(response.headers['content-type']) ?? '';
       const kind: CacheEntry['kind'] = contentType.startsWith('text/event-stream') ? 'sse' : contentType.includes('json') ? 'json' : 'other';
-      const recorder = new Recorder(this.maxEntry, (body) => {
-        const storedAt = this.now();
-        this.space.set(key, {
-          status,
-          headers,
-          body,
-          bodyNoUsage: kind === 'sse' ? withoutUsage(body) : null,
-          kind,
-          storedAt,
-          expiresAt: storedAt + this.ttlMs,
-        });
-      });
-      response.body = pipeline(response.body, recorder, noop);
+      state.recording = { status: response.status, headers: replayHeaders(response.headers), kind, chunks: [], size: 0 };
       return response;
     };
+  }
+
+  /** Records the upstream's bytes as they pass to the client (no extra stream on the way). */
+  onData(ctx: RequestContext, chunk: Buffer): void {
+    const recording = (ctx.locals.get(STATE) as CacheState | undefined)?.recording;
+    if (!recording?.chunks) return;
+    recording.size += chunk.length;
+    if (recording.size > this.maxEntry) recording.chunks = null;
+    else recording.chunks.push(chunk);
+  }
+
+  /** Stores a recorded answer once the client received all of it. */
+  onDone(ctx: RequestContext): void {
+    const state = ctx.locals.get(STATE) as CacheState | undefined;
+    const recording = state?.recording;
+    if (!state || !recording?.chunks || !ctx.res.writableFinished || ctx.error) return;
+    const body = Buffer.concat(recording.chunks, recording.size);
+    const storedAt = this.now();
+    void this.space.set(state.key, {
+      status: recording.status,
+      headers: recording.headers,
+      body,
+      bodyNoUsage: recording.kind === 'sse' ? withoutUsage(body) : null,
+      kind: recording.kind,
+      storedAt,
+      expiresAt: storedAt + this.ttlMs,
+    });
   }
 
   stats(): Record<string, unknown> {

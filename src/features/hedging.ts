@@ -5,7 +5,7 @@ import type { RequestContext } from '../pipeline/context.js';
 import type { Attempt, UpstreamCall } from '../pipeline/stage.js';
 import type { UpstreamResponse } from '../providers/provider.js';
 import { parseDuration } from '../util/units.js';
-import { standardSignal } from '../pipeline/abort.js';
+import { linkedAbort } from '../pipeline/abort.js';
 
 export interface HedgingConfig {
   after: string;
@@ -13,12 +13,9 @@ export interface HedgingConfig {
 
 /** A try that `abort()` cancels, besides everything that cancels the try it came from. */
 function cancellable(attempt: Attempt, target = attempt.target): { attempt: Attempt; abort: () => void } {
-  const controller = new AbortController();
-  return {
-    attempt: { ...attempt, target, signal: AbortSignal.any([standardSignal(attempt.signal), controller.signal]) },
-    // The default reason (an AbortError) logs the loser's try as `aborted`.
-    abort: () => controller.abort(),
-  };
+  const signal = linkedAbort(attempt.signal);
+  // No reason: undici fails the loser's try with its own abort error, logged as `aborted`.
+  return { attempt: { ...attempt, target, signal }, abort: () => signal.abort() };
 }
 
 /**

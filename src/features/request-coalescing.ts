@@ -4,6 +4,7 @@ import { ORDER } from './feature.js';
 import type { CompiledTarget } from '../pipeline/compiled.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { requestKey } from '../pipeline/request-key.js';
+import { RequestAbort } from '../pipeline/abort.js';
 import type { HeaderMap, UpstreamResponse } from '../providers/provider.js';
 
 export interface RequestCoalescingConfig {
@@ -24,7 +25,7 @@ interface Shared {
 /** A call several identical requests wait on; it is aborted only when all of them left. */
 interface InFlight {
   answer: Promise<Shared>;
-  controller: AbortController;
+  controller: RequestAbort;
   waiting: number;
 }
 
@@ -88,11 +89,11 @@ export const requestCoalescing: FeatureModule<RequestCoalescingConfig> = {
             join(ctx, existing);
             return copy(await existing.answer);
           }
-          const controller = new AbortController();
+          const controller = new RequestAbort();
           const entry: InFlight = {
             controller,
             waiting: 0,
-            answer: next(ctx, { ...attempt, signal: controller.signal }).then(hold),
+            answer: next(ctx, { ...attempt, signal: controller }).then(hold),
           };
           join(ctx, entry);
           inFlight.set(key, entry);

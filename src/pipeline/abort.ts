@@ -57,3 +57,12 @@ export type AbortLike = RequestAbort | AbortSignal;
 export function standardSignal(signal: AbortLike): AbortSignal {
   return signal instanceof RequestAbort ? signal.signal : signal;
 }
+
+/** A light switch that aborts when `parent` does, and can also be aborted on its own. */
+export function linkedAbort(parent: AbortLike): RequestAbort {
+  const child = new RequestAbort();
+  if (parent.aborted) child.abort(parent.reason);
+  else if (parent instanceof RequestAbort) parent.once('abort', () => child.abort(parent.reason));
+  else parent.addEventListener('abort', () => child.abort(parent.reason), { once: true });
+  return child;
+}

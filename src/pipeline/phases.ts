@@ -10,6 +10,7 @@ type BodyHandler = (ctx: RequestContext, body: unknown) => MaybePromise<unknown>
 type ChunkHandler = (ctx: RequestContext, event: SseEvent) => MaybePromise<SseEvent | null | void>;
 type ErrorHandler = (ctx: RequestContext, error: GatewayError) => void;
 type DoneHandler = (ctx: RequestContext) => void;
+type DataHandler = (ctx: RequestContext, chunk: Buffer) => void;
 type FilterHandler = (ctx: RequestContext, candidates: readonly CompiledTarget[]) => readonly CompiledTarget[];
 
 /**
@@ -23,6 +24,7 @@ export interface Phases {
   readonly filterTargets: readonly FilterHandler[] | null;
   readonly onResponse: readonly ResponseHandler[] | null;
   readonly onResponseBody: readonly BodyHandler[] | null;
+  readonly onData: readonly DataHandler[] | null;
   readonly onChunk: readonly ChunkHandler[] | null;
   readonly onError: readonly ErrorHandler[] | null;
   readonly onDone: readonly DoneHandler[] | null;
@@ -59,6 +61,7 @@ export function buildPhases(stages: readonly Stage[]): Phases {
     filterTargets: collect<'filterTargets', FilterHandler>(stages, 'filterTargets', false),
     onResponse: collect<'onResponse', ResponseHandler>(stages, 'onResponse', true),
     onResponseBody: collect<'onResponseBody', BodyHandler>(stages, 'onResponseBody', true),
+    onData: collect<'onData', DataHandler>(stages, 'onData', true),
     onChunk: collect<'onChunk', ChunkHandler>(stages, 'onChunk', true),
     onError: collect<'onError', ErrorHandler>(stages, 'onError', true),
     onDone: collect<'onDone', DoneHandler>(stages, 'onDone', true),

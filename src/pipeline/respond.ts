@@ -101,9 +101,15 @@ function midStreamError(ctx: RequestContext, err: unknown): GatewayError {
   return new GatewayError('stream_error', `upstream "${upstream}" ended the stream early${code ? ` (${code})` : ''}`, { cause: err });
 }
 
-async function forwardBytes(ctx: RequestContext, body: Readable, tail: TailBuffer | null): Promise<void> {
+/** Shows a chunk of the upstream's body to every `onData` stage. */
+function observe(ctx: RequestContext, chunk: Buffer, phases: Phases): void {
+  for (const handler of phases.onData!) handler(ctx, chunk);
+}
+
+async function forwardBytes(ctx: RequestContext, body: Readable, tail: TailBuffer | null, phases: Phases): Promise<void> {
   for await (const chunk of body as AsyncIterable<Buffer>) {
     tail?.push(chunk);
+    if (phases.onData) observe(ctx, chunk, phases);
     const wait = write(ctx, chunk);
     if (wait) await wait;
     if (ctx.res.destroyed) return;
@@ -132,6 +138,7 @@ async function applyChunkStages(ctx: RequestContext, bytes: Buffer, phases: Phas
 async function forwardEvents(ctx: RequestContext, body: Readable, tail: TailBuffer, phases: Phases): Promise<void> {
   let pending: Buffer | null = null;
   for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (phases.onData) observe(ctx, chunk, phases);
     const buf: Buffer = pending ? Buffer.concat([pending, chunk]) : chunk;
     const end = lastEventEnd(buf);
     if (end < 0) {
@@ -157,7 +164,10 @@ async function forwardEvents(ctx: RequestContext, body: Readable, tail: TailBuff
 
 async function forwardParsed(ctx: RequestContext, body: Readable, headers: Record<string, unknown>, phases: Phases): Promise<void> {
   const chunks: Buffer[] = [];
-  for await (const chunk of body as AsyncIterable<Buffer>) chunks.push(chunk);
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (phases.onData) observe(ctx, chunk, phases);
+    chunks.push(chunk);
+  }
   const raw = Buffer.concat(chunks);
   let out = raw;
   let parsed: unknown;
@@ -224,7 +234,7 @@ export async function respond(ctx: RequestContext, upstream: UpstreamResponse, p
       readUsage(ctx, tail);
     } else {
       const tail = isJson ? new TailBuffer() : null;
-      await forwardBytes(ctx, upstream.body, tail);
+      await forwardBytes(ctx, upstream.body, tail, phases);
       if (tail) readUsage(ctx, tail);
     }
   } catch (err) {

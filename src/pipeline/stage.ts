@@ -77,6 +77,11 @@ export interface Stage {
   filterTargets?(ctx: RequestContext, candidates: readonly CompiledTarget[]): readonly CompiledTarget[];
   /** Wraps the upstream call (retry, fallback, timeouts, hedging). Composed once at compile time. */
   wrapCall?(next: UpstreamCall): UpstreamCall;
+  /**
+   * Observes the upstream's body bytes as they arrive, before any `onChunk` (the cache
+   * records answers this way). Read-only: the bytes go on unchanged.
+   */
+  onData?(ctx: RequestContext, chunk: Buffer): void;
   /** Response headers arrived; `response.status` and `response.headers` may be edited. */
   onResponse?(ctx: RequestContext, response: UpstreamResponse): MaybePromise<void>;
   /**

@@ -4,7 +4,7 @@ import OpenAI from 'openai';
 import { MockUpstream, chatCompletion, chunk, steps } from '../support/mock-upstream.js';
 import { startGateway, type Running } from '../support/gateway.js';
 import { Clock, featureYaml, REDIS_SKIP, RedisServer, redisState } from '../support/redis.js';
-import { canonicalJson } from '../../src/features/cache.js';
+import { canonicalJson } from '../../src/pipeline/request-key.js';
 
 const MODEL = 'gpt-4o-mini';
 const MESSAGES = [{ role: 'user', content: 'hi' }];
