@@ -36,6 +36,14 @@ const NOT_REPLAYED = new Set([
 ]);
 
 const STATE = 'sidegate.cache';
+
+/** X-Cache-Timestamp text per stored entry, formatted once (memory entries are reused on every hit). */
+const TIMESTAMPS = new WeakMap<CacheEntry, string>();
+function timestampOf(entry: CacheEntry): string {
+  let text = TIMESTAMPS.get(entry);
+  if (text === undefined) TIMESTAMPS.set(entry, (text = new Date(entry.storedAt).toISOString()));
+  return text;
+}
 const SSE_TYPE = 'text/event-stream; charset=utf-8';
 const DONE_EVENT = 'data: [DONE]\n\n';
 
@@ -149,11 +157,11 @@ class CacheStage implements Stage {
     this.statuses = new Set(config.statuses ?? DEFAULTS.statuses);
     this.space = deps.state.cacheSpace(deps.routerName, parseSize(config.max_size ?? DEFAULTS.max_size));
     this.now = deps.now;
-    const requests = deps.metrics.counter('ai_gateway_cache_requests_total', 'Cacheable requests by router and result (hit, miss, bypass for Cache-Control: no-cache).', ['router', 'result']);
+    const requests = deps.metrics.localCounter('ai_gateway_cache_requests_total', 'Cacheable requests by router and result (hit, miss, bypass for Cache-Control: no-cache).', ['router', 'result']);
     this.results = {
-      hit: requests.labels(deps.routerName, 'hit'),
-      miss: requests.labels(deps.routerName, 'miss'),
-      bypass: requests.labels(deps.routerName, 'bypass'),
+      hit: requests.child(deps.routerName, 'hit'),
+      miss: requests.child(deps.routerName, 'miss'),
+      bypass: requests.child(deps.routerName, 'bypass'),
     };
   }
 
@@ -205,7 +213,7 @@ class CacheStage implements Stage {
     const headers: Record<string, string> = {
       ...entry.headers,
       'x-cache': 'HIT',
-      'x-cache-timestamp': new Date(entry.storedAt).toISOString(),
+      'x-cache-timestamp': timestampOf(entry),
       age: String(Math.max(0, Math.floor((now - entry.storedAt) / 1000))),
     };
     if (replay.contentType) headers['content-type'] = replay.contentType;

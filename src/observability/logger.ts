@@ -3,23 +3,32 @@ import type { LogLevel } from '../config/types.js';
 
 export type { Logger };
 
+/** Lines are written out at least this often, so a quiet gateway's logs are never stale. */
+const FLUSH_EVERY_MS = 100;
+/** Lines are gathered up to this many bytes per write (pino's asynchronous logging). */
+const WRITE_BYTES = 4096;
+
 /**
  * The gateway's JSON logger. Nothing that could hold a credential is ever passed to it:
  * request headers are not logged, and config is logged only in its redacted form.
  *
- * Lines go to stdout through an asynchronous destination: under load, lines written
- * while a write is in flight leave together in the next one (one write per batch rather
- * than per request); when idle, each line is written at once. `time` is epoch
- * milliseconds, which costs nothing to format. Call `flushLogger()` before exiting.
+ * An access line per request is the most expensive thing the gateway does after the
+ * network, so lines are gathered in memory and written 4 KB at a time (at least every
+ * 100 ms), instead of one write per request. `time` is epoch milliseconds, which costs
+ * nothing to format. `flushLogger()` before exiting writes what is left.
  */
 export function createLogger(level: LogLevel = 'info'): Logger {
+  const destination = pino.destination({ dest: 1, sync: false, minLength: WRITE_BYTES });
+  const timer = setInterval(() => destination.flush(), FLUSH_EVERY_MS);
+  timer.unref();
+  destination.on('close', () => clearInterval(timer));
   return pino(
     {
       level,
       base: { service: 'sidegate' },
       formatters: { level: (label) => ({ level: label }) },
     },
-    pino.destination({ dest: 1, sync: false }),
+    destination,
   );
 }
 

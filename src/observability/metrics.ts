@@ -167,6 +167,11 @@ export class Metrics {
     return (this.registry.getSingleMetric(name) as Counter | undefined) ?? new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
+  /** Like `counter`, for counts taken on every request: plain numbers, read at scrape time. */
+  localCounter(name: string, help: string, labelNames: readonly string[]): LocalCounter {
+    return (this.registry.getSingleMetric(name) as LocalCounter | undefined) ?? new LocalCounter(this.registry, name, help, labelNames);
+  }
+
   gauge(name: string, help: string, labelNames: readonly string[]): Gauge {
     return (this.registry.getSingleMetric(name) as Gauge | undefined) ?? new Gauge({ name, help, labelNames, registers: [this.registry] });
   }
