@@ -8,7 +8,7 @@ import type { CacheEntry, CacheSpace } from '../state/store.js';
 import { parseEvents } from '../upstream/sse.js';
 import { headerValue } from '../upstream/headers.js';
 import { parseDuration, parseSize } from '../util/units.js';
-import { requestKey } from '../pipeline/request-key.js';
+import { RequestKeyMemo } from '../pipeline/request-key.js';
 import { clientWantsStreamUsage, isUsageOnlyEvent } from './stream-usage.js';
 
 export interface CacheConfig {
@@ -142,7 +142,7 @@ class CacheStage implements Stage {
   private readonly space: CacheSpace;
   private readonly ttlMs: number;
   private readonly maxEntry: number;
-  private readonly keyHeaders: readonly string[];
+  private readonly keys: RequestKeyMemo;
   private readonly statuses: ReadonlySet<number>;
   private readonly now: () => number;
   private readonly results: { hit: { inc(): void }; miss: { inc(): void }; bypass: { inc(): void } };
@@ -153,7 +153,8 @@ class CacheStage implements Stage {
   ) {
     this.ttlMs = parseDuration(config.ttl ?? DEFAULTS.ttl);
     this.maxEntry = parseSize(config.max_entry ?? DEFAULTS.max_entry);
-    this.keyHeaders = Object.freeze((config.key_headers ?? DEFAULTS.key_headers).map((h) => h.toLowerCase()));
+    const keyHeaders = Object.freeze((config.key_headers ?? DEFAULTS.key_headers).map((h) => h.toLowerCase()));
+    this.keys = new RequestKeyMemo(keyHeaders, { salt: deps.routerFingerprint, skip: DELIVERY_FIELDS });
     this.statuses = new Set(config.statuses ?? DEFAULTS.statuses);
     this.space = deps.state.cacheSpace(deps.routerName, parseSize(config.max_size ?? DEFAULTS.max_size));
     this.now = deps.now;
@@ -166,7 +167,7 @@ class CacheStage implements Stage {
   }
 
   private keyOf(ctx: RequestContext): string {
-    return requestKey(ctx, this.keyHeaders, { salt: this.deps.routerFingerprint, skip: DELIVERY_FIELDS });
+    return this.keys.keyOf(ctx);
   }
 
   onRequest(ctx: RequestContext): LocalReply | undefined | Promise<LocalReply | undefined> {

@@ -39,3 +39,41 @@ export function requestKey(ctx: RequestContext, keyHeaders: readonly string[], o
   if (ctx.body !== undefined) hash.update(canonicalJson(ctx.body, options.skip ?? null));
   return hash.digest('hex');
 }
+
+/** Bodies up to this size have their key remembered. */
+const MEMO_BODY_BYTES = 8192;
+/** Keys remembered at most (oldest forgotten first): at most ~2 MB of memory. */
+const MEMO_ENTRIES = 256;
+
+/**
+ * `requestKey` with a memory: a request whose bytes (method, path, key headers, body)
+ * were seen recently gets the key computed then, skipping canonical JSON and SHA-256.
+ * Repeated identical requests are exactly what a cache answers, so its hit path gets
+ * cheaper; a body a stage has changed since it arrived is always keyed afresh.
+ */
+export class RequestKeyMemo {
+  private readonly keys = new Map<string, string>();
+
+  constructor(
+    private readonly keyHeaders: readonly string[],
+    private readonly options: RequestKeyOptions = {},
+  ) {}
+
+  keyOf(ctx: RequestContext): string {
+    const raw = ctx.rawBody;
+    if (raw === null || raw.length > MEMO_BODY_BYTES || ctx.bodyChanged) return requestKey(ctx, this.keyHeaders, this.options);
+    let id = `${ctx.method} ${ctx.upstreamPath}`;
+    for (const name of this.keyHeaders) {
+      const value = ctx.req.headers[name];
+      id += `\0${Array.isArray(value) ? value.join('\n') : (value ?? '')}`;
+    }
+    id += `\0${raw.toString('latin1')}`;
+    let key = this.keys.get(id);
+    if (key === undefined) {
+      key = requestKey(ctx, this.keyHeaders, this.options);
+      if (this.keys.size >= MEMO_ENTRIES) this.keys.delete(this.keys.keys().next().value!);
+      this.keys.set(id, key);
+    }
+    return key;
+  }
+}
