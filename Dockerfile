@@ -16,5 +16,6 @@ COPY schemas ./schemas
 USER node
 # 8080: the app's baseURL (http://127.0.0.1:8080/v1); 9090: admin (/healthz /readyz /metrics …).
 EXPOSE 8080 9090
-ENTRYPOINT ["node", "dist/cli.js"]
+# A small young generation keeps the sidecar's memory low at no cost in speed (see src/cli.ts).
+ENTRYPOINT ["node", "--max-semi-space-size=8", "dist/cli.js"]
 CMD ["start", "-c", "/etc/sidegate/gateway.yaml"]

