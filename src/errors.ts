@@ -111,16 +111,10 @@ export function failureKind(err: unknown): FailureKind {
 export function upstreamFailure(err: unknown, upstream: string): GatewayError {
   if (err instanceof GatewayError) return err;
   const code = (err as { code?: string } | null)?.code ?? '';
-  switch (code) {
-    case 'ECONNREFUSED':
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-    case 'UND_ERR_CONNECT_TIMEOUT':
+  switch (failureKind(err)) {
+    case 'connect_error':
       return new GatewayError('upstream_connect_error', `could not connect to upstream "${upstream}" (${code})`, { cause: err });
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
+    case 'timeout':
       return new GatewayError('upstream_timeout', `upstream "${upstream}" timed out (${code})`, { cause: err });
     default:
       return new GatewayError('upstream_error', `upstream "${upstream}" failed${code ? ` (${code})` : ''}`, { cause: err });

@@ -27,10 +27,11 @@ export class CounterChild {
   }
 }
 
-export class LocalCounter {
-  readonly type = 'counter';
+/** A metric registered in prom-client's registry, with one child per label set. */
+abstract class LocalMetric<Child> {
+  abstract readonly type: string;
   readonly aggregator = 'sum';
-  private readonly children = new Map<string, CounterChild>();
+  protected readonly children = new Map<string, Child>();
 
   constructor(
     registry: Registry,
@@ -41,21 +42,31 @@ export class LocalCounter {
     registry.registerMetric(this as never);
   }
 
+  protected abstract make(labels: Record<string, string>): Child;
+
   /** The child for these label values; keep it, do not call this per request. */
-  child(...values: string[]): CounterChild {
+  child(...values: string[]): Child {
     const key = values.join('\0');
     let child = this.children.get(key);
-    if (!child) this.children.set(key, (child = new CounterChild(labelObject(this.labelNames, values))));
+    if (!child) this.children.set(key, (child = this.make(labelObject(this.labelNames, values))));
     return child;
+  }
+
+  reset(): void {
+    this.children.clear();
+  }
+}
+
+export class LocalCounter extends LocalMetric<CounterChild> {
+  readonly type = 'counter';
+
+  protected make(labels: Record<string, string>): CounterChild {
+    return new CounterChild(labels);
   }
 
   get(): { name: string; help: string; type: string; aggregator: string; values: MetricValue[] } {
     const values = [...this.children.values()].map((c) => ({ labels: c.labels, value: c.value }));
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
-
-  reset(): void {
-    this.children.clear();
   }
 }
 
@@ -82,26 +93,15 @@ export class HistogramChild {
   }
 }
 
-export class LocalHistogram {
+export class LocalHistogram extends LocalMetric<HistogramChild> {
   readonly type = 'histogram';
-  readonly aggregator = 'sum';
-  private readonly children = new Map<string, HistogramChild>();
 
-  constructor(
-    registry: Registry,
-    readonly name: string,
-    readonly help: string,
-    private readonly labelNames: readonly string[],
-    private readonly buckets: readonly number[],
-  ) {
-    registry.registerMetric(this as never);
+  constructor(registry: Registry, name: string, help: string, labelNames: readonly string[], private readonly buckets: readonly number[]) {
+    super(registry, name, help, labelNames);
   }
 
-  child(...values: string[]): HistogramChild {
-    const key = values.join('\0');
-    let child = this.children.get(key);
-    if (!child) this.children.set(key, (child = new HistogramChild(labelObject(this.labelNames, values), this.buckets)));
-    return child;
+  protected make(labels: Record<string, string>): HistogramChild {
+    return new HistogramChild(labels, this.buckets);
   }
 
   get(): { name: string; help: string; type: string; aggregator: string; values: MetricValue[] } {
@@ -117,9 +117,5 @@ export class LocalHistogram {
       values.push({ labels: c.labels, value: c.count, metricName: `${this.name}_count` });
     }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
-
-  reset(): void {
-    this.children.clear();
   }
 }
