@@ -1,4 +1,4 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 import type { LogLevel } from '../config/types.js';
 
 export type { Logger };
@@ -7,6 +7,18 @@ export type { Logger };
 const FLUSH_EVERY_MS = 100;
 /** Lines are gathered up to this many bytes per write (pino's asynchronous logging). */
 const WRITE_BYTES = 4096;
+
+type Stdout = DestinationStream & { flush(): void };
+
+/** One stdout writer per process, shared by every gateway in it (and its one flush timer). */
+let stdout: Stdout | null = null;
+function stdoutDestination(): Stdout {
+  if (stdout) return stdout;
+  const destination = pino.destination({ dest: 1, sync: false, minLength: WRITE_BYTES });
+  setInterval(() => destination.flush(), FLUSH_EVERY_MS).unref();
+  stdout = destination;
+  return destination;
+}
 
 /**
  * The gateway's JSON logger. Nothing that could hold a credential is ever passed to it:
@@ -18,17 +30,13 @@ const WRITE_BYTES = 4096;
  * nothing to format. `flushLogger()` before exiting writes what is left.
  */
 export function createLogger(level: LogLevel = 'info'): Logger {
-  const destination = pino.destination({ dest: 1, sync: false, minLength: WRITE_BYTES });
-  const timer = setInterval(() => destination.flush(), FLUSH_EVERY_MS);
-  timer.unref();
-  destination.on('close', () => clearInterval(timer));
   return pino(
     {
       level,
       base: { service: 'sidegate' },
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination,
+    stdoutDestination(),
   );
 }
 
