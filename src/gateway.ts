@@ -376,7 +376,7 @@ export class Gateway extends EventEmitter implements Runtime {
   }
 
   async metricsText(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() };
+    return this.metrics.text();
   }
 }
 

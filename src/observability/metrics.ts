@@ -83,6 +83,20 @@ export class RouterMetrics {
 }
 
 /**
+ * Node's process metrics (CPU, memory, event loop lag…), collected once per process: they
+ * describe the process, not a gateway, and collecting them starts monitors that run for
+ * as long as the process does.
+ */
+let processRegistry: Registry | null = null;
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+/**
  * Every Prometheus metric of one gateway instance, in its own registry (so two gateways
  * in one process, as in tests or an embedding app, never collide). Lives across reloads.
  */
@@ -148,7 +162,6 @@ export class Metrics {
 
   /** `inFlight` tells how many requests are being handled; it is read when /metrics is scraped. */
   constructor(inFlight: () => number = () => 0) {
-    collectDefaultMetrics({ register: this.registry });
     new Gauge({
       name: 'ai_gateway_requests_in_flight',
       help: 'Requests being handled now.',
@@ -181,6 +194,12 @@ export class Metrics {
       (this.registry.getSingleMetric(name) as Histogram | undefined) ??
       new Histogram({ name, help, labelNames, buckets, registers: [this.registry] })
     );
+  }
+
+  /** The Prometheus text of this gateway's metrics and the process's. */
+  async text(): Promise<{ contentType: string; body: string }> {
+    const merged = Registry.merge([processMetrics(), this.registry]);
+    return { contentType: merged.contentType, body: await merged.metrics() };
   }
 
   /** Per-router counts by router name, for /stats. */
