@@ -1,9 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { MockUpstream, chunk, steps } from '../support/mock-upstream.js';
-import { startGateway, type Running } from '../support/gateway.js';
-import { Clock, featureYaml, REDIS_SKIP, RedisServer, redisState } from '../support/redis.js';
+import { chunk, steps } from '../support/mock-upstream.js';
+import type { Running } from '../support/gateway.js';
+import { backendFixture, Clock, featureYaml, REDIS_SKIP } from '../support/redis.js';
 import { periodOf } from '../../src/features/budget.js';
 
 /** $1 per token: the mock's default usage (5 + 3 tokens) costs $8. */
@@ -31,31 +31,13 @@ test('periods are calendar UTC: day, ISO week from Monday, month', () => {
 
 for (const backend of ['memory', 'redis'] as const) {
   describe(`budget on the ${backend} backend`, { skip: backend === 'redis' && REDIS_SKIP }, () => {
-    let upstream: MockUpstream;
-    let redis: RedisServer | null = null;
-    let prefixes = 0;
-    const open: Running[] = [];
-    const state = (): string => (redis ? redisState(redis, `budget${++prefixes}:`) : '');
-    const start = async (yaml: string, clock: Clock): Promise<Running> => {
-      const gw = await startGateway(yaml, { now: clock.now });
-      open.push(gw);
-      return gw;
-    };
-
-    before(async () => {
-      upstream = await MockUpstream.start();
-      if (backend === 'redis') redis = await RedisServer.start();
-    });
-    after(async () => {
-      for (const gw of open) await gw.close();
-      await upstream.close();
-      await redis?.stop();
-    });
+    const fx = backendFixture(backend, 'budget');
+    const start = (yaml: string, clock: Clock): Promise<Running> => fx.start(yaml, clock);
 
     test('the request that crosses the budget completes, the next one is refused; it resets at the period boundary', async () => {
       const clock = new Clock(Date.UTC(2025, 0, 15, 23, 0));
-      const gw = await start(featureYaml(upstream.url, 'budget: { usd: 10, period: day }', { state: state(), top: PRICING }), clock);
-      const calls = upstream.received.length;
+      const gw = await start(featureYaml(fx.upstream.url, 'budget: { usd: 10, period: day }', { state: fx.state(), top: PRICING }), clock);
+      const calls = fx.upstream.received.length;
       assert.equal(await status(gw.url), 200, '$0 spent');
       assert.equal(await status(gw.url), 200, '$8 spent: this one crosses $10');
       const refused = await post(gw.url);
@@ -69,7 +51,7 @@ for (const backend of ['memory', 'redis'] as const) {
           code: 'budget_exceeded',
         },
       });
-      assert.equal(upstream.received.length, calls + 2, 'refused before any upstream call');
+      assert.equal(fx.upstream.received.length, calls + 2, 'refused before any upstream call');
 
       const stats = ((await (await fetch(`${gw.adminUrl}/stats`)).json()) as any).routers.main.budget;
       assert.equal(stats.usd, 10);
@@ -91,9 +73,9 @@ for (const backend of ['memory', 'redis'] as const) {
 
     test('streamed responses are charged too (usage asked for, and hidden)', async () => {
       const clock = new Clock();
-      const gw = await start(featureYaml(upstream.url, 'budget: { usd: 5, period: month }', { state: state(), top: PRICING }), clock);
+      const gw = await start(featureYaml(fx.upstream.url, 'budget: { usd: 5, period: month }', { state: fx.state(), top: PRICING }), clock);
       const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'sk-x', maxRetries: 0 });
-      upstream.script((req, res) => {
+      fx.upstream.script((req, res) => {
         const usage = req.json().stream_options?.include_usage ? [{ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'priced-model', choices: [], usage: { prompt_tokens: 4, completion_tokens: 2, total_tokens: 6 } }] : [];
         return steps.sse([chunk('priced-model', 'ok'), chunk('priced-model', null, 'stop'), ...usage])(req, res);
       });
@@ -106,7 +88,7 @@ for (const backend of ['memory', 'redis'] as const) {
 
     test('a reload keeps the spend', async () => {
       const clock = new Clock();
-      const yaml = featureYaml(upstream.url, 'budget: { usd: 1, period: week }', { state: state(), top: PRICING });
+      const yaml = featureYaml(fx.upstream.url, 'budget: { usd: 1, period: week }', { state: fx.state(), top: PRICING });
       const gw = await start(yaml, clock);
       assert.equal(await status(gw.url), 200);
       await gw.gateway.reload({ yaml: `${yaml}    aliases: [renamed]\n` });
@@ -116,7 +98,7 @@ for (const backend of ['memory', 'redis'] as const) {
     if (backend === 'redis') {
       test('two gateways sharing Redis share one budget', async () => {
         const clock = new Clock();
-        const yaml = featureYaml(upstream.url, 'budget: { usd: 10, period: day }', { state: state(), top: PRICING });
+        const yaml = featureYaml(fx.upstream.url, 'budget: { usd: 10, period: day }', { state: fx.state(), top: PRICING });
         const a = await start(yaml, clock);
         const b = await start(yaml, clock);
         assert.equal(await status(a.url), 200);

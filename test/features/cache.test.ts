@@ -1,9 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { MockUpstream, chatCompletion, chunk, steps } from '../support/mock-upstream.js';
-import { startGateway, type Running } from '../support/gateway.js';
-import { Clock, featureYaml, REDIS_SKIP, RedisServer, redisState } from '../support/redis.js';
+import { chatCompletion, chunk, steps } from '../support/mock-upstream.js';
+import type { Running } from '../support/gateway.js';
+import { backendFixture, Clock, featureYaml, REDIS_SKIP } from '../support/redis.js';
 import { canonicalJson } from '../../src/pipeline/request-key.js';
 
 const MODEL = 'gpt-4o-mini';
@@ -26,31 +26,14 @@ test('canonical JSON sorts keys at every level and keeps array order', () => {
 
 for (const backend of ['memory', 'redis'] as const) {
   describe(`cache on the ${backend} backend`, { skip: backend === 'redis' && REDIS_SKIP }, () => {
-    let upstream: MockUpstream;
-    let redis: RedisServer | null = null;
-    let prefixes = 0;
-    const open: Running[] = [];
-    const start = async (features: string, clock = new Clock(), router = ''): Promise<Running> => {
-      const state = redis ? redisState(redis, `cache${++prefixes}:`) : '';
-      const gw = await startGateway(featureYaml(upstream.url, features, { state, router }), { now: clock.now });
-      open.push(gw);
-      return gw;
-    };
-
-    before(async () => {
-      upstream = await MockUpstream.start();
-      if (backend === 'redis') redis = await RedisServer.start();
-    });
-    after(async () => {
-      for (const gw of open) await gw.close();
-      await upstream.close();
-      await redis?.stop();
-    });
+    const fx = backendFixture(backend, 'cache');
+    const start = (features: string, clock = new Clock(), router = ''): Promise<Running> =>
+      fx.start(featureYaml(fx.upstream.url, features, { state: fx.state(), router }), clock);
 
     test('MISS, then HIT with X-Cache-Timestamp and Age; the upstream is called once', async () => {
       const clock = new Clock();
       const gw = await start('cache: { ttl: 1m }', clock);
-      const calls = upstream.received.length;
+      const calls = fx.upstream.received.length;
       const first = await post(gw.url, { model: MODEL, messages: MESSAGES });
       assert.equal(first.res.status, 200);
       assert.equal(first.res.headers.get('x-cache'), 'MISS');
@@ -64,12 +47,12 @@ for (const backend of ['memory', 'redis'] as const) {
       assert.equal(second.res.headers.get('content-type'), 'application/json');
       assert.ok(second.res.headers.get('x-request-id'));
       assert.equal(second.text, first.text);
-      assert.equal(upstream.received.length, calls + 1);
+      assert.equal(fx.upstream.received.length, calls + 1);
 
       clock.t += 60_000;
       const expired = await post(gw.url, { model: MODEL, messages: MESSAGES });
       assert.equal(expired.res.headers.get('x-cache'), 'MISS', 'past its ttl an entry is not served');
-      assert.equal(upstream.received.length, calls + 2);
+      assert.equal(fx.upstream.received.length, calls + 2);
 
       const stats = (await (await fetch(`${gw.adminUrl}/stats`)).json()) as any;
       const section = stats.routers.main.cache;
@@ -107,8 +90,8 @@ for (const backend of ['memory', 'redis'] as const) {
       const gw = await start('cache: {}');
       const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'sk-stream', maxRetries: 0 });
       const request = { model: MODEL, messages: [{ role: 'user' as const, content: 'stream me' }], stream: true as const };
-      upstream.script(steps.sse([chunk(MODEL, 'Hel'), chunk(MODEL, 'lo, '), chunk(MODEL, 'cache'), chunk(MODEL, null, 'stop')]));
-      const calls = upstream.received.length;
+      fx.upstream.script(steps.sse([chunk(MODEL, 'Hel'), chunk(MODEL, 'lo, '), chunk(MODEL, 'cache'), chunk(MODEL, null, 'stop')]));
+      const calls = fx.upstream.received.length;
       const read = async () => {
         const { data, response } = await client.chat.completions.create(request).withResponse();
         let text = '';
@@ -121,17 +104,17 @@ for (const backend of ['memory', 'redis'] as const) {
       };
       assert.deepEqual(await read(), { text: 'Hello, cache', finish: 'stop', cache: 'MISS', type: 'text/event-stream' });
       assert.deepEqual(await read(), { text: 'Hello, cache', finish: 'stop', cache: 'HIT', type: 'text/event-stream' });
-      assert.equal(upstream.received.length, calls + 1);
+      assert.equal(fx.upstream.received.length, calls + 1);
     });
 
     test('a stored JSON completion answers a streaming request as SSE', async () => {
       const gw = await start('cache: {}');
       const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'sk-json', maxRetries: 0 });
       const messages = [{ role: 'user' as const, content: 'json first' }];
-      upstream.script(steps.json(200, chatCompletion(MODEL, 'stored as JSON')));
+      fx.upstream.script(steps.json(200, chatCompletion(MODEL, 'stored as JSON')));
       const plain = await client.chat.completions.create({ model: MODEL, messages });
       assert.equal(plain.choices[0]!.message.content, 'stored as JSON');
-      const calls = upstream.received.length;
+      const calls = fx.upstream.received.length;
       const { data, response } = await client.chat.completions.create({ model: MODEL, messages, stream: true }).withResponse();
       assert.equal(response.headers.get('x-cache'), 'HIT');
       let text = '';
@@ -143,7 +126,7 @@ for (const backend of ['memory', 'redis'] as const) {
       assert.equal(text, 'stored as JSON');
       assert.equal(events.at(-1)!.choices[0]!.finish_reason, 'stop');
       assert.ok(events.every((e) => !e.usage), 'no usage event unless asked');
-      assert.equal(upstream.received.length, calls);
+      assert.equal(fx.upstream.received.length, calls);
     });
 
     test('Cache-Control: no-cache skips the lookup, no-store skips storing; errors are not stored', async () => {
@@ -155,7 +138,7 @@ for (const backend of ['memory', 'redis'] as const) {
       assert.equal((await post(gw.url, body, { 'cache-control': 'no-cache' })).res.headers.get('x-cache'), 'MISS');
 
       const failing = { model: MODEL, messages: [{ role: 'user', content: 'fails' }] };
-      upstream.script(steps.json(500, { error: { message: 'boom', type: 'api_error', param: null, code: null } }));
+      fx.upstream.script(steps.json(500, { error: { message: 'boom', type: 'api_error', param: null, code: null } }));
       assert.equal((await post(gw.url, failing)).res.status, 500);
       const again = await post(gw.url, failing);
       assert.equal(again.res.status, 200);
@@ -188,10 +171,8 @@ for (const backend of ['memory', 'redis'] as const) {
     });
 
     test('a reload keeps the cache of an unchanged router', async () => {
-      const state = redis ? redisState(redis, `cache${++prefixes}:`) : '';
-      const yaml = featureYaml(upstream.url, 'cache: {}', { state });
-      const gw = await startGateway(yaml);
-      open.push(gw);
+      const yaml = featureYaml(fx.upstream.url, 'cache: {}', { state: fx.state() });
+      const gw = await fx.start(yaml);
       const body = { model: MODEL, messages: [{ role: 'user', content: 'reload' }] };
       await post(gw.url, body);
       await gw.gateway.reload({ yaml: yaml.replace('logging: { level: silent }', 'logging: { level: silent, access: false }') });
@@ -204,7 +185,7 @@ for (const backend of ['memory', 'redis'] as const) {
         const big = (n: number) => steps.json(200, chatCompletion(MODEL, `${n}`.repeat(1000)));
         const ask = (n: number) => post(gw.url, { model: MODEL, messages: [{ role: 'user', content: `evict ${n}` }] });
         for (const n of [1, 2, 3]) {
-          upstream.script(big(n));
+          fx.upstream.script(big(n));
           assert.equal((await ask(n)).res.headers.get('x-cache'), 'MISS');
         }
         assert.equal((await ask(3)).res.headers.get('x-cache'), 'HIT');
@@ -213,10 +194,10 @@ for (const backend of ['memory', 'redis'] as const) {
         assert.equal(stats.entries, 2);
         assert.equal(stats.evictions, 1);
         assert.ok(stats.bytes <= 3 * 1024 && stats.bytes > 2 * 1000, `bytes ${stats.bytes}`);
-        upstream.script(big(1));
+        fx.upstream.script(big(1));
         assert.equal((await ask(1)).res.headers.get('x-cache'), 'MISS', 'the least recently used went first');
 
-        upstream.script(steps.json(200, chatCompletion(MODEL, 'x'.repeat(3000))));
+        fx.upstream.script(steps.json(200, chatCompletion(MODEL, 'x'.repeat(3000))));
         const huge = { model: MODEL, messages: [{ role: 'user', content: 'huge' }] };
         assert.equal((await post(gw.url, huge)).res.headers.get('x-cache'), 'MISS');
         assert.equal((await post(gw.url, huge)).res.headers.get('x-cache'), 'MISS', 'over max_entry: never stored');

@@ -4,7 +4,7 @@ import OpenAI from 'openai';
 import { Redis } from 'ioredis';
 import { MockUpstream, chunk, steps, type Step } from '../support/mock-upstream.js';
 import { startGateway, type Running } from '../support/gateway.js';
-import { Clock, featureYaml, REDIS_SKIP, RedisServer, redisState } from '../support/redis.js';
+import { backendFixture, Clock, featureYaml, REDIS_SKIP } from '../support/redis.js';
 import { MemoryStore } from '../../src/state/memory.js';
 import { formatReset } from '../../src/features/rate_limit.js';
 
@@ -50,29 +50,11 @@ test('idle buckets are swept, so a flood of distinct keys does not stay in memor
 
 for (const backend of ['memory', 'redis'] as const) {
   describe(`rate_limit on the ${backend} backend`, { skip: backend === 'redis' && REDIS_SKIP }, () => {
-    let upstream: MockUpstream;
-    let redis: RedisServer | null = null;
-    let prefixes = 0;
-    const state = (): string => (redis ? redisState(redis, `rl${++prefixes}:`) : '');
-    const open: Running[] = [];
-    const start = async (yaml: string, clock = new Clock()): Promise<Running> => {
-      const gw = await startGateway(yaml, { now: clock.now });
-      open.push(gw);
-      return gw;
-    };
-
-    before(async () => {
-      upstream = await MockUpstream.start();
-      if (backend === 'redis') redis = await RedisServer.start();
-    });
-    after(async () => {
-      for (const gw of open) await gw.close();
-      await upstream.close();
-      await redis?.stop();
-    });
+    const fx = backendFixture(backend, 'rl');
+    const start = (yaml: string, clock = new Clock()): Promise<Running> => fx.start(yaml, clock);
 
     test('the 61st request in a minute gets the exact 429 body and headers; every answer has x-ratelimit-*', async () => {
-      const gw = await start(featureYaml(upstream.url, 'rate_limit: { requests: 60, per: 1m, key: global }', { state: state() }));
+      const gw = await start(featureYaml(fx.upstream.url, 'rate_limit: { requests: 60, per: 1m, key: global }', { state: fx.state() }));
       const first = await post(gw.url);
       assert.equal(first.status, 200);
       assert.equal(first.headers.get('x-ratelimit-limit-requests'), '60');
@@ -86,7 +68,7 @@ for (const backend of ['memory', 'redis'] as const) {
         assert.equal(res.headers.get('x-ratelimit-remaining-requests'), String(60 - i));
         await res.arrayBuffer();
       }
-      const calls = upstream.received.length;
+      const calls = fx.upstream.received.length;
       const refused = await post(gw.url);
       assert.equal(refused.status, 429);
       assert.equal(refused.headers.get('content-type'), 'application/json');
@@ -102,12 +84,12 @@ for (const backend of ['memory', 'redis'] as const) {
           code: 'rate_limit_exceeded',
         },
       });
-      assert.equal(upstream.received.length, calls, 'a refused request never reaches the upstream');
+      assert.equal(fx.upstream.received.length, calls, 'a refused request never reaches the upstream');
     });
 
     test('the upstream\'s own x-ratelimit-* headers are replaced by the router\'s', async () => {
-      const gw = await start(featureYaml(upstream.url, 'rate_limit: { requests: 5, per: 1s, key: global }', { state: state() }));
-      upstream.script(steps.json(200, { ok: true }, { 'x-ratelimit-limit-requests': '10000', 'x-ratelimit-remaining-requests': '9999' }));
+      const gw = await start(featureYaml(fx.upstream.url, 'rate_limit: { requests: 5, per: 1s, key: global }', { state: fx.state() }));
+      fx.upstream.script(steps.json(200, { ok: true }, { 'x-ratelimit-limit-requests': '10000', 'x-ratelimit-remaining-requests': '9999' }));
       const res = await post(gw.url);
       assert.equal(res.headers.get('x-ratelimit-limit-requests'), '5');
       assert.equal(res.headers.get('x-ratelimit-remaining-requests'), '4');
@@ -117,7 +99,7 @@ for (const backend of ['memory', 'redis'] as const) {
 
     test('the bucket refills with time (injected clock)', async () => {
       const clock = new Clock();
-      const gw = await start(featureYaml(upstream.url, 'rate_limit: { requests: 2, per: 1m, key: global }', { state: state() }), clock);
+      const gw = await start(featureYaml(fx.upstream.url, 'rate_limit: { requests: 2, per: 1m, key: global }', { state: fx.state() }), clock);
       for (const expected of [200, 200, 429]) assert.equal((await post(gw.url).then(drain)).status, expected);
       clock.t += 29_999;
       assert.equal((await post(gw.url).then(drain)).status, 429);
@@ -128,9 +110,9 @@ for (const backend of ['memory', 'redis'] as const) {
     });
 
     test('a token limit is charged from a streamed response\'s usage; the client never sees the usage event', async () => {
-      const gw = await start(featureYaml(upstream.url, 'rate_limit: { requests: 100, per: 1m, tokens: 10, key: api_key }', { state: state() }));
+      const gw = await start(featureYaml(fx.upstream.url, 'rate_limit: { requests: 100, per: 1m, tokens: 10, key: api_key }', { state: fx.state() }));
       const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'sk-tokens', maxRetries: 0 });
-      upstream.script(streamWithUsage);
+      fx.upstream.script(streamWithUsage);
       const { data: stream, response } = await client.chat.completions
         .create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], stream: true })
         .withResponse();
@@ -140,7 +122,7 @@ for (const backend of ['memory', 'redis'] as const) {
       for await (const c of stream) chunks.push(c);
       assert.equal(chunks.map((c) => c.choices[0]?.delta.content ?? '').join(''), 'Hello');
       assert.ok(chunks.every((c) => c.choices.length > 0 && !c.usage), 'the usage event the gateway asked for is hidden');
-      assert.deepEqual(upstream.received.at(-1)!.json().stream_options, { include_usage: true }, 'the upstream was asked for usage');
+      assert.deepEqual(fx.upstream.received.at(-1)!.json().stream_options, { include_usage: true }, 'the upstream was asked for usage');
 
       const refused = await post(gw.url, { authorization: 'Bearer sk-tokens' });
       assert.equal(refused.status, 429);
@@ -157,9 +139,9 @@ for (const backend of ['memory', 'redis'] as const) {
     });
 
     test('a client that asked for stream usage still gets it', async () => {
-      const gw = await start(featureYaml(upstream.url, 'rate_limit: { requests: 100, per: 1m, tokens: 1000 }', { state: state() }));
+      const gw = await start(featureYaml(fx.upstream.url, 'rate_limit: { requests: 100, per: 1m, tokens: 1000 }', { state: fx.state() }));
       const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'sk-x', maxRetries: 0 });
-      upstream.script(streamWithUsage);
+      fx.upstream.script(streamWithUsage);
       const stream = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } });
       const chunks = [];
       for await (const c of stream) chunks.push(c);
@@ -167,12 +149,12 @@ for (const backend of ['memory', 'redis'] as const) {
     });
 
     test('api_key buckets are per key, and the key itself is never stored', async () => {
-      const gw = await start(featureYaml(upstream.url, 'rate_limit: { requests: 1, per: 1m, key: api_key }', { state: state() }));
+      const gw = await start(featureYaml(fx.upstream.url, 'rate_limit: { requests: 1, per: 1m, key: api_key }', { state: fx.state() }));
       assert.equal((await post(gw.url, { authorization: 'Bearer sk-alice-secret' }).then(drain)).status, 200);
       assert.equal((await post(gw.url, { authorization: 'Bearer sk-bob-secret' }).then(drain)).status, 200);
       assert.equal((await post(gw.url, { authorization: 'Bearer sk-alice-secret' }).then(drain)).status, 429);
-      if (redis) {
-        const client = new Redis(redis.url);
+      if (fx.redis) {
+        const client = new Redis(fx.redis.url);
         const keys = await client.keys('*');
         await client.quit();
         assert.ok(keys.length >= 2);
@@ -181,7 +163,7 @@ for (const backend of ['memory', 'redis'] as const) {
     });
 
     test('a reload keeps the buckets', async () => {
-      const yaml = featureYaml(upstream.url, 'rate_limit: { requests: 2, per: 1m, key: global }', { state: state() });
+      const yaml = featureYaml(fx.upstream.url, 'rate_limit: { requests: 2, per: 1m, key: global }', { state: fx.state() });
       const gw = await start(yaml);
       for (const expected of [200, 200]) assert.equal((await post(gw.url).then(drain)).status, expected);
       const result = await gw.gateway.reload({ yaml: `${yaml}    aliases: [renamed]\n` });
@@ -191,8 +173,8 @@ for (const backend of ['memory', 'redis'] as const) {
 
     if (backend === 'redis') {
       test('two gateways sharing Redis enforce one limit between them', async () => {
-        const shared = state();
-        const yaml = featureYaml(upstream.url, 'rate_limit: { requests: 3, per: 1m, key: global }', { state: shared });
+        const shared = fx.state();
+        const yaml = featureYaml(fx.upstream.url, 'rate_limit: { requests: 3, per: 1m, key: global }', { state: shared });
         const a = await start(yaml);
         const b = await start(yaml);
         assert.equal((await post(a.url).then(drain)).status, 200);

@@ -2,6 +2,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { after, before } from 'node:test';
+import { MockUpstream } from './mock-upstream.js';
+import { startGateway, type Running } from './gateway.js';
 
 /**
  * A real `redis-server` per test file, on a free port, that a test may kill and start
@@ -106,4 +109,43 @@ ${features
   .map((line) => `      ${line}`)
   .join('\n')}
 ${opts.router ?? ''}`;
+}
+
+/**
+ * What every per-backend feature test needs: a mock upstream, a redis-server when the
+ * backend is redis, a fresh key prefix per gateway (so tests never share counters), and
+ * every gateway started closed at the end. Registers its own before/after hooks.
+ */
+export function backendFixture(backend: 'memory' | 'redis', prefix: string) {
+  let upstream: MockUpstream | null = null;
+  let redis: RedisServer | null = null;
+  let prefixes = 0;
+  const open: Running[] = [];
+  before(async () => {
+    upstream = await MockUpstream.start();
+    if (backend === 'redis') redis = await RedisServer.start();
+  });
+  after(async () => {
+    for (const gw of open) await gw.close();
+    await upstream?.close();
+    await redis?.stop();
+  });
+  return {
+    get upstream(): MockUpstream {
+      return upstream!;
+    },
+    get redis(): RedisServer | null {
+      return redis;
+    },
+    /** The `state:` section of a new gateway: a Redis one with a prefix of its own, or none (memory). */
+    state(): string {
+      return redis ? redisState(redis, `${prefix}${++prefixes}:`) : '';
+    },
+    /** Starts a gateway (on `clock`, or real time without one) and closes it when the tests are done. */
+    async start(yaml: string, clock?: Clock): Promise<Running> {
+      const gw = await startGateway(yaml, clock ? { now: clock.now } : {});
+      open.push(gw);
+      return gw;
+    },
+  };
 }
