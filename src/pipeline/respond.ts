@@ -29,10 +29,14 @@ function write(ctx: RequestContext, chunk: Buffer): Promise<void> | undefined {
   return ctx.res.write(chunk) ? undefined : drained(ctx.res);
 }
 
-/** `Server-Timing`: the gateway's own time so far and the upstream's time to headers. */
-function serverTiming(ctx: RequestContext): string {
+/** The gateway's own milliseconds so far: time since arrival less the upstream's time to headers. */
+function ownTime(ctx: RequestContext): number {
+  return performance.now() - ctx.startedAt - (ctx.upstreamMs < 0 ? 0 : ctx.upstreamMs);
+}
+
+/** `Server-Timing`: the gateway's own time (`own`) and the upstream's time to headers. */
+function serverTiming(ctx: RequestContext, own: number): string {
   const upstream = ctx.upstreamMs < 0 ? 0 : ctx.upstreamMs;
-  const own = performance.now() - ctx.startedAt - upstream;
   return `gateway;dur=${Math.round(own * 1000) / 1000}, upstream;dur=${Math.round(upstream * 1000) / 1000}`;
 }
 
@@ -48,7 +52,7 @@ export function sendLocal(ctx: RequestContext, reply: LocalReply): void {
     ...reply.headers,
     'content-length': body.length,
     'x-request-id': ctx.id,
-    'server-timing': serverTiming(ctx),
+    'server-timing': serverTiming(ctx, ownTime(ctx)),
   });
   ctx.ttfbMs = performance.now() - ctx.startedAt;
   ctx.bytesOut = body.length;
@@ -80,7 +84,7 @@ export function sendError(ctx: RequestContext, error: GatewayError, phases: Phas
     'content-type': 'application/json',
     'content-length': body.length,
     'x-request-id': ctx.id,
-    'server-timing': serverTiming(ctx),
+    'server-timing': serverTiming(ctx, ownTime(ctx)),
   });
   ctx.bytesOut = body.length;
   res.end(body);
@@ -215,12 +219,11 @@ export async function respond(ctx: RequestContext, upstream: UpstreamResponse, p
   const isJson = !isSse && contentType.includes('json');
   const buffered = isJson && phases.onResponseBody !== null;
   const headers = clientResponseHeaders(upstream.headers, buffered || (isSse && phases.onChunk !== null));
+  ctx.overheadMs = ownTime(ctx); // ctx.upstreamMs is this answer's time to headers
   headers['x-request-id'] = ctx.id;
-  headers['server-timing'] = serverTiming(ctx);
+  headers['server-timing'] = serverTiming(ctx, ctx.overheadMs);
   if (upstream.target) headers['x-sidegate-target'] = upstream.target.upstream.name;
   headers['x-sidegate-attempts'] = String(ctx.attempts.length);
-  const overheadNow = performance.now() - ctx.startedAt - upstream.headersMs;
-  ctx.overheadMs = overheadNow;
   try {
     if (buffered) {
       await forwardParsed(ctx, upstream.body, headers as Record<string, unknown>, phases);
