@@ -2,13 +2,14 @@ import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
 import type { CompileDeps } from '../pipeline/compile-deps.js';
 import type { RequestContext } from '../pipeline/context.js';
-import type { LocalReply, Stage, UpstreamCall } from '../pipeline/stage.js';
-import type { HeaderMap, UpstreamResponse } from '../providers/provider.js';
+import type { LocalReply, Stage } from '../pipeline/stage.js';
+import type { HeaderMap, ResponseHead } from '../providers/provider.js';
 import type { CacheEntry, CacheSpace } from '../state/store.js';
 import { parseEvents } from '../upstream/sse.js';
 import { headerValue } from '../upstream/headers.js';
 import { parseDuration, parseSize } from '../util/units.js';
 import { RequestKeyMemo } from '../pipeline/request-key.js';
+import { slot } from '../pipeline/slot.js';
 import { clientWantsStreamUsage, isUsageOnlyEvent } from './stream-usage.js';
 
 export interface CacheConfig {
@@ -35,7 +36,7 @@ const NOT_REPLAYED = new Set([
   'x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens',
 ]);
 
-const STATE = 'sidegate.cache';
+const STATE = slot<CacheState>('cache');
 
 /** X-Cache-Timestamp text per stored entry, formatted once (memory entries are reused on every hit). */
 const TIMESTAMPS = new WeakMap<CacheEntry, string>();
@@ -133,8 +134,9 @@ function withoutUsage(body: Buffer): Buffer | null {
  * The exact response cache. Key: SHA-256 of method, path, the `key_headers` (so tenants
  * never share entries), the router's targets and the canonical body (sorted keys; `stream`
  * and `stream_options` left out, since they only change the delivery). A hit is answered
- * from onRequest with prebuilt bytes; a miss is recorded by a tee around the upstream
- * body and stored when complete. Entries live in the state store (an LRU per router in
+ * from onRequest with stored bytes, which then pass the response side of the stages
+ * before the cache; a miss is recorded as it leaves the stages after the cache, and
+ * stored when complete. Entries live in the state store (an LRU per router in
  * memory, TTL keys in Redis), so they survive reloads.
  */
 class CacheStage implements Stage {
@@ -174,7 +176,7 @@ class CacheStage implements Stage {
     if (!isCacheable(ctx)) return undefined;
     const cacheControl = ctx.req.headers['cache-control'];
     const key = this.keyOf(ctx);
-    ctx.locals.set(STATE, { key, store: !hasDirective(cacheControl, 'no-store'), recording: null } satisfies CacheState);
+    ctx.set(STATE, { key, store: !hasDirective(cacheControl, 'no-store'), recording: null });
     if (hasDirective(cacheControl, 'no-cache')) {
       this.results.bypass.inc();
       ctx.res.setHeader('x-cache', 'MISS');
@@ -221,22 +223,24 @@ class CacheStage implements Stage {
     return { status: entry.status, headers, body: replay.body };
   }
 
-  /** Decides, on the final answer (after retries and fallbacks), whether to record it. */
-  wrapCall(next: UpstreamCall): UpstreamCall {
-    return async (ctx, attempt) => {
-      const response = await next(ctx, attempt);
-      const state = ctx.locals.get(STATE) as CacheState | undefined;
-      if (!state?.store || !this.statuses.has(response.status) || hasDirective(response.headers['cache-control'], 'no-store')) return response;
-      const contentType = headerValue(response.headers['content-type']) ?? '';
-      const kind: CacheEntry['kind'] = contentType.startsWith('text/event-stream') ? 'sse' : contentType.includes('json') ? 'json' : 'other';
-      state.recording = { status: response.status, headers: replayHeaders(response.headers), kind, chunks: [], size: 0 };
-      return response;
-    };
+  /**
+   * Decides whether to record the answer, at the cache's place on the response side: after
+   * retries and fallbacks, and after every stage placed after the cache (interceptors) made
+   * its edits, so a hit replays what a miss sent. Only upstream answers are stored, never a
+   * reply an inner stage made (a block).
+   */
+  onResponse(ctx: RequestContext, response: ResponseHead): void {
+    const state = ctx.get(STATE);
+    if (!state?.store || ctx.replyDepth !== Infinity || !this.statuses.has(response.status)) return;
+    if (hasDirective(response.headers['cache-control'], 'no-store')) return;
+    const contentType = headerValue(response.headers['content-type']) ?? '';
+    const kind: CacheEntry['kind'] = contentType.startsWith('text/event-stream') ? 'sse' : contentType.includes('json') ? 'json' : 'other';
+    state.recording = { status: response.status, headers: replayHeaders(response.headers), kind, chunks: [], size: 0 };
   }
 
-  /** Records the upstream's bytes as they pass to the client (no extra stream on the way). */
+  /** Records the answer's bytes as they leave the stages after the cache (no extra stream on the way). */
   onData(ctx: RequestContext, chunk: Buffer): void {
-    const recording = (ctx.locals.get(STATE) as CacheState | undefined)?.recording;
+    const recording = (ctx.get(STATE))?.recording;
     if (!recording?.chunks) return;
     recording.size += chunk.length;
     if (recording.size > this.maxEntry) recording.chunks = null;
@@ -245,7 +249,7 @@ class CacheStage implements Stage {
 
   /** Stores a recorded answer once the client received all of it. */
   onDone(ctx: RequestContext): void {
-    const state = ctx.locals.get(STATE) as CacheState | undefined;
+    const state = ctx.get(STATE);
     const recording = state?.recording;
     if (!state || !recording?.chunks || !ctx.res.writableFinished || ctx.error) return;
     const body = Buffer.concat(recording.chunks, recording.size);

@@ -1,24 +1,9 @@
 import type { Stage } from '../pipeline/stage.js';
 import type { CompileDeps } from '../pipeline/compile-deps.js';
+import { STAGE_ORDER } from '../pipeline/order.js';
 
-/**
- * Each feature's place in the fixed pipeline order (CONFIG.md "The pipeline"). Request-side
- * handlers run in this order; `wrapCall`s nest in it (the lowest is outermost: coalescing
- * shares a whole call, fallback moves between targets, each target's attempt is retried,
- * each try has its own timeout, and health checking watches every try).
- */
-export const ORDER = Object.freeze({
-  rate_limit: 200,
-  budget: 300,
-  cache: 400,
-  request_coalescing: 450,
-  fallback: 700,
-  hedging: 750,
-  retry: 800,
-  timeout: 900,
-  // Innermost, so its wrapCall sees the outcome of every single try.
-  health_check: 950,
-});
+/** Each feature's place on the pipeline's ordered line (STAGE_ORDER, src/pipeline/order.ts). */
+export const ORDER = STAGE_ORDER;
 
 /** A JSON Schema fragment (draft 2020-12). */
 export type SchemaFragment = Record<string, unknown>;

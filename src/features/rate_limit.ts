@@ -9,6 +9,7 @@ import { GatewayError } from '../errors.js';
 import type { BucketResult, BucketSpec, StateStore } from '../state/store.js';
 import { parseDuration } from '../util/units.js';
 import { hideAddedUsage, requestStreamUsage } from './stream-usage.js';
+import { slot } from '../pipeline/slot.js';
 
 export interface RateLimitConfig {
   requests: number;
@@ -93,7 +94,8 @@ interface Limit {
   readonly refused: { inc(): void };
 }
 
-const LOCAL_KEY = 'sidegate.rate_limit_key';
+/** The bucket id a request's tokens are charged to. */
+const LOCAL_KEY = slot<string>('rate_limit_key');
 
 /**
  * Token buckets per key in the gateway's state store (memory or Redis, atomic there),
@@ -157,7 +159,7 @@ class RateLimitStage implements Stage {
     const specs = [this.spec(this.requests, id, 1, 1)];
     if (this.tokens) {
       specs.push(this.spec(this.tokens, id, 0, 1));
-      ctx.locals.set(LOCAL_KEY, id);
+      ctx.set(LOCAL_KEY, id);
       requestStreamUsage(ctx);
     }
     const now = this.now();
@@ -199,7 +201,7 @@ class RateLimitStage implements Stage {
 
   private chargeTokens(ctx: RequestContext): void {
     const used = Math.max(0, ctx.promptTokens) + Math.max(0, ctx.completionTokens);
-    const id = ctx.locals.get(LOCAL_KEY) as string | undefined;
+    const id = ctx.get(LOCAL_KEY);
     if (used === 0 || id === undefined) return;
     const charged = this.state.take([this.spec(this.tokens!, id, used, 0)], this.now(), true);
     if (charged instanceof Promise) charged.catch((err: unknown) => this.logger.warn({ err }, 'rate_limit: charging tokens failed'));

@@ -6,9 +6,10 @@
  */
 import type { RequestContext } from '../pipeline/context.js';
 import type { SseEvent } from '../pipeline/stage.js';
+import { slot } from '../pipeline/slot.js';
 
-/** ctx.locals key: true when the gateway (not the client) asked for stream usage. */
-const ADDED = 'sidegate.stream_usage_added';
+/** True when the gateway (not the client) asked for stream usage. */
+const ADDED = slot<boolean>('stream_usage_added');
 
 /** Endpoints whose streams report usage on request. */
 function takesStreamOptions(path: string): boolean {
@@ -24,20 +25,20 @@ function asksUsage(body: Record<string, unknown>): boolean {
 export function requestStreamUsage(ctx: RequestContext): void {
   const body = ctx.body;
   if (!ctx.stream || body === undefined || !takesStreamOptions(ctx.upstreamPath)) return;
-  if (ctx.locals.has(ADDED)) return;
+  if (ctx.has(ADDED)) return;
   if (asksUsage(body)) {
-    ctx.locals.set(ADDED, false);
+    ctx.set(ADDED, false);
     return;
   }
   const options = typeof body.stream_options === 'object' && body.stream_options !== null ? body.stream_options : {};
   body.stream_options = { ...options, include_usage: true };
   ctx.markBodyChanged();
-  ctx.locals.set(ADDED, true);
+  ctx.set(ADDED, true);
 }
 
 /** Whether the client itself asked for the usage event of a stream. */
 export function clientWantsStreamUsage(ctx: RequestContext): boolean {
-  return ctx.body !== undefined && asksUsage(ctx.body) && ctx.locals.get(ADDED) !== true;
+  return ctx.body !== undefined && asksUsage(ctx.body) && ctx.get(ADDED) !== true;
 }
 
 /** True for the usage-only event of a stream: `"choices": []` and a `usage` object. */
@@ -53,6 +54,6 @@ export function isUsageOnlyEvent(data: string | null): boolean {
 
 /** onChunk: drops the usage event the gateway asked for (the client did not). */
 export function hideAddedUsage(ctx: RequestContext, event: SseEvent): SseEvent | null | undefined {
-  if (ctx.locals.get(ADDED) !== true || !isUsageOnlyEvent(event.data)) return undefined;
+  if (ctx.get(ADDED) !== true || !isUsageOnlyEvent(event.data)) return undefined;
   return null;
 }

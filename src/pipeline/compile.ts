@@ -15,7 +15,8 @@ import { Pricing } from '../pricing.js';
 import type { CompiledRouter, CompiledTarget, CompiledUpstream, Pipeline } from './compiled.js';
 import { baseCall } from './call.js';
 import { buildPhases, composeCall, orderStages } from './phases.js';
-import type { Stage } from './stage.js';
+import type { PlacedStage, Stage } from './stage.js';
+import { STAGE_ORDER } from './order.js';
 import type { CompileDeps } from './compile-deps.js';
 import { createHash } from 'node:crypto';
 import { clientIpResolver, type ClientIp } from '../server/client-ip.js';
@@ -64,7 +65,7 @@ function interceptorName(item: InterceptorItem): string {
   return Object.keys(item)[0]!;
 }
 
-/** Builds one router: its stages (features in pipeline order, then interceptors, then hooks). */
+/** Builds one router: its stages placed on the ordered line (features, interceptors, hooks by priority). */
 function compileRouter(
   name: string,
   config: RouterConfig,
@@ -83,24 +84,28 @@ function compileRouter(
   const deps: CompileDeps = { routerName: name, targets, logger: options.logger, metrics: options.metrics, routerFingerprint, ...shared };
   const explain: string[] = [];
 
-  const builtins: Stage[] = [];
+  const builtins: PlacedStage[] = [];
+  const described = new Map<Stage, string>();
   for (const feature of [...FEATURES].sort((a, b) => a.order - b.order)) {
     const featureConfig = features[feature.name];
     if (featureConfig === undefined) continue;
-    builtins.push(feature.create(featureConfig, deps));
-    explain.push(`feature ${feature.name}: ${feature.describe(featureConfig)}`);
+    const stage = feature.create(featureConfig, deps);
+    builtins.push({ stage, order: feature.order });
+    described.set(stage, `feature ${feature.name}: ${feature.describe(featureConfig)}`);
   }
-  for (const item of interceptors) {
+  interceptors.forEach((item, i) => {
     const iname = interceptorName(item);
     const module = INTERCEPTORS.find((m) => m.name === iname);
     if (!module) throw new Error(`routers.${name}.interceptors: no interceptor "${iname}"`);
-    builtins.push(module.create(item[iname], deps));
-    explain.push(`interceptor ${iname}: ${module.describe(item[iname])}`);
-  }
-  for (const hook of options.hooks) explain.push(`hook ${hook.name} (priority ${hook.priority ?? 0})`);
+    const stage = module.create(item[iname], deps);
+    builtins.push({ stage, order: STAGE_ORDER.interceptors + i });
+    described.set(stage, `interceptor ${iname}: ${module.describe(item[iname])}`);
+  });
 
-  const stages = orderStages(builtins, options.hooks);
-  const phases = buildPhases(stages);
+  const placed = orderStages(builtins, options.hooks);
+  for (const { stage, order } of placed) explain.push(`${String(order).padStart(4)}  ${described.get(stage) ?? `hook ${stage.name}`}`);
+  const stages = placed.map((p) => p.stage);
+  const phases = buildPhases(placed);
   const strategy = createStrategy(config.strategy ?? CONFIG_DEFAULTS.strategy, targets, shared.pricing);
   const filters = phases.filterTargets;
   const candidates = filters
@@ -119,7 +124,7 @@ function compileRouter(
     strategy,
     stages,
     phases,
-    call: composeCall(stages, baseCall),
+    call: composeCall(placed, baseCall),
     metrics: options.metrics.forRouter(name),
     explain: Object.freeze(explain),
   });
@@ -217,7 +222,7 @@ export function explainPipeline(pipeline: Pipeline): string {
       const weight = rc.targets[t.index]!.weight === undefined ? '' : `; weight ${t.weight}`;
       lines.push(`    ${t.index + 1}. ${describeUpstream(t.upstream.name, config.upstreams[t.upstream.name]!)}; model: ${t.model ?? "the caller's"}${weight}`);
     }
-    lines.push('  pipeline:');
+    lines.push('  pipeline (request side top to bottom, response side bottom to top):');
     if (router.explain.length === 0) lines.push('    (no features or interceptors: requests go straight to the target)');
     for (const line of router.explain) lines.push(`    ${line}`);
     lines.push('    upstream call → response forwarded (streams event by event) → metrics and access log');

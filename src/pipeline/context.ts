@@ -4,6 +4,9 @@ import type { Readable } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import { RequestAbort } from './abort.js';
 import type { CompiledRouter, CompiledTarget, Pipeline } from './compiled.js';
+import type { WireFormat } from '../formats/format.js';
+import { OPENAI_FORMAT } from '../formats/openai.js';
+import type { Slot } from './slot.js';
 
 const NO_TARGETS: readonly CompiledTarget[] = Object.freeze([]);
 const MAX_REQUEST_ID = 128;
@@ -40,6 +43,14 @@ export class RequestContext {
   readonly abort = new RequestAbort();
 
   router: CompiledRouter | null = null;
+  /** The API the caller speaks (by the path it called): errors reach it in this format. */
+  format: WireFormat = OPENAI_FORMAT;
+  /**
+   * Where on the ordered line (STAGE_ORDER) the answer was made: Infinity for an upstream
+   * answer, the replying stage's number for a LocalReply. Response stages placed at or
+   * after it are skipped: they never saw the request.
+   */
+  replyDepth = Infinity;
   /** The path sent upstream: `/v1/...` plus the query string. */
   upstreamPath = '';
   /** The parsed JSON body, when the endpoint is a JSON one; stages may edit it. */
@@ -76,8 +87,8 @@ export class RequestContext {
   completionTokens = -1;
   error: GatewayError | null = null;
   private deadlineTimer: NodeJS.Timeout | null = null;
-  /** Scratch space for stages, created on first use. */
-  private localsMap: Map<string, unknown> | null = null;
+  /** Per-request stage state by typed slot, created on first use. */
+  private slots: Map<Slot<unknown>, unknown> | null = null;
 
   constructor(
     readonly pipeline: Pipeline,
@@ -89,9 +100,17 @@ export class RequestContext {
     this.method = req.method ?? 'GET';
   }
 
-  /** Per-request values a stage keeps between its handlers. */
-  get locals(): Map<string, unknown> {
-    return (this.localsMap ??= new Map());
+  /** A stage's per-request value in `slot`, or undefined. */
+  get<T>(slot: Slot<T>): T | undefined {
+    return this.slots?.get(slot) as T | undefined;
+  }
+
+  set<T>(slot: Slot<T>, value: T): void {
+    (this.slots ??= new Map()).set(slot, value);
+  }
+
+  has(slot: Slot<unknown>): boolean {
+    return this.slots?.has(slot) ?? false;
   }
 
   /** The model the request names (after any rewrite). */

@@ -6,7 +6,7 @@ import { checkDeclaredLength, parseJsonBody, readBody } from './body.js';
 import type { CompiledRouter, Pipeline } from './compiled.js';
 import { RequestContext } from './context.js';
 import { runRequestPhase } from './phases.js';
-import { respond, sendError, sendLocal } from './respond.js';
+import { respond, respondLocal, sendError } from './respond.js';
 import { isJsonEndpoint, parseRoute } from './route.js';
 import { finishRequest } from './finish.js';
 import { applyModel } from './call.js';
@@ -63,9 +63,10 @@ async function run(ctx: RequestContext): Promise<void> {
   const route = parseRoute(ctx.req.url ?? '/');
   if (!route) throw notProxied(ctx.req.url ?? '/');
   ctx.upstreamPath = route.upstreamPath;
+  ctx.format = route.format;
 
   let model: unknown;
-  if (isJsonEndpoint(ctx.method, route.upstreamPath, ctx.req.headers['content-type'])) {
+  if (isJsonEndpoint(ctx.method, route, ctx.req.headers['content-type'])) {
     if (route.pinned !== null) routerFor(pipeline, route.pinned, undefined); // an unknown router is a 404 before reading the body
     ctx.rawBody = await readBody(ctx.req, pipeline.maxBody);
     ctx.body = parseJsonBody(ctx.rawBody);
@@ -81,11 +82,11 @@ async function run(ctx: RequestContext): Promise<void> {
 
   if (phases.authenticate) {
     const reply = await runRequestPhase(phases.authenticate, ctx);
-    if (reply) return sendLocal(ctx, reply);
+    if (reply) return respondLocal(ctx, reply, phases);
   }
   if (phases.onRequest) {
     const reply = await runRequestPhase(phases.onRequest, ctx);
-    if (reply) return sendLocal(ctx, reply);
+    if (reply) return respondLocal(ctx, reply, phases);
   }
   ctx.candidates = router.candidates(ctx);
   let upstream;

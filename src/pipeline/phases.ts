@@ -1,91 +1,148 @@
 import type { RequestContext } from './context.js';
-import type { LocalReply, MaybePromise, SseEvent, Stage, StageResult, UpstreamCall } from './stage.js';
-import type { UpstreamResponse } from '../providers/provider.js';
+import type { ChunkResult, LocalReply, MaybePromise, PlacedStage, SseEvent, Stage, StageResult, UpstreamCall } from './stage.js';
+import type { ResponseHead } from '../providers/provider.js';
 import type { GatewayError } from '../errors.js';
 import type { CompiledTarget } from './compiled.js';
+import { STAGE_ORDER } from './order.js';
 
 type RequestHandler = (ctx: RequestContext) => MaybePromise<StageResult>;
-type ResponseHandler = (ctx: RequestContext, response: UpstreamResponse) => MaybePromise<void>;
-type BodyHandler = (ctx: RequestContext, body: unknown) => MaybePromise<unknown>;
-type ChunkHandler = (ctx: RequestContext, event: SseEvent) => MaybePromise<SseEvent | null | void>;
+type ResponseHandler = (ctx: RequestContext, response: ResponseHead) => MaybePromise<void>;
+export type BodyHandler = (ctx: RequestContext, body: unknown) => MaybePromise<unknown>;
+export type ChunkHandler = (ctx: RequestContext, event: SseEvent) => MaybePromise<ChunkResult>;
+export type StreamEndHandler = (ctx: RequestContext) => MaybePromise<readonly SseEvent[] | void>;
 type ErrorHandler = (ctx: RequestContext, error: GatewayError) => void;
 type DoneHandler = (ctx: RequestContext) => void;
-type DataHandler = (ctx: RequestContext, chunk: Buffer) => void;
+export type DataHandler = (ctx: RequestContext, chunk: Buffer) => void;
 type FilterHandler = (ctx: RequestContext, candidates: readonly CompiledTarget[]) => readonly CompiledTarget[];
+
+/** A handler with its stage's place on the ordered line. */
+export interface Placed<F> {
+  readonly order: number;
+  readonly fn: F;
+}
+
+/**
+ * One stage's part in the response body, outward from the upstream: it may transform
+ * SSE events (`chunk`, `end`) or a parsed JSON body (`body`), and observe the bytes as
+ * they leave it (`data`).
+ */
+export interface BodyStep {
+  readonly order: number;
+  readonly chunk: ChunkHandler | null;
+  readonly end: StreamEndHandler | null;
+  readonly body: BodyHandler | null;
+  readonly data: DataHandler | null;
+}
 
 /**
  * A router's stages, split by phase into arrays built once at compile time. A phase no
  * stage uses is `null`, so the request path skips it with one check. Response-side
- * arrays are already reversed.
+ * arrays are already reversed (outward from the upstream).
  */
 export interface Phases {
-  readonly authenticate: readonly RequestHandler[] | null;
-  readonly onRequest: readonly RequestHandler[] | null;
+  readonly authenticate: readonly Placed<RequestHandler>[] | null;
+  readonly onRequest: readonly Placed<RequestHandler>[] | null;
   readonly filterTargets: readonly FilterHandler[] | null;
-  readonly onResponse: readonly ResponseHandler[] | null;
-  readonly onResponseBody: readonly BodyHandler[] | null;
-  readonly onData: readonly DataHandler[] | null;
-  readonly onChunk: readonly ChunkHandler[] | null;
+  readonly onResponse: readonly Placed<ResponseHandler>[] | null;
+  /** The response body's steps, outward; null when no stage touches bodies. */
+  readonly body: readonly BodyStep[] | null;
+  /** Some step transforms SSE events (so streams are split into events). */
+  readonly transformsEvents: boolean;
+  /** Some step transforms parsed JSON bodies (so JSON answers are buffered). */
+  readonly transformsJson: boolean;
   readonly onError: readonly ErrorHandler[] | null;
   readonly onDone: readonly DoneHandler[] | null;
 }
 
-function collect<K extends keyof Stage, F>(stages: readonly Stage[], key: K, reverse: boolean): readonly F[] | null {
-  const out: F[] = [];
-  for (const stage of stages) {
-    const fn = stage[key];
-    if (typeof fn === 'function') out.push((fn as (...args: unknown[]) => unknown).bind(stage) as F);
+function bound<F>(stage: Stage, key: keyof Stage): F | null {
+  const fn = stage[key];
+  return typeof fn === 'function' ? ((fn as (...args: unknown[]) => unknown).bind(stage) as F) : null;
+}
+
+function placed<F>(stages: readonly PlacedStage[], key: keyof Stage, reverse: boolean): readonly Placed<F>[] | null {
+  const out: Placed<F>[] = [];
+  for (const { stage, order } of stages) {
+    const fn = bound<F>(stage, key);
+    if (fn) out.push(Object.freeze({ order, fn }));
   }
   if (out.length === 0) return null;
   if (reverse) out.reverse();
   return Object.freeze(out);
 }
 
-/**
- * Orders the stages of one router: built-in stages keep the order they are given in
- * (the fixed pipeline order, then interceptors as listed); user hooks follow, sorted by
- * `priority` (stable, so equal priorities keep registration order).
- */
-export function orderStages(builtins: readonly Stage[], hooks: readonly Stage[]): readonly Stage[] {
-  const sortedHooks = hooks
-    .map((hook, i) => ({ hook, i }))
-    .sort((a, b) => (a.hook.priority ?? 0) - (b.hook.priority ?? 0) || a.i - b.i)
-    .map((x) => x.hook);
-  return Object.freeze([...builtins, ...sortedHooks]);
+function plain<F>(stages: readonly PlacedStage[], key: keyof Stage, reverse: boolean): readonly F[] | null {
+  const list = placed<F>(stages, key, reverse);
+  return list ? Object.freeze(list.map((p) => p.fn)) : null;
 }
 
-export function buildPhases(stages: readonly Stage[]): Phases {
+/**
+ * Places the stages of one router on the ordered line: built-in stages at the numbers
+ * they are given, user hooks at their `priority` (default after every built-in). The sort
+ * is stable: equal numbers keep built-ins first, then hooks in registration order.
+ */
+export function orderStages(builtins: readonly PlacedStage[], hooks: readonly Stage[]): readonly PlacedStage[] {
+  const all: PlacedStage[] = [...builtins, ...hooks.map((stage) => ({ stage, order: stage.priority ?? STAGE_ORDER.hook_default }))];
+  return Object.freeze(
+    all
+      .map((p, i) => ({ p, i }))
+      .sort((a, b) => a.p.order - b.p.order || a.i - b.i)
+      .map((x) => Object.freeze(x.p)),
+  );
+}
+
+function bodySteps(stages: readonly PlacedStage[]): readonly BodyStep[] | null {
+  const steps: BodyStep[] = [];
+  for (let i = stages.length - 1; i >= 0; i--) {
+    const { stage, order } = stages[i]!;
+    const step: BodyStep = {
+      order,
+      chunk: bound<ChunkHandler>(stage, 'onChunk'),
+      end: bound<StreamEndHandler>(stage, 'onStreamEnd'),
+      body: bound<BodyHandler>(stage, 'onResponseBody'),
+      data: bound<DataHandler>(stage, 'onData'),
+    };
+    if (step.chunk || step.end || step.body || step.data) steps.push(Object.freeze(step));
+  }
+  return steps.length ? Object.freeze(steps) : null;
+}
+
+export function buildPhases(stages: readonly PlacedStage[]): Phases {
+  const body = bodySteps(stages);
   return Object.freeze({
-    authenticate: collect<'authenticate', RequestHandler>(stages, 'authenticate', false),
-    onRequest: collect<'onRequest', RequestHandler>(stages, 'onRequest', false),
-    filterTargets: collect<'filterTargets', FilterHandler>(stages, 'filterTargets', false),
-    onResponse: collect<'onResponse', ResponseHandler>(stages, 'onResponse', true),
-    onResponseBody: collect<'onResponseBody', BodyHandler>(stages, 'onResponseBody', true),
-    onData: collect<'onData', DataHandler>(stages, 'onData', true),
-    onChunk: collect<'onChunk', ChunkHandler>(stages, 'onChunk', true),
-    onError: collect<'onError', ErrorHandler>(stages, 'onError', true),
-    onDone: collect<'onDone', DoneHandler>(stages, 'onDone', true),
+    authenticate: placed<RequestHandler>(stages, 'authenticate', false),
+    onRequest: placed<RequestHandler>(stages, 'onRequest', false),
+    filterTargets: plain<FilterHandler>(stages, 'filterTargets', false),
+    onResponse: placed<ResponseHandler>(stages, 'onResponse', true),
+    body,
+    transformsEvents: body?.some((s) => s.chunk !== null || s.end !== null) ?? false,
+    transformsJson: body?.some((s) => s.body !== null) ?? false,
+    onError: plain<ErrorHandler>(stages, 'onError', true),
+    onDone: plain<DoneHandler>(stages, 'onDone', true),
   });
 }
 
 /** Wraps `base` with every stage's `wrapCall`; the first stage ends up outermost. */
-export function composeCall(stages: readonly Stage[], base: UpstreamCall): UpstreamCall {
+export function composeCall(stages: readonly PlacedStage[], base: UpstreamCall): UpstreamCall {
   let call = base;
   for (let i = stages.length - 1; i >= 0; i--) {
-    const wrap = stages[i]!.wrapCall;
-    if (wrap) call = wrap.call(stages[i], call);
+    const stage = stages[i]!.stage;
+    if (stage.wrapCall) call = stage.wrapCall(call);
   }
   return call;
 }
 
-/** Runs request-side handlers in order; returns the first LocalReply, if any stops the request. */
-export async function runRequestPhase(
-  handlers: readonly RequestHandler[],
-  ctx: RequestContext,
-): Promise<LocalReply | undefined> {
+/**
+ * Runs request-side handlers in order (a synchronous one is not awaited); returns the
+ * first LocalReply, if any stops the request, and notes where on the line it was made.
+ */
+export async function runRequestPhase(handlers: readonly Placed<RequestHandler>[], ctx: RequestContext): Promise<LocalReply | undefined> {
   for (const handler of handlers) {
-    const reply = await handler(ctx);
-    if (reply) return reply;
+    let reply = handler.fn(ctx);
+    if (reply instanceof Promise) reply = await reply;
+    if (reply) {
+      ctx.replyDepth = handler.order;
+      return reply;
+    }
   }
   return undefined;
 }

@@ -1,13 +1,13 @@
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { GatewayError } from '../errors.js';
-import type { UpstreamResponse } from '../providers/provider.js';
+import type { HeaderMap, ResponseHead, UpstreamResponse } from '../providers/provider.js';
 import { clientResponseHeaders, headerValue } from '../upstream/headers.js';
-import { lastEventEnd, makeEvent, parseEvents } from '../upstream/sse.js';
+import { EventSplitter, parseEvents } from '../upstream/sse.js';
 import { TailBuffer, usageFromTail } from '../upstream/usage.js';
 import type { RequestContext } from './context.js';
-import type { Phases } from './phases.js';
-import type { LocalReply } from './stage.js';
+import type { BodyStep, Phases } from './phases.js';
+import type { LocalReply, SseEvent } from './stage.js';
 
 /** Resolves when the response can take more bytes, or is gone. */
 function drained(res: ServerResponse): Promise<void> {
@@ -40,28 +40,20 @@ function serverTiming(ctx: RequestContext, own: number): string {
   return `gateway;dur=${Math.round(own * 1000) / 1000}, upstream;dur=${Math.round(upstream * 1000) / 1000}`;
 }
 
-/** Writes a reply the gateway made itself (a stage's LocalReply). */
-export function sendLocal(ctx: RequestContext, reply: LocalReply): void {
-  const body = Buffer.isBuffer(reply.body)
-    ? reply.body
-    : Buffer.from(typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body));
-  const isJson = !Buffer.isBuffer(reply.body) && typeof reply.body !== 'string';
-  ctx.status = reply.status;
-  ctx.res.writeHead(reply.status, {
-    ...(isJson ? { 'content-type': 'application/json' } : {}),
-    ...reply.headers,
-    'content-length': body.length,
-    'x-request-id': ctx.id,
-    'server-timing': serverTiming(ctx, ownTime(ctx)),
-  });
-  ctx.ttfbMs = performance.now() - ctx.startedAt;
-  ctx.bytesOut = body.length;
-  ctx.res.end(body);
+/** The headers every answer carries: request id, timing and, once a target was tried, which and how often. */
+function gatewayHeaders(ctx: RequestContext, headers: OutgoingHttpHeaders, own: number): void {
+  headers['x-request-id'] = ctx.id;
+  headers['server-timing'] = serverTiming(ctx, own);
+  if (ctx.attempts.length > 0) {
+    if (ctx.target) headers['x-sidegate-target'] = ctx.target.upstream.name;
+    headers['x-sidegate-attempts'] = String(ctx.attempts.length);
+  }
 }
 
 /**
- * Ends a request with a gateway error. Before the head is sent that is an OpenAI-format
- * JSON error; after it, a stream gets a final SSE `error` event and anything else is cut.
+ * Ends a request with a gateway error, in the caller's API format. Before the head is
+ * sent that is a JSON error; after it, a stream gets a final SSE `error` event and
+ * anything else is cut.
  */
 export function sendError(ctx: RequestContext, error: GatewayError, phases: Phases | null): void {
   ctx.error = error;
@@ -69,25 +61,18 @@ export function sendError(ctx: RequestContext, error: GatewayError, phases: Phas
   const res = ctx.res;
   if (res.destroyed || res.writableEnded) return;
   if (res.headersSent) {
-    if (ctx.responseIsSse) {
-      res.end(makeEvent(JSON.stringify(error.toJSON()), 'error').raw);
-    } else {
-      res.destroy(error);
-    }
+    if (ctx.responseIsSse) res.end(ctx.format.errorEvent(error, ctx.id));
+    else res.destroy(error);
     return;
   }
-  const body = Buffer.from(JSON.stringify(error.toJSON()));
-  ctx.status = error.status;
+  const rendered = ctx.format.renderError(error, ctx.id);
+  ctx.status = rendered.status;
   if (error.status === 413) res.shouldKeepAlive = false; // the unread upload must not poison the connection
-  res.writeHead(error.status, {
-    ...error.headers,
-    'content-type': 'application/json',
-    'content-length': body.length,
-    'x-request-id': ctx.id,
-    'server-timing': serverTiming(ctx, ownTime(ctx)),
-  });
-  ctx.bytesOut = body.length;
-  res.end(body);
+  const headers: OutgoingHttpHeaders = { ...error.headers, 'content-type': 'application/json', 'content-length': rendered.body.length };
+  gatewayHeaders(ctx, headers, ownTime(ctx));
+  res.writeHead(rendered.status, headers);
+  ctx.bytesOut = rendered.body.length;
+  res.end(rendered.body);
 }
 
 function isClientGone(ctx: RequestContext): boolean {
@@ -105,15 +90,86 @@ function midStreamError(ctx: RequestContext, err: unknown): GatewayError {
   return new GatewayError('stream_error', `upstream "${upstream}" ended the stream early${code ? ` (${code})` : ''}`, { cause: err });
 }
 
-/** Shows a chunk of the upstream's body to every `onData` stage. */
-function observe(ctx: RequestContext, chunk: Buffer, phases: Phases): void {
-  for (const handler of phases.onData!) handler(ctx, chunk);
+/** The body steps an answer made at `depth` passes (all of them for an upstream answer). */
+function stepsFor(phases: Phases | null, depth: number): readonly BodyStep[] | null {
+  const steps = phases?.body ?? null;
+  if (steps === null || depth === Infinity) return steps;
+  const kept = steps.filter((s) => s.order < depth);
+  return kept.length ? kept : null;
 }
 
-async function forwardBytes(ctx: RequestContext, body: Readable, tail: TailBuffer | null, phases: Phases): Promise<void> {
-  for await (const chunk of body as AsyncIterable<Buffer>) {
+function observeAll(ctx: RequestContext, steps: readonly BodyStep[] | null, chunk: Buffer): void {
+  if (steps) for (const step of steps) if (step.data) step.data(ctx, chunk);
+}
+
+function joinEvents(events: readonly SseEvent[]): Buffer {
+  return events.length === 1 ? events[0]!.raw : Buffer.concat(events.map((e) => e.raw));
+}
+
+/** Passes events through one step's chunk handler (synchronous handlers are not awaited). */
+async function mapEvents(ctx: RequestContext, step: BodyStep, events: SseEvent[]): Promise<SseEvent[]> {
+  const out: SseEvent[] = [];
+  for (const event of events) {
+    let result = step.chunk!(ctx, event);
+    if (result instanceof Promise) result = await result;
+    if (result === undefined) out.push(event);
+    else if (result === null) continue;
+    else if (Array.isArray(result)) out.push(...(result as SseEvent[]));
+    else out.push(result as SseEvent);
+  }
+  return out;
+}
+
+/** Events outward through the steps: each step may transform them, and an observer sees them as they leave it. */
+async function throughSteps(ctx: RequestContext, steps: readonly BodyStep[], events: SseEvent[]): Promise<SseEvent[]> {
+  for (const step of steps) {
+    if (step.chunk && events.length) events = await mapEvents(ctx, step, events);
+    if (step.data && events.length) step.data(ctx, joinEvents(events));
+  }
+  return events;
+}
+
+/** The end of a stream, outward: each step gets what inner steps still held, then adds what it holds. */
+async function flushSteps(ctx: RequestContext, steps: readonly BodyStep[]): Promise<SseEvent[]> {
+  let events: SseEvent[] = [];
+  for (const step of steps) {
+    if (step.chunk && events.length) events = await mapEvents(ctx, step, events);
+    if (step.end) {
+      let held = step.end(ctx);
+      if (held instanceof Promise) held = await held;
+      if (held && held.length) events = [...events, ...held];
+    }
+    if (step.data && events.length) step.data(ctx, joinEvents(events));
+  }
+  return events;
+}
+
+/** The client's bytes for a run of whole upstream events. */
+async function eventsOut(ctx: RequestContext, steps: readonly BodyStep[], bytes: Buffer): Promise<Buffer | null> {
+  const events = await throughSteps(ctx, steps, parseEvents(bytes));
+  return events.length ? joinEvents(events) : null;
+}
+
+/** A body as it comes: a stream from an upstream, or the bytes of a reply made here. */
+type Source = Readable | Buffer;
+
+async function* chunksOf(source: Source): AsyncIterable<Buffer> {
+  if (Buffer.isBuffer(source)) yield source;
+  else yield* source as AsyncIterable<Buffer>;
+}
+
+async function forwardBytes(ctx: RequestContext, source: Source, tail: TailBuffer | null, steps: readonly BodyStep[] | null): Promise<void> {
+  if (Buffer.isBuffer(source)) {
+    tail?.push(source);
+    observeAll(ctx, steps, source);
+    if (ctx.ttfbMs < 0) ctx.ttfbMs = performance.now() - ctx.startedAt;
+    ctx.bytesOut += source.length;
+    ctx.res.end(source);
+    return;
+  }
+  for await (const chunk of source as AsyncIterable<Buffer>) {
     tail?.push(chunk);
-    if (phases.onData) observe(ctx, chunk, phases);
+    observeAll(ctx, steps, chunk);
     const wait = write(ctx, chunk);
     if (wait) await wait;
     if (ctx.res.destroyed) return;
@@ -121,78 +177,69 @@ async function forwardBytes(ctx: RequestContext, body: Readable, tail: TailBuffe
   ctx.res.end();
 }
 
-async function applyChunkStages(ctx: RequestContext, bytes: Buffer, phases: Phases): Promise<Buffer> {
-  const out: Buffer[] = [];
-  for (let event of parseEvents(bytes)) {
-    let keep = true;
-    for (const handler of phases.onChunk!) {
-      const result = await handler(ctx, event);
-      if (result === null) {
-        keep = false;
-        break;
-      }
-      if (result) event = result;
-    }
-    if (keep) out.push(event.raw);
-  }
-  return out.length === 1 ? out[0]! : Buffer.concat(out);
-}
-
-/** Forwards a stream event by event as they arrive: only whole events reach the client. */
-async function forwardEvents(ctx: RequestContext, body: Readable, tail: TailBuffer, phases: Phases): Promise<void> {
-  let pending: Buffer | null = null;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    if (phases.onData) observe(ctx, chunk, phases);
-    const buf: Buffer = pending ? Buffer.concat([pending, chunk]) : chunk;
-    const end = lastEventEnd(buf);
-    if (end < 0) {
-      pending = buf;
-      continue;
-    }
-    pending = end < buf.length ? Buffer.from(buf.subarray(end)) : null;
-    let out = end === buf.length ? buf : buf.subarray(0, end);
-    tail.push(out); // usage is read from what the upstream sent, even if a stage hides it
-    if (phases.onChunk) out = await applyChunkStages(ctx, out, phases);
-    if (out.length === 0) continue;
+/** Forwards a stream event by event as they arrive, through the steps: only whole events reach the client. */
+async function forwardEvents(ctx: RequestContext, source: Source, tail: TailBuffer, steps: readonly BodyStep[]): Promise<void> {
+  const splitter = new EventSplitter();
+  for await (const chunk of chunksOf(source)) {
+    const whole = splitter.push(chunk);
+    if (whole === null) continue;
+    tail.push(whole); // usage is read from what the upstream sent, even if a stage hides it
+    const out = await eventsOut(ctx, steps, whole);
+    if (out === null) continue;
     const wait = write(ctx, out);
     if (wait) await wait;
     if (ctx.res.destroyed) return;
   }
-  if (pending) {
-    tail.push(pending);
-    const out = phases.onChunk ? await applyChunkStages(ctx, pending, phases) : pending;
-    if (out.length) write(ctx, out);
+  const rest = splitter.rest();
+  if (rest) {
+    tail.push(rest);
+    const out = await eventsOut(ctx, steps, rest);
+    if (out) write(ctx, out);
   }
+  const held = await flushSteps(ctx, steps);
+  if (held.length) write(ctx, joinEvents(held));
   ctx.res.end();
 }
 
-async function forwardParsed(ctx: RequestContext, body: Readable, headers: Record<string, unknown>, phases: Phases): Promise<void> {
+async function collect(source: Source): Promise<Buffer> {
+  if (Buffer.isBuffer(source)) return source;
   const chunks: Buffer[] = [];
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    if (phases.onData) observe(ctx, chunk, phases);
-    chunks.push(chunk);
-  }
-  const raw = Buffer.concat(chunks);
+  for await (const chunk of source as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+/** A JSON answer, parsed once and passed outward through the steps' body handlers. */
+async function forwardParsed(ctx: RequestContext, source: Source, headers: OutgoingHttpHeaders, steps: readonly BodyStep[]): Promise<void> {
+  const raw = await collect(source);
   let out = raw;
-  let parsed: unknown;
+  let value: unknown;
   try {
-    parsed = JSON.parse(raw.toString('utf8'));
+    value = JSON.parse(raw.toString('utf8'));
   } catch {
-    parsed = undefined; // not JSON after all: forwarded as it came
+    value = undefined; // not JSON after all: forwarded as it came
   }
-  if (parsed !== undefined) {
-    let value = parsed;
-    for (const handler of phases.onResponseBody!) {
-      const replaced = await handler(ctx, value);
-      if (replaced !== undefined) value = replaced;
+  let stale = false; // `out` no longer matches `value`
+  for (const step of steps) {
+    if (step.body && value !== undefined) {
+      let replaced = step.body(ctx, value);
+      if (replaced instanceof Promise) replaced = await replaced;
+      if (replaced !== undefined) {
+        value = replaced;
+        stale = true;
+      }
     }
-    if (value !== parsed || ctx.bodyChanged) out = Buffer.from(JSON.stringify(value));
+    if (step.data) {
+      if (stale) out = Buffer.from(JSON.stringify(value));
+      stale = false;
+      step.data(ctx, out);
+    }
   }
+  if (stale) out = Buffer.from(JSON.stringify(value));
   const tail = new TailBuffer();
   tail.push(out);
   readUsage(ctx, tail);
   headers['content-length'] = out.length;
-  ctx.res.writeHead(ctx.status, headers as never);
+  ctx.res.writeHead(ctx.status, headers);
   write(ctx, out);
   ctx.res.end();
 }
@@ -204,46 +251,79 @@ function readUsage(ctx: RequestContext, tail: TailBuffer): void {
 }
 
 /**
- * Sends an upstream's answer to the client: head (less hop-by-hop headers, plus
- * x-request-id and Server-Timing), then the body with backpressure. A stream is
- * forwarded event by event; if the upstream dies mid-stream, the client gets a final
- * SSE `error` event.
+ * The one response side. Every answer a client gets passes here: an upstream's, a
+ * cache's, a stage's own reply. Head stages (onResponse) run outward, then the body goes
+ * through the body steps: a stream event by event, a JSON answer parsed once when some
+ * step transforms it, anything else as bytes with backpressure. An answer made by a stage
+ * passes only the stages placed before it (ctx.replyDepth).
  */
-export async function respond(ctx: RequestContext, upstream: UpstreamResponse, phases: Phases): Promise<void> {
-  ctx.upstreamMs = upstream.headersMs;
-  if (phases.onResponse) for (const handler of phases.onResponse) await handler(ctx, upstream);
-  ctx.status = upstream.status;
-  const contentType = headerValue(upstream.headers['content-type']) ?? '';
+async function deliver(ctx: RequestContext, head: ResponseHead, source: Source, phases: Phases | null, fromUpstream: boolean): Promise<void> {
+  const depth = ctx.replyDepth;
+  if (phases?.onResponse) {
+    for (const handler of phases.onResponse) {
+      if (handler.order >= depth) continue;
+      const result = handler.fn(ctx, head);
+      if (result instanceof Promise) await result;
+    }
+  }
+  ctx.status = head.status;
+  const contentType = headerValue(head.headers['content-type']) ?? '';
   const isSse = contentType.startsWith('text/event-stream');
   ctx.responseIsSse = isSse;
   const isJson = !isSse && contentType.includes('json');
-  const buffered = isJson && phases.onResponseBody !== null;
-  const headers = clientResponseHeaders(upstream.headers, buffered || (isSse && phases.onChunk !== null));
+  const steps = stepsFor(phases, depth);
+  const full = depth === Infinity;
+  const eventMode = isSse && steps !== null && (full ? phases!.transformsEvents : steps.some((s) => s.chunk !== null || s.end !== null));
+  const jsonMode = isJson && steps !== null && (full ? phases!.transformsJson : steps.some((s) => s.body !== null));
+  const headers = clientResponseHeaders(head.headers, jsonMode || eventMode || !fromUpstream);
   ctx.overheadMs = ownTime(ctx); // ctx.upstreamMs is this answer's time to headers
-  headers['x-request-id'] = ctx.id;
-  headers['server-timing'] = serverTiming(ctx, ctx.overheadMs);
-  if (upstream.target) headers['x-sidegate-target'] = upstream.target.upstream.name;
-  headers['x-sidegate-attempts'] = String(ctx.attempts.length);
+  gatewayHeaders(ctx, headers, ctx.overheadMs);
+  if (jsonMode) {
+    await forwardParsed(ctx, source, headers, steps!);
+    return;
+  }
+  if (!fromUpstream && !eventMode && Buffer.isBuffer(source)) headers['content-length'] = source.length;
+  ctx.res.writeHead(head.status, headers);
+  if (isSse) {
+    ctx.res.flushHeaders();
+    const tail = new TailBuffer();
+    if (eventMode) await forwardEvents(ctx, source, tail, steps!);
+    else await forwardBytes(ctx, source, tail, steps);
+    readUsage(ctx, tail);
+  } else {
+    const tail = isJson ? new TailBuffer() : null;
+    await forwardBytes(ctx, source, tail, steps);
+    if (tail) readUsage(ctx, tail);
+  }
+}
+
+/** Sends an upstream's answer to the client through the response side. */
+export async function respond(ctx: RequestContext, upstream: UpstreamResponse, phases: Phases): Promise<void> {
+  ctx.upstreamMs = upstream.headersMs;
   try {
-    if (buffered) {
-      await forwardParsed(ctx, upstream.body, headers as Record<string, unknown>, phases);
-      return;
-    }
-    ctx.res.writeHead(upstream.status, headers);
-    if (isSse) {
-      ctx.res.flushHeaders();
-      const tail = new TailBuffer();
-      await forwardEvents(ctx, upstream.body, tail, phases);
-      readUsage(ctx, tail);
-    } else {
-      const tail = isJson ? new TailBuffer() : null;
-      await forwardBytes(ctx, upstream.body, tail, phases);
-      if (tail) readUsage(ctx, tail);
-    }
+    await deliver(ctx, upstream, upstream.body, phases, true);
   } catch (err) {
     if (isClientGone(ctx)) return;
     sendError(ctx, midStreamError(ctx, err), phases);
   } finally {
     if (!upstream.body.destroyed) upstream.body.destroy();
+  }
+}
+
+function localHead(reply: LocalReply, isJson: boolean): ResponseHead {
+  const headers: HeaderMap = isJson ? { 'content-type': 'application/json' } : {};
+  if (reply.headers) for (const name in reply.headers) headers[name.toLowerCase()] = reply.headers[name];
+  return { status: reply.status, headers };
+}
+
+/** Sends a reply a stage made (a cache hit, a refusal) through the response side of the stages before it. */
+export async function respondLocal(ctx: RequestContext, reply: LocalReply, phases: Phases | null): Promise<void> {
+  const isObject = !Buffer.isBuffer(reply.body) && typeof reply.body !== 'string';
+  const body = Buffer.isBuffer(reply.body) ? reply.body : Buffer.from(typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body));
+  try {
+    await deliver(ctx, localHead(reply, isObject), body, phases, false);
+  } catch (err) {
+    if (isClientGone(ctx)) return;
+    throw err;
   }
 }

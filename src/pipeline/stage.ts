@@ -1,12 +1,13 @@
 import type { RequestContext } from './context.js';
 import type { GatewayError } from '../errors.js';
-import type { UpstreamResponse } from '../providers/provider.js';
+import type { ResponseHead, UpstreamResponse } from '../providers/provider.js';
 import type { CompiledTarget } from './compiled.js';
 import type { AbortLike } from './abort.js';
 
 /**
  * A reply made by the gateway itself (a cache hit, a block, a rate-limit refusal). A stage
- * returns one to stop the request; the server writes it and skips the upstream call.
+ * returns one to stop the request; it skips the upstream call and walks the response side
+ * of the stages placed before the one that made it (see STAGE_ORDER), like any answer.
  */
 export interface LocalReply {
   status: number;
@@ -16,6 +17,9 @@ export interface LocalReply {
 }
 
 /** What a request-side handler returns: nothing to continue, a LocalReply to stop. */
+/** What a chunk handler returns: the event (or a replacement), several events, null to drop, nothing to keep. */
+export type ChunkResult = SseEvent | readonly SseEvent[] | null | void | undefined;
+
 export type StageResult = void | LocalReply | undefined;
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -61,12 +65,15 @@ export type UpstreamCall = (ctx: RequestContext, attempt: Attempt) => Promise<Up
 export interface Stage {
   readonly name: string;
   /**
-   * Only for user hooks: lower runs first on the request side (and last on the response
-   * side); equal priorities keep registration order. Default 0. Built-in stages keep
-   * the fixed pipeline order and run before hooks of the same phase.
+   * Only for user hooks: the hook's place on the pipeline's one ordered line
+   * (STAGE_ORDER: authenticate 100, rate_limit 200, budget 300, cache 400, interceptors
+   * 500–599, target selection 600, fallback 700, hedging 750, retry 800, timeout 900,
+   * health_check 950). Lower runs first on the request side and last on the response side.
+   * Default 1000: after every built-in stage. Equal numbers: built-ins first, then hooks in
+   * registration order.
    */
   readonly priority?: number;
-  /** Decides who the caller is; may refuse with a LocalReply or a GatewayError (401). */
+  /** Decides who the caller is; may refuse with a LocalReply or a GatewayError (401). Runs before every onRequest. */
   authenticate?(ctx: RequestContext): MaybePromise<StageResult>;
   /** Before target selection; may read and edit `ctx.body` (then call `ctx.markBodyChanged()`). */
   onRequest?(ctx: RequestContext): MaybePromise<StageResult>;
@@ -78,19 +85,29 @@ export interface Stage {
   /** Wraps the upstream call (retry, fallback, timeouts, hedging). Composed once at compile time. */
   wrapCall?(next: UpstreamCall): UpstreamCall;
   /**
-   * Observes the upstream's body bytes as they arrive, before any `onChunk` (the cache
-   * records answers this way). Read-only: the bytes go on unchanged.
+   * Response headers are known (from the upstream, a cache, a stage's reply);
+   * `response.status` and `response.headers` may be edited.
    */
-  onData?(ctx: RequestContext, chunk: Buffer): void;
-  /** Response headers arrived; `response.status` and `response.headers` may be edited. */
-  onResponse?(ctx: RequestContext, response: UpstreamResponse): MaybePromise<void>;
+  onResponse?(ctx: RequestContext, response: ResponseHead): MaybePromise<void>;
   /**
    * A non-streamed JSON answer, parsed. Declaring this handler makes the gateway buffer
-   * and parse such answers; return a replacement object, or nothing to keep it.
+   * and parse such answers. Return the value (the same object edited in place, or a new
+   * one) when it changed, nothing when it did not.
    */
   onResponseBody?(ctx: RequestContext, body: unknown): MaybePromise<unknown>;
-  /** One SSE event of a streamed answer: return it (or a replacement) to forward, null to drop. */
-  onChunk?(ctx: RequestContext, event: SseEvent): MaybePromise<SseEvent | null | void>;
+  /**
+   * One SSE event of a streamed answer: return it (or a replacement, or several events) to
+   * forward, null to drop. A stage that needs to see across events (a value split over two
+   * deltas) holds events back by returning `[]` and releases them later, or in onStreamEnd.
+   */
+  onChunk?(ctx: RequestContext, event: SseEvent): MaybePromise<ChunkResult>;
+  /** The stream ended: events this stage still holds, to send before the end. */
+  onStreamEnd?(ctx: RequestContext): MaybePromise<readonly SseEvent[] | void>;
+  /**
+   * Observes the answer's body bytes as they leave the stages placed after this one (so a
+   * cache records what the inner stages made of the answer). Read-only.
+   */
+  onData?(ctx: RequestContext, chunk: Buffer): void;
   /** The request failed with this error (before or after the response started). */
   onError?(ctx: RequestContext, error: GatewayError): void;
   /** The exchange is over (response finished or client gone): accounting, cache store. */
@@ -99,4 +116,10 @@ export interface Stage {
   stats?(): Record<string, unknown>;
   /** Releases what `create()` started (timers, probes) once its pipeline is retired. */
   close?(): void | Promise<void>;
+}
+
+/** A stage with its place on the pipeline's ordered line (STAGE_ORDER). */
+export interface PlacedStage {
+  readonly stage: Stage;
+  readonly order: number;
 }

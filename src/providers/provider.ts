@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { ApiFormat } from '../formats/format.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { UpstreamConfig } from '../config/types.js';
 import type { CompiledTarget } from '../pipeline/compiled.js';
@@ -7,10 +8,14 @@ import type { Attempt } from '../pipeline/stage.js';
 /** Response headers as undici and node:http give them: lower-case names. */
 export type HeaderMap = Record<string, string | string[] | undefined>;
 
-/** What an upstream answered: status and headers now, the body as it arrives. */
-export interface UpstreamResponse {
+/** The head of an answer, as response stages see and edit it (from an upstream, a cache, a stage). */
+export interface ResponseHead {
   status: number;
   headers: HeaderMap;
+}
+
+/** What an upstream answered: status and headers now, the body as it arrives. */
+export interface UpstreamResponse extends ResponseHead {
   /** The body: a stream that the gateway forwards with backpressure. */
   body: Readable;
   /** Milliseconds from the call until the response headers arrived. */
@@ -26,6 +31,11 @@ export interface UpstreamResponse {
  */
 export interface Provider {
   readonly upstream: string;
+  /**
+   * The wire format the upstream speaks (default `openai`). When the caller speaks another
+   * (ctx.format), the provider translates the request and the answer; it owns its format.
+   */
+  readonly format?: ApiFormat;
   /**
    * Sends the request in `ctx` (method, upstreamPath, body, headers) to this upstream for
    * `attempt` (model rewrite already applied to ctx.body). Serializes the body before its

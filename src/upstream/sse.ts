@@ -53,3 +53,65 @@ export function makeEvent(data: string, event: string | null = null): SseEvent {
   const raw = Buffer.from(`${event ? `event: ${event}\n` : ''}data: ${data}\n\n`);
   return { raw, data, event };
 }
+
+/**
+ * Splits a byte stream into runs of whole events, in linear time: each chunk is scanned
+ * once (plus the three bytes before it, for an event end split across chunks), and held
+ * bytes are joined only when the event they belong to is complete.
+ */
+export class EventSplitter {
+  private held: Buffer[] = [];
+  /** Bytes held back: the start of an event whose end has not arrived. */
+  heldBytes = 0;
+
+  /** Adds a chunk; returns the whole events completed so far, or null. */
+  push(chunk: Buffer): Buffer | null {
+    let end = lastEventEnd(chunk);
+    if (end < 0 && this.heldBytes > 0) end = this.endAcross(chunk);
+    if (end < 0) {
+      this.held.push(chunk);
+      this.heldBytes += chunk.length;
+      return null;
+    }
+    let out: Buffer;
+    if (this.heldBytes === 0) {
+      out = end === chunk.length ? chunk : chunk.subarray(0, end);
+    } else {
+      this.held.push(chunk.subarray(0, end));
+      out = Buffer.concat(this.held);
+      this.held = [];
+      this.heldBytes = 0;
+    }
+    if (end < chunk.length) {
+      const rest = Buffer.from(chunk.subarray(end)); // a copy: the caller may reuse `chunk`
+      this.held.push(rest);
+      this.heldBytes = rest.length;
+    }
+    return out;
+  }
+
+  /** What is still held when the stream ends (an event with no blank line after it), or null. */
+  rest(): Buffer | null {
+    if (this.heldBytes === 0) return null;
+    const out = Buffer.concat(this.held);
+    this.held = [];
+    this.heldBytes = 0;
+    return out;
+  }
+
+  /** An event end whose blank line straddles the held bytes and `chunk`: its offset in `chunk`, or -1. */
+  private endAcross(chunk: Buffer): number {
+    const tail: Buffer[] = [];
+    let size = 0;
+    for (let i = this.held.length - 1; i >= 0 && size < 3; i--) {
+      const part = this.held[i]!;
+      const piece = part.subarray(Math.max(0, part.length - (3 - size)));
+      tail.unshift(piece);
+      size += piece.length;
+    }
+    const before = Buffer.concat(tail);
+    const window = Buffer.concat([before, chunk.subarray(0, 3)]);
+    const end = lastEventEnd(window);
+    return end > before.length ? end - before.length : -1;
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The pipeline's one ordered line (CONFIG.md "The pipeline"). Every stage has a place on
+ * it: a built-in feature its module's number, the n-th interceptor of a router
+ * `INTERCEPTORS + n`, a user hook its `priority` (default `HOOK_DEFAULT`). Request-side
+ * handlers run in ascending order, response-side handlers in descending order, and
+ * `wrapCall`s nest in it (the lowest is outermost). Equal numbers keep built-ins first,
+ * then hooks in registration order.
+ *
+ * A reply made by a stage on the request side (a cache hit, a 429, a block) walks the
+ * response side of the stages placed before it: the stages after it never saw the
+ * request, so they never see its answer either (the onion of every middleware stack).
+ */
+export const STAGE_ORDER = Object.freeze({
+  /** Who the caller is (tenancy keys, an authentication hook). */
+  authenticate: 100,
+  rate_limit: 200,
+  budget: 300,
+  cache: 400,
+  semantic_cache: 420,
+  request_coalescing: 450,
+  /** Request shaping features that act on what the model sees (trimming, compression…). */
+  request_transforms: 470,
+  /** The first interceptor of a router's list; the n-th is at `interceptors + n`. */
+  interceptors: 500,
+  /** The most interceptors a router may list (they fit between 500 and 600). */
+  max_interceptors: 99,
+  /** Target selection (`filterTargets`) and answer checks that may fall back. */
+  target_selection: 600,
+  fallback: 700,
+  hedging: 750,
+  retry: 800,
+  timeout: 900,
+  /** Innermost, so its wrapCall sees the outcome of every single try. */
+  health_check: 950,
+  /** Where a user hook without a `priority` goes: after every built-in stage. */
+  hook_default: 1000,
+});
