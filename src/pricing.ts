@@ -4,6 +4,7 @@
  * check them against your contract) and `pricing:` in the config overrides or extends it.
  * Budgets and cost-aware routing read costs from here.
  */
+import { ModelLookup } from './util/model-lookup.js';
 
 export interface ModelPrice {
   /** USD per 1M prompt (input) tokens. */
@@ -38,40 +39,19 @@ export const DEFAULT_PRICING: Readonly<Record<string, ModelPrice>> = Object.free
   'claude-3-5-haiku': { input: 0.8, output: 4 },
 });
 
-/** At most this many distinct model names are remembered by a lookup (they come from requests). */
-const MEMO_LIMIT = 1024;
-
 /**
- * A compiled price lookup: an exact model name first, else the longest table entry the
- * name starts with followed by `-` (so `gpt-4o-2024-08-06` costs what `gpt-4o` does and
- * `gpt-4o-mini-2024-07-18` what `gpt-4o-mini` does). Unknown models have no price.
+ * A compiled price lookup (see ModelLookup: exact name, else the longest `prefix-`).
+ * Unknown models have no price.
  */
 export class Pricing {
-  private readonly exact: ReadonlyMap<string, ModelPrice>;
-  private readonly prefixes: readonly string[];
-  private readonly memo = new Map<string, ModelPrice | null>();
+  private readonly table: ModelLookup<ModelPrice>;
 
   constructor(overrides: Readonly<Record<string, ModelPrice>> = {}) {
-    const table = new Map<string, ModelPrice>(Object.entries({ ...DEFAULT_PRICING, ...overrides }));
-    this.exact = table;
-    this.prefixes = [...table.keys()].sort((a, b) => b.length - a.length);
+    this.table = new ModelLookup({ ...DEFAULT_PRICING, ...overrides });
   }
 
   priceOf(model: string): ModelPrice | null {
-    const known = this.exact.get(model);
-    if (known) return known;
-    let found = this.memo.get(model);
-    if (found !== undefined) return found;
-    found = null;
-    for (const prefix of this.prefixes) {
-      if (model.startsWith(prefix) && model.charCodeAt(prefix.length) === 0x2d /* - */) {
-        found = this.exact.get(prefix)!;
-        break;
-      }
-    }
-    if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
-    this.memo.set(model, found);
-    return found;
+    return this.table.get(model);
   }
 
   /** USD for a number of prompt and completion tokens, or null for a model with no price. */
