@@ -4,6 +4,7 @@ import type { Pricing } from '../pricing.js';
 import type { ClientIp } from '../server/client-ip.js';
 import type { StateStore } from '../state/store.js';
 import type { CompiledTarget } from './compiled.js';
+import type { Embedders } from '../embeddings/create.js';
 
 /** What a feature or interceptor may use when it is built (at compile time only). */
 export interface CompileDeps {
@@ -25,4 +26,6 @@ export interface CompileDeps {
    * by it, so changing a router's targets never serves the old targets' answers.
    */
   readonly routerFingerprint: string;
+  /** The pipeline's embedders (`embedder: local` or `{ upstream, model }`), shared by every feature naming the same one. */
+  readonly embedders: Embedders;
 }

@@ -22,6 +22,7 @@ import { createHash } from 'node:crypto';
 import { clientIpResolver, type ClientIp } from '../server/client-ip.js';
 import { MemoryStore } from '../state/memory.js';
 import type { StateStore } from '../state/store.js';
+import { Embedders } from '../embeddings/create.js';
 
 export interface CompileOptions {
   readonly logger: Logger;
@@ -42,6 +43,7 @@ interface Shared {
   readonly now: () => number;
   readonly pricing: Pricing;
   readonly clientIp: ClientIp;
+  readonly embedders: Embedders;
 }
 
 function compileUpstream(name: string, config: UpstreamConfig, connectTimeoutMs: number | null, options: CompileOptions): CompiledUpstream {
@@ -150,6 +152,7 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
       now: options.now ?? Date.now,
       pricing,
       clientIp: clientIpResolver(config.server?.trusted_proxies),
+      embedders: new Embedders((upstream) => upstreams.get(upstream)?.provider),
     };
     const routers = new Map<string, CompiledRouter>();
     const byModel = new Map<string, CompiledRouter>();

@@ -26,6 +26,9 @@ export function upstreamPathFor(basePath: string, requestPath: string): string {
   return basePath + requestPath;
 }
 
+/** The largest answer read for a request the gateway makes on its own behalf (embeddings). */
+const MAX_OWN_ANSWER = 32 * 1024 * 1024;
+
 /**
  * An OpenAI-wire upstream reached over HTTP: one keep-alive undici pool per upstream
  * (or a ProxyAgent when an outbound forward proxy is set), built at compile time.
@@ -70,6 +73,42 @@ export function createHttpProvider(config: UpstreamConfig, deps: ProviderFactory
         body: response.body,
         headersMs: performance.now() - started,
       };
+    },
+    async fetchJson(path: string, body: unknown, signal: AbortSignal) {
+      const bytes = Buffer.from(JSON.stringify(body));
+      const response = await dispatcher.request({
+        origin,
+        path: upstreamPathFor(basePath, path),
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'content-length': String(bytes.length),
+          'accept-encoding': 'identity',
+          ...(credential ? { [credential[0]]: credential[1] } : {}),
+        },
+        body: bytes,
+        signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > MAX_OWN_ANSWER) {
+          response.body.destroy();
+          throw Object.assign(new Error(`upstream "${deps.name}" answered more than ${MAX_OWN_ANSWER} bytes`), { code: 'SIDEGATE_ANSWER_TOO_LARGE' });
+        }
+        chunks.push(chunk);
+      }
+      const text = Buffer.concat(chunks).toString('utf8');
+      let parsed: unknown = null;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = null; // not JSON: the caller sees the status
+      }
+      return { status: response.statusCode, body: parsed };
     },
     async probe(path: string, probeTimeoutMs: number): Promise<number> {
       const response = await dispatcher.request({

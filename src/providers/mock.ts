@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { UpstreamConfig } from '../config/types.js';
 import type { Provider, ProviderFactoryDeps, UpstreamResponse } from './provider.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -144,19 +144,17 @@ export function createMockProvider(config: UpstreamConfig, deps: ProviderFactory
     data: models.map((id) => ({ id, object: 'model', created: 1700000000, owned_by: 'sidegate-mock' })),
   };
 
-  function answer(ctx: RequestContext): Omit<UpstreamResponse, 'headersMs'> {
-    const path = ctx.upstreamPath.split('?', 1)[0]!;
-    const body = ctx.body ?? {};
-    if (ctx.method === 'GET' && path === '/v1/models') return reply(200, modelList);
-    if (ctx.method === 'GET' && path.startsWith('/v1/models/')) {
+  function answer(method: string, path: string, body: Json, id: string): Omit<UpstreamResponse, 'headersMs'> {
+    if (method === 'GET' && path === '/v1/models') return reply(200, modelList);
+    if (method === 'GET' && path.startsWith('/v1/models/')) {
       const id = decodeURIComponent(path.slice('/v1/models/'.length));
       const found = modelList.data.find((m) => m.id === id);
       return found ? reply(200, found) : notFound(`The model '${id}' does not exist`);
     }
-    if (ctx.method === 'POST' && path === '/v1/chat/completions') return chat(body, ctx.id);
-    if (ctx.method === 'POST' && path === '/v1/completions') return completion(body, ctx.id);
-    if (ctx.method === 'POST' && path === '/v1/embeddings') return embeddings(body);
-    return notFound(`The mock upstream "${deps.name}" does not serve ${ctx.method} ${path}`);
+    if (method === 'POST' && path === '/v1/chat/completions') return chat(body, id);
+    if (method === 'POST' && path === '/v1/completions') return completion(body, id);
+    if (method === 'POST' && path === '/v1/embeddings') return embeddings(body);
+    return notFound(`The mock upstream "${deps.name}" does not serve ${method} ${path}`);
   }
 
   return {
@@ -165,7 +163,13 @@ export function createMockProvider(config: UpstreamConfig, deps: ProviderFactory
       if (attempt.signal.aborted) throw Object.assign(new Error('the request was aborted'), { name: 'AbortError', code: 'ABORT_ERR' });
       // A pass-through body (multipart, binary) is drained so the client's upload completes.
       if (ctx.body === undefined && ctx.req.readable) ctx.req.resume();
-      return { ...answer(ctx), headersMs: 0 };
+      return { ...answer(ctx.method, ctx.upstreamPath.split('?', 1)[0]!, ctx.body ?? {}, ctx.id), headersMs: 0 };
+    },
+    async fetchJson(path: string, body: unknown) {
+      const answered = answer('POST', path, (body ?? {}) as Json, randomUUID());
+      const chunks: Buffer[] = [];
+      for await (const chunk of answered.body as AsyncIterable<Buffer>) chunks.push(chunk);
+      return { status: answered.status, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown };
     },
     probe: async () => 200,
     close: async () => {},

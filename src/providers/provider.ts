@@ -43,6 +43,12 @@ export interface Provider {
    * carrying a stable `code`; `attempt.signal` aborts the call.
    */
   send(ctx: RequestContext, attempt: Attempt): Promise<UpstreamResponse>;
+  /**
+   * A JSON request the gateway makes on its own behalf (embeddings for the semantic
+   * features), with the upstream's own credential (none for passthrough): POST `path`,
+   * the parsed answer back. Bounded in time by `signal` and in size by the provider.
+   */
+  fetchJson?(path: string, body: unknown, signal: AbortSignal): Promise<{ status: number; body: unknown }>;
   /** An active health probe: the status of `GET path`, or a rejection. */
   probe?(path: string, timeoutMs: number): Promise<number>;
   /** Closes pools and sockets; called once the pipeline that built it has drained. */

@@ -1,0 +1,52 @@
+import { cosine } from './embedder.js';
+
+export interface Match<T> {
+  readonly id: string;
+  readonly score: number;
+  readonly value: T;
+}
+
+/**
+ * Nearest neighbours by cosine similarity, searched exhaustively: exact, and for the
+ * sizes a sidecar holds (thousands of entries of a few hundred dimensions) a scan costs
+ * well under a millisecond. Bounded: past `maxEntries` the oldest entry goes.
+ */
+export class VectorIndex<T> {
+  private readonly entries = new Map<string, { vector: Float32Array; value: T }>();
+
+  constructor(private readonly maxEntries: number) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Adds or replaces the entry `id`; evicts the oldest entries beyond the bound. */
+  add(id: string, vector: Float32Array, value: T): void {
+    this.entries.delete(id);
+    this.entries.set(id, { vector, value });
+    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  remove(id: string): boolean {
+    return this.entries.delete(id);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
+  /** The `k` most similar entries scoring at least `minScore`, best first. */
+  search(vector: Float32Array, k: number, minScore = -1): Match<T>[] {
+    const best: Match<T>[] = [];
+    for (const [id, entry] of this.entries) {
+      const score = cosine(vector, entry.vector);
+      if (score < minScore) continue;
+      if (best.length === k && score <= best[k - 1]!.score) continue;
+      let i = best.length;
+      while (i > 0 && best[i - 1]!.score < score) i--;
+      best.splice(i, 0, { id, score, value: entry.value });
+      if (best.length > k) best.pop();
+    }
+    return best;
+  }
+}
