@@ -19,6 +19,7 @@ import { proxyUpgrade } from './upstream/websocket.js';
 import { parseDuration } from './util/units.js';
 import { createStateStore, stateIdentity } from './state/create.js';
 import type { StateStore } from './state/store.js';
+import { injector, type Inject, type InjectedResponse, type InjectRequest } from './server/inject.js';
 
 /** A config file path, inline YAML text, or an already-parsed config object. */
 export type ConfigSource = string | { yaml: string; source?: string } | GatewayConfig;
@@ -98,6 +99,16 @@ export class Gateway extends EventEmitter implements Runtime {
   private upgraded = new Set<Duplex>();
   private isDraining = false;
   private closed: Promise<void> | null = null;
+  private injectRequest: Inject | null = null;
+
+  /**
+   * Runs a request through the live pipeline in process, as a client's would run (routing,
+   * stages, the response side), and collects the whole answer.
+   */
+  inject(request: InjectRequest): Promise<InjectedResponse> {
+    if (!this.injectRequest) return Promise.reject(new Error('the gateway is not ready'));
+    return this.injectRequest(request);
+  }
 
   constructor(source: ConfigSource, options: GatewayOptions = {}) {
     super();
@@ -111,6 +122,7 @@ export class Gateway extends EventEmitter implements Runtime {
       metrics: this.metrics,
       hooks: Object.freeze([...(options.hooks ?? [])]),
       providers: Object.freeze({ ...options.providers }),
+      inject: (request) => this.inject(request),
     };
     this.now = options.now ?? Date.now;
     this.store = this.newStore(loaded);
@@ -122,6 +134,7 @@ export class Gateway extends EventEmitter implements Runtime {
     }
     this.metrics.setConfigVersion(this.live.version);
     this.handler = (req, res) => handleRequest(this, req, res);
+    this.injectRequest = injector(this.handler);
     this.upgradeHandler = (req, socket, head) => this.onUpgrade(req, socket, head);
     if (typeof source === 'string' && options.watch !== false) {
       this.watcher = watchConfigFile(

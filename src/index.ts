@@ -18,3 +18,4 @@ export { ConfigError, loadConfigFile, loadConfigText } from './config/load.js';
 export type { ConfigIssue, LoadedConfig } from './config/load.js';
 export { explainPipeline } from './pipeline/compile.js';
 export type { StateStore, StateHealth, BucketSpec, BucketResult, CacheEntry, CacheSpace } from './state/store.js';
+export type { InjectRequest, InjectedResponse } from './server/inject.js';

@@ -251,7 +251,7 @@ class CacheStage implements Stage {
   onDone(ctx: RequestContext): void {
     const state = ctx.get(STATE);
     const recording = state?.recording;
-    if (!state || !recording?.chunks || !ctx.res.writableFinished || ctx.error) return;
+    if (!state || !recording?.chunks || !ctx.completed || ctx.error) return;
     const body = Buffer.concat(recording.chunks, recording.size);
     const storedAt = this.now();
     void this.space.set(state.key, {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
 import type { CompileDeps } from '../pipeline/compile-deps.js';
@@ -10,6 +9,7 @@ import type { BucketResult, BucketSpec, StateStore } from '../state/store.js';
 import { parseDuration } from '../util/units.js';
 import { hideAddedUsage, requestStreamUsage } from './stream-usage.js';
 import { slot } from '../pipeline/slot.js';
+import { CALLER_KEY_PATTERN, callerKeyFunction, type CallerKeyOf } from '../pipeline/caller-key.js';
 
 export interface RateLimitConfig {
   requests: number;
@@ -20,7 +20,6 @@ export interface RateLimitConfig {
 }
 
 const DEFAULT_KEY = 'client_ip';
-const KEY_PATTERN = '^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&\'*+.^_`|~-]+)$';
 
 /** The response headers OpenAI sends, in the order it sends them. */
 const HEADERS = {
@@ -47,40 +46,6 @@ export function formatReset(ms: number): string {
   return `${seconds}s`;
 }
 
-function sha(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 32);
-}
-
-function headerText(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(',') : value;
-}
-
-/** The caller's API key (bearer token, or x-api-key / api-key), or undefined. */
-function apiKeyOf(ctx: RequestContext): string | undefined {
-  const auth = headerText(ctx.req.headers.authorization);
-  if (auth) return auth.startsWith('Bearer ') || auth.startsWith('bearer ') ? auth.slice(7).trim() : auth;
-  return headerText(ctx.req.headers['x-api-key']) ?? headerText(ctx.req.headers['api-key']);
-}
-
-type KeyOf = (ctx: RequestContext) => string;
-
-/** Who shares a bucket. Keys that may be secrets (API keys, headers) are hashed, never stored. */
-function keyFunction(key: string, deps: CompileDeps): KeyOf {
-  if (key === 'global') return () => 'global';
-  if (key === 'client_ip') return (ctx) => `ip:${deps.clientIp(ctx.req)}`;
-  if (key === 'api_key') {
-    return (ctx) => {
-      const apiKey = apiKeyOf(ctx);
-      return apiKey ? `key:${sha(apiKey)}` : 'key:none';
-    };
-  }
-  const name = key.slice('header:'.length).toLowerCase();
-  return (ctx) => {
-    const value = headerText(ctx.req.headers[name]);
-    return value === undefined ? 'header:none' : `header:${sha(value)}`;
-  };
-}
-
 interface Limit {
   readonly kind: 'requests' | 'tokens';
   readonly capacity: number;
@@ -105,7 +70,7 @@ const LOCAL_KEY = slot<string>('rate_limit_key');
  */
 class RateLimitStage implements Stage {
   readonly name = 'rate_limit';
-  private readonly keyOf: KeyOf;
+  private readonly keyOf: CallerKeyOf;
   private readonly requests: Limit;
   private readonly tokens: Limit | null;
   private readonly prefix: string;
@@ -127,7 +92,7 @@ class RateLimitStage implements Stage {
     this.now = deps.now;
     this.logger = deps.logger;
     this.routerName = deps.routerName;
-    this.keyOf = keyFunction(config.key ?? DEFAULT_KEY, deps);
+    this.keyOf = callerKeyFunction(config.key ?? DEFAULT_KEY, deps.clientIp);
     this.prefix = `rl:${deps.routerName}:`;
     const perMs = parseDuration(config.per);
     const refused = deps.metrics.counter('ai_gateway_rate_limited_total', 'Requests refused with 429 by a rate limit, by router and limit (requests or tokens).', ['router', 'limit']);
@@ -258,7 +223,7 @@ export const rateLimit: FeatureModule<RateLimitConfig> = {
           '`api_key` (a hash of the caller\'s bearer token, never the token), `header:<name>` (a hash of that header\'s ' +
           'value), or `global` (one bucket for the router).',
         type: 'string',
-        pattern: KEY_PATTERN,
+        pattern: CALLER_KEY_PATTERN,
         default: DEFAULT_KEY,
         examples: ['client_ip', 'api_key', 'header:x-user-id', 'global'],
       },

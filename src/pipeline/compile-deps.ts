@@ -5,6 +5,7 @@ import type { ClientIp } from '../server/client-ip.js';
 import type { StateStore } from '../state/store.js';
 import type { CompiledTarget } from './compiled.js';
 import type { Embedders } from '../embeddings/create.js';
+import type { Inject } from '../server/inject.js';
 
 /** What a feature or interceptor may use when it is built (at compile time only). */
 export interface CompileDeps {
@@ -28,4 +29,9 @@ export interface CompileDeps {
   readonly routerFingerprint: string;
   /** The pipeline's embedders (`embedder: local` or `{ upstream, model }`), shared by every feature naming the same one. */
   readonly embedders: Embedders;
+  /**
+   * Sends a request through the gateway's own pipeline, in process (a summary from a named
+   * router, cache warming). Only for use at request time, never while compiling.
+   */
+  readonly inject: Inject;
 }

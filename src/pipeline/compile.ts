@@ -23,6 +23,7 @@ import { clientIpResolver, type ClientIp } from '../server/client-ip.js';
 import { MemoryStore } from '../state/memory.js';
 import type { StateStore } from '../state/store.js';
 import { Embedders } from '../embeddings/create.js';
+import type { Inject } from '../server/inject.js';
 
 export interface CompileOptions {
   readonly logger: Logger;
@@ -35,7 +36,11 @@ export interface CompileOptions {
   readonly state?: StateStore;
   /** The clock (epoch ms); default Date.now. */
   readonly now?: () => number;
+  /** Runs a request through the gateway in process; absent when no gateway runs (`sidegate explain`). */
+  readonly inject?: Inject;
 }
+
+const NO_GATEWAY: Inject = () => Promise.reject(new Error('no gateway is running this pipeline'));
 
 /** What every router of one pipeline shares when its features are built. */
 interface Shared {
@@ -44,6 +49,7 @@ interface Shared {
   readonly pricing: Pricing;
   readonly clientIp: ClientIp;
   readonly embedders: Embedders;
+  readonly inject: Inject;
 }
 
 function compileUpstream(name: string, config: UpstreamConfig, connectTimeoutMs: number | null, options: CompileOptions): CompiledUpstream {
@@ -153,6 +159,7 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
       pricing,
       clientIp: clientIpResolver(config.server?.trusted_proxies),
       embedders: new Embedders((upstream) => upstreams.get(upstream)?.provider),
+      inject: options.inject ?? NO_GATEWAY,
     };
     const routers = new Map<string, CompiledRouter>();
     const byModel = new Map<string, CompiledRouter>();

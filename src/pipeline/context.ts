@@ -82,6 +82,8 @@ export class RequestContext {
   overheadMs = -1;
   /** True once the client went away before the response was complete. */
   clientClosed = false;
+  /** True once the whole answer was handed to the client. */
+  completed = false;
   bytesOut = 0;
   promptTokens = -1;
   completionTokens = -1;

@@ -8,7 +8,7 @@ export function finishRequest(runtime: Runtime, ctx: RequestContext): void {
   ctx.clearTimers();
   const router = ctx.router;
   const totalMs = performance.now() - ctx.startedAt;
-  const status = ctx.clientClosed && !ctx.res.writableFinished ? 499 : ctx.status;
+  const status = ctx.clientClosed && !ctx.completed ? 499 : ctx.status;
   const upstreamName = ctx.target?.upstream.name ?? NO_ROUTER;
   try {
     if (router?.phases.onDone) for (const handler of router.phases.onDone) handler(ctx);

@@ -32,11 +32,17 @@ type TaggedResponse = ServerResponse & { [kContext]?: RequestContext; [kRuntime]
  */
 function onResponseClose(this: TaggedResponse): void {
   const ctx = this[kContext]!;
-  if (!this.writableFinished) {
+  if (this.writableFinished) ctx.completed = true;
+  if (!ctx.completed) {
     ctx.clientClosed = true;
     ctx.abort.abort();
   }
   finishRequest(this[kRuntime]!, ctx);
+}
+
+/** The whole answer was handed over (in process, an injected request's response only says so by 'finish'). */
+function onResponseFinish(this: TaggedResponse): void {
+  this[kContext]!.completed = true;
 }
 
 function notProxied(url: string): GatewayError {
@@ -111,6 +117,7 @@ export function handleRequest(runtime: Runtime, req: IncomingMessage, res: Serve
   const tagged = res as TaggedResponse;
   tagged[kContext] = ctx;
   tagged[kRuntime] = runtime;
+  res.once('finish', onResponseFinish);
   res.once('close', onResponseClose);
   run(ctx).catch((err: unknown) => {
     if (ctx.clientClosed) return;
