@@ -7,6 +7,25 @@ export interface Match<T> {
 }
 
 /**
+ * The `k` items whose vectors are most similar to `vector`, scoring at least `minScore`,
+ * best first: one exhaustive pass keeping a sorted list of k.
+ */
+export function topK<T>(items: Iterable<T>, vectorOf: (item: T) => Float32Array | null, vector: Float32Array, k: number, minScore: number): { item: T; score: number }[] {
+  const best: { item: T; score: number }[] = [];
+  for (const item of items) {
+    const other = vectorOf(item);
+    if (other === null || other.length !== vector.length) continue;
+    const score = cosine(vector, other);
+    if (score < minScore || (best.length === k && score <= best[k - 1]!.score)) continue;
+    let i = best.length;
+    while (i > 0 && best[i - 1]!.score < score) i--;
+    best.splice(i, 0, { item, score });
+    if (best.length > k) best.pop();
+  }
+  return best;
+}
+
+/**
  * Nearest neighbours by cosine similarity, searched exhaustively: exact, and for the
  * sizes a sidecar holds (thousands of entries of a few hundred dimensions) a scan costs
  * well under a millisecond. Bounded: past `maxEntries` the oldest entry goes.
@@ -37,16 +56,6 @@ export class VectorIndex<T> {
 
   /** The `k` most similar entries scoring at least `minScore`, best first. */
   search(vector: Float32Array, k: number, minScore = -1): Match<T>[] {
-    const best: Match<T>[] = [];
-    for (const [id, entry] of this.entries) {
-      const score = cosine(vector, entry.vector);
-      if (score < minScore) continue;
-      if (best.length === k && score <= best[k - 1]!.score) continue;
-      let i = best.length;
-      while (i > 0 && best[i - 1]!.score < score) i--;
-      best.splice(i, 0, { id, score, value: entry.value });
-      if (best.length > k) best.pop();
-    }
-    return best;
+    return topK(this.entries, ([, entry]) => entry.vector, vector, k, minScore).map(({ item: [id, entry], score }) => ({ id, score, value: entry.value }));
   }
 }

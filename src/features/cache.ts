@@ -3,14 +3,12 @@ import { ORDER } from './feature.js';
 import type { CompileDeps } from '../pipeline/compile-deps.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { LocalReply, Stage } from '../pipeline/stage.js';
-import type { HeaderMap, ResponseHead } from '../providers/provider.js';
+import type { ResponseHead } from '../providers/provider.js';
 import type { CacheEntry, CacheSpace } from '../state/store.js';
-import { parseEvents } from '../upstream/sse.js';
-import { headerValue } from '../upstream/headers.js';
 import { parseDuration, parseSize } from '../util/units.js';
 import { RequestKeyMemo } from '../pipeline/request-key.js';
 import { slot } from '../pipeline/slot.js';
-import { clientWantsStreamUsage, isUsageOnlyEvent } from './stream-usage.js';
+import { finishRecording, hasDirective, isCacheable, recordChunk, replyFrom, startRecording, type Recording } from './answer-recording.js';
 
 export interface CacheConfig {
   ttl?: string;
@@ -22,113 +20,16 @@ export interface CacheConfig {
 
 const DEFAULTS = { ttl: '5m', max_size: '100mb', max_entry: '1mb', key_headers: ['authorization'], statuses: [200, 201, 400, 401] };
 
-/** POST endpoints whose answers are cached (GET answers are cached on any path). */
-const CACHEABLE_POSTS = new Set(['/v1/chat/completions', '/v1/completions', '/v1/embeddings']);
-
 /** Request fields that change how an answer is delivered, not what it is: left out of the key. */
 const DELIVERY_FIELDS = new Set(['stream', 'stream_options']);
 
-/** Upstream headers never replayed: per-connection, per-response, or the gateway's own. */
-const NOT_REPLAYED = new Set([
-  'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'set-cookie', 'age',
-  'x-request-id', 'server-timing', 'x-cache', 'x-cache-timestamp',
-  'x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests',
-  'x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens',
-]);
-
 const STATE = slot<CacheState>('cache');
-
-/** X-Cache-Timestamp text per stored entry, formatted once (memory entries are reused on every hit). */
-const TIMESTAMPS = new WeakMap<CacheEntry, string>();
-function timestampOf(entry: CacheEntry): string {
-  let text = TIMESTAMPS.get(entry);
-  if (text === undefined) TIMESTAMPS.set(entry, (text = new Date(entry.storedAt).toISOString()));
-  return text;
-}
-const SSE_TYPE = 'text/event-stream; charset=utf-8';
-const DONE_EVENT = 'data: [DONE]\n\n';
-
-/** A miss's answer being recorded as it streams to the client (chunks null: too big). */
-interface Recording {
-  readonly status: number;
-  readonly headers: Record<string, string>;
-  readonly kind: CacheEntry['kind'];
-  chunks: Buffer[] | null;
-  size: number;
-}
 
 interface CacheState {
   readonly key: string;
   readonly store: boolean;
   recording: Recording | null;
 }
-
-function isCacheable(ctx: RequestContext): boolean {
-  if (ctx.method === 'GET') return true;
-  if (ctx.method !== 'POST' || ctx.body === undefined) return false;
-  const q = ctx.upstreamPath.indexOf('?');
-  return CACHEABLE_POSTS.has(q < 0 ? ctx.upstreamPath : ctx.upstreamPath.slice(0, q));
-}
-
-function hasDirective(value: string | string[] | undefined, directive: string): boolean {
-  const text = Array.isArray(value) ? value.join(',') : value;
-  return text !== undefined && text.toLowerCase().includes(directive);
-}
-
-function replayHeaders(headers: HeaderMap): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined || NOT_REPLAYED.has(name)) continue;
-    out[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return out;
-}
-
-/** A stored chat or text completion replayed as the stream the upstream would have sent. */
-export function synthesizeStream(body: Buffer, withUsage: boolean): Buffer | null {
-  let answer: Record<string, any>;
-  try {
-    answer = JSON.parse(body.toString('utf8'));
-  } catch {
-    return null;
-  }
-  const chat = answer?.object === 'chat.completion';
-  if (!chat && answer?.object !== 'text_completion') return null;
-  if (!Array.isArray(answer.choices)) return null;
-  const base = {
-    id: answer.id,
-    object: chat ? 'chat.completion.chunk' : 'text_completion',
-    created: answer.created,
-    model: answer.model,
-    ...(answer.system_fingerprint === undefined ? {} : { system_fingerprint: answer.system_fingerprint }),
-  };
-  const events: string[] = [];
-  const send = (value: unknown): number => events.push(`data: ${JSON.stringify(value)}\n\n`);
-  for (const choice of answer.choices as Record<string, any>[]) {
-    if (chat) {
-      const message = choice.message ?? {};
-      const delta: Record<string, unknown> = { role: message.role ?? 'assistant', content: message.content ?? null };
-      if (message.refusal != null) delta.refusal = message.refusal;
-      if (Array.isArray(message.tool_calls)) delta.tool_calls = message.tool_calls.map((call: object, index: number) => ({ index, ...call }));
-      send({ ...base, choices: [{ index: choice.index, delta, logprobs: choice.logprobs ?? null, finish_reason: null }] });
-      send({ ...base, choices: [{ index: choice.index, delta: {}, logprobs: null, finish_reason: choice.finish_reason ?? 'stop' }] });
-    } else {
-      send({ ...base, choices: [{ index: choice.index, text: choice.text ?? '', logprobs: choice.logprobs ?? null, finish_reason: choice.finish_reason ?? 'stop' }] });
-    }
-  }
-  if (withUsage && answer.usage) send({ ...base, choices: [], usage: answer.usage });
-  events.push(DONE_EVENT);
-  return Buffer.from(events.join(''));
-}
-
-/** A stream's events without the usage-only one, or null when it had none. */
-function withoutUsage(body: Buffer): Buffer | null {
-  const events = parseEvents(body);
-  const kept = events.filter((e) => !isUsageOnlyEvent(e.data));
-  return kept.length === events.length ? null : Buffer.concat(kept.map((e) => e.raw));
-}
-
 
 /**
  * The exact response cache. Key: SHA-256 of method, path, the `key_headers` (so tenants
@@ -187,40 +88,16 @@ class CacheStage implements Stage {
     return found instanceof Promise ? found.then((entry) => this.answer(ctx, entry, now)) : this.answer(ctx, found, now);
   }
 
-  /**
-   * What a hit sends: a stream replays its events (the usage event only if the client asked
-   * for it); a JSON completion answers a streaming request as synthesized SSE; a stream
-   * cannot answer a request for JSON (that is a miss, whose JSON answer is then stored).
-   */
-  private replay(ctx: RequestContext, entry: CacheEntry): { body: Buffer; contentType: string | null } | null {
-    if (entry.kind === 'sse') {
-      if (!ctx.stream) return null;
-      return { body: clientWantsStreamUsage(ctx) ? entry.body : (entry.bodyNoUsage ?? entry.body), contentType: null };
-    }
-    if (ctx.stream && entry.kind === 'json' && entry.status === 200) {
-      const body = synthesizeStream(entry.body, clientWantsStreamUsage(ctx));
-      return body ? { body, contentType: SSE_TYPE } : null;
-    }
-    return { body: entry.body, contentType: null };
-  }
-
   /** The LocalReply for a hit, or undefined (a miss: the request goes on). */
   private answer(ctx: RequestContext, entry: CacheEntry | undefined, now: number): LocalReply | undefined {
-    const replay = entry ? this.replay(ctx, entry) : null;
-    if (!entry || !replay) {
+    const reply = entry ? replyFrom(ctx, entry, now, 'HIT') : null;
+    if (!reply) {
       this.results.miss.inc();
       ctx.res.setHeader('x-cache', 'MISS');
       return undefined;
     }
     this.results.hit.inc();
-    const headers: Record<string, string> = {
-      ...entry.headers,
-      'x-cache': 'HIT',
-      'x-cache-timestamp': timestampOf(entry),
-      age: String(Math.max(0, Math.floor((now - entry.storedAt) / 1000))),
-    };
-    if (replay.contentType) headers['content-type'] = replay.contentType;
-    return { status: entry.status, headers, body: replay.body };
+    return reply;
   }
 
   /**
@@ -231,38 +108,21 @@ class CacheStage implements Stage {
    */
   onResponse(ctx: RequestContext, response: ResponseHead): void {
     const state = ctx.get(STATE);
-    if (!state?.store || ctx.replyDepth !== Infinity || !this.statuses.has(response.status)) return;
-    if (hasDirective(response.headers['cache-control'], 'no-store')) return;
-    const contentType = headerValue(response.headers['content-type']) ?? '';
-    const kind: CacheEntry['kind'] = contentType.startsWith('text/event-stream') ? 'sse' : contentType.includes('json') ? 'json' : 'other';
-    state.recording = { status: response.status, headers: replayHeaders(response.headers), kind, chunks: [], size: 0 };
+    if (state?.store) state.recording = startRecording(ctx, response, this.statuses);
   }
 
   /** Records the answer's bytes as they leave the stages after the cache (no extra stream on the way). */
   onData(ctx: RequestContext, chunk: Buffer): void {
-    const recording = (ctx.get(STATE))?.recording;
-    if (!recording?.chunks) return;
-    recording.size += chunk.length;
-    if (recording.size > this.maxEntry) recording.chunks = null;
-    else recording.chunks.push(chunk);
+    const recording = ctx.get(STATE)?.recording;
+    if (recording) recordChunk(recording, chunk, this.maxEntry);
   }
 
   /** Stores a recorded answer once the client received all of it. */
   onDone(ctx: RequestContext): void {
     const state = ctx.get(STATE);
-    const recording = state?.recording;
-    if (!state || !recording?.chunks || !ctx.completed || ctx.error) return;
-    const body = Buffer.concat(recording.chunks, recording.size);
-    const storedAt = this.now();
-    void this.space.set(state.key, {
-      status: recording.status,
-      headers: recording.headers,
-      body,
-      bodyNoUsage: recording.kind === 'sse' ? withoutUsage(body) : null,
-      kind: recording.kind,
-      storedAt,
-      expiresAt: storedAt + this.ttlMs,
-    });
+    if (!state) return;
+    const entry = finishRecording(ctx, state.recording, this.now(), this.ttlMs);
+    if (entry) this.space.set(state.key, entry);
   }
 
   stats(): Record<string, unknown> {

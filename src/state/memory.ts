@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { LRUCache } from 'lru-cache';
 import type { BucketResult, BucketSpec, CacheEntry, CacheSpace, StateHealth, StateStore } from './store.js';
+import { MemoryVectorSpace, type VectorSpaceLimits } from './vector-space.js';
 
 interface Spend {
   value: number;
@@ -92,6 +93,7 @@ export class MemoryStore extends EventEmitter implements StateStore {
   private readonly buckets = new Map<string, number>();
   private readonly spend = new Map<string, Spend>();
   private readonly spaces = new Map<string, MemoryCacheSpace>();
+  private readonly vectorSpaces = new Map<string, MemoryVectorSpace>();
   private timer: NodeJS.Timeout | null = null;
   private lastSweep = 0;
 
@@ -152,6 +154,14 @@ export class MemoryStore extends EventEmitter implements StateStore {
   getSpend(key: string): number {
     const spend = this.spend.get(key);
     return spend && spend.expiresAt > this.now() ? spend.value : 0;
+  }
+
+  vectorSpace(name: string, limits: VectorSpaceLimits): MemoryVectorSpace {
+    const existing = this.vectorSpaces.get(name);
+    if (existing && existing.limits.maxBytes === limits.maxBytes && existing.limits.maxPerScope === limits.maxPerScope) return existing;
+    const space = new MemoryVectorSpace(limits);
+    this.vectorSpaces.set(name, space);
+    return space;
   }
 
   cacheSpace(name: string, maxSize: number): MemoryCacheSpace {

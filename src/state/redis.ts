@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import type { Counter, Gauge } from 'prom-client';
 import { MemoryCacheSpace, MemoryStore } from './memory.js';
 import type { BucketResult, BucketSpec, CacheEntry, CacheSpace, StateHealth, StateStore } from './store.js';
+import { RedisVectorSpace } from './redis-vector-space.js';
+import type { VectorSpace, VectorSpaceLimits } from './vector-space.js';
 
 export interface RedisStoreOptions {
   readonly url: string;
@@ -174,6 +176,7 @@ export class RedisStore extends EventEmitter implements StateStore {
   private readonly local: MemoryStore;
   private readonly bucket: BucketCommand;
   private readonly spaces = new Map<string, RedisCacheSpace>();
+  private readonly vectorSpaces = new Map<string, RedisVectorSpace>();
   private up = false;
   private failures = 0;
   private lastError: string | null = null;
@@ -304,6 +307,15 @@ export class RedisStore extends EventEmitter implements StateStore {
     if (existing && existing.fallback.maxSize === maxSize) return existing;
     const space = new RedisCacheSpace(this, name, this.local.cacheSpace(name, maxSize));
     this.spaces.set(name, space);
+    return space;
+  }
+
+  vectorSpace(name: string, limits: VectorSpaceLimits): VectorSpace {
+    const local = this.local.vectorSpace(name, limits);
+    const existing = this.vectorSpaces.get(name);
+    if (existing && existing.fallback === local) return existing;
+    const space = new RedisVectorSpace(this, name, local);
+    this.vectorSpaces.set(name, space);
     return space;
   }
 

@@ -4,6 +4,7 @@
  * to features at compile time, so buckets, spend and cache survive config reloads.
  */
 import type { EventEmitter } from 'node:events';
+import type { VectorSpace, VectorSpaceLimits } from './vector-space.js';
 
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -88,6 +89,11 @@ export interface StateStore extends EventEmitter {
    * same space (its entries survive a reload); another size makes a new, empty one.
    */
   cacheSpace(name: string, maxSize: number): CacheSpace;
+  /**
+   * A named vector space (a router's semantic cache, a memory). Asking again with the same
+   * name and limits returns the same space (its records survive a reload).
+   */
+  vectorSpace(name: string, limits: VectorSpaceLimits): VectorSpace;
   /** Empties one router's cache, or every cache; resolves with the number of entries removed. */
   clearCache(name?: string): Promise<number>;
   health(): StateHealth;

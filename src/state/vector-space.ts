@@ -1,0 +1,144 @@
+/**
+ * Vectors with a value each, grouped by scope (a tenant and the exact part of a request),
+ * searched by cosine similarity: what the semantic cache and semantic memory keep. The
+ * memory backend keeps them in this process; the redis backend stores each vector with
+ * its value, so replicas share them.
+ */
+import { topK } from '../embeddings/vector-index.js';
+import type { MaybePromise } from './store.js';
+
+export interface VectorRecord {
+  /** Unique within its scope; adding the same id again replaces the record. */
+  readonly id: string;
+  /** A unit vector. */
+  readonly vector: Float32Array;
+  readonly value: Buffer;
+  readonly storedAt: number;
+  readonly expiresAt: number;
+}
+
+export interface VectorMatch {
+  readonly record: VectorRecord;
+  readonly score: number;
+}
+
+export interface VectorSpaceLimits {
+  /** Records kept per scope (the oldest go first). */
+  readonly maxPerScope: number;
+  /** Bytes kept in all (vectors and values; the oldest go first). */
+  readonly maxBytes: number;
+}
+
+export interface VectorSpace {
+  /** The `k` records of `scope` most similar to `vector`, scoring at least `minScore`, best first. */
+  search(scope: string, vector: Float32Array, k: number, minScore: number, now: number): MaybePromise<VectorMatch[]>;
+  /** Stores a record (fire and forget: a failure is counted, never thrown). */
+  add(scope: string, record: VectorRecord): void;
+  /** Removes a scope's records (or every scope's); resolves with how many went. */
+  forget(scope?: string): Promise<number>;
+  stats(): Record<string, unknown>;
+}
+
+/** What a record costs beyond its bytes. */
+const RECORD_OVERHEAD = 128;
+
+export function recordSize(record: VectorRecord): number {
+  return RECORD_OVERHEAD + record.id.length + record.vector.byteLength + record.value.length;
+}
+
+/** The best `k` of `records` for `vector`, at least `minScore`, unexpired at `now`. */
+export function bestMatches(records: Iterable<VectorRecord>, vector: Float32Array, k: number, minScore: number, now: number): VectorMatch[] {
+  return topK(records, (r) => (r.expiresAt > now ? r.vector : null), vector, k, minScore).map(({ item, score }) => ({ record: item, score }));
+}
+
+/** One space in this process: a map of scopes, bounded per scope and in bytes, oldest out first. */
+export class MemoryVectorSpace implements VectorSpace {
+  private readonly scopes = new Map<string, Map<string, VectorRecord>>();
+  /** Every record by `scope\0id`, in insertion order: the eviction order. */
+  private readonly order = new Map<string, number>();
+  private bytes = 0;
+  searches = 0;
+  stores = 0;
+  evictions = 0;
+
+  constructor(readonly limits: VectorSpaceLimits) {}
+
+  search(scope: string, vector: Float32Array, k: number, minScore: number, now: number): VectorMatch[] {
+    this.searches++;
+    const records = this.scopes.get(scope);
+    return records ? bestMatches(records.values(), vector, k, minScore, now) : [];
+  }
+
+  add(scope: string, record: VectorRecord): void {
+    const size = recordSize(record);
+    if (size > this.limits.maxBytes) return;
+    this.remove(scope, record.id);
+    let records = this.scopes.get(scope);
+    if (!records) this.scopes.set(scope, (records = new Map()));
+    records.set(record.id, record);
+    this.order.set(`${scope}\0${record.id}`, size);
+    this.bytes += size;
+    this.stores++;
+    while (records.size > this.limits.maxPerScope) {
+      this.remove(scope, records.keys().next().value!);
+      this.evictions++;
+    }
+    while (this.bytes > this.limits.maxBytes) {
+      const oldest = this.order.keys().next().value!;
+      const cut = oldest.indexOf('\0');
+      this.remove(oldest.slice(0, cut), oldest.slice(cut + 1));
+      this.evictions++;
+    }
+  }
+
+  private remove(scope: string, id: string): void {
+    const records = this.scopes.get(scope);
+    if (!records?.delete(id)) return;
+    if (records.size === 0) this.scopes.delete(scope);
+    const key = `${scope}\0${id}`;
+    this.bytes -= this.order.get(key) ?? 0;
+    this.order.delete(key);
+  }
+
+  async forget(scope?: string): Promise<number> {
+    if (scope === undefined) {
+      const n = this.order.size;
+      this.scopes.clear();
+      this.order.clear();
+      this.bytes = 0;
+      return n;
+    }
+    const records = this.scopes.get(scope);
+    if (!records) return 0;
+    const ids = [...records.keys()];
+    for (const id of ids) this.remove(scope, id);
+    return ids.length;
+  }
+
+  stats(): Record<string, unknown> {
+    return { backend: 'memory', scopes: this.scopes.size, records: this.order.size, bytes: this.bytes, max_bytes: this.limits.maxBytes, searches: this.searches, stores: this.stores, evictions: this.evictions };
+  }
+}
+
+/** A record as one Redis hash value: a 4-byte header length, the header JSON, the vector's bytes, the value. */
+export function encodeRecord(record: VectorRecord): Buffer {
+  const meta = Buffer.from(JSON.stringify({ storedAt: record.storedAt, expiresAt: record.expiresAt, dims: record.vector.length }));
+  const head = Buffer.allocUnsafe(4);
+  head.writeUInt32BE(meta.length, 0);
+  const vector = Buffer.from(record.vector.buffer, record.vector.byteOffset, record.vector.byteLength);
+  return Buffer.concat([head, meta, vector, record.value]);
+}
+
+export function decodeRecord(id: string, raw: Buffer): VectorRecord | null {
+  try {
+    const metaLength = raw.readUInt32BE(0);
+    const meta = JSON.parse(raw.subarray(4, 4 + metaLength).toString('utf8')) as { storedAt: number; expiresAt: number; dims: number };
+    const start = 4 + metaLength;
+    const end = start + meta.dims * 4;
+    const vector = new Float32Array(meta.dims);
+    Buffer.from(vector.buffer).set(raw.subarray(start, end));
+    return { id, vector, value: raw.subarray(end), storedAt: meta.storedAt, expiresAt: meta.expiresAt };
+  } catch {
+    return null; // a record some other version wrote: ignored
+  }
+}
