@@ -3,7 +3,8 @@
  * - every `routers.*.targets[].upstream` names an entry of `upstreams`;
  * - `default_router` names a router;
  * - an alias belongs to one router only, and is never the name of another router;
- * - a `percentage` router gives every target a weight, and the weights add up to 100.
+ * - a `percentage` router gives every target a weight, and the weights add up to 100;
+ * - an `embedder: { upstream }` of a feature or interceptor names an upstream.
  * Runs on whatever the file holds (also when the schema found errors), so it only looks
  * at values of the expected types.
  */
@@ -68,6 +69,26 @@ export function checkReferences(config: unknown, { locator, fromEnv, failed }: C
       }
       if (first === undefined) owner.set(alias, name);
     });
+  }
+
+  // Feature and interceptor configs that name an upstream's embeddings.
+  const stageConfigs: [DataPath, unknown][] = [];
+  const collectStages = (base: DataPath, holder: unknown): void => {
+    if (!isObject(holder)) return;
+    for (const [feature, value] of entries(holder.features)) stageConfigs.push([[...base, 'features', feature], value]);
+    if (Array.isArray(holder.interceptors)) {
+      holder.interceptors.forEach((item, i) => {
+        for (const [interceptor, value] of entries(item)) stageConfigs.push([[...base, 'interceptors', i, interceptor], value]);
+      });
+    }
+  };
+  collectStages(['defaults'], config.defaults);
+  for (const [name, router] of routers) collectStages(['routers', name], router);
+  for (const [path, value] of stageConfigs) {
+    const embedder = isObject(value) ? value.embedder : undefined;
+    if (isObject(embedder) && typeof embedder.upstream === 'string' && !upstreams.includes(embedder.upstream)) {
+      unknown([...path, 'embedder', 'upstream'], 'upstream', embedder.upstream, upstreams);
+    }
   }
 
   const defaultRouter = config.default_router;

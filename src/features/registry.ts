@@ -7,6 +7,7 @@ import { hedging } from './hedging.js';
 import { rateLimit } from './rate_limit.js';
 import { requestCoalescing } from './request-coalescing.js';
 import { retry } from './retry.js';
+import { semanticCache } from './semantic-cache.js';
 import { timeout } from './timeout.js';
 
 /**
@@ -17,6 +18,7 @@ export const FEATURES: readonly FeatureModule[] = [
   rateLimit,
   budget,
   cache,
+  semanticCache,
   requestCoalescing,
   retry,
   fallback,

@@ -6,6 +6,7 @@ import type { Counter, Gauge } from 'prom-client';
 import { MemoryCacheSpace, MemoryStore } from './memory.js';
 import type { BucketResult, BucketSpec, CacheEntry, CacheSpace, StateHealth, StateStore } from './store.js';
 import { RedisVectorSpace } from './redis-vector-space.js';
+import { decodeEntry, encodeEntry } from './entry-codec.js';
 import type { VectorSpace, VectorSpaceLimits } from './vector-space.js';
 
 export interface RedisStoreOptions {
@@ -56,48 +57,6 @@ return out
 `;
 
 type BucketCommand = (numKeys: number, ...args: (string | number)[]) => Promise<string[] | (string | number)[]>;
-
-/** A cache entry as one Redis value: a 4-byte length, the metadata JSON, the body, the body without usage. */
-export function encodeEntry(entry: CacheEntry): Buffer {
-  const meta = Buffer.from(
-    JSON.stringify({
-      status: entry.status,
-      headers: entry.headers,
-      kind: entry.kind,
-      storedAt: entry.storedAt,
-      expiresAt: entry.expiresAt,
-      bodyLength: entry.body.length,
-      noUsage: entry.bodyNoUsage !== null,
-    }),
-  );
-  const head = Buffer.allocUnsafe(4);
-  head.writeUInt32BE(meta.length, 0);
-  return Buffer.concat([head, meta, entry.body, entry.bodyNoUsage ?? Buffer.alloc(0)]);
-}
-
-export function decodeEntry(raw: Buffer): CacheEntry {
-  const metaLength = raw.readUInt32BE(0);
-  const meta = JSON.parse(raw.subarray(4, 4 + metaLength).toString('utf8')) as {
-    status: number;
-    headers: Record<string, string>;
-    kind: CacheEntry['kind'];
-    storedAt: number;
-    expiresAt: number;
-    bodyLength: number;
-    noUsage: boolean;
-  };
-  const bodyStart = 4 + metaLength;
-  const bodyEnd = bodyStart + meta.bodyLength;
-  return {
-    status: meta.status,
-    headers: meta.headers,
-    kind: meta.kind,
-    storedAt: meta.storedAt,
-    expiresAt: meta.expiresAt,
-    body: raw.subarray(bodyStart, bodyEnd),
-    bodyNoUsage: meta.noUsage ? raw.subarray(bodyEnd) : null,
-  };
-}
 
 /** A router's cache in Redis (`<prefix>cache:<router>:<sha256>`), with a local LRU while Redis is down. */
 class RedisCacheSpace implements CacheSpace {
