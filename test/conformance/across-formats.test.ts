@@ -164,8 +164,8 @@ routers:
     await openai.models.list().catch(() => null);
     const refused = await anthropic.messages.create({ model: 'limited', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
     assert.ok(refused instanceof Anthropic.RateLimitError, String(refused));
-    assert.equal(refused.error.type, 'error');
-    assert.equal(refused.error.error.type, 'rate_limit_error');
+    assert.equal((refused.error as any).type, 'error');
+    assert.equal((refused.error as any).error.type, 'rate_limit_error');
   });
 
   test('hedging across formats: the slow OpenAI try loses to the Anthropic one, in the caller\'s format', async () => {
