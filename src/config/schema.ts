@@ -12,6 +12,7 @@
 import { DURATION_PATTERN, SIZE_PATTERN } from '../util/units.js';
 import { FEATURES } from '../features/registry.js';
 import { INTERCEPTORS } from '../interceptors/registry.js';
+import { PROVIDERS } from '../providers/registry.js';
 import type { SchemaFragment } from '../features/feature.js';
 
 export const SCHEMA_ID = 'https://sidegate.dev/schemas/gateway.schema.json';
@@ -63,6 +64,7 @@ const namedMap = (def: string, description: string): SchemaFragment => ({
 });
 
 function baseDefs(): Record<string, SchemaFragment> {
+  const needsUrl = PROVIDERS.filter((p) => p.defaultUrl === null && !p.inProcess).map((p) => p.name);
   return {
     name: {
       title: 'name',
@@ -102,7 +104,8 @@ function baseDefs(): Record<string, SchemaFragment> {
     auth: {
       description:
         'The credential sent to the upstream. `passthrough` (default) forwards the caller\'s own ' +
-        '`Authorization` header; `{ bearer: <token> }` sends `Authorization: Bearer <token>`; ' +
+        'credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or ' +
+        '`Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; ' +
         '`{ header: <name>, value: <value> }` sends a header of your choice. The caller\'s ' +
         'credential is not forwarded when the gateway injects its own. Use `${VAR}` to read ' +
         'secrets from the environment.',
@@ -151,16 +154,14 @@ function baseDefs(): Record<string, SchemaFragment> {
       required: ['provider'],
       properties: {
         provider: {
-          description:
-            'The API the upstream speaks: `openai` (api.openai.com), `openai_compatible` (any server ' +
-            'with the OpenAI API: vLLM, Ollama, LM Studio, llama.cpp…) or `mock` (answers locally, ' +
-            'for tests and offline development; needs no `url`).',
-          enum: ['openai', 'openai_compatible', 'mock'],
+          description: `The API the upstream speaks: ${PROVIDERS.map((p) => p.summary).join('; ')}.`,
+          enum: PROVIDERS.map((p) => p.name),
         },
         url: ref(
           'http_url',
           'The upstream\'s base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. ' +
-            'Required unless `provider` is `mock`. Credentials in the URL are redacted in /config and logs.',
+            `Required for ${needsUrl.map((n) => `\`${n}\``).join(' and ')}; \`openai\` and \`anthropic\` default to their public API. ` +
+            'Credentials in the URL are redacted in /config and logs.',
         ),
         auth: ref('auth', 'How the gateway authenticates to this upstream. Default `passthrough`.'),
         timeout: ref(
@@ -185,18 +186,12 @@ function baseDefs(): Record<string, SchemaFragment> {
           pattern: PROXY_PATTERN,
           examples: ['http://proxy.internal:3128', ''],
         },
-        models: {
-          description:
-            'Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.',
-          type: 'array',
-          uniqueItems: true,
-          items: { type: 'string', minLength: 1 },
-        },
+        ...providerKeys(),
       },
-      if: { properties: { provider: { not: { const: 'mock' } } }, required: ['provider'] },
+      if: { properties: { provider: { enum: needsUrl } }, required: ['provider'] },
       then: {
-        description: 'required unless provider is mock',
-        properties: { url: { description: 'Required unless `provider` is `mock`.' } },
+        description: `required for ${needsUrl.join(', ')}`,
+        properties: { url: { description: `Required for ${needsUrl.join(', ')}.` } },
         required: ['url'],
       },
     },
@@ -262,6 +257,18 @@ function baseDefs(): Record<string, SchemaFragment> {
       },
     },
   };
+}
+
+/** The upstream keys each provider module declares (a key belongs to one provider). */
+function providerKeys(): Record<string, SchemaFragment> {
+  const out: Record<string, SchemaFragment> = {};
+  for (const p of PROVIDERS) {
+    for (const [key, schema] of Object.entries(p.keys)) {
+      if (Object.hasOwn(out, key)) throw new Error(`upstream key "${key}" is declared by two providers`);
+      out[key] = structuredClone(schema);
+    }
+  }
+  return out;
 }
 
 /** `features`: one optional property per registered feature, keyed by its name. */
@@ -463,6 +470,8 @@ export function gatewaySchema(): Record<string, unknown> {
           properties: {
             input: { description: 'USD per 1M prompt (input) tokens.', type: 'number', minimum: 0 },
             output: { description: 'USD per 1M completion (output) tokens.', type: 'number', minimum: 0 },
+            cached_input: { description: 'USD per 1M input tokens read from the provider\'s prompt cache. Default: `input`.', type: 'number', minimum: 0 },
+            cache_write: { description: 'USD per 1M input tokens written to the provider\'s prompt cache (Anthropic). Default: `input`.', type: 'number', minimum: 0 },
           },
         },
       },

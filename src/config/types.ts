@@ -9,7 +9,8 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 export type UpstreamAuth = 'passthrough' | { bearer: string } | { header: string; value: string };
 
-export type ProviderKind = 'openai' | 'openai_compatible' | 'mock';
+/** A registered provider's name (providers/registry.ts): openai, openai_compatible, azure_openai, anthropic, mock. */
+export type ProviderKind = string;
 
 export interface UpstreamConfig {
   provider: ProviderKind;
@@ -20,6 +21,10 @@ export interface UpstreamConfig {
   proxy?: string;
   /** Only for provider: mock. */
   models?: string[];
+  /** Only for provider: azure_openai. */
+  api_version?: string;
+  /** Only for provider: anthropic. */
+  anthropic_version?: string;
 }
 
 export interface TargetConfig {
@@ -71,5 +76,5 @@ export interface GatewayConfig {
   default_router?: string;
   routers: Record<string, RouterConfig>;
   /** USD per 1M tokens by model; merged over the shipped default table. */
-  pricing?: Record<string, { input: number; output: number }>;
+  pricing?: Record<string, { input: number; output: number; cached_input?: number; cache_write?: number }>;
 }

@@ -14,7 +14,7 @@ import { headerValue } from '../upstream/headers.js';
 import { clientWantsStreamUsage, isUsageOnlyEvent } from './stream-usage.js';
 
 /** POST endpoints whose answers are cached (GET answers are cached on any path). */
-const CACHEABLE_POSTS = new Set(['/v1/chat/completions', '/v1/completions', '/v1/embeddings']);
+const CACHEABLE_POSTS = new Set(['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/messages']);
 
 /** Upstream headers never replayed: per-connection, per-response, or the gateway's own. */
 export const NOT_REPLAYED = new Set([

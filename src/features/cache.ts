@@ -5,6 +5,7 @@ import type { RequestContext } from '../pipeline/context.js';
 import type { LocalReply, Stage } from '../pipeline/stage.js';
 import type { ResponseHead } from '../providers/provider.js';
 import type { CacheEntry, CacheSpace } from '../state/store.js';
+import { CREDENTIAL_HEADERS } from '../upstream/headers.js';
 import { parseDuration, parseSize } from '../util/units.js';
 import { RequestKeyMemo } from '../pipeline/request-key.js';
 import { slot } from '../pipeline/slot.js';
@@ -18,7 +19,7 @@ export interface CacheConfig {
   statuses?: number[];
 }
 
-const DEFAULTS = { ttl: '5m', max_size: '100mb', max_entry: '1mb', key_headers: ['authorization'], statuses: [200, 201, 400, 401] };
+const DEFAULTS = { ttl: '5m', max_size: '100mb', max_entry: '1mb', key_headers: CREDENTIAL_HEADERS, statuses: [200, 201, 400, 401] };
 
 /** Request fields that change how an answer is delivered, not what it is: left out of the key. */
 const DELIVERY_FIELDS = new Set(['stream', 'stream_options']);
@@ -142,9 +143,9 @@ export const cache: FeatureModule<CacheConfig> = {
     `(entries up to ${config.max_entry ?? DEFAULTS.max_entry}), keyed by ${(config.key_headers ?? DEFAULTS.key_headers).join(', ') || 'no header'} and the body`,
   schema: {
     description:
-      'Exact response cache. Key: SHA-256 of method, path, the `key_headers` and the body with its keys sorted (`stream` and ' +
+      'Exact response cache. Key: SHA-256 of the caller\'s API, method, path, the `key_headers` and the body with its keys sorted (`stream` and ' +
       '`stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to ' +
-      '`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`. Streams are recorded and replayed as SSE; a stored JSON ' +
+      '`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON ' +
       'completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` ' +
       'and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. ' +
       '`DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).',
@@ -163,7 +164,7 @@ export const cache: FeatureModule<CacheConfig> = {
       max_entry: { $ref: '#/$defs/size', description: 'Larger answers are not stored. Default `1mb`.', default: DEFAULTS.max_entry },
       key_headers: {
         description:
-          'Request headers that are part of the key. Default `[authorization]`, so callers with different credentials never ' +
+          'Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API\'s credential header), so callers with different credentials never ' +
           'share entries; `[]` shares answers between every caller.',
         type: 'array',
         uniqueItems: true,

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { CREDENTIAL_HEADERS } from '../upstream/headers.js';
 import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
 import type { CompiledTarget } from '../pipeline/compiled.js';
@@ -11,7 +12,7 @@ export interface RequestCoalescingConfig {
   key_headers?: string[];
 }
 
-const DEFAULT_KEY_HEADERS = ['authorization'];
+const DEFAULT_KEY_HEADERS = CREDENTIAL_HEADERS;
 
 /** One upstream answer, held whole so every waiting request gets its own copy. */
 interface Shared {
@@ -56,7 +57,7 @@ export const requestCoalescing: FeatureModule<RequestCoalescingConfig> = {
     additionalProperties: false,
     properties: {
       key_headers: {
-        description: 'Request headers that must also be equal to share a call (default `[authorization]`, so callers with different keys never share).',
+        description: 'Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API\'s credential header, so callers with different keys never share).',
         type: 'array',
         items: { description: 'A header name.', type: 'string', minLength: 1 },
         default: DEFAULT_KEY_HEADERS,

@@ -1,7 +1,7 @@
 import { failureKind } from '../errors.js';
 import type { UpstreamResponse } from '../providers/provider.js';
 import type { CompiledTarget } from './compiled.js';
-import type { RequestContext } from './context.js';
+import type { AttemptRecord, RequestContext } from './context.js';
 import type { Attempt } from './stage.js';
 
 /** Sends the target's model (or the caller's, when the target rewrites nothing). */
@@ -40,7 +40,9 @@ export async function baseCall(ctx: RequestContext, attempt: Attempt): Promise<U
   try {
     const response = await target.upstream.provider.send(ctx, attempt);
     const ms = performance.now() - started;
-    ctx.attempts.push({ upstream: target.upstream.name, status: response.status, error: null, ms: round(ms) });
+    const record: AttemptRecord = { upstream: target.upstream.name, status: response.status, error: null, ms: round(ms) };
+    if (response.requestId) record.upstream_request_id = response.requestId;
+    ctx.attempts.push(record);
     router.metrics.attempt(target.upstream.name, statusLabel(response.status), ms / 1000);
     router.observe?.(target, ms, response.status >= 500);
     response.target = target;

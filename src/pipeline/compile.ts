@@ -7,7 +7,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { credentialOf } from '../providers/http.js';
 import { CONFIG_DEFAULTS } from '../config/schema.js';
 import type { Provider, ProviderFactory } from '../providers/provider.js';
-import { BUILTIN_PROVIDERS } from '../providers/registry.js';
+import { BUILTIN_PROVIDERS, PROVIDERS } from '../providers/registry.js';
 import { parseDuration, parseSize } from '../util/units.js';
 import { createStrategy, STRATEGY_DESCRIPTIONS } from './strategies.js';
 import type { RequestContext } from './context.js';
@@ -54,18 +54,25 @@ interface Shared {
 
 function compileUpstream(name: string, config: UpstreamConfig, connectTimeoutMs: number | null, options: CompileOptions): CompiledUpstream {
   const factory = options.providers[config.provider] ?? BUILTIN_PROVIDERS[config.provider];
+  const module = PROVIDERS.find((p) => p.name === config.provider);
   if (!factory) throw new Error(`upstreams.${name}.provider: no provider "${config.provider}"`);
   return Object.freeze({
     name,
-    provider: factory(config, { name, connectTimeoutMs }),
-    wsOrigin: config.url ?? null,
+    provider: factory(config, {
+      name,
+      connectTimeoutMs,
+      timeoutMs: parseDuration(config.timeout ?? CONFIG_DEFAULTS.timeout),
+      connections: config.connections ?? CONFIG_DEFAULTS.connections,
+    }),
+    wsOrigin: config.url ?? (module && !module.inProcess ? module.defaultUrl : null),
     credential: credentialOf(config.auth),
   });
 }
 
 function describeUpstream(name: string, config: UpstreamConfig): string {
   const auth = !config.auth || config.auth === 'passthrough' ? "caller's credential" : 'injected credential';
-  const where = config.provider === 'mock' ? 'in process' : config.url;
+  const module = PROVIDERS.find((p) => p.name === config.provider);
+  const where = module?.inProcess ? 'in process' : (config.url ?? module?.defaultUrl ?? '');
   return `${name} (${config.provider}, ${where}, ${auth}, timeout ${config.timeout ?? CONFIG_DEFAULTS.timeout})`;
 }
 

@@ -20,6 +20,8 @@ export interface AttemptRecord {
   error: string | null;
   /** Milliseconds to response headers (or to the failure). */
   ms: number;
+  /** The upstream's own id for the request, when it sent one (OpenAI's `x-request-id`, Anthropic's `request-id`). */
+  upstream_request_id?: string;
 }
 const REQUEST_ID_OK = /^[\x21-\x7e]+$/;
 
@@ -85,8 +87,13 @@ export class RequestContext {
   /** True once the whole answer was handed to the client. */
   completed = false;
   bytesOut = 0;
+  /** Input tokens of the answer's `usage` (cached ones included), or -1. */
   promptTokens = -1;
   completionTokens = -1;
+  /** Of `promptTokens`: read from the provider's prompt cache. */
+  cachedTokens = 0;
+  /** Of `promptTokens`: written to the provider's prompt cache (Anthropic bills them apart). */
+  cacheWriteTokens = 0;
   error: GatewayError | null = null;
   private deadlineTimer: NodeJS.Timeout | null = null;
   /** Per-request stage state by typed slot, created on first use. */

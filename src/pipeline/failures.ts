@@ -5,12 +5,12 @@ import type { SchemaFragment } from '../features/feature.js';
 /** What `retry.on` and `fallback.on` may list: HTTP statuses and failure names. */
 export type FailureName = number | 'connect_error' | 'timeout';
 
-export const DEFAULT_FAILURES: readonly FailureName[] = Object.freeze([429, 500, 502, 503, 504, 'connect_error', 'timeout']);
+export const DEFAULT_FAILURES: readonly FailureName[] = Object.freeze([429, 500, 502, 503, 504, 529, 'connect_error', 'timeout']);
 
 /** The schema of an `on:` list. */
 export function failureListSchema(description: string): SchemaFragment {
   return {
-    description: `${description} HTTP statuses (400–599) and \`connect_error\` (the upstream could not be reached), \`timeout\` (no response headers in time). Default [429, 500, 502, 503, 504, connect_error, timeout].`,
+    description: `${description} HTTP statuses (400–599) and \`connect_error\` (the upstream could not be reached), \`timeout\` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic\'s overloaded), connect_error, timeout].`,
     type: 'array',
     minItems: 1,
     uniqueItems: true,

@@ -25,13 +25,13 @@ export interface RequestKeyOptions {
 }
 
 /**
- * The identity of a request: SHA-256 of method, path, the named headers (so callers with
+ * The identity of a request: SHA-256 of the caller's API, method, path, the named headers (so callers with
  * different credentials never share) and the canonical body. Keys coalesced in-flight
  * requests and cached responses.
  */
 export function requestKey(ctx: RequestContext, keyHeaders: readonly string[], options: RequestKeyOptions = {}): string {
   const hash = createHash('sha256');
-  hash.update(`${ctx.method}\0${ctx.upstreamPath}\0${options.salt ?? ''}\0`);
+  hash.update(`${ctx.format.name}\0${ctx.method}\0${ctx.upstreamPath}\0${options.salt ?? ''}\0`);
   for (const name of keyHeaders) {
     const value = ctx.req.headers[name];
     hash.update(`${name}\0${Array.isArray(value) ? value.join('\n') : (value ?? '')}\0`);
@@ -62,7 +62,7 @@ export class RequestKeyMemo {
   keyOf(ctx: RequestContext): string {
     const raw = ctx.rawBody;
     if (raw === null || raw.length > MEMO_BODY_BYTES || ctx.bodyChanged) return requestKey(ctx, this.keyHeaders, this.options);
-    let id = `${ctx.method} ${ctx.upstreamPath}`;
+    let id = `${ctx.format.name} ${ctx.method} ${ctx.upstreamPath}`;
     for (const name of this.keyHeaders) {
       const value = ctx.req.headers[name];
       id += `\0${Array.isArray(value) ? value.join('\n') : (value ?? '')}`;

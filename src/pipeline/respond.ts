@@ -4,7 +4,7 @@ import { GatewayError } from '../errors.js';
 import type { HeaderMap, ResponseHead, UpstreamResponse } from '../providers/provider.js';
 import { clientResponseHeaders, headerValue } from '../upstream/headers.js';
 import { EventSplitter, parseEvents } from '../upstream/sse.js';
-import { TailBuffer, usageFromTail } from '../upstream/usage.js';
+import { TailBuffer, usageOf } from '../upstream/usage.js';
 import type { RequestContext } from './context.js';
 import type { BodyStep, Phases } from './phases.js';
 import type { LocalReply, SseEvent } from './stage.js';
@@ -245,9 +245,11 @@ async function forwardParsed(ctx: RequestContext, source: Source, headers: Outgo
 }
 
 function readUsage(ctx: RequestContext, tail: TailBuffer): void {
-  const usage = usageFromTail(tail.text());
+  const usage = usageOf(ctx.format.name, tail);
   ctx.promptTokens = usage.prompt;
   ctx.completionTokens = usage.completion;
+  ctx.cachedTokens = usage.cached;
+  ctx.cacheWriteTokens = usage.cacheWrite;
 }
 
 /**

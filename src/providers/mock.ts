@@ -1,60 +1,19 @@
-import { Readable } from 'node:stream';
 import { createHash, randomUUID } from 'node:crypto';
 import type { UpstreamConfig } from '../config/types.js';
-import type { Provider, ProviderFactoryDeps, UpstreamResponse } from './provider.js';
+import type { Provider, ProviderFactoryDeps, ProviderModule, UpstreamResponse } from './provider.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Attempt } from '../pipeline/stage.js';
+import { lastUserText, notFound, promptTokens, reply, sse, textOf, words, type Json, type MockAnswer } from './mock-replies.js';
+import { countMessagesTokens, messages } from './mock-messages.js';
 
 /**
  * The built-in `mock` provider: answers chat, completions, embeddings and models in
- * OpenAI's format, streaming too, in process and with no network. It makes the README's
- * first curl work offline and gives examples and tests a real upstream to talk to.
+ * OpenAI's format and messages in Anthropic's, streaming too, in process and with no
+ * network. It makes the README's first curl work offline and gives examples and tests a real upstream to talk to.
  */
 
 const DEFAULT_MODELS = ['mock-1'];
 const EMBEDDING_DIMENSIONS = 8;
-
-type Json = Record<string, unknown>;
-
-function reply(status: number, body: unknown, contentType = 'application/json'): Omit<UpstreamResponse, 'headersMs'> {
-  const bytes = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-  return {
-    status,
-    headers: { 'content-type': contentType, 'content-length': String(bytes.length) },
-    body: Readable.from([bytes]),
-  };
-}
-
-function notFound(message: string): Omit<UpstreamResponse, 'headersMs'> {
-  return reply(404, { error: { message, type: 'invalid_request_error', param: null, code: 'not_found' } });
-}
-
-function words(text: string): number {
-  const n = text.trim().split(/\s+/).filter(Boolean).length;
-  return Math.max(1, n);
-}
-
-function textOf(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content)) {
-    return content.map((p) => (typeof p === 'object' && p && typeof (p as Json).text === 'string' ? (p as Json).text : '')).join(' ');
-  }
-  return '';
-}
-
-function lastUserText(messages: unknown): string {
-  if (!Array.isArray(messages)) return '';
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i] as Json | null;
-    if (m && m.role === 'user') return textOf(m.content);
-  }
-  return '';
-}
-
-function promptTokens(messages: unknown): number {
-  if (!Array.isArray(messages)) return 1;
-  return messages.reduce((n: number, m) => n + words(textOf((m as Json | null)?.content)), 0);
-}
 
 /** A deterministic unit vector for a text, so equal inputs embed equally. */
 function embed(text: string, dimensions: number): number[] {
@@ -64,16 +23,7 @@ function embed(text: string, dimensions: number): number[] {
   return v.map((x) => Number((x / norm).toFixed(6)));
 }
 
-function sse(events: unknown[]): Omit<UpstreamResponse, 'headersMs'> {
-  const chunks = events.map((e) => Buffer.from(`data: ${typeof e === 'string' ? e : JSON.stringify(e)}\n\n`));
-  return {
-    status: 200,
-    headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
-    body: Readable.from(chunks),
-  };
-}
-
-function chat(body: Json, id: string): Omit<UpstreamResponse, 'headersMs'> {
+function chat(body: Json, id: string): MockAnswer {
   const model = typeof body.model === 'string' ? body.model : DEFAULT_MODELS[0]!;
   const said = lastUserText(body.messages);
   const content = said ? `This is the mock upstream. You said: ${said}` : 'This is the mock upstream.';
@@ -103,7 +53,7 @@ function chat(body: Json, id: string): Omit<UpstreamResponse, 'headersMs'> {
   return sse(events);
 }
 
-function completion(body: Json, id: string): Omit<UpstreamResponse, 'headersMs'> {
+function completion(body: Json, id: string): MockAnswer {
   const model = typeof body.model === 'string' ? body.model : DEFAULT_MODELS[0]!;
   const prompt = textOf(body.prompt);
   const text = ' This is the mock upstream.';
@@ -125,7 +75,7 @@ function completion(body: Json, id: string): Omit<UpstreamResponse, 'headersMs'>
   });
 }
 
-function embeddings(body: Json): Omit<UpstreamResponse, 'headersMs'> {
+function embeddings(body: Json): MockAnswer {
   const inputs = Array.isArray(body.input) ? body.input : [body.input];
   const dims = typeof body.dimensions === 'number' && body.dimensions > 0 ? Math.min(body.dimensions, 4096) : EMBEDDING_DIMENSIONS;
   const tokens = inputs.reduce((n: number, x) => n + words(String(x ?? '')), 0);
@@ -144,7 +94,7 @@ export function createMockProvider(config: UpstreamConfig, deps: ProviderFactory
     data: models.map((id) => ({ id, object: 'model', created: 1700000000, owned_by: 'sidegate-mock' })),
   };
 
-  function answer(method: string, path: string, body: Json, id: string): Omit<UpstreamResponse, 'headersMs'> {
+  function answer(method: string, path: string, body: Json, id: string): MockAnswer {
     if (method === 'GET' && path === '/v1/models') return reply(200, modelList);
     if (method === 'GET' && path.startsWith('/v1/models/')) {
       const id = decodeURIComponent(path.slice('/v1/models/'.length));
@@ -154,11 +104,14 @@ export function createMockProvider(config: UpstreamConfig, deps: ProviderFactory
     if (method === 'POST' && path === '/v1/chat/completions') return chat(body, id);
     if (method === 'POST' && path === '/v1/completions') return completion(body, id);
     if (method === 'POST' && path === '/v1/embeddings') return embeddings(body);
+    if (method === 'POST' && path === '/v1/messages') return messages(body, id);
+    if (method === 'POST' && path === '/v1/messages/count_tokens') return countMessagesTokens(body);
     return notFound(`The mock upstream "${deps.name}" does not serve ${method} ${path}`);
   }
 
   return {
     upstream: deps.name,
+    format: 'any',
     async send(ctx: RequestContext, attempt: Attempt): Promise<UpstreamResponse> {
       if (attempt.signal.aborted) throw Object.assign(new Error('the request was aborted'), { name: 'AbortError', code: 'ABORT_ERR' });
       // A pass-through body (multipart, binary) is drained so the client's upload completes.
@@ -175,3 +128,20 @@ export function createMockProvider(config: UpstreamConfig, deps: ProviderFactory
     close: async () => {},
   };
 }
+
+export const mock: ProviderModule = {
+  name: 'mock',
+  format: 'any',
+  summary: '`mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`)',
+  defaultUrl: null,
+  inProcess: true,
+  keys: {
+    models: {
+      description: 'Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.',
+      type: 'array',
+      uniqueItems: true,
+      items: { type: 'string', minLength: 1 },
+    },
+  },
+  create: createMockProvider,
+};

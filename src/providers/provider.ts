@@ -22,20 +22,27 @@ export interface UpstreamResponse extends ResponseHead {
   headersMs: number;
   /** The target that answered (set by the gateway, not by providers). */
   target?: CompiledTarget;
+  /** The upstream's own id for this request (OpenAI's `x-request-id`, Anthropic's `request-id`), when it sent one. */
+  requestId?: string;
 }
 
+/** A provider's wire format; `any` answers every caller in the caller's own format (the mock). */
+export type ProviderFormat = ApiFormat | 'any';
+
 /**
- * A provider sends one request to one upstream. The gateway ships `openai`,
- * `openai_compatible` and `mock`; library users can register their own (seed 002's
+ * A provider sends one request to one upstream. The gateway ships the modules in
+ * providers/registry.ts; library users can register their own factories (seed 002's
  * Provider interface). Built once per upstream at compile time.
  */
 export interface Provider {
   readonly upstream: string;
   /**
    * The wire format the upstream speaks (default `openai`). When the caller speaks another
-   * (ctx.format), the provider translates the request and the answer; it owns its format.
+   * (ctx.format), the provider translates the request and the answer (src/translate); it
+   * owns its format. A provider whose `send` does not translate should only serve callers
+   * of its own format.
    */
-  readonly format?: ApiFormat;
+  readonly format?: ProviderFormat;
   /**
    * Sends the request in `ctx` (method, upstreamPath, body, headers) to this upstream for
    * `attempt` (model rewrite already applied to ctx.body). Serializes the body before its
@@ -62,6 +69,30 @@ export interface ProviderFactoryDeps {
    * routers that use it (undici sets it per pool, not per request); null for undici's default.
    */
   readonly connectTimeoutMs: number | null;
+  /** The upstream's `timeout` in ms (its default applied). */
+  readonly timeoutMs: number;
+  /** The upstream's `connections` (its default applied). */
+  readonly connections: number;
 }
 
 export type ProviderFactory = (config: UpstreamConfig, deps: ProviderFactoryDeps) => Provider;
+
+/**
+ * A built-in provider: one file in src/providers/, one line in the registry. It declares
+ * everything about its upstream: the wire format, the default URL, the config keys only it
+ * reads (its schema fragment) and how to build the Provider that sends requests.
+ */
+export interface ProviderModule {
+  /** The `provider:` value that selects it. */
+  readonly name: string;
+  readonly format: ProviderFormat;
+  /** One phrase for the `provider` description, e.g. "Anthropic's Messages API (api.anthropic.com)". */
+  readonly summary: string;
+  /** The base URL when `url` is not set; null when `url` is required (or, in process, unused). */
+  readonly defaultUrl: string | null;
+  /** Answers in process: needs no `url`. */
+  readonly inProcess: boolean;
+  /** Upstream keys only this provider reads, with their JSON Schema (each with a `description`). */
+  readonly keys: Readonly<Record<string, Record<string, unknown>>>;
+  readonly create: ProviderFactory;
+}

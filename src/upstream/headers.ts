@@ -14,8 +14,13 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-/** Caller credentials, dropped whenever the upstream's own credential is injected. */
-const CALLER_CREDENTIALS = new Set(['authorization', 'x-api-key', 'api-key']);
+/**
+ * The headers a caller's credential travels in, in any provider's API (OpenAI's
+ * `Authorization`, Anthropic's `x-api-key`, Azure's `api-key`): only the upstream's own
+ * format's are ever forwarded, and caches key by all of them.
+ */
+export const CREDENTIAL_HEADERS: readonly string[] = Object.freeze(['authorization', 'x-api-key', 'api-key']);
+const CALLER_CREDENTIALS: ReadonlySet<string> = new Set(CREDENTIAL_HEADERS);
 
 /** Headers named in `Connection: a, b` are hop-by-hop too. */
 function connectionListed(connection: string | string[] | undefined): Set<string> | null {
@@ -29,6 +34,16 @@ function connectionListed(connection: string | string[] | undefined): Set<string
 export interface OutgoingRequestOptions {
   /** `[name, value]` of the injected credential, or null for passthrough. */
   credential: readonly [string, string] | null;
+  /**
+   * With passthrough: the caller's credential headers this upstream takes (those of its own
+   * wire format, and only when the caller spoke that format); every other credential header
+   * is dropped. Undefined: forward the caller's as they came (an injected credential drops them all).
+   */
+  callerCredentials?: ReadonlySet<string>;
+  /** Header name prefixes of the caller's API that mean nothing to this upstream (`anthropic-` when translating to OpenAI). */
+  dropPrefix?: string | null;
+  /** Headers the upstream needs and gets unless the caller set them (`anthropic-version`). */
+  defaults?: Readonly<Record<string, string>> | null;
   /** Set when the body was re-serialized (its length differs from the caller's). */
   contentLength: number | null;
   /** Ask the upstream for an uncompressed answer, so the gateway can read it. */
@@ -44,10 +59,12 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, opts: Outg
     const value = incoming[name];
     if (value === undefined || HOP_BY_HOP.has(name) || name === 'host') continue;
     if (listed?.has(name)) continue;
-    if (opts.credential && CALLER_CREDENTIALS.has(name)) continue;
+    if (CALLER_CREDENTIALS.has(name) && (opts.credential || (opts.callerCredentials && !opts.callerCredentials.has(name)))) continue;
+    if (opts.dropPrefix && name.startsWith(opts.dropPrefix)) continue;
     out[name] = value;
   }
   if (opts.credential) out[opts.credential[0]] = opts.credential[1];
+  if (opts.defaults) for (const name in opts.defaults) if (out[name] === undefined) out[name] = opts.defaults[name]!;
   if (opts.contentLength !== null) {
     out['content-length'] = String(opts.contentLength);
   }

@@ -115,7 +115,7 @@ describe('validation', () => {
 
   test('a wrong enum value lists the allowed values and suggests one', () => {
     rejects(yaml('version: 1', 'upstreams:', '  openai:', '    provider: openia', '    url: https://api.openai.com', ...ROUTERS), [
-      'upstreams.openai.provider: "openia" is not one of "openai", "openai_compatible", "mock" (gateway.yaml:4:15), did you mean "openai"?',
+      'upstreams.openai.provider: "openia" is not one of "openai", "openai_compatible", "azure_openai", "anthropic", "mock" (gateway.yaml:4:15), did you mean "openai"?',
     ]);
   });
 
@@ -142,12 +142,12 @@ describe('validation', () => {
     );
   });
 
-  test('missing required keys, including url unless the provider is mock', () => {
+  test('missing required keys, including url for providers with no public default', () => {
     rejects(
-      yaml('version: 1', 'upstreams:', '  openai:', '    provider: openai', '  fake:', '    provider: mock', 'routers:', '  chat:', '    aliases: [gpt]'),
+      yaml('version: 1', 'upstreams:', '  openai:', '    provider: openai_compatible', '  fake:', '    provider: mock', '  claude:', '    provider: anthropic', 'routers:', '  chat:', '    aliases: [gpt]'),
       [
-        'upstreams.openai: missing required key "url", required unless provider is mock (gateway.yaml:4:5)',
-        'routers.chat: missing required key "targets" (gateway.yaml:9:5)',
+        'upstreams.openai: missing required key "url", required for openai_compatible, azure_openai (gateway.yaml:4:5)',
+        'routers.chat: missing required key "targets" (gateway.yaml:11:5)',
       ],
     );
   });

@@ -72,7 +72,7 @@ test('the validator is compiled once per process and reused by every load', () =
 });
 
 test('every example in examples/ loads', () => {
-  const env = { OPENAI_API_KEY: 'sk-example', HTTPS_PROXY: 'http://proxy.example:3128' };
+  const env = { OPENAI_API_KEY: 'sk-example', ANTHROPIC_API_KEY: 'sk-example', AZURE_OPENAI_API_KEY: 'sk-example', HTTPS_PROXY: 'http://proxy.example:3128' };
   const files = readdirSync(root('examples')).filter((f) => /\.ya?ml$/.test(f));
   assert.ok(files.length >= 3, 'at least three examples');
   for (const file of files) {

@@ -8,7 +8,7 @@ import {
   LOCAL_DEFAULT_THRESHOLD,
   VectorIndex,
 } from '../../src/embeddings/index.js';
-import { createHttpProvider } from '../../src/providers/http.js';
+import { openai } from '../../src/providers/openai.js';
 import { MockUpstream, steps } from '../support/mock-upstream.js';
 
 interface Pair {
@@ -79,7 +79,7 @@ describe('the upstream embedder', () => {
   after(() => upstream.close());
 
   test('batches the texts of one turn into one call, with the upstream credential, and caches recent texts', async () => {
-    const provider = createHttpProvider({ provider: 'openai', url: upstream.url, auth: { bearer: 'sk-embed' } }, { name: 'emb', connectTimeoutMs: null });
+    const provider = openai.create({ provider: 'openai', url: upstream.url, auth: { bearer: 'sk-embed' } }, { name: 'emb', connectTimeoutMs: null, timeoutMs: 60_000, connections: 8 });
     const embedder = createUpstreamEmbedder('emb', provider, 'text-embedding-3-small');
     const [first, second] = await Promise.all([embedder.embed(['one', 'three']), embedder.embed(['three', 'seven'])]);
     assert.equal(calls.length, 1, 'one call for both');

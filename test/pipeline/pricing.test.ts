@@ -5,14 +5,24 @@ import { createGateway } from '../../src/index.js';
 
 test('prices: exact names, dated names by their longest prefix, config overrides, unknown models', () => {
   const pricing = new Pricing({ 'gpt-4o-mini': { input: 1, output: 2 }, 'my-model': { input: 3, output: 4 } });
-  assert.deepEqual(pricing.priceOf('gpt-4o'), { input: 2.5, output: 10 });
-  assert.deepEqual(pricing.priceOf('gpt-4o-2024-08-06'), { input: 2.5, output: 10 });
+  assert.deepEqual(pricing.priceOf('gpt-4o'), { input: 2.5, output: 10, cached_input: 1.25 });
+  assert.deepEqual(pricing.priceOf('gpt-4o-2024-08-06'), { input: 2.5, output: 10, cached_input: 1.25 });
   assert.deepEqual(pricing.priceOf('gpt-4o-mini-2024-07-18'), { input: 1, output: 2 });
   assert.deepEqual(pricing.priceOf('my-model'), { input: 3, output: 4 });
   assert.equal(pricing.priceOf('gpt-4oo'), null, 'a prefix must be followed by "-"');
   assert.equal(pricing.priceOf('llama-3'), null);
   assert.equal(pricing.cost('my-model', 1_000_000, 500_000), 5);
   assert.equal(pricing.cost('llama-3', 10, 10), null);
+});
+
+test('cached input tokens: OpenAI cache reads, Anthropic cache reads and writes, each at its own price', () => {
+  const pricing = new Pricing();
+  // gpt-4o: 1M prompt tokens of which 400k cached → 600k × 2.5 + 400k × 1.25.
+  assert.equal(pricing.cost('gpt-4o', 1_000_000, 0, 400_000), 2);
+  // claude-sonnet-4-5: 1M input = 200k plain + 300k read (0.3) + 500k written (3.75), and 100k output (15).
+  assert.equal(pricing.cost('claude-sonnet-4-5-20250929', 1_000_000, 100_000, 300_000, 500_000), 4.065);
+  // No cached price: cached tokens cost what input does.
+  assert.equal(new Pricing({ m: { input: 1, output: 0 } }).cost('m', 1_000_000, 0, 500_000, 0), 1);
 });
 
 test('the config’s pricing table reaches the compiled pipeline', async () => {
