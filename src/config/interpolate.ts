@@ -28,7 +28,7 @@ export interface Interpolated {
   /** Missing variables and malformed references, as messages. */
   errors: string[];
   /** With `placeholders`: the variables that had no value and were kept as written. */
-  missing: string[];
+  missing?: string[];
 }
 
 export interface InterpolationOptions {
@@ -44,7 +44,7 @@ const REFERENCE = /^([A-Za-z_][A-Za-z0-9_]*)(:-([^]*))?$/;
 
 /** Resolve the references in one string. */
 export function interpolateString(text: string, env: NodeJS.ProcessEnv, options: InterpolationOptions = {}): Interpolated {
-  const result: Interpolated = { value: text, fromEnv: false, whole: false, errors: [], missing: [] };
+  const result: Interpolated = { value: text, fromEnv: false, whole: false, errors: [] };
   if (!text.includes('${')) return result;
   let out = '';
   let i = 0;
@@ -86,7 +86,7 @@ export function interpolateString(text: string, env: NodeJS.ProcessEnv, options:
       out += m[3]!;
     } else if (options.placeholders) {
       out += `\${${name}}`;
-      result.missing.push(name);
+      (result.missing ??= []).push(name);
     } else {
       result.errors.push(`environment variable "${name}" is not set (write \${${name}:-default} to give a default)`);
     }
@@ -150,7 +150,7 @@ export function interpolateDocument(
         result = interpolateString(node.value, env, options);
         done.set(node, result);
         for (const message of result.errors) out.issues.push(locator.issue(path, message));
-        for (const name of result.missing) {
+        for (const name of result.missing ?? []) {
           const { path: shown, line, column } = locator.issue(path, '');
           out.placeholders.push({ name, path: shown, pointer: toPointer(path), ...(line === undefined ? {} : { line, column }) });
         }
