@@ -144,11 +144,11 @@ describe('sidegate validate', () => {
     const annotations = stdout
       .split('\n')
       .filter((l) => l.startsWith('::'))
-      .map((l) => {
+      .map((l): Record<string, string> => {
         const m = /^::(error|warning|notice) ([^:]*)::(.*)$/.exec(l)!;
         assert.ok(m, l);
-        const props = Object.fromEntries(m[2]!.split(',').map((p) => p.split('=') as [string, string]));
-        return { kind: m[1], ...props, message: m[3] };
+        const props: Record<string, string> = Object.fromEntries(m[2]!.split(',').map((p) => p.split('=') as [string, string]));
+        return { kind: m[1]!, ...props, message: m[3]! };
       });
     assert.deepEqual(annotations[0], {
       kind: 'error',
