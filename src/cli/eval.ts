@@ -32,15 +32,17 @@ function number(option: string, text: string | undefined, fallback: number, min:
   return value;
 }
 
-function readCases(files: readonly string[]): CompiledCase[] {
+/** The cases of every file, or null when one is invalid (its issues printed). */
+function readCases(files: readonly string[]): CompiledCase[] | null {
   const all: CompiledCase[] = [];
   for (const file of files) {
     const { text } = readConfigText(file);
     try {
       all.push(...loadCases(text, file));
     } catch (err) {
-      if (err instanceof ConfigError) throw new UsageError(`${file}: invalid evaluation cases\n${formatIssues(err.issues)}`);
-      throw err;
+      if (!(err instanceof ConfigError)) throw err;
+      writeErr(`${file}: invalid evaluation cases\n${formatIssues(err.issues)}`);
+      return null;
     }
   }
   return all;
@@ -54,6 +56,7 @@ export async function evalCommand(options: EvalOptions): Promise<number> {
   const concurrency = number('concurrency', options.concurrency, 4, 1, MAX_CONCURRENCY, true);
 
   let cases = readCases(options.cases);
+  if (cases === null) return 1;
   if (options.tags.length) cases = cases.filter((c) => c.tags.some((t) => options.tags.includes(t)));
   if (cases.length === 0) {
     writeErr(`sidegate eval: no case has the tag${options.tags.length === 1 ? '' : 's'} ${options.tags.join(', ')}`);

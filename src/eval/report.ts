@@ -43,7 +43,7 @@ export function summarize(results: readonly CaseResult[], threshold: number): Su
 
 const percent = (rate: number): string => `${(rate * 100).toFixed(1)}%`;
 const ms = (value: number): string => `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;
-const usd = (value: number | null): string => (value === null ? '-' : `$${value < 0.01 ? value.toPrecision(2) : value.toFixed(4)}`);
+const usd = (value: number | null): string => (value === null ? "-" : value === 0 ? "$0" : `$${value < 0.01 ? value.toPrecision(2) : value.toFixed(4)}`);
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
