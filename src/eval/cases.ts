@@ -37,6 +37,8 @@ export interface Expectation {
   readonly status?: number;
   /** The upstream that must give the answer (`x-sidegate-target`). */
   readonly target?: string;
+  /** The `model` the answer names (the model the target sent upstream). */
+  readonly model?: string;
 }
 
 export interface EvalCase {
@@ -122,6 +124,7 @@ export const CASES_SCHEMA = {
         json_schema: { description: 'The answer is JSON valid against this JSON Schema.', type: 'object' },
         status: { description: 'The HTTP status (default: any 2xx).', type: 'integer', minimum: 100, maximum: 599 },
         target: text('The upstream that gives the answer (`x-sidegate-target`).', { minLength: 1 }),
+        model: text('The `model` the answer names (offline: the model the target sent to the mock).', { minLength: 1 }),
         llm: {
           description: 'A router judges the answer against a rubric.',
           type: 'object',

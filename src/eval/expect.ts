@@ -11,6 +11,8 @@ export interface Answer {
   readonly text: string;
   /** The upstream that answered (`x-sidegate-target`), or null. */
   readonly target: string | null;
+  /** The `model` the answer names, or null. */
+  readonly model: string | null;
 }
 
 const list = (value: string | readonly string[] | undefined): readonly string[] => (value === undefined ? [] : typeof value === 'string' ? [value] : value);
@@ -29,6 +31,7 @@ export function checkAnswer(c: CompiledCase, answer: Answer): string | null {
     return `status ${answer.status}, expected ${e.status ?? '2xx'}; answer ${excerpt(answer.text)}`;
   }
   if (e.target !== undefined && answer.target !== e.target) return `answered by ${JSON.stringify(answer.target)}, expected ${JSON.stringify(e.target)}`;
+  if (e.model !== undefined && answer.model !== e.model) return `the answer names model ${JSON.stringify(answer.model)}, expected ${JSON.stringify(e.model)}`;
   if (e.exact !== undefined && answer.text !== e.exact) return `expected exactly ${excerpt(e.exact)}; got ${excerpt(answer.text)}`;
   for (const needle of list(e.contains)) {
     if (!answer.text.includes(needle)) return `expected to contain ${JSON.stringify(needle)}; got ${excerpt(answer.text)}`;

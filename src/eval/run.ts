@@ -190,7 +190,7 @@ async function runCase(h: Harness, c: CompiledCase, live: boolean): Promise<Case
   }
   const latencyMs = performance.now() - started;
   const { text, usage, model } = textOf(sent.contentType, sent.raw);
-  const answer: Answer = { status: sent.status, text, target: sent.target };
+  const answer: Answer = { status: sent.status, text, target: sent.target, model };
   const priced = usage && model ? h.pipeline.pricing.cost(model, usage.prompt_tokens ?? usage.input_tokens ?? 0, usage.completion_tokens ?? usage.output_tokens ?? 0) : null;
   const result = { ...base, status: sent.status, target: sent.target, latencyMs, costUsd: priced, answer: text };
   const failed = checkAnswer(c, answer);
