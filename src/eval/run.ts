@@ -1,6 +1,6 @@
 /**
  * Runs evaluation cases through the gateway's real request handler (every feature,
- * interceptor and translation), on a loopback listener in this process.
+ * interceptor and translation), in this process, as the gateway's own inject() does.
  * - Offline (default): every upstream is the mock provider, state is in memory, and a
  *   case's `mock:` is the mock's answer to that case's request (matched by its request
  *   id, known only to this runner).
@@ -8,9 +8,6 @@
  *   and a 429 (from it or an upstream) is waited out as its `Retry-After` asks.
  */
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { LoadedConfig } from '../config/load.js';
 import { createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
@@ -18,6 +15,8 @@ import { closePipeline, compile } from '../pipeline/compile.js';
 import type { Pipeline } from '../pipeline/compiled.js';
 import { retryAfterMs } from '../pipeline/failures.js';
 import { handleRequest, type Runtime } from '../pipeline/handle.js';
+import type { HeaderMap } from '../providers/provider.js';
+import { injector, type Inject } from '../server/inject.js';
 import { offlineProviders } from '../review/offline.js';
 import { createStateStore } from '../state/create.js';
 import { MemoryStore } from '../state/memory.js';
@@ -99,36 +98,32 @@ function lastUserText(c: CompiledCase): string {
   return '';
 }
 
-/** The in-process gateway the cases are sent to. */
+/** The in-process gateway the cases are sent to: the request handler, called without a socket. */
 class Harness {
   private readonly scripts = new Map<string, string>();
   readonly pipeline: Pipeline;
   private readonly store: StateStore;
-  private readonly server = createServer((req, res) => handleRequest(this.runtime, req, res));
-  private readonly runtime: Runtime;
-  private base = '';
+  private readonly inject: Inject;
 
   constructor(loaded: LoadedConfig, live: boolean) {
     const logger = createLogger('silent');
     const metrics = new Metrics();
     this.store = live ? createStateStore(loaded.config.state, { logger, metrics, now: Date.now }) : new MemoryStore();
     const providers = live ? {} : offlineProviders({ answer: (ctx) => this.scripts.get(ctx.id) });
-    this.pipeline = compile(loaded, { logger, metrics, hooks: [], providers, state: this.store });
-    const pipeline = this.pipeline;
-    this.runtime = {
+    const pipeline = compile(loaded, { logger, metrics, hooks: [], providers, state: this.store, inject: (r) => this.inject(r) });
+    this.pipeline = pipeline;
+    const runtime: Runtime = {
       logger,
       metrics,
       current: () => pipeline,
       acquire: (p) => void p.lease.inflight++,
       release: (p) => void p.lease.inflight--,
     };
+    this.inject = injector((req, res) => handleRequest(runtime, req, res));
   }
 
   async start(): Promise<void> {
     await this.store.ready();
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   /** Sends one request (waiting out 429s); `script` is the offline mock's answer to it. */
@@ -137,18 +132,15 @@ class Harness {
       const id = `eval-${randomUUID()}`;
       if (script !== undefined) this.scripts.set(id, script);
       try {
-        const res = await fetch(this.base + path, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...headers, 'x-request-id': id },
-          body: JSON.stringify(body),
-        });
-        const bytes = await readBounded(res);
-        const wait = res.status === 429 && expectStatus !== 429 && attempt < RATE_LIMIT_TRIES ? retryAfterMs(Object.fromEntries(res.headers)) : null;
+        const res = await this.inject({ url: path, headers: { ...headers, 'x-request-id': id }, body });
+        if (res.body.length > MAX_ANSWER_BYTES) throw new Error(`the answer is larger than ${MAX_ANSWER_BYTES} bytes`);
+        const header = (name: string): string | null => (res.headers[name] === undefined ? null : String(res.headers[name]));
+        const wait = res.status === 429 && expectStatus !== 429 && attempt < RATE_LIMIT_TRIES ? retryAfterMs(res.headers as HeaderMap) : null;
         if (wait !== null) {
           await new Promise((resolve) => setTimeout(resolve, Math.min(wait, MAX_WAIT_MS)));
           continue;
         }
-        return { status: res.status, contentType: res.headers.get('content-type') ?? '', raw: bytes, target: res.headers.get('x-sidegate-target') };
+        return { status: res.status, contentType: header('content-type') ?? '', raw: res.body.toString('utf8'), target: header('x-sidegate-target') };
       } finally {
         this.scripts.delete(id);
       }
@@ -156,22 +148,9 @@ class Harness {
   }
 
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
     await closePipeline(this.pipeline);
     await this.store.close();
   }
-}
-
-async function readBounded(res: Response): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body ?? []) {
-    size += (chunk as Uint8Array).length;
-    if (size > MAX_ANSWER_BYTES) throw new Error(`the answer is larger than ${MAX_ANSWER_BYTES} bytes`);
-    chunks.push(Buffer.from(chunk as Uint8Array));
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 async function runCase(h: Harness, c: CompiledCase, live: boolean): Promise<CaseResult> {

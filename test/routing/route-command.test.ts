@@ -127,7 +127,9 @@ describe('sidegate route agrees with the gateway', () => {
         { upstream: 'c', model: 'gpt-4o-mini', rewritten: true },
         { upstream: 'a', model: 'gpt-4o', rewritten: true },
       ]);
-      assert.deepEqual(routeRequest(pipeline, { model: 'healthy' }).stages, ['feature health_check: no active probes; eject after 3 failures in 30s for 30s']);
+      const stages = routeRequest(pipeline, { model: 'healthy' }).stages;
+      assert.equal(stages.length, 1);
+      assert.match(stages[0]!, /feature health_check: no active probes; eject after 3 failures in 30s for 30s$/);
     } finally {
       void closePipeline(pipeline);
     }
