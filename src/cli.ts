@@ -1,9 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=8
 /**
- * The `sidegate` command: argument parsing only; everything else is the library.
- *   sidegate start [-c gateway.yaml] [--no-watch]   (or SIDEGATE_CONFIG)
- *   sidegate validate FILE                          exit 1 with every error and its line:column
- *   sidegate explain FILE                           each router's compiled pipeline
+ * The `sidegate` command: argument parsing only; each command lives in src/cli/<name>.ts.
+ * Exit codes: 0 success, 1 an invalid config or a failed check, 2 a usage error.
  *
  * Node runs it with `--max-semi-space-size=8` (here, in `npm start` and in the Docker
  * image): under load V8 otherwise grows its young generation to 3 × 16 MB, most of it
@@ -12,109 +10,126 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfigFile } from './config/load.js';
-import { createGateway } from './gateway.js';
-import { compile, closePipeline, explainPipeline } from './pipeline/compile.js';
-import { Metrics } from './observability/metrics.js';
-import { createLogger, flushLogger } from './observability/logger.js';
+import { ConfigError } from './config/load.js';
+import { CompileError } from './review/offline.js';
+import { UsageError, writeErr } from './cli/common.js';
+import { startCommand } from './cli/start.js';
+import { validateCommand } from './cli/validate.js';
+import { explainCommand } from './cli/explain.js';
+import { diffCommand } from './cli/diff.js';
+import { routeCommand } from './cli/route.js';
+import { evalCommand } from './cli/eval.js';
 
 const USAGE = `usage:
-  sidegate start [-c FILE] [--no-watch]   start the gateway (FILE defaults to $SIDEGATE_CONFIG, then ./gateway.yaml)
-  sidegate validate FILE                  check a config; exit 1 and list every error with its line:column
-  sidegate explain FILE                   print each router's compiled pipeline
-  sidegate --version`;
+  sidegate start [-c FILE] [--no-watch]      start the gateway (FILE defaults to $SIDEGATE_CONFIG, then ./gateway.yaml)
+  sidegate validate [--no-env] [--strict] [--format text|json|github] FILE...
+                                             check configs: every error with its line:column, and warnings
+  sidegate explain [--format text|mermaid] FILE
+                                             each router's compiled pipeline (mermaid: a flowchart)
+  sidegate diff [--format text|markdown] OLD NEW
+                                             what changes between two compiled pipelines (OLD, NEW: a file or git:REF:path)
+  sidegate route FILE --model M [--path /v1/chat/completions] [--method POST] [--header k=v]... [--format text|json]
+                                             which router and targets a request would take, and why
+  sidegate eval CASES.yaml -c FILE [--live] [--tag T]... [--threshold 0.9] [--junit out.xml] [--json out.json] [--concurrency N]
+                                             run evaluation cases through the pipeline (offline: upstreams answer from the mock)
+  sidegate --version
+  --no-env (validate, explain, diff, route, eval): read no environment variable; \${VAR:-default} takes its default,
+           and \${VAR} stays a placeholder (listed by validate)`;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
 
-function fail(message: string, code = 2): never {
-  process.stderr.write(`${message}\n`);
-  process.exit(code);
-}
-
-function loadOrExit(file: string) {
-  try {
-    return loadConfigFile(file);
-  } catch (err) {
-    if (err instanceof ConfigError) fail(`${file}: invalid config\n${err.message}`, 1);
-    throw err;
-  }
-}
-
-function validate(file: string): void {
-  const loaded = loadOrExit(file);
-  const routers = Object.keys(loaded.config.routers).length;
-  const upstreams = Object.keys(loaded.config.upstreams).length;
-  process.stdout.write(`${file}: ok (${routers} router${routers === 1 ? '' : 's'}, ${upstreams} upstream${upstreams === 1 ? '' : 's'})\n`);
-}
-
-async function explain(file: string): Promise<void> {
-  const loaded = loadOrExit(file);
-  const pipeline = compile(loaded, { logger: createLogger('silent'), metrics: new Metrics(), hooks: [], providers: {} });
-  process.stdout.write(`${explainPipeline(pipeline)}\n`);
-  await closePipeline(pipeline);
-}
-
-async function start(file: string, watch: boolean): Promise<void> {
-  let gateway;
-  try {
-    gateway = createGateway(file, { watch });
-  } catch (err) {
-    if (err instanceof ConfigError) fail(`${file}: invalid config\n${err.message}`, 1);
-    throw err;
-  }
-  await gateway.listen();
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) {
-      gateway.logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    gateway.logger.info({ signal }, 'shutting down');
-    gateway.close().then(
-      () => flushLogger(gateway.logger).then(() => process.exit(0)),
-      (err: unknown) => {
-        gateway.logger.error({ err }, 'shutdown failed');
-        void flushLogger(gateway.logger).then(() => process.exit(1));
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => void gateway.reload().catch(() => {}));
-}
-
-async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
+function parse(argv: string[]) {
+  return parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
       config: { type: 'string', short: 'c' },
       'no-watch': { type: 'boolean' },
+      'no-env': { type: 'boolean' },
+      strict: { type: 'boolean' },
+      format: { type: 'string' },
+      model: { type: 'string', short: 'm' },
+      path: { type: 'string' },
+      method: { type: 'string' },
+      header: { type: 'string', short: 'H', multiple: true },
+      live: { type: 'boolean' },
+      tag: { type: 'string', multiple: true },
+      threshold: { type: 'string' },
+      junit: { type: 'string' },
+      json: { type: 'string' },
+      concurrency: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
   });
-  if (values.version) return void process.stdout.write(`${version()}\n`);
-  const [command, file] = positionals;
-  if (values.help || !command) return void process.stdout.write(`${USAGE}\n`);
+}
+
+async function main(argv: string[]): Promise<number | null> {
+  let parsed;
+  try {
+    parsed = parse(argv);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.version) return void process.stdout.write(`${version()}\n`), 0;
+  const [command, ...args] = positionals;
+  if (values.help || !command) return void process.stdout.write(`${USAGE}\n`), 0;
+  const noEnv = values['no-env'] === true;
+  const one = (): string => {
+    const file = args[0] ?? values.config;
+    if (!file) throw new UsageError(`sidegate ${command}: name a config file`);
+    if (args.length > 1) throw new UsageError(`sidegate ${command}: one config file, got ${args.length}`);
+    return file;
+  };
   switch (command) {
     case 'start':
-      return start(values.config ?? file ?? process.env.SIDEGATE_CONFIG ?? 'gateway.yaml', !values['no-watch']);
+      return startCommand(values.config ?? args[0] ?? process.env.SIDEGATE_CONFIG ?? 'gateway.yaml', !values['no-watch']);
     case 'validate':
-    case 'explain': {
-      const target = file ?? values.config;
-      if (!target) fail(`sidegate ${command}: name a config file\n${USAGE}`);
-      return command === 'validate' ? validate(target) : explain(target);
-    }
+      return validateCommand({ files: values.config ? [values.config, ...args] : args, noEnv, strict: values.strict === true, format: values.format });
+    case 'explain':
+      return explainCommand(one(), { format: values.format, noEnv });
+    case 'diff':
+      return diffCommand(args, { format: values.format, noEnv });
+    case 'route':
+      return routeCommand(one(), { model: values.model, path: values.path, method: values.method, headers: values.header ?? [], format: values.format, noEnv });
+    case 'eval':
+      return evalCommand({
+        cases: args,
+        config: values.config,
+        live: values.live === true,
+        tags: values.tag ?? [],
+        threshold: values.threshold,
+        junit: values.junit,
+        json: values.json,
+        concurrency: values.concurrency,
+        noEnv,
+      });
     default:
-      fail(`sidegate: unknown command "${command}"\n${USAGE}`);
+      throw new UsageError(`sidegate: unknown command "${command}"`);
   }
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  fail(err instanceof Error ? (err.stack ?? err.message) : String(err), 1);
-});
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== null) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      writeErr(`${err.message}\n${USAGE}`);
+      process.exitCode = 2;
+    } else if (err instanceof CompileError) {
+      writeErr(err.message);
+      process.exitCode = 1;
+    } else if (err instanceof ConfigError) {
+      writeErr(`${err.issues[0]?.source ?? 'config'}: invalid config\n${err.message}`);
+      process.exitCode = 1;
+    } else {
+      writeErr(err instanceof Error ? (err.stack ?? err.message) : String(err));
+      process.exitCode = 1;
+    }
+  },
+);

@@ -27,12 +27,23 @@ export interface Interpolated {
   whole: boolean;
   /** Missing variables and malformed references, as messages. */
   errors: string[];
+  /** With `placeholders`: the variables that had no value and were kept as written. */
+  missing?: string[];
+}
+
+export interface InterpolationOptions {
+  /**
+   * Checking a file without the environment it will run in (`validate --no-env`): a
+   * variable with no value and no default is kept as written (`${NAME}`) and listed
+   * instead of being an error.
+   */
+  readonly placeholders?: boolean;
 }
 
 const REFERENCE = /^([A-Za-z_][A-Za-z0-9_]*)(:-([^]*))?$/;
 
 /** Resolve the references in one string. */
-export function interpolateString(text: string, env: NodeJS.ProcessEnv): Interpolated {
+export function interpolateString(text: string, env: NodeJS.ProcessEnv, options: InterpolationOptions = {}): Interpolated {
   const result: Interpolated = { value: text, fromEnv: false, whole: false, errors: [] };
   if (!text.includes('${')) return result;
   let out = '';
@@ -73,6 +84,9 @@ export function interpolateString(text: string, env: NodeJS.ProcessEnv): Interpo
       result.fromEnv = true;
     } else if (hasDefault) {
       out += m[3]!;
+    } else if (options.placeholders) {
+      out += `\${${name}}`;
+      (result.missing ??= []).push(name);
     } else {
       result.errors.push(`environment variable "${name}" is not set (write \${${name}:-default} to give a default)`);
     }
@@ -99,11 +113,30 @@ export interface DocumentInterpolation {
   fromEnv: Set<string>;
   /** Pointers of values whose interpolation failed: their validation errors are noise. */
   failed: Set<string>;
+  /** With `placeholders`: every value that kept a `${NAME}` for want of a value. */
+  placeholders: Placeholder[];
+}
+
+/** A `${NAME}` left in a value because the variable had no value (`validate --no-env`). */
+export interface Placeholder {
+  /** The variable's name. */
+  readonly name: string;
+  /** The YAML path of the value, `upstreams.openai.auth.bearer`. */
+  readonly path: string;
+  /** The JSON Pointer of the value (what schema errors are matched against). */
+  readonly pointer: string;
+  readonly line?: number;
+  readonly column?: number;
 }
 
 /** Interpolate every string value of the document in place. */
-export function interpolateDocument(doc: Document, env: NodeJS.ProcessEnv, locator: Locator): DocumentInterpolation {
-  const out: DocumentInterpolation = { issues: [], fromEnv: new Set(), failed: new Set() };
+export function interpolateDocument(
+  doc: Document,
+  env: NodeJS.ProcessEnv,
+  locator: Locator,
+  options: InterpolationOptions = {},
+): DocumentInterpolation {
+  const out: DocumentInterpolation = { issues: [], fromEnv: new Set(), failed: new Set(), placeholders: [] };
   const done = new Map<Scalar, Interpolated>();
   const active = new Set<unknown>();
 
@@ -114,9 +147,13 @@ export function interpolateDocument(doc: Document, env: NodeJS.ProcessEnv, locat
       if (typeof node.value !== 'string') return;
       let result = done.get(node);
       if (!result) {
-        result = interpolateString(node.value, env);
+        result = interpolateString(node.value, env, options);
         done.set(node, result);
         for (const message of result.errors) out.issues.push(locator.issue(path, message));
+        for (const name of result.missing ?? []) {
+          const { path: shown, line, column } = locator.issue(path, '');
+          out.placeholders.push({ name, path: shown, pointer: toPointer(path), ...(line === undefined ? {} : { line, column }) });
+        }
         const plain = node.type === Scalar.PLAIN && !node.tag;
         node.value = plain && result.whole && result.errors.length === 0 && result.value !== '' ? typed(result.value) : result.value;
       }

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { GatewayConfig } from './types.js';
-import { interpolateDocument } from './interpolate.js';
+import { interpolateDocument, type InterpolationOptions, type Placeholder } from './interpolate.js';
 import { Locator } from './positions.js';
 import { checkReferences } from './references.js';
 import { checkSchema } from './validate.js';
@@ -62,7 +62,12 @@ export interface LoadedConfig {
   readonly hash: string;
   /** The config with secrets, values from the environment and URL passwords replaced by "[redacted]" (frozen). */
   readonly redacted: unknown;
+  /** Loaded with `placeholders`: the `${NAME}` kept for want of a value (else empty). */
+  readonly placeholders: readonly Placeholder[];
 }
+
+/** How a config is loaded; the gateway uses the defaults. */
+export type LoadOptions = InterpolationOptions;
 
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -77,7 +82,12 @@ function byPosition(a: ConfigIssue, b: ConfigIssue): number {
 }
 
 /** Load a config from YAML text. Throws ConfigError listing every issue. */
-export function loadConfigText(text: string, source = '<inline>', env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function loadConfigText(
+  text: string,
+  source = '<inline>',
+  env: NodeJS.ProcessEnv = process.env,
+  options: LoadOptions = {},
+): LoadedConfig {
   const hash = createHash('sha256').update(text).digest('hex');
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -100,29 +110,32 @@ export function loadConfigText(text: string, source = '<inline>', env: NodeJS.Pr
     throw new ConfigError([{ path: '', message: 'the config is empty; it needs at least version, upstreams and routers', source }]);
   }
 
-  const interpolation = interpolateDocument(doc, env, locator);
+  const interpolation = interpolateDocument(doc, env, locator, options);
   let data: unknown;
   try {
     data = doc.toJS();
   } catch (error) {
     throw new ConfigError([...interpolation.issues, { path: '', message: `cannot read the YAML: ${(error as Error).message}`, source }]);
   }
-  const context = { locator, fromEnv: interpolation.fromEnv, failed: interpolation.failed };
+  // A placeholder stands for a value to come: what the schema says of its text is noise.
+  const unchecked = new Set([...interpolation.failed, ...interpolation.placeholders.map((p) => p.pointer)]);
+  const context = { locator, fromEnv: interpolation.fromEnv, failed: unchecked };
   const schema = checkSchema(data, context);
   const issues = [...interpolation.issues, ...schema.issues, ...checkReferences(data, context)];
   if (issues.length > 0) throw new ConfigError(issues.sort(byPosition));
 
   const redacted = redactConfig(data, new Set([...interpolation.fromEnv, ...schema.secrets]));
-  return Object.freeze({ config: deepFreeze(data as GatewayConfig), source, hash, redacted });
+  const placeholders = Object.freeze(interpolation.placeholders.map((p) => Object.freeze(p)));
+  return Object.freeze({ config: deepFreeze(data as GatewayConfig), source, hash, redacted, placeholders });
 }
 
 /** Read and load a config file. Throws ConfigError, also when the file cannot be read. */
-export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): LoadedConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     throw new ConfigError([{ path: '', message: `cannot read the config file: ${(error as Error).message}`, source: path }]);
   }
-  return loadConfigText(text, path, env);
+  return loadConfigText(text, path, env, options);
 }

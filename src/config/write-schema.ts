@@ -1,16 +1,17 @@
 /**
- * Writes schemas/gateway.schema.json from gatewaySchema() (2-space JSON, trailing newline).
+ * Writes schemas/gateway.schema.json from editorSchema() (2-space JSON, trailing newline): the
+ * gateway's schema, with `${VAR}` accepted wherever the editor sees a typed value.
  *   npm run schema            write it
  *   npm run schema -- --check exit 1 when the committed file is stale (for CI)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { gatewaySchema } from './schema.js';
+import { editorSchema } from './editor-schema.js';
 
 const SCHEMA_FILE = fileURLToPath(new URL('../../schemas/gateway.schema.json', import.meta.url));
 
 function schemaText(): string {
-  return `${JSON.stringify(gatewaySchema(), null, 2)}\n`;
+  return `${JSON.stringify(editorSchema(), null, 2)}\n`;
 }
 
 const text = schemaText();

@@ -6,6 +6,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { credentialOf } from '../providers/http.js';
 import { CONFIG_DEFAULTS } from '../config/schema.js';
+import { effectiveFeatures, effectiveInterceptors } from '../config/effective.js';
 import type { Provider, ProviderFactory } from '../providers/provider.js';
 import { BUILTIN_PROVIDERS, PROVIDERS } from '../providers/registry.js';
 import { parseDuration, parseSize } from '../util/units.js';
@@ -89,9 +90,8 @@ function compileRouter(
   options: CompileOptions,
   shared: Shared,
 ): CompiledRouter {
-  const defaults = loaded.config.defaults ?? {};
-  const features = { ...defaults.features, ...config.features };
-  const interceptors = config.interceptors ?? defaults.interceptors ?? [];
+  const features = effectiveFeatures(loaded.config, config);
+  const interceptors = effectiveInterceptors(loaded.config, config);
   const targets: CompiledTarget[] = config.targets.map((t, index) =>
     Object.freeze({ index, upstream: upstreams.get(t.upstream)!, model: t.model ?? null, weight: t.weight ?? 1 }),
   );
@@ -215,7 +215,7 @@ export async function closePipeline(pipeline: Pipeline): Promise<void> {
 function connectTimeoutsByUpstream(config: LoadedConfig['config']): Map<string, number> {
   const out = new Map<string, number>();
   for (const router of Object.values(config.routers)) {
-    const timeout = (router.features?.timeout ?? config.defaults?.features?.timeout) as { connect?: string } | undefined;
+    const timeout = effectiveFeatures(config, router).timeout as { connect?: string } | undefined;
     if (!timeout?.connect) continue;
     const ms = parseDuration(timeout.connect);
     for (const t of router.targets) out.set(t.upstream, Math.min(out.get(t.upstream) ?? ms, ms));

@@ -45,11 +45,17 @@ function onResponseFinish(this: TaggedResponse): void {
   this[kContext]!.completed = true;
 }
 
-function notProxied(url: string): GatewayError {
+/** The error for a path the gateway does not proxy. */
+export function notProxied(url: string): GatewayError {
   return new GatewayError('not_found', `Unknown path ${url.split('?', 1)[0]}: the gateway serves /v1/* and /router/{name}/v1/*.`);
 }
 
-function routerFor(pipeline: Pipeline, pinned: string | null, model: unknown): CompiledRouter {
+/**
+ * The router a request takes (CONFIG.md "How a request finds its router"): the one its
+ * path pins, else the one its body's `model` names, else the default; a GatewayError
+ * (404) when there is none. `sidegate route` calls this too.
+ */
+export function routerFor(pipeline: Pipeline, pinned: string | null, model: unknown): CompiledRouter {
   if (pinned !== null) {
     const router = pipeline.routers.get(pinned);
     if (!router) throw new GatewayError('router_not_found', `Router "${pinned}" does not exist.`, { param: 'router' });

@@ -14,10 +14,10 @@ function event(name: string, data: Json): Buffer {
   return Buffer.from(`event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`);
 }
 
-export function messages(body: Json, id: string): MockAnswer {
+export function messages(body: Json, id: string, scripted?: string): MockAnswer {
   const model = typeof body.model === 'string' ? body.model : 'mock-1';
   const said = lastUserText(body.messages);
-  const text = said ? `This is the mock upstream. You said: ${said}` : 'This is the mock upstream.';
+  const text = scripted ?? (said ? `This is the mock upstream. You said: ${said}` : 'This is the mock upstream.');
   const usage = { input_tokens: inputTokens(body), output_tokens: words(text), cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
   const message = { id: `msg_${id}`, type: 'message', role: 'assistant', model, stop_sequence: null };
   if (body.stream !== true) {

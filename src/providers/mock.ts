@@ -23,10 +23,10 @@ function embed(text: string, dimensions: number): number[] {
   return v.map((x) => Number((x / norm).toFixed(6)));
 }
 
-function chat(body: Json, id: string): MockAnswer {
+function chat(body: Json, id: string, scripted: string | undefined): MockAnswer {
   const model = typeof body.model === 'string' ? body.model : DEFAULT_MODELS[0]!;
   const said = lastUserText(body.messages);
-  const content = said ? `This is the mock upstream. You said: ${said}` : 'This is the mock upstream.';
+  const content = scripted ?? (said ? `This is the mock upstream. You said: ${said}` : 'This is the mock upstream.');
   const usage = { prompt_tokens: promptTokens(body.messages), completion_tokens: words(content), total_tokens: 0 };
   usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
   const created = Math.floor(Date.now() / 1000);
@@ -87,24 +87,33 @@ function embeddings(body: Json): MockAnswer {
   });
 }
 
-export function createMockProvider(config: UpstreamConfig, deps: ProviderFactoryDeps): Provider {
+/**
+ * Set only by code that builds a gateway in process (`sidegate eval` offline): a request
+ * can never choose its own answer through the network.
+ */
+export interface MockOptions {
+  /** The chat answer's text for this request, or undefined for the usual echo. */
+  readonly answer?: (ctx: RequestContext) => string | undefined;
+}
+
+export function createMockProvider(config: UpstreamConfig, deps: ProviderFactoryDeps, options: MockOptions = {}): Provider {
   const models = config.models ?? DEFAULT_MODELS;
   const modelList = {
     object: 'list',
     data: models.map((id) => ({ id, object: 'model', created: 1700000000, owned_by: 'sidegate-mock' })),
   };
 
-  function answer(method: string, path: string, body: Json, id: string): MockAnswer {
+  function answer(method: string, path: string, body: Json, id: string, scripted?: string): MockAnswer {
     if (method === 'GET' && path === '/v1/models') return reply(200, modelList);
     if (method === 'GET' && path.startsWith('/v1/models/')) {
       const id = decodeURIComponent(path.slice('/v1/models/'.length));
       const found = modelList.data.find((m) => m.id === id);
       return found ? reply(200, found) : notFound(`The model '${id}' does not exist`);
     }
-    if (method === 'POST' && path === '/v1/chat/completions') return chat(body, id);
+    if (method === 'POST' && path === '/v1/chat/completions') return chat(body, id, scripted);
     if (method === 'POST' && path === '/v1/completions') return completion(body, id);
     if (method === 'POST' && path === '/v1/embeddings') return embeddings(body);
-    if (method === 'POST' && path === '/v1/messages') return messages(body, id);
+    if (method === 'POST' && path === '/v1/messages') return messages(body, id, scripted);
     if (method === 'POST' && path === '/v1/messages/count_tokens') return countMessagesTokens(body);
     return notFound(`The mock upstream "${deps.name}" does not serve ${method} ${path}`);
   }
@@ -116,7 +125,7 @@ export function createMockProvider(config: UpstreamConfig, deps: ProviderFactory
       if (attempt.signal.aborted) throw Object.assign(new Error('the request was aborted'), { name: 'AbortError', code: 'ABORT_ERR' });
       // A pass-through body (multipart, binary) is drained so the client's upload completes.
       if (ctx.body === undefined && ctx.req.readable) ctx.req.resume();
-      return { ...answer(ctx.method, ctx.upstreamPath.split('?', 1)[0]!, ctx.body ?? {}, ctx.id), headersMs: 0 };
+      return { ...answer(ctx.method, ctx.upstreamPath.split('?', 1)[0]!, ctx.body ?? {}, ctx.id, options.answer?.(ctx)), headersMs: 0 };
     },
     async fetchJson(path: string, body: unknown) {
       const answered = answer('POST', path, (body ?? {}) as Json, randomUUID());
