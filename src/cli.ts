@@ -13,10 +13,9 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from './config/load.js';
-import { createGateway } from './gateway.js';
-import { compile, closePipeline, explainPipeline } from './pipeline/compile.js';
-import { Metrics } from './observability/metrics.js';
-import { createLogger, flushLogger } from './observability/logger.js';
+
+// Each command imports what it uses when it runs: `validate` never loads the gateway, its
+// HTTP client, metrics or logger, so a config check (and a sidecar's start) stays fast.
 
 const USAGE = `usage:
   sidegate start [-c FILE] [--no-watch]   start the gateway (FILE defaults to $SIDEGATE_CONFIG, then ./gateway.yaml)
@@ -52,12 +51,18 @@ function validate(file: string): void {
 
 async function explain(file: string): Promise<void> {
   const loaded = loadOrExit(file);
+  const [{ compile, closePipeline, explainPipeline }, { Metrics }, { createLogger }] = await Promise.all([
+    import('./pipeline/compile.js'),
+    import('./observability/metrics.js'),
+    import('./observability/logger.js'),
+  ]);
   const pipeline = compile(loaded, { logger: createLogger('silent'), metrics: new Metrics(), hooks: [], providers: {} });
   process.stdout.write(`${explainPipeline(pipeline)}\n`);
   await closePipeline(pipeline);
 }
 
 async function start(file: string, watch: boolean): Promise<void> {
+  const [{ createGateway }, { flushLogger }] = await Promise.all([import('./gateway.js'), import('./observability/logger.js')]);
   let gateway;
   try {
     gateway = createGateway(file, { watch });
