@@ -8,8 +8,8 @@
  * an invalid one compiles the schema (once per process) with ajv's verbose errors, to
  * explain every problem.
  */
-import { Ajv2020, _, type AnySchemaObject, type ErrorObject, type KeywordCxt, type ValidateFunction } from 'ajv/dist/2020.js';
-import ajvNames from 'ajv/dist/compile/names.js';
+import { createRequire } from 'node:module';
+import type { Ajv2020, AnySchemaObject, ErrorObject, KeywordCxt, Options, ValidateFunction } from 'ajv/dist/2020.js';
 import type { ConfigIssue } from './load.js';
 import { REGISTRIES, validate as precompiled } from './precompiled-validator.js';
 import { gatewaySchema, KIND_KEYWORD, registryNames, SCHEMA_ID, SECRET_KEYWORD } from './schema.js';
@@ -33,7 +33,11 @@ export interface ValidationContext {
  * verbose one alike: `x-secret` is generated code that records the value's instance path
  * into the validation's context (`this.secrets`), so it works in standalone code too.
  */
-export function newAjv(options: ConstructorParameters<typeof Ajv2020>[0] = {}): Ajv2020 {
+export function newAjv(options: Options = {}): Ajv2020 {
+  // ajv's compiler is loaded only here (it is CommonJS, so synchronously): a valid config never needs it.
+  const require = createRequire(import.meta.url);
+  const { Ajv2020, _ } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+  const names = (require('ajv/dist/compile/names.js') as typeof import('ajv/dist/compile/names.js')).default;
   const instance = new Ajv2020({ allErrors: true, strict: true, passContext: true, ...options });
   instance.addKeyword({
     keyword: SECRET_KEYWORD,
@@ -45,8 +49,6 @@ export function newAjv(options: ConstructorParameters<typeof Ajv2020>[0] = {}): 
   instance.addKeyword({ keyword: KIND_KEYWORD, schemaType: 'string' });
   return instance;
 }
-
-const names = ajvNames.default;
 
 function instance(): Ajv2020 {
   return (ajv ??= newAjv({ verbose: true }));
