@@ -1,65 +1,117 @@
 /**
- * `npm run bench [-- --quick | --smoke] [--json FILE] [--cases a,b] [--cpu-prof DIR] [--src]`
+ * `npm run bench [-- --quick | --smoke] [--out DIR] [--cases a,b] [--parts p,q] [--cpu-prof DIR] [--src]`
  *
- * On loopback only: a mock upstream, the bare proxy (bench/bare-proxy.ts) and sidegate with
- * each config in bench/configs/ (a config that does not validate is skipped, with why),
- * measured alternately with the bare proxy (A/B per round, medians over rounds). Then RSS
- * over a long run of `default` and hot reloads of a 100-router config under load. Prints
- * one table of ratios to the bare proxy with absolute numbers and the targets of issue 3.
+ * On loopback only: a mock upstream (bench/mock-upstream.ts), the bare proxy
+ * (bench/bare-proxy.ts) and sidegate with each case of bench/lib/cases.ts, loaded by wrk and
+ * measured alternately with the bare proxy (A/B, then B/A; medians over rounds). The primary
+ * figure is CPU time per request of the process under test. Then how cost grows (routers,
+ * body size, connections), RSS over a long run, reloads under load, the data-plane stall
+ * while a 10,000-router config compiles, and startup. Prints one table with the load
+ * generator's headroom in its header, and (full runs, or --out) writes it as JSON and SVG.
  *
  * sidegate runs as users run it (`node dist/cli.js start -c FILE`; `--src` runs src/ with
- * tsx instead) pinned to one CPU; this process (the load) and the mock use the other.
+ * tsx instead) pinned to one CPU; wrk, the mock and this process use the other.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { firstChunk, latency, load, type Shape } from './lib/load.js';
-import { Child, Children, compileScript, freePort, machineBusyMs, planPinning, processCpuMs, REPO, sleep, type Pinning } from './lib/procs.js';
+import { CASES, type CaseSpec } from './lib/cases.js';
+import { ratioChart } from './lib/chart.js';
+import { firstChunk, latency } from './lib/load.js';
+import { Children, compileScript, freePort, machineBusyMs, planPinning, processCpuMs, REPO, sleep, type Child, type Pinning } from './lib/procs.js';
 import { summarizeProfile } from './lib/profile.js';
-import { buildReport, emptySamples, type CaseResult, type Overhead, type ReloadResult, type RssResult, type Samples, type Side } from './lib/report.js';
+import {
+  buildReport,
+  emptyLoad,
+  type CaseResult,
+  type Direct,
+  type GrowthRow,
+  type LoadSamples,
+  type Overhead,
+  type ReloadResult,
+  type RssResult,
+  type SideResult,
+  type StallResult,
+  type StartupResult,
+} from './lib/report.js';
+import { routerConfig, routerModels } from './lib/router-config.js';
+import { SMALL, shapeOf, type Shape } from './lib/shape.js';
+import { timeToExit, timeToReady } from './lib/startup.js';
 import { median } from './lib/stats.js';
-import { reloadConfig } from './lib/reload-config.js';
+import { ensureWrk, runWrk, wrkScript, type WrkResult } from './lib/wrk.js';
 
 interface Mode {
   name: 'full' | 'quick' | 'smoke';
   /** A/B rounds per case; each figure is the median over rounds. */
   rounds: number;
-  directRounds: number;
-  throughputSec: number;
-  latencySec: number;
-  /** Streaming requests per round for the time to first chunk. */
-  firstChunks: number;
+  /** Seconds of one wrk run (whole seconds). */
+  seconds: number;
   /** Warm-up of a fresh process: at least warmSec, until its rate settles, at most warmMaxSec. */
   warmSec: number;
   warmMaxSec: number;
+  /** Seconds of each one-connection pass (two per side, A/B then B/A). */
+  oneConnSec: number;
+  /** Streaming requests per pass for the time to first chunk. */
+  firstChunks: number;
+  /** Rounds and seconds of each growth step. */
+  growthRounds: number;
+  growthSeconds: number;
+  routers: number[];
+  bodies: number[];
+  connections: number[];
   /** Requests after which RSS is read in the long run of `default`. */
   rssAt: [number, number];
   reloads: number;
-  /** Only these cases (null: every config in bench/configs/). */
+  stallRouters: number;
+  stallReloads: number;
+  stallSeconds: number;
+  startupRuns: number;
+  /** Only these cases (null: every case). */
   cases: string[] | null;
+  parts: Part[];
 }
 
+const PARTS = ['cases', 'growth', 'rss', 'reload', 'stall', 'startup'] as const;
+type Part = (typeof PARTS)[number];
+
+const KB = 1024;
 const MODES: Record<Mode['name'], Mode> = {
-  full: { name: 'full', rounds: 6, directRounds: 2, throughputSec: 3, latencySec: 2, firstChunks: 150, warmSec: 5, warmMaxSec: 10, rssAt: [100_000, 200_000], reloads: 50, cases: null },
-  quick: { name: 'quick', rounds: 2, directRounds: 1, throughputSec: 1.25, latencySec: 0.5, firstChunks: 30, warmSec: 2.5, warmMaxSec: 2.5, rssAt: [8_000, 16_000], reloads: 10, cases: null },
-  smoke: { name: 'smoke', rounds: 1, directRounds: 1, throughputSec: 0.5, latencySec: 0.25, firstChunks: 10, warmSec: 0.5, warmMaxSec: 0.5, rssAt: [1_000, 2_000], reloads: 2, cases: ['minimal'] },
+  full: {
+    name: 'full', rounds: 4, seconds: 3, warmSec: 5, warmMaxSec: 10, oneConnSec: 1, firstChunks: 100,
+    growthRounds: 2, growthSeconds: 2, routers: [1, 100, 10_000], bodies: [KB, 100 * KB, 1024 * KB], connections: [32, 256, 1024],
+    rssAt: [100_000, 200_000], reloads: 20, stallRouters: 10_000, stallReloads: 3, stallSeconds: 6, startupRuns: 5,
+    cases: null, parts: [...PARTS],
+  },
+  quick: {
+    name: 'quick', rounds: 2, seconds: 1, warmSec: 2, warmMaxSec: 2, oneConnSec: 0.5, firstChunks: 30,
+    growthRounds: 1, growthSeconds: 1, routers: [1, 100, 10_000], bodies: [KB, 100 * KB, 1024 * KB], connections: [32, 256, 1024],
+    rssAt: [8_000, 16_000], reloads: 5, stallRouters: 10_000, stallReloads: 2, stallSeconds: 3, startupRuns: 3,
+    cases: null, parts: [...PARTS],
+  },
+  smoke: {
+    name: 'smoke', rounds: 1, seconds: 1, warmSec: 1, warmMaxSec: 1, oneConnSec: 0.25, firstChunks: 5,
+    growthRounds: 1, growthSeconds: 1, routers: [1, 100], bodies: [KB], connections: [32],
+    rssAt: [1_000, 2_000], reloads: 2, stallRouters: 100, stallReloads: 1, stallSeconds: 2, startupRuns: 1,
+    cases: ['minimal'], parts: [...PARTS],
+  },
 };
 
 const CONNECTIONS = 32;
 const RELOAD_ROUTERS = 100;
-/** Cases in the order the table shows them; other configs follow alphabetically. */
-const CASE_ORDER = ['minimal', 'default', 'full', 'cache_hit'];
+/** The mock reached directly must answer at least this many times the bare proxy's req/s. */
+const HEADROOM_NEEDED = 3;
 const CONFIG_DIR = join(REPO, 'bench', 'configs');
-const START_TIMEOUT_MS = 20_000;
-const RELOAD_TIMEOUT_MS = 5_000;
+const RESULTS_DIR = join(REPO, 'bench', 'results');
+const START_TIMEOUT_MS = 60_000;
+const RELOAD_TIMEOUT_MS = 30_000;
 
 const USAGE = `usage: npm run bench [-- options]
-  --quick          fewer rounds and shorter runs (under a minute)
+  --quick          fewer rounds and shorter runs (about 3 minutes), for development: noisier
   --smoke          one case, about a second per measurement (for the smoke test)
-  --json FILE      also write the results as JSON
-  --cases a,b      only these configs from bench/configs/ (the long RSS run needs default)
+  --out DIR        write latest.json and latest.svg into DIR (full runs: bench/results/)
+  --cases a,b      only these cases (${CASES.map((c) => c.name).join(', ')})
+  --parts p,q      only these parts (${PARTS.join(', ')})
   --cpu-prof DIR   run sidegate with --cpu-prof into DIR and print its top self-time functions
   --latency MS     the mock upstream waits MS before each answer (default 0)
   --src            run sidegate from src/ with tsx instead of dist/ (no build needed)
@@ -67,12 +119,17 @@ const USAGE = `usage: npm run bench [-- options]
 
 interface Options {
   mode: Mode;
-  json: string | null;
+  out: string | null;
   cases: string[] | null;
+  parts: Part[];
   cpuProf: string | null;
   latencyMs: number;
   src: boolean;
   keep: boolean;
+}
+
+function list(value: string | undefined): string[] | null {
+  return value ? value.split(',').map((s) => s.trim()).filter(Boolean) : null;
 }
 
 function options(argv: string[]): Options {
@@ -81,8 +138,9 @@ function options(argv: string[]): Options {
     options: {
       quick: { type: 'boolean' },
       smoke: { type: 'boolean' },
-      json: { type: 'string' },
+      out: { type: 'string' },
       cases: { type: 'string' },
+      parts: { type: 'string' },
       'cpu-prof': { type: 'string' },
       latency: { type: 'string' },
       src: { type: 'boolean' },
@@ -95,10 +153,17 @@ function options(argv: string[]): Options {
     process.exit(0);
   }
   const mode = MODES[values.smoke ? 'smoke' : values.quick ? 'quick' : 'full'];
+  const cases = list(values.cases) ?? mode.cases;
+  const unknownCase = cases?.find((n) => !CASES.some((c) => c.name === n));
+  if (unknownCase) throw new Error(`no case "${unknownCase}" (have: ${CASES.map((c) => c.name).join(', ')})`);
+  const parts = (list(values.parts) ?? mode.parts) as Part[];
+  const unknownPart = parts.find((p) => !PARTS.includes(p));
+  if (unknownPart) throw new Error(`no part "${unknownPart}" (have: ${PARTS.join(', ')})`);
   return {
     mode,
-    json: values.json ? resolve(values.json) : null,
-    cases: values.cases ? values.cases.split(',').map((s) => s.trim()) : mode.cases,
+    out: values.out ? resolve(values.out) : mode.name === 'full' && !values.cases && !values.parts ? RESULTS_DIR : null,
+    cases,
+    parts,
     cpuProf: values['cpu-prof'] ? resolve(values['cpu-prof']) : null,
     latencyMs: Number(values.latency ?? 0),
     src: values.src ?? false,
@@ -112,19 +177,28 @@ const log = (message: string): void => void process.stderr.write(`bench ${((perf
 /** A process the load can be aimed at. */
 interface Target {
   url: string;
-  child: Child | null;
+  child: Child;
 }
 
 interface Gateway extends Target {
-  child: Child;
   adminUrl: string;
+  adminPort: number;
+}
+
+/** One side of an alternating measurement: a target and the requests it gets. */
+interface Side {
+  target: Target;
+  shape: Shape;
+  samples: LoadSamples;
 }
 
 class Bench {
   readonly children: Children;
   readonly gatewayArgs: string[];
-  private mock!: Target;
-  private bare!: Target;
+  readonly wrk: string;
+  mock!: Target;
+  bare!: Target;
+  private scripts = new Map<Shape, string>();
 
   constructor(
     readonly opts: Options,
@@ -136,6 +210,11 @@ class Bench {
     if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (or pass --src)`);
     // The gateway runs with the Node flag it ships with (src/cli.ts, Dockerfile, npm start).
     this.gatewayArgs = ['--max-semi-space-size=8', ...(opts.src ? ['--import', 'tsx', cli] : [cli])];
+    this.wrk = ensureWrk(log);
+  }
+
+  get mode(): Mode {
+    return this.opts.mode;
   }
 
   private async startScript(name: string, file: string, env: Record<string, string>, cpu: 'gateway' | 'load'): Promise<Target> {
@@ -149,25 +228,18 @@ class Bench {
     this.bare = await this.startScript('bare-proxy', 'bare-proxy.ts', { BENCH_UPSTREAM: this.mock.url }, 'gateway');
   }
 
-  private env(listen: number, admin: number): Record<string, string> {
+  env(listen: number, admin: number): Record<string, string> {
     return { BENCH_LISTEN: `127.0.0.1:${listen}`, BENCH_ADMIN: `127.0.0.1:${admin}`, BENCH_UPSTREAM: this.mock.url };
   }
 
   /** `sidegate validate FILE`: null when the config is valid, else why not. */
-  validate(file: string): Promise<string | null> {
-    return new Promise((done) => {
-      execFile(
-        process.execPath,
-        [...this.gatewayArgs, 'validate', file],
-        { cwd: REPO, env: { ...process.env, ...this.env(1, 2) }, timeout: 60_000 },
-        (err, stdout, stderr) => {
-          if (!err) return done(null);
-          const lines = `${stderr}${stdout}`.trim().split('\n').slice(1);
-          const more = lines.length > 1 ? ` (and ${lines.length - 1} more)` : '';
-          done(lines.length ? `${lines[0]}${more}` : err.message);
-        },
-      );
-    });
+  async validate(file: string): Promise<string | null> {
+    const child = this.children.start({ name: 'validate', args: [...this.gatewayArgs, 'validate', file], cpu: 'load', env: this.env(1, 2) });
+    await child.exited;
+    if (child.exitStatus === 'code 0') return null;
+    const lines = child.tail(50).trim().split('\n').slice(1);
+    const more = lines.length > 1 ? ` (and ${lines.length - 1} more)` : '';
+    return lines.length ? `${lines[0]}${more}` : `validate exited ${child.exitStatus}`;
   }
 
   async startGateway(name: string, file: string, profile = false): Promise<Gateway> {
@@ -181,155 +253,310 @@ class Bench {
     });
     await child.waitForPort(listen, START_TIMEOUT_MS);
     await child.waitForPort(admin, START_TIMEOUT_MS);
-    return { url: `http://127.0.0.1:${listen}`, adminUrl: `http://127.0.0.1:${admin}`, child };
+    return { url: `http://127.0.0.1:${listen}`, adminUrl: `http://127.0.0.1:${admin}`, adminPort: admin, child };
+  }
+
+  script(shape: Shape): string {
+    let file = this.scripts.get(shape);
+    // Varied bodies get a fresh script per run, so that no body repeats across runs.
+    if (!file || shape.vary) this.scripts.set(shape, (file = wrkScript(this.workDir, shape)));
+    return file;
+  }
+
+  /** One wrk run; the target's CPU time over it, per request. */
+  async wrkRun(target: Target, shape: Shape, seconds: number, connections = CONNECTIONS): Promise<WrkResult & { cpuUs: number; busy: number }> {
+    const cpuBefore = target.child.cpuMs();
+    const t0 = performance.now();
+    const result = await runWrk(this.children, this.wrk, target.url, { connections, seconds, script: this.script(shape) });
+    const cpuMs = target.child.cpuMs() - cpuBefore;
+    return { ...result, cpuUs: (cpuMs * 1000) / Math.max(1, result.requests), busy: cpuMs / (performance.now() - t0) };
+  }
+
+  async sample(side: Side, seconds: number, connections = CONNECTIONS): Promise<WrkResult> {
+    const r = await this.wrkRun(side.target, side.shape, seconds, connections);
+    const s = side.samples;
+    s.cpuUs.push(r.cpuUs);
+    s.rps.push(r.rps);
+    s.busy.push(r.busy);
+    s.p50Ms.push(r.p50Ms);
+    s.p99Ms.push(r.p99Ms);
+    s.requests += r.requests;
+    s.failures += r.failures;
+    return r;
   }
 
   /**
    * Load until throughput settles: at least `minSec`, then until two consecutive 1-s
-   * slices agree within 3 %, at most `maxSec`. A fresh Node process needs about 5 s of
-   * load (some 25k requests) to reach its steady rate while V8 optimizes its code and
-   * sizes its heap.
+   * slices agree within 3 %, at most `maxSec`. A fresh Node process needs some 25k
+   * requests to reach its steady rate while V8 optimizes its code and sizes its heap.
    */
-  async warm(target: Target, shape: Shape, minSec = this.opts.mode.warmSec, maxSec = this.opts.mode.warmMaxSec): Promise<void> {
-    const slice = Math.min(1, minSec);
+  async warm(target: Target, shape: Shape, minSec = this.mode.warmSec, maxSec = this.mode.warmMaxSec): Promise<void> {
     let previous = 0;
-    for (let spent = slice; ; spent += slice) {
-      const { rps } = await load(target.url, { connections: CONNECTIONS, seconds: slice, shape });
+    for (let spent = 1; ; spent++) {
+      const { rps } = await this.wrkRun(target, shape, 1);
       if (spent >= minSec && (Math.abs(rps - previous) <= 0.03 * rps || spent >= maxSec)) break;
       previous = rps;
     }
-    await firstChunk(target.url, 5, shape);
   }
 
-  /** One round of every figure on one target; failures are counted, not thrown. */
-  private async round(target: Target, shape: Shape, samples: Samples): Promise<number> {
-    const mode = this.opts.mode;
-    const cpuBefore = target.child?.cpuMs() ?? Number.NaN;
-    const t0 = performance.now();
-    const tput = await load(target.url, { connections: CONNECTIONS, seconds: mode.throughputSec, shape });
-    const cpuMs = (target.child?.cpuMs() ?? Number.NaN) - cpuBefore;
-    samples.cpuUs.push((cpuMs * 1000) / tput.requests);
-    samples.busy.push(cpuMs / (performance.now() - t0));
-    const lat = await latency(target.url, mode.latencySec, shape);
-    const first = await firstChunk(target.url, mode.firstChunks, shape);
-    samples.rps.push(tput.rps);
-    samples.p50.push(lat.p50Ms);
-    samples.p99.push(lat.p99Ms);
-    samples.ttfc.push(first.medianMs);
-    return tput.failures + lat.failures + first.failures;
+  /** Rounds over `sides`, in order, then reversed (A/B, B/A, …): a drift of the machine falls on all alike. */
+  async alternate(sides: Side[], rounds: number, seconds: number, connections = CONNECTIONS, label = ''): Promise<void> {
+    for (let r = 0; r < rounds; r++) {
+      if (label) log(`${label}: round ${r + 1}/${rounds}`);
+      const order = r % 2 === 0 ? sides : [...sides].reverse();
+      for (const side of order) await this.sample(side, seconds, connections);
+    }
   }
 
-  /** The mock alone, then warms the bare proxy, which lives through every case. */
-  async measureDirect(): Promise<Samples> {
-    const shape: Shape = { models: ['gpt-4o-mini'], vary: false };
-    const samples = emptySamples();
-    const mockWarm = Math.min(1, this.opts.mode.warmSec);
-    await this.warm(this.mock, shape, mockWarm, mockWarm);
-    for (let r = 0; r < this.opts.mode.directRounds; r++) await this.round(this.mock, shape, samples);
-    await this.warm(this.bare, shape);
-    return samples;
+  /** The mock alone and the bare proxy, alternately: the load generator's headroom. */
+  async measureDirect(): Promise<{ direct: Direct; bare: LoadSamples }> {
+    const direct: Direct = { load: emptyLoad(), oneConnP50Ms: [], firstChunkMs: [] };
+    const bare = emptyLoad();
+    await this.warm(this.mock, SMALL, 1, 1);
+    await this.warm(this.bare, SMALL);
+    await this.alternate(
+      [
+        { target: this.mock, shape: SMALL, samples: direct.load },
+        { target: this.bare, shape: SMALL, samples: bare },
+      ],
+      Math.max(2, this.mode.rounds / 2),
+      this.mode.seconds,
+    );
+    direct.oneConnP50Ms.push((await latency(this.mock.url, this.mode.oneConnSec, SMALL)).p50Ms);
+    direct.firstChunkMs.push((await firstChunk(this.mock.url, this.mode.firstChunks, shapeOf({ stream: true }))).medianMs);
+    return { direct, bare };
   }
 
-  async measureCase(name: string, file: string): Promise<CaseResult> {
-    const vary = /^#\s*bench:.*\bvary-body\b/m.test(readFileSync(file, 'utf8'));
-    const shape: Shape = { models: ['gpt-4o-mini'], vary };
-    const gw = await this.startGateway(name, file, true);
+  private emptySide(oneConn: boolean, chunks: boolean): SideResult {
+    return { load: emptyLoad(), oneConn: oneConn ? { p50Ms: [], p99Ms: [] } : null, firstChunkMs: chunks ? [] : null, peakMb: 0, failures: 0 };
+  }
+
+  async measureCase(spec: CaseSpec): Promise<CaseResult> {
+    const file = join(CONFIG_DIR, spec.config);
+    const invalid = await this.validate(file);
+    if (invalid) {
+      log(`${spec.name}: skipped, the config does not validate: ${invalid}`);
+      return { name: spec.name, status: 'skipped', reason: invalid };
+    }
+    const gw = await this.startGateway(spec.name, file, true);
     try {
-      const gateway: Side = { samples: emptySamples(), peakMb: 0, failures: 0 };
-      const bare: Side = { samples: emptySamples(), peakMb: 0, failures: 0 };
-      await this.warm(gw, shape);
-      // A/B, then B/A: a slow drift of the machine falls on both alike.
-      for (let r = 0; r < this.opts.mode.rounds; r++) {
-        log(`${name}: round ${r + 1}/${this.opts.mode.rounds}`);
-        const order = r % 2 === 0 ? [bare, gateway] : [gateway, bare];
-        for (const side of order) side.failures += await this.round(side === bare ? this.bare : gw, shape, side.samples);
+      const gateway = this.emptySide(!!spec.oneConnection, !!spec.firstChunk);
+      const bare = this.emptySide(!!spec.oneConnection, !!spec.firstChunk);
+      await this.warm(gw, spec.shape);
+      if (spec.shape !== SMALL) await this.warm(this.bare, spec.shape, 1, 1);
+      await this.alternate(
+        [
+          { target: this.bare, shape: spec.shape, samples: bare.load },
+          { target: gw, shape: spec.shape, samples: gateway.load },
+        ],
+        this.mode.rounds,
+        this.mode.seconds,
+        CONNECTIONS,
+        spec.name,
+      );
+      // One request at a time, and streams' first chunks: two passes each, A/B then B/A.
+      for (const [side, target] of [[bare, this.bare], [gateway, gw], [gateway, gw], [bare, this.bare]] as const) {
+        if (side.oneConn) {
+          const lat = await latency(target.url, this.mode.oneConnSec, spec.shape);
+          side.oneConn.p50Ms.push(lat.p50Ms);
+          side.oneConn.p99Ms.push(lat.p99Ms);
+          side.failures += lat.failures;
+        }
+        if (side.firstChunkMs) {
+          const first = await firstChunk(target.url, this.mode.firstChunks, spec.shape);
+          side.firstChunkMs.push(first.medianMs);
+          side.failures += first.failures;
+        }
       }
       gateway.peakMb = gw.child.memory().peakMb;
-      bare.peakMb = this.bare.child!.memory().peakMb;
+      bare.peakMb = this.bare.child.memory().peakMb;
       const overhead = await scrapeOverhead(gw.adminUrl);
       await gw.child.stop();
-      const profile = this.opts.cpuProf ? join(this.opts.cpuProf, `${name}.cpuprofile`) : null;
-      if (profile && existsSync(profile)) log(`${name} profile (${profile}), top self time:\n${summarizeProfile(profile, 25)}`);
-      return { name, status: 'measured', gateway, bare, overhead, profile };
+      const profile = this.opts.cpuProf ? join(this.opts.cpuProf, `${spec.name}.cpuprofile`) : null;
+      if (profile && existsSync(profile)) log(`${spec.name} profile (${profile}), top self time:\n${summarizeProfile(profile, 25)}`);
+      return { name: spec.name, status: 'measured', cpuTarget: spec.cpuTarget ?? null, gateway, bare, overhead, profile };
+    } finally {
+      await gw.child.stop();
+    }
+  }
+
+  /** CPU per request with 1, 100 and 10,000 routers: three gateways and the bare proxy in rotation. */
+  async measureRouters(): Promise<GrowthRow[]> {
+    const gateways: Array<{ routers: number; gw: Gateway; side: Side }> = [];
+    const bare: Side = { target: this.bare, shape: shapeOf({ models: routerModels(1) }), samples: emptyLoad() };
+    try {
+      for (const routers of this.mode.routers) {
+        const file = join(this.workDir, `routers-${routers}.yaml`);
+        writeFileSync(file, routerConfig(routers));
+        const gw = await this.startGateway(`routers-${routers}`, file);
+        const side: Side = { target: gw, shape: shapeOf({ models: routerModels(routers) }), samples: emptyLoad() };
+        gateways.push({ routers, gw, side });
+        await this.warm(gw, side.shape);
+      }
+      await this.alternate([bare, ...gateways.map((g) => g.side)], this.mode.growthRounds * 2, this.mode.growthSeconds, CONNECTIONS, 'routers');
+      return gateways.map((g) => ({ group: 'routers', label: g.routers.toLocaleString('en-US'), size: g.routers, connections: CONNECTIONS, gateway: g.side.samples, bare: bare.samples }));
+    } finally {
+      await Promise.all(gateways.map((g) => g.gw.child.stop()));
+    }
+  }
+
+  /** CPU per request with growing bodies, and p99 with growing connection counts, on one `default` gateway. */
+  async measureBodiesAndConnections(): Promise<GrowthRow[]> {
+    const gw = await this.startGateway('growth', join(CONFIG_DIR, 'default.yaml'));
+    const rows: GrowthRow[] = [];
+    try {
+      await this.warm(gw, SMALL);
+      for (const bytes of this.mode.bodies) {
+        const shape = shapeOf({ bodyBytes: bytes });
+        await this.warm(gw, shape, 1, 1);
+        await this.warm(this.bare, shape, 1, 1);
+        const sides: Side[] = [
+          { target: this.bare, shape, samples: emptyLoad() },
+          { target: gw, shape, samples: emptyLoad() },
+        ];
+        const label = bytes >= 1024 * KB ? `${bytes / (1024 * KB)} MB` : `${bytes / KB} KB`;
+        await this.alternate(sides, this.mode.growthRounds * 2, this.mode.growthSeconds, CONNECTIONS, `body ${label}`);
+        rows.push({ group: 'body', label, size: bytes, connections: CONNECTIONS, gateway: sides[1]!.samples, bare: sides[0]!.samples });
+      }
+      for (const connections of this.mode.connections) {
+        const sides: Side[] = [
+          { target: this.bare, shape: SMALL, samples: emptyLoad() },
+          { target: gw, shape: SMALL, samples: emptyLoad() },
+        ];
+        await this.alternate(sides, this.mode.growthRounds * 2, this.mode.growthSeconds, connections, `${connections} connections`);
+        rows.push({ group: 'connections', label: String(connections), size: connections, connections, gateway: sides[1]!.samples, bare: sides[0]!.samples });
+      }
+      return rows;
     } finally {
       await gw.child.stop();
     }
   }
 
   /** RSS of a fresh `default` gateway after rssAt[0] and rssAt[1] requests. */
-  async measureRss(file: string): Promise<RssResult> {
-    const [first, second] = this.opts.mode.rssAt;
-    const shape: Shape = { models: ['gpt-4o-mini'], vary: false };
-    const gw = await this.startGateway('default-rss', file);
+  async measureRss(): Promise<RssResult> {
+    const [first, second] = this.mode.rssAt;
+    const gw = await this.startGateway('default-rss', join(CONFIG_DIR, 'default.yaml'));
     try {
-      const settleMs = this.opts.mode.name === 'full' ? 2000 : 300;
-      const a = await load(gw.url, { connections: CONNECTIONS, amount: first, shape });
-      await sleep(settleMs);
+      const settleMs = this.mode.name === 'full' ? 2000 : 300;
+      let requests = 0;
+      let failures = 0;
+      const until = async (count: number): Promise<void> => {
+        while (requests < count) {
+          const r = await this.wrkRun(gw, SMALL, this.mode.seconds);
+          requests += r.requests;
+          failures += r.failures;
+        }
+        await sleep(settleMs);
+      };
+      await until(first);
       const at1 = gw.child.memory();
-      log(`rss: ${first} requests, ${at1.rssMb.toFixed(1)} MB`);
-      const b = await load(gw.url, { connections: CONNECTIONS, amount: second - first, shape });
-      await sleep(settleMs);
+      const n1 = requests;
+      log(`rss: ${n1} requests, ${at1.rssMb.toFixed(1)} MB`);
+      await until(second);
       const at2 = gw.child.memory();
-      log(`rss: ${second} requests, ${at2.rssMb.toFixed(1)} MB`);
+      log(`rss: ${requests} requests, ${at2.rssMb.toFixed(1)} MB`);
+      return { requests: [n1, requests], rssMb: [at1.rssMb, at2.rssMb], peakMb: at2.peakMb, growth: (at2.rssMb - at1.rssMb) / at1.rssMb, failures };
+    } finally {
+      await gw.child.stop();
+    }
+  }
+
+  /**
+   * Rewrites a generated config `reloads` times, evenly spread over a wrk run; the CLI's
+   * file watcher reloads it. Returns the run, the compile times seen in /stats and how many
+   * reloads were applied.
+   */
+  private async reloadUnderLoad(gw: Gateway, file: string, routers: number, reloads: number, seconds: number, shape: Shape) {
+    const startup = await stats(gw.adminUrl);
+    const running = this.wrkRun(gw, shape, seconds);
+    const compileMs: number[] = [];
+    let last = startup;
+    const gapMs = ((seconds - 1) * 1000) / reloads;
+    for (let i = 1; i <= reloads; i++) {
+      await sleep(i === 1 ? 500 : gapMs / 2);
+      writeAtomically(file, routerConfig(routers, i));
+      const deadline = performance.now() + RELOAD_TIMEOUT_MS;
+      do {
+        await sleep(20);
+        last = await stats(gw.adminUrl);
+      } while (last.config.reloads.success + last.config.reloads.error < i && performance.now() < deadline);
+      if (last.config.reloads.success === compileMs.length + 1) compileMs.push(last.config.compile_ms);
+      await sleep(gapMs / 2);
+    }
+    const result = await running;
+    return { startup, result, compileMs, applied: last.config.reloads.success, errors: last.config.reloads.error };
+  }
+
+  /** A 100-router config rewritten under load: every reload applied, no request failed, compile time. */
+  async measureReload(): Promise<ReloadResult> {
+    const dir = join(this.workDir, 'reload');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'gateway.yaml');
+    writeAtomically(file, routerConfig(RELOAD_ROUTERS, 0));
+    const gw = await this.startGateway('reload', file);
+    const shape = shapeOf({ models: ['r0', 'r17', 'alias-42', 'r99'] });
+    try {
+      await this.warm(gw, shape, 1, 1);
+      const seconds = Math.max(2, Math.ceil(this.mode.reloads * 0.3) + 1);
+      const run = await this.reloadUnderLoad(gw, file, RELOAD_ROUTERS, this.mode.reloads, seconds, shape);
+      log(`reload: ${run.applied}/${this.mode.reloads} applied, ${run.result.failures} failed of ${run.result.requests}`);
       return {
-        requests: [first, second],
-        rssMb: [at1.rssMb, at2.rssMb],
-        peakMb: at2.peakMb,
-        growth: (at2.rssMb - at1.rssMb) / at1.rssMb,
-        failures: a.failures + b.failures,
+        routers: RELOAD_ROUTERS,
+        reloads: this.mode.reloads,
+        applied: run.applied,
+        reloadErrors: run.errors,
+        startupCompileMs: run.startup.config.compile_ms,
+        compileMs: run.compileMs,
+        requests: run.result.requests,
+        failures: run.result.failures,
       };
     } finally {
       await gw.child.stop();
     }
   }
 
-  /** Rewrites a 100-router config `reloads` times while autocannon runs; the CLI's watcher reloads it. */
-  async measureReload(): Promise<ReloadResult> {
-    const dir = join(this.workDir, 'reload');
+  /** The slowest request under load without reloads, then with reloads of a 10,000-router config. */
+  async measureStall(): Promise<StallResult> {
+    const routers = this.mode.stallRouters;
+    const dir = join(this.workDir, 'stall');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, 'gateway.yaml');
-    writeAtomically(file, reloadConfig(RELOAD_ROUTERS, 0));
-    const gw = await this.startGateway('reload', file);
-    const shape: Shape = { models: ['r0', 'r17', 'alias-42', 'r99'], vary: false };
-    let stopLoad = (): void => {};
+    writeAtomically(file, routerConfig(routers, 0));
+    const gw = await this.startGateway('stall', file);
+    const shape = shapeOf({ models: routerModels(routers) });
     try {
-      const startup = await stats(gw.adminUrl);
-      await load(gw.url, { connections: CONNECTIONS, seconds: Math.min(1, this.opts.mode.warmSec), shape });
-      const running = load(gw.url, { connections: CONNECTIONS, seconds: 600, shape, onStart: (stop) => (stopLoad = stop) });
-      await sleep(300);
-      const compileMs: number[] = [];
-      let applied = 0;
-      let last = startup;
-      for (let i = 1; i <= this.opts.mode.reloads; i++) {
-        writeAtomically(file, reloadConfig(RELOAD_ROUTERS, i));
-        const deadline = performance.now() + RELOAD_TIMEOUT_MS;
-        do {
-          await sleep(20);
-          last = await stats(gw.adminUrl);
-        } while (last.config.reloads.success + last.config.reloads.error < i && performance.now() < deadline);
-        if (last.config.reloads.success > applied) {
-          applied = last.config.reloads.success;
-          compileMs.push(last.config.compile_ms);
-        }
-      }
-      await sleep(300);
-      stopLoad();
-      const result = await running;
-      log(`reload: ${applied}/${this.opts.mode.reloads} applied, ${result.failures} failed of ${result.requests}`);
+      await this.warm(gw, shape, 2, 2);
+      const quiet = await this.wrkRun(gw, shape, this.mode.stallSeconds);
+      const run = await this.reloadUnderLoad(gw, file, routers, this.mode.stallReloads, this.mode.stallSeconds, shape);
+      log(`stall: slowest request ${quiet.maxMs.toFixed(1)} ms quiet, ${run.result.maxMs.toFixed(1)} ms over ${run.applied} reloads of ${routers} routers`);
       return {
-        routers: RELOAD_ROUTERS,
-        reloads: this.opts.mode.reloads,
-        applied,
-        reloadErrors: last.config.reloads.error,
-        startupCompileMs: startup.config.compile_ms,
-        compileMs,
-        requests: result.requests,
-        failures: result.failures,
+        routers,
+        reloads: this.mode.stallReloads,
+        applied: run.applied,
+        compileMs: run.compileMs,
+        quiet: { maxMs: quiet.maxMs, p99Ms: quiet.p99Ms },
+        reloading: { maxMs: run.result.maxMs, p99Ms: run.result.p99Ms },
+        failures: quiet.failures + run.result.failures,
       };
     } finally {
-      stopLoad();
       await gw.child.stop();
     }
+  }
+
+  /** `validate` of the example config, and `start` until /readyz 200: fresh processes, wall time. */
+  async measureStartup(): Promise<StartupResult> {
+    const result: StartupResult = { validateMs: [], readyMs: [] };
+    const example = join(REPO, 'gateway.example.yaml');
+    for (let i = 0; i < this.mode.startupRuns; i++) {
+      result.validateMs.push(await timeToExit(this.children, 'validate-example', [...this.gatewayArgs, 'validate', example], {}));
+      const [listen, admin] = [await freePort(), await freePort()];
+      const args = [...this.gatewayArgs, 'start', '-c', join(CONFIG_DIR, 'default.yaml')];
+      const { ms, child } = await timeToReady(this.children, 'start-ready', args, this.env(listen, admin), admin, START_TIMEOUT_MS);
+      result.readyMs.push(ms);
+      await child.stop();
+    }
+    log(`startup: validate ${median(result.validateMs).toFixed(0)} ms, start to /readyz ${median(result.readyMs).toFixed(0)} ms`);
+    return result;
   }
 }
 
@@ -338,7 +565,7 @@ interface Stats {
 }
 
 async function stats(adminUrl: string): Promise<Stats> {
-  const res = await fetch(`${adminUrl}/stats`, { signal: AbortSignal.timeout(5000) });
+  const res = await fetch(`${adminUrl}/stats`, { signal: AbortSignal.timeout(30_000) });
   return (await res.json()) as Stats;
 }
 
@@ -365,84 +592,82 @@ function writeAtomically(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
-function caseFiles(only: string[] | null): Array<[string, string]> {
-  const names = readdirSync(CONFIG_DIR)
-    .filter((f) => f.endsWith('.yaml'))
-    .map((f) => f.slice(0, -'.yaml'.length));
-  const rank = (n: string): number => (CASE_ORDER.includes(n) ? CASE_ORDER.indexOf(n) : CASE_ORDER.length);
-  names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-  if (only) {
-    const unknown = only.filter((n) => !names.includes(n));
-    if (unknown.length) throw new Error(`no config bench/configs/${unknown[0]}.yaml (have: ${names.join(', ')})`);
-  }
-  return names.filter((n) => !only || only.includes(n)).map((n) => [n, join(CONFIG_DIR, `${n}.yaml`)]);
-}
-
-async function runBench(bench: Bench): Promise<void> {
+async function runBench(bench: Bench): Promise<boolean> {
   const { opts, pinning } = bench;
+  const mode = opts.mode;
   const started = performance.now();
   const machineBefore = machineBusyMs();
   const oursBefore = processCpuMs(process.pid, true);
   await bench.startFixtures();
-  log(`mode ${opts.mode.name}; ${pinning.note}`);
-  const direct = await bench.measureDirect();
-  log(`direct: ${Math.round(median(direct.rps))} req/s`);
+  log(`mode ${mode.name}; ${pinning.note}`);
+  const { direct, bare } = await bench.measureDirect();
+  const headroom = { directRps: median(direct.load.rps), bareRps: median(bare.rps), ratio: median(direct.load.rps) / median(bare.rps), needed: HEADROOM_NEEDED };
+  log(`headroom: the mock answers ${Math.round(headroom.directRps)} req/s directly, the bare proxy ${Math.round(headroom.bareRps)}: ${headroom.ratio.toFixed(1)}×`);
+  if (headroom.ratio < HEADROOM_NEEDED) log(`WARNING: no headroom (${headroom.ratio.toFixed(1)}× < ${HEADROOM_NEEDED}×): the load generator, not the proxy, limits the figures`);
 
+  const has = (part: Part): boolean => opts.parts.includes(part);
   const cases: CaseResult[] = [];
-  for (const [name, file] of caseFiles(opts.cases)) {
-    const invalid = await bench.validate(file);
-    if (invalid) {
-      log(`${name}: skipped, the config does not validate: ${invalid}`);
-      cases.push({ name, status: 'skipped', reason: invalid });
-      continue;
-    }
-    cases.push(await bench.measureCase(name, file));
-  }
-  const defaultCase = cases.find((c) => c.name === 'default');
-  const rss = defaultCase?.status === 'measured' ? await bench.measureRss(join(CONFIG_DIR, 'default.yaml')) : null;
-  const reload = await bench.measureReload();
+  if (has('cases')) for (const spec of CASES.filter((c) => !opts.cases || opts.cases.includes(c.name))) cases.push(await bench.measureCase(spec));
+  const growth: GrowthRow[] = [];
+  if (has('growth')) growth.push(...(await bench.measureRouters()), ...(await bench.measureBodiesAndConnections()));
+  const rss = has('rss') ? await bench.measureRss() : null;
+  const reload = has('reload') ? await bench.measureReload() : null;
+  const stall = has('stall') ? await bench.measureStall() : null;
+  const startup = has('startup') ? await bench.measureStartup() : null;
 
   // CPU the rest of the machine used meanwhile (e.g. a test suite): figures are only as good as the machine was quiet.
   const elapsedMs = performance.now() - started;
   const oursMs = processCpuMs(process.pid, true) - oursBefore + bench.children.cpuMs();
   const otherCpu = Math.max(0, (machineBusyMs() - machineBefore - oursMs) / elapsedMs);
   const meta = {
-    mode: opts.mode.name,
+    mode: mode.name,
     date: new Date().toISOString(),
     node: process.version,
     gateway: opts.src ? 'src/cli.ts (tsx)' : 'dist/cli.js',
+    load_generator: `wrk -t1 (${bench.wrk})`,
     pinning: pinning.note,
     connections: CONNECTIONS,
-    rounds: opts.mode.rounds,
-    throughput_seconds: opts.mode.throughputSec,
-    latency_seconds: opts.mode.latencySec,
-    first_chunk_requests: opts.mode.firstChunks,
+    rounds: mode.rounds,
+    seconds_per_run: mode.seconds,
     upstream_latency_ms: opts.latencyMs,
     seconds: Math.round(elapsedMs / 100) / 10,
     other_processes_cpu: Math.round(otherCpu * 100) / 100,
   };
-  const report = buildReport(meta, direct, cases, rss, reload);
+  const caseTargets = Object.fromEntries(CASES.map((c) => [c.name, c.cpuTarget ?? null]));
+  const report = buildReport({ meta, headroom, direct, cases, caseTargets, growth, rss, reload, stall, startup });
+  const noHeadroom = headroom.ratio < HEADROOM_NEEDED;
   process.stdout.write(
-    `\nsidegate bench (${opts.mode.name}, ${meta.seconds} s): node ${process.version}, ${pinning.note}\n` +
-      `medians of ${opts.mode.rounds} A/B round(s); ratio = sidegate / bare proxy; direct = the mock upstream without a proxy\n` +
+    `\nsidegate bench (${mode.name}, ${meta.seconds} s): node ${process.version}, ${pinning.note}\n` +
+      `load: wrk -t1 -c${CONNECTIONS} unless a row says otherwise; headroom: the mock directly ${Math.round(headroom.directRps).toLocaleString('en-US')} req/s = ` +
+      `${headroom.ratio.toFixed(1)}× the bare proxy's ${Math.round(headroom.bareRps).toLocaleString('en-US')} (needs ≥ ${HEADROOM_NEEDED}×)` +
+      `${noHeadroom ? ': NO HEADROOM, THE LOAD GENERATOR IS THE BOTTLENECK AND THE RATIOS BELOW MEAN NOTHING' : ''}\n` +
+      `medians of ${mode.rounds} alternating rounds of ${mode.seconds} s; CPU = user + system time of the process under test (/proc/PID/stat) per request;\n` +
+      `ratio = bare CPU per request ÷ sidegate's (1.00× costs what the bare proxy costs; higher is better); for latencies, sidegate − bare\n` +
       `other processes on this machine used ${Math.round(otherCpu * 100)} % of a CPU meanwhile${otherCpu > 0.1 ? ': WARNING, the figures are noisy; run again on a quiet machine' : ''}\n\n` +
       `${report.table}\n`,
   );
   const failed = report.targets.filter((t) => t.pass === false);
   process.stdout.write(`\ntargets: ${report.targets.filter((t) => t.pass).length} pass, ${failed.length} fail, ${report.targets.filter((t) => t.pass === null).length} not judged in this run\n`);
-  if (opts.json) {
-    mkdirSync(dirname(opts.json), { recursive: true });
-    writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);
-    log(`wrote ${opts.json}`);
+  for (const t of failed) process.stdout.write(`  FAIL ${t.name}: ${t.value} (target ${t.target})\n`);
+  if (opts.out) {
+    mkdirSync(opts.out, { recursive: true });
+    writeFileSync(join(opts.out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+    const subtitle = `${mode.name} run ${meta.date.slice(0, 10)}, node ${process.version}, headroom ${headroom.ratio.toFixed(1)}×; CPU per request, bare ÷ sidegate`;
+    writeFileSync(join(opts.out, 'latest.svg'), ratioChart(report.ratios, 'sidegate: CPU per request against the bare Node proxy', subtitle));
+    log(`wrote ${join(opts.out, 'latest.json')} and latest.svg`);
   }
+  if (noHeadroom && mode.name !== 'smoke') {
+    process.stderr.write(`\nbench: NO HEADROOM: the mock answered only ${headroom.ratio.toFixed(1)}× the bare proxy's rate (needs ≥ ${HEADROOM_NEEDED}×); the machine is too busy or the load generator too slow\n`);
+    return false;
+  }
+  return true;
 }
 
 async function main(): Promise<void> {
-  const opts = options(process.argv.slice(2));
-  const pinning = planPinning();
-  const workDir = mkdtempSync(join(tmpdir(), 'sidegate-bench-'));
   let bench: Bench | null = null;
   let ok = false;
+  let workDir: string | null = null;
+  let keep = false;
   const abort = (signal: NodeJS.Signals): void => {
     log(`${signal}: stopping every process`);
     void (bench?.children.stopAll() ?? Promise.resolve()).finally(() => process.exit(130));
@@ -451,15 +676,20 @@ async function main(): Promise<void> {
   process.once('SIGTERM', abort);
   process.once('exit', () => bench?.children.killNow());
   try {
+    const opts = options(process.argv.slice(2));
+    keep = opts.keep;
+    const pinning = planPinning();
+    workDir = mkdtempSync(join(tmpdir(), 'sidegate-bench-'));
     bench = new Bench(opts, pinning, workDir);
-    await runBench(bench);
-    ok = true;
+    ok = await runBench(bench);
   } catch (err) {
     process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   } finally {
     await bench?.children.stopAll();
-    if (ok && !opts.keep) rmSync(workDir, { recursive: true, force: true });
-    else log(`logs kept in ${workDir}`);
+    if (workDir) {
+      if (ok && !keep) rmSync(workDir, { recursive: true, force: true });
+      else log(`logs kept in ${workDir}`);
+    }
   }
   process.exit(ok ? 0 : 1);
 }

@@ -1,89 +1,22 @@
 /**
- * The load the bench puts on a target (the mock directly, the bare proxy or sidegate):
- * throughput with autocannon, and latency and time to first SSE chunk with a one-connection
- * undici client, whose microsecond timings autocannon's millisecond histogram cannot give.
+ * One-connection clients of the bench: latency at one request at a time and the time to the
+ * first SSE chunk, timed with performance.now() (microseconds, where load generators give
+ * milliseconds or a histogram). Throughput and latency under load are wrk's (wrk.ts).
  */
-import autocannon from 'autocannon';
 import { Client } from 'undici';
+import { CHAT_PATH, chatBody, type Shape } from './shape.js';
 import { median, percentile } from './stats.js';
-
-export const CHAT_PATH = '/v1/chat/completions';
-
-/** What the bench sends: the model (which selects a router) and whether every body differs. */
-export interface Shape {
-  models: readonly string[];
-  /** Make each request unique (a `user` field with a counter), so that a cache always misses. */
-  vary: boolean;
-}
-
-let sequence = 0;
-
-/** A small chat request, as an app would send it. */
-export function chatBody(model: string, vary: boolean, stream = false): string {
-  return JSON.stringify({
-    model,
-    ...(vary ? { user: `bench-${++sequence}` } : {}),
-    messages: [
-      { role: 'system', content: 'You are a helpful assistant.' },
-      { role: 'user', content: 'Say hello in one short sentence.' },
-    ],
-    max_tokens: 32,
-    ...(stream ? { stream: true } : {}),
-  });
-}
 
 const JSON_HEADERS = { 'content-type': 'application/json', authorization: 'Bearer sk-bench' };
 
-export interface LoadResult {
-  /** Requests per second over the run. */
-  rps: number;
-  requests: number;
-  /** Answers that were not 2xx, plus errors and timeouts. */
-  failures: number;
-}
-
-export interface LoadOptions {
-  connections: number;
-  /** Seconds to run, or the number of requests to send (`amount`). */
-  seconds?: number;
-  amount?: number;
-  shape: Shape;
-  /** Called once the load runs, with a function that stops it early. */
-  onStart?: (stop: () => void) => void;
-}
-
-/** Runs autocannon against `baseUrl`'s chat endpoint. */
-export function load(baseUrl: string, opts: LoadOptions): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const instance = autocannon(
-      {
-        url: baseUrl + CHAT_PATH,
-        connections: opts.connections,
-        pipelining: 1,
-        ...(opts.amount !== undefined ? { amount: opts.amount } : { duration: opts.seconds ?? 1 }),
-        timeout: 10,
-        requests: opts.shape.models.map((model) => {
-          const base = { method: 'POST' as const, path: CHAT_PATH, headers: JSON_HEADERS, body: chatBody(model, false) };
-          return opts.shape.vary ? { ...base, setupRequest: (req: autocannon.Request) => ({ ...req, body: chatBody(model, true) }) } : base;
-        }),
-      },
-      (err: unknown, result: autocannon.Result) => {
-        if (err) return reject(err instanceof Error ? err : new Error(String(err)));
-        const elapsedSec = result.duration > 0 ? result.duration : (opts.seconds ?? 1);
-        resolve({
-          rps: result.requests.total / elapsedSec,
-          requests: result.requests.total,
-          failures: result.non2xx + result.errors + result.timeouts,
-        });
-      },
-    );
-    opts.onStart?.(() => instance.stop());
-  });
-}
+let sequence = 0;
+const bodyFor = (shape: Shape, i: number, stream = shape.stream): string =>
+  chatBody(shape.models[i % shape.models.length]!, { stream, bodyBytes: shape.bodyBytes }, shape.vary ? `c${process.pid}-${++sequence}` : null);
 
 export interface LatencyResult {
   p50Ms: number;
   p99Ms: number;
+  maxMs: number;
   samples: number;
   failures: number;
 }
@@ -92,15 +25,20 @@ function clientFor(baseUrl: string): Client {
   return new Client(baseUrl, { pipelining: 1, keepAliveTimeout: 30_000 });
 }
 
-/** One request at a time on one keep-alive connection for `seconds`: p50 and p99 in ms. */
-export async function latency(baseUrl: string, seconds: number, shape: Shape): Promise<LatencyResult> {
+/**
+ * One request at a time on one keep-alive connection for `seconds` (or until `until`
+ * resolves): p50, p99 and the slowest, in ms.
+ */
+export async function latency(baseUrl: string, seconds: number, shape: Shape, until?: Promise<unknown>): Promise<LatencyResult> {
   const client = clientFor(baseUrl);
   const samples: number[] = [];
   let failures = 0;
+  let stop = false;
+  void until?.then(() => (stop = true));
   try {
     const deadline = performance.now() + seconds * 1000;
-    while (performance.now() < deadline) {
-      const body = chatBody(shape.models[samples.length % shape.models.length]!, shape.vary);
+    while (!stop && performance.now() < deadline) {
+      const body = bodyFor(shape, samples.length);
       const t0 = performance.now();
       const res = await client.request({ path: CHAT_PATH, method: 'POST', headers: JSON_HEADERS, body });
       await res.body.arrayBuffer();
@@ -111,7 +49,7 @@ export async function latency(baseUrl: string, seconds: number, shape: Shape): P
   } finally {
     await client.close();
   }
-  return { p50Ms: percentile(samples, 0.5), p99Ms: percentile(samples, 0.99), samples: samples.length, failures };
+  return { p50Ms: percentile(samples, 0.5), p99Ms: percentile(samples, 0.99), maxMs: percentile(samples, 1), samples: samples.length, failures };
 }
 
 export interface FirstChunkResult {
@@ -127,7 +65,7 @@ export async function firstChunk(baseUrl: string, count: number, shape: Shape): 
   let failures = 0;
   try {
     for (let i = 0; i < count; i++) {
-      const body = chatBody(shape.models[i % shape.models.length]!, shape.vary, true);
+      const body = bodyFor(shape, i, true);
       const t0 = performance.now();
       const res = await client.request({ path: CHAT_PATH, method: 'POST', headers: JSON_HEADERS, body });
       let first = -1;

@@ -216,7 +216,9 @@ export class Child {
 
 export interface StartOptions {
   name: string;
-  /** Arguments to node: flags, then the script and its arguments. */
+  /** The program (default: this node). */
+  command?: string;
+  /** Arguments to the program; for node: flags, then the script and its arguments. */
   args: string[];
   /** CPU to pin it to (ignored when not pinning). */
   cpu: 'gateway' | 'load';
@@ -241,9 +243,8 @@ export class Children {
     const logPath = join(this.logDir, `${++this.count}-${opts.name.replace(/[^\w.-]+/g, '_')}.log`);
     const fd = openSync(logPath, 'a');
     const cpu = opts.cpu === 'gateway' ? this.pinning.gatewayCpu : this.pinning.loadCpu;
-    const [command, args] = this.pinning.taskset
-      ? [this.pinning.taskset, ['-c', cpu, process.execPath, ...opts.args]]
-      : [process.execPath, opts.args];
+    const program = opts.command ?? process.execPath;
+    const [command, args] = this.pinning.taskset ? [this.pinning.taskset, ['-c', cpu, program, ...opts.args]] : [program, opts.args];
     const env: Record<string, string | undefined> = { ...process.env, NODE_OPTIONS: undefined, ...opts.env };
     try {
       const proc = spawn(command, args, { cwd: REPO, env, stdio: ['ignore', fd, fd, ...(opts.ipc ? ['ipc' as const] : [])] });

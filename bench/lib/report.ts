@@ -1,33 +1,38 @@
 /**
- * The bench's one table: every figure of sidegate as a ratio to the bare proxy measured
- * in the same run, with the absolute numbers beside it, and the targets of issue 3 with
- * pass/fail. The JSON written by `--json` holds the same data and the raw samples.
+ * The bench's one table: every figure of sidegate beside the bare proxy measured in the
+ * same run, the ratio, and the targets of the issue with pass/fail. The primary figure is
+ * CPU time per request of the process under test; its ratio is bare ÷ sidegate, so 1.00×
+ * means "costs what the bare proxy costs" and higher is better (a cache hit should be ≥ 2×).
+ * The JSON written beside it holds the same data and the raw samples.
  */
 import { max, median } from './stats.js';
 
-/** Per-round medians of one process under one kind of load. */
-export interface Samples {
-  /** Requests/s at 32 connections. */
-  rps: number[];
-  /** Latency at 1 connection, ms. */
-  p50: number[];
-  p99: number[];
-  /** Time to the first SSE chunk, ms (median of a round's requests). */
-  ttfc: number[];
-  /** CPU time of the process under test per request during the req/s run, µs. */
+/** Per-round figures of one process under wrk's load. */
+export interface LoadSamples {
+  /** CPU time (user + system, all threads) of the process under test per request, µs. */
   cpuUs: number[];
-  /** Share of one CPU the process under test used during the req/s run (1 = saturated). */
+  rps: number[];
+  /** Share of one CPU the process under test used (1 = saturated). */
   busy: number[];
+  /** wrk's latency percentiles under that load, ms. */
+  p50Ms: number[];
+  p99Ms: number[];
+  requests: number;
+  failures: number;
 }
 
-export function emptySamples(): Samples {
-  return { rps: [], p50: [], p99: [], ttfc: [], cpuUs: [], busy: [] };
+export function emptyLoad(): LoadSamples {
+  return { cpuUs: [], rps: [], busy: [], p50Ms: [], p99Ms: [], requests: 0, failures: 0 };
 }
 
-export interface Side {
-  samples: Samples;
+export interface SideResult {
+  load: LoadSamples;
+  /** One request at a time: per-pass p50 and p99, ms. */
+  oneConn: { p50Ms: number[]; p99Ms: number[] } | null;
+  /** Per-pass median time to the first SSE chunk, ms. */
+  firstChunkMs: number[] | null;
   peakMb: number;
-  /** Requests that failed (non-2xx, error, timeout) during the measurements. */
+  /** Failed requests of the one-connection clients. */
   failures: number;
 }
 
@@ -40,7 +45,25 @@ export interface Overhead {
 
 export type CaseResult =
   | { name: string; status: 'skipped'; reason: string }
-  | { name: string; status: 'measured'; gateway: Side; bare: Side; overhead: Overhead | null; profile: string | null };
+  | { name: string; status: 'measured'; cpuTarget: number | null; gateway: SideResult; bare: SideResult; overhead: Overhead | null; profile: string | null };
+
+export interface Direct {
+  /** The mock reached without a proxy, small bodies, 32 connections. */
+  load: LoadSamples;
+  oneConnP50Ms: number[];
+  firstChunkMs: number[];
+}
+
+export interface GrowthRow {
+  group: 'routers' | 'body' | 'connections';
+  /** `1`, `100 KB`, `1024`… */
+  label: string;
+  /** The number it stands for (routers, bytes, connections). */
+  size: number;
+  connections: number;
+  gateway: LoadSamples;
+  bare: LoadSamples;
+}
 
 export interface RssResult {
   requests: [number, number];
@@ -63,6 +86,32 @@ export interface ReloadResult {
   failures: number;
 }
 
+/** The data plane while a large config is compiled: wrk's slowest request with and without reloads. */
+export interface StallResult {
+  routers: number;
+  reloads: number;
+  applied: number;
+  compileMs: number[];
+  quiet: { maxMs: number; p99Ms: number };
+  reloading: { maxMs: number; p99Ms: number };
+  failures: number;
+}
+
+export interface StartupResult {
+  /** `sidegate validate gateway.example.yaml`, wall ms per run. */
+  validateMs: number[];
+  /** `sidegate start` until /readyz answers 200, wall ms per run. */
+  readyMs: number[];
+}
+
+export interface Headroom {
+  directRps: number;
+  bareRps: number;
+  ratio: number;
+  /** The least ratio at which the load generator is not the bottleneck. */
+  needed: number;
+}
+
 export interface TargetCheck {
   name: string;
   target: string;
@@ -71,37 +120,63 @@ export interface TargetCheck {
   pass: boolean | null;
 }
 
+export interface Chartable {
+  /** What the bar is: a case, or a growth step. */
+  label: string;
+  /** bare CPU µs per request ÷ sidegate's. */
+  ratio: number;
+  target: number | null;
+}
+
 export interface Report {
   meta: Record<string, unknown>;
-  direct: Samples;
+  headroom: Headroom;
+  direct: Direct;
   cases: CaseResult[];
+  growth: GrowthRow[];
   rss: RssResult | null;
   reload: ReloadResult | null;
+  stall: StallResult | null;
+  startup: StartupResult | null;
   targets: TargetCheck[];
+  /** The ratios the chart shows. */
+  ratios: Chartable[];
   table: string;
 }
 
-/** Throughput targets by case (a ratio to the bare proxy). */
-const RPS_TARGET: Record<string, number> = { default: 0.8, full: 0.5, cache_hit: 1.5 };
-/** Cases whose p50 at one connection must stay within this many ms of the bare proxy's. */
-const P50_DELTA_TARGET: Record<string, number> = { default: 0.1 };
-const TTFC_DELTA_TARGET_MS = 1;
-const RSS_LIMIT_MB = 120;
+const P50_DELTA_TARGET_MS = 0.05;
+const P50_DELTA_CASES = new Set(['default', 'default_total']);
+const TTFC_DELTA_TARGET_MS = 0.5;
+const RSS_LIMIT_MB = 100;
 const RSS_GROWTH_LIMIT = 0.05;
+/** The RSS targets are set at 100k and 200k requests: fewer (--quick) shows the figures without a verdict. */
+const RSS_TARGET_REQUESTS = 200_000;
 const COMPILE_LIMIT_MS = 100;
+const VALIDATE_LIMIT_MS = 300;
+const READY_LIMIT_MS = 500;
+/** CPU per request with the most routers may exceed that with one router by at most this share. */
+const ROUTERS_FLAT = 0.05;
 
 type Row = [string, string, string, string, string, string, string, string];
 const HEADER: Row = ['case', 'metric', 'sidegate', 'bare', 'ratio', 'direct', 'target', 'result'];
 
 const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
-const ms = (n: number): string => (Number.isFinite(n) ? n.toFixed(3) : '-');
-const mb = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : '-');
-const ratio = (a: number, b: number): string => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : '-');
+const fixed = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+const ms = (n: number): string => fixed(n, 3);
+const mb = (n: number): string => fixed(n, 1);
+const times = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}×` : '-');
+const signed = (n: number, unit: string, digits = 3): string => (Number.isFinite(n) ? `${n >= 0 ? '+' : ''}${n.toFixed(digits)}${unit}` : '-');
 const verdict = (pass: boolean | null): string => (pass === null ? '-' : pass ? 'PASS' : 'FAIL');
+
+/** bare ÷ sidegate CPU per request: the primary ratio. */
+export function cpuRatio(gateway: LoadSamples, bare: LoadSamples): number {
+  return median(bare.cpuUs) / median(gateway.cpuUs);
+}
 
 class Builder {
   readonly rows: Row[] = [];
   readonly targets: TargetCheck[] = [];
+  readonly ratios: Chartable[] = [];
 
   row(cells: Partial<Record<(typeof HEADER)[number], string>>): void {
     this.rows.push(HEADER.map((h) => cells[h] ?? '') as Row);
@@ -113,82 +188,119 @@ class Builder {
   }
 }
 
-function caseRows(b: Builder, c: Extract<CaseResult, { status: 'measured' }>, direct: Samples): void {
-  const g = c.gateway.samples;
-  const r = c.bare.samples;
-  const rps = [median(g.rps), median(r.rps)] as const;
-  const p50 = [median(g.p50), median(r.p50)] as const;
-  const ttfc = [median(g.ttfc), median(r.ttfc), median(direct.ttfc)] as const;
+const busy = (s: LoadSamples): string => `${int(median(s.rps))} (${int(100 * median(s.busy))} %)`;
 
-  const rpsMin = RPS_TARGET[c.name];
+/** CPU per request, req/s and p99 under load of one process against the bare proxy. */
+function loadRows(b: Builder, label: string, first: string, g: LoadSamples, r: LoadSamples, target: number | null, direct?: LoadSamples): void {
+  const ratio = cpuRatio(g, r);
+  b.ratios.push({ label, ratio, target });
   b.row({
-    case: c.name,
-    metric: 'req/s @32 conn',
-    sidegate: int(rps[0]),
-    bare: int(rps[1]),
-    ratio: ratio(...rps),
-    direct: int(median(direct.rps)),
-    ...(rpsMin !== undefined && {
-      target: `≥ ${rpsMin.toFixed(2)}× bare`,
-      result: b.check(`${c.name} throughput`, `≥ ${rpsMin}× bare`, ratio(...rps), rps[0] / rps[1] >= rpsMin),
+    case: first,
+    metric: 'CPU µs/req',
+    sidegate: fixed(median(g.cpuUs), 1),
+    bare: fixed(median(r.cpuUs), 1),
+    ratio: times(ratio),
+    ...(target !== null && {
+      target: `≥ ${target.toFixed(2)}× bare`,
+      result: b.check(`${label} CPU per request`, `≥ ${target}× bare`, times(ratio), ratio >= target),
     }),
   });
-  const busy = (s: Samples): string => `${int(median(s.cpuUs))} (${int(100 * median(s.busy))} %)`;
-  b.row({ metric: 'CPU µs/req (busy %)', sidegate: busy(g), bare: busy(r), ratio: ratio(median(g.cpuUs), median(r.cpuUs)) });
-  const p50Delta = P50_DELTA_TARGET[c.name];
-  const delta = p50[0] - p50[1];
-  b.row({
-    metric: 'p50 @1 conn, ms',
-    sidegate: ms(p50[0]),
-    bare: ms(p50[1]),
-    ratio: `${ratio(...p50)} (${delta >= 0 ? '+' : ''}${ms(delta)})`,
-    direct: ms(median(direct.p50)),
-    ...(p50Delta !== undefined && {
-      target: `≤ bare + ${p50Delta.toFixed(2)} ms`,
-      result: b.check(`${c.name} p50 latency`, `≤ bare + ${p50Delta} ms`, `bare + ${ms(delta)} ms`, delta <= p50Delta),
-    }),
-  });
-  b.row({ metric: 'p99 @1 conn, ms', sidegate: ms(median(g.p99)), bare: ms(median(r.p99)), ratio: ratio(median(g.p99), median(r.p99)), direct: ms(median(direct.p99)) });
-  const overDirect = ttfc[0] - ttfc[2];
-  b.row({
-    metric: 'first SSE chunk, ms',
-    sidegate: ms(ttfc[0]),
-    bare: ms(ttfc[1]),
-    ratio: ratio(ttfc[0], ttfc[1]),
-    direct: ms(ttfc[2]),
-    target: `≤ direct + ${TTFC_DELTA_TARGET_MS} ms`,
-    result: b.check(`${c.name} time to first chunk`, `≤ direct + ${TTFC_DELTA_TARGET_MS} ms`, `direct + ${ms(overDirect)} ms`, overDirect <= TTFC_DELTA_TARGET_MS),
-  });
-  b.row({ metric: 'peak RSS, MB', sidegate: mb(c.gateway.peakMb), bare: mb(c.bare.peakMb), ratio: ratio(c.gateway.peakMb, c.bare.peakMb) });
-  if (c.overhead) {
-    b.row({ metric: 'own overhead p50/p99, ms', sidegate: `≤${c.overhead.p50Ms} / ≤${c.overhead.p99Ms}`, target: 'ai_gateway_overhead_seconds' });
+  b.row({ metric: 'req/s (CPU busy)', sidegate: busy(g), bare: busy(r), ratio: times(median(g.rps) / median(r.rps)), direct: direct ? int(median(direct.rps)) : '' });
+  b.row({ metric: 'p50 / p99 under load, ms', sidegate: `${ms(median(g.p50Ms))} / ${ms(median(g.p99Ms))}`, bare: `${ms(median(r.p50Ms))} / ${ms(median(r.p99Ms))}`, ratio: times(median(g.p99Ms) / median(r.p99Ms)) });
+  if (g.failures + r.failures > 0) b.row({ metric: 'failed requests', sidegate: int(g.failures), bare: int(r.failures), target: '0', result: 'FAIL' });
+}
+
+function caseRows(b: Builder, c: Extract<CaseResult, { status: 'measured' }>, direct: Direct): void {
+  const g = c.gateway;
+  const r = c.bare;
+  loadRows(b, c.name, c.name, g.load, r.load, c.cpuTarget, c.name === 'minimal' ? direct.load : undefined);
+  if (g.oneConn && r.oneConn) {
+    const p50 = [median(g.oneConn.p50Ms), median(r.oneConn.p50Ms)] as const;
+    const delta = p50[0] - p50[1];
+    const judged = P50_DELTA_CASES.has(c.name);
+    b.row({
+      metric: 'p50 / p99 @1 conn, ms',
+      sidegate: `${ms(p50[0])} / ${ms(median(g.oneConn.p99Ms))}`,
+      bare: `${ms(p50[1])} / ${ms(median(r.oneConn.p99Ms))}`,
+      ratio: signed(delta, ' ms'),
+      direct: ms(median(direct.oneConnP50Ms)),
+      ...(judged && {
+        target: `p50 ≤ bare + ${P50_DELTA_TARGET_MS} ms`,
+        result: b.check(`${c.name} p50 at 1 connection`, `≤ bare + ${P50_DELTA_TARGET_MS} ms`, `bare ${signed(delta, ' ms')}`, delta <= P50_DELTA_TARGET_MS),
+      }),
+    });
   }
-  const failures = c.gateway.failures + c.bare.failures;
-  if (failures > 0) b.row({ metric: 'failed requests', sidegate: int(c.gateway.failures), bare: int(c.bare.failures), target: '0', result: 'FAIL' });
+  if (g.firstChunkMs && r.firstChunkMs) {
+    const [gm, rm, dm] = [median(g.firstChunkMs), median(r.firstChunkMs), median(direct.firstChunkMs)];
+    b.row({
+      metric: 'first SSE chunk, ms',
+      sidegate: ms(gm),
+      bare: ms(rm),
+      ratio: signed(gm - rm, ' ms'),
+      direct: ms(dm),
+      target: `≤ direct + ${TTFC_DELTA_TARGET_MS} ms`,
+      result: b.check(`${c.name} time to first chunk`, `≤ direct + ${TTFC_DELTA_TARGET_MS} ms`, `direct ${signed(gm - dm, ' ms')}`, gm - dm <= TTFC_DELTA_TARGET_MS),
+    });
+  }
+  b.row({ metric: 'peak RSS, MB', sidegate: mb(g.peakMb), bare: mb(r.peakMb), ratio: times(g.peakMb / r.peakMb) });
+  if (c.overhead) b.row({ metric: 'own time p50 / p99, ms', sidegate: `≤${c.overhead.p50Ms} / ≤${c.overhead.p99Ms}`, target: 'ai_gateway_overhead_seconds' });
+  if (g.failures + r.failures > 0) b.row({ metric: 'failed (1 conn)', sidegate: int(g.failures), bare: int(r.failures), target: '0', result: 'FAIL' });
 }
 
-function skippedRows(b: Builder, c: Extract<CaseResult, { status: 'skipped' }>): void {
-  const rpsMin = RPS_TARGET[c.name];
+function skippedRows(b: Builder, c: Extract<CaseResult, { status: 'skipped' }>, target: number | null): void {
   b.row({
     case: c.name,
-    metric: `skipped: ${c.reason}`,
-    ...(rpsMin !== undefined && {
-      target: `≥ ${rpsMin.toFixed(2)}× bare`,
-      result: b.check(`${c.name} throughput`, `≥ ${rpsMin}× bare`, 'skipped', null),
-    }),
+    metric: 'skipped (see below)',
+    ...(target !== null && { target: `≥ ${target.toFixed(2)}× bare`, result: b.check(`${c.name} CPU per request`, `≥ ${target}× bare`, 'skipped', null) }),
   });
 }
 
-/** The RSS targets are set at 100k and 200k requests: fewer (--quick) shows the figures without a verdict. */
-const RSS_TARGET_REQUESTS = 200_000;
+const GROWTH_TITLE: Record<GrowthRow['group'], string> = { routers: 'routers', body: 'body', connections: 'connections' };
+
+function growthRows(b: Builder, rows: GrowthRow[]): void {
+  for (const group of ['routers', 'body', 'connections'] as const) {
+    const list = rows.filter((r) => r.group === group);
+    if (!list.length) continue;
+    const smallest = list[0]!;
+    for (const row of list) {
+      const g = median(row.gateway.cpuUs);
+      const r = median(row.bare.cpuUs);
+      const label = `${GROWTH_TITLE[group]} ${row.label}`;
+      if (group === 'connections') {
+        // What grows with connections is the wait: p99 under load.
+        const [gp, rp] = [median(row.gateway.p99Ms), median(row.bare.p99Ms)];
+        b.row({ case: label, metric: 'p99 under load, ms', sidegate: ms(gp), bare: ms(rp), ratio: times(gp / rp) });
+        b.row({ metric: 'CPU µs/req; req/s', sidegate: `${fixed(g, 1)}; ${int(median(row.gateway.rps))}`, bare: `${fixed(r, 1)}; ${int(median(row.bare.rps))}`, ratio: times(r / g) });
+      } else {
+        b.ratios.push({ label, ratio: r / g, target: null });
+        const vsFirst = g / median(smallest.gateway.cpuUs) - 1;
+        const flat = group === 'routers' && row === list.at(-1) && row !== smallest;
+        b.row({
+          case: label,
+          metric: 'CPU µs/req',
+          sidegate: fixed(g, 1),
+          bare: fixed(r, 1),
+          ratio: times(r / g),
+          direct: row === smallest ? '' : `${signed(100 * vsFirst, ' %', 1)} vs ${smallest.label}`,
+          ...(flat && {
+            target: `≤ ${smallest.label} router + ${ROUTERS_FLAT * 100} %`,
+            result: b.check(`CPU per request, ${row.label} routers vs ${smallest.label}`, `within ${ROUTERS_FLAT * 100} %`, signed(100 * vsFirst, ' %', 1), vsFirst <= ROUTERS_FLAT),
+          }),
+        });
+        if (group === 'body') b.row({ metric: 'CPU µs per KB of body', sidegate: fixed((g * 1024) / row.size, 2), bare: fixed((r * 1024) / row.size, 2) });
+      }
+      if (row.gateway.failures + row.bare.failures > 0) b.row({ metric: 'failed requests', sidegate: int(row.gateway.failures), bare: int(row.bare.failures), target: '0', result: 'FAIL' });
+    }
+  }
+}
 
 function rssRows(b: Builder, rss: RssResult): void {
-  const [n1, n2] = rss.requests.map((n) => `${n / 1000}k`);
+  const [n1, n2] = rss.requests.map((n) => `${Math.round(n / 1000)}k`);
   const judged = rss.requests[1] >= RSS_TARGET_REQUESTS;
   const pass = (ok: boolean): boolean | null => (judged ? ok : null);
-  const growth = `${rss.growth >= 0 ? '+' : ''}${(rss.growth * 100).toFixed(1)} %`;
+  const growth = signed(rss.growth * 100, ' %', 1);
   b.row({
-    case: `default ×${n2}`,
+    case: 'default RSS',
     metric: `RSS after ${n2} req, MB`,
     sidegate: mb(rss.rssMb[1]),
     target: `≤ ${RSS_LIMIT_MB} MB${judged ? '' : ' at 200k'}`,
@@ -208,9 +320,9 @@ function reloadRows(b: Builder, r: ReloadResult): void {
   b.row({
     case: `reload ${r.routers} routers`,
     metric: 'compile ms: start/median/max',
-    sidegate: `${r.startupCompileMs.toFixed(1)} / ${median(r.compileMs).toFixed(1)} / ${worst.toFixed(1)}`,
+    sidegate: `${fixed(r.startupCompileMs, 1)} / ${fixed(median(r.compileMs), 1)} / ${fixed(worst, 1)}`,
     target: `≤ ${COMPILE_LIMIT_MS} ms`,
-    result: b.check(`reload compile (${r.routers} routers)`, `≤ ${COMPILE_LIMIT_MS} ms`, `${worst.toFixed(1)} ms`, worst <= COMPILE_LIMIT_MS),
+    result: b.check(`reload compile (${r.routers} routers)`, `≤ ${COMPILE_LIMIT_MS} ms`, `${fixed(worst, 1)} ms`, worst <= COMPILE_LIMIT_MS),
   });
   const ok = r.failures === 0 && r.applied === r.reloads && r.reloadErrors === 0;
   b.row({
@@ -222,8 +334,38 @@ function reloadRows(b: Builder, r: ReloadResult): void {
   });
 }
 
+function stallRows(b: Builder, s: StallResult): void {
+  b.row({ case: `reload ${int(s.routers)} routers`, metric: 'compile ms: median/max', sidegate: `${fixed(median(s.compileMs), 0)} / ${fixed(max(s.compileMs), 0)}`, direct: `${s.applied}/${s.reloads} applied` });
+  b.row({
+    metric: 'slowest request, ms',
+    sidegate: `${fixed(s.reloading.maxMs, 1)} reloading`,
+    bare: `${fixed(s.quiet.maxMs, 1)} quiet`,
+    ratio: signed(s.reloading.maxMs - s.quiet.maxMs, ' ms', 1),
+    target: 'the data-plane stall',
+  });
+  b.row({ metric: 'p99 under load, ms', sidegate: `${ms(s.reloading.p99Ms)} reloading`, bare: `${ms(s.quiet.p99Ms)} quiet` });
+  if (s.failures > 0) b.row({ metric: 'failed requests', sidegate: int(s.failures), target: '0', result: 'FAIL' });
+}
+
+function startupRows(b: Builder, s: StartupResult): void {
+  const [v, r] = [median(s.validateMs), median(s.readyMs)];
+  b.row({
+    case: 'startup',
+    metric: 'validate example, ms',
+    sidegate: fixed(v, 0),
+    target: `≤ ${VALIDATE_LIMIT_MS} ms`,
+    result: b.check('sidegate validate gateway.example.yaml', `≤ ${VALIDATE_LIMIT_MS} ms`, `${fixed(v, 0)} ms`, v <= VALIDATE_LIMIT_MS),
+  });
+  b.row({
+    metric: 'start → /readyz 200, ms',
+    sidegate: fixed(r, 0),
+    target: `≤ ${READY_LIMIT_MS} ms`,
+    result: b.check('sidegate start to /readyz 200', `≤ ${READY_LIMIT_MS} ms`, `${fixed(r, 0)} ms`, r <= READY_LIMIT_MS),
+  });
+}
+
 function render(rows: Row[]): string {
-  const widths = HEADER.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const widths = HEADER.map((_, i) => Math.max(...[HEADER, ...rows].map((r) => r[i]!.length)));
   const line = (r: Row): string => {
     let out = '';
     for (let i = 0; i < r.length; i++) {
@@ -237,24 +379,35 @@ function render(rows: Row[]): string {
   return [line(HEADER), rule, ...rows.map(line)].join('\n');
 }
 
-export function buildReport(
-  meta: Record<string, unknown>,
-  direct: Samples,
-  cases: CaseResult[],
-  rss: RssResult | null,
-  reload: ReloadResult | null,
-): Report {
+export interface ReportInput {
+  meta: Record<string, unknown>;
+  headroom: Headroom;
+  direct: Direct;
+  cases: CaseResult[];
+  /** Targets of skipped cases, so that the table says what was not judged. */
+  caseTargets: Record<string, number | null>;
+  growth: GrowthRow[];
+  rss: RssResult | null;
+  reload: ReloadResult | null;
+  stall: StallResult | null;
+  startup: StartupResult | null;
+}
+
+export function buildReport(input: ReportInput): Report {
   const b = new Builder();
-  for (const c of cases) {
-    if (c.status === 'measured') caseRows(b, c, direct);
-    else skippedRows(b, c);
+  const h = input.headroom;
+  b.check('load generator headroom (direct ÷ bare req/s)', `≥ ${h.needed}×`, times(h.ratio), h.ratio >= h.needed);
+  for (const c of input.cases) {
+    if (c.status === 'measured') caseRows(b, c, input.direct);
+    else skippedRows(b, c, input.caseTargets[c.name] ?? null);
   }
-  if (rss) rssRows(b, rss);
-  if (reload) reloadRows(b, reload);
-  // Skipped reasons go under the table so that columns stay narrow.
-  const reasons = b.rows.filter((r) => r[1].startsWith('skipped: '));
-  for (const r of reasons) r[1] = 'skipped (see below)';
-  const notes = cases.filter((c) => c.status === 'skipped').map((c) => `  ${c.name}: ${(c as { reason: string }).reason}`);
+  growthRows(b, input.growth);
+  if (input.rss) rssRows(b, input.rss);
+  if (input.reload) reloadRows(b, input.reload);
+  if (input.stall) stallRows(b, input.stall);
+  if (input.startup) startupRows(b, input.startup);
+  const notes = input.cases.filter((c) => c.status === 'skipped').map((c) => `  ${c.name}: ${(c as { reason: string }).reason}`);
   const table = render(b.rows) + (notes.length ? `\nskipped:\n${notes.join('\n')}` : '');
-  return { meta, direct, cases, rss, reload, targets: b.targets, table };
+  const { caseTargets: _, ...data } = input;
+  return { ...data, targets: b.targets, ratios: b.ratios, table };
 }

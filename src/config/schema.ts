@@ -321,6 +321,11 @@ function fragments(modules: readonly { name: string; schema: SchemaFragment }[],
 }
 
 /** The whole schema, assembled afresh on every call (callers may mutate their copy). */
+/** The features and interceptors the schema is built from, by name: what a precompiled validator was made for. */
+export function registryNames(): string {
+  return `${FEATURES.map((f) => f.name).join(',')};${INTERCEPTORS.map((i) => i.name).join(',')}`;
+}
+
 export function gatewaySchema(): Record<string, unknown> {
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',

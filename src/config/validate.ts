@@ -1,11 +1,18 @@
 /**
- * Schema validation with ajv (draft 2020-12, allErrors, strict), compiled once per process,
- * and the translation of ajv's errors into issues a person can act on: the YAML path and
- * line:column, allowed values, and "did you mean" for unknown keys and enum values.
+ * Schema validation with ajv (draft 2020-12, allErrors, strict), and the translation of
+ * ajv's errors into issues a person can act on: the YAML path and line:column, allowed
+ * values, and "did you mean" for unknown keys and enum values.
+ *
+ * A valid config (every start, most reloads) is checked by the validator precompiled into
+ * precompiled-validator.ts by `npm run schema`, so nothing is compiled at startup. Only
+ * an invalid one compiles the schema (once per process) with ajv's verbose errors, to
+ * explain every problem.
  */
-import { Ajv2020, type AnySchemaObject, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { createRequire } from 'node:module';
+import type { Ajv2020, AnySchemaObject, ErrorObject, KeywordCxt, Options, ValidateFunction } from 'ajv/dist/2020.js';
 import type { ConfigIssue } from './load.js';
-import { gatewaySchema, KIND_KEYWORD, SCHEMA_ID, SECRET_KEYWORD } from './schema.js';
+import { REGISTRIES, validate as precompiled } from './precompiled-validator.js';
+import { gatewaySchema, KIND_KEYWORD, registryNames, SCHEMA_ID, SECRET_KEYWORD } from './schema.js';
 import { pathFromPointer, toPointer, valueAt, type Locator } from './positions.js';
 import { closest } from './suggest.js';
 import { REDACTED, redactUrl } from './redact.js';
@@ -13,28 +20,41 @@ import { REDACTED, redactUrl } from './redact.js';
 let ajv: Ajv2020 | undefined;
 let validator: ValidateFunction | undefined;
 let compilations = 0;
-/** Instance paths of x-secret values seen by the validation in progress (validation is synchronous). */
-let secretsSeen: string[] | null = null;
 /** Where each oneOf/anyOf array of the compiled schema sits (a JSON Pointer), found by identity. */
 const compositePointers = new WeakMap<object, string>();
 
-function instance(): Ajv2020 {
-  if (ajv) return ajv;
-  ajv = new Ajv2020({ allErrors: true, strict: true, verbose: true });
-  ajv.addKeyword({
-    keyword: SECRET_KEYWORD,
-    schemaType: 'boolean',
-    errors: false,
-    validate: (marked: boolean, _data: unknown, _parent: unknown, cxt?: { instancePath: string }) => {
-      if (marked && secretsSeen && cxt) secretsSeen.push(cxt.instancePath);
-      return true;
-    },
-  });
-  ajv.addKeyword({ keyword: KIND_KEYWORD, schemaType: 'string' });
-  return ajv;
+/** What a validation is called with (`this`): the instance paths of the x-secret values it passed. */
+export interface ValidationContext {
+  secrets: string[];
 }
 
-/** The compiled validator of gatewaySchema(): compiled on first use, then the same function every time. */
+/**
+ * The options and keywords of every gateway schema validator, the precompiled one and the
+ * verbose one alike: `x-secret` is generated code that records the value's instance path
+ * into the validation's context (`this.secrets`), so it works in standalone code too.
+ */
+export function newAjv(options: Options = {}): Ajv2020 {
+  // ajv's compiler is loaded only here (it is CommonJS, so synchronously): a valid config never needs it.
+  const require = createRequire(import.meta.url);
+  const { Ajv2020, _ } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+  const names = (require('ajv/dist/compile/names.js') as typeof import('ajv/dist/compile/names.js')).default;
+  const instance = new Ajv2020({ allErrors: true, strict: true, passContext: true, ...options });
+  instance.addKeyword({
+    keyword: SECRET_KEYWORD,
+    schemaType: 'boolean',
+    code(cxt: KeywordCxt) {
+      if (cxt.schema === true) cxt.gen.code(_`${names.this}.secrets.push(${names.instancePath} + ${cxt.it.errorPath})`);
+    },
+  });
+  instance.addKeyword({ keyword: KIND_KEYWORD, schemaType: 'string' });
+  return instance;
+}
+
+function instance(): Ajv2020 {
+  return (ajv ??= newAjv({ verbose: true }));
+}
+
+/** The verbose validator of gatewaySchema(): compiled on first use, then the same function every time. */
 export function getValidator(): ValidateFunction {
   if (!validator) {
     const schema = gatewaySchema();
@@ -45,7 +65,7 @@ export function getValidator(): ValidateFunction {
   return validator;
 }
 
-/** How many times this process compiled the gateway schema (1 after any number of loads). */
+/** How many times this process compiled the gateway schema (0 while every config was valid, then 1). */
 export function validatorCompilations(): number {
   return compilations;
 }
@@ -65,17 +85,22 @@ export interface CheckContext {
 }
 
 /** Validate `data` against the gateway schema. */
+let precompiledFits: boolean | undefined;
+
+/**
+ * The precompiled validator serves while the registries hold what it was made from (a
+ * program that registers its own features, as the registry test does, compiles instead).
+ */
+function precompiledUsable(): boolean {
+  return (precompiledFits ??= REGISTRIES === registryNames());
+}
+
 export function checkSchema(data: unknown, context: CheckContext): SchemaCheck {
+  let secrets: string[] = [];
+  if (precompiledUsable() && precompiled.call({ secrets } satisfies ValidationContext, data)) return { issues: [], secrets };
   const validate = getValidator();
-  const secrets: string[] = [];
-  secretsSeen = secrets;
-  let valid: boolean;
-  try {
-    valid = validate(data) as boolean;
-  } finally {
-    secretsSeen = null;
-  }
-  if (valid) return { issues: [], secrets };
+  secrets = [];
+  if (validate.call({ secrets } satisfies ValidationContext, data)) return { issues: [], secrets };
   const errors = simplify(validate.errors ?? [], data);
   const issues: ConfigIssue[] = [];
   const seen = new Set<string>();
@@ -161,7 +186,7 @@ function simplify(errors: ErrorObject[], root: unknown): ErrorObject[] {
     const branches = (c.schema as unknown[]).map((_, i) => {
       const validate = branchValidator(`${pointer}/${i}`);
       if (!validate) return null; // cannot tell: counts as a mismatch
-      if (validate(value)) return [];
+      if (validate.call({ secrets: [] } satisfies ValidationContext, value)) return [];
       return (validate.errors ?? []).map((e) => ({ ...e, instancePath: c.instancePath + e.instancePath }));
     });
     const chosen = bestBranch(branches, c.instancePath);

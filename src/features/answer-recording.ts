@@ -160,16 +160,24 @@ export function replayOf(ctx: RequestContext, entry: CacheEntry): { body: Buffer
 }
 
 /** The LocalReply that answers from a stored entry, with `X-Cache`, `X-Cache-Timestamp` and `Age`. */
+/**
+ * A replay's headers per stored entry, rebuilt only when its `Age` (whole seconds) or
+ * `X-Cache` changes: memory entries are reused on every hit, which then copies nothing.
+ */
+const REPLY_HEADERS = new WeakMap<CacheEntry, { age: number; xCache: string; headers: Readonly<Record<string, string>> }>();
+function replyHeaders(entry: CacheEntry, age: number, xCache: string): Readonly<Record<string, string>> {
+  let made = REPLY_HEADERS.get(entry);
+  if (made?.age !== age || made.xCache !== xCache) {
+    const headers = { ...entry.headers, 'x-cache': xCache, 'x-cache-timestamp': timestampOf(entry), age: String(age) };
+    REPLY_HEADERS.set(entry, (made = { age, xCache, headers: Object.freeze(headers) }));
+  }
+  return made.headers;
+}
+
 export function replyFrom(ctx: RequestContext, entry: CacheEntry, now: number, xCache: string, extra?: Record<string, string>): LocalReply | null {
   const replay = replayOf(ctx, entry);
   if (!replay) return null;
-  const headers: Record<string, string> = {
-    ...entry.headers,
-    'x-cache': xCache,
-    'x-cache-timestamp': timestampOf(entry),
-    age: String(Math.max(0, Math.floor((now - entry.storedAt) / 1000))),
-    ...extra,
-  };
-  if (replay.contentType) headers['content-type'] = replay.contentType;
+  let headers = replyHeaders(entry, Math.max(0, Math.floor((now - entry.storedAt) / 1000)), xCache);
+  if (extra || replay.contentType) headers = { ...headers, ...extra, ...(replay.contentType ? { 'content-type': replay.contentType } : {}) };
   return { status: entry.status, headers, body: replay.body };
 }

@@ -40,12 +40,13 @@ export const timeout: FeatureModule<TimeoutConfig> = {
     const firstByteMs = config.first_byte ? parseDuration(config.first_byte) : null;
     const idleMs = config.idle ? parseDuration(config.idle) : null;
     const totalMs = config.total ? parseDuration(config.total) : null;
-    const totalText = config.total;
+    const message = `the request took longer than timeout.total (${config.total})`;
+    const exceeded = (): GatewayError => new GatewayError('upstream_timeout', message);
     return {
       name: 'timeout',
       ...(totalMs !== null && {
         onRequest(ctx) {
-          ctx.setDeadline(totalMs, new GatewayError('upstream_timeout', `the request took longer than timeout.total (${totalText})`));
+          ctx.setDeadline(totalMs, exceeded);
         },
       }),
       ...((firstByteMs !== null || idleMs !== null) && {

@@ -134,11 +134,13 @@ export class RequestContext {
   }
 
   /**
-   * Aborts the request with `reason` after `ms` unless it has finished by then (the
-   * `timeout.total` deadline). The timer is cleared when the request ends.
+   * Aborts the request with the error `reason()` makes after `ms` unless it has finished by
+   * then (the `timeout.total` deadline). The error is built only when the deadline passes:
+   * an Error captures a stack trace, too dear to pay on every request. The timer is
+   * cleared when the request ends.
    */
-  setDeadline(ms: number, reason: GatewayError): void {
-    this.deadlineTimer = setTimeout(() => this.abort.abort(reason), ms);
+  setDeadline(ms: number, reason: () => GatewayError): void {
+    this.deadlineTimer = setTimeout(abortWith, ms, this.abort, reason);
   }
 
   /** Clears every timer the request set; called once it is over. */
@@ -170,6 +172,10 @@ export class RequestContext {
     }
     return hasBody(this.req) ? this.req : null;
   }
+}
+
+function abortWith(abort: RequestAbort, reason: () => GatewayError): void {
+  abort.abort(reason());
 }
 
 function hasBody(req: IncomingMessage): boolean {

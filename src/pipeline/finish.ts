@@ -1,5 +1,6 @@
 import type { RequestContext } from './context.js';
 import type { Runtime } from './handle.js';
+import { infoLine } from '../observability/logger.js';
 
 const NO_ROUTER = '';
 
@@ -24,8 +25,9 @@ export function finishRequest(runtime: Runtime, ctx: RequestContext): void {
   } else {
     runtime.metrics.requests.child(NO_ROUTER, NO_ROUTER, String(status)).inc();
   }
-  if (ctx.pipeline.accessLog && runtime.logger.isLevelEnabled('info')) {
-    runtime.logger.info(
+  if (ctx.pipeline.accessLog) {
+    infoLine(
+      runtime.logger,
       {
         request_id: ctx.id,
         method: ctx.method,

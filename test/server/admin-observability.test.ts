@@ -1,10 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import pino from 'pino';
 import OpenAI from 'openai';
 import { MockUpstream, chunk, steps } from '../support/mock-upstream.js';
 import { startGateway, type Running } from '../support/gateway.js';
+import { createLogger } from '../../src/observability/logger.js';
 
 const CALLER_KEY = 'sk-caller-very-secret';
 const UPSTREAM_KEY = 'sk-upstream-very-secret';
@@ -46,7 +46,7 @@ routers:
   main: { targets: [{ upstream: plain }] }
   keyed: { targets: [{ upstream: up }] }
 `,
-      { env: { UP_KEY: UPSTREAM_KEY }, logger: pino({ level: 'info' }, sink) },
+      { env: { UP_KEY: UPSTREAM_KEY }, logger: createLogger('info', sink) },
     );
   });
   after(async () => {
