@@ -144,7 +144,7 @@ class BudgetStage implements Stage {
     const who = this.scope.keyOf(ctx);
     if (who === null) return;
     const model = ctx.model ?? '';
-    const cost = this.deps.pricing.cost(model, ctx.promptTokens, ctx.completionTokens);
+    const cost = this.deps.pricing.cost(model, ctx.promptTokens, ctx.completionTokens, ctx.cachedTokens, ctx.cacheWriteTokens);
     if (cost === null) {
       this.unpriced.inc();
       this.unpricedCount++;

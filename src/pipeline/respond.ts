@@ -248,6 +248,8 @@ function readUsage(ctx: RequestContext, tail: TailBuffer): void {
   const usage = usageFromTail(tail.text());
   ctx.promptTokens = usage.prompt;
   ctx.completionTokens = usage.completion;
+  ctx.cachedTokens = usage.cached;
+  ctx.cacheWriteTokens = usage.cacheWrite;
 }
 
 /**
