@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { GatewayError } from '../errors.js';
-import { answerOfBody, StreamAnswer, type AnswerText } from '../formats/conversation.js';
+import { answerOfBody, messagesOf, StreamAnswer, type AnswerText } from '../formats/conversation.js';
 import type { ApiFormat } from '../formats/format.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { SseEvent } from '../pipeline/stage.js';
@@ -15,6 +15,11 @@ import { parseEvents } from '../upstream/sse.js';
 
 /** The largest answer a check reads whole (a bigger one fails the try rather than fill memory). */
 export const MAX_CHECKED_ANSWER_BYTES = 8 * 1024 * 1024;
+
+/** Only chat requests' answers are checked: every other endpoint (files, audio, models) streams through untouched. */
+export function isChatRequest(ctx: RequestContext): boolean {
+  return messagesOf(ctx.body) !== null;
+}
 
 /** A try's answer, read whole: the response to pass on (replaying the same bytes) and what it says. */
 export interface HeldAnswer {

@@ -5,7 +5,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { slot } from '../pipeline/slot.js';
 import type { SseEvent, Stage, UpstreamCall } from '../pipeline/stage.js';
-import { failureEvent, holdAnswer, watchStream } from './answer-check.js';
+import { failureEvent, holdAnswer, isChatRequest, watchStream } from './answer-check.js';
 import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
 
@@ -145,6 +145,7 @@ class QualityGateStage implements Stage {
 
   wrapCall(next: UpstreamCall): UpstreamCall {
     return async (ctx, attempt) => {
+      if (!isChatRequest(ctx)) return next(ctx, attempt);
       if (ctx.stream && !this.buffer) {
         ctx.set(WATCHED, new StreamAnswer(ctx.format.name));
         return next(ctx, attempt);

@@ -9,7 +9,7 @@ import type { RequestContext } from '../pipeline/context.js';
 import { slot } from '../pipeline/slot.js';
 import type { SseEvent, Stage, UpstreamCall } from '../pipeline/stage.js';
 import type { UpstreamResponse } from '../providers/provider.js';
-import { failureEvent, holdAnswer, watchStream } from './answer-check.js';
+import { failureEvent, holdAnswer, isChatRequest, watchStream } from './answer-check.js';
 import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
 
@@ -126,6 +126,7 @@ class StructuredOutputStage implements Stage {
 
   wrapCall(next: UpstreamCall): UpstreamCall {
     return async (ctx, attempt) => {
+      if (!isChatRequest(ctx)) return next(ctx, attempt);
       const validate = this.validatorFor(ctx);
       if (validate === undefined) return next(ctx, attempt);
       if (ctx.stream && !this.buffer) {

@@ -87,6 +87,8 @@ const SAVED = slot<number>('token_optimization');
 class TokenOptimizationStage implements Stage {
   readonly name = 'token_optimization';
   private savedTotal = 0;
+  /** Texts folded by the current onRequest (synchronous, so one request at a time). */
+  private folded = 0;
   private optimized = 0;
 
   constructor(
@@ -97,25 +99,23 @@ class TokenOptimizationStage implements Stage {
     private readonly savedCounter: ReturnType<Counter['labels']>,
   ) {}
 
-  /** Folds one text; returns the tokens it saved. */
-  private fold(text: string, model: string | undefined, set: (folded: string) => void): number {
+  /** Folds the text at `holder[key]` in place; returns the tokens it saved. */
+  private foldAt(holder: Json, key: string, model: string | undefined): number {
+    const text = holder[key] as string;
     const folded = foldText(text, this.whitespace, this.json);
     if (folded === text) return 0;
-    set(folded);
+    holder[key] = folded;
+    this.folded++;
     return countTokens(text, model) - countTokens(folded, model);
   }
 
-  /** Folds a `content` (a string, or text parts) in place; returns the tokens saved. */
+  /** Folds a `content` (a string, or text parts) in place; returns the tokens saved . */
   private foldContent(holder: Json, key: string, model: string | undefined): number {
     const content = holder[key];
-    if (typeof content === 'string') return this.fold(content, model, (t) => (holder[key] = t));
+    if (typeof content === 'string') return this.foldAt(holder, key, model);
     let saved = 0;
     if (Array.isArray(content)) {
-      for (const part of content) {
-        if (part && typeof part === 'object' && typeof (part as Json).text === 'string') {
-          saved += this.fold((part as Json).text as string, model, (t) => ((part as Json).text = t));
-        }
-      }
+      for (const part of content) if (part && typeof part === 'object' && typeof (part as Json).text === 'string') saved += this.foldAt(part as Json, 'text', model);
     }
     return saved;
   }
@@ -128,6 +128,7 @@ class TokenOptimizationStage implements Stage {
     const model = ctx.model;
     let saved = 0;
     let changed = false;
+    this.folded = 0;
     const seenSystem = new Set<string>();
     const kept: Json[] = [];
     for (let i = 0; i < messages.length; i++) {
@@ -147,19 +148,11 @@ class TokenOptimizationStage implements Stage {
         }
         seenSystem.add(text);
       }
-      if (this.whitespace || this.json) {
-        const s = this.foldContent(message, 'content', model);
-        if (s !== 0) changed = true;
-        saved += s;
-      }
+      if (this.whitespace || this.json) saved += this.foldContent(message, 'content', model);
       kept.push(message);
     }
-    if (format === 'anthropic' && body.system !== undefined && (this.whitespace || this.json)) {
-      const s = this.foldContent(body, 'system', model);
-      if (s !== 0) changed = true;
-      saved += s;
-    }
-    if (!changed) return;
+    if (format === 'anthropic' && body.system !== undefined && (this.whitespace || this.json)) saved += this.foldContent(body, 'system', model);
+    if (!changed && this.folded === 0) return;
     if (kept.length !== messages.length) body.messages = kept;
     ctx.markBodyChanged();
     this.optimized++;
