@@ -3,7 +3,8 @@
  * - every `routers.*.targets[].upstream` names an entry of `upstreams`;
  * - `default_router` names a router;
  * - an alias belongs to one router only, and is never the name of another router;
- * - a `percentage` router gives every target a weight, and the weights add up to 100.
+ * - a `percentage` router gives every target a weight, and the weights add up to 100;
+ * - `features.context_compression` names an existing `router` and `prompt`.
  * Runs on whatever the file holds (also when the schema found errors), so it only looks
  * at values of the expected types.
  */
@@ -68,6 +69,20 @@ export function checkReferences(config: unknown, { locator, fromEnv, failed }: C
       }
       if (first === undefined) owner.set(alias, name);
     });
+  }
+
+  const prompts = isObject(config.prompts) ? Object.keys(config.prompts) : [];
+  const featureMaps: [DataPath, unknown][] = routers.map(([name, router]) => [['routers', name, 'features'], isObject(router) ? router.features : undefined]);
+  if (isObject(config.defaults)) featureMaps.push([['defaults', 'features'], config.defaults.features]);
+  for (const [path, features] of featureMaps) {
+    const compression = isObject(features) ? features.context_compression : undefined;
+    if (!isObject(compression)) continue;
+    if (typeof compression.router === 'string' && !routerNames.includes(compression.router)) {
+      unknown([...path, 'context_compression', 'router'], 'router', compression.router, routerNames);
+    }
+    if (typeof compression.prompt === 'string' && !prompts.includes(compression.prompt)) {
+      unknown([...path, 'context_compression', 'prompt'], 'prompt', compression.prompt, prompts);
+    }
   }
 
   const defaultRouter = config.default_router;
