@@ -39,6 +39,12 @@ export const ERROR_CODES = {
   rate_limit_exceeded: { status: 429, type: 'requests' },
   /** A budget feature's spend for the period is used up. */
   budget_exceeded: { status: 429, type: 'insufficient_quota' },
+  /** structured_output: the answer never matched its JSON Schema within `attempts` tries. */
+  invalid_structured_output: { status: 422, type: 'invalid_request_error' },
+  /** quality_gate: every try's answer failed a check (a retryable failure until the last). */
+  answer_rejected: { status: 502, type: 'api_error' },
+  /** context_trimming: even the system prompt and the last user turn do not fit. */
+  context_length_exceeded: { status: 400, type: 'invalid_request_error' },
   internal_error: { status: 500, type: 'api_error' },
 } as const satisfies Record<string, CodeSpec>;
 
@@ -77,12 +83,13 @@ export class GatewayError extends Error {
 }
 
 /** What kind of failure an upstream try ended in, as `retry.on` / `fallback.on` name them. */
-export type FailureKind = 'connect_error' | 'timeout' | 'aborted' | 'error';
+export type FailureKind = 'connect_error' | 'timeout' | 'aborted' | 'rejected' | 'error';
 
 export function failureKind(err: unknown): FailureKind {
   if (err instanceof GatewayError) {
     if (err.code === 'upstream_connect_error') return 'connect_error';
     if (err.code === 'upstream_timeout') return 'timeout';
+    if (err.code === 'answer_rejected') return 'rejected';
     return 'error';
   }
   const { code, name } = (err ?? {}) as { code?: string; name?: string };

@@ -12,7 +12,7 @@ export interface ModelPrice {
   readonly input: number;
   /** USD per 1M completion (output) tokens. */
   readonly output: number;
-  /** USD per 1M input tokens read from the provider's prompt cache; default: `input`. */
+  /** USD per 1M input tokens read from the provider's prompt cache; default: `input` (no discount). */
   readonly cached_input?: number;
   /** USD per 1M input tokens written to the provider's prompt cache (Anthropic); default: `input`. */
   readonly cache_write?: number;
@@ -60,21 +60,18 @@ export class Pricing {
   }
 
   /**
-   * USD for an answer's tokens, or null for a model with no price. `promptTokens` counts
-   * every input token; `cachedTokens` and `cacheWriteTokens` are the parts of it read from
-   * and written to the provider's prompt cache, priced at `cached_input` and `cache_write`.
+   * USD for a number of prompt and completion tokens, or null for a model with no price.
+   * Of the prompt tokens, `cachedTokens` were read from the provider's prompt cache and
+   * `cacheWriteTokens` written to it: each is priced at its own rate.
    */
   cost(model: string, promptTokens: number, completionTokens: number, cachedTokens = 0, cacheWriteTokens = 0): number | null {
     const price = this.priceOf(model);
     if (!price) return null;
-    const cached = Math.max(0, cachedTokens);
-    const written = Math.max(0, cacheWriteTokens);
-    const plain = Math.max(0, Math.max(0, promptTokens) - cached - written);
-    const usd =
-      plain * price.input +
-      cached * (price.cached_input ?? price.input) +
-      written * (price.cache_write ?? price.input) +
-      Math.max(0, completionTokens) * price.output;
-    return usd / 1_000_000;
+    const prompt = Math.max(0, promptTokens);
+    const cached = Math.min(prompt, Math.max(0, cachedTokens));
+    const written = Math.min(prompt - cached, Math.max(0, cacheWriteTokens));
+    const fresh = prompt - cached - written;
+    const usd = fresh * price.input + cached * (price.cached_input ?? price.input) + written * (price.cache_write ?? price.input);
+    return (usd + Math.max(0, completionTokens) * price.output) / 1_000_000;
   }
 }

@@ -3,16 +3,16 @@
  * The gateway schema compiled by ajv into standalone code; called with a ValidationContext as `this`. */
 import runtime_equal from 'ajv/dist/runtime/equal.js';
 import runtime_ucs2length from 'ajv/dist/runtime/ucs2length.js';
-export const REGISTRIES = "rate_limit,budget,cache,semantic_cache,request_coalescing,retry,fallback,timeout,hedging,health_check;";
+export const REGISTRIES = "rate_limit,budget,cache,semantic_cache,request_coalescing,retry,fallback,timeout,hedging,health_check,structured_output,quality_gate,context_trimming,token_optimization,context_compression,prompt_caching,cost_aware_routing;";
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sidegate.dev/schemas/gateway.schema.json","title":"sidegate gateway configuration","description":"gateway.yaml: the one configuration file of the sidegate AI gateway. `${VAR}` and `${VAR:-default}` in any value read the environment at load time (`$${` writes a literal `${`).","type":"object","additionalProperties":false,"required":["version","upstreams","routers"],"properties":{"version":{"description":"The config format version. Always `1`.","const":1},"server":{"description":"The listeners.","type":"object","additionalProperties":false,"properties":{"listen":{"$ref":"#/$defs/host_port","description":"Where the data plane listens: the apps' base URL is `http://<listen>/v1`. Default `127.0.0.1:8080`; port 0 picks a free port.","default":"127.0.0.1:8080"},"admin":{"description":"Where the admin listener (`/healthz`, `/readyz`, `/metrics`, `/stats`, `/config`) listens, or `false` for none. Default `127.0.0.1:9090`.","default":"127.0.0.1:9090","anyOf":[{"title":"a host:port like 127.0.0.1:9090","$ref":"#/$defs/host_port"},{"title":"false (no admin listener)","const":false}]},"max_body":{"$ref":"#/$defs/size","description":"The largest request body accepted; larger requests get 413. Default `10mb`.","default":"10mb"},"drain":{"$ref":"#/$defs/duration","description":"On SIGTERM, how long in-flight requests may take to finish (readiness fails at once) before the process exits. Default `25s`.","default":"25s"},"trusted_proxies":{"description":"Peers (IPs or CIDRs, e.g. `10.0.0.0/8`, `::1`) whose `X-Forwarded-For` header is believed when the gateway needs the client's address (rate limits keyed by `client_ip`). The client is the rightmost address not in this list. Default: none, so the TCP peer is the client.","type":"array","items":{"type":"string","pattern":"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"}}}},"logging":{"description":"Logs (JSON lines on stdout).","type":"object","additionalProperties":false,"properties":{"level":{"description":"The lowest level written. Default `info`; `silent` writes nothing.","enum":["fatal","error","warn","info","debug","trace","silent"],"default":"info"},"access":{"description":"Write one access line per request. Default `true`.","type":"boolean","default":true}}},"state":{"description":"Where shared state lives: rate-limit buckets, budget spend and cached answers. It survives config reloads (a changed `state` section starts a new store).","type":"object","additionalProperties":false,"required":["backend"],"properties":{"backend":{"description":"The state store. `memory` (default): in this process only. `redis`: shared by every replica that uses the same Redis and `prefix`, so they enforce one limit and one budget and share one cache. If Redis is unreachable the gateway keeps serving on local counters, logs it, counts the failures (`ai_gateway_state_failures_total`) and reports it in /readyz, and uses Redis again once it returns.","enum":["memory","redis"],"default":"memory"},"redis":{"description":"The Redis connection; required when `backend` is `redis`.","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"description":"A `redis://` or `rediss://` (TLS) URL, e.g. `\"${REDIS_URL}\"`; a password goes in the URL (`redis://:pass@host:6379/0`). Redacted in /config and logs.","type":"string","pattern":"^rediss?://\\S+$","x-secret":true},"prefix":{"description":"Prepended to every key the gateway writes, so several gateways or apps can share one Redis. Default `sidegate:`.","type":"string","default":"sidegate:"},"timeout":{"$ref":"#/$defs/duration","description":"The longest wait for one Redis command; past it the operation is answered from local counters (and counted as a failure). Default `250ms`.","default":"250ms"}}}},"if":{"properties":{"backend":{"const":"redis"}},"required":["backend"]},"then":{"description":"redis needs its connection","properties":{"redis":{"description":"Required when `backend` is `redis`."}},"required":["redis"]}},"upstreams":{"description":"The providers the gateway may call, by name (at least one). Nothing else is ever called.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/upstream"}},"defaults":{"description":"Inherited by every router; a router's own keys win.","type":"object","additionalProperties":false,"properties":{"features":{"$ref":"#/$defs/features","description":"Features every router gets unless it sets the same feature itself."},"interceptors":{"$ref":"#/$defs/interceptors","description":"Interceptors for routers that do not list their own."}}},"default_router":{"$ref":"#/$defs/name","description":"The router for requests whose `model` names no router or alias. Without it, such requests get 404 `model_not_found`."},"routers":{"description":"The routes, by name (at least one). A request's `model` selects a router by name or alias.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/router"}},"pricing":{"description":"What tokens cost, in USD per 1M tokens, by model name. A default table for common OpenAI and Anthropic models ships with the gateway; entries here override or extend it. A dated model name (`gpt-4o-2024-08-06`) uses the entry it starts with. Budgets and cost-aware routing read it.","type":"object","propertyNames":{"minLength":1},"additionalProperties":{"description":"The price of one model.","type":"object","additionalProperties":false,"required":["input","output"],"properties":{"input":{"description":"USD per 1M prompt (input) tokens.","type":"number","minimum":0},"output":{"description":"USD per 1M completion (output) tokens.","type":"number","minimum":0},"cached_input":{"description":"USD per 1M input tokens read from the provider's prompt cache. Default: `input`.","type":"number","minimum":0},"cache_write":{"description":"USD per 1M input tokens written to the provider's prompt cache (Anthropic). Default: `input`.","type":"number","minimum":0}}}}},"$defs":{"name":{"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]},"duration":{"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]},"size":{"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]},"host_port":{"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]},"http_url":{"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]},"auth":{"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]},"upstream":{"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`.","default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}},"target":{"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies.","type":"integer","minimum":0}}},"router":{"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one.","type":"array","minItems":1,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}},"features":{"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Cost is computed from each response's `usage` and the `pricing` table. Once the period's spend reaches `usd`, requests get 429 `budget_exceeded` (with `Retry-After` until the period ends) before any upstream call; the request that crosses the limit completes. Spend lives in the `state` store: it survives reloads, and replicas sharing Redis share it.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together).","enum":["router"],"default":"router"}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket: `client_ip` (default; `X-Forwarded-For` is honoured only from `server.trusted_proxies`), `api_key` (a hash of the caller's bearer token, never the token), `header:<name>` (a hash of that header's value), or `global` (one bucket for the router).","type":"string","pattern":"^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","api_key","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 100000). Default 1000.","type":"integer","minimum":1,"maximum":100000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}}}},"interceptors":{"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`.","type":"array","items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sidegate.dev/schemas/gateway.schema.json","title":"sidegate gateway configuration","description":"gateway.yaml: the one configuration file of the sidegate AI gateway. `${VAR}` and `${VAR:-default}` in any value read the environment at load time (`$${` writes a literal `${`).","type":"object","additionalProperties":false,"required":["version","upstreams","routers"],"properties":{"version":{"description":"The config format version. Always `1`.","const":1},"server":{"description":"The listeners.","type":"object","additionalProperties":false,"properties":{"listen":{"$ref":"#/$defs/host_port","description":"Where the data plane listens: the apps' base URL is `http://<listen>/v1`. Default `127.0.0.1:8080`; port 0 picks a free port.","default":"127.0.0.1:8080"},"admin":{"description":"Where the admin listener (`/healthz`, `/readyz`, `/metrics`, `/stats`, `/config`) listens, or `false` for none. Default `127.0.0.1:9090`.","default":"127.0.0.1:9090","anyOf":[{"title":"a host:port like 127.0.0.1:9090","$ref":"#/$defs/host_port"},{"title":"false (no admin listener)","const":false}]},"max_body":{"$ref":"#/$defs/size","description":"The largest request body accepted; larger requests get 413. Default `10mb`.","default":"10mb"},"drain":{"$ref":"#/$defs/duration","description":"On SIGTERM, how long in-flight requests may take to finish (readiness fails at once) before the process exits. Default `25s`.","default":"25s"},"trusted_proxies":{"description":"Peers (IPs or CIDRs, e.g. `10.0.0.0/8`, `::1`) whose `X-Forwarded-For` header is believed when the gateway needs the client's address (rate limits keyed by `client_ip`). The client is the rightmost address not in this list. Default: none, so the TCP peer is the client.","type":"array","items":{"type":"string","pattern":"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"}}}},"logging":{"description":"Logs (JSON lines on stdout).","type":"object","additionalProperties":false,"properties":{"level":{"description":"The lowest level written. Default `info`; `silent` writes nothing.","enum":["fatal","error","warn","info","debug","trace","silent"],"default":"info"},"access":{"description":"Write one access line per request. Default `true`.","type":"boolean","default":true}}},"state":{"description":"Where shared state lives: rate-limit buckets, budget spend and cached answers. It survives config reloads (a changed `state` section starts a new store).","type":"object","additionalProperties":false,"required":["backend"],"properties":{"backend":{"description":"The state store. `memory` (default): in this process only. `redis`: shared by every replica that uses the same Redis and `prefix`, so they enforce one limit and one budget and share one cache. If Redis is unreachable the gateway keeps serving on local counters, logs it, counts the failures (`ai_gateway_state_failures_total`) and reports it in /readyz, and uses Redis again once it returns.","enum":["memory","redis"],"default":"memory"},"redis":{"description":"The Redis connection; required when `backend` is `redis`.","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"description":"A `redis://` or `rediss://` (TLS) URL, e.g. `\"${REDIS_URL}\"`; a password goes in the URL (`redis://:pass@host:6379/0`). Redacted in /config and logs.","type":"string","pattern":"^rediss?://\\S+$","x-secret":true},"prefix":{"description":"Prepended to every key the gateway writes, so several gateways or apps can share one Redis. Default `sidegate:`.","type":"string","default":"sidegate:"},"timeout":{"$ref":"#/$defs/duration","description":"The longest wait for one Redis command; past it the operation is answered from local counters (and counted as a failure). Default `250ms`.","default":"250ms"}}}},"if":{"properties":{"backend":{"const":"redis"}},"required":["backend"]},"then":{"description":"redis needs its connection","properties":{"redis":{"description":"Required when `backend` is `redis`."}},"required":["redis"]}},"upstreams":{"description":"The providers the gateway may call, by name (at least one). Nothing else is ever called.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/upstream"}},"defaults":{"description":"Inherited by every router; a router's own keys win.","type":"object","additionalProperties":false,"properties":{"features":{"$ref":"#/$defs/features","description":"Features every router gets unless it sets the same feature itself."},"interceptors":{"$ref":"#/$defs/interceptors","description":"Interceptors for routers that do not list their own."}}},"default_router":{"$ref":"#/$defs/name","description":"The router for requests whose `model` names no router or alias. Without it, such requests get 404 `model_not_found`."},"routers":{"description":"The routes, by name (at least one). A request's `model` selects a router by name or alias.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/router"}},"prompts":{"description":"Prompt templates by name, for the features and interceptors that name one (e.g. `context_compression.prompt`). `{{name}}` placeholders are filled from `variables`.","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One prompt template.","type":"object","additionalProperties":false,"required":["template"],"properties":{"template":{"description":"The prompt text, with `{{name}}` placeholders (at most 100000 characters).","type":"string","minLength":1,"maxLength":100000},"variables":{"description":"Default values of the placeholders, by name.","type":"object","maxProperties":100,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"A placeholder value.","type":"string","maxLength":10000}}}}},"pricing":{"description":"What tokens cost, in USD per 1M tokens, by model name. A default table for common OpenAI and Anthropic models ships with the gateway; entries here override or extend it. A dated model name (`gpt-4o-2024-08-06`) uses the entry it starts with. Budgets and cost-aware routing read it.","type":"object","propertyNames":{"minLength":1},"additionalProperties":{"description":"The price of one model.","type":"object","additionalProperties":false,"required":["input","output"],"properties":{"input":{"description":"USD per 1M prompt (input) tokens.","type":"number","minimum":0},"output":{"description":"USD per 1M completion (output) tokens.","type":"number","minimum":0},"cached_input":{"description":"USD per 1M input tokens read from the provider's prompt cache. Default: `input`.","type":"number","minimum":0},"cache_write":{"description":"USD per 1M input tokens written to the provider's prompt cache (Anthropic). Default: `input`.","type":"number","minimum":0}}}}},"$defs":{"name":{"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]},"duration":{"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]},"size":{"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]},"host_port":{"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]},"http_url":{"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]},"auth":{"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]},"upstream":{"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`.","default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}},"target":{"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies.","type":"integer","minimum":0}}},"router":{"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one.","type":"array","minItems":1,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}},"features":{"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Cost is computed from each response's `usage` and the `pricing` table. Once the period's spend reaches `usd`, requests get 429 `budget_exceeded` (with `Retry-After` until the period ends) before any upstream call; the request that crosses the limit completes. Spend lives in the `state` store: it survives reloads, and replicas sharing Redis share it.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together).","enum":["router"],"default":"router"}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers (1ms–10m) for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first)."}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket: `client_ip` (default; `X-Forwarded-For` is honoured only from `server.trusted_proxies`), `api_key` (a hash of the caller's bearer token, never the token), `header:<name>` (a hash of that header's value), or `global` (one bucket for the router).","type":"string","pattern":"^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","api_key","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 100000). Default 1000.","type":"integer","minimum":1,"maximum":100000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}},"interceptors":{"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`.","type":"array","items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}}}};
 const schema32 = {"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]};
 const schema34 = {"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]};
 const schema35 = {"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]};
 const schema37 = {"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]};
-const schema62 = {"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`.","type":"array","items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}};
+const schema65 = {"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`.","type":"array","items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}};
 const func1 = Object.prototype.hasOwnProperty;
 const func3 = runtime_ucs2length.default;
 const pattern4 = new RegExp("^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$", "u");
@@ -616,10 +616,10 @@ return errors === 0;
 }
 validate21.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema42 = {"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Cost is computed from each response's `usage` and the `pricing` table. Once the period's spend reaches `usd`, requests get 429 `budget_exceeded` (with `Retry-After` until the period ends) before any upstream call; the request that crosses the limit completes. Spend lives in the `state` store: it survives reloads, and replicas sharing Redis share it.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together).","enum":["router"],"default":"router"}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket: `client_ip` (default; `X-Forwarded-For` is honoured only from `server.trusted_proxies`), `api_key` (a hash of the caller's bearer token, never the token), `header:<name>` (a hash of that header's value), or `global` (one bucket for the router).","type":"string","pattern":"^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","api_key","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 100000). Default 1000.","type":"integer","minimum":1,"maximum":100000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}}}};
+const schema42 = {"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Cost is computed from each response's `usage` and the `pricing` table. Once the period's spend reaches `usd`, requests get 429 `budget_exceeded` (with `Retry-After` until the period ends) before any upstream call; the request that crosses the limit completes. Spend lives in the `state` store: it survives reloads, and replicas sharing Redis share it.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together).","enum":["router"],"default":"router"}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers (1ms–10m) for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first)."}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket: `client_ip` (default; `X-Forwarded-For` is honoured only from `server.trusted_proxies`), `api_key` (a hash of the caller's bearer token, never the token), `header:<name>` (a hash of that header's value), or `global` (one bucket for the router).","type":"string","pattern":"^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","api_key","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 100000). Default 1000.","type":"integer","minimum":1,"maximum":100000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}};
 const func0 = runtime_equal.default;
-const pattern23 = new RegExp("^/", "u");
-const pattern29 = new RegExp("^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$", "u");
+const pattern26 = new RegExp("^/", "u");
+const pattern32 = new RegExp("^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$", "u");
 
 function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -983,12 +983,12 @@ vErrors.push(err25);
 errors++;
 }
 }
-if(data.fallback !== undefined){
-let data12 = data.fallback;
+if(data.context_compression !== undefined){
+let data12 = data.context_compression;
 if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
 for(const key3 in data12){
-if(!((key3 === "on") || (key3 === "max_targets"))){
-const err26 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(!(((((key3 === "threshold") || (key3 === "router")) || (key3 === "prompt")) || (key3 === "keep_last")) || (key3 === "max_summary_tokens"))){
+const err26 = {instancePath:instancePath+"/context_compression",schemaPath:"#/properties/context_compression/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -998,11 +998,10 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data12.on !== undefined){
-let data13 = data12.on;
-if(Array.isArray(data13)){
-if(data13.length < 1){
-const err27 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data12.threshold !== undefined){
+let data13 = data12.threshold;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err27 = {instancePath:instancePath+"/context_compression/threshold",schemaPath:"#/properties/context_compression/properties/threshold/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -1011,14 +1010,9 @@ vErrors.push(err27);
 }
 errors++;
 }
-const len2 = data13.length;
-for(let i4=0; i4<len2; i4++){
-let data14 = data13[i4];
-const _errs36 = errors;
-let valid15 = false;
-const _errs37 = errors;
-if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err28 = {instancePath:instancePath+"/fallback/on/" + i4,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 > 10000000 || isNaN(data13)){
+const err28 = {instancePath:instancePath+"/context_compression/threshold",schemaPath:"#/properties/context_compression/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -1027,9 +1021,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 > 599 || isNaN(data14)){
-const err29 = {instancePath:instancePath+"/fallback/on/" + i4,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
+if(data13 < 100 || isNaN(data13)){
+const err29 = {instancePath:instancePath+"/context_compression/threshold",schemaPath:"#/properties/context_compression/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -1038,8 +1031,13 @@ vErrors.push(err29);
 }
 errors++;
 }
-if(data14 < 400 || isNaN(data14)){
-const err30 = {instancePath:instancePath+"/fallback/on/" + i4,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
+}
+}
+if(data12.router !== undefined){
+let data14 = data12.router;
+if(typeof data14 === "string"){
+if(!pattern11.test(data14)){
+const err30 = {instancePath:instancePath+"/context_compression/router",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -1049,11 +1047,8 @@ vErrors.push(err30);
 errors++;
 }
 }
-var _valid0 = _errs37 === errors;
-valid15 = valid15 || _valid0;
-const _errs39 = errors;
-if(!((data14 === "connect_error") || (data14 === "timeout"))){
-const err31 = {instancePath:instancePath+"/fallback/on/" + i4,schemaPath:"#/properties/fallback/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema42.properties.fallback.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
+else {
+const err31 = {instancePath:instancePath+"/context_compression/router",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -1062,10 +1057,12 @@ vErrors.push(err31);
 }
 errors++;
 }
-var _valid0 = _errs39 === errors;
-valid15 = valid15 || _valid0;
-if(!valid15){
-const err32 = {instancePath:instancePath+"/fallback/on/" + i4,schemaPath:"#/properties/fallback/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+if(data12.prompt !== undefined){
+let data15 = data12.prompt;
+if(typeof data15 === "string"){
+if(!pattern11.test(data15)){
+const err32 = {instancePath:instancePath+"/context_compression/prompt",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -1074,26 +1071,9 @@ vErrors.push(err32);
 }
 errors++;
 }
-else {
-errors = _errs36;
-if(vErrors !== null){
-if(_errs36){
-vErrors.length = _errs36;
 }
 else {
-vErrors = null;
-}
-}
-}
-}
-let i5 = data13.length;
-let j2;
-if(i5 > 1){
-outer0:
-for(;i5--;){
-for(j2 = i5; j2--;){
-if(func0(data13[i5], data13[j2])){
-const err33 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i5, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i5+" are identical)"};
+const err33 = {instancePath:instancePath+"/context_compression/prompt",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -1101,14 +1081,12 @@ else {
 vErrors.push(err33);
 }
 errors++;
-break outer0;
 }
 }
-}
-}
-}
-else {
-const err34 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data12.keep_last !== undefined){
+let data16 = data12.keep_last;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err34 = {instancePath:instancePath+"/context_compression/keep_last",schemaPath:"#/properties/context_compression/properties/keep_last/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -1117,11 +1095,9 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-if(data12.max_targets !== undefined){
-let data15 = data12.max_targets;
-if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err35 = {instancePath:instancePath+"/fallback/max_targets",schemaPath:"#/properties/fallback/properties/max_targets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 > 100 || isNaN(data16)){
+const err35 = {instancePath:instancePath+"/context_compression/keep_last",schemaPath:"#/properties/context_compression/properties/keep_last/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -1130,9 +1106,8 @@ vErrors.push(err35);
 }
 errors++;
 }
-if((typeof data15 == "number") && (isFinite(data15))){
-if(data15 < 1 || isNaN(data15)){
-const err36 = {instancePath:instancePath+"/fallback/max_targets",schemaPath:"#/properties/fallback/properties/max_targets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data16 < 0 || isNaN(data16)){
+const err36 = {instancePath:instancePath+"/context_compression/keep_last",schemaPath:"#/properties/context_compression/properties/keep_last/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -1143,9 +1118,10 @@ errors++;
 }
 }
 }
-}
-else {
-const err37 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data12.max_summary_tokens !== undefined){
+let data17 = data12.max_summary_tokens;
+if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
+const err37 = {instancePath:instancePath+"/context_compression/max_summary_tokens",schemaPath:"#/properties/context_compression/properties/max_summary_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -1154,13 +1130,9 @@ vErrors.push(err37);
 }
 errors++;
 }
-}
-if(data.health_check !== undefined){
-let data16 = data.health_check;
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
-for(const key4 in data16){
-if(!((((((((key4 === "interval") || (key4 === "path")) || (key4 === "timeout")) || (key4 === "healthy_after")) || (key4 === "unhealthy_after")) || (key4 === "failures")) || (key4 === "window")) || (key4 === "cooldown"))){
-const err38 = {instancePath:instancePath+"/health_check",schemaPath:"#/properties/health_check/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 > 100000 || isNaN(data17)){
+const err38 = {instancePath:instancePath+"/context_compression/max_summary_tokens",schemaPath:"#/properties/context_compression/properties/max_summary_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -1169,12 +1141,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-}
-if(data16.interval !== undefined){
-let data17 = data16.interval;
-if(typeof data17 === "string"){
-if(!pattern7.test(data17)){
-const err39 = {instancePath:instancePath+"/health_check/interval",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data17 < 16 || isNaN(data17)){
+const err39 = {instancePath:instancePath+"/context_compression/max_summary_tokens",schemaPath:"#/properties/context_compression/properties/max_summary_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -1184,8 +1152,10 @@ vErrors.push(err39);
 errors++;
 }
 }
+}
+}
 else {
-const err40 = {instancePath:instancePath+"/health_check/interval",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err40 = {instancePath:instancePath+"/context_compression",schemaPath:"#/properties/context_compression/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -1195,11 +1165,12 @@ vErrors.push(err40);
 errors++;
 }
 }
-if(data16.path !== undefined){
-let data18 = data16.path;
-if(typeof data18 === "string"){
-if(!pattern23.test(data18)){
-const err41 = {instancePath:instancePath+"/health_check/path",schemaPath:"#/properties/health_check/properties/path/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
+if(data.context_trimming !== undefined){
+let data18 = data.context_trimming;
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+for(const key4 in data18){
+if(!(key4 === "max_input_tokens")){
+const err41 = {instancePath:instancePath+"/context_trimming",schemaPath:"#/properties/context_trimming/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -1209,8 +1180,10 @@ vErrors.push(err41);
 errors++;
 }
 }
-else {
-const err42 = {instancePath:instancePath+"/health_check/path",schemaPath:"#/properties/health_check/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data18.max_input_tokens !== undefined){
+let data19 = data18.max_input_tokens;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+const err42 = {instancePath:instancePath+"/context_trimming/max_input_tokens",schemaPath:"#/properties/context_trimming/properties/max_input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -1219,12 +1192,9 @@ vErrors.push(err42);
 }
 errors++;
 }
-}
-if(data16.timeout !== undefined){
-let data19 = data16.timeout;
-if(typeof data19 === "string"){
-if(!pattern7.test(data19)){
-const err43 = {instancePath:instancePath+"/health_check/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 > 10000000 || isNaN(data19)){
+const err43 = {instancePath:instancePath+"/context_trimming/max_input_tokens",schemaPath:"#/properties/context_trimming/properties/max_input_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -1233,9 +1203,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-}
-else {
-const err44 = {instancePath:instancePath+"/health_check/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data19 < 1 || isNaN(data19)){
+const err44 = {instancePath:instancePath+"/context_trimming/max_input_tokens",schemaPath:"#/properties/context_trimming/properties/max_input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -1245,10 +1214,10 @@ vErrors.push(err44);
 errors++;
 }
 }
-if(data16.healthy_after !== undefined){
-let data20 = data16.healthy_after;
-if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err45 = {instancePath:instancePath+"/health_check/healthy_after",schemaPath:"#/properties/health_check/properties/healthy_after/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+}
+else {
+const err45 = {instancePath:instancePath+"/context_trimming",schemaPath:"#/properties/context_trimming/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -1257,9 +1226,13 @@ vErrors.push(err45);
 }
 errors++;
 }
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 < 1 || isNaN(data20)){
-const err46 = {instancePath:instancePath+"/health_check/healthy_after",schemaPath:"#/properties/health_check/properties/healthy_after/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data.cost_aware_routing !== undefined){
+let data20 = data.cost_aware_routing;
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+for(const key5 in data20){
+if(!(key5 === "max_latency")){
+const err46 = {instancePath:instancePath+"/cost_aware_routing",schemaPath:"#/properties/cost_aware_routing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -1269,11 +1242,11 @@ vErrors.push(err46);
 errors++;
 }
 }
-}
-if(data16.unhealthy_after !== undefined){
-let data21 = data16.unhealthy_after;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err47 = {instancePath:instancePath+"/health_check/unhealthy_after",schemaPath:"#/properties/health_check/properties/unhealthy_after/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data20.max_latency !== undefined){
+let data21 = data20.max_latency;
+if(typeof data21 === "string"){
+if(!pattern7.test(data21)){
+const err47 = {instancePath:instancePath+"/cost_aware_routing/max_latency",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -1282,9 +1255,9 @@ vErrors.push(err47);
 }
 errors++;
 }
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 < 1 || isNaN(data21)){
-const err48 = {instancePath:instancePath+"/health_check/unhealthy_after",schemaPath:"#/properties/health_check/properties/unhealthy_after/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err48 = {instancePath:instancePath+"/cost_aware_routing/max_latency",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -1295,10 +1268,8 @@ errors++;
 }
 }
 }
-if(data16.failures !== undefined){
-let data22 = data16.failures;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err49 = {instancePath:instancePath+"/health_check/failures",schemaPath:"#/properties/health_check/properties/failures/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err49 = {instancePath:instancePath+"/cost_aware_routing",schemaPath:"#/properties/cost_aware_routing/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -1307,9 +1278,13 @@ vErrors.push(err49);
 }
 errors++;
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 < 1 || isNaN(data22)){
-const err50 = {instancePath:instancePath+"/health_check/failures",schemaPath:"#/properties/health_check/properties/failures/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data.fallback !== undefined){
+let data22 = data.fallback;
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+for(const key6 in data22){
+if(!((key6 === "on") || (key6 === "max_targets"))){
+const err50 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -1319,12 +1294,11 @@ vErrors.push(err50);
 errors++;
 }
 }
-}
-if(data16.window !== undefined){
-let data23 = data16.window;
-if(typeof data23 === "string"){
-if(!pattern7.test(data23)){
-const err51 = {instancePath:instancePath+"/health_check/window",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data22.on !== undefined){
+let data23 = data22.on;
+if(Array.isArray(data23)){
+if(data23.length < 1){
+const err51 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -1333,9 +1307,14 @@ vErrors.push(err51);
 }
 errors++;
 }
-}
-else {
-const err52 = {instancePath:instancePath+"/health_check/window",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len2 = data23.length;
+for(let i4=0; i4<len2; i4++){
+let data24 = data23[i4];
+const _errs62 = errors;
+let valid21 = false;
+const _errs63 = errors;
+if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
+const err52 = {instancePath:instancePath+"/fallback/on/" + i4,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -1344,12 +1323,9 @@ vErrors.push(err52);
 }
 errors++;
 }
-}
-if(data16.cooldown !== undefined){
-let data24 = data16.cooldown;
-if(typeof data24 === "string"){
-if(!pattern7.test(data24)){
-const err53 = {instancePath:instancePath+"/health_check/cooldown",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 > 599 || isNaN(data24)){
+const err53 = {instancePath:instancePath+"/fallback/on/" + i4,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -1358,9 +1334,8 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-else {
-const err54 = {instancePath:instancePath+"/health_check/cooldown",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data24 < 400 || isNaN(data24)){
+const err54 = {instancePath:instancePath+"/fallback/on/" + i4,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -1370,9 +1345,11 @@ vErrors.push(err54);
 errors++;
 }
 }
-}
-else {
-const err55 = {instancePath:instancePath+"/health_check",schemaPath:"#/properties/health_check/type",keyword:"type",params:{type: "object"},message:"must be object"};
+var _valid0 = _errs63 === errors;
+valid21 = valid21 || _valid0;
+const _errs65 = errors;
+if(!((data24 === "connect_error") || (data24 === "timeout"))){
+const err55 = {instancePath:instancePath+"/fallback/on/" + i4,schemaPath:"#/properties/fallback/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema42.properties.fallback.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -1381,12 +1358,10 @@ vErrors.push(err55);
 }
 errors++;
 }
-}
-if(data.hedging !== undefined){
-let data25 = data.hedging;
-if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
-if(data25.after === undefined){
-const err56 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/required",keyword:"required",params:{missingProperty: "after"},message:"must have required property '"+"after"+"'"};
+var _valid0 = _errs65 === errors;
+valid21 = valid21 || _valid0;
+if(!valid21){
+const err56 = {instancePath:instancePath+"/fallback/on/" + i4,schemaPath:"#/properties/fallback/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -1395,9 +1370,26 @@ vErrors.push(err56);
 }
 errors++;
 }
-for(const key5 in data25){
-if(!(key5 === "after")){
-const err57 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+else {
+errors = _errs62;
+if(vErrors !== null){
+if(_errs62){
+vErrors.length = _errs62;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+let i5 = data23.length;
+let j2;
+if(i5 > 1){
+outer0:
+for(;i5--;){
+for(j2 = i5; j2--;){
+if(func0(data23[i5], data23[j2])){
+const err57 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i5, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i5+" are identical)"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -1405,13 +1397,14 @@ else {
 vErrors.push(err57);
 }
 errors++;
+break outer0;
 }
 }
-if(data25.after !== undefined){
-let data26 = data25.after;
-if(typeof data26 === "string"){
-if(!pattern7.test(data26)){
-const err58 = {instancePath:instancePath+"/hedging/after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+}
+}
+}
+else {
+const err58 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -1421,8 +1414,10 @@ vErrors.push(err58);
 errors++;
 }
 }
-else {
-const err59 = {instancePath:instancePath+"/hedging/after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data22.max_targets !== undefined){
+let data25 = data22.max_targets;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err59 = {instancePath:instancePath+"/fallback/max_targets",schemaPath:"#/properties/fallback/properties/max_targets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -1431,10 +1426,9 @@ vErrors.push(err59);
 }
 errors++;
 }
-}
-}
-else {
-const err60 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 < 1 || isNaN(data25)){
+const err60 = {instancePath:instancePath+"/fallback/max_targets",schemaPath:"#/properties/fallback/properties/max_targets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -1444,11 +1438,10 @@ vErrors.push(err60);
 errors++;
 }
 }
-if(data.rate_limit !== undefined){
-let data27 = data.rate_limit;
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
-if(data27.requests === undefined){
-const err61 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "requests"},message:"must have required property '"+"requests"+"'"};
+}
+}
+else {
+const err61 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -1457,8 +1450,13 @@ vErrors.push(err61);
 }
 errors++;
 }
-if(data27.per === undefined){
-const err62 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "per"},message:"must have required property '"+"per"+"'"};
+}
+if(data.health_check !== undefined){
+let data26 = data.health_check;
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+for(const key7 in data26){
+if(!((((((((key7 === "interval") || (key7 === "path")) || (key7 === "timeout")) || (key7 === "healthy_after")) || (key7 === "unhealthy_after")) || (key7 === "failures")) || (key7 === "window")) || (key7 === "cooldown"))){
+const err62 = {instancePath:instancePath+"/health_check",schemaPath:"#/properties/health_check/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -1467,9 +1465,12 @@ vErrors.push(err62);
 }
 errors++;
 }
-for(const key6 in data27){
-if(!(((((key6 === "requests") || (key6 === "per")) || (key6 === "burst")) || (key6 === "tokens")) || (key6 === "key"))){
-const err63 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+}
+if(data26.interval !== undefined){
+let data27 = data26.interval;
+if(typeof data27 === "string"){
+if(!pattern7.test(data27)){
+const err63 = {instancePath:instancePath+"/health_check/interval",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -1479,10 +1480,8 @@ vErrors.push(err63);
 errors++;
 }
 }
-if(data27.requests !== undefined){
-let data28 = data27.requests;
-if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err64 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err64 = {instancePath:instancePath+"/health_check/interval",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -1491,9 +1490,12 @@ vErrors.push(err64);
 }
 errors++;
 }
-if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 < 1 || isNaN(data28)){
-const err65 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data26.path !== undefined){
+let data28 = data26.path;
+if(typeof data28 === "string"){
+if(!pattern26.test(data28)){
+const err65 = {instancePath:instancePath+"/health_check/path",schemaPath:"#/properties/health_check/properties/path/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -1503,12 +1505,8 @@ vErrors.push(err65);
 errors++;
 }
 }
-}
-if(data27.per !== undefined){
-let data29 = data27.per;
-if(typeof data29 === "string"){
-if(!pattern7.test(data29)){
-const err66 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err66 = {instancePath:instancePath+"/health_check/path",schemaPath:"#/properties/health_check/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -1518,8 +1516,11 @@ vErrors.push(err66);
 errors++;
 }
 }
-else {
-const err67 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data26.timeout !== undefined){
+let data29 = data26.timeout;
+if(typeof data29 === "string"){
+if(!pattern7.test(data29)){
+const err67 = {instancePath:instancePath+"/health_check/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -1529,10 +1530,8 @@ vErrors.push(err67);
 errors++;
 }
 }
-if(data27.burst !== undefined){
-let data30 = data27.burst;
-if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
-const err68 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err68 = {instancePath:instancePath+"/health_check/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -1541,9 +1540,11 @@ vErrors.push(err68);
 }
 errors++;
 }
-if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 < 1 || isNaN(data30)){
-const err69 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data26.healthy_after !== undefined){
+let data30 = data26.healthy_after;
+if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
+const err69 = {instancePath:instancePath+"/health_check/healthy_after",schemaPath:"#/properties/health_check/properties/healthy_after/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -1552,12 +1553,9 @@ vErrors.push(err69);
 }
 errors++;
 }
-}
-}
-if(data27.tokens !== undefined){
-let data31 = data27.tokens;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err70 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 < 1 || isNaN(data30)){
+const err70 = {instancePath:instancePath+"/health_check/healthy_after",schemaPath:"#/properties/health_check/properties/healthy_after/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -1566,9 +1564,12 @@ vErrors.push(err70);
 }
 errors++;
 }
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 1 || isNaN(data31)){
-const err71 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+if(data26.unhealthy_after !== undefined){
+let data31 = data26.unhealthy_after;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+const err71 = {instancePath:instancePath+"/health_check/unhealthy_after",schemaPath:"#/properties/health_check/properties/unhealthy_after/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -1577,13 +1578,9 @@ vErrors.push(err71);
 }
 errors++;
 }
-}
-}
-if(data27.key !== undefined){
-let data32 = data27.key;
-if(typeof data32 === "string"){
-if(!pattern29.test(data32)){
-const err72 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/pattern",keyword:"pattern",params:{pattern: "^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 1 || isNaN(data31)){
+const err72 = {instancePath:instancePath+"/health_check/unhealthy_after",schemaPath:"#/properties/health_check/properties/unhealthy_after/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -1593,8 +1590,11 @@ vErrors.push(err72);
 errors++;
 }
 }
-else {
-const err73 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data26.failures !== undefined){
+let data32 = data26.failures;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err73 = {instancePath:instancePath+"/health_check/failures",schemaPath:"#/properties/health_check/properties/failures/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -1603,10 +1603,9 @@ vErrors.push(err73);
 }
 errors++;
 }
-}
-}
-else {
-const err74 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 1 || isNaN(data32)){
+const err74 = {instancePath:instancePath+"/health_check/failures",schemaPath:"#/properties/health_check/properties/failures/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1616,12 +1615,12 @@ vErrors.push(err74);
 errors++;
 }
 }
-if(data.request_coalescing !== undefined){
-let data33 = data.request_coalescing;
-if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
-for(const key7 in data33){
-if(!(key7 === "key_headers")){
-const err75 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+}
+if(data26.window !== undefined){
+let data33 = data26.window;
+if(typeof data33 === "string"){
+if(!pattern7.test(data33)){
+const err75 = {instancePath:instancePath+"/health_check/window",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1631,15 +1630,8 @@ vErrors.push(err75);
 errors++;
 }
 }
-if(data33.key_headers !== undefined){
-let data34 = data33.key_headers;
-if(Array.isArray(data34)){
-const len3 = data34.length;
-for(let i6=0; i6<len3; i6++){
-let data35 = data34[i6];
-if(typeof data35 === "string"){
-if(func3(data35) < 1){
-const err76 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i6,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err76 = {instancePath:instancePath+"/health_check/window",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1649,8 +1641,11 @@ vErrors.push(err76);
 errors++;
 }
 }
-else {
-const err77 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i6,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data26.cooldown !== undefined){
+let data34 = data26.cooldown;
+if(typeof data34 === "string"){
+if(!pattern7.test(data34)){
+const err77 = {instancePath:instancePath+"/health_check/cooldown",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1660,9 +1655,8 @@ vErrors.push(err77);
 errors++;
 }
 }
-}
 else {
-const err78 = {instancePath:instancePath+"/request_coalescing/key_headers",schemaPath:"#/properties/request_coalescing/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err78 = {instancePath:instancePath+"/health_check/cooldown",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1674,7 +1668,7 @@ errors++;
 }
 }
 else {
-const err79 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err79 = {instancePath:instancePath+"/health_check",schemaPath:"#/properties/health_check/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1684,12 +1678,11 @@ vErrors.push(err79);
 errors++;
 }
 }
-if(data.retry !== undefined){
-let data36 = data.retry;
-if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
-for(const key8 in data36){
-if(!(((((key8 === "attempts") || (key8 === "backoff")) || (key8 === "max_backoff")) || (key8 === "max_retry_after")) || (key8 === "on"))){
-const err80 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(data.hedging !== undefined){
+let data35 = data.hedging;
+if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
+if(data35.after === undefined){
+const err80 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/required",keyword:"required",params:{missingProperty: "after"},message:"must have required property '"+"after"+"'"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1698,11 +1691,9 @@ vErrors.push(err80);
 }
 errors++;
 }
-}
-if(data36.attempts !== undefined){
-let data37 = data36.attempts;
-if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
-const err81 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key8 in data35){
+if(!(key8 === "after")){
+const err81 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1711,9 +1702,12 @@ vErrors.push(err81);
 }
 errors++;
 }
-if((typeof data37 == "number") && (isFinite(data37))){
-if(data37 > 10 || isNaN(data37)){
-const err82 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+}
+if(data35.after !== undefined){
+let data36 = data35.after;
+if(typeof data36 === "string"){
+if(!pattern7.test(data36)){
+const err82 = {instancePath:instancePath+"/hedging/after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1722,8 +1716,9 @@ vErrors.push(err82);
 }
 errors++;
 }
-if(data37 < 1 || isNaN(data37)){
-const err83 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err83 = {instancePath:instancePath+"/hedging/after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1734,11 +1729,8 @@ errors++;
 }
 }
 }
-if(data36.backoff !== undefined){
-let data38 = data36.backoff;
-if(typeof data38 === "string"){
-if(!pattern7.test(data38)){
-const err84 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err84 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1748,8 +1740,12 @@ vErrors.push(err84);
 errors++;
 }
 }
-else {
-const err85 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.prompt_caching !== undefined){
+let data37 = data.prompt_caching;
+if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
+for(const key9 in data37){
+if(!(((key9 === "min_tokens") || (key9 === "ttl")) || (key9 === "key"))){
+const err85 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1759,11 +1755,10 @@ vErrors.push(err85);
 errors++;
 }
 }
-if(data36.max_backoff !== undefined){
-let data39 = data36.max_backoff;
-if(typeof data39 === "string"){
-if(!pattern7.test(data39)){
-const err86 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data37.min_tokens !== undefined){
+let data38 = data37.min_tokens;
+if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
+const err86 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1772,9 +1767,9 @@ vErrors.push(err86);
 }
 errors++;
 }
-}
-else {
-const err87 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 > 1000000 || isNaN(data38)){
+const err87 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1783,12 +1778,8 @@ vErrors.push(err87);
 }
 errors++;
 }
-}
-if(data36.max_retry_after !== undefined){
-let data40 = data36.max_retry_after;
-if(typeof data40 === "string"){
-if(!pattern7.test(data40)){
-const err88 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data38 < 1 || isNaN(data38)){
+const err88 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1798,8 +1789,11 @@ vErrors.push(err88);
 errors++;
 }
 }
-else {
-const err89 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data37.ttl !== undefined){
+let data39 = data37.ttl;
+if(!((data39 === "5m") || (data39 === "1h"))){
+const err89 = {instancePath:instancePath+"/prompt_caching/ttl",schemaPath:"#/properties/prompt_caching/properties/ttl/enum",keyword:"enum",params:{allowedValues: schema42.properties.prompt_caching.properties.ttl.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1809,11 +1803,9 @@ vErrors.push(err89);
 errors++;
 }
 }
-if(data36.on !== undefined){
-let data41 = data36.on;
-if(Array.isArray(data41)){
-if(data41.length < 1){
-const err90 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data37.key !== undefined){
+if(typeof data37.key !== "boolean"){
+const err90 = {instancePath:instancePath+"/prompt_caching/key",schemaPath:"#/properties/prompt_caching/properties/key/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1822,14 +1814,10 @@ vErrors.push(err90);
 }
 errors++;
 }
-const len4 = data41.length;
-for(let i7=0; i7<len4; i7++){
-let data42 = data41[i7];
-const _errs109 = errors;
-let valid35 = false;
-const _errs110 = errors;
-if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
-const err91 = {instancePath:instancePath+"/retry/on/" + i7,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+}
+else {
+const err91 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1838,9 +1826,13 @@ vErrors.push(err91);
 }
 errors++;
 }
-if((typeof data42 == "number") && (isFinite(data42))){
-if(data42 > 599 || isNaN(data42)){
-const err92 = {instancePath:instancePath+"/retry/on/" + i7,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
+}
+if(data.quality_gate !== undefined){
+let data41 = data.quality_gate;
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+for(const key10 in data41){
+if(!(((((((key10 === "min_chars") || (key10 === "max_chars")) || (key10 === "must_match")) || (key10 === "must_not_match")) || (key10 === "json")) || (key10 === "refusal")) || (key10 === "buffer"))){
+const err92 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1849,8 +1841,11 @@ vErrors.push(err92);
 }
 errors++;
 }
-if(data42 < 400 || isNaN(data42)){
-const err93 = {instancePath:instancePath+"/retry/on/" + i7,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
+}
+if(data41.min_chars !== undefined){
+let data42 = data41.min_chars;
+if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
+const err93 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1859,12 +1854,9 @@ vErrors.push(err93);
 }
 errors++;
 }
-}
-var _valid1 = _errs110 === errors;
-valid35 = valid35 || _valid1;
-const _errs112 = errors;
-if(!((data42 === "connect_error") || (data42 === "timeout"))){
-const err94 = {instancePath:instancePath+"/retry/on/" + i7,schemaPath:"#/properties/retry/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema42.properties.retry.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 > 1000000 || isNaN(data42)){
+const err94 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1873,10 +1865,8 @@ vErrors.push(err94);
 }
 errors++;
 }
-var _valid1 = _errs112 === errors;
-valid35 = valid35 || _valid1;
-if(!valid35){
-const err95 = {instancePath:instancePath+"/retry/on/" + i7,schemaPath:"#/properties/retry/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(data42 < 0 || isNaN(data42)){
+const err95 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1885,26 +1875,12 @@ vErrors.push(err95);
 }
 errors++;
 }
-else {
-errors = _errs109;
-if(vErrors !== null){
-if(_errs109){
-vErrors.length = _errs109;
-}
-else {
-vErrors = null;
 }
 }
-}
-}
-let i8 = data41.length;
-let j3;
-if(i8 > 1){
-outer1:
-for(;i8--;){
-for(j3 = i8; j3--;){
-if(func0(data41[i8], data41[j3])){
-const err96 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i8, j: j3},message:"must NOT have duplicate items (items ## "+j3+" and "+i8+" are identical)"};
+if(data41.max_chars !== undefined){
+let data43 = data41.max_chars;
+if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
+const err96 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1912,14 +1888,10 @@ else {
 vErrors.push(err96);
 }
 errors++;
-break outer1;
 }
-}
-}
-}
-}
-else {
-const err97 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 > 10000000 || isNaN(data43)){
+const err97 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1928,10 +1900,8 @@ vErrors.push(err97);
 }
 errors++;
 }
-}
-}
-else {
-const err98 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data43 < 1 || isNaN(data43)){
+const err98 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1941,12 +1911,15 @@ vErrors.push(err98);
 errors++;
 }
 }
-if(data.semantic_cache !== undefined){
-let data43 = data.semantic_cache;
-if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
-for(const key9 in data43){
-if(!((((((((key9 === "embedder") || (key9 === "threshold")) || (key9 === "ttl")) || (key9 === "max_entries")) || (key9 === "max_size")) || (key9 === "max_entry")) || (key9 === "key_headers")) || (key9 === "allow_temperature"))){
-const err99 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+}
+if(data41.must_match !== undefined){
+let data44 = data41.must_match;
+const _errs113 = errors;
+let valid32 = false;
+const _errs114 = errors;
+if(typeof data44 === "string"){
+if(func3(data44) > 1000){
+const err99 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1955,15 +1928,8 @@ vErrors.push(err99);
 }
 errors++;
 }
-}
-if(data43.embedder !== undefined){
-let data44 = data43.embedder;
-const _errs117 = errors;
-let valid38 = false;
-let passing0 = null;
-const _errs118 = errors;
-if("local" !== data44){
-const err100 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
+if(func3(data44) < 1){
+const err100 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1972,15 +1938,9 @@ vErrors.push(err100);
 }
 errors++;
 }
-var _valid2 = _errs118 === errors;
-if(_valid2){
-valid38 = true;
-passing0 = 0;
 }
-const _errs119 = errors;
-if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
-if(data44.upstream === undefined){
-const err101 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
+else {
+const err101 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1989,8 +1949,12 @@ vErrors.push(err101);
 }
 errors++;
 }
-if(data44.model === undefined){
-const err102 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
+var _valid1 = _errs114 === errors;
+valid32 = valid32 || _valid1;
+const _errs116 = errors;
+if(Array.isArray(data44)){
+if(data44.length > 32){
+const err102 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1999,9 +1963,8 @@ vErrors.push(err102);
 }
 errors++;
 }
-for(const key10 in data44){
-if(!((key10 === "upstream") || (key10 === "model"))){
-const err103 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(data44.length < 1){
+const err103 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -2010,12 +1973,12 @@ vErrors.push(err103);
 }
 errors++;
 }
-}
-if(data44.upstream !== undefined){
-let data45 = data44.upstream;
+const len3 = data44.length;
+for(let i6=0; i6<len3; i6++){
+let data45 = data44[i6];
 if(typeof data45 === "string"){
-if(func3(data45) < 1){
-const err104 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(func3(data45) > 1000){
+const err104 = {instancePath:instancePath+"/quality_gate/must_match/" + i6,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -2024,9 +1987,8 @@ vErrors.push(err104);
 }
 errors++;
 }
-}
-else {
-const err105 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func3(data45) < 1){
+const err105 = {instancePath:instancePath+"/quality_gate/must_match/" + i6,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -2036,11 +1998,8 @@ vErrors.push(err105);
 errors++;
 }
 }
-if(data44.model !== undefined){
-let data46 = data44.model;
-if(typeof data46 === "string"){
-if(func3(data46) > 256){
-const err106 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+else {
+const err106 = {instancePath:instancePath+"/quality_gate/must_match/" + i6,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -2049,8 +2008,10 @@ vErrors.push(err106);
 }
 errors++;
 }
-if(func3(data46) < 1){
-const err107 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+else {
+const err107 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -2059,9 +2020,10 @@ vErrors.push(err107);
 }
 errors++;
 }
-}
-else {
-const err108 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid1 = _errs116 === errors;
+valid32 = valid32 || _valid1;
+if(!valid32){
+const err108 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -2070,10 +2032,26 @@ vErrors.push(err108);
 }
 errors++;
 }
-}
+else {
+errors = _errs113;
+if(vErrors !== null){
+if(_errs113){
+vErrors.length = _errs113;
 }
 else {
-const err109 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+vErrors = null;
+}
+}
+}
+}
+if(data41.must_not_match !== undefined){
+let data46 = data41.must_not_match;
+const _errs121 = errors;
+let valid35 = false;
+const _errs122 = errors;
+if(typeof data46 === "string"){
+if(func3(data46) > 1000){
+const err109 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -2082,19 +2060,8 @@ vErrors.push(err109);
 }
 errors++;
 }
-var _valid2 = _errs119 === errors;
-if(_valid2 && valid38){
-valid38 = false;
-passing0 = [passing0, 1];
-}
-else {
-if(_valid2){
-valid38 = true;
-passing0 = 1;
-}
-}
-if(!valid38){
-const err110 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(func3(data46) < 1){
+const err110 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -2103,23 +2070,9 @@ vErrors.push(err110);
 }
 errors++;
 }
-else {
-errors = _errs117;
-if(vErrors !== null){
-if(_errs117){
-vErrors.length = _errs117;
 }
 else {
-vErrors = null;
-}
-}
-}
-}
-if(data43.threshold !== undefined){
-let data47 = data43.threshold;
-if((typeof data47 == "number") && (isFinite(data47))){
-if(data47 > 1 || isNaN(data47)){
-const err111 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+const err111 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -2128,8 +2081,12 @@ vErrors.push(err111);
 }
 errors++;
 }
-if(data47 < 0 || isNaN(data47)){
-const err112 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+var _valid2 = _errs122 === errors;
+valid35 = valid35 || _valid2;
+const _errs124 = errors;
+if(Array.isArray(data46)){
+if(data46.length > 32){
+const err112 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -2138,9 +2095,8 @@ vErrors.push(err112);
 }
 errors++;
 }
-}
-else {
-const err113 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data46.length < 1){
+const err113 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -2149,12 +2105,12 @@ vErrors.push(err113);
 }
 errors++;
 }
-}
-if(data43.ttl !== undefined){
-let data48 = data43.ttl;
-if(typeof data48 === "string"){
-if(!pattern7.test(data48)){
-const err114 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+const len4 = data46.length;
+for(let i7=0; i7<len4; i7++){
+let data47 = data46[i7];
+if(typeof data47 === "string"){
+if(func3(data47) > 1000){
+const err114 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i7,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -2163,9 +2119,8 @@ vErrors.push(err114);
 }
 errors++;
 }
-}
-else {
-const err115 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func3(data47) < 1){
+const err115 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i7,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -2175,10 +2130,8 @@ vErrors.push(err115);
 errors++;
 }
 }
-if(data43.max_entries !== undefined){
-let data49 = data43.max_entries;
-if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
-const err116 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err116 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i7,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -2187,9 +2140,10 @@ vErrors.push(err116);
 }
 errors++;
 }
-if((typeof data49 == "number") && (isFinite(data49))){
-if(data49 > 100000 || isNaN(data49)){
-const err117 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+}
+}
+else {
+const err117 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -2198,8 +2152,10 @@ vErrors.push(err117);
 }
 errors++;
 }
-if(data49 < 1 || isNaN(data49)){
-const err118 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+var _valid2 = _errs124 === errors;
+valid35 = valid35 || _valid2;
+if(!valid35){
+const err118 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -2208,13 +2164,21 @@ vErrors.push(err118);
 }
 errors++;
 }
+else {
+errors = _errs121;
+if(vErrors !== null){
+if(_errs121){
+vErrors.length = _errs121;
+}
+else {
+vErrors = null;
 }
 }
-if(data43.max_size !== undefined){
-let data50 = data43.max_size;
-if(typeof data50 === "string"){
-if(!pattern6.test(data50)){
-const err119 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+}
+}
+if(data41.json !== undefined){
+if(typeof data41.json !== "boolean"){
+const err119 = {instancePath:instancePath+"/quality_gate/json",schemaPath:"#/properties/quality_gate/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -2224,8 +2188,9 @@ vErrors.push(err119);
 errors++;
 }
 }
-else {
-const err120 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data41.refusal !== undefined){
+if(typeof data41.refusal !== "boolean"){
+const err120 = {instancePath:instancePath+"/quality_gate/refusal",schemaPath:"#/properties/quality_gate/properties/refusal/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -2235,11 +2200,9 @@ vErrors.push(err120);
 errors++;
 }
 }
-if(data43.max_entry !== undefined){
-let data51 = data43.max_entry;
-if(typeof data51 === "string"){
-if(!pattern6.test(data51)){
-const err121 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+if(data41.buffer !== undefined){
+if(typeof data41.buffer !== "boolean"){
+const err121 = {instancePath:instancePath+"/quality_gate/buffer",schemaPath:"#/properties/quality_gate/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -2249,8 +2212,9 @@ vErrors.push(err121);
 errors++;
 }
 }
+}
 else {
-const err122 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err122 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -2260,11 +2224,11 @@ vErrors.push(err122);
 errors++;
 }
 }
-if(data43.key_headers !== undefined){
-let data52 = data43.key_headers;
-if(Array.isArray(data52)){
-if(data52.length > 16){
-const err123 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+if(data.rate_limit !== undefined){
+let data51 = data.rate_limit;
+if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
+if(data51.requests === undefined){
+const err123 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "requests"},message:"must have required property '"+"requests"+"'"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -2273,12 +2237,8 @@ vErrors.push(err123);
 }
 errors++;
 }
-const len5 = data52.length;
-for(let i9=0; i9<len5; i9++){
-let data53 = data52[i9];
-if(typeof data53 === "string"){
-if(!pattern13.test(data53)){
-const err124 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i9,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
+if(data51.per === undefined){
+const err124 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "per"},message:"must have required property '"+"per"+"'"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -2287,9 +2247,9 @@ vErrors.push(err124);
 }
 errors++;
 }
-}
-else {
-const err125 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i9,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key11 in data51){
+if(!(((((key11 === "requests") || (key11 === "per")) || (key11 === "burst")) || (key11 === "tokens")) || (key11 === "key"))){
+const err125 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -2299,18 +2259,10 @@ vErrors.push(err125);
 errors++;
 }
 }
-let i10 = data52.length;
-let j4;
-if(i10 > 1){
-const indices2 = {};
-for(;i10--;){
-let item2 = data52[i10];
-if(typeof item2 !== "string"){
-continue;
-}
-if(typeof indices2[item2] == "number"){
-j4 = indices2[item2];
-const err126 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/uniqueItems",keyword:"uniqueItems",params:{i: i10, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i10+" are identical)"};
+if(data51.requests !== undefined){
+let data52 = data51.requests;
+if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
+const err126 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -2318,14 +2270,10 @@ else {
 vErrors.push(err126);
 }
 errors++;
-break;
 }
-indices2[item2] = i10;
-}
-}
-}
-else {
-const err127 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data52 == "number") && (isFinite(data52))){
+if(data52 < 1 || isNaN(data52)){
+const err127 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -2335,9 +2283,12 @@ vErrors.push(err127);
 errors++;
 }
 }
-if(data43.allow_temperature !== undefined){
-if(typeof data43.allow_temperature !== "boolean"){
-const err128 = {instancePath:instancePath+"/semantic_cache/allow_temperature",schemaPath:"#/properties/semantic_cache/properties/allow_temperature/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+if(data51.per !== undefined){
+let data53 = data51.per;
+if(typeof data53 === "string"){
+if(!pattern7.test(data53)){
+const err128 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -2347,9 +2298,8 @@ vErrors.push(err128);
 errors++;
 }
 }
-}
 else {
-const err129 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err129 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -2359,12 +2309,10 @@ vErrors.push(err129);
 errors++;
 }
 }
-if(data.timeout !== undefined){
-let data55 = data.timeout;
-if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
-for(const key11 in data55){
-if(!((((key11 === "connect") || (key11 === "first_byte")) || (key11 === "idle")) || (key11 === "total"))){
-const err130 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(data51.burst !== undefined){
+let data54 = data51.burst;
+if(!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))){
+const err130 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -2373,12 +2321,9 @@ vErrors.push(err130);
 }
 errors++;
 }
-}
-if(data55.connect !== undefined){
-let data56 = data55.connect;
-if(typeof data56 === "string"){
-if(!pattern7.test(data56)){
-const err131 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if((typeof data54 == "number") && (isFinite(data54))){
+if(data54 < 1 || isNaN(data54)){
+const err131 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -2388,8 +2333,11 @@ vErrors.push(err131);
 errors++;
 }
 }
-else {
-const err132 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data51.tokens !== undefined){
+let data55 = data51.tokens;
+if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
+const err132 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -2398,12 +2346,9 @@ vErrors.push(err132);
 }
 errors++;
 }
-}
-if(data55.first_byte !== undefined){
-let data57 = data55.first_byte;
-if(typeof data57 === "string"){
-if(!pattern7.test(data57)){
-const err133 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if((typeof data55 == "number") && (isFinite(data55))){
+if(data55 < 1 || isNaN(data55)){
+const err133 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -2413,8 +2358,12 @@ vErrors.push(err133);
 errors++;
 }
 }
-else {
-const err134 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data51.key !== undefined){
+let data56 = data51.key;
+if(typeof data56 === "string"){
+if(!pattern32.test(data56)){
+const err134 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/pattern",keyword:"pattern",params:{pattern: "^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -2424,11 +2373,8 @@ vErrors.push(err134);
 errors++;
 }
 }
-if(data55.idle !== undefined){
-let data58 = data55.idle;
-if(typeof data58 === "string"){
-if(!pattern7.test(data58)){
-const err135 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err135 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -2438,8 +2384,9 @@ vErrors.push(err135);
 errors++;
 }
 }
+}
 else {
-const err136 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err136 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -2449,11 +2396,12 @@ vErrors.push(err136);
 errors++;
 }
 }
-if(data55.total !== undefined){
-let data59 = data55.total;
-if(typeof data59 === "string"){
-if(!pattern7.test(data59)){
-const err137 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data.request_coalescing !== undefined){
+let data57 = data.request_coalescing;
+if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
+for(const key12 in data57){
+if(!(key12 === "key_headers")){
+const err137 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -2463,8 +2411,15 @@ vErrors.push(err137);
 errors++;
 }
 }
-else {
-const err138 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data57.key_headers !== undefined){
+let data58 = data57.key_headers;
+if(Array.isArray(data58)){
+const len5 = data58.length;
+for(let i8=0; i8<len5; i8++){
+let data59 = data58[i8];
+if(typeof data59 === "string"){
+if(func3(data59) < 1){
+const err138 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i8,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -2474,9 +2429,8 @@ vErrors.push(err138);
 errors++;
 }
 }
-}
 else {
-const err139 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err139 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i8,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -2488,7 +2442,7 @@ errors++;
 }
 }
 else {
-const err140 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err140 = {instancePath:instancePath+"/request_coalescing/key_headers",schemaPath:"#/properties/request_coalescing/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -2497,13 +2451,1014 @@ vErrors.push(err140);
 }
 errors++;
 }
+}
+}
+else {
+const err141 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+}
+if(data.retry !== undefined){
+let data60 = data.retry;
+if(data60 && typeof data60 == "object" && !Array.isArray(data60)){
+for(const key13 in data60){
+if(!(((((key13 === "attempts") || (key13 === "backoff")) || (key13 === "max_backoff")) || (key13 === "max_retry_after")) || (key13 === "on"))){
+const err142 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+}
+if(data60.attempts !== undefined){
+let data61 = data60.attempts;
+if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
+const err143 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+if((typeof data61 == "number") && (isFinite(data61))){
+if(data61 > 10 || isNaN(data61)){
+const err144 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+if(data61 < 1 || isNaN(data61)){
+const err145 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+}
+}
+if(data60.backoff !== undefined){
+let data62 = data60.backoff;
+if(typeof data62 === "string"){
+if(!pattern7.test(data62)){
+const err146 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+}
+else {
+const err147 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+}
+}
+if(data60.max_backoff !== undefined){
+let data63 = data60.max_backoff;
+if(typeof data63 === "string"){
+if(!pattern7.test(data63)){
+const err148 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+}
+}
+else {
+const err149 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+}
+if(data60.max_retry_after !== undefined){
+let data64 = data60.max_retry_after;
+if(typeof data64 === "string"){
+if(!pattern7.test(data64)){
+const err150 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
+}
+errors++;
+}
+}
+else {
+const err151 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+}
+if(data60.on !== undefined){
+let data65 = data60.on;
+if(Array.isArray(data65)){
+if(data65.length < 1){
+const err152 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
+}
+errors++;
+}
+const len6 = data65.length;
+for(let i9=0; i9<len6; i9++){
+let data66 = data65[i9];
+const _errs172 = errors;
+let valid49 = false;
+const _errs173 = errors;
+if(!(((typeof data66 == "number") && (!(data66 % 1) && !isNaN(data66))) && (isFinite(data66)))){
+const err153 = {instancePath:instancePath+"/retry/on/" + i9,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+if((typeof data66 == "number") && (isFinite(data66))){
+if(data66 > 599 || isNaN(data66)){
+const err154 = {instancePath:instancePath+"/retry/on/" + i9,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
+}
+errors++;
+}
+if(data66 < 400 || isNaN(data66)){
+const err155 = {instancePath:instancePath+"/retry/on/" + i9,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
+if(vErrors === null){
+vErrors = [err155];
+}
+else {
+vErrors.push(err155);
+}
+errors++;
+}
+}
+var _valid3 = _errs173 === errors;
+valid49 = valid49 || _valid3;
+const _errs175 = errors;
+if(!((data66 === "connect_error") || (data66 === "timeout"))){
+const err156 = {instancePath:instancePath+"/retry/on/" + i9,schemaPath:"#/properties/retry/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema42.properties.retry.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err156];
+}
+else {
+vErrors.push(err156);
+}
+errors++;
+}
+var _valid3 = _errs175 === errors;
+valid49 = valid49 || _valid3;
+if(!valid49){
+const err157 = {instancePath:instancePath+"/retry/on/" + i9,schemaPath:"#/properties/retry/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err157];
+}
+else {
+vErrors.push(err157);
+}
+errors++;
+}
+else {
+errors = _errs172;
+if(vErrors !== null){
+if(_errs172){
+vErrors.length = _errs172;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+let i10 = data65.length;
+let j3;
+if(i10 > 1){
+outer1:
+for(;i10--;){
+for(j3 = i10; j3--;){
+if(func0(data65[i10], data65[j3])){
+const err158 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i10, j: j3},message:"must NOT have duplicate items (items ## "+j3+" and "+i10+" are identical)"};
+if(vErrors === null){
+vErrors = [err158];
+}
+else {
+vErrors.push(err158);
+}
+errors++;
+break outer1;
+}
+}
+}
+}
+}
+else {
+const err159 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err159];
+}
+else {
+vErrors.push(err159);
+}
+errors++;
+}
+}
+}
+else {
+const err160 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err160];
+}
+else {
+vErrors.push(err160);
+}
+errors++;
+}
+}
+if(data.semantic_cache !== undefined){
+let data67 = data.semantic_cache;
+if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
+for(const key14 in data67){
+if(!((((((((key14 === "embedder") || (key14 === "threshold")) || (key14 === "ttl")) || (key14 === "max_entries")) || (key14 === "max_size")) || (key14 === "max_entry")) || (key14 === "key_headers")) || (key14 === "allow_temperature"))){
+const err161 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
+}
+errors++;
+}
+}
+if(data67.embedder !== undefined){
+let data68 = data67.embedder;
+const _errs180 = errors;
+let valid52 = false;
+let passing0 = null;
+const _errs181 = errors;
+if("local" !== data68){
+const err162 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err162];
+}
+else {
+vErrors.push(err162);
+}
+errors++;
+}
+var _valid4 = _errs181 === errors;
+if(_valid4){
+valid52 = true;
+passing0 = 0;
+}
+const _errs182 = errors;
+if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
+if(data68.upstream === undefined){
+const err163 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
+if(vErrors === null){
+vErrors = [err163];
+}
+else {
+vErrors.push(err163);
+}
+errors++;
+}
+if(data68.model === undefined){
+const err164 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
+if(vErrors === null){
+vErrors = [err164];
+}
+else {
+vErrors.push(err164);
+}
+errors++;
+}
+for(const key15 in data68){
+if(!((key15 === "upstream") || (key15 === "model"))){
+const err165 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
+}
+errors++;
+}
+}
+if(data68.upstream !== undefined){
+let data69 = data68.upstream;
+if(typeof data69 === "string"){
+if(func3(data69) < 1){
+const err166 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err166];
+}
+else {
+vErrors.push(err166);
+}
+errors++;
+}
+}
+else {
+const err167 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err167];
+}
+else {
+vErrors.push(err167);
+}
+errors++;
+}
+}
+if(data68.model !== undefined){
+let data70 = data68.model;
+if(typeof data70 === "string"){
+if(func3(data70) > 256){
+const err168 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+if(func3(data70) < 1){
+const err169 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
+}
+errors++;
+}
+}
+else {
+const err170 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err170];
+}
+else {
+vErrors.push(err170);
+}
+errors++;
+}
+}
+}
+else {
+const err171 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
+}
+errors++;
+}
+var _valid4 = _errs182 === errors;
+if(_valid4 && valid52){
+valid52 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid4){
+valid52 = true;
+passing0 = 1;
+}
+}
+if(!valid52){
+const err172 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err172];
+}
+else {
+vErrors.push(err172);
+}
+errors++;
+}
+else {
+errors = _errs180;
+if(vErrors !== null){
+if(_errs180){
+vErrors.length = _errs180;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data67.threshold !== undefined){
+let data71 = data67.threshold;
+if((typeof data71 == "number") && (isFinite(data71))){
+if(data71 > 1 || isNaN(data71)){
+const err173 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(vErrors === null){
+vErrors = [err173];
+}
+else {
+vErrors.push(err173);
+}
+errors++;
+}
+if(data71 < 0 || isNaN(data71)){
+const err174 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err174];
+}
+else {
+vErrors.push(err174);
+}
+errors++;
+}
+}
+else {
+const err175 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err175];
+}
+else {
+vErrors.push(err175);
+}
+errors++;
+}
+}
+if(data67.ttl !== undefined){
+let data72 = data67.ttl;
+if(typeof data72 === "string"){
+if(!pattern7.test(data72)){
+const err176 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err176];
+}
+else {
+vErrors.push(err176);
+}
+errors++;
+}
+}
+else {
+const err177 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err177];
+}
+else {
+vErrors.push(err177);
+}
+errors++;
+}
+}
+if(data67.max_entries !== undefined){
+let data73 = data67.max_entries;
+if(!(((typeof data73 == "number") && (!(data73 % 1) && !isNaN(data73))) && (isFinite(data73)))){
+const err178 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err178];
+}
+else {
+vErrors.push(err178);
+}
+errors++;
+}
+if((typeof data73 == "number") && (isFinite(data73))){
+if(data73 > 100000 || isNaN(data73)){
+const err179 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+if(vErrors === null){
+vErrors = [err179];
+}
+else {
+vErrors.push(err179);
+}
+errors++;
+}
+if(data73 < 1 || isNaN(data73)){
+const err180 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err180];
+}
+else {
+vErrors.push(err180);
+}
+errors++;
+}
+}
+}
+if(data67.max_size !== undefined){
+let data74 = data67.max_size;
+if(typeof data74 === "string"){
+if(!pattern6.test(data74)){
+const err181 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+if(vErrors === null){
+vErrors = [err181];
+}
+else {
+vErrors.push(err181);
+}
+errors++;
+}
+}
+else {
+const err182 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err182];
+}
+else {
+vErrors.push(err182);
+}
+errors++;
+}
+}
+if(data67.max_entry !== undefined){
+let data75 = data67.max_entry;
+if(typeof data75 === "string"){
+if(!pattern6.test(data75)){
+const err183 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+if(vErrors === null){
+vErrors = [err183];
+}
+else {
+vErrors.push(err183);
+}
+errors++;
+}
+}
+else {
+const err184 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err184];
+}
+else {
+vErrors.push(err184);
+}
+errors++;
+}
+}
+if(data67.key_headers !== undefined){
+let data76 = data67.key_headers;
+if(Array.isArray(data76)){
+if(data76.length > 16){
+const err185 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+if(vErrors === null){
+vErrors = [err185];
+}
+else {
+vErrors.push(err185);
+}
+errors++;
+}
+const len7 = data76.length;
+for(let i11=0; i11<len7; i11++){
+let data77 = data76[i11];
+if(typeof data77 === "string"){
+if(!pattern13.test(data77)){
+const err186 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i11,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
+if(vErrors === null){
+vErrors = [err186];
+}
+else {
+vErrors.push(err186);
+}
+errors++;
+}
+}
+else {
+const err187 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i11,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err187];
+}
+else {
+vErrors.push(err187);
+}
+errors++;
+}
+}
+let i12 = data76.length;
+let j4;
+if(i12 > 1){
+const indices2 = {};
+for(;i12--;){
+let item2 = data76[i12];
+if(typeof item2 !== "string"){
+continue;
+}
+if(typeof indices2[item2] == "number"){
+j4 = indices2[item2];
+const err188 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/uniqueItems",keyword:"uniqueItems",params:{i: i12, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i12+" are identical)"};
+if(vErrors === null){
+vErrors = [err188];
+}
+else {
+vErrors.push(err188);
+}
+errors++;
+break;
+}
+indices2[item2] = i12;
+}
+}
+}
+else {
+const err189 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err189];
+}
+else {
+vErrors.push(err189);
+}
+errors++;
+}
+}
+if(data67.allow_temperature !== undefined){
+if(typeof data67.allow_temperature !== "boolean"){
+const err190 = {instancePath:instancePath+"/semantic_cache/allow_temperature",schemaPath:"#/properties/semantic_cache/properties/allow_temperature/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err190];
+}
+else {
+vErrors.push(err190);
+}
+errors++;
+}
+}
+}
+else {
+const err191 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err191];
+}
+else {
+vErrors.push(err191);
+}
+errors++;
+}
+}
+if(data.structured_output !== undefined){
+let data79 = data.structured_output;
+if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
+for(const key16 in data79){
+if(!((((key16 === "attempts") || (key16 === "on_failure")) || (key16 === "buffer")) || (key16 === "schema"))){
+const err192 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err192];
+}
+else {
+vErrors.push(err192);
+}
+errors++;
+}
+}
+if(data79.attempts !== undefined){
+let data80 = data79.attempts;
+if(!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80)))){
+const err193 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err193];
+}
+else {
+vErrors.push(err193);
+}
+errors++;
+}
+if((typeof data80 == "number") && (isFinite(data80))){
+if(data80 > 5 || isNaN(data80)){
+const err194 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
+if(vErrors === null){
+vErrors = [err194];
+}
+else {
+vErrors.push(err194);
+}
+errors++;
+}
+if(data80 < 1 || isNaN(data80)){
+const err195 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err195];
+}
+else {
+vErrors.push(err195);
+}
+errors++;
+}
+}
+}
+if(data79.on_failure !== undefined){
+let data81 = data79.on_failure;
+if(!((data81 === "error") || (data81 === "pass"))){
+const err196 = {instancePath:instancePath+"/structured_output/on_failure",schemaPath:"#/properties/structured_output/properties/on_failure/enum",keyword:"enum",params:{allowedValues: schema42.properties.structured_output.properties.on_failure.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err196];
+}
+else {
+vErrors.push(err196);
+}
+errors++;
+}
+}
+if(data79.buffer !== undefined){
+if(typeof data79.buffer !== "boolean"){
+const err197 = {instancePath:instancePath+"/structured_output/buffer",schemaPath:"#/properties/structured_output/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err197];
+}
+else {
+vErrors.push(err197);
+}
+errors++;
+}
+}
+if(data79.schema !== undefined){
+let data83 = data79.schema;
+if(!(data83 && typeof data83 == "object" && !Array.isArray(data83))){
+const err198 = {instancePath:instancePath+"/structured_output/schema",schemaPath:"#/properties/structured_output/properties/schema/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err198];
+}
+else {
+vErrors.push(err198);
+}
+errors++;
+}
+}
+}
+else {
+const err199 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err199];
+}
+else {
+vErrors.push(err199);
+}
+errors++;
+}
+}
+if(data.timeout !== undefined){
+let data84 = data.timeout;
+if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
+for(const key17 in data84){
+if(!((((key17 === "connect") || (key17 === "first_byte")) || (key17 === "idle")) || (key17 === "total"))){
+const err200 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err200];
+}
+else {
+vErrors.push(err200);
+}
+errors++;
+}
+}
+if(data84.connect !== undefined){
+let data85 = data84.connect;
+if(typeof data85 === "string"){
+if(!pattern7.test(data85)){
+const err201 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err201];
+}
+else {
+vErrors.push(err201);
+}
+errors++;
+}
+}
+else {
+const err202 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err202];
+}
+else {
+vErrors.push(err202);
+}
+errors++;
+}
+}
+if(data84.first_byte !== undefined){
+let data86 = data84.first_byte;
+if(typeof data86 === "string"){
+if(!pattern7.test(data86)){
+const err203 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err203];
+}
+else {
+vErrors.push(err203);
+}
+errors++;
+}
+}
+else {
+const err204 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err204];
+}
+else {
+vErrors.push(err204);
+}
+errors++;
+}
+}
+if(data84.idle !== undefined){
+let data87 = data84.idle;
+if(typeof data87 === "string"){
+if(!pattern7.test(data87)){
+const err205 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err205];
+}
+else {
+vErrors.push(err205);
+}
+errors++;
+}
+}
+else {
+const err206 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err206];
+}
+else {
+vErrors.push(err206);
+}
+errors++;
+}
+}
+if(data84.total !== undefined){
+let data88 = data84.total;
+if(typeof data88 === "string"){
+if(!pattern7.test(data88)){
+const err207 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err207];
+}
+else {
+vErrors.push(err207);
+}
+errors++;
+}
+}
+else {
+const err208 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err208];
+}
+else {
+vErrors.push(err208);
+}
+errors++;
+}
+}
+}
+else {
+const err209 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err209];
+}
+else {
+vErrors.push(err209);
+}
+errors++;
+}
+}
+if(data.token_optimization !== undefined){
+let data89 = data.token_optimization;
+if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
+for(const key18 in data89){
+if(!((((key18 === "whitespace") || (key18 === "duplicate_system")) || (key18 === "empty_messages")) || (key18 === "minify_json"))){
+const err210 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err210];
+}
+else {
+vErrors.push(err210);
+}
+errors++;
+}
+}
+if(data89.whitespace !== undefined){
+if(typeof data89.whitespace !== "boolean"){
+const err211 = {instancePath:instancePath+"/token_optimization/whitespace",schemaPath:"#/properties/token_optimization/properties/whitespace/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err211];
+}
+else {
+vErrors.push(err211);
+}
+errors++;
+}
+}
+if(data89.duplicate_system !== undefined){
+if(typeof data89.duplicate_system !== "boolean"){
+const err212 = {instancePath:instancePath+"/token_optimization/duplicate_system",schemaPath:"#/properties/token_optimization/properties/duplicate_system/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err212];
+}
+else {
+vErrors.push(err212);
+}
+errors++;
+}
+}
+if(data89.empty_messages !== undefined){
+if(typeof data89.empty_messages !== "boolean"){
+const err213 = {instancePath:instancePath+"/token_optimization/empty_messages",schemaPath:"#/properties/token_optimization/properties/empty_messages/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err213];
+}
+else {
+vErrors.push(err213);
+}
+errors++;
+}
+}
+if(data89.minify_json !== undefined){
+if(typeof data89.minify_json !== "boolean"){
+const err214 = {instancePath:instancePath+"/token_optimization/minify_json",schemaPath:"#/properties/token_optimization/properties/minify_json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err214];
+}
+else {
+vErrors.push(err214);
+}
+errors++;
+}
+}
+}
+else {
+const err215 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err215];
+}
+else {
+vErrors.push(err215);
+}
+errors++;
+}
+}
+}
+else {
+const err216 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err216];
+}
+else {
+vErrors.push(err216);
+}
+errors++;
+}
 validate23.errors = vErrors;
 return errors === 0;
 }
 validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema65 = {"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one.","type":"array","minItems":1,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}};
-const schema66 = {"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies.","type":"integer","minimum":0}}};
+const schema68 = {"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one.","type":"array","minItems":1,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}};
+const schema69 = {"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies.","type":"integer","minimum":0}}};
 
 function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -2731,7 +3686,7 @@ errors++;
 if(data.strategy !== undefined){
 let data2 = data.strategy;
 if(!(((((((data2 === "failover") || (data2 === "round_robin")) || (data2 === "weighted")) || (data2 === "percentage")) || (data2 === "random")) || (data2 === "latency_based")) || (data2 === "cost_aware"))){
-const err6 = {instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/enum",keyword:"enum",params:{allowedValues: schema65.properties.strategy.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/enum",keyword:"enum",params:{allowedValues: schema68.properties.strategy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -3657,14 +4612,11 @@ vErrors.push(err58);
 errors++;
 }
 }
-if(data.pricing !== undefined){
-let data27 = data.pricing;
+if(data.prompts !== undefined){
+let data27 = data.prompts;
 if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
-for(const key11 in data27){
-const _errs79 = errors;
-if(typeof key11 === "string"){
-if(func3(key11) < 1){
-const err59 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/propertyNames/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",propertyName:key11};
+if(Object.keys(data27).length > 1000){
+const err59 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -3673,10 +4625,11 @@ vErrors.push(err59);
 }
 errors++;
 }
-}
-var valid26 = _errs79 === errors;
-if(!valid26){
-const err60 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/propertyNames",keyword:"propertyNames",params:{propertyName: key11},message:"property name must be valid"};
+for(const key11 in data27){
+const _errs79 = errors;
+if(typeof key11 === "string"){
+if(!pattern11.test(key11)){
+const err60 = {instancePath:instancePath+"/prompts",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key11};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -3686,11 +4639,8 @@ vErrors.push(err60);
 errors++;
 }
 }
-for(const key12 in data27){
-let data28 = data27[key12];
-if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
-if(data28.input === undefined){
-const err61 = {instancePath:instancePath+"/pricing/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/required",keyword:"required",params:{missingProperty: "input"},message:"must have required property '"+"input"+"'"};
+else {
+const err61 = {instancePath:instancePath+"/prompts",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key11};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -3699,8 +4649,9 @@ vErrors.push(err61);
 }
 errors++;
 }
-if(data28.output === undefined){
-const err62 = {instancePath:instancePath+"/pricing/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/required",keyword:"required",params:{missingProperty: "output"},message:"must have required property '"+"output"+"'"};
+var valid26 = _errs79 === errors;
+if(!valid26){
+const err62 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/propertyNames",keyword:"propertyNames",params:{propertyName: key11},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -3709,9 +4660,12 @@ vErrors.push(err62);
 }
 errors++;
 }
-for(const key13 in data28){
-if(!((((key13 === "input") || (key13 === "output")) || (key13 === "cached_input")) || (key13 === "cache_write"))){
-const err63 = {instancePath:instancePath+"/pricing/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+}
+for(const key12 in data27){
+let data28 = data27[key12];
+if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
+if(data28.template === undefined){
+const err63 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/required",keyword:"required",params:{missingProperty: "template"},message:"must have required property '"+"template"+"'"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -3720,12 +4674,9 @@ vErrors.push(err63);
 }
 errors++;
 }
-}
-if(data28.input !== undefined){
-let data29 = data28.input;
-if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 < 0 || isNaN(data29)){
-const err64 = {instancePath:instancePath+"/pricing/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key13 in data28){
+if(!((key13 === "template") || (key13 === "variables"))){
+const err64 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -3735,8 +4686,11 @@ vErrors.push(err64);
 errors++;
 }
 }
-else {
-const err65 = {instancePath:instancePath+"/pricing/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data28.template !== undefined){
+let data29 = data28.template;
+if(typeof data29 === "string"){
+if(func3(data29) > 100000){
+const err65 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/maxLength",keyword:"maxLength",params:{limit: 100000},message:"must NOT have more than 100000 characters"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -3745,12 +4699,8 @@ vErrors.push(err65);
 }
 errors++;
 }
-}
-if(data28.output !== undefined){
-let data30 = data28.output;
-if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 < 0 || isNaN(data30)){
-const err66 = {instancePath:instancePath+"/pricing/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(func3(data29) < 1){
+const err66 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -3761,7 +4711,7 @@ errors++;
 }
 }
 else {
-const err67 = {instancePath:instancePath+"/pricing/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err67 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -3771,11 +4721,11 @@ vErrors.push(err67);
 errors++;
 }
 }
-if(data28.cached_input !== undefined){
-let data31 = data28.cached_input;
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 0 || isNaN(data31)){
-const err68 = {instancePath:instancePath+"/pricing/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data28.variables !== undefined){
+let data30 = data28.variables;
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+if(Object.keys(data30).length > 100){
+const err68 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/properties/prompts/additionalProperties/properties/variables/maxProperties",keyword:"maxProperties",params:{limit: 100},message:"must NOT have more than 100 properties"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -3784,9 +4734,11 @@ vErrors.push(err68);
 }
 errors++;
 }
-}
-else {
-const err69 = {instancePath:instancePath+"/pricing/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/type",keyword:"type",params:{type: "number"},message:"must be number"};
+for(const key14 in data30){
+const _errs90 = errors;
+if(typeof key14 === "string"){
+if(!pattern11.test(key14)){
+const err69 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key14};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -3796,11 +4748,8 @@ vErrors.push(err69);
 errors++;
 }
 }
-if(data28.cache_write !== undefined){
-let data32 = data28.cache_write;
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 < 0 || isNaN(data32)){
-const err70 = {instancePath:instancePath+"/pricing/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+else {
+const err70 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key14};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -3809,9 +4758,9 @@ vErrors.push(err70);
 }
 errors++;
 }
-}
-else {
-const err71 = {instancePath:instancePath+"/pricing/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/type",keyword:"type",params:{type: "number"},message:"must be number"};
+var valid30 = _errs90 === errors;
+if(!valid30){
+const err71 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/properties/prompts/additionalProperties/properties/variables/propertyNames",keyword:"propertyNames",params:{propertyName: key14},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -3821,9 +4770,11 @@ vErrors.push(err71);
 errors++;
 }
 }
-}
-else {
-const err72 = {instancePath:instancePath+"/pricing/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key15 in data30){
+let data31 = data30[key15];
+if(typeof data31 === "string"){
+if(func3(data31) > 10000){
+const err72 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/properties/variables/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 10000},message:"must NOT have more than 10000 characters"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -3833,9 +4784,8 @@ vErrors.push(err72);
 errors++;
 }
 }
-}
 else {
-const err73 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err73 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/properties/variables/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -3847,12 +4797,236 @@ errors++;
 }
 }
 else {
-const err74 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err74 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/properties/prompts/additionalProperties/properties/variables/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err74];
 }
 else {
 vErrors.push(err74);
+}
+errors++;
+}
+}
+}
+else {
+const err75 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+}
+else {
+const err76 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+if(data.pricing !== undefined){
+let data32 = data.pricing;
+if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
+for(const key16 in data32){
+const _errs98 = errors;
+if(typeof key16 === "string"){
+if(func3(key16) < 1){
+const err77 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/propertyNames/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",propertyName:key16};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+}
+var valid33 = _errs98 === errors;
+if(!valid33){
+const err78 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/propertyNames",keyword:"propertyNames",params:{propertyName: key16},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+for(const key17 in data32){
+let data33 = data32[key17];
+if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
+if(data33.input === undefined){
+const err79 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/required",keyword:"required",params:{missingProperty: "input"},message:"must have required property '"+"input"+"'"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+if(data33.output === undefined){
+const err80 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/required",keyword:"required",params:{missingProperty: "output"},message:"must have required property '"+"output"+"'"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+for(const key18 in data33){
+if(!((((key18 === "input") || (key18 === "output")) || (key18 === "cached_input")) || (key18 === "cache_write"))){
+const err81 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+if(data33.input !== undefined){
+let data34 = data33.input;
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 < 0 || isNaN(data34)){
+const err82 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+}
+else {
+const err83 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+}
+if(data33.output !== undefined){
+let data35 = data33.output;
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 < 0 || isNaN(data35)){
+const err84 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+}
+else {
+const err85 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+}
+if(data33.cached_input !== undefined){
+let data36 = data33.cached_input;
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 < 0 || isNaN(data36)){
+const err86 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+}
+else {
+const err87 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+}
+if(data33.cache_write !== undefined){
+let data37 = data33.cache_write;
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 < 0 || isNaN(data37)){
+const err88 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+}
+else {
+const err89 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+}
+}
+else {
+const err90 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+}
+}
+else {
+const err91 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+}
+}
+else {
+const err92 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
 }
 errors++;
 }

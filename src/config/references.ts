@@ -5,6 +5,7 @@
  * - an alias belongs to one router only, and is never the name of another router;
  * - a `percentage` router gives every target a weight, and the weights add up to 100;
  * - an `embedder: { upstream }` of a feature or interceptor names an upstream.
+ * - `features.context_compression` names an existing `router` and `prompt`.
  * Runs on whatever the file holds (also when the schema found errors), so it only looks
  * at values of the expected types.
  */
@@ -84,10 +85,16 @@ export function checkReferences(config: unknown, { locator, fromEnv, failed }: C
   };
   collectStages(['defaults'], config.defaults);
   for (const [name, router] of routers) collectStages(['routers', name], router);
+  const prompts = isObject(config.prompts) ? Object.keys(config.prompts) : [];
   for (const [path, value] of stageConfigs) {
-    const embedder = isObject(value) ? value.embedder : undefined;
+    if (!isObject(value)) continue;
+    const embedder = value.embedder;
     if (isObject(embedder) && typeof embedder.upstream === 'string' && !upstreams.includes(embedder.upstream)) {
       unknown([...path, 'embedder', 'upstream'], 'upstream', embedder.upstream, upstreams);
+    }
+    if (path.at(-2) === 'features' && path.at(-1) === 'context_compression') {
+      if (typeof value.router === 'string' && !routerNames.includes(value.router)) unknown([...path, 'router'], 'router', value.router, routerNames);
+      if (typeof value.prompt === 'string' && !prompts.includes(value.prompt)) unknown([...path, 'prompt'], 'prompt', value.prompt, prompts);
     }
   }
 

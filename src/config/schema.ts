@@ -460,6 +460,28 @@ export function gatewaySchema(): Record<string, unknown> {
         'The router for requests whose `model` names no router or alias. Without it, such requests get 404 `model_not_found`.',
       ),
       routers: namedMap('router', 'The routes, by name (at least one). A request\'s `model` selects a router by name or alias.'),
+      prompts: {
+        description: 'Prompt templates by name, for the features and interceptors that name one (e.g. `context_compression.prompt`). `{{name}}` placeholders are filled from `variables`.',
+        type: 'object',
+        maxProperties: 1000,
+        propertyNames: { $ref: '#/$defs/name' },
+        additionalProperties: {
+          description: 'One prompt template.',
+          type: 'object',
+          additionalProperties: false,
+          required: ['template'],
+          properties: {
+            template: { description: 'The prompt text, with `{{name}}` placeholders (at most 100000 characters).', type: 'string', minLength: 1, maxLength: 100_000 },
+            variables: {
+              description: 'Default values of the placeholders, by name.',
+              type: 'object',
+              maxProperties: 100,
+              propertyNames: { $ref: '#/$defs/name' },
+              additionalProperties: { description: 'A placeholder value.', type: 'string', maxLength: 10_000 },
+            },
+          },
+        },
+      },
       pricing: {
         description:
           'What tokens cost, in USD per 1M tokens, by model name. A default table for common OpenAI and Anthropic models ships ' +

@@ -66,6 +66,12 @@ export interface LoggingConfig {
   access?: boolean;
 }
 
+/** A prompt template (`prompts:`): `{{name}}` placeholders filled from `variables` and the user's. */
+export interface PromptConfig {
+  template: string;
+  variables?: Record<string, string>;
+}
+
 export interface GatewayConfig {
   version: 1;
   server?: ServerConfig;
@@ -75,6 +81,7 @@ export interface GatewayConfig {
   defaults?: { features?: FeaturesConfig; interceptors?: InterceptorItem[] };
   default_router?: string;
   routers: Record<string, RouterConfig>;
+  prompts?: Record<string, PromptConfig>;
   /** USD per 1M tokens by model; merged over the shipped default table. */
   pricing?: Record<string, { input: number; output: number; cached_input?: number; cache_write?: number }>;
 }

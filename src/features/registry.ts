@@ -9,6 +9,13 @@ import { requestCoalescing } from './request-coalescing.js';
 import { retry } from './retry.js';
 import { semanticCache } from './semantic-cache.js';
 import { timeout } from './timeout.js';
+import { structuredOutput } from './structured-output.js';
+import { qualityGate } from './quality-gate.js';
+import { contextTrimming } from './context-trimming.js';
+import { tokenOptimization } from './token-optimization.js';
+import { contextCompression } from './context-compression.js';
+import { promptCaching } from './prompt-caching.js';
+import { costAwareRouting } from './cost-aware-routing.js';
 
 /**
  * Every feature the gateway knows, in no particular order (each carries its own `order`).
@@ -25,4 +32,11 @@ export const FEATURES: readonly FeatureModule[] = [
   timeout,
   hedging,
   healthCheck,
+  structuredOutput,
+  qualityGate,
+  contextTrimming,
+  tokenOptimization,
+  contextCompression,
+  promptCaching,
+  costAwareRouting,
 ];

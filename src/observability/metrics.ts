@@ -24,7 +24,7 @@ interface UpstreamChildren {
   readonly tryDuration: HistogramChild;
   readonly byStatus: Map<number, CounterChild>;
   readonly byOutcome: Map<string, CounterChild>;
-  readonly tokens: Map<string, { prompt: CounterChild; completion: CounterChild }>;
+  readonly tokens: Map<string, { prompt: CounterChild; completion: CounterChild; cached: CounterChild }>;
 }
 
 /**
@@ -72,13 +72,16 @@ export class RouterMetrics {
     children.tryDuration.observe(seconds);
   }
 
-  tokens(upstream: string, model: string, prompt: number, completion: number): void {
+  /** Tokens of one answer; `cachedPrompt` of the prompt tokens were read from the provider's prompt cache. */
+  tokens(upstream: string, model: string, prompt: number, completion: number, cachedPrompt = 0): void {
     const kinds = cached(this.of(upstream).tokens, model, () => ({
       prompt: this.metrics.tokens.child(this.router, upstream, model, 'prompt'),
       completion: this.metrics.tokens.child(this.router, upstream, model, 'completion'),
+      cached: this.metrics.tokens.child(this.router, upstream, model, 'cached_prompt'),
     }));
     if (prompt > 0) kinds.prompt.inc(prompt);
     if (completion > 0) kinds.completion.inc(completion);
+    if (cachedPrompt > 0) kinds.cached.inc(cachedPrompt);
   }
 }
 
@@ -128,7 +131,7 @@ export class Metrics {
     ['router'],
     OVERHEAD_BUCKETS,
   );
-  readonly tokens = new LocalCounter(this.registry, 'ai_gateway_tokens_total', 'Tokens reported by upstreams in `usage`, by kind (prompt or completion).', [
+  readonly tokens = new LocalCounter(this.registry, 'ai_gateway_tokens_total', 'Tokens reported by upstreams in `usage`, by kind (prompt, completion, or cached_prompt: the prompt tokens read from the provider\'s prompt cache, also counted in prompt).', [
     'router',
     'upstream',
     'model',

@@ -6,6 +6,7 @@ import type { StateStore } from '../state/store.js';
 import type { CompiledTarget } from './compiled.js';
 import type { Embedders } from '../embeddings/create.js';
 import type { Inject } from '../server/inject.js';
+import type { PromptConfig } from '../config/types.js';
 
 /** What a feature or interceptor may use when it is built (at compile time only). */
 export interface CompileDeps {
@@ -34,4 +35,8 @@ export interface CompileDeps {
    * router, cache warming). Only for use at request time, never while compiling.
    */
   readonly inject: Inject;
+  /** Every router of the config, by name (for features that name another router). */
+  readonly routerNames: ReadonlySet<string>;
+  /** The config's `prompts:` templates, by name. */
+  readonly prompts: Readonly<Record<string, PromptConfig>>;
 }

@@ -51,6 +51,8 @@ interface Shared {
   readonly clientIp: ClientIp;
   readonly embedders: Embedders;
   readonly inject: Inject;
+  readonly routerNames: ReadonlySet<string>;
+  readonly prompts: CompileDeps['prompts'];
 }
 
 function compileUpstream(name: string, config: UpstreamConfig, connectTimeoutMs: number | null, options: CompileOptions): CompiledUpstream {
@@ -167,6 +169,8 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
       clientIp: clientIpResolver(config.server?.trusted_proxies),
       embedders: new Embedders((upstream) => upstreams.get(upstream)?.provider),
       inject: options.inject ?? NO_GATEWAY,
+      routerNames: new Set(Object.keys(config.routers)),
+      prompts: config.prompts ?? {},
     };
     const routers = new Map<string, CompiledRouter>();
     const byModel = new Map<string, CompiledRouter>();

@@ -87,13 +87,15 @@ export class RequestContext {
   /** True once the whole answer was handed to the client. */
   completed = false;
   bytesOut = 0;
-  /** Input tokens of the answer's `usage` (cached ones included), or -1. */
+  /** Input tokens the answer's `usage` reports, cached ones included (-1: not reported). */
   promptTokens = -1;
   completionTokens = -1;
-  /** Of `promptTokens`: read from the provider's prompt cache. */
+  /** Of the input tokens, those read from the provider's prompt cache (priced at the cached rate). */
   cachedTokens = 0;
-  /** Of `promptTokens`: written to the provider's prompt cache (Anthropic bills them apart). */
+  /** Of the input tokens, those written to the provider's prompt cache (Anthropic prices them higher). */
   cacheWriteTokens = 0;
+  /** Facts stages add to the request's access log line (what was trimmed, which check failed); null until one does. */
+  notes: Record<string, unknown> | null = null;
   error: GatewayError | null = null;
   private deadlineTimer: NodeJS.Timeout | null = null;
   /** Per-request stage state by typed slot, created on first use. */
@@ -152,6 +154,11 @@ export class RequestContext {
   /** The error the gateway aborted this request with (a deadline), if it did. */
   abortedBy(): GatewayError | null {
     return this.abort.reason instanceof GatewayError ? this.abort.reason : null;
+  }
+
+  /** Adds a field to this request's access log line. */
+  note(name: string, value: unknown): void {
+    (this.notes ??= {})[name] = value;
   }
 
   markBodyChanged(): void {

@@ -38,9 +38,13 @@ export class FailureSet {
     return this.statuses.has(status);
   }
 
-  /** True for a thrown failure this list names (an abort never matches). */
+  /**
+   * True for a thrown failure this list names (an abort never matches). An answer an
+   * answer check rejected (quality_gate) always matches: it is a failed try by definition.
+   */
   hasError(err: unknown): boolean {
-    return this.kinds.has(failureKind(err));
+    const kind = failureKind(err);
+    return kind === 'rejected' || this.kinds.has(kind);
   }
 }
 

@@ -20,7 +20,7 @@ export function finishRequest(runtime: Runtime, ctx: RequestContext): void {
   if (metrics) {
     metrics.request(upstreamName, status, totalMs / 1000, ctx.ttfbMs < 0 ? -1 : ctx.ttfbMs / 1000, ctx.overheadMs < 0 ? -1 : ctx.overheadMs / 1000);
     if (ctx.promptTokens > 0 || ctx.completionTokens > 0) {
-      metrics.tokens(upstreamName, ctx.model ?? '', ctx.promptTokens, ctx.completionTokens);
+      metrics.tokens(upstreamName, ctx.model ?? '', ctx.promptTokens, ctx.completionTokens, ctx.cachedTokens);
     }
   } else {
     runtime.metrics.requests.child(NO_ROUTER, NO_ROUTER, String(status)).inc();
@@ -42,9 +42,12 @@ export function finishRequest(runtime: Runtime, ctx: RequestContext): void {
         upstream_ms: ctx.upstreamMs < 0 ? null : round(ctx.upstreamMs),
         prompt_tokens: ctx.promptTokens < 0 ? null : ctx.promptTokens,
         completion_tokens: ctx.completionTokens < 0 ? null : ctx.completionTokens,
+        ...(ctx.cachedTokens > 0 && { cached_tokens: ctx.cachedTokens }),
+        ...(ctx.cacheWriteTokens > 0 && { cache_write_tokens: ctx.cacheWriteTokens }),
         bytes_out: ctx.bytesOut,
         attempts: ctx.attempts,
         error: ctx.error?.code ?? null,
+        ...ctx.notes,
       },
       'request',
     );

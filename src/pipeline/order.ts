@@ -18,20 +18,42 @@ export const STAGE_ORDER = Object.freeze({
   cache: 400,
   semantic_cache: 420,
   request_coalescing: 450,
-  /** Request shaping features that act on what the model sees (trimming, compression…). */
-  request_transforms: 470,
+  /**
+   * Request shaping features that act on what the model sees, in this order: loss-free
+   * shrinking first, then a summary of old turns, then the hard token limit last.
+   */
+  request_transforms: 460,
+  token_optimization: 460,
+  context_compression: 465,
+  context_trimming: 470,
   /** The first interceptor of a router's list; the n-th is at `interceptors + n`. */
   interceptors: 500,
   /** The most interceptors a router may list (they fit between 500 and 600). */
   max_interceptors: 99,
-  /** Target selection (`filterTargets`) and answer checks that may fall back. */
+  /** Target selection (`filterTargets`): cost_aware_routing reorders the candidates here. */
   target_selection: 600,
+  /**
+   * Outside fallback and retry: a check that repairs the request between its tries
+   * (structured_output appends the validation errors and asks again), each try with the
+   * full fallback and retry chain inside it.
+   */
+  structured_output: 650,
   fallback: 700,
   hedging: 750,
   retry: 800,
+  /**
+   * Inside retry and fallback: an answer that fails a check (quality_gate) is a failed
+   * try, retried and then moved to the next target like a 5xx, with no `on:` entry.
+   */
+  quality_gate: 850,
   timeout: 900,
   /** Innermost, so its wrapCall sees the outcome of every single try. */
   health_check: 950,
+  /**
+   * Per try, once the target is known: provider prompt-cache marks depend on the target's
+   * API (Anthropic `cache_control`, OpenAI `prompt_cache_key`), so they are set on each try.
+   */
+  prompt_caching: 960,
   /** Where a user hook without a `priority` goes: after every built-in stage. */
   hook_default: 1000,
 });

@@ -31,8 +31,8 @@ function textParts(content: unknown, where: string): Json[] {
   if (!Array.isArray(content)) return [];
   return content.map((part, i) => {
     if (!isObject(part)) refuse(`${where}[${i}]`, `${where}[${i}] must be an object.`);
-    if (part.type === 'text') return { type: 'text', text: String(part.text ?? '') };
-    if (part.type === 'image_url') return imageBlock(part, `${where}[${i}]`);
+    if (part.type === 'text') return withCacheMark(part, { type: 'text', text: String(part.text ?? '') });
+    if (part.type === 'image_url') return withCacheMark(part, imageBlock(part, `${where}[${i}]`));
     return refuse(`${where}[${i}].type`, `Content parts of type "${String(part.type)}" cannot be sent to an Anthropic upstream (text and image_url can).`);
   });
 }
@@ -46,11 +46,17 @@ function imageBlock(part: Json, where: string): Json {
   return refuse(`${where}.image_url.url`, `${where}.image_url.url must be an http(s) URL or a base64 data URL.`);
 }
 
-function systemText(content: unknown, where: string): string {
-  if (typeof content === 'string') return content;
-  return textParts(content, where)
-    .map((b) => (b.type === 'text' ? b.text : refuse(where, 'System and developer messages carry text only.')))
-    .join('\n');
+/**
+ * A prompt-caching breakpoint (`cache_control`, set by the caller or by `prompt_caching`)
+ * goes with the part it marks: Anthropic reads it on the block.
+ */
+function withCacheMark(part: Json, block: Json): Json {
+  return isObject(part.cache_control) ? { ...block, cache_control: part.cache_control } : block;
+}
+
+function systemBlocks(content: unknown, where: string): Json[] {
+  if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', text: content }];
+  return textParts(content, where).map((b) => (b.type === 'text' ? b : refuse(where, 'System and developer messages carry text only.')));
 }
 
 function toolResultContent(content: unknown, where: string): string | Json[] {
@@ -78,9 +84,9 @@ function push(messages: Json[], role: 'user' | 'assistant', blocks: Json[]): voi
   else messages.push({ role, content: blocks });
 }
 
-function convertMessages(input: unknown): { system: string[]; messages: Json[] } {
+function convertMessages(input: unknown): { system: Json[][]; messages: Json[] } {
   if (!Array.isArray(input) || input.length === 0) refuse('messages', '`messages` must be a non-empty array.');
-  const system: string[] = [];
+  const system: Json[][] = [];
   const messages: Json[] = [];
   input.forEach((message, i) => {
     const where = `messages[${i}]`;
@@ -89,7 +95,7 @@ function convertMessages(input: unknown): { system: string[]; messages: Json[] }
       case 'system':
       case 'developer':
         // Anthropic has one system prompt, before the turns: every system message goes there.
-        system.push(systemText(message.content, `${where}.content`));
+        system.push(systemBlocks(message.content, `${where}.content`));
         return;
       case 'user':
         push(messages, 'user', textParts(message.content, `${where}.content`));
@@ -115,7 +121,7 @@ function convertTools(tools: unknown): Json[] {
       refuse(`tools[${i}]`, 'Only `function` tools can be sent to an Anthropic upstream.');
     }
     const fn = tool.function;
-    const out: Json = { name: String(fn.name ?? ''), input_schema: isObject(fn.parameters) ? fn.parameters : { type: 'object', properties: {} } };
+    const out: Json = withCacheMark(tool, { name: String(fn.name ?? ''), input_schema: isObject(fn.parameters) ? fn.parameters : { type: 'object', properties: {} } });
     if (typeof fn.description === 'string') out.description = fn.description;
     return out;
   });
@@ -156,7 +162,11 @@ export function openaiRequestToAnthropic(body: Json): TranslatedRequest<ChatRequ
   const out: Json = { model, messages };
   const maxTokens = body.max_completion_tokens ?? body.max_tokens;
   out.max_tokens = typeof maxTokens === 'number' && maxTokens > 0 ? maxTokens : modelInfo(model).maxOutput || DEFAULT_MAX_TOKENS;
-  if (system.length) out.system = system.join('\n\n');
+  if (system.length) {
+    const blocks = system.flat();
+    // Plain text as one string; blocks when one carries a cache breakpoint (only blocks can).
+    out.system = blocks.some((b) => b.cache_control !== undefined) ? blocks : system.map((parts) => parts.map((b) => b.text).join('\n')).join('\n\n');
+  }
   if (typeof body.temperature === 'number') out.temperature = Math.min(MAX_TEMPERATURE, Math.max(0, body.temperature));
   if (typeof body.top_p === 'number') out.top_p = body.top_p;
   if (typeof body.stop === 'string') out.stop_sequences = [body.stop];

@@ -224,6 +224,26 @@ describe('references', () => {
     );
   });
 
+  test('context_compression names an existing router and prompt', () => {
+    rejects(
+      yaml(
+        ...HEAD,
+        '    url: https://api.openai.com',
+        'prompts:',
+        '  summary: { template: "Summarize." }',
+        'routers:',
+        '  chat:',
+        '    targets: [{ upstream: openai }]',
+        '    features:',
+        '      context_compression: { router: sumary, prompt: recap }',
+      ),
+      [
+        'routers.chat.features.context_compression.router: unknown router "sumary"; routers are: chat (gateway.yaml:12:38)',
+        'routers.chat.features.context_compression.prompt: unknown prompt "recap"; prompts are: summary (gateway.yaml:12:54)',
+      ],
+    );
+  });
+
   test('aliases are unique across routers and never another router\'s name', () => {
     rejects(
       yaml(

@@ -25,6 +25,15 @@ test('cached input tokens: OpenAI cache reads, Anthropic cache reads and writes,
   assert.equal(new Pricing({ m: { input: 1, output: 0 } }).cost('m', 1_000_000, 0, 500_000, 0), 1);
 });
 
+test('cached input tokens at the cached rate, cache writes at the write rate; without them, the input rate', () => {
+  const pricing = new Pricing({ c: { input: 10, output: 20, cached_input: 1, cache_write: 12.5 }, plain: { input: 10, output: 20 } });
+  // 1M prompt tokens: 600k cached, 100k written, 300k fresh; 100k output.
+  assert.equal(pricing.cost('c', 1_000_000, 100_000, 600_000, 100_000), 0.6 + 1.25 + 3 + 2);
+  assert.equal(pricing.cost('plain', 1_000_000, 100_000, 600_000, 100_000), 10 + 2);
+  assert.equal(pricing.cost('c', 100, 0, 500, 0), 100 / 1_000_000, 'cached tokens never exceed the prompt');
+  assert.equal(pricing.priceOf('claude-sonnet-4-5-20250929')!.cached_input, 0.3);
+});
+
 test('the config’s pricing table reaches the compiled pipeline', async () => {
   const gateway = createGateway({
     yaml: `version: 1
