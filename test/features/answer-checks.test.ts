@@ -27,10 +27,16 @@ function yaml(up: MockUpstream, features: string, spare?: MockUpstream): string 
 version: 1
 upstreams:
   up: { provider: openai, url: ${up.url} }
+  # The same mock, spoken to in Anthropic's API: Anthropic callers' requests go to it as they are.
+  claude: { provider: anthropic, url: ${up.url} }
 ${spare ? `  spare: { provider: openai, url: ${spare.url} }\n` : ''}default_router: main
 routers:
   main:
     targets: [{ upstream: up }${spare ? ', { upstream: spare }' : ''}]
+    features:
+${features}
+  claude:
+    targets: [{ upstream: claude }]
     features:
 ${features}
 `;
@@ -151,7 +157,7 @@ describe('structured_output: on_failure pass, a configured schema, buffered stre
     const first = up.received.length;
     const message = (text: string) => ({ id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-haiku-4-5', content: [{ type: 'text', text }], stop_reason: 'end_turn', usage: { input_tokens: 10, output_tokens: 5 } });
     up.script(steps.json(200, message('{"name":"Ada"}')), steps.json(200, message('{"name":"Ada","age":36}')));
-    const res = await fetch(`${gw.url}/v1/messages`, {
+    const res = await fetch(`${gw.url}/router/claude/v1/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
       body: JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 100, messages: ASK, output_format: { type: 'json_schema', schema: PERSON } }),

@@ -38,9 +38,15 @@ describe('context_trimming', () => {
 version: 1
 upstreams:
   up: { provider: openai, url: ${up.url} }
+  # The same mock, spoken to in Anthropic's API: Anthropic callers' requests go to it as they are.
+  claude: { provider: anthropic, url: ${up.url} }
 routers:
   main:
     targets: [{ upstream: up }]
+    features:
+      context_trimming: { max_input_tokens: 200 }
+  claude:
+    targets: [{ upstream: claude }]
     features:
       context_trimming: { max_input_tokens: 200 }
   windowed:
@@ -98,7 +104,7 @@ routers:
     ];
     up.script(steps.json(200, { id: 'msg', type: 'message', role: 'assistant', content: [{ type: 'text', text: 'Rain.' }], usage: { input_tokens: 1, output_tokens: 1 } }));
     const body = { model: 'claude-haiku-4-5', max_tokens: 50, system: 'Be brief.', messages };
-    const res = await post(gw.url, '/router/main/v1/messages', body);
+    const res = await post(gw.url, '/router/claude/v1/messages', body);
     assert.equal(res.status, 200);
     const sent = up.received.at(-1)!.json();
     assert.equal(sent.system, 'Be brief.');
