@@ -4,6 +4,7 @@
  */
 
 import type { StrategyName } from '../pipeline/strategies.js';
+import type { EventType } from '../events/events.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -47,6 +48,10 @@ export interface ServerConfig {
   admin?: string | false;
   max_body?: string;
   drain?: string;
+  /** The probe-only listener: /healthz and /readyz (for the kubelet). */
+  health?: string;
+  /** A listener serving only /metrics (for Prometheus from outside the pod). */
+  metrics?: string;
   /** Peers whose X-Forwarded-For is believed (IPs or CIDRs). */
   trusted_proxies?: string[];
 }
@@ -61,6 +66,25 @@ export interface LoggingConfig {
   access?: boolean;
 }
 
+export interface TelemetryConfig {
+  otlp: { url: string; headers?: Record<string, string>; protocol?: 'http/protobuf' | 'http/json'; timeout?: string };
+  service_name?: string;
+  sample?: number;
+  metrics_interval?: string;
+}
+
+export interface WebhookConfig {
+  url: string;
+  secret: string;
+  name?: string;
+  events?: EventType[];
+  timeout?: string;
+  max_attempts?: number;
+  backoff?: string;
+  max_backoff?: string;
+  max_queue?: number;
+}
+
 export interface GatewayConfig {
   version: 1;
   server?: ServerConfig;
@@ -72,4 +96,7 @@ export interface GatewayConfig {
   routers: Record<string, RouterConfig>;
   /** USD per 1M tokens by model; merged over the shipped default table. */
   pricing?: Record<string, { input: number; output: number }>;
+  /** OpenTelemetry export (traces and GenAI metrics over OTLP); absent: off, nothing loaded. */
+  telemetry?: TelemetryConfig;
+  webhooks?: WebhookConfig[];
 }

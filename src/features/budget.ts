@@ -2,10 +2,9 @@ import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
 import type { CompileDeps } from '../pipeline/compile-deps.js';
 import type { RequestContext } from '../pipeline/context.js';
-import type { SseEvent, Stage } from '../pipeline/stage.js';
+import type { Stage } from '../pipeline/stage.js';
 import { GatewayError } from '../errors.js';
 import type { StateStore } from '../state/store.js';
-import { hideAddedUsage, requestStreamUsage } from './stream-usage.js';
 
 export type BudgetPeriod = 'day' | 'week' | 'month';
 
@@ -69,7 +68,6 @@ interface Known {
  */
 class BudgetStage implements Stage {
   readonly name = 'budget';
-  readonly onChunk = hideAddedUsage as (ctx: RequestContext, event: SseEvent) => SseEvent | null | undefined;
   private readonly scope: BudgetScope;
   private readonly state: StateStore;
   private readonly now: () => number;
@@ -119,7 +117,6 @@ class BudgetStage implements Stage {
   onRequest(ctx: RequestContext): void | Promise<void> {
     const who = this.scope.keyOf(ctx);
     if (who === null) return;
-    requestStreamUsage(ctx);
     const period = this.current(this.now());
     const spend = this.state.getSpend(`${this.prefix}${who}:${period.stamp}`);
     return spend instanceof Promise ? spend.then((s) => this.check(who, s, period)) : this.check(who, spend, period);

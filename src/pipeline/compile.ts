@@ -2,6 +2,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { InterceptorItem, RouterConfig, UpstreamConfig } from '../config/types.js';
 import { FEATURES } from '../features/registry.js';
 import { INTERCEPTORS } from '../interceptors/registry.js';
+import { STREAM_USAGE } from '../features/stream-usage.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { credentialOf } from '../providers/http.js';
@@ -24,6 +25,8 @@ import { MemoryStore } from '../state/memory.js';
 import type { StateStore } from '../state/store.js';
 import { Embedders } from '../embeddings/create.js';
 import type { Inject } from '../server/inject.js';
+import type { Telemetry } from '../observability/telemetry.js';
+import { NO_EVENTS, type EventSink } from '../events/events.js';
 
 export interface CompileOptions {
   readonly logger: Logger;
@@ -38,6 +41,10 @@ export interface CompileOptions {
   readonly now?: () => number;
   /** Runs a request through the gateway in process; absent when no gateway runs (`sidegate explain`). */
   readonly inject?: Inject;
+  /** The gateway's OpenTelemetry exporters, when `telemetry` is configured. */
+  readonly telemetry?: Telemetry | null;
+  /** Where features send events (webhooks); nothing is sent when absent. */
+  readonly events?: EventSink;
 }
 
 const NO_GATEWAY: Inject = () => Promise.reject(new Error('no gateway is running this pipeline'));
@@ -50,6 +57,7 @@ interface Shared {
   readonly clientIp: ClientIp;
   readonly embedders: Embedders;
   readonly inject: Inject;
+  readonly events: EventSink;
 }
 
 function compileUpstream(name: string, config: UpstreamConfig, connectTimeoutMs: number | null, options: CompileOptions): CompiledUpstream {
@@ -92,8 +100,8 @@ function compileRouter(
   const deps: CompileDeps = { routerName: name, targets, logger: options.logger, metrics: options.metrics, routerFingerprint, ...shared };
   const explain: string[] = [];
 
-  const builtins: PlacedStage[] = [];
-  const described = new Map<Stage, string>();
+  const builtins: PlacedStage[] = [{ stage: STREAM_USAGE, order: STAGE_ORDER.stream_usage }];
+  const described = new Map<Stage, string>([[STREAM_USAGE, 'streams ask the upstream for usage (the extra event reaches only clients that asked)']]);
   for (const feature of [...FEATURES].sort((a, b) => a.order - b.order)) {
     const featureConfig = features[feature.name];
     if (featureConfig === undefined) continue;
@@ -160,6 +168,7 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
       clientIp: clientIpResolver(config.server?.trusted_proxies),
       embedders: new Embedders((upstream) => upstreams.get(upstream)?.provider),
       inject: options.inject ?? NO_GATEWAY,
+      events: options.events ?? NO_EVENTS,
     };
     const routers = new Map<string, CompiledRouter>();
     const byModel = new Map<string, CompiledRouter>();
@@ -181,6 +190,7 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
       pricing,
       maxBody: parseSize(config.server?.max_body ?? CONFIG_DEFAULTS.max_body),
       accessLog: config.logging?.access ?? CONFIG_DEFAULTS.access_log,
+      telemetry: options.telemetry ? options.telemetry.forPipeline(config.upstreams) : null,
       lease: { inflight: 0, retired: false },
     });
   } catch (err) {

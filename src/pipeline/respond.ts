@@ -245,9 +245,11 @@ async function forwardParsed(ctx: RequestContext, source: Source, headers: Outgo
 }
 
 function readUsage(ctx: RequestContext, tail: TailBuffer): void {
-  const usage = usageFromTail(tail.text());
+  const text = tail.text();
+  const usage = usageFromTail(text);
   ctx.promptTokens = usage.prompt;
   ctx.completionTokens = usage.completion;
+  if (ctx.trace !== null) ctx.trace.readTail(text);
 }
 
 /**

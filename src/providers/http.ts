@@ -55,6 +55,7 @@ export function createHttpProvider(config: UpstreamConfig, deps: ProviderFactory
         contentLength: isBuffer ? body.length : null,
         identityEncoding: ctx.body !== undefined,
         requestId: ctx.id,
+        traceparent: attempt.traceparent,
       });
       const started = performance.now();
       const response = await dispatcher.request({
