@@ -95,7 +95,8 @@ export class Telemetry {
   readonly tokenUsage: OtelApi.Histogram;
   readonly duration: OtelApi.Histogram;
 
-  constructor(config: TelemetryConfig, version: string) {
+  constructor(config: TelemetryConfig) {
+    const version = (requireModule('../../package.json') as { version: string }).version; // src/ and dist/ sit beside it
     const protocol = config.otlp.protocol ?? CONFIG_DEFAULTS.otlp_protocol;
     const timeoutMillis = checkRange('otlp.timeout', config.otlp.timeout ?? CONFIG_DEFAULTS.otlp_timeout, 100, 60_000, '100ms to 60s');
     const intervalMs = checkRange('metrics_interval', config.metrics_interval ?? CONFIG_DEFAULTS.metrics_interval, 1000, 3_600_000, '1s to 1h');
