@@ -8,6 +8,7 @@ import { rateLimit } from './rate_limit.js';
 import { requestCoalescing } from './request-coalescing.js';
 import { retry } from './retry.js';
 import { timeout } from './timeout.js';
+import { payloadLog } from './payload-log.js';
 
 /**
  * Every feature the gateway knows, in no particular order (each carries its own `order`).
@@ -23,4 +24,5 @@ export const FEATURES: readonly FeatureModule[] = [
   timeout,
   hedging,
   healthCheck,
+  payloadLog,
 ];

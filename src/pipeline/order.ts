@@ -13,6 +13,8 @@
 export const STAGE_ORDER = Object.freeze({
   /** Streamed completions ask for usage; first, so every answer's extra usage event is hidden on the way out. */
   stream_usage: 10,
+  /** Early, so a refused request is logged with the answer it got. */
+  payload_log: 50,
   /** Who the caller is (tenancy keys, an authentication hook). */
   authenticate: 100,
   rate_limit: 200,
