@@ -561,8 +561,6 @@ export function gatewaySchema(): Record<string, unknown> {
           required: ['redis'],
         },
       },
-      telemetry: telemetrySchema(),
-      webhooks: webhooksSchema(),
       upstreams: namedMap('upstream', 'The providers the gateway may call, by name (at least one). Nothing else is ever called.'),
       defaults: {
         description: 'Inherited by every router; a router\'s own keys win.',
@@ -596,6 +594,8 @@ export function gatewaySchema(): Record<string, unknown> {
           },
         },
       },
+      telemetry: telemetrySchema(),
+      webhooks: webhooksSchema(),
     },
     $defs: { ...baseDefs(), features: featuresDef(), interceptors: interceptorsDef() },
   };
