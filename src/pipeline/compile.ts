@@ -101,7 +101,7 @@ function compileRouter(
   const explain: string[] = [];
 
   const builtins: PlacedStage[] = [{ stage: STREAM_USAGE, order: STAGE_ORDER.stream_usage }];
-  const described = new Map<Stage, string>([[STREAM_USAGE, 'streams ask the upstream for usage (the extra event reaches only clients that asked)']]);
+  const described = new Map<Stage, string>([[STREAM_USAGE, 'built-in stream_usage: streams ask the upstream for usage (the extra event reaches only clients that asked)']]);
   for (const feature of [...FEATURES].sort((a, b) => a.order - b.order)) {
     const featureConfig = features[feature.name];
     if (featureConfig === undefined) continue;

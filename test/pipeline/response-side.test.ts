@@ -54,7 +54,7 @@ describe('one ordered line: hooks placed among the built-in stages by priority',
     const router = gw.gateway.pipeline.routers.get('main')!;
     assert.deepEqual(
       router.explain.map((line) => line.trim().split(/\s+/).slice(0, 3).join(' ')),
-      ['150 hook before-limit', '200 feature rate_limit:', '1000 hook after-limit'],
+      ['10 built-in stream_usage:', '150 hook before-limit', '200 feature rate_limit:', '1000 hook after-limit'],
     );
   });
 });
