@@ -43,6 +43,7 @@ function proxy(req: IncomingMessage, res: ServerResponse): void {
     })
     .then(
       (upstream) => {
+        if (res.destroyed) return void upstream.body.dump().catch(ignore); // the client left (Node 24 would throw in pipeline)
         res.writeHead(upstream.statusCode, withoutHopByHop(upstream.headers) as OutgoingHttpHeaders);
         pipeline(upstream.body, res, ignore);
       },

@@ -20,6 +20,15 @@ import { parseDuration } from './util/units.js';
 import { createStateStore, stateIdentity } from './state/create.js';
 import type { StateStore } from './state/store.js';
 import { injector, type Inject, type InjectedResponse, type InjectRequest } from './server/inject.js';
+import { Telemetry, telemetryIdentity } from './observability/telemetry.js';
+import { Webhooks } from './events/webhooks.js';
+import type { EventData, EventSink, EventType } from './events/events.js';
+import { diffConfigs } from './config/diff.js';
+import { formatIssue } from './config/load.js';
+import { HEALTH_PATHS, METRICS_PATHS } from './server/admin.js';
+
+/** How long webhooks may keep delivering what they hold when they are replaced or the gateway closes. */
+const WEBHOOK_GRACE_MS = 2000;
 
 /** A config file path, inline YAML text, or an already-parsed config object. */
 export type ConfigSource = string | { yaml: string; source?: string } | GatewayConfig;
@@ -44,12 +53,20 @@ export interface ListenOverrides {
   listen?: string;
   /** Overrides `server.admin`; false disables the admin listener. */
   admin?: string | false;
+  /** Overrides `server.health` (the probe-only listener); false disables it. */
+  health?: string | false;
+  /** Overrides `server.metrics` (the /metrics-only listener); false disables it. */
+  metrics?: string | false;
 }
 
 export interface Addresses {
   /** The data plane's base URL, e.g. http://127.0.0.1:8080 (the SDK baseURL is this + /v1). */
   url: string;
   adminUrl: string | null;
+  /** The probe-only listener (`/healthz`, `/readyz`), when `server.health` is set. */
+  healthUrl: string | null;
+  /** The `/metrics`-only listener, when `server.metrics` is set. */
+  metricsUrl: string | null;
 }
 
 export interface ReloadResult {
@@ -96,6 +113,21 @@ export class Gateway extends EventEmitter implements Runtime {
   private watcher: ConfigWatcher | null = null;
   private server: Server | null = null;
   private admin: Server | null = null;
+  /** The probe-only and metrics-only listeners, when configured. */
+  private side: Server[] = [];
+  /** OpenTelemetry exporters, when `telemetry` is configured; replaced only when that section changes. */
+  private telemetry: Telemetry | null;
+  /** The configured webhooks, replaced only when `webhooks` changes. */
+  private webhooks: Webhooks | null;
+  /**
+   * What compiled features emit into: a stable sink that forwards to the current webhooks
+   * (library users may emit too, e.g. tenancy's `key.expired`).
+   */
+  readonly events: EventSink = {
+    emit: <T extends EventType>(type: T, data: EventData[T]): void => {
+      if (this.webhooks !== null) this.webhooks.emit(type, data);
+    },
+  };
   private upgraded = new Set<Duplex>();
   private isDraining = false;
   private closed: Promise<void> | null = null;
@@ -126,10 +158,16 @@ export class Gateway extends EventEmitter implements Runtime {
     };
     this.now = options.now ?? Date.now;
     this.store = this.newStore(loaded);
+    this.telemetry = null;
+    this.webhooks = null;
     try {
-      this.live = compile(loaded, { ...this.compileOptions, state: this.store, now: this.now });
+      this.telemetry = loaded.config.telemetry ? new Telemetry(loaded.config.telemetry) : null;
+      this.webhooks = this.newWebhooks(loaded);
+      this.live = compile(loaded, this.compileFor(this.store, this.telemetry));
     } catch (err) {
       void this.store.close();
+      void this.telemetry?.close();
+      void this.webhooks?.close(0);
       throw err;
     }
     this.metrics.setConfigVersion(this.live.version);
@@ -143,6 +181,15 @@ export class Gateway extends EventEmitter implements Runtime {
         (err) => this.logger.warn({ err }, 'config watcher failed'),
       );
     }
+  }
+
+  private compileFor(state: StateStore, telemetry: Telemetry | null): CompileOptions {
+    return { ...this.compileOptions, state, now: this.now, telemetry, events: this.events };
+  }
+
+  private newWebhooks(loaded: LoadedConfig): Webhooks | null {
+    const list = loaded.config.webhooks;
+    return list && list.length > 0 ? new Webhooks(list, this.logger, this.metrics) : null;
   }
 
   private newStore(loaded: LoadedConfig): StateStore {
@@ -199,6 +246,8 @@ export class Gateway extends EventEmitter implements Runtime {
     if (source !== undefined) this.source = source;
     let pipeline: Pipeline;
     let store = this.store;
+    let telemetry = this.telemetry;
+    let webhooks = this.webhooks;
     try {
       const loaded = load(this.source, this.env);
       if (loaded.hash === this.live.loaded.hash) {
@@ -206,11 +255,18 @@ export class Gateway extends EventEmitter implements Runtime {
         this.metrics.reloads.labels('unchanged').inc();
         return { changed: false, version: this.live.version, compileMs: 0 };
       }
-      if (stateIdentity(loaded.config.state) !== stateIdentity(this.live.loaded.config.state)) store = this.newStore(loaded);
+      const before = this.live.loaded.config;
       try {
-        pipeline = compile(loaded, { ...this.compileOptions, state: store, now: this.now });
+        if (stateIdentity(loaded.config.state) !== stateIdentity(before.state)) store = this.newStore(loaded);
+        if (telemetryIdentity(loaded.config.telemetry) !== telemetryIdentity(before.telemetry)) {
+          telemetry = loaded.config.telemetry ? new Telemetry(loaded.config.telemetry) : null;
+        }
+        if (JSON.stringify(loaded.config.webhooks ?? []) !== JSON.stringify(before.webhooks ?? [])) webhooks = this.newWebhooks(loaded);
+        pipeline = compile(loaded, this.compileFor(store, telemetry));
       } catch (err) {
         if (store !== this.store) void store.close();
+        if (telemetry !== this.telemetry) void telemetry?.close();
+        if (webhooks !== this.webhooks) void webhooks?.close(0);
         throw err;
       }
     } catch (err) {
@@ -219,6 +275,7 @@ export class Gateway extends EventEmitter implements Runtime {
       this.lastReloadError = err instanceof Error ? err.message : String(err);
       const issues = err instanceof ConfigError ? err.issues : undefined;
       this.logger.error({ issues, err: issues ? undefined : err }, 'config reload failed; keeping the running config');
+      this.events.emit('reload.failed', { running: this.live.version, errors: issues ? issues.map(formatIssue) : [this.lastReloadError] });
       this.emit('reload_error', err);
       throw err;
     }
@@ -229,6 +286,16 @@ export class Gateway extends EventEmitter implements Runtime {
       this.store = store;
       void store.ready();
       void old.close();
+    }
+    if (telemetry !== this.telemetry) {
+      const old = this.telemetry;
+      this.telemetry = telemetry;
+      void old?.close(); // spans of requests still in flight on the old config are dropped
+    }
+    if (webhooks !== this.webhooks) {
+      const old = this.webhooks;
+      this.webhooks = webhooks;
+      void old?.close(WEBHOOK_GRACE_MS); // delivers what it still holds, in the background
     }
     previous.lease.retired = true;
     if (previous.lease.inflight === 0) void closePipeline(previous);
@@ -245,7 +312,10 @@ export class Gateway extends EventEmitter implements Runtime {
       this.logger.warn({ listen: after.listen, admin: after.admin }, 'server.listen and server.admin take effect at the next restart');
     }
     const event = { version: pipeline.version, previous: previous.version, compileMs: pipeline.compileMs };
-    this.logger.info(event, 'config reloaded');
+    // The audit line: one per config change, naming what changed (never a value).
+    const changes = diffConfigs(previous.loaded.config, pipeline.loaded.config);
+    this.logger.info({ ...event, hash: pipeline.loaded.hash, changes }, 'config reloaded');
+    this.events.emit('reload.succeeded', { version: pipeline.version, previous: previous.version, compile_ms: Math.round(pipeline.compileMs * 100) / 100, changes });
     this.emit('reload', event);
     return { changed: true, version: pipeline.version, compileMs: pipeline.compileMs };
   }
@@ -287,8 +357,21 @@ export class Gateway extends EventEmitter implements Runtime {
       this.admin = createServer(adminHandler(this));
       adminUrl = await listenOn(this.admin, adminAddress);
     }
-    this.logger.info({ url, admin: adminUrl, config: this.live.loaded.source, version: this.live.version }, 'sidegate listening');
-    return { url, adminUrl };
+    const healthUrl = await this.listenSide(overrides.health ?? serverConfig.health, HEALTH_PATHS);
+    const metricsUrl = await this.listenSide(overrides.metrics ?? serverConfig.metrics, METRICS_PATHS);
+    this.logger.info(
+      { url, admin: adminUrl, health: healthUrl ?? undefined, metrics: metricsUrl ?? undefined, config: this.live.loaded.source, version: this.live.version },
+      'sidegate listening',
+    );
+    return { url, adminUrl, healthUrl, metricsUrl };
+  }
+
+  /** A listener that serves only some admin paths (probes for the kubelet, /metrics for Prometheus). */
+  private async listenSide(address: string | false | undefined, paths: ReadonlySet<string>): Promise<string | null> {
+    if (address === undefined || address === false) return null;
+    const server = createServer(adminHandler(this, paths));
+    this.side.push(server);
+    return listenOn(server, address);
   }
 
   /** Resolves once no request is in flight (or at once if none is). */
@@ -328,10 +411,11 @@ export class Gateway extends EventEmitter implements Runtime {
     await serverClosed;
     await closePipeline(this.live);
     await this.store.close();
-    if (this.admin) {
-      const admin = this.admin;
-      admin.closeAllConnections();
-      await new Promise<void>((resolve) => admin.close(() => resolve()));
+    await Promise.all([this.webhooks?.close(WEBHOOK_GRACE_MS), this.telemetry?.close()]);
+    for (const listener of [this.admin, ...this.side]) {
+      if (!listener) continue;
+      listener.closeAllConnections();
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
     }
     this.logger.info('closed');
     this.emit('close');

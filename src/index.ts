@@ -19,3 +19,5 @@ export type { ConfigIssue, LoadedConfig } from './config/load.js';
 export { explainPipeline } from './pipeline/compile.js';
 export type { StateStore, StateHealth, BucketSpec, BucketResult, CacheEntry, CacheSpace } from './state/store.js';
 export type { InjectRequest, InjectedResponse } from './server/inject.js';
+export { EVENT_TYPES } from './events/events.js';
+export type { EventData, EventSink, EventType, GatewayEvent } from './events/events.js';

@@ -3,32 +3,34 @@
  * The gateway schema compiled by ajv into standalone code; called with a ValidationContext as `this`. */
 import runtime_equal from 'ajv/dist/runtime/equal.js';
 import runtime_ucs2length from 'ajv/dist/runtime/ucs2length.js';
-export const REGISTRIES = "rate_limit,budget,cache,semantic_cache,request_coalescing,retry,fallback,timeout,hedging,health_check,structured_output,quality_gate,context_trimming,token_optimization,context_compression,prompt_caching,cost_aware_routing;";
+export const REGISTRIES = "rate_limit,budget,cache,semantic_cache,request_coalescing,retry,fallback,timeout,hedging,health_check,structured_output,quality_gate,context_trimming,token_optimization,context_compression,prompt_caching,cost_aware_routing,payload_log;";
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sidegate.dev/schemas/gateway.schema.json","title":"sidegate gateway configuration","description":"gateway.yaml: the one configuration file of the sidegate AI gateway. `${VAR}` and `${VAR:-default}` in any value read the environment at load time (`$${` writes a literal `${`).","type":"object","additionalProperties":false,"required":["version","upstreams","routers"],"properties":{"version":{"description":"The config format version. Always `1`.","const":1},"server":{"description":"The listeners.","type":"object","additionalProperties":false,"properties":{"listen":{"$ref":"#/$defs/host_port","description":"Where the data plane listens: the apps' base URL is `http://<listen>/v1`. Default `127.0.0.1:8080`; port 0 picks a free port.","default":"127.0.0.1:8080"},"admin":{"description":"Where the admin listener (`/healthz`, `/readyz`, `/metrics`, `/stats`, `/config`) listens, or `false` for none. Default `127.0.0.1:9090`.","default":"127.0.0.1:9090","anyOf":[{"title":"a host:port like 127.0.0.1:9090","$ref":"#/$defs/host_port"},{"title":"false (no admin listener)","const":false}]},"max_body":{"$ref":"#/$defs/size","description":"The largest request body accepted; larger requests get 413. Default `10mb`.","default":"10mb"},"drain":{"$ref":"#/$defs/duration","description":"On SIGTERM, how long in-flight requests may take to finish (readiness fails at once) before the process exits. Default `25s`.","default":"25s"},"trusted_proxies":{"description":"Peers (IPs or CIDRs, e.g. `10.0.0.0/8`, `::1`) whose `X-Forwarded-For` header is believed when the gateway needs the client's address (rate limits keyed by `client_ip`). The client is the rightmost address not in this list. Default: none, so the TCP peer is the client.","type":"array","items":{"type":"string","pattern":"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"}}}},"logging":{"description":"Logs (JSON lines on stdout).","type":"object","additionalProperties":false,"properties":{"level":{"description":"The lowest level written. Default `info`; `silent` writes nothing.","enum":["fatal","error","warn","info","debug","trace","silent"],"default":"info"},"access":{"description":"Write one access line per request. Default `true`.","type":"boolean","default":true}}},"state":{"description":"Where shared state lives: rate-limit buckets, budget spend and cached answers. It survives config reloads (a changed `state` section starts a new store).","type":"object","additionalProperties":false,"required":["backend"],"properties":{"backend":{"description":"The state store. `memory` (default): in this process only. `redis`: shared by every replica that uses the same Redis and `prefix`, so they enforce one limit and one budget and share one cache. If Redis is unreachable the gateway keeps serving on local counters, logs it, counts the failures (`ai_gateway_state_failures_total`) and reports it in /readyz, and uses Redis again once it returns.","enum":["memory","redis"],"default":"memory"},"redis":{"description":"The Redis connection; required when `backend` is `redis`.","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"description":"A `redis://` or `rediss://` (TLS) URL, e.g. `\"${REDIS_URL}\"`; a password goes in the URL (`redis://:pass@host:6379/0`). Redacted in /config and logs.","type":"string","pattern":"^rediss?://\\S+$","x-secret":true},"prefix":{"description":"Prepended to every key the gateway writes, so several gateways or apps can share one Redis. Default `sidegate:`.","type":"string","default":"sidegate:"},"timeout":{"$ref":"#/$defs/duration","description":"The longest wait for one Redis command; past it the operation is answered from local counters (and counted as a failure). Default `250ms`.","default":"250ms"}}}},"if":{"properties":{"backend":{"const":"redis"}},"required":["backend"]},"then":{"description":"redis needs its connection","properties":{"redis":{"description":"Required when `backend` is `redis`."}},"required":["redis"]}},"upstreams":{"description":"The providers the gateway may call, by name (at least one). Nothing else is ever called.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/upstream"}},"defaults":{"description":"Inherited by every router; a router's own keys win.","type":"object","additionalProperties":false,"properties":{"features":{"$ref":"#/$defs/features","description":"Features every router gets unless it sets the same feature itself."},"interceptors":{"$ref":"#/$defs/interceptors","description":"Interceptors for routers that do not list their own."}}},"default_router":{"$ref":"#/$defs/name","description":"The router for requests whose `model` names no router or alias. Without it, such requests get 404 `model_not_found`."},"routers":{"description":"The routes, by name (at least one). A request's `model` selects a router by name or alias.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/router"}},"prompts":{"description":"Prompt templates by name, for the features and interceptors that name one (e.g. `context_compression.prompt`). `{{name}}` placeholders are filled from `variables`.","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One prompt template.","type":"object","additionalProperties":false,"required":["template"],"properties":{"template":{"description":"The prompt text, with `{{name}}` placeholders (at most 100000 characters).","type":"string","minLength":1,"maxLength":100000},"variables":{"description":"Default values of the placeholders, by name.","type":"object","maxProperties":100,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"A placeholder value.","type":"string","maxLength":10000}}}}},"pricing":{"description":"What tokens cost, in USD per 1M tokens, by model name. A default table for common OpenAI and Anthropic models ships with the gateway; entries here override or extend it. A dated model name (`gpt-4o-2024-08-06`) uses the entry it starts with. Budgets and cost-aware routing read it.","type":"object","propertyNames":{"minLength":1},"additionalProperties":{"description":"The price of one model.","type":"object","additionalProperties":false,"required":["input","output"],"properties":{"input":{"description":"USD per 1M prompt (input) tokens.","type":"number","minimum":0},"output":{"description":"USD per 1M completion (output) tokens.","type":"number","minimum":0},"cached_input":{"description":"USD per 1M input tokens read from the provider's prompt cache. Default: `input`.","type":"number","minimum":0},"cache_write":{"description":"USD per 1M input tokens written to the provider's prompt cache (Anthropic). Default: `input`.","type":"number","minimum":0}}}}},"$defs":{"name":{"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]},"duration":{"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]},"size":{"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]},"host_port":{"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]},"http_url":{"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]},"auth":{"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]},"upstream":{"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`.","default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}},"target":{"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies.","type":"integer","minimum":0}}},"router":{"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one.","type":"array","minItems":1,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}},"features":{"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Cost is computed from each response's `usage` and the `pricing` table. Once the period's spend reaches `usd`, requests get 429 `budget_exceeded` (with `Retry-After` until the period ends) before any upstream call; the request that crosses the limit completes. Spend lives in the `state` store: it survives reloads, and replicas sharing Redis share it.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together).","enum":["router"],"default":"router"}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers (1ms–10m) for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first)."}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket: `client_ip` (default; `X-Forwarded-For` is honoured only from `server.trusted_proxies`), `api_key` (a hash of the caller's bearer token, never the token), `header:<name>` (a hash of that header's value), or `global` (one bucket for the router).","type":"string","pattern":"^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","api_key","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 100000). Default 1000.","type":"integer","minimum":1,"maximum":100000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}},"interceptors":{"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`.","type":"array","items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sidegate.dev/schemas/gateway.schema.json","title":"sidegate gateway configuration","description":"gateway.yaml: the one configuration file of the sidegate AI gateway. `${VAR}` and `${VAR:-default}` in any value read the environment at load time (`$${` writes a literal `${`).","type":"object","additionalProperties":false,"required":["version","upstreams","routers"],"properties":{"version":{"description":"The config format version. Always `1`.","const":1},"server":{"description":"The listeners.","type":"object","additionalProperties":false,"properties":{"listen":{"$ref":"#/$defs/host_port","description":"Where the data plane listens: the apps' base URL is `http://<listen>/v1`. Default `127.0.0.1:8080`; port 0 picks a free port.","default":"127.0.0.1:8080"},"admin":{"description":"Where the admin listener (`/healthz`, `/readyz`, `/metrics`, `/stats`, `/config`) listens, or `false` for none. Default `127.0.0.1:9090`.","default":"127.0.0.1:9090","anyOf":[{"title":"a host:port like 127.0.0.1:9090","$ref":"#/$defs/host_port"},{"title":"false (no admin listener)","const":false}]},"max_body":{"$ref":"#/$defs/size","description":"The largest request body accepted; larger requests get 413. Default `10mb`.","default":"10mb"},"drain":{"$ref":"#/$defs/duration","description":"On SIGTERM, how long in-flight requests may take to finish (readiness fails at once) before the process exits. Default `25s`.","default":"25s"},"health":{"$ref":"#/$defs/host_port","description":"A probe-only listener serving just `/healthz` and `/readyz`, for the kubelet (e.g. `0.0.0.0:9091`), so the admin listener can stay on loopback. Default: none."},"metrics":{"$ref":"#/$defs/host_port","description":"A listener serving only `/metrics`, for Prometheus scraping from outside the pod (e.g. `0.0.0.0:9092`), so the admin listener (with `/config` and `DELETE /cache`) can stay on loopback. Default: none."},"trusted_proxies":{"description":"Peers (IPs or CIDRs, e.g. `10.0.0.0/8`, `::1`) whose `X-Forwarded-For` header is believed when the gateway needs the client's address (rate limits keyed by `client_ip`). The client is the rightmost address not in this list. Default: none, so the TCP peer is the client.","type":"array","items":{"type":"string","pattern":"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"}}}},"logging":{"description":"Logs (JSON lines on stdout).","type":"object","additionalProperties":false,"properties":{"level":{"description":"The lowest level written. Default `info`; `silent` writes nothing.","enum":["fatal","error","warn","info","debug","trace","silent"],"default":"info"},"access":{"description":"Write one access line per request. Default `true`.","type":"boolean","default":true}}},"state":{"description":"Where shared state lives: rate-limit buckets, budget spend and cached answers. It survives config reloads (a changed `state` section starts a new store).","type":"object","additionalProperties":false,"required":["backend"],"properties":{"backend":{"description":"The state store. `memory` (default): in this process only. `redis`: shared by every replica that uses the same Redis and `prefix`, so they enforce one limit and one budget and share one cache. If Redis is unreachable the gateway keeps serving on local counters, logs it, counts the failures (`ai_gateway_state_failures_total`) and reports it in /readyz, and uses Redis again once it returns.","enum":["memory","redis"],"default":"memory"},"redis":{"description":"The Redis connection; required when `backend` is `redis`.","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"description":"A `redis://` or `rediss://` (TLS) URL, e.g. `\"${REDIS_URL}\"`; a password goes in the URL (`redis://:pass@host:6379/0`). Redacted in /config and logs.","type":"string","pattern":"^rediss?://\\S+$","x-secret":true},"prefix":{"description":"Prepended to every key the gateway writes, so several gateways or apps can share one Redis. Default `sidegate:`.","type":"string","default":"sidegate:"},"timeout":{"$ref":"#/$defs/duration","description":"The longest wait for one Redis command; past it the operation is answered from local counters (and counted as a failure). Default `250ms`.","default":"250ms"}}}},"if":{"properties":{"backend":{"const":"redis"}},"required":["backend"]},"then":{"description":"redis needs its connection","properties":{"redis":{"description":"Required when `backend` is `redis`."}},"required":["redis"]}},"upstreams":{"description":"The providers the gateway may call, by name (at least one). Nothing else is ever called.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/upstream"}},"defaults":{"description":"Inherited by every router; a router's own keys win.","type":"object","additionalProperties":false,"properties":{"features":{"$ref":"#/$defs/features","description":"Features every router gets unless it sets the same feature itself."},"interceptors":{"$ref":"#/$defs/interceptors","description":"Interceptors for routers that do not list their own."}}},"default_router":{"$ref":"#/$defs/name","description":"The router for requests whose `model` names no router or alias. Without it, such requests get 404 `model_not_found`."},"routers":{"description":"The routes, by name (at least one). A request's `model` selects a router by name or alias.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/router"}},"prompts":{"description":"Prompt templates by name, for the features and interceptors that name one (e.g. `context_compression.prompt`). `{{name}}` placeholders are filled from `variables`.","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One prompt template.","type":"object","additionalProperties":false,"required":["template"],"properties":{"template":{"description":"The prompt text, with `{{name}}` placeholders (at most 100000 characters).","type":"string","minLength":1,"maxLength":100000},"variables":{"description":"Default values of the placeholders, by name.","type":"object","maxProperties":100,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"A placeholder value.","type":"string","maxLength":10000}}}}},"pricing":{"description":"What tokens cost, in USD per 1M tokens, by model name. A default table for common OpenAI and Anthropic models ships with the gateway; entries here override or extend it. A dated model name (`gpt-4o-2024-08-06`) uses the entry it starts with. Budgets and cost-aware routing read it.","type":"object","propertyNames":{"minLength":1},"additionalProperties":{"description":"The price of one model.","type":"object","additionalProperties":false,"required":["input","output"],"properties":{"input":{"description":"USD per 1M prompt (input) tokens.","type":"number","minimum":0},"output":{"description":"USD per 1M completion (output) tokens.","type":"number","minimum":0},"cached_input":{"description":"USD per 1M input tokens read from the provider's prompt cache. Default: `input`.","type":"number","minimum":0},"cache_write":{"description":"USD per 1M input tokens written to the provider's prompt cache (Anthropic). Default: `input`.","type":"number","minimum":0}}}},"telemetry":{"description":"OpenTelemetry, off unless set: a span per request and a child span per upstream try (GenAI semantic conventions), the caller's `traceparent` continued and each try's sent upstream, `trace_id` in the access line, and the metrics `gen_ai.client.token.usage` and `gen_ai.client.operation.duration`, all exported over OTLP/HTTP.","type":"object","additionalProperties":false,"required":["otlp"],"properties":{"otlp":{"description":"Where to export: an OpenTelemetry Collector (or any OTLP/HTTP receiver).","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"The receiver's base URL, e.g. `http://otel-collector:4318`; `/v1/traces` and `/v1/metrics` are appended."},"protocol":{"description":"The OTLP/HTTP encoding: `http/protobuf` (default) or `http/json`.","enum":["http/protobuf","http/json"],"default":"http/protobuf"},"headers":{"description":"Headers sent with every export, e.g. `{ authorization: \"Bearer ${OTLP_TOKEN}\" }` (at most 32). Values are redacted in /config and logs.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}},"timeout":{"$ref":"#/$defs/duration","description":"How long one export may take (100ms to 60s). Default `10s`.","default":"10s"}}},"service_name":{"description":"The `service.name` resource attribute. Default `sidegate`.","type":"string","minLength":1,"maxLength":256,"default":"sidegate"},"sample":{"description":"The share of new traces recorded, 0 to 1. Default `1`. A caller's `traceparent` decides for its own trace (sampled or not).","type":"number","minimum":0,"maximum":1,"default":1},"metrics_interval":{"$ref":"#/$defs/duration","description":"How often metrics are exported (1s to 1h). Default `60s`; they are also exported at shutdown.","default":"60s"}}},"webhooks":{"description":"Events POSTed to other systems, signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`). Delivered off the request path from a bounded queue, one at a time per webhook, retried with exponential backoff on network errors, 408, 429 and 5xx. At most 16.","type":"array","maxItems":16,"items":{"description":"One receiver.","type":"object","additionalProperties":false,"required":["url","secret"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"Where events are POSTed, e.g. `https://hooks.example.com/sidegate`. Credentials in the URL are redacted in /config and logs."},"secret":{"description":"The signing secret, `whsec_` and base64 (as Standard Webhooks libraries make them), e.g. `\"${WEBHOOK_SECRET}\"`. Redacted in /config and logs.","type":"string","pattern":"^whsec_[A-Za-z0-9+/]{16,}={0,2}$","x-secret":true},"name":{"$ref":"#/$defs/name","description":"Names this webhook in logs and in `ai_gateway_webhook_deliveries_total{webhook}`. Default `webhook-<index>`."},"events":{"description":"The events sent to this webhook. Default: all of them (budget.threshold, circuit.opened, circuit.closed, reload.succeeded, reload.failed, key.expired).","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["budget.threshold","circuit.opened","circuit.closed","reload.succeeded","reload.failed","key.expired"]}},"timeout":{"$ref":"#/$defs/duration","description":"How long one delivery may take (100ms to 60s). Default `10s`.","default":"10s"},"max_attempts":{"description":"Tries per event, the first included (1 to 20). Default `8`.","type":"integer","minimum":1,"maximum":20,"default":8},"backoff":{"$ref":"#/$defs/duration","description":"The first retry waits up to this long, each next one twice as long (full jitter). Default `1s`.","default":"1s"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest wait between two tries. Default `5m`.","default":"5m"},"max_queue":{"description":"Events waiting for this webhook at most (1 to 100000); past it new events are dropped and counted. Default `1000`.","type":"integer","minimum":1,"maximum":100000,"default":1000}}}}},"$defs":{"name":{"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]},"duration":{"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]},"size":{"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]},"host_port":{"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]},"http_url":{"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]},"auth":{"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]},"upstream":{"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`.","default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}},"target":{"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies.","type":"integer","minimum":0}}},"router":{"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one.","type":"array","minItems":1,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}},"features":{"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Cost is computed from each response's `usage` and the `pricing` table. Once the period's spend reaches `usd`, requests get 429 `budget_exceeded` (with `Retry-After` until the period ends) before any upstream call; the request that crosses the limit completes. Spend lives in the `state` store: it survives reloads, and replicas sharing Redis share it.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together).","enum":["router"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) at which a `budget.threshold` event is sent to the `webhooks`, once per period each, by the request whose charge crosses it. Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers (1ms–10m) for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first)."}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept (256b to 1mb); longer bodies end with `…`. Default `16kb`.","default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket: `client_ip` (default; `X-Forwarded-For` is honoured only from `server.trusted_proxies`), `api_key` (a hash of the caller's bearer token, never the token), `header:<name>` (a hash of that header's value), or `global` (one bucket for the router).","type":"string","pattern":"^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","api_key","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 100000). Default 1000.","type":"integer","minimum":1,"maximum":100000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}},"interceptors":{"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`.","type":"array","items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}}}};
 const schema32 = {"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]};
 const schema34 = {"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]};
 const schema35 = {"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]};
-const schema37 = {"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]};
-const schema65 = {"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`.","type":"array","items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}};
+const schema39 = {"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]};
+const schema68 = {"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`.","type":"array","items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}};
+const schema41 = {"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]};
 const func1 = Object.prototype.hasOwnProperty;
 const func3 = runtime_ucs2length.default;
+const func0 = runtime_equal.default;
 const pattern4 = new RegExp("^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$", "u");
 const pattern6 = new RegExp("^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$", "u");
 const pattern7 = new RegExp("^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$", "u");
-const pattern8 = new RegExp("^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$", "u");
-const pattern9 = new RegExp("^rediss?://\\S+$", "u");
-const pattern11 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_.-]*$", "u");
-const schema38 = {"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`.","default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}};
-const schema39 = {"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]};
-const schema40 = {"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]};
-const pattern12 = new RegExp("^https?://[^\\s/?#]+([/?#]\\S*)?$", "u");
-const pattern13 = new RegExp("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", "u");
-const pattern15 = new RegExp("^(https?://[^\\s/?#]+([/?#]\\S*)?)?$", "u");
-const pattern16 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$", "u");
-const pattern17 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "u");
+const pattern10 = new RegExp("^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$", "u");
+const pattern11 = new RegExp("^rediss?://\\S+$", "u");
+const pattern13 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_.-]*$", "u");
+const pattern14 = new RegExp("^https?://[^\\s/?#]+([/?#]\\S*)?$", "u");
+const pattern15 = new RegExp("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", "u");
+const pattern57 = new RegExp("^whsec_[A-Za-z0-9+/]{16,}={0,2}$", "u");
+const schema40 = {"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`.","default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}};
+const schema42 = {"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]};
+const pattern17 = new RegExp("^(https?://[^\\s/?#]+([/?#]\\S*)?)?$", "u");
+const pattern18 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$", "u");
+const pattern19 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "u");
 
 function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -125,7 +127,7 @@ vErrors.push(err4);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema38.properties, key0))){
+if(!(func1.call(schema40.properties, key0))){
 const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err5];
@@ -139,7 +141,7 @@ errors++;
 if(data.provider !== undefined){
 let data1 = data.provider;
 if(!(((((data1 === "openai") || (data1 === "openai_compatible")) || (data1 === "azure_openai")) || (data1 === "anthropic")) || (data1 === "mock"))){
-const err6 = {instancePath:instancePath+"/provider",schemaPath:"#/properties/provider/enum",keyword:"enum",params:{allowedValues: schema38.properties.provider.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/provider",schemaPath:"#/properties/provider/enum",keyword:"enum",params:{allowedValues: schema40.properties.provider.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -152,7 +154,7 @@ errors++;
 if(data.url !== undefined){
 let data2 = data.url;
 if(typeof data2 === "string"){
-if(!pattern12.test(data2)){
+if(!pattern14.test(data2)){
 const err7 = {instancePath:instancePath+"/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -304,7 +306,7 @@ errors++;
 if(data3.header !== undefined){
 let data5 = data3.header;
 if(typeof data5 === "string"){
-if(!pattern13.test(data5)){
+if(!pattern15.test(data5)){
 const err18 = {instancePath:instancePath+"/auth/header",schemaPath:"#/$defs/auth/oneOf/2/properties/header/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err18];
@@ -463,7 +465,7 @@ errors++;
 if(data.proxy !== undefined){
 let data9 = data.proxy;
 if(typeof data9 === "string"){
-if(!pattern15.test(data9)){
+if(!pattern17.test(data9)){
 const err29 = {instancePath:instancePath+"/proxy",schemaPath:"#/properties/proxy/pattern",keyword:"pattern",params:{pattern: "^(https?://[^\\s/?#]+([/?#]\\S*)?)?$"},message:"must match pattern \""+"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$"+"\""};
 if(vErrors === null){
 vErrors = [err29];
@@ -488,7 +490,7 @@ errors++;
 if(data.api_version !== undefined){
 let data10 = data.api_version;
 if(typeof data10 === "string"){
-if(!pattern16.test(data10)){
+if(!pattern18.test(data10)){
 const err31 = {instancePath:instancePath+"/api_version",schemaPath:"#/properties/api_version/pattern",keyword:"pattern",params:{pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$"},message:"must match pattern \""+"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$"+"\""};
 if(vErrors === null){
 vErrors = [err31];
@@ -513,7 +515,7 @@ errors++;
 if(data.anthropic_version !== undefined){
 let data11 = data.anthropic_version;
 if(typeof data11 === "string"){
-if(!pattern17.test(data11)){
+if(!pattern19.test(data11)){
 const err33 = {instancePath:instancePath+"/anthropic_version",schemaPath:"#/properties/anthropic_version/pattern",keyword:"pattern",params:{pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},message:"must match pattern \""+"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"+"\""};
 if(vErrors === null){
 vErrors = [err33];
@@ -616,10 +618,9 @@ return errors === 0;
 }
 validate21.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema42 = {"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Cost is computed from each response's `usage` and the `pricing` table. Once the period's spend reaches `usd`, requests get 429 `budget_exceeded` (with `Retry-After` until the period ends) before any upstream call; the request that crosses the limit completes. Spend lives in the `state` store: it survives reloads, and replicas sharing Redis share it.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together).","enum":["router"],"default":"router"}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers (1ms–10m) for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first)."}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket: `client_ip` (default; `X-Forwarded-For` is honoured only from `server.trusted_proxies`), `api_key` (a hash of the caller's bearer token, never the token), `header:<name>` (a hash of that header's value), or `global` (one bucket for the router).","type":"string","pattern":"^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","api_key","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 100000). Default 1000.","type":"integer","minimum":1,"maximum":100000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}};
-const func0 = runtime_equal.default;
-const pattern26 = new RegExp("^/", "u");
-const pattern32 = new RegExp("^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$", "u");
+const schema44 = {"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Cost is computed from each response's `usage` and the `pricing` table. Once the period's spend reaches `usd`, requests get 429 `budget_exceeded` (with `Retry-After` until the period ends) before any upstream call; the request that crosses the limit completes. Spend lives in the `state` store: it survives reloads, and replicas sharing Redis share it.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together).","enum":["router"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) at which a `budget.threshold` event is sent to the `webhooks`, once per period each, by the request whose charge crosses it. Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers (1ms–10m) for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first)."}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept (256b to 1mb); longer bodies end with `…`. Default `16kb`.","default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket: `client_ip` (default; `X-Forwarded-For` is honoured only from `server.trusted_proxies`), `api_key` (a hash of the caller's bearer token, never the token), `header:<name>` (a hash of that header's value), or `global` (one bucket for the router).","type":"string","pattern":"^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","api_key","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 100000). Default 1000.","type":"integer","minimum":1,"maximum":100000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}};
+const pattern28 = new RegExp("^/", "u");
+const pattern35 = new RegExp("^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$", "u");
 
 function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -633,7 +634,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(func1.call(schema42.properties, key0))){
+if(!(func1.call(schema44.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -668,7 +669,7 @@ vErrors.push(err2);
 errors++;
 }
 for(const key1 in data0){
-if(!(((key1 === "usd") || (key1 === "period")) || (key1 === "scope"))){
+if(!((((key1 === "usd") || (key1 === "period")) || (key1 === "scope")) || (key1 === "thresholds"))){
 const err3 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err3];
@@ -707,7 +708,7 @@ errors++;
 if(data0.period !== undefined){
 let data2 = data0.period;
 if(!(((data2 === "day") || (data2 === "week")) || (data2 === "month"))){
-const err6 = {instancePath:instancePath+"/budget/period",schemaPath:"#/properties/budget/properties/period/enum",keyword:"enum",params:{allowedValues: schema42.properties.budget.properties.period.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/budget/period",schemaPath:"#/properties/budget/properties/period/enum",keyword:"enum",params:{allowedValues: schema44.properties.budget.properties.period.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -719,7 +720,7 @@ errors++;
 }
 if(data0.scope !== undefined){
 if(!(data0.scope === "router")){
-const err7 = {instancePath:instancePath+"/budget/scope",schemaPath:"#/properties/budget/properties/scope/enum",keyword:"enum",params:{allowedValues: schema42.properties.budget.properties.scope.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/budget/scope",schemaPath:"#/properties/budget/properties/scope/enum",keyword:"enum",params:{allowedValues: schema44.properties.budget.properties.scope.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -729,9 +730,11 @@ vErrors.push(err7);
 errors++;
 }
 }
-}
-else {
-const err8 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data0.thresholds !== undefined){
+let data4 = data0.thresholds;
+if(Array.isArray(data4)){
+if(data4.length > 10){
+const err8 = {instancePath:instancePath+"/budget/thresholds",schemaPath:"#/properties/budget/properties/thresholds/maxItems",keyword:"maxItems",params:{limit: 10},message:"must NOT have more than 10 items"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -740,13 +743,12 @@ vErrors.push(err8);
 }
 errors++;
 }
-}
-if(data.cache !== undefined){
-let data4 = data.cache;
-if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
-for(const key2 in data4){
-if(!(((((key2 === "ttl") || (key2 === "max_size")) || (key2 === "max_entry")) || (key2 === "key_headers")) || (key2 === "statuses"))){
-const err9 = {instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+let data5 = data4[i0];
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 1 || isNaN(data5)){
+const err9 = {instancePath:instancePath+"/budget/thresholds/" + i0,schemaPath:"#/properties/budget/properties/thresholds/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -755,12 +757,8 @@ vErrors.push(err9);
 }
 errors++;
 }
-}
-if(data4.ttl !== undefined){
-let data5 = data4.ttl;
-if(typeof data5 === "string"){
-if(!pattern7.test(data5)){
-const err10 = {instancePath:instancePath+"/cache/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data5 <= 0 || isNaN(data5)){
+const err10 = {instancePath:instancePath+"/budget/thresholds/" + i0,schemaPath:"#/properties/budget/properties/thresholds/items/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -771,7 +769,7 @@ errors++;
 }
 }
 else {
-const err11 = {instancePath:instancePath+"/cache/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err11 = {instancePath:instancePath+"/budget/thresholds/" + i0,schemaPath:"#/properties/budget/properties/thresholds/items/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -781,11 +779,18 @@ vErrors.push(err11);
 errors++;
 }
 }
-if(data4.max_size !== undefined){
-let data6 = data4.max_size;
-if(typeof data6 === "string"){
-if(!pattern6.test(data6)){
-const err12 = {instancePath:instancePath+"/cache/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+let i1 = data4.length;
+let j0;
+if(i1 > 1){
+const indices0 = {};
+for(;i1--;){
+let item0 = data4[i1];
+if(!((typeof item0 == "number") && (isFinite(item0)))){
+continue;
+}
+if(typeof indices0[item0] == "number"){
+j0 = indices0[item0];
+const err12 = {instancePath:instancePath+"/budget/thresholds",schemaPath:"#/properties/budget/properties/thresholds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -793,10 +798,14 @@ else {
 vErrors.push(err12);
 }
 errors++;
+break;
+}
+indices0[item0] = i1;
+}
 }
 }
 else {
-const err13 = {instancePath:instancePath+"/cache/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err13 = {instancePath:instancePath+"/budget/thresholds",schemaPath:"#/properties/budget/properties/thresholds/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -806,11 +815,9 @@ vErrors.push(err13);
 errors++;
 }
 }
-if(data4.max_entry !== undefined){
-let data7 = data4.max_entry;
-if(typeof data7 === "string"){
-if(!pattern6.test(data7)){
-const err14 = {instancePath:instancePath+"/cache/max_entry",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+}
+else {
+const err14 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -820,8 +827,12 @@ vErrors.push(err14);
 errors++;
 }
 }
-else {
-const err15 = {instancePath:instancePath+"/cache/max_entry",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.cache !== undefined){
+let data6 = data.cache;
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+for(const key2 in data6){
+if(!(((((key2 === "ttl") || (key2 === "max_size")) || (key2 === "max_entry")) || (key2 === "key_headers")) || (key2 === "statuses"))){
+const err15 = {instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -831,15 +842,11 @@ vErrors.push(err15);
 errors++;
 }
 }
-if(data4.key_headers !== undefined){
-let data8 = data4.key_headers;
-if(Array.isArray(data8)){
-const len0 = data8.length;
-for(let i0=0; i0<len0; i0++){
-let data9 = data8[i0];
-if(typeof data9 === "string"){
-if(!pattern13.test(data9)){
-const err16 = {instancePath:instancePath+"/cache/key_headers/" + i0,schemaPath:"#/properties/cache/properties/key_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
+if(data6.ttl !== undefined){
+let data7 = data6.ttl;
+if(typeof data7 === "string"){
+if(!pattern7.test(data7)){
+const err16 = {instancePath:instancePath+"/cache/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -850,7 +857,7 @@ errors++;
 }
 }
 else {
-const err17 = {instancePath:instancePath+"/cache/key_headers/" + i0,schemaPath:"#/properties/cache/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err17 = {instancePath:instancePath+"/cache/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -860,18 +867,11 @@ vErrors.push(err17);
 errors++;
 }
 }
-let i1 = data8.length;
-let j0;
-if(i1 > 1){
-const indices0 = {};
-for(;i1--;){
-let item0 = data8[i1];
-if(typeof item0 !== "string"){
-continue;
-}
-if(typeof indices0[item0] == "number"){
-j0 = indices0[item0];
-const err18 = {instancePath:instancePath+"/cache/key_headers",schemaPath:"#/properties/cache/properties/key_headers/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
+if(data6.max_size !== undefined){
+let data8 = data6.max_size;
+if(typeof data8 === "string"){
+if(!pattern6.test(data8)){
+const err18 = {instancePath:instancePath+"/cache/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -879,14 +879,10 @@ else {
 vErrors.push(err18);
 }
 errors++;
-break;
-}
-indices0[item0] = i1;
-}
 }
 }
 else {
-const err19 = {instancePath:instancePath+"/cache/key_headers",schemaPath:"#/properties/cache/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err19 = {instancePath:instancePath+"/cache/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -896,14 +892,11 @@ vErrors.push(err19);
 errors++;
 }
 }
-if(data4.statuses !== undefined){
-let data10 = data4.statuses;
-if(Array.isArray(data10)){
-const len1 = data10.length;
-for(let i2=0; i2<len1; i2++){
-let data11 = data10[i2];
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err20 = {instancePath:instancePath+"/cache/statuses/" + i2,schemaPath:"#/properties/cache/properties/statuses/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data6.max_entry !== undefined){
+let data9 = data6.max_entry;
+if(typeof data9 === "string"){
+if(!pattern6.test(data9)){
+const err20 = {instancePath:instancePath+"/cache/max_entry",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -912,9 +905,9 @@ vErrors.push(err20);
 }
 errors++;
 }
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 > 599 || isNaN(data11)){
-const err21 = {instancePath:instancePath+"/cache/statuses/" + i2,schemaPath:"#/properties/cache/properties/statuses/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
+}
+else {
+const err21 = {instancePath:instancePath+"/cache/max_entry",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -923,8 +916,16 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(data11 < 100 || isNaN(data11)){
-const err22 = {instancePath:instancePath+"/cache/statuses/" + i2,schemaPath:"#/properties/cache/properties/statuses/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+}
+if(data6.key_headers !== undefined){
+let data10 = data6.key_headers;
+if(Array.isArray(data10)){
+const len1 = data10.length;
+for(let i2=0; i2<len1; i2++){
+let data11 = data10[i2];
+if(typeof data11 === "string"){
+if(!pattern15.test(data11)){
+const err22 = {instancePath:instancePath+"/cache/key_headers/" + i2,schemaPath:"#/properties/cache/properties/key_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -934,6 +935,16 @@ vErrors.push(err22);
 errors++;
 }
 }
+else {
+const err23 = {instancePath:instancePath+"/cache/key_headers/" + i2,schemaPath:"#/properties/cache/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
 }
 let i3 = data10.length;
 let j1;
@@ -941,17 +952,17 @@ if(i3 > 1){
 const indices1 = {};
 for(;i3--;){
 let item1 = data10[i3];
-if(!(((typeof item1 == "number") && (!(item1 % 1) && !isNaN(item1))) && (isFinite(item1)))){
+if(typeof item1 !== "string"){
 continue;
 }
 if(typeof indices1[item1] == "number"){
 j1 = indices1[item1];
-const err23 = {instancePath:instancePath+"/cache/statuses",schemaPath:"#/properties/cache/properties/statuses/uniqueItems",keyword:"uniqueItems",params:{i: i3, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i3+" are identical)"};
+const err24 = {instancePath:instancePath+"/cache/key_headers",schemaPath:"#/properties/cache/properties/key_headers/uniqueItems",keyword:"uniqueItems",params:{i: i3, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i3+" are identical)"};
 if(vErrors === null){
-vErrors = [err23];
+vErrors = [err24];
 }
 else {
-vErrors.push(err23);
+vErrors.push(err24);
 }
 errors++;
 break;
@@ -961,19 +972,7 @@ indices1[item1] = i3;
 }
 }
 else {
-const err24 = {instancePath:instancePath+"/cache/statuses",schemaPath:"#/properties/cache/properties/statuses/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err24];
-}
-else {
-vErrors.push(err24);
-}
-errors++;
-}
-}
-}
-else {
-const err25 = {instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err25 = {instancePath:instancePath+"/cache/key_headers",schemaPath:"#/properties/cache/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -983,12 +982,14 @@ vErrors.push(err25);
 errors++;
 }
 }
-if(data.context_compression !== undefined){
-let data12 = data.context_compression;
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-for(const key3 in data12){
-if(!(((((key3 === "threshold") || (key3 === "router")) || (key3 === "prompt")) || (key3 === "keep_last")) || (key3 === "max_summary_tokens"))){
-const err26 = {instancePath:instancePath+"/context_compression",schemaPath:"#/properties/context_compression/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(data6.statuses !== undefined){
+let data12 = data6.statuses;
+if(Array.isArray(data12)){
+const len2 = data12.length;
+for(let i4=0; i4<len2; i4++){
+let data13 = data12[i4];
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err26 = {instancePath:instancePath+"/cache/statuses/" + i4,schemaPath:"#/properties/cache/properties/statuses/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -997,11 +998,9 @@ vErrors.push(err26);
 }
 errors++;
 }
-}
-if(data12.threshold !== undefined){
-let data13 = data12.threshold;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err27 = {instancePath:instancePath+"/context_compression/threshold",schemaPath:"#/properties/context_compression/properties/threshold/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 > 599 || isNaN(data13)){
+const err27 = {instancePath:instancePath+"/cache/statuses/" + i4,schemaPath:"#/properties/cache/properties/statuses/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -1010,9 +1009,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 > 10000000 || isNaN(data13)){
-const err28 = {instancePath:instancePath+"/context_compression/threshold",schemaPath:"#/properties/context_compression/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
+if(data13 < 100 || isNaN(data13)){
+const err28 = {instancePath:instancePath+"/cache/statuses/" + i4,schemaPath:"#/properties/cache/properties/statuses/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -1021,8 +1019,20 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(data13 < 100 || isNaN(data13)){
-const err29 = {instancePath:instancePath+"/context_compression/threshold",schemaPath:"#/properties/context_compression/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+}
+}
+let i5 = data12.length;
+let j2;
+if(i5 > 1){
+const indices2 = {};
+for(;i5--;){
+let item2 = data12[i5];
+if(!(((typeof item2 == "number") && (!(item2 % 1) && !isNaN(item2))) && (isFinite(item2)))){
+continue;
+}
+if(typeof indices2[item2] == "number"){
+j2 = indices2[item2];
+const err29 = {instancePath:instancePath+"/cache/statuses",schemaPath:"#/properties/cache/properties/statuses/uniqueItems",keyword:"uniqueItems",params:{i: i5, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i5+" are identical)"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -1030,14 +1040,14 @@ else {
 vErrors.push(err29);
 }
 errors++;
+break;
+}
+indices2[item2] = i5;
 }
 }
 }
-if(data12.router !== undefined){
-let data14 = data12.router;
-if(typeof data14 === "string"){
-if(!pattern11.test(data14)){
-const err30 = {instancePath:instancePath+"/context_compression/router",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+else {
+const err30 = {instancePath:instancePath+"/cache/statuses",schemaPath:"#/properties/cache/properties/statuses/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -1047,8 +1057,9 @@ vErrors.push(err30);
 errors++;
 }
 }
+}
 else {
-const err31 = {instancePath:instancePath+"/context_compression/router",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err31 = {instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -1058,11 +1069,12 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data12.prompt !== undefined){
-let data15 = data12.prompt;
-if(typeof data15 === "string"){
-if(!pattern11.test(data15)){
-const err32 = {instancePath:instancePath+"/context_compression/prompt",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+if(data.context_compression !== undefined){
+let data14 = data.context_compression;
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+for(const key3 in data14){
+if(!(((((key3 === "threshold") || (key3 === "router")) || (key3 === "prompt")) || (key3 === "keep_last")) || (key3 === "max_summary_tokens"))){
+const err32 = {instancePath:instancePath+"/context_compression",schemaPath:"#/properties/context_compression/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -1072,8 +1084,10 @@ vErrors.push(err32);
 errors++;
 }
 }
-else {
-const err33 = {instancePath:instancePath+"/context_compression/prompt",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data14.threshold !== undefined){
+let data15 = data14.threshold;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+const err33 = {instancePath:instancePath+"/context_compression/threshold",schemaPath:"#/properties/context_compression/properties/threshold/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -1082,11 +1096,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-}
-if(data12.keep_last !== undefined){
-let data16 = data12.keep_last;
-if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-const err34 = {instancePath:instancePath+"/context_compression/keep_last",schemaPath:"#/properties/context_compression/properties/keep_last/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 > 10000000 || isNaN(data15)){
+const err34 = {instancePath:instancePath+"/context_compression/threshold",schemaPath:"#/properties/context_compression/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -1095,9 +1107,8 @@ vErrors.push(err34);
 }
 errors++;
 }
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 > 100 || isNaN(data16)){
-const err35 = {instancePath:instancePath+"/context_compression/keep_last",schemaPath:"#/properties/context_compression/properties/keep_last/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+if(data15 < 100 || isNaN(data15)){
+const err35 = {instancePath:instancePath+"/context_compression/threshold",schemaPath:"#/properties/context_compression/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -1106,8 +1117,13 @@ vErrors.push(err35);
 }
 errors++;
 }
-if(data16 < 0 || isNaN(data16)){
-const err36 = {instancePath:instancePath+"/context_compression/keep_last",schemaPath:"#/properties/context_compression/properties/keep_last/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data14.router !== undefined){
+let data16 = data14.router;
+if(typeof data16 === "string"){
+if(!pattern13.test(data16)){
+const err36 = {instancePath:instancePath+"/context_compression/router",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -1117,11 +1133,8 @@ vErrors.push(err36);
 errors++;
 }
 }
-}
-if(data12.max_summary_tokens !== undefined){
-let data17 = data12.max_summary_tokens;
-if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-const err37 = {instancePath:instancePath+"/context_compression/max_summary_tokens",schemaPath:"#/properties/context_compression/properties/max_summary_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err37 = {instancePath:instancePath+"/context_compression/router",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -1130,9 +1143,12 @@ vErrors.push(err37);
 }
 errors++;
 }
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 > 100000 || isNaN(data17)){
-const err38 = {instancePath:instancePath+"/context_compression/max_summary_tokens",schemaPath:"#/properties/context_compression/properties/max_summary_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+}
+if(data14.prompt !== undefined){
+let data17 = data14.prompt;
+if(typeof data17 === "string"){
+if(!pattern13.test(data17)){
+const err38 = {instancePath:instancePath+"/context_compression/prompt",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -1141,8 +1157,9 @@ vErrors.push(err38);
 }
 errors++;
 }
-if(data17 < 16 || isNaN(data17)){
-const err39 = {instancePath:instancePath+"/context_compression/max_summary_tokens",schemaPath:"#/properties/context_compression/properties/max_summary_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16"};
+}
+else {
+const err39 = {instancePath:instancePath+"/context_compression/prompt",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -1152,10 +1169,10 @@ vErrors.push(err39);
 errors++;
 }
 }
-}
-}
-else {
-const err40 = {instancePath:instancePath+"/context_compression",schemaPath:"#/properties/context_compression/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data14.keep_last !== undefined){
+let data18 = data14.keep_last;
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
+const err40 = {instancePath:instancePath+"/context_compression/keep_last",schemaPath:"#/properties/context_compression/properties/keep_last/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -1164,13 +1181,9 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-if(data.context_trimming !== undefined){
-let data18 = data.context_trimming;
-if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
-for(const key4 in data18){
-if(!(key4 === "max_input_tokens")){
-const err41 = {instancePath:instancePath+"/context_trimming",schemaPath:"#/properties/context_trimming/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 > 100 || isNaN(data18)){
+const err41 = {instancePath:instancePath+"/context_compression/keep_last",schemaPath:"#/properties/context_compression/properties/keep_last/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -1179,11 +1192,8 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-if(data18.max_input_tokens !== undefined){
-let data19 = data18.max_input_tokens;
-if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err42 = {instancePath:instancePath+"/context_trimming/max_input_tokens",schemaPath:"#/properties/context_trimming/properties/max_input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data18 < 0 || isNaN(data18)){
+const err42 = {instancePath:instancePath+"/context_compression/keep_last",schemaPath:"#/properties/context_compression/properties/keep_last/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -1192,9 +1202,12 @@ vErrors.push(err42);
 }
 errors++;
 }
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 > 10000000 || isNaN(data19)){
-const err43 = {instancePath:instancePath+"/context_trimming/max_input_tokens",schemaPath:"#/properties/context_trimming/properties/max_input_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
+}
+}
+if(data14.max_summary_tokens !== undefined){
+let data19 = data14.max_summary_tokens;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+const err43 = {instancePath:instancePath+"/context_compression/max_summary_tokens",schemaPath:"#/properties/context_compression/properties/max_summary_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -1203,8 +1216,9 @@ vErrors.push(err43);
 }
 errors++;
 }
-if(data19 < 1 || isNaN(data19)){
-const err44 = {instancePath:instancePath+"/context_trimming/max_input_tokens",schemaPath:"#/properties/context_trimming/properties/max_input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 > 100000 || isNaN(data19)){
+const err44 = {instancePath:instancePath+"/context_compression/max_summary_tokens",schemaPath:"#/properties/context_compression/properties/max_summary_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -1213,11 +1227,8 @@ vErrors.push(err44);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err45 = {instancePath:instancePath+"/context_trimming",schemaPath:"#/properties/context_trimming/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data19 < 16 || isNaN(data19)){
+const err45 = {instancePath:instancePath+"/context_compression/max_summary_tokens",schemaPath:"#/properties/context_compression/properties/max_summary_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -1227,12 +1238,10 @@ vErrors.push(err45);
 errors++;
 }
 }
-if(data.cost_aware_routing !== undefined){
-let data20 = data.cost_aware_routing;
-if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
-for(const key5 in data20){
-if(!(key5 === "max_latency")){
-const err46 = {instancePath:instancePath+"/cost_aware_routing",schemaPath:"#/properties/cost_aware_routing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/context_compression",schemaPath:"#/properties/context_compression/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -1242,11 +1251,12 @@ vErrors.push(err46);
 errors++;
 }
 }
-if(data20.max_latency !== undefined){
-let data21 = data20.max_latency;
-if(typeof data21 === "string"){
-if(!pattern7.test(data21)){
-const err47 = {instancePath:instancePath+"/cost_aware_routing/max_latency",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data.context_trimming !== undefined){
+let data20 = data.context_trimming;
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+for(const key4 in data20){
+if(!(key4 === "max_input_tokens")){
+const err47 = {instancePath:instancePath+"/context_trimming",schemaPath:"#/properties/context_trimming/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -1256,8 +1266,10 @@ vErrors.push(err47);
 errors++;
 }
 }
-else {
-const err48 = {instancePath:instancePath+"/cost_aware_routing/max_latency",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data20.max_input_tokens !== undefined){
+let data21 = data20.max_input_tokens;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+const err48 = {instancePath:instancePath+"/context_trimming/max_input_tokens",schemaPath:"#/properties/context_trimming/properties/max_input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -1266,10 +1278,9 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-}
-else {
-const err49 = {instancePath:instancePath+"/cost_aware_routing",schemaPath:"#/properties/cost_aware_routing/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 10000000 || isNaN(data21)){
+const err49 = {instancePath:instancePath+"/context_trimming/max_input_tokens",schemaPath:"#/properties/context_trimming/properties/max_input_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -1278,13 +1289,8 @@ vErrors.push(err49);
 }
 errors++;
 }
-}
-if(data.fallback !== undefined){
-let data22 = data.fallback;
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
-for(const key6 in data22){
-if(!((key6 === "on") || (key6 === "max_targets"))){
-const err50 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(data21 < 1 || isNaN(data21)){
+const err50 = {instancePath:instancePath+"/context_trimming/max_input_tokens",schemaPath:"#/properties/context_trimming/properties/max_input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -1294,11 +1300,10 @@ vErrors.push(err50);
 errors++;
 }
 }
-if(data22.on !== undefined){
-let data23 = data22.on;
-if(Array.isArray(data23)){
-if(data23.length < 1){
-const err51 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+}
+else {
+const err51 = {instancePath:instancePath+"/context_trimming",schemaPath:"#/properties/context_trimming/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -1307,14 +1312,13 @@ vErrors.push(err51);
 }
 errors++;
 }
-const len2 = data23.length;
-for(let i4=0; i4<len2; i4++){
-let data24 = data23[i4];
-const _errs62 = errors;
-let valid21 = false;
-const _errs63 = errors;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-const err52 = {instancePath:instancePath+"/fallback/on/" + i4,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(data.cost_aware_routing !== undefined){
+let data22 = data.cost_aware_routing;
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+for(const key5 in data22){
+if(!(key5 === "max_latency")){
+const err52 = {instancePath:instancePath+"/cost_aware_routing",schemaPath:"#/properties/cost_aware_routing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -1323,9 +1327,12 @@ vErrors.push(err52);
 }
 errors++;
 }
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 > 599 || isNaN(data24)){
-const err53 = {instancePath:instancePath+"/fallback/on/" + i4,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
+}
+if(data22.max_latency !== undefined){
+let data23 = data22.max_latency;
+if(typeof data23 === "string"){
+if(!pattern7.test(data23)){
+const err53 = {instancePath:instancePath+"/cost_aware_routing/max_latency",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -1334,8 +1341,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-if(data24 < 400 || isNaN(data24)){
-const err54 = {instancePath:instancePath+"/fallback/on/" + i4,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
+}
+else {
+const err54 = {instancePath:instancePath+"/cost_aware_routing/max_latency",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -1345,11 +1353,9 @@ vErrors.push(err54);
 errors++;
 }
 }
-var _valid0 = _errs63 === errors;
-valid21 = valid21 || _valid0;
-const _errs65 = errors;
-if(!((data24 === "connect_error") || (data24 === "timeout"))){
-const err55 = {instancePath:instancePath+"/fallback/on/" + i4,schemaPath:"#/properties/fallback/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema42.properties.fallback.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err55 = {instancePath:instancePath+"/cost_aware_routing",schemaPath:"#/properties/cost_aware_routing/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -1358,10 +1364,13 @@ vErrors.push(err55);
 }
 errors++;
 }
-var _valid0 = _errs65 === errors;
-valid21 = valid21 || _valid0;
-if(!valid21){
-const err56 = {instancePath:instancePath+"/fallback/on/" + i4,schemaPath:"#/properties/fallback/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+if(data.fallback !== undefined){
+let data24 = data.fallback;
+if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
+for(const key6 in data24){
+if(!((key6 === "on") || (key6 === "max_targets"))){
+const err56 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -1370,26 +1379,12 @@ vErrors.push(err56);
 }
 errors++;
 }
-else {
-errors = _errs62;
-if(vErrors !== null){
-if(_errs62){
-vErrors.length = _errs62;
 }
-else {
-vErrors = null;
-}
-}
-}
-}
-let i5 = data23.length;
-let j2;
-if(i5 > 1){
-outer0:
-for(;i5--;){
-for(j2 = i5; j2--;){
-if(func0(data23[i5], data23[j2])){
-const err57 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i5, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i5+" are identical)"};
+if(data24.on !== undefined){
+let data25 = data24.on;
+if(Array.isArray(data25)){
+if(data25.length < 1){
+const err57 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -1397,14 +1392,15 @@ else {
 vErrors.push(err57);
 }
 errors++;
-break outer0;
 }
-}
-}
-}
-}
-else {
-const err58 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const len3 = data25.length;
+for(let i6=0; i6<len3; i6++){
+let data26 = data25[i6];
+const _errs66 = errors;
+let valid24 = false;
+const _errs67 = errors;
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+const err58 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -1413,11 +1409,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-if(data22.max_targets !== undefined){
-let data25 = data22.max_targets;
-if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-const err59 = {instancePath:instancePath+"/fallback/max_targets",schemaPath:"#/properties/fallback/properties/max_targets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 > 599 || isNaN(data26)){
+const err59 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -1426,9 +1420,8 @@ vErrors.push(err59);
 }
 errors++;
 }
-if((typeof data25 == "number") && (isFinite(data25))){
-if(data25 < 1 || isNaN(data25)){
-const err60 = {instancePath:instancePath+"/fallback/max_targets",schemaPath:"#/properties/fallback/properties/max_targets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data26 < 400 || isNaN(data26)){
+const err60 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -1438,10 +1431,11 @@ vErrors.push(err60);
 errors++;
 }
 }
-}
-}
-else {
-const err61 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/type",keyword:"type",params:{type: "object"},message:"must be object"};
+var _valid0 = _errs67 === errors;
+valid24 = valid24 || _valid0;
+const _errs69 = errors;
+if(!((data26 === "connect_error") || (data26 === "timeout"))){
+const err61 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema44.properties.fallback.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -1450,13 +1444,10 @@ vErrors.push(err61);
 }
 errors++;
 }
-}
-if(data.health_check !== undefined){
-let data26 = data.health_check;
-if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
-for(const key7 in data26){
-if(!((((((((key7 === "interval") || (key7 === "path")) || (key7 === "timeout")) || (key7 === "healthy_after")) || (key7 === "unhealthy_after")) || (key7 === "failures")) || (key7 === "window")) || (key7 === "cooldown"))){
-const err62 = {instancePath:instancePath+"/health_check",schemaPath:"#/properties/health_check/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+var _valid0 = _errs69 === errors;
+valid24 = valid24 || _valid0;
+if(!valid24){
+const err62 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -1465,12 +1456,26 @@ vErrors.push(err62);
 }
 errors++;
 }
+else {
+errors = _errs66;
+if(vErrors !== null){
+if(_errs66){
+vErrors.length = _errs66;
 }
-if(data26.interval !== undefined){
-let data27 = data26.interval;
-if(typeof data27 === "string"){
-if(!pattern7.test(data27)){
-const err63 = {instancePath:instancePath+"/health_check/interval",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+vErrors = null;
+}
+}
+}
+}
+let i7 = data25.length;
+let j3;
+if(i7 > 1){
+outer0:
+for(;i7--;){
+for(j3 = i7; j3--;){
+if(func0(data25[i7], data25[j3])){
+const err63 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i7, j: j3},message:"must NOT have duplicate items (items ## "+j3+" and "+i7+" are identical)"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -1478,10 +1483,14 @@ else {
 vErrors.push(err63);
 }
 errors++;
+break outer0;
+}
+}
+}
 }
 }
 else {
-const err64 = {instancePath:instancePath+"/health_check/interval",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err64 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -1491,11 +1500,10 @@ vErrors.push(err64);
 errors++;
 }
 }
-if(data26.path !== undefined){
-let data28 = data26.path;
-if(typeof data28 === "string"){
-if(!pattern26.test(data28)){
-const err65 = {instancePath:instancePath+"/health_check/path",schemaPath:"#/properties/health_check/properties/path/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
+if(data24.max_targets !== undefined){
+let data27 = data24.max_targets;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err65 = {instancePath:instancePath+"/fallback/max_targets",schemaPath:"#/properties/fallback/properties/max_targets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -1504,9 +1512,9 @@ vErrors.push(err65);
 }
 errors++;
 }
-}
-else {
-const err66 = {instancePath:instancePath+"/health_check/path",schemaPath:"#/properties/health_check/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 < 1 || isNaN(data27)){
+const err66 = {instancePath:instancePath+"/fallback/max_targets",schemaPath:"#/properties/fallback/properties/max_targets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -1516,11 +1524,10 @@ vErrors.push(err66);
 errors++;
 }
 }
-if(data26.timeout !== undefined){
-let data29 = data26.timeout;
-if(typeof data29 === "string"){
-if(!pattern7.test(data29)){
-const err67 = {instancePath:instancePath+"/health_check/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+}
+}
+else {
+const err67 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -1530,8 +1537,12 @@ vErrors.push(err67);
 errors++;
 }
 }
-else {
-const err68 = {instancePath:instancePath+"/health_check/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.health_check !== undefined){
+let data28 = data.health_check;
+if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
+for(const key7 in data28){
+if(!((((((((key7 === "interval") || (key7 === "path")) || (key7 === "timeout")) || (key7 === "healthy_after")) || (key7 === "unhealthy_after")) || (key7 === "failures")) || (key7 === "window")) || (key7 === "cooldown"))){
+const err68 = {instancePath:instancePath+"/health_check",schemaPath:"#/properties/health_check/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -1541,10 +1552,11 @@ vErrors.push(err68);
 errors++;
 }
 }
-if(data26.healthy_after !== undefined){
-let data30 = data26.healthy_after;
-if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
-const err69 = {instancePath:instancePath+"/health_check/healthy_after",schemaPath:"#/properties/health_check/properties/healthy_after/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data28.interval !== undefined){
+let data29 = data28.interval;
+if(typeof data29 === "string"){
+if(!pattern7.test(data29)){
+const err69 = {instancePath:instancePath+"/health_check/interval",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -1553,9 +1565,9 @@ vErrors.push(err69);
 }
 errors++;
 }
-if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 < 1 || isNaN(data30)){
-const err70 = {instancePath:instancePath+"/health_check/healthy_after",schemaPath:"#/properties/health_check/properties/healthy_after/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err70 = {instancePath:instancePath+"/health_check/interval",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -1565,11 +1577,11 @@ vErrors.push(err70);
 errors++;
 }
 }
-}
-if(data26.unhealthy_after !== undefined){
-let data31 = data26.unhealthy_after;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err71 = {instancePath:instancePath+"/health_check/unhealthy_after",schemaPath:"#/properties/health_check/properties/unhealthy_after/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data28.path !== undefined){
+let data30 = data28.path;
+if(typeof data30 === "string"){
+if(!pattern28.test(data30)){
+const err71 = {instancePath:instancePath+"/health_check/path",schemaPath:"#/properties/health_check/properties/path/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -1578,9 +1590,9 @@ vErrors.push(err71);
 }
 errors++;
 }
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 1 || isNaN(data31)){
-const err72 = {instancePath:instancePath+"/health_check/unhealthy_after",schemaPath:"#/properties/health_check/properties/unhealthy_after/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err72 = {instancePath:instancePath+"/health_check/path",schemaPath:"#/properties/health_check/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -1590,11 +1602,11 @@ vErrors.push(err72);
 errors++;
 }
 }
-}
-if(data26.failures !== undefined){
-let data32 = data26.failures;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err73 = {instancePath:instancePath+"/health_check/failures",schemaPath:"#/properties/health_check/properties/failures/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data28.timeout !== undefined){
+let data31 = data28.timeout;
+if(typeof data31 === "string"){
+if(!pattern7.test(data31)){
+const err73 = {instancePath:instancePath+"/health_check/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -1603,9 +1615,9 @@ vErrors.push(err73);
 }
 errors++;
 }
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 < 1 || isNaN(data32)){
-const err74 = {instancePath:instancePath+"/health_check/failures",schemaPath:"#/properties/health_check/properties/failures/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err74 = {instancePath:instancePath+"/health_check/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1615,12 +1627,10 @@ vErrors.push(err74);
 errors++;
 }
 }
-}
-if(data26.window !== undefined){
-let data33 = data26.window;
-if(typeof data33 === "string"){
-if(!pattern7.test(data33)){
-const err75 = {instancePath:instancePath+"/health_check/window",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data28.healthy_after !== undefined){
+let data32 = data28.healthy_after;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err75 = {instancePath:instancePath+"/health_check/healthy_after",schemaPath:"#/properties/health_check/properties/healthy_after/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1629,9 +1639,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-}
-else {
-const err76 = {instancePath:instancePath+"/health_check/window",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 1 || isNaN(data32)){
+const err76 = {instancePath:instancePath+"/health_check/healthy_after",schemaPath:"#/properties/health_check/properties/healthy_after/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1641,11 +1651,11 @@ vErrors.push(err76);
 errors++;
 }
 }
-if(data26.cooldown !== undefined){
-let data34 = data26.cooldown;
-if(typeof data34 === "string"){
-if(!pattern7.test(data34)){
-const err77 = {instancePath:instancePath+"/health_check/cooldown",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+}
+if(data28.unhealthy_after !== undefined){
+let data33 = data28.unhealthy_after;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err77 = {instancePath:instancePath+"/health_check/unhealthy_after",schemaPath:"#/properties/health_check/properties/unhealthy_after/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1654,9 +1664,9 @@ vErrors.push(err77);
 }
 errors++;
 }
-}
-else {
-const err78 = {instancePath:instancePath+"/health_check/cooldown",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 1 || isNaN(data33)){
+const err78 = {instancePath:instancePath+"/health_check/unhealthy_after",schemaPath:"#/properties/health_check/properties/unhealthy_after/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1667,8 +1677,10 @@ errors++;
 }
 }
 }
-else {
-const err79 = {instancePath:instancePath+"/health_check",schemaPath:"#/properties/health_check/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data28.failures !== undefined){
+let data34 = data28.failures;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err79 = {instancePath:instancePath+"/health_check/failures",schemaPath:"#/properties/health_check/properties/failures/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1677,12 +1689,9 @@ vErrors.push(err79);
 }
 errors++;
 }
-}
-if(data.hedging !== undefined){
-let data35 = data.hedging;
-if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
-if(data35.after === undefined){
-const err80 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/required",keyword:"required",params:{missingProperty: "after"},message:"must have required property '"+"after"+"'"};
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 < 1 || isNaN(data34)){
+const err80 = {instancePath:instancePath+"/health_check/failures",schemaPath:"#/properties/health_check/properties/failures/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1691,9 +1700,13 @@ vErrors.push(err80);
 }
 errors++;
 }
-for(const key8 in data35){
-if(!(key8 === "after")){
-const err81 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+}
+}
+if(data28.window !== undefined){
+let data35 = data28.window;
+if(typeof data35 === "string"){
+if(!pattern7.test(data35)){
+const err81 = {instancePath:instancePath+"/health_check/window",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1703,11 +1716,8 @@ vErrors.push(err81);
 errors++;
 }
 }
-if(data35.after !== undefined){
-let data36 = data35.after;
-if(typeof data36 === "string"){
-if(!pattern7.test(data36)){
-const err82 = {instancePath:instancePath+"/hedging/after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err82 = {instancePath:instancePath+"/health_check/window",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1717,8 +1727,11 @@ vErrors.push(err82);
 errors++;
 }
 }
-else {
-const err83 = {instancePath:instancePath+"/hedging/after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data28.cooldown !== undefined){
+let data36 = data28.cooldown;
+if(typeof data36 === "string"){
+if(!pattern7.test(data36)){
+const err83 = {instancePath:instancePath+"/health_check/cooldown",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1728,9 +1741,8 @@ vErrors.push(err83);
 errors++;
 }
 }
-}
 else {
-const err84 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err84 = {instancePath:instancePath+"/health_check/cooldown",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1740,12 +1752,9 @@ vErrors.push(err84);
 errors++;
 }
 }
-if(data.prompt_caching !== undefined){
-let data37 = data.prompt_caching;
-if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
-for(const key9 in data37){
-if(!(((key9 === "min_tokens") || (key9 === "ttl")) || (key9 === "key"))){
-const err85 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+}
+else {
+const err85 = {instancePath:instancePath+"/health_check",schemaPath:"#/properties/health_check/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1755,10 +1764,11 @@ vErrors.push(err85);
 errors++;
 }
 }
-if(data37.min_tokens !== undefined){
-let data38 = data37.min_tokens;
-if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
-const err86 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.hedging !== undefined){
+let data37 = data.hedging;
+if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
+if(data37.after === undefined){
+const err86 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/required",keyword:"required",params:{missingProperty: "after"},message:"must have required property '"+"after"+"'"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1767,9 +1777,9 @@ vErrors.push(err86);
 }
 errors++;
 }
-if((typeof data38 == "number") && (isFinite(data38))){
-if(data38 > 1000000 || isNaN(data38)){
-const err87 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+for(const key8 in data37){
+if(!(key8 === "after")){
+const err87 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1778,8 +1788,12 @@ vErrors.push(err87);
 }
 errors++;
 }
-if(data38 < 1 || isNaN(data38)){
-const err88 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data37.after !== undefined){
+let data38 = data37.after;
+if(typeof data38 === "string"){
+if(!pattern7.test(data38)){
+const err88 = {instancePath:instancePath+"/hedging/after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1789,11 +1803,8 @@ vErrors.push(err88);
 errors++;
 }
 }
-}
-if(data37.ttl !== undefined){
-let data39 = data37.ttl;
-if(!((data39 === "5m") || (data39 === "1h"))){
-const err89 = {instancePath:instancePath+"/prompt_caching/ttl",schemaPath:"#/properties/prompt_caching/properties/ttl/enum",keyword:"enum",params:{allowedValues: schema42.properties.prompt_caching.properties.ttl.enum},message:"must be equal to one of the allowed values"};
+else {
+const err89 = {instancePath:instancePath+"/hedging/after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1803,9 +1814,9 @@ vErrors.push(err89);
 errors++;
 }
 }
-if(data37.key !== undefined){
-if(typeof data37.key !== "boolean"){
-const err90 = {instancePath:instancePath+"/prompt_caching/key",schemaPath:"#/properties/prompt_caching/properties/key/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err90 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1815,9 +1826,12 @@ vErrors.push(err90);
 errors++;
 }
 }
-}
-else {
-const err91 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.payload_log !== undefined){
+let data39 = data.payload_log;
+if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
+for(const key9 in data39){
+if(!(((key9 === "sample") || (key9 === "max_bytes")) || (key9 === "file"))){
+const err91 = {instancePath:instancePath+"/payload_log",schemaPath:"#/properties/payload_log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1827,12 +1841,11 @@ vErrors.push(err91);
 errors++;
 }
 }
-if(data.quality_gate !== undefined){
-let data41 = data.quality_gate;
-if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
-for(const key10 in data41){
-if(!(((((((key10 === "min_chars") || (key10 === "max_chars")) || (key10 === "must_match")) || (key10 === "must_not_match")) || (key10 === "json")) || (key10 === "refusal")) || (key10 === "buffer"))){
-const err92 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(data39.sample !== undefined){
+let data40 = data39.sample;
+if((typeof data40 == "number") && (isFinite(data40))){
+if(data40 > 1 || isNaN(data40)){
+const err92 = {instancePath:instancePath+"/payload_log/sample",schemaPath:"#/properties/payload_log/properties/sample/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1841,11 +1854,8 @@ vErrors.push(err92);
 }
 errors++;
 }
-}
-if(data41.min_chars !== undefined){
-let data42 = data41.min_chars;
-if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
-const err93 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data40 < 0 || isNaN(data40)){
+const err93 = {instancePath:instancePath+"/payload_log/sample",schemaPath:"#/properties/payload_log/properties/sample/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1854,9 +1864,9 @@ vErrors.push(err93);
 }
 errors++;
 }
-if((typeof data42 == "number") && (isFinite(data42))){
-if(data42 > 1000000 || isNaN(data42)){
-const err94 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+}
+else {
+const err94 = {instancePath:instancePath+"/payload_log/sample",schemaPath:"#/properties/payload_log/properties/sample/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1865,8 +1875,12 @@ vErrors.push(err94);
 }
 errors++;
 }
-if(data42 < 0 || isNaN(data42)){
-const err95 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data39.max_bytes !== undefined){
+let data41 = data39.max_bytes;
+if(typeof data41 === "string"){
+if(!pattern6.test(data41)){
+const err95 = {instancePath:instancePath+"/payload_log/max_bytes",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1876,11 +1890,8 @@ vErrors.push(err95);
 errors++;
 }
 }
-}
-if(data41.max_chars !== undefined){
-let data43 = data41.max_chars;
-if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
-const err96 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err96 = {instancePath:instancePath+"/payload_log/max_bytes",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1889,9 +1900,12 @@ vErrors.push(err96);
 }
 errors++;
 }
-if((typeof data43 == "number") && (isFinite(data43))){
-if(data43 > 10000000 || isNaN(data43)){
-const err97 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
+}
+if(data39.file !== undefined){
+let data42 = data39.file;
+if(typeof data42 === "string"){
+if(func3(data42) > 4096){
+const err97 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1900,8 +1914,8 @@ vErrors.push(err97);
 }
 errors++;
 }
-if(data43 < 1 || isNaN(data43)){
-const err98 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(func3(data42) < 1){
+const err98 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1911,15 +1925,8 @@ vErrors.push(err98);
 errors++;
 }
 }
-}
-if(data41.must_match !== undefined){
-let data44 = data41.must_match;
-const _errs113 = errors;
-let valid32 = false;
-const _errs114 = errors;
-if(typeof data44 === "string"){
-if(func3(data44) > 1000){
-const err99 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+else {
+const err99 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1928,8 +1935,10 @@ vErrors.push(err99);
 }
 errors++;
 }
-if(func3(data44) < 1){
-const err100 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+else {
+const err100 = {instancePath:instancePath+"/payload_log",schemaPath:"#/properties/payload_log/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1939,8 +1948,12 @@ vErrors.push(err100);
 errors++;
 }
 }
-else {
-const err101 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.prompt_caching !== undefined){
+let data43 = data.prompt_caching;
+if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
+for(const key10 in data43){
+if(!(((key10 === "min_tokens") || (key10 === "ttl")) || (key10 === "key"))){
+const err101 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1949,12 +1962,11 @@ vErrors.push(err101);
 }
 errors++;
 }
-var _valid1 = _errs114 === errors;
-valid32 = valid32 || _valid1;
-const _errs116 = errors;
-if(Array.isArray(data44)){
-if(data44.length > 32){
-const err102 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+}
+if(data43.min_tokens !== undefined){
+let data44 = data43.min_tokens;
+if(!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))){
+const err102 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1963,8 +1975,9 @@ vErrors.push(err102);
 }
 errors++;
 }
-if(data44.length < 1){
-const err103 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 > 1000000 || isNaN(data44)){
+const err103 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1973,12 +1986,8 @@ vErrors.push(err103);
 }
 errors++;
 }
-const len3 = data44.length;
-for(let i6=0; i6<len3; i6++){
-let data45 = data44[i6];
-if(typeof data45 === "string"){
-if(func3(data45) > 1000){
-const err104 = {instancePath:instancePath+"/quality_gate/must_match/" + i6,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+if(data44 < 1 || isNaN(data44)){
+const err104 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1987,8 +1996,12 @@ vErrors.push(err104);
 }
 errors++;
 }
-if(func3(data45) < 1){
-const err105 = {instancePath:instancePath+"/quality_gate/must_match/" + i6,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+if(data43.ttl !== undefined){
+let data45 = data43.ttl;
+if(!((data45 === "5m") || (data45 === "1h"))){
+const err105 = {instancePath:instancePath+"/prompt_caching/ttl",schemaPath:"#/properties/prompt_caching/properties/ttl/enum",keyword:"enum",params:{allowedValues: schema44.properties.prompt_caching.properties.ttl.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1998,8 +2011,9 @@ vErrors.push(err105);
 errors++;
 }
 }
-else {
-const err106 = {instancePath:instancePath+"/quality_gate/must_match/" + i6,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data43.key !== undefined){
+if(typeof data43.key !== "boolean"){
+const err106 = {instancePath:instancePath+"/prompt_caching/key",schemaPath:"#/properties/prompt_caching/properties/key/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -2011,7 +2025,7 @@ errors++;
 }
 }
 else {
-const err107 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err107 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -2020,10 +2034,13 @@ vErrors.push(err107);
 }
 errors++;
 }
-var _valid1 = _errs116 === errors;
-valid32 = valid32 || _valid1;
-if(!valid32){
-const err108 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+if(data.quality_gate !== undefined){
+let data47 = data.quality_gate;
+if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
+for(const key11 in data47){
+if(!(((((((key11 === "min_chars") || (key11 === "max_chars")) || (key11 === "must_match")) || (key11 === "must_not_match")) || (key11 === "json")) || (key11 === "refusal")) || (key11 === "buffer"))){
+const err108 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -2032,26 +2049,11 @@ vErrors.push(err108);
 }
 errors++;
 }
-else {
-errors = _errs113;
-if(vErrors !== null){
-if(_errs113){
-vErrors.length = _errs113;
 }
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data41.must_not_match !== undefined){
-let data46 = data41.must_not_match;
-const _errs121 = errors;
-let valid35 = false;
-const _errs122 = errors;
-if(typeof data46 === "string"){
-if(func3(data46) > 1000){
-const err109 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+if(data47.min_chars !== undefined){
+let data48 = data47.min_chars;
+if(!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))){
+const err109 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -2060,8 +2062,9 @@ vErrors.push(err109);
 }
 errors++;
 }
-if(func3(data46) < 1){
-const err110 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data48 == "number") && (isFinite(data48))){
+if(data48 > 1000000 || isNaN(data48)){
+const err110 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -2070,9 +2073,8 @@ vErrors.push(err110);
 }
 errors++;
 }
-}
-else {
-const err111 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data48 < 0 || isNaN(data48)){
+const err111 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -2081,12 +2083,12 @@ vErrors.push(err111);
 }
 errors++;
 }
-var _valid2 = _errs122 === errors;
-valid35 = valid35 || _valid2;
-const _errs124 = errors;
-if(Array.isArray(data46)){
-if(data46.length > 32){
-const err112 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+}
+}
+if(data47.max_chars !== undefined){
+let data49 = data47.max_chars;
+if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
+const err112 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -2095,8 +2097,9 @@ vErrors.push(err112);
 }
 errors++;
 }
-if(data46.length < 1){
-const err113 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if((typeof data49 == "number") && (isFinite(data49))){
+if(data49 > 10000000 || isNaN(data49)){
+const err113 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -2105,12 +2108,8 @@ vErrors.push(err113);
 }
 errors++;
 }
-const len4 = data46.length;
-for(let i7=0; i7<len4; i7++){
-let data47 = data46[i7];
-if(typeof data47 === "string"){
-if(func3(data47) > 1000){
-const err114 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i7,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+if(data49 < 1 || isNaN(data49)){
+const err114 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -2119,8 +2118,16 @@ vErrors.push(err114);
 }
 errors++;
 }
-if(func3(data47) < 1){
-const err115 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i7,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+if(data47.must_match !== undefined){
+let data50 = data47.must_match;
+const _errs127 = errors;
+let valid37 = false;
+const _errs128 = errors;
+if(typeof data50 === "string"){
+if(func3(data50) > 1000){
+const err115 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -2129,9 +2136,8 @@ vErrors.push(err115);
 }
 errors++;
 }
-}
-else {
-const err116 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i7,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func3(data50) < 1){
+const err116 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -2141,9 +2147,8 @@ vErrors.push(err116);
 errors++;
 }
 }
-}
 else {
-const err117 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err117 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -2152,10 +2157,12 @@ vErrors.push(err117);
 }
 errors++;
 }
-var _valid2 = _errs124 === errors;
-valid35 = valid35 || _valid2;
-if(!valid35){
-const err118 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid1 = _errs128 === errors;
+valid37 = valid37 || _valid1;
+const _errs130 = errors;
+if(Array.isArray(data50)){
+if(data50.length > 32){
+const err118 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -2164,21 +2171,8 @@ vErrors.push(err118);
 }
 errors++;
 }
-else {
-errors = _errs121;
-if(vErrors !== null){
-if(_errs121){
-vErrors.length = _errs121;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data41.json !== undefined){
-if(typeof data41.json !== "boolean"){
-const err119 = {instancePath:instancePath+"/quality_gate/json",schemaPath:"#/properties/quality_gate/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data50.length < 1){
+const err119 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -2187,10 +2181,12 @@ vErrors.push(err119);
 }
 errors++;
 }
-}
-if(data41.refusal !== undefined){
-if(typeof data41.refusal !== "boolean"){
-const err120 = {instancePath:instancePath+"/quality_gate/refusal",schemaPath:"#/properties/quality_gate/properties/refusal/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+const len4 = data50.length;
+for(let i8=0; i8<len4; i8++){
+let data51 = data50[i8];
+if(typeof data51 === "string"){
+if(func3(data51) > 1000){
+const err120 = {instancePath:instancePath+"/quality_gate/must_match/" + i8,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -2199,10 +2195,8 @@ vErrors.push(err120);
 }
 errors++;
 }
-}
-if(data41.buffer !== undefined){
-if(typeof data41.buffer !== "boolean"){
-const err121 = {instancePath:instancePath+"/quality_gate/buffer",schemaPath:"#/properties/quality_gate/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(func3(data51) < 1){
+const err121 = {instancePath:instancePath+"/quality_gate/must_match/" + i8,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -2212,9 +2206,8 @@ vErrors.push(err121);
 errors++;
 }
 }
-}
 else {
-const err122 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err122 = {instancePath:instancePath+"/quality_gate/must_match/" + i8,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -2224,11 +2217,9 @@ vErrors.push(err122);
 errors++;
 }
 }
-if(data.rate_limit !== undefined){
-let data51 = data.rate_limit;
-if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
-if(data51.requests === undefined){
-const err123 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "requests"},message:"must have required property '"+"requests"+"'"};
+}
+else {
+const err123 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -2237,8 +2228,10 @@ vErrors.push(err123);
 }
 errors++;
 }
-if(data51.per === undefined){
-const err124 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "per"},message:"must have required property '"+"per"+"'"};
+var _valid1 = _errs130 === errors;
+valid37 = valid37 || _valid1;
+if(!valid37){
+const err124 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -2247,9 +2240,26 @@ vErrors.push(err124);
 }
 errors++;
 }
-for(const key11 in data51){
-if(!(((((key11 === "requests") || (key11 === "per")) || (key11 === "burst")) || (key11 === "tokens")) || (key11 === "key"))){
-const err125 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+else {
+errors = _errs127;
+if(vErrors !== null){
+if(_errs127){
+vErrors.length = _errs127;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data47.must_not_match !== undefined){
+let data52 = data47.must_not_match;
+const _errs135 = errors;
+let valid40 = false;
+const _errs136 = errors;
+if(typeof data52 === "string"){
+if(func3(data52) > 1000){
+const err125 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -2258,11 +2268,8 @@ vErrors.push(err125);
 }
 errors++;
 }
-}
-if(data51.requests !== undefined){
-let data52 = data51.requests;
-if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
-const err126 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(func3(data52) < 1){
+const err126 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -2271,9 +2278,9 @@ vErrors.push(err126);
 }
 errors++;
 }
-if((typeof data52 == "number") && (isFinite(data52))){
-if(data52 < 1 || isNaN(data52)){
-const err127 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err127 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -2282,13 +2289,12 @@ vErrors.push(err127);
 }
 errors++;
 }
-}
-}
-if(data51.per !== undefined){
-let data53 = data51.per;
-if(typeof data53 === "string"){
-if(!pattern7.test(data53)){
-const err128 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+var _valid2 = _errs136 === errors;
+valid40 = valid40 || _valid2;
+const _errs138 = errors;
+if(Array.isArray(data52)){
+if(data52.length > 32){
+const err128 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -2297,9 +2303,8 @@ vErrors.push(err128);
 }
 errors++;
 }
-}
-else {
-const err129 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data52.length < 1){
+const err129 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -2308,11 +2313,12 @@ vErrors.push(err129);
 }
 errors++;
 }
-}
-if(data51.burst !== undefined){
-let data54 = data51.burst;
-if(!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))){
-const err130 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const len5 = data52.length;
+for(let i9=0; i9<len5; i9++){
+let data53 = data52[i9];
+if(typeof data53 === "string"){
+if(func3(data53) > 1000){
+const err130 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i9,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -2321,9 +2327,8 @@ vErrors.push(err130);
 }
 errors++;
 }
-if((typeof data54 == "number") && (isFinite(data54))){
-if(data54 < 1 || isNaN(data54)){
-const err131 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(func3(data53) < 1){
+const err131 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i9,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -2333,11 +2338,8 @@ vErrors.push(err131);
 errors++;
 }
 }
-}
-if(data51.tokens !== undefined){
-let data55 = data51.tokens;
-if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
-const err132 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err132 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i9,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -2346,9 +2348,10 @@ vErrors.push(err132);
 }
 errors++;
 }
-if((typeof data55 == "number") && (isFinite(data55))){
-if(data55 < 1 || isNaN(data55)){
-const err133 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+else {
+const err133 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -2357,13 +2360,10 @@ vErrors.push(err133);
 }
 errors++;
 }
-}
-}
-if(data51.key !== undefined){
-let data56 = data51.key;
-if(typeof data56 === "string"){
-if(!pattern32.test(data56)){
-const err134 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/pattern",keyword:"pattern",params:{pattern: "^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
+var _valid2 = _errs138 === errors;
+valid40 = valid40 || _valid2;
+if(!valid40){
+const err134 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -2372,9 +2372,21 @@ vErrors.push(err134);
 }
 errors++;
 }
+else {
+errors = _errs135;
+if(vErrors !== null){
+if(_errs135){
+vErrors.length = _errs135;
 }
 else {
-const err135 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+vErrors = null;
+}
+}
+}
+}
+if(data47.json !== undefined){
+if(typeof data47.json !== "boolean"){
+const err135 = {instancePath:instancePath+"/quality_gate/json",schemaPath:"#/properties/quality_gate/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -2384,9 +2396,9 @@ vErrors.push(err135);
 errors++;
 }
 }
-}
-else {
-const err136 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data47.refusal !== undefined){
+if(typeof data47.refusal !== "boolean"){
+const err136 = {instancePath:instancePath+"/quality_gate/refusal",schemaPath:"#/properties/quality_gate/properties/refusal/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -2396,12 +2408,9 @@ vErrors.push(err136);
 errors++;
 }
 }
-if(data.request_coalescing !== undefined){
-let data57 = data.request_coalescing;
-if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
-for(const key12 in data57){
-if(!(key12 === "key_headers")){
-const err137 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+if(data47.buffer !== undefined){
+if(typeof data47.buffer !== "boolean"){
+const err137 = {instancePath:instancePath+"/quality_gate/buffer",schemaPath:"#/properties/quality_gate/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -2411,15 +2420,9 @@ vErrors.push(err137);
 errors++;
 }
 }
-if(data57.key_headers !== undefined){
-let data58 = data57.key_headers;
-if(Array.isArray(data58)){
-const len5 = data58.length;
-for(let i8=0; i8<len5; i8++){
-let data59 = data58[i8];
-if(typeof data59 === "string"){
-if(func3(data59) < 1){
-const err138 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i8,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err138 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -2429,8 +2432,11 @@ vErrors.push(err138);
 errors++;
 }
 }
-else {
-const err139 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i8,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.rate_limit !== undefined){
+let data57 = data.rate_limit;
+if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
+if(data57.requests === undefined){
+const err139 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "requests"},message:"must have required property '"+"requests"+"'"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -2439,10 +2445,8 @@ vErrors.push(err139);
 }
 errors++;
 }
-}
-}
-else {
-const err140 = {instancePath:instancePath+"/request_coalescing/key_headers",schemaPath:"#/properties/request_coalescing/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data57.per === undefined){
+const err140 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "per"},message:"must have required property '"+"per"+"'"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -2451,10 +2455,9 @@ vErrors.push(err140);
 }
 errors++;
 }
-}
-}
-else {
-const err141 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key12 in data57){
+if(!(((((key12 === "requests") || (key12 === "per")) || (key12 === "burst")) || (key12 === "tokens")) || (key12 === "key"))){
+const err141 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -2464,12 +2467,10 @@ vErrors.push(err141);
 errors++;
 }
 }
-if(data.retry !== undefined){
-let data60 = data.retry;
-if(data60 && typeof data60 == "object" && !Array.isArray(data60)){
-for(const key13 in data60){
-if(!(((((key13 === "attempts") || (key13 === "backoff")) || (key13 === "max_backoff")) || (key13 === "max_retry_after")) || (key13 === "on"))){
-const err142 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+if(data57.requests !== undefined){
+let data58 = data57.requests;
+if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
+const err142 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -2478,11 +2479,9 @@ vErrors.push(err142);
 }
 errors++;
 }
-}
-if(data60.attempts !== undefined){
-let data61 = data60.attempts;
-if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
-const err143 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 < 1 || isNaN(data58)){
+const err143 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -2491,9 +2490,13 @@ vErrors.push(err143);
 }
 errors++;
 }
-if((typeof data61 == "number") && (isFinite(data61))){
-if(data61 > 10 || isNaN(data61)){
-const err144 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+}
+}
+if(data57.per !== undefined){
+let data59 = data57.per;
+if(typeof data59 === "string"){
+if(!pattern7.test(data59)){
+const err144 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -2502,8 +2505,9 @@ vErrors.push(err144);
 }
 errors++;
 }
-if(data61 < 1 || isNaN(data61)){
-const err145 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err145 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -2513,12 +2517,10 @@ vErrors.push(err145);
 errors++;
 }
 }
-}
-if(data60.backoff !== undefined){
-let data62 = data60.backoff;
-if(typeof data62 === "string"){
-if(!pattern7.test(data62)){
-const err146 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data57.burst !== undefined){
+let data60 = data57.burst;
+if(!(((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60))) && (isFinite(data60)))){
+const err146 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -2527,9 +2529,9 @@ vErrors.push(err146);
 }
 errors++;
 }
-}
-else {
-const err147 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data60 == "number") && (isFinite(data60))){
+if(data60 < 1 || isNaN(data60)){
+const err147 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -2539,11 +2541,11 @@ vErrors.push(err147);
 errors++;
 }
 }
-if(data60.max_backoff !== undefined){
-let data63 = data60.max_backoff;
-if(typeof data63 === "string"){
-if(!pattern7.test(data63)){
-const err148 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+}
+if(data57.tokens !== undefined){
+let data61 = data57.tokens;
+if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
+const err148 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -2552,9 +2554,9 @@ vErrors.push(err148);
 }
 errors++;
 }
-}
-else {
-const err149 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data61 == "number") && (isFinite(data61))){
+if(data61 < 1 || isNaN(data61)){
+const err149 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -2564,11 +2566,12 @@ vErrors.push(err149);
 errors++;
 }
 }
-if(data60.max_retry_after !== undefined){
-let data64 = data60.max_retry_after;
-if(typeof data64 === "string"){
-if(!pattern7.test(data64)){
-const err150 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+}
+if(data57.key !== undefined){
+let data62 = data57.key;
+if(typeof data62 === "string"){
+if(!pattern35.test(data62)){
+const err150 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/pattern",keyword:"pattern",params:{pattern: "^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -2579,7 +2582,7 @@ errors++;
 }
 }
 else {
-const err151 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err151 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -2589,11 +2592,9 @@ vErrors.push(err151);
 errors++;
 }
 }
-if(data60.on !== undefined){
-let data65 = data60.on;
-if(Array.isArray(data65)){
-if(data65.length < 1){
-const err152 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+else {
+const err152 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -2602,14 +2603,13 @@ vErrors.push(err152);
 }
 errors++;
 }
-const len6 = data65.length;
-for(let i9=0; i9<len6; i9++){
-let data66 = data65[i9];
-const _errs172 = errors;
-let valid49 = false;
-const _errs173 = errors;
-if(!(((typeof data66 == "number") && (!(data66 % 1) && !isNaN(data66))) && (isFinite(data66)))){
-const err153 = {instancePath:instancePath+"/retry/on/" + i9,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(data.request_coalescing !== undefined){
+let data63 = data.request_coalescing;
+if(data63 && typeof data63 == "object" && !Array.isArray(data63)){
+for(const key13 in data63){
+if(!(key13 === "key_headers")){
+const err153 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -2618,9 +2618,16 @@ vErrors.push(err153);
 }
 errors++;
 }
-if((typeof data66 == "number") && (isFinite(data66))){
-if(data66 > 599 || isNaN(data66)){
-const err154 = {instancePath:instancePath+"/retry/on/" + i9,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
+}
+if(data63.key_headers !== undefined){
+let data64 = data63.key_headers;
+if(Array.isArray(data64)){
+const len6 = data64.length;
+for(let i10=0; i10<len6; i10++){
+let data65 = data64[i10];
+if(typeof data65 === "string"){
+if(func3(data65) < 1){
+const err154 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i10,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -2629,8 +2636,9 @@ vErrors.push(err154);
 }
 errors++;
 }
-if(data66 < 400 || isNaN(data66)){
-const err155 = {instancePath:instancePath+"/retry/on/" + i9,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
+}
+else {
+const err155 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i10,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -2640,11 +2648,9 @@ vErrors.push(err155);
 errors++;
 }
 }
-var _valid3 = _errs173 === errors;
-valid49 = valid49 || _valid3;
-const _errs175 = errors;
-if(!((data66 === "connect_error") || (data66 === "timeout"))){
-const err156 = {instancePath:instancePath+"/retry/on/" + i9,schemaPath:"#/properties/retry/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema42.properties.retry.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err156 = {instancePath:instancePath+"/request_coalescing/key_headers",schemaPath:"#/properties/request_coalescing/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -2653,10 +2659,10 @@ vErrors.push(err156);
 }
 errors++;
 }
-var _valid3 = _errs175 === errors;
-valid49 = valid49 || _valid3;
-if(!valid49){
-const err157 = {instancePath:instancePath+"/retry/on/" + i9,schemaPath:"#/properties/retry/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+}
+else {
+const err157 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -2665,26 +2671,13 @@ vErrors.push(err157);
 }
 errors++;
 }
-else {
-errors = _errs172;
-if(vErrors !== null){
-if(_errs172){
-vErrors.length = _errs172;
 }
-else {
-vErrors = null;
-}
-}
-}
-}
-let i10 = data65.length;
-let j3;
-if(i10 > 1){
-outer1:
-for(;i10--;){
-for(j3 = i10; j3--;){
-if(func0(data65[i10], data65[j3])){
-const err158 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i10, j: j3},message:"must NOT have duplicate items (items ## "+j3+" and "+i10+" are identical)"};
+if(data.retry !== undefined){
+let data66 = data.retry;
+if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
+for(const key14 in data66){
+if(!(((((key14 === "attempts") || (key14 === "backoff")) || (key14 === "max_backoff")) || (key14 === "max_retry_after")) || (key14 === "on"))){
+const err158 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -2692,14 +2685,12 @@ else {
 vErrors.push(err158);
 }
 errors++;
-break outer1;
 }
 }
-}
-}
-}
-else {
-const err159 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data66.attempts !== undefined){
+let data67 = data66.attempts;
+if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
+const err159 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -2708,10 +2699,9 @@ vErrors.push(err159);
 }
 errors++;
 }
-}
-}
-else {
-const err160 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data67 == "number") && (isFinite(data67))){
+if(data67 > 10 || isNaN(data67)){
+const err160 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -2720,13 +2710,8 @@ vErrors.push(err160);
 }
 errors++;
 }
-}
-if(data.semantic_cache !== undefined){
-let data67 = data.semantic_cache;
-if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
-for(const key14 in data67){
-if(!((((((((key14 === "embedder") || (key14 === "threshold")) || (key14 === "ttl")) || (key14 === "max_entries")) || (key14 === "max_size")) || (key14 === "max_entry")) || (key14 === "key_headers")) || (key14 === "allow_temperature"))){
-const err161 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+if(data67 < 1 || isNaN(data67)){
+const err161 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -2736,14 +2721,12 @@ vErrors.push(err161);
 errors++;
 }
 }
-if(data67.embedder !== undefined){
-let data68 = data67.embedder;
-const _errs180 = errors;
-let valid52 = false;
-let passing0 = null;
-const _errs181 = errors;
-if("local" !== data68){
-const err162 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
+}
+if(data66.backoff !== undefined){
+let data68 = data66.backoff;
+if(typeof data68 === "string"){
+if(!pattern7.test(data68)){
+const err162 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -2752,15 +2735,9 @@ vErrors.push(err162);
 }
 errors++;
 }
-var _valid4 = _errs181 === errors;
-if(_valid4){
-valid52 = true;
-passing0 = 0;
 }
-const _errs182 = errors;
-if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
-if(data68.upstream === undefined){
-const err163 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
+else {
+const err163 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -2769,8 +2746,12 @@ vErrors.push(err163);
 }
 errors++;
 }
-if(data68.model === undefined){
-const err164 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
+}
+if(data66.max_backoff !== undefined){
+let data69 = data66.max_backoff;
+if(typeof data69 === "string"){
+if(!pattern7.test(data69)){
+const err164 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -2779,9 +2760,9 @@ vErrors.push(err164);
 }
 errors++;
 }
-for(const key15 in data68){
-if(!((key15 === "upstream") || (key15 === "model"))){
-const err165 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+}
+else {
+const err165 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2791,11 +2772,11 @@ vErrors.push(err165);
 errors++;
 }
 }
-if(data68.upstream !== undefined){
-let data69 = data68.upstream;
-if(typeof data69 === "string"){
-if(func3(data69) < 1){
-const err166 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data66.max_retry_after !== undefined){
+let data70 = data66.max_retry_after;
+if(typeof data70 === "string"){
+if(!pattern7.test(data70)){
+const err166 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2806,7 +2787,7 @@ errors++;
 }
 }
 else {
-const err167 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err167 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2816,11 +2797,11 @@ vErrors.push(err167);
 errors++;
 }
 }
-if(data68.model !== undefined){
-let data70 = data68.model;
-if(typeof data70 === "string"){
-if(func3(data70) > 256){
-const err168 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(data66.on !== undefined){
+let data71 = data66.on;
+if(Array.isArray(data71)){
+if(data71.length < 1){
+const err168 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2829,8 +2810,14 @@ vErrors.push(err168);
 }
 errors++;
 }
-if(func3(data70) < 1){
-const err169 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const len7 = data71.length;
+for(let i11=0; i11<len7; i11++){
+let data72 = data71[i11];
+const _errs186 = errors;
+let valid54 = false;
+const _errs187 = errors;
+if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
+const err169 = {instancePath:instancePath+"/retry/on/" + i11,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2839,9 +2826,9 @@ vErrors.push(err169);
 }
 errors++;
 }
-}
-else {
-const err170 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data72 == "number") && (isFinite(data72))){
+if(data72 > 599 || isNaN(data72)){
+const err170 = {instancePath:instancePath+"/retry/on/" + i11,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2850,10 +2837,8 @@ vErrors.push(err170);
 }
 errors++;
 }
-}
-}
-else {
-const err171 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data72 < 400 || isNaN(data72)){
+const err171 = {instancePath:instancePath+"/retry/on/" + i11,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2862,19 +2847,12 @@ vErrors.push(err171);
 }
 errors++;
 }
-var _valid4 = _errs182 === errors;
-if(_valid4 && valid52){
-valid52 = false;
-passing0 = [passing0, 1];
 }
-else {
-if(_valid4){
-valid52 = true;
-passing0 = 1;
-}
-}
-if(!valid52){
-const err172 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+var _valid3 = _errs187 === errors;
+valid54 = valid54 || _valid3;
+const _errs189 = errors;
+if(!((data72 === "connect_error") || (data72 === "timeout"))){
+const err172 = {instancePath:instancePath+"/retry/on/" + i11,schemaPath:"#/properties/retry/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema44.properties.retry.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2883,23 +2861,10 @@ vErrors.push(err172);
 }
 errors++;
 }
-else {
-errors = _errs180;
-if(vErrors !== null){
-if(_errs180){
-vErrors.length = _errs180;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data67.threshold !== undefined){
-let data71 = data67.threshold;
-if((typeof data71 == "number") && (isFinite(data71))){
-if(data71 > 1 || isNaN(data71)){
-const err173 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+var _valid3 = _errs189 === errors;
+valid54 = valid54 || _valid3;
+if(!valid54){
+const err173 = {instancePath:instancePath+"/retry/on/" + i11,schemaPath:"#/properties/retry/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2908,8 +2873,26 @@ vErrors.push(err173);
 }
 errors++;
 }
-if(data71 < 0 || isNaN(data71)){
-const err174 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+else {
+errors = _errs186;
+if(vErrors !== null){
+if(_errs186){
+vErrors.length = _errs186;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+let i12 = data71.length;
+let j4;
+if(i12 > 1){
+outer1:
+for(;i12--;){
+for(j4 = i12; j4--;){
+if(func0(data71[i12], data71[j4])){
+const err174 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i12, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i12+" are identical)"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2917,10 +2900,14 @@ else {
 vErrors.push(err174);
 }
 errors++;
+break outer1;
+}
+}
+}
 }
 }
 else {
-const err175 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err175 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2930,11 +2917,9 @@ vErrors.push(err175);
 errors++;
 }
 }
-if(data67.ttl !== undefined){
-let data72 = data67.ttl;
-if(typeof data72 === "string"){
-if(!pattern7.test(data72)){
-const err176 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+}
+else {
+const err176 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2944,8 +2929,12 @@ vErrors.push(err176);
 errors++;
 }
 }
-else {
-const err177 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.semantic_cache !== undefined){
+let data73 = data.semantic_cache;
+if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
+for(const key15 in data73){
+if(!((((((((key15 === "embedder") || (key15 === "threshold")) || (key15 === "ttl")) || (key15 === "max_entries")) || (key15 === "max_size")) || (key15 === "max_entry")) || (key15 === "key_headers")) || (key15 === "allow_temperature"))){
+const err177 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2955,10 +2944,14 @@ vErrors.push(err177);
 errors++;
 }
 }
-if(data67.max_entries !== undefined){
-let data73 = data67.max_entries;
-if(!(((typeof data73 == "number") && (!(data73 % 1) && !isNaN(data73))) && (isFinite(data73)))){
-const err178 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data73.embedder !== undefined){
+let data74 = data73.embedder;
+const _errs194 = errors;
+let valid57 = false;
+let passing0 = null;
+const _errs195 = errors;
+if("local" !== data74){
+const err178 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2967,9 +2960,15 @@ vErrors.push(err178);
 }
 errors++;
 }
-if((typeof data73 == "number") && (isFinite(data73))){
-if(data73 > 100000 || isNaN(data73)){
-const err179 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+var _valid4 = _errs195 === errors;
+if(_valid4){
+valid57 = true;
+passing0 = 0;
+}
+const _errs196 = errors;
+if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
+if(data74.upstream === undefined){
+const err179 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2978,8 +2977,8 @@ vErrors.push(err179);
 }
 errors++;
 }
-if(data73 < 1 || isNaN(data73)){
-const err180 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data74.model === undefined){
+const err180 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2988,13 +2987,9 @@ vErrors.push(err180);
 }
 errors++;
 }
-}
-}
-if(data67.max_size !== undefined){
-let data74 = data67.max_size;
-if(typeof data74 === "string"){
-if(!pattern6.test(data74)){
-const err181 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+for(const key16 in data74){
+if(!((key16 === "upstream") || (key16 === "model"))){
+const err181 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -3004,8 +2999,11 @@ vErrors.push(err181);
 errors++;
 }
 }
-else {
-const err182 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data74.upstream !== undefined){
+let data75 = data74.upstream;
+if(typeof data75 === "string"){
+if(func3(data75) < 1){
+const err182 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -3015,11 +3013,8 @@ vErrors.push(err182);
 errors++;
 }
 }
-if(data67.max_entry !== undefined){
-let data75 = data67.max_entry;
-if(typeof data75 === "string"){
-if(!pattern6.test(data75)){
-const err183 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+else {
+const err183 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -3029,8 +3024,11 @@ vErrors.push(err183);
 errors++;
 }
 }
-else {
-const err184 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data74.model !== undefined){
+let data76 = data74.model;
+if(typeof data76 === "string"){
+if(func3(data76) > 256){
+const err184 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -3039,12 +3037,8 @@ vErrors.push(err184);
 }
 errors++;
 }
-}
-if(data67.key_headers !== undefined){
-let data76 = data67.key_headers;
-if(Array.isArray(data76)){
-if(data76.length > 16){
-const err185 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+if(func3(data76) < 1){
+const err185 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -3053,12 +3047,9 @@ vErrors.push(err185);
 }
 errors++;
 }
-const len7 = data76.length;
-for(let i11=0; i11<len7; i11++){
-let data77 = data76[i11];
-if(typeof data77 === "string"){
-if(!pattern13.test(data77)){
-const err186 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i11,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
+}
+else {
+const err186 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -3068,8 +3059,9 @@ vErrors.push(err186);
 errors++;
 }
 }
+}
 else {
-const err187 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i11,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err187 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -3078,19 +3070,19 @@ vErrors.push(err187);
 }
 errors++;
 }
+var _valid4 = _errs196 === errors;
+if(_valid4 && valid57){
+valid57 = false;
+passing0 = [passing0, 1];
 }
-let i12 = data76.length;
-let j4;
-if(i12 > 1){
-const indices2 = {};
-for(;i12--;){
-let item2 = data76[i12];
-if(typeof item2 !== "string"){
-continue;
+else {
+if(_valid4){
+valid57 = true;
+passing0 = 1;
 }
-if(typeof indices2[item2] == "number"){
-j4 = indices2[item2];
-const err188 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/uniqueItems",keyword:"uniqueItems",params:{i: i12, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i12+" are identical)"};
+}
+if(!valid57){
+const err188 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -3098,14 +3090,24 @@ else {
 vErrors.push(err188);
 }
 errors++;
-break;
-}
-indices2[item2] = i12;
-}
-}
 }
 else {
-const err189 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+errors = _errs194;
+if(vErrors !== null){
+if(_errs194){
+vErrors.length = _errs194;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data73.threshold !== undefined){
+let data77 = data73.threshold;
+if((typeof data77 == "number") && (isFinite(data77))){
+if(data77 > 1 || isNaN(data77)){
+const err189 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -3114,10 +3116,8 @@ vErrors.push(err189);
 }
 errors++;
 }
-}
-if(data67.allow_temperature !== undefined){
-if(typeof data67.allow_temperature !== "boolean"){
-const err190 = {instancePath:instancePath+"/semantic_cache/allow_temperature",schemaPath:"#/properties/semantic_cache/properties/allow_temperature/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data77 < 0 || isNaN(data77)){
+const err190 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -3127,9 +3127,8 @@ vErrors.push(err190);
 errors++;
 }
 }
-}
 else {
-const err191 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err191 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -3139,12 +3138,11 @@ vErrors.push(err191);
 errors++;
 }
 }
-if(data.structured_output !== undefined){
-let data79 = data.structured_output;
-if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
-for(const key16 in data79){
-if(!((((key16 === "attempts") || (key16 === "on_failure")) || (key16 === "buffer")) || (key16 === "schema"))){
-const err192 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+if(data73.ttl !== undefined){
+let data78 = data73.ttl;
+if(typeof data78 === "string"){
+if(!pattern7.test(data78)){
+const err192 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -3154,10 +3152,8 @@ vErrors.push(err192);
 errors++;
 }
 }
-if(data79.attempts !== undefined){
-let data80 = data79.attempts;
-if(!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80)))){
-const err193 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err193 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -3166,9 +3162,11 @@ vErrors.push(err193);
 }
 errors++;
 }
-if((typeof data80 == "number") && (isFinite(data80))){
-if(data80 > 5 || isNaN(data80)){
-const err194 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
+}
+if(data73.max_entries !== undefined){
+let data79 = data73.max_entries;
+if(!(((typeof data79 == "number") && (!(data79 % 1) && !isNaN(data79))) && (isFinite(data79)))){
+const err194 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -3177,8 +3175,9 @@ vErrors.push(err194);
 }
 errors++;
 }
-if(data80 < 1 || isNaN(data80)){
-const err195 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data79 == "number") && (isFinite(data79))){
+if(data79 > 100000 || isNaN(data79)){
+const err195 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -3187,12 +3186,8 @@ vErrors.push(err195);
 }
 errors++;
 }
-}
-}
-if(data79.on_failure !== undefined){
-let data81 = data79.on_failure;
-if(!((data81 === "error") || (data81 === "pass"))){
-const err196 = {instancePath:instancePath+"/structured_output/on_failure",schemaPath:"#/properties/structured_output/properties/on_failure/enum",keyword:"enum",params:{allowedValues: schema42.properties.structured_output.properties.on_failure.enum},message:"must be equal to one of the allowed values"};
+if(data79 < 1 || isNaN(data79)){
+const err196 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -3202,9 +3197,12 @@ vErrors.push(err196);
 errors++;
 }
 }
-if(data79.buffer !== undefined){
-if(typeof data79.buffer !== "boolean"){
-const err197 = {instancePath:instancePath+"/structured_output/buffer",schemaPath:"#/properties/structured_output/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+if(data73.max_size !== undefined){
+let data80 = data73.max_size;
+if(typeof data80 === "string"){
+if(!pattern6.test(data80)){
+const err197 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -3214,10 +3212,8 @@ vErrors.push(err197);
 errors++;
 }
 }
-if(data79.schema !== undefined){
-let data83 = data79.schema;
-if(!(data83 && typeof data83 == "object" && !Array.isArray(data83))){
-const err198 = {instancePath:instancePath+"/structured_output/schema",schemaPath:"#/properties/structured_output/properties/schema/type",keyword:"type",params:{type: "object"},message:"must be object"};
+else {
+const err198 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -3227,9 +3223,11 @@ vErrors.push(err198);
 errors++;
 }
 }
-}
-else {
-const err199 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data73.max_entry !== undefined){
+let data81 = data73.max_entry;
+if(typeof data81 === "string"){
+if(!pattern6.test(data81)){
+const err199 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -3239,12 +3237,8 @@ vErrors.push(err199);
 errors++;
 }
 }
-if(data.timeout !== undefined){
-let data84 = data.timeout;
-if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
-for(const key17 in data84){
-if(!((((key17 === "connect") || (key17 === "first_byte")) || (key17 === "idle")) || (key17 === "total"))){
-const err200 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+else {
+const err200 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -3254,11 +3248,11 @@ vErrors.push(err200);
 errors++;
 }
 }
-if(data84.connect !== undefined){
-let data85 = data84.connect;
-if(typeof data85 === "string"){
-if(!pattern7.test(data85)){
-const err201 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data73.key_headers !== undefined){
+let data82 = data73.key_headers;
+if(Array.isArray(data82)){
+if(data82.length > 16){
+const err201 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -3267,9 +3261,12 @@ vErrors.push(err201);
 }
 errors++;
 }
-}
-else {
-const err202 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len8 = data82.length;
+for(let i13=0; i13<len8; i13++){
+let data83 = data82[i13];
+if(typeof data83 === "string"){
+if(!pattern15.test(data83)){
+const err202 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i13,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -3279,11 +3276,8 @@ vErrors.push(err202);
 errors++;
 }
 }
-if(data84.first_byte !== undefined){
-let data86 = data84.first_byte;
-if(typeof data86 === "string"){
-if(!pattern7.test(data86)){
-const err203 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err203 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i13,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -3293,8 +3287,18 @@ vErrors.push(err203);
 errors++;
 }
 }
-else {
-const err204 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let i14 = data82.length;
+let j5;
+if(i14 > 1){
+const indices3 = {};
+for(;i14--;){
+let item3 = data82[i14];
+if(typeof item3 !== "string"){
+continue;
+}
+if(typeof indices3[item3] == "number"){
+j5 = indices3[item3];
+const err204 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/uniqueItems",keyword:"uniqueItems",params:{i: i14, j: j5},message:"must NOT have duplicate items (items ## "+j5+" and "+i14+" are identical)"};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -3302,13 +3306,14 @@ else {
 vErrors.push(err204);
 }
 errors++;
+break;
+}
+indices3[item3] = i14;
 }
 }
-if(data84.idle !== undefined){
-let data87 = data84.idle;
-if(typeof data87 === "string"){
-if(!pattern7.test(data87)){
-const err205 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+}
+else {
+const err205 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -3318,8 +3323,9 @@ vErrors.push(err205);
 errors++;
 }
 }
-else {
-const err206 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data73.allow_temperature !== undefined){
+if(typeof data73.allow_temperature !== "boolean"){
+const err206 = {instancePath:instancePath+"/semantic_cache/allow_temperature",schemaPath:"#/properties/semantic_cache/properties/allow_temperature/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -3329,11 +3335,9 @@ vErrors.push(err206);
 errors++;
 }
 }
-if(data84.total !== undefined){
-let data88 = data84.total;
-if(typeof data88 === "string"){
-if(!pattern7.test(data88)){
-const err207 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+}
+else {
+const err207 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -3343,8 +3347,12 @@ vErrors.push(err207);
 errors++;
 }
 }
-else {
-const err208 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.structured_output !== undefined){
+let data85 = data.structured_output;
+if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
+for(const key17 in data85){
+if(!((((key17 === "attempts") || (key17 === "on_failure")) || (key17 === "buffer")) || (key17 === "schema"))){
+const err208 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -3354,9 +3362,10 @@ vErrors.push(err208);
 errors++;
 }
 }
-}
-else {
-const err209 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data85.attempts !== undefined){
+let data86 = data85.attempts;
+if(!(((typeof data86 == "number") && (!(data86 % 1) && !isNaN(data86))) && (isFinite(data86)))){
+const err209 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -3365,13 +3374,9 @@ vErrors.push(err209);
 }
 errors++;
 }
-}
-if(data.token_optimization !== undefined){
-let data89 = data.token_optimization;
-if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
-for(const key18 in data89){
-if(!((((key18 === "whitespace") || (key18 === "duplicate_system")) || (key18 === "empty_messages")) || (key18 === "minify_json"))){
-const err210 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+if((typeof data86 == "number") && (isFinite(data86))){
+if(data86 > 5 || isNaN(data86)){
+const err210 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -3380,10 +3385,8 @@ vErrors.push(err210);
 }
 errors++;
 }
-}
-if(data89.whitespace !== undefined){
-if(typeof data89.whitespace !== "boolean"){
-const err211 = {instancePath:instancePath+"/token_optimization/whitespace",schemaPath:"#/properties/token_optimization/properties/whitespace/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data86 < 1 || isNaN(data86)){
+const err211 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -3393,9 +3396,11 @@ vErrors.push(err211);
 errors++;
 }
 }
-if(data89.duplicate_system !== undefined){
-if(typeof data89.duplicate_system !== "boolean"){
-const err212 = {instancePath:instancePath+"/token_optimization/duplicate_system",schemaPath:"#/properties/token_optimization/properties/duplicate_system/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+if(data85.on_failure !== undefined){
+let data87 = data85.on_failure;
+if(!((data87 === "error") || (data87 === "pass"))){
+const err212 = {instancePath:instancePath+"/structured_output/on_failure",schemaPath:"#/properties/structured_output/properties/on_failure/enum",keyword:"enum",params:{allowedValues: schema44.properties.structured_output.properties.on_failure.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -3405,9 +3410,9 @@ vErrors.push(err212);
 errors++;
 }
 }
-if(data89.empty_messages !== undefined){
-if(typeof data89.empty_messages !== "boolean"){
-const err213 = {instancePath:instancePath+"/token_optimization/empty_messages",schemaPath:"#/properties/token_optimization/properties/empty_messages/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data85.buffer !== undefined){
+if(typeof data85.buffer !== "boolean"){
+const err213 = {instancePath:instancePath+"/structured_output/buffer",schemaPath:"#/properties/structured_output/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -3417,9 +3422,10 @@ vErrors.push(err213);
 errors++;
 }
 }
-if(data89.minify_json !== undefined){
-if(typeof data89.minify_json !== "boolean"){
-const err214 = {instancePath:instancePath+"/token_optimization/minify_json",schemaPath:"#/properties/token_optimization/properties/minify_json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data85.schema !== undefined){
+let data89 = data85.schema;
+if(!(data89 && typeof data89 == "object" && !Array.isArray(data89))){
+const err214 = {instancePath:instancePath+"/structured_output/schema",schemaPath:"#/properties/structured_output/properties/schema/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -3431,7 +3437,7 @@ errors++;
 }
 }
 else {
-const err215 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err215 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -3441,9 +3447,12 @@ vErrors.push(err215);
 errors++;
 }
 }
-}
-else {
-const err216 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.timeout !== undefined){
+let data90 = data.timeout;
+if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
+for(const key18 in data90){
+if(!((((key18 === "connect") || (key18 === "first_byte")) || (key18 === "idle")) || (key18 === "total"))){
+const err216 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -3452,13 +3461,212 @@ vErrors.push(err216);
 }
 errors++;
 }
+}
+if(data90.connect !== undefined){
+let data91 = data90.connect;
+if(typeof data91 === "string"){
+if(!pattern7.test(data91)){
+const err217 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err217];
+}
+else {
+vErrors.push(err217);
+}
+errors++;
+}
+}
+else {
+const err218 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err218];
+}
+else {
+vErrors.push(err218);
+}
+errors++;
+}
+}
+if(data90.first_byte !== undefined){
+let data92 = data90.first_byte;
+if(typeof data92 === "string"){
+if(!pattern7.test(data92)){
+const err219 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err219];
+}
+else {
+vErrors.push(err219);
+}
+errors++;
+}
+}
+else {
+const err220 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err220];
+}
+else {
+vErrors.push(err220);
+}
+errors++;
+}
+}
+if(data90.idle !== undefined){
+let data93 = data90.idle;
+if(typeof data93 === "string"){
+if(!pattern7.test(data93)){
+const err221 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err221];
+}
+else {
+vErrors.push(err221);
+}
+errors++;
+}
+}
+else {
+const err222 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err222];
+}
+else {
+vErrors.push(err222);
+}
+errors++;
+}
+}
+if(data90.total !== undefined){
+let data94 = data90.total;
+if(typeof data94 === "string"){
+if(!pattern7.test(data94)){
+const err223 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err223];
+}
+else {
+vErrors.push(err223);
+}
+errors++;
+}
+}
+else {
+const err224 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err224];
+}
+else {
+vErrors.push(err224);
+}
+errors++;
+}
+}
+}
+else {
+const err225 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err225];
+}
+else {
+vErrors.push(err225);
+}
+errors++;
+}
+}
+if(data.token_optimization !== undefined){
+let data95 = data.token_optimization;
+if(data95 && typeof data95 == "object" && !Array.isArray(data95)){
+for(const key19 in data95){
+if(!((((key19 === "whitespace") || (key19 === "duplicate_system")) || (key19 === "empty_messages")) || (key19 === "minify_json"))){
+const err226 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err226];
+}
+else {
+vErrors.push(err226);
+}
+errors++;
+}
+}
+if(data95.whitespace !== undefined){
+if(typeof data95.whitespace !== "boolean"){
+const err227 = {instancePath:instancePath+"/token_optimization/whitespace",schemaPath:"#/properties/token_optimization/properties/whitespace/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err227];
+}
+else {
+vErrors.push(err227);
+}
+errors++;
+}
+}
+if(data95.duplicate_system !== undefined){
+if(typeof data95.duplicate_system !== "boolean"){
+const err228 = {instancePath:instancePath+"/token_optimization/duplicate_system",schemaPath:"#/properties/token_optimization/properties/duplicate_system/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err228];
+}
+else {
+vErrors.push(err228);
+}
+errors++;
+}
+}
+if(data95.empty_messages !== undefined){
+if(typeof data95.empty_messages !== "boolean"){
+const err229 = {instancePath:instancePath+"/token_optimization/empty_messages",schemaPath:"#/properties/token_optimization/properties/empty_messages/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err229];
+}
+else {
+vErrors.push(err229);
+}
+errors++;
+}
+}
+if(data95.minify_json !== undefined){
+if(typeof data95.minify_json !== "boolean"){
+const err230 = {instancePath:instancePath+"/token_optimization/minify_json",schemaPath:"#/properties/token_optimization/properties/minify_json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err230];
+}
+else {
+vErrors.push(err230);
+}
+errors++;
+}
+}
+}
+else {
+const err231 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err231];
+}
+else {
+vErrors.push(err231);
+}
+errors++;
+}
+}
+}
+else {
+const err232 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err232];
+}
+else {
+vErrors.push(err232);
+}
+errors++;
+}
 validate23.errors = vErrors;
 return errors === 0;
 }
 validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema68 = {"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one.","type":"array","minItems":1,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}};
-const schema69 = {"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies.","type":"integer","minimum":0}}};
+const schema71 = {"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one.","type":"array","minItems":1,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}};
+const schema72 = {"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies.","type":"integer","minimum":0}}};
 
 function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -3496,7 +3704,7 @@ errors++;
 if(data.upstream !== undefined){
 let data0 = data.upstream;
 if(typeof data0 === "string"){
-if(!pattern11.test(data0)){
+if(!pattern13.test(data0)){
 const err2 = {instancePath:instancePath+"/upstream",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err2];
@@ -3686,7 +3894,7 @@ errors++;
 if(data.strategy !== undefined){
 let data2 = data.strategy;
 if(!(((((((data2 === "failover") || (data2 === "round_robin")) || (data2 === "weighted")) || (data2 === "percentage")) || (data2 === "random")) || (data2 === "latency_based")) || (data2 === "cost_aware"))){
-const err6 = {instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/enum",keyword:"enum",params:{allowedValues: schema68.properties.strategy.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/enum",keyword:"enum",params:{allowedValues: schema71.properties.strategy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -3882,7 +4090,7 @@ if(data.server !== undefined){
 let data1 = data.server;
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 for(const key1 in data1){
-if(!(((((key1 === "listen") || (key1 === "admin")) || (key1 === "max_body")) || (key1 === "drain")) || (key1 === "trusted_proxies"))){
+if(!(((((((key1 === "listen") || (key1 === "admin")) || (key1 === "max_body")) || (key1 === "drain")) || (key1 === "health")) || (key1 === "metrics")) || (key1 === "trusted_proxies"))){
 const err5 = {instancePath:instancePath+"/server",schemaPath:"#/properties/server/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err5];
@@ -4032,15 +4240,11 @@ vErrors.push(err15);
 errors++;
 }
 }
-if(data1.trusted_proxies !== undefined){
-let data6 = data1.trusted_proxies;
-if(Array.isArray(data6)){
-const len0 = data6.length;
-for(let i0=0; i0<len0; i0++){
-let data7 = data6[i0];
-if(typeof data7 === "string"){
-if(!pattern8.test(data7)){
-const err16 = {instancePath:instancePath+"/server/trusted_proxies/" + i0,schemaPath:"#/properties/server/properties/trusted_proxies/items/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"},message:"must match pattern \""+"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"+"\""};
+if(data1.health !== undefined){
+let data6 = data1.health;
+if(typeof data6 === "string"){
+if(!pattern4.test(data6)){
+const err16 = {instancePath:instancePath+"/server/health",schemaPath:"#/$defs/host_port/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"+"\""};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -4051,7 +4255,7 @@ errors++;
 }
 }
 else {
-const err17 = {instancePath:instancePath+"/server/trusted_proxies/" + i0,schemaPath:"#/properties/server/properties/trusted_proxies/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err17 = {instancePath:instancePath+"/server/health",schemaPath:"#/$defs/host_port/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -4061,9 +4265,11 @@ vErrors.push(err17);
 errors++;
 }
 }
-}
-else {
-const err18 = {instancePath:instancePath+"/server/trusted_proxies",schemaPath:"#/properties/server/properties/trusted_proxies/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data1.metrics !== undefined){
+let data7 = data1.metrics;
+if(typeof data7 === "string"){
+if(!pattern4.test(data7)){
+const err18 = {instancePath:instancePath+"/server/metrics",schemaPath:"#/$defs/host_port/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"+"\""};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -4073,9 +4279,8 @@ vErrors.push(err18);
 errors++;
 }
 }
-}
 else {
-const err19 = {instancePath:instancePath+"/server",schemaPath:"#/properties/server/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err19 = {instancePath:instancePath+"/server/metrics",schemaPath:"#/$defs/host_port/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -4085,12 +4290,15 @@ vErrors.push(err19);
 errors++;
 }
 }
-if(data.logging !== undefined){
-let data8 = data.logging;
-if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
-for(const key2 in data8){
-if(!((key2 === "level") || (key2 === "access"))){
-const err20 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(data1.trusted_proxies !== undefined){
+let data8 = data1.trusted_proxies;
+if(Array.isArray(data8)){
+const len0 = data8.length;
+for(let i0=0; i0<len0; i0++){
+let data9 = data8[i0];
+if(typeof data9 === "string"){
+if(!pattern10.test(data9)){
+const err20 = {instancePath:instancePath+"/server/trusted_proxies/" + i0,schemaPath:"#/properties/server/properties/trusted_proxies/items/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"},message:"must match pattern \""+"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"+"\""};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -4100,10 +4308,8 @@ vErrors.push(err20);
 errors++;
 }
 }
-if(data8.level !== undefined){
-let data9 = data8.level;
-if(!(((((((data9 === "fatal") || (data9 === "error")) || (data9 === "warn")) || (data9 === "info")) || (data9 === "debug")) || (data9 === "trace")) || (data9 === "silent"))){
-const err21 = {instancePath:instancePath+"/logging/level",schemaPath:"#/properties/logging/properties/level/enum",keyword:"enum",params:{allowedValues: schema31.properties.logging.properties.level.enum},message:"must be equal to one of the allowed values"};
+else {
+const err21 = {instancePath:instancePath+"/server/trusted_proxies/" + i0,schemaPath:"#/properties/server/properties/trusted_proxies/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -4113,9 +4319,9 @@ vErrors.push(err21);
 errors++;
 }
 }
-if(data8.access !== undefined){
-if(typeof data8.access !== "boolean"){
-const err22 = {instancePath:instancePath+"/logging/access",schemaPath:"#/properties/logging/properties/access/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err22 = {instancePath:instancePath+"/server/trusted_proxies",schemaPath:"#/properties/server/properties/trusted_proxies/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -4127,7 +4333,7 @@ errors++;
 }
 }
 else {
-const err23 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err23 = {instancePath:instancePath+"/server",schemaPath:"#/properties/server/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -4137,15 +4343,12 @@ vErrors.push(err23);
 errors++;
 }
 }
-if(data.state !== undefined){
-let data11 = data.state;
-const _errs33 = errors;
-let valid10 = true;
-const _errs34 = errors;
-if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
-let missing0;
-if((data11.backend === undefined) && (missing0 = "backend")){
-const err24 = {};
+if(data.logging !== undefined){
+let data10 = data.logging;
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+for(const key2 in data10){
+if(!((key2 === "level") || (key2 === "access"))){
+const err24 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -4154,10 +4357,11 @@ vErrors.push(err24);
 }
 errors++;
 }
-else {
-if(data11.backend !== undefined){
-if("redis" !== data11.backend){
-const err25 = {};
+}
+if(data10.level !== undefined){
+let data11 = data10.level;
+if(!(((((((data11 === "fatal") || (data11 === "error")) || (data11 === "warn")) || (data11 === "info")) || (data11 === "debug")) || (data11 === "trace")) || (data11 === "silent"))){
+const err25 = {instancePath:instancePath+"/logging/level",schemaPath:"#/properties/logging/properties/level/enum",keyword:"enum",params:{allowedValues: schema31.properties.logging.properties.level.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -4167,23 +4371,9 @@ vErrors.push(err25);
 errors++;
 }
 }
-}
-}
-var _valid1 = _errs34 === errors;
-errors = _errs33;
-if(vErrors !== null){
-if(_errs33){
-vErrors.length = _errs33;
-}
-else {
-vErrors = null;
-}
-}
-if(_valid1){
-const _errs36 = errors;
-if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
-if(data11.redis === undefined){
-const err26 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/then/required",keyword:"required",params:{missingProperty: "redis"},message:"must have required property '"+"redis"+"'"};
+if(data10.access !== undefined){
+if(typeof data10.access !== "boolean"){
+const err26 = {instancePath:instancePath+"/logging/access",schemaPath:"#/properties/logging/properties/access/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -4193,16 +4383,9 @@ vErrors.push(err26);
 errors++;
 }
 }
-var _valid1 = _errs36 === errors;
-valid10 = _valid1;
-if(valid10){
-var props0 = {};
-props0.redis = true;
-props0.backend = true;
 }
-}
-if(!valid10){
-const err27 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
+else {
+const err27 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -4211,9 +4394,16 @@ vErrors.push(err27);
 }
 errors++;
 }
-if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
-if(data11.backend === undefined){
-const err28 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/required",keyword:"required",params:{missingProperty: "backend"},message:"must have required property '"+"backend"+"'"};
+}
+if(data.state !== undefined){
+let data13 = data.state;
+const _errs39 = errors;
+let valid12 = true;
+const _errs40 = errors;
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+let missing0;
+if((data13.backend === undefined) && (missing0 = "backend")){
+const err28 = {};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -4222,9 +4412,10 @@ vErrors.push(err28);
 }
 errors++;
 }
-for(const key3 in data11){
-if(!((key3 === "backend") || (key3 === "redis"))){
-const err29 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+else {
+if(data13.backend !== undefined){
+if("redis" !== data13.backend){
+const err29 = {};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -4234,10 +4425,23 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data11.backend !== undefined){
-let data13 = data11.backend;
-if(!((data13 === "memory") || (data13 === "redis"))){
-const err30 = {instancePath:instancePath+"/state/backend",schemaPath:"#/properties/state/properties/backend/enum",keyword:"enum",params:{allowedValues: schema31.properties.state.properties.backend.enum},message:"must be equal to one of the allowed values"};
+}
+}
+var _valid1 = _errs40 === errors;
+errors = _errs39;
+if(vErrors !== null){
+if(_errs39){
+vErrors.length = _errs39;
+}
+else {
+vErrors = null;
+}
+}
+if(_valid1){
+const _errs42 = errors;
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+if(data13.redis === undefined){
+const err30 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/then/required",keyword:"required",params:{missingProperty: "redis"},message:"must have required property '"+"redis"+"'"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -4247,11 +4451,16 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data11.redis !== undefined){
-let data14 = data11.redis;
-if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
-if(data14.url === undefined){
-const err31 = {instancePath:instancePath+"/state/redis",schemaPath:"#/properties/state/properties/redis/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
+var _valid1 = _errs42 === errors;
+valid12 = _valid1;
+if(valid12){
+var props0 = {};
+props0.redis = true;
+props0.backend = true;
+}
+}
+if(!valid12){
+const err31 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -4260,9 +4469,9 @@ vErrors.push(err31);
 }
 errors++;
 }
-for(const key4 in data14){
-if(!(((key4 === "url") || (key4 === "prefix")) || (key4 === "timeout"))){
-const err32 = {instancePath:instancePath+"/state/redis",schemaPath:"#/properties/state/properties/redis/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+if(data13.backend === undefined){
+const err32 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/required",keyword:"required",params:{missingProperty: "backend"},message:"must have required property '"+"backend"+"'"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -4271,13 +4480,9 @@ vErrors.push(err32);
 }
 errors++;
 }
-}
-if(data14.url !== undefined){
-let data15 = data14.url;
-this.secrets.push(instancePath + "/state/redis/url");
-if(typeof data15 === "string"){
-if(!pattern9.test(data15)){
-const err33 = {instancePath:instancePath+"/state/redis/url",schemaPath:"#/properties/state/properties/redis/properties/url/pattern",keyword:"pattern",params:{pattern: "^rediss?://\\S+$"},message:"must match pattern \""+"^rediss?://\\S+$"+"\""};
+for(const key3 in data13){
+if(!((key3 === "backend") || (key3 === "redis"))){
+const err33 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -4287,8 +4492,10 @@ vErrors.push(err33);
 errors++;
 }
 }
-else {
-const err34 = {instancePath:instancePath+"/state/redis/url",schemaPath:"#/properties/state/properties/redis/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data13.backend !== undefined){
+let data15 = data13.backend;
+if(!((data15 === "memory") || (data15 === "redis"))){
+const err34 = {instancePath:instancePath+"/state/backend",schemaPath:"#/properties/state/properties/backend/enum",keyword:"enum",params:{allowedValues: schema31.properties.state.properties.backend.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -4298,9 +4505,11 @@ vErrors.push(err34);
 errors++;
 }
 }
-if(data14.prefix !== undefined){
-if(typeof data14.prefix !== "string"){
-const err35 = {instancePath:instancePath+"/state/redis/prefix",schemaPath:"#/properties/state/properties/redis/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data13.redis !== undefined){
+let data16 = data13.redis;
+if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
+if(data16.url === undefined){
+const err35 = {instancePath:instancePath+"/state/redis",schemaPath:"#/properties/state/properties/redis/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -4309,12 +4518,9 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-if(data14.timeout !== undefined){
-let data17 = data14.timeout;
-if(typeof data17 === "string"){
-if(!pattern7.test(data17)){
-const err36 = {instancePath:instancePath+"/state/redis/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+for(const key4 in data16){
+if(!(((key4 === "url") || (key4 === "prefix")) || (key4 === "timeout"))){
+const err36 = {instancePath:instancePath+"/state/redis",schemaPath:"#/properties/state/properties/redis/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -4324,8 +4530,12 @@ vErrors.push(err36);
 errors++;
 }
 }
-else {
-const err37 = {instancePath:instancePath+"/state/redis/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data16.url !== undefined){
+let data17 = data16.url;
+this.secrets.push(instancePath + "/state/redis/url");
+if(typeof data17 === "string"){
+if(!pattern11.test(data17)){
+const err37 = {instancePath:instancePath+"/state/redis/url",schemaPath:"#/properties/state/properties/redis/properties/url/pattern",keyword:"pattern",params:{pattern: "^rediss?://\\S+$"},message:"must match pattern \""+"^rediss?://\\S+$"+"\""};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -4335,9 +4545,8 @@ vErrors.push(err37);
 errors++;
 }
 }
-}
 else {
-const err38 = {instancePath:instancePath+"/state/redis",schemaPath:"#/properties/state/properties/redis/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err38 = {instancePath:instancePath+"/state/redis/url",schemaPath:"#/properties/state/properties/redis/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -4347,9 +4556,9 @@ vErrors.push(err38);
 errors++;
 }
 }
-}
-else {
-const err39 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data16.prefix !== undefined){
+if(typeof data16.prefix !== "string"){
+const err39 = {instancePath:instancePath+"/state/redis/prefix",schemaPath:"#/properties/state/properties/redis/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -4359,11 +4568,11 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data.upstreams !== undefined){
-let data18 = data.upstreams;
-if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
-if(Object.keys(data18).length < 1){
-const err40 = {instancePath:instancePath+"/upstreams",schemaPath:"#/properties/upstreams/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+if(data16.timeout !== undefined){
+let data19 = data16.timeout;
+if(typeof data19 === "string"){
+if(!pattern7.test(data19)){
+const err40 = {instancePath:instancePath+"/state/redis/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -4372,11 +4581,9 @@ vErrors.push(err40);
 }
 errors++;
 }
-for(const key5 in data18){
-const _errs51 = errors;
-if(typeof key5 === "string"){
-if(!pattern11.test(key5)){
-const err41 = {instancePath:instancePath+"/upstreams",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key5};
+}
+else {
+const err41 = {instancePath:instancePath+"/state/redis/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -4386,8 +4593,9 @@ vErrors.push(err41);
 errors++;
 }
 }
+}
 else {
-const err42 = {instancePath:instancePath+"/upstreams",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key5};
+const err42 = {instancePath:instancePath+"/state/redis",schemaPath:"#/properties/state/properties/redis/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -4396,9 +4604,10 @@ vErrors.push(err42);
 }
 errors++;
 }
-var valid15 = _errs51 === errors;
-if(!valid15){
-const err43 = {instancePath:instancePath+"/upstreams",schemaPath:"#/properties/upstreams/propertyNames",keyword:"propertyNames",params:{propertyName: key5},message:"property name must be valid"};
+}
+}
+else {
+const err43 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -4408,15 +4617,11 @@ vErrors.push(err43);
 errors++;
 }
 }
-for(const key6 in data18){
-if(!(validate21.call(this, data18[key6], {instancePath:instancePath+"/upstreams/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data18,parentDataProperty:key6,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err44 = {instancePath:instancePath+"/upstreams",schemaPath:"#/properties/upstreams/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.upstreams !== undefined){
+let data20 = data.upstreams;
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+if(Object.keys(data20).length < 1){
+const err44 = {instancePath:instancePath+"/upstreams",schemaPath:"#/properties/upstreams/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -4425,13 +4630,11 @@ vErrors.push(err44);
 }
 errors++;
 }
-}
-if(data.defaults !== undefined){
-let data20 = data.defaults;
-if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
-for(const key7 in data20){
-if(!((key7 === "features") || (key7 === "interceptors"))){
-const err45 = {instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+for(const key5 in data20){
+const _errs57 = errors;
+if(typeof key5 === "string"){
+if(!pattern13.test(key5)){
+const err45 = {instancePath:instancePath+"/upstreams",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key5};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -4441,21 +4644,8 @@ vErrors.push(err45);
 errors++;
 }
 }
-if(data20.features !== undefined){
-if(!(validate23.call(this, data20.features, {instancePath:instancePath+"/defaults/features",parentData:data20,parentDataProperty:"features",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate23.errors : vErrors.concat(validate23.errors);
-errors = vErrors.length;
-}
-}
-if(data20.interceptors !== undefined){
-let data22 = data20.interceptors;
-if(Array.isArray(data22)){
-const len1 = data22.length;
-for(let i1=0; i1<len1; i1++){
-let data23 = data22[i1];
-if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
-if(Object.keys(data23).length > 1){
-const err46 = {instancePath:instancePath+"/defaults/interceptors/" + i1,schemaPath:"#/$defs/interceptors/items/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+else {
+const err46 = {instancePath:instancePath+"/upstreams",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key5};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -4464,8 +4654,9 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(Object.keys(data23).length < 1){
-const err47 = {instancePath:instancePath+"/defaults/interceptors/" + i1,schemaPath:"#/$defs/interceptors/items/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+var valid17 = _errs57 === errors;
+if(!valid17){
+const err47 = {instancePath:instancePath+"/upstreams",schemaPath:"#/properties/upstreams/propertyNames",keyword:"propertyNames",params:{propertyName: key5},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -4474,8 +4665,16 @@ vErrors.push(err47);
 }
 errors++;
 }
-for(const key8 in data23){
-const err48 = {instancePath:instancePath+"/defaults/interceptors/" + i1,schemaPath:"#/$defs/interceptors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+}
+for(const key6 in data20){
+if(!(validate21.call(this, data20[key6], {instancePath:instancePath+"/upstreams/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data20,parentDataProperty:key6,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err48 = {instancePath:instancePath+"/upstreams",schemaPath:"#/properties/upstreams/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -4485,8 +4684,12 @@ vErrors.push(err48);
 errors++;
 }
 }
-else {
-const err49 = {instancePath:instancePath+"/defaults/interceptors/" + i1,schemaPath:"#/$defs/interceptors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.defaults !== undefined){
+let data22 = data.defaults;
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+for(const key7 in data22){
+if(!((key7 === "features") || (key7 === "interceptors"))){
+const err49 = {instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -4496,9 +4699,21 @@ vErrors.push(err49);
 errors++;
 }
 }
+if(data22.features !== undefined){
+if(!(validate23.call(this, data22.features, {instancePath:instancePath+"/defaults/features",parentData:data22,parentDataProperty:"features",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate23.errors : vErrors.concat(validate23.errors);
+errors = vErrors.length;
 }
-else {
-const err50 = {instancePath:instancePath+"/defaults/interceptors",schemaPath:"#/$defs/interceptors/type",keyword:"type",params:{type: "array"},message:"must be array"};
+}
+if(data22.interceptors !== undefined){
+let data24 = data22.interceptors;
+if(Array.isArray(data24)){
+const len1 = data24.length;
+for(let i1=0; i1<len1; i1++){
+let data25 = data24[i1];
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+if(Object.keys(data25).length > 1){
+const err50 = {instancePath:instancePath+"/defaults/interceptors/" + i1,schemaPath:"#/$defs/interceptors/items/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -4507,10 +4722,8 @@ vErrors.push(err50);
 }
 errors++;
 }
-}
-}
-else {
-const err51 = {instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(Object.keys(data25).length < 1){
+const err51 = {instancePath:instancePath+"/defaults/interceptors/" + i1,schemaPath:"#/$defs/interceptors/items/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -4519,12 +4732,8 @@ vErrors.push(err51);
 }
 errors++;
 }
-}
-if(data.default_router !== undefined){
-let data24 = data.default_router;
-if(typeof data24 === "string"){
-if(!pattern11.test(data24)){
-const err52 = {instancePath:instancePath+"/default_router",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+for(const key8 in data25){
+const err52 = {instancePath:instancePath+"/defaults/interceptors/" + i1,schemaPath:"#/$defs/interceptors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -4535,7 +4744,7 @@ errors++;
 }
 }
 else {
-const err53 = {instancePath:instancePath+"/default_router",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err53 = {instancePath:instancePath+"/defaults/interceptors/" + i1,schemaPath:"#/$defs/interceptors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -4545,11 +4754,9 @@ vErrors.push(err53);
 errors++;
 }
 }
-if(data.routers !== undefined){
-let data25 = data.routers;
-if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
-if(Object.keys(data25).length < 1){
-const err54 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+}
+else {
+const err54 = {instancePath:instancePath+"/defaults/interceptors",schemaPath:"#/$defs/interceptors/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -4558,11 +4765,10 @@ vErrors.push(err54);
 }
 errors++;
 }
-for(const key9 in data25){
-const _errs72 = errors;
-if(typeof key9 === "string"){
-if(!pattern11.test(key9)){
-const err55 = {instancePath:instancePath+"/routers",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key9};
+}
+}
+else {
+const err55 = {instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -4572,8 +4778,11 @@ vErrors.push(err55);
 errors++;
 }
 }
-else {
-const err56 = {instancePath:instancePath+"/routers",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key9};
+if(data.default_router !== undefined){
+let data26 = data.default_router;
+if(typeof data26 === "string"){
+if(!pattern13.test(data26)){
+const err56 = {instancePath:instancePath+"/default_router",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -4582,9 +4791,9 @@ vErrors.push(err56);
 }
 errors++;
 }
-var valid23 = _errs72 === errors;
-if(!valid23){
-const err57 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/propertyNames",keyword:"propertyNames",params:{propertyName: key9},message:"property name must be valid"};
+}
+else {
+const err57 = {instancePath:instancePath+"/default_router",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -4594,15 +4803,11 @@ vErrors.push(err57);
 errors++;
 }
 }
-for(const key10 in data25){
-if(!(validate25.call(this, data25[key10], {instancePath:instancePath+"/routers/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data25,parentDataProperty:key10,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err58 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.routers !== undefined){
+let data27 = data.routers;
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+if(Object.keys(data27).length < 1){
+const err58 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -4611,12 +4816,11 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-if(data.prompts !== undefined){
-let data27 = data.prompts;
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
-if(Object.keys(data27).length > 1000){
-const err59 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"};
+for(const key9 in data27){
+const _errs78 = errors;
+if(typeof key9 === "string"){
+if(!pattern13.test(key9)){
+const err59 = {instancePath:instancePath+"/routers",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key9};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -4625,11 +4829,9 @@ vErrors.push(err59);
 }
 errors++;
 }
-for(const key11 in data27){
-const _errs79 = errors;
-if(typeof key11 === "string"){
-if(!pattern11.test(key11)){
-const err60 = {instancePath:instancePath+"/prompts",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key11};
+}
+else {
+const err60 = {instancePath:instancePath+"/routers",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key9};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -4638,9 +4840,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-}
-else {
-const err61 = {instancePath:instancePath+"/prompts",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key11};
+var valid25 = _errs78 === errors;
+if(!valid25){
+const err61 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/propertyNames",keyword:"propertyNames",params:{propertyName: key9},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -4649,9 +4851,16 @@ vErrors.push(err61);
 }
 errors++;
 }
-var valid26 = _errs79 === errors;
-if(!valid26){
-const err62 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/propertyNames",keyword:"propertyNames",params:{propertyName: key11},message:"property name must be valid"};
+}
+for(const key10 in data27){
+if(!(validate25.call(this, data27[key10], {instancePath:instancePath+"/routers/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data27,parentDataProperty:key10,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err62 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -4661,11 +4870,11 @@ vErrors.push(err62);
 errors++;
 }
 }
-for(const key12 in data27){
-let data28 = data27[key12];
-if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
-if(data28.template === undefined){
-const err63 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/required",keyword:"required",params:{missingProperty: "template"},message:"must have required property '"+"template"+"'"};
+if(data.prompts !== undefined){
+let data29 = data.prompts;
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+if(Object.keys(data29).length > 1000){
+const err63 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -4674,9 +4883,11 @@ vErrors.push(err63);
 }
 errors++;
 }
-for(const key13 in data28){
-if(!((key13 === "template") || (key13 === "variables"))){
-const err64 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+for(const key11 in data29){
+const _errs85 = errors;
+if(typeof key11 === "string"){
+if(!pattern13.test(key11)){
+const err64 = {instancePath:instancePath+"/prompts",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key11};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -4686,11 +4897,8 @@ vErrors.push(err64);
 errors++;
 }
 }
-if(data28.template !== undefined){
-let data29 = data28.template;
-if(typeof data29 === "string"){
-if(func3(data29) > 100000){
-const err65 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/maxLength",keyword:"maxLength",params:{limit: 100000},message:"must NOT have more than 100000 characters"};
+else {
+const err65 = {instancePath:instancePath+"/prompts",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key11};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -4699,8 +4907,9 @@ vErrors.push(err65);
 }
 errors++;
 }
-if(func3(data29) < 1){
-const err66 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+var valid28 = _errs85 === errors;
+if(!valid28){
+const err66 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/propertyNames",keyword:"propertyNames",params:{propertyName: key11},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -4710,8 +4919,11 @@ vErrors.push(err66);
 errors++;
 }
 }
-else {
-const err67 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key12 in data29){
+let data30 = data29[key12];
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+if(data30.template === undefined){
+const err67 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/required",keyword:"required",params:{missingProperty: "template"},message:"must have required property '"+"template"+"'"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -4720,12 +4932,9 @@ vErrors.push(err67);
 }
 errors++;
 }
-}
-if(data28.variables !== undefined){
-let data30 = data28.variables;
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-if(Object.keys(data30).length > 100){
-const err68 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/properties/prompts/additionalProperties/properties/variables/maxProperties",keyword:"maxProperties",params:{limit: 100},message:"must NOT have more than 100 properties"};
+for(const key13 in data30){
+if(!((key13 === "template") || (key13 === "variables"))){
+const err68 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -4734,11 +4943,12 @@ vErrors.push(err68);
 }
 errors++;
 }
-for(const key14 in data30){
-const _errs90 = errors;
-if(typeof key14 === "string"){
-if(!pattern11.test(key14)){
-const err69 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key14};
+}
+if(data30.template !== undefined){
+let data31 = data30.template;
+if(typeof data31 === "string"){
+if(func3(data31) > 100000){
+const err69 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/maxLength",keyword:"maxLength",params:{limit: 100000},message:"must NOT have more than 100000 characters"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -4747,9 +4957,8 @@ vErrors.push(err69);
 }
 errors++;
 }
-}
-else {
-const err70 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key14};
+if(func3(data31) < 1){
+const err70 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -4758,9 +4967,9 @@ vErrors.push(err70);
 }
 errors++;
 }
-var valid30 = _errs90 === errors;
-if(!valid30){
-const err71 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/properties/prompts/additionalProperties/properties/variables/propertyNames",keyword:"propertyNames",params:{propertyName: key14},message:"property name must be valid"};
+}
+else {
+const err71 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -4770,11 +4979,11 @@ vErrors.push(err71);
 errors++;
 }
 }
-for(const key15 in data30){
-let data31 = data30[key15];
-if(typeof data31 === "string"){
-if(func3(data31) > 10000){
-const err72 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/properties/variables/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 10000},message:"must NOT have more than 10000 characters"};
+if(data30.variables !== undefined){
+let data32 = data30.variables;
+if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
+if(Object.keys(data32).length > 100){
+const err72 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/properties/prompts/additionalProperties/properties/variables/maxProperties",keyword:"maxProperties",params:{limit: 100},message:"must NOT have more than 100 properties"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -4783,9 +4992,11 @@ vErrors.push(err72);
 }
 errors++;
 }
-}
-else {
-const err73 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/properties/variables/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key14 in data32){
+const _errs96 = errors;
+if(typeof key14 === "string"){
+if(!pattern13.test(key14)){
+const err73 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key14};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -4795,9 +5006,8 @@ vErrors.push(err73);
 errors++;
 }
 }
-}
 else {
-const err74 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/properties/prompts/additionalProperties/properties/variables/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err74 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key14};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -4806,10 +5016,9 @@ vErrors.push(err74);
 }
 errors++;
 }
-}
-}
-else {
-const err75 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+var valid32 = _errs96 === errors;
+if(!valid32){
+const err75 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/properties/prompts/additionalProperties/properties/variables/propertyNames",keyword:"propertyNames",params:{propertyName: key14},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -4819,9 +5028,11 @@ vErrors.push(err75);
 errors++;
 }
 }
-}
-else {
-const err76 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key15 in data32){
+let data33 = data32[key15];
+if(typeof data33 === "string"){
+if(func3(data33) > 10000){
+const err76 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/properties/variables/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 10000},message:"must NOT have more than 10000 characters"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -4831,14 +5042,8 @@ vErrors.push(err76);
 errors++;
 }
 }
-if(data.pricing !== undefined){
-let data32 = data.pricing;
-if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
-for(const key16 in data32){
-const _errs98 = errors;
-if(typeof key16 === "string"){
-if(func3(key16) < 1){
-const err77 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/propertyNames/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",propertyName:key16};
+else {
+const err77 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/properties/variables/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -4848,9 +5053,9 @@ vErrors.push(err77);
 errors++;
 }
 }
-var valid33 = _errs98 === errors;
-if(!valid33){
-const err78 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/propertyNames",keyword:"propertyNames",params:{propertyName: key16},message:"property name must be valid"};
+}
+else {
+const err78 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/properties/prompts/additionalProperties/properties/variables/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -4860,11 +5065,9 @@ vErrors.push(err78);
 errors++;
 }
 }
-for(const key17 in data32){
-let data33 = data32[key17];
-if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
-if(data33.input === undefined){
-const err79 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/required",keyword:"required",params:{missingProperty: "input"},message:"must have required property '"+"input"+"'"};
+}
+else {
+const err79 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -4873,8 +5076,10 @@ vErrors.push(err79);
 }
 errors++;
 }
-if(data33.output === undefined){
-const err80 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/required",keyword:"required",params:{missingProperty: "output"},message:"must have required property '"+"output"+"'"};
+}
+}
+else {
+const err80 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -4883,9 +5088,15 @@ vErrors.push(err80);
 }
 errors++;
 }
-for(const key18 in data33){
-if(!((((key18 === "input") || (key18 === "output")) || (key18 === "cached_input")) || (key18 === "cache_write"))){
-const err81 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+}
+if(data.pricing !== undefined){
+let data34 = data.pricing;
+if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
+for(const key16 in data34){
+const _errs104 = errors;
+if(typeof key16 === "string"){
+if(func3(key16) < 1){
+const err81 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/propertyNames/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",propertyName:key16};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -4895,11 +5106,9 @@ vErrors.push(err81);
 errors++;
 }
 }
-if(data33.input !== undefined){
-let data34 = data33.input;
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 < 0 || isNaN(data34)){
-const err82 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+var valid35 = _errs104 === errors;
+if(!valid35){
+const err82 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/propertyNames",keyword:"propertyNames",params:{propertyName: key16},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -4909,8 +5118,11 @@ vErrors.push(err82);
 errors++;
 }
 }
-else {
-const err83 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/type",keyword:"type",params:{type: "number"},message:"must be number"};
+for(const key17 in data34){
+let data35 = data34[key17];
+if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
+if(data35.input === undefined){
+const err83 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/required",keyword:"required",params:{missingProperty: "input"},message:"must have required property '"+"input"+"'"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -4919,12 +5131,8 @@ vErrors.push(err83);
 }
 errors++;
 }
-}
-if(data33.output !== undefined){
-let data35 = data33.output;
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 < 0 || isNaN(data35)){
-const err84 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data35.output === undefined){
+const err84 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/required",keyword:"required",params:{missingProperty: "output"},message:"must have required property '"+"output"+"'"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -4933,9 +5141,9 @@ vErrors.push(err84);
 }
 errors++;
 }
-}
-else {
-const err85 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/type",keyword:"type",params:{type: "number"},message:"must be number"};
+for(const key18 in data35){
+if(!((((key18 === "input") || (key18 === "output")) || (key18 === "cached_input")) || (key18 === "cache_write"))){
+const err85 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -4945,11 +5153,11 @@ vErrors.push(err85);
 errors++;
 }
 }
-if(data33.cached_input !== undefined){
-let data36 = data33.cached_input;
+if(data35.input !== undefined){
+let data36 = data35.input;
 if((typeof data36 == "number") && (isFinite(data36))){
 if(data36 < 0 || isNaN(data36)){
-const err86 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err86 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -4960,7 +5168,7 @@ errors++;
 }
 }
 else {
-const err87 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err87 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -4970,11 +5178,11 @@ vErrors.push(err87);
 errors++;
 }
 }
-if(data33.cache_write !== undefined){
-let data37 = data33.cache_write;
+if(data35.output !== undefined){
+let data37 = data35.output;
 if((typeof data37 == "number") && (isFinite(data37))){
 if(data37 < 0 || isNaN(data37)){
-const err88 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err88 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -4985,7 +5193,7 @@ errors++;
 }
 }
 else {
-const err89 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err89 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -4995,9 +5203,11 @@ vErrors.push(err89);
 errors++;
 }
 }
-}
-else {
-const err90 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data35.cached_input !== undefined){
+let data38 = data35.cached_input;
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 < 0 || isNaN(data38)){
+const err90 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -5007,9 +5217,8 @@ vErrors.push(err90);
 errors++;
 }
 }
-}
 else {
-const err91 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err91 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -5019,14 +5228,725 @@ vErrors.push(err91);
 errors++;
 }
 }
-}
-else {
-const err92 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data35.cache_write !== undefined){
+let data39 = data35.cache_write;
+if((typeof data39 == "number") && (isFinite(data39))){
+if(data39 < 0 || isNaN(data39)){
+const err92 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err92];
 }
 else {
 vErrors.push(err92);
+}
+errors++;
+}
+}
+else {
+const err93 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+}
+else {
+const err94 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+}
+}
+else {
+const err95 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+}
+if(data.telemetry !== undefined){
+let data40 = data.telemetry;
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(data40.otlp === undefined){
+const err96 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/required",keyword:"required",params:{missingProperty: "otlp"},message:"must have required property '"+"otlp"+"'"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+for(const key19 in data40){
+if(!((((key19 === "otlp") || (key19 === "service_name")) || (key19 === "sample")) || (key19 === "metrics_interval"))){
+const err97 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+}
+if(data40.otlp !== undefined){
+let data41 = data40.otlp;
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+if(data41.url === undefined){
+const err98 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+for(const key20 in data41){
+if(!((((key20 === "url") || (key20 === "protocol")) || (key20 === "headers")) || (key20 === "timeout"))){
+const err99 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+}
+if(data41.url !== undefined){
+let data42 = data41.url;
+if(typeof data42 === "string"){
+if(!pattern14.test(data42)){
+const err100 = {instancePath:instancePath+"/telemetry/otlp/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+}
+else {
+const err101 = {instancePath:instancePath+"/telemetry/otlp/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+}
+if(data41.protocol !== undefined){
+let data43 = data41.protocol;
+if(!((data43 === "http/protobuf") || (data43 === "http/json"))){
+const err102 = {instancePath:instancePath+"/telemetry/otlp/protocol",schemaPath:"#/properties/telemetry/properties/otlp/properties/protocol/enum",keyword:"enum",params:{allowedValues: schema31.properties.telemetry.properties.otlp.properties.protocol.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+}
+if(data41.headers !== undefined){
+let data44 = data41.headers;
+if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
+if(Object.keys(data44).length > 32){
+const err103 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+for(const key21 in data44){
+const _errs129 = errors;
+if(typeof key21 === "string"){
+if(!pattern15.test(key21)){
+const err104 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\"",propertyName:key21};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+}
+var valid41 = _errs129 === errors;
+if(!valid41){
+const err105 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/propertyNames",keyword:"propertyNames",params:{propertyName: key21},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+}
+for(const key22 in data44){
+let data45 = data44[key22];
+this.secrets.push(instancePath + "/telemetry/otlp/headers/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"));
+if(typeof data45 === "string"){
+if(func3(data45) > 4096){
+const err106 = {instancePath:instancePath+"/telemetry/otlp/headers/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+}
+else {
+const err107 = {instancePath:instancePath+"/telemetry/otlp/headers/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+}
+}
+else {
+const err108 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+}
+if(data41.timeout !== undefined){
+let data46 = data41.timeout;
+if(typeof data46 === "string"){
+if(!pattern7.test(data46)){
+const err109 = {instancePath:instancePath+"/telemetry/otlp/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+}
+else {
+const err110 = {instancePath:instancePath+"/telemetry/otlp/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+}
+}
+else {
+const err111 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+}
+if(data40.service_name !== undefined){
+let data47 = data40.service_name;
+if(typeof data47 === "string"){
+if(func3(data47) > 256){
+const err112 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+if(func3(data47) < 1){
+const err113 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+}
+else {
+const err114 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+if(data40.sample !== undefined){
+let data48 = data40.sample;
+if((typeof data48 == "number") && (isFinite(data48))){
+if(data48 > 1 || isNaN(data48)){
+const err115 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+if(data48 < 0 || isNaN(data48)){
+const err116 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+}
+else {
+const err117 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+}
+if(data40.metrics_interval !== undefined){
+let data49 = data40.metrics_interval;
+if(typeof data49 === "string"){
+if(!pattern7.test(data49)){
+const err118 = {instancePath:instancePath+"/telemetry/metrics_interval",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+}
+else {
+const err119 = {instancePath:instancePath+"/telemetry/metrics_interval",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+}
+else {
+const err120 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+}
+if(data.webhooks !== undefined){
+let data50 = data.webhooks;
+if(Array.isArray(data50)){
+if(data50.length > 16){
+const err121 = {instancePath:instancePath+"/webhooks",schemaPath:"#/properties/webhooks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+const len2 = data50.length;
+for(let i2=0; i2<len2; i2++){
+let data51 = data50[i2];
+if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
+if(data51.url === undefined){
+const err122 = {instancePath:instancePath+"/webhooks/" + i2,schemaPath:"#/properties/webhooks/items/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+if(data51.secret === undefined){
+const err123 = {instancePath:instancePath+"/webhooks/" + i2,schemaPath:"#/properties/webhooks/items/required",keyword:"required",params:{missingProperty: "secret"},message:"must have required property '"+"secret"+"'"};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+for(const key23 in data51){
+if(!(func1.call(schema31.properties.webhooks.items.properties, key23))){
+const err124 = {instancePath:instancePath+"/webhooks/" + i2,schemaPath:"#/properties/webhooks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+}
+if(data51.url !== undefined){
+let data52 = data51.url;
+if(typeof data52 === "string"){
+if(!pattern14.test(data52)){
+const err125 = {instancePath:instancePath+"/webhooks/" + i2+"/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+}
+else {
+const err126 = {instancePath:instancePath+"/webhooks/" + i2+"/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+}
+if(data51.secret !== undefined){
+let data53 = data51.secret;
+this.secrets.push(instancePath + "/webhooks/" + i2+"/secret");
+if(typeof data53 === "string"){
+if(!pattern57.test(data53)){
+const err127 = {instancePath:instancePath+"/webhooks/" + i2+"/secret",schemaPath:"#/properties/webhooks/items/properties/secret/pattern",keyword:"pattern",params:{pattern: "^whsec_[A-Za-z0-9+/]{16,}={0,2}$"},message:"must match pattern \""+"^whsec_[A-Za-z0-9+/]{16,}={0,2}$"+"\""};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+}
+else {
+const err128 = {instancePath:instancePath+"/webhooks/" + i2+"/secret",schemaPath:"#/properties/webhooks/items/properties/secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+}
+if(data51.name !== undefined){
+let data54 = data51.name;
+if(typeof data54 === "string"){
+if(!pattern13.test(data54)){
+const err129 = {instancePath:instancePath+"/webhooks/" + i2+"/name",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+}
+else {
+const err130 = {instancePath:instancePath+"/webhooks/" + i2+"/name",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+}
+if(data51.events !== undefined){
+let data55 = data51.events;
+if(Array.isArray(data55)){
+if(data55.length < 1){
+const err131 = {instancePath:instancePath+"/webhooks/" + i2+"/events",schemaPath:"#/properties/webhooks/items/properties/events/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+const len3 = data55.length;
+for(let i3=0; i3<len3; i3++){
+let data56 = data55[i3];
+if(!((((((data56 === "budget.threshold") || (data56 === "circuit.opened")) || (data56 === "circuit.closed")) || (data56 === "reload.succeeded")) || (data56 === "reload.failed")) || (data56 === "key.expired"))){
+const err132 = {instancePath:instancePath+"/webhooks/" + i2+"/events/" + i3,schemaPath:"#/properties/webhooks/items/properties/events/items/enum",keyword:"enum",params:{allowedValues: schema31.properties.webhooks.items.properties.events.items.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+}
+let i4 = data55.length;
+let j0;
+if(i4 > 1){
+outer0:
+for(;i4--;){
+for(j0 = i4; j0--;){
+if(func0(data55[i4], data55[j0])){
+const err133 = {instancePath:instancePath+"/webhooks/" + i2+"/events",schemaPath:"#/properties/webhooks/items/properties/events/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i4+" are identical)"};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+break outer0;
+}
+}
+}
+}
+}
+else {
+const err134 = {instancePath:instancePath+"/webhooks/" + i2+"/events",schemaPath:"#/properties/webhooks/items/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+}
+if(data51.timeout !== undefined){
+let data57 = data51.timeout;
+if(typeof data57 === "string"){
+if(!pattern7.test(data57)){
+const err135 = {instancePath:instancePath+"/webhooks/" + i2+"/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+}
+else {
+const err136 = {instancePath:instancePath+"/webhooks/" + i2+"/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+}
+if(data51.max_attempts !== undefined){
+let data58 = data51.max_attempts;
+if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
+const err137 = {instancePath:instancePath+"/webhooks/" + i2+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 > 20 || isNaN(data58)){
+const err138 = {instancePath:instancePath+"/webhooks/" + i2+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+if(data58 < 1 || isNaN(data58)){
+const err139 = {instancePath:instancePath+"/webhooks/" + i2+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+}
+}
+if(data51.backoff !== undefined){
+let data59 = data51.backoff;
+if(typeof data59 === "string"){
+if(!pattern7.test(data59)){
+const err140 = {instancePath:instancePath+"/webhooks/" + i2+"/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+}
+else {
+const err141 = {instancePath:instancePath+"/webhooks/" + i2+"/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+}
+if(data51.max_backoff !== undefined){
+let data60 = data51.max_backoff;
+if(typeof data60 === "string"){
+if(!pattern7.test(data60)){
+const err142 = {instancePath:instancePath+"/webhooks/" + i2+"/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+}
+else {
+const err143 = {instancePath:instancePath+"/webhooks/" + i2+"/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+}
+if(data51.max_queue !== undefined){
+let data61 = data51.max_queue;
+if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
+const err144 = {instancePath:instancePath+"/webhooks/" + i2+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+if((typeof data61 == "number") && (isFinite(data61))){
+if(data61 > 100000 || isNaN(data61)){
+const err145 = {instancePath:instancePath+"/webhooks/" + i2+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+if(data61 < 1 || isNaN(data61)){
+const err146 = {instancePath:instancePath+"/webhooks/" + i2+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err147 = {instancePath:instancePath+"/webhooks/" + i2,schemaPath:"#/properties/webhooks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+}
+}
+}
+else {
+const err148 = {instancePath:instancePath+"/webhooks",schemaPath:"#/properties/webhooks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+}
+}
+}
+else {
+const err149 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
 }
 errors++;
 }

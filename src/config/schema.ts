@@ -14,6 +14,7 @@ import { FEATURES } from '../features/registry.js';
 import { INTERCEPTORS } from '../interceptors/registry.js';
 import { PROVIDERS } from '../providers/registry.js';
 import type { SchemaFragment } from '../features/feature.js';
+import { EVENT_TYPES } from '../events/events.js';
 
 export const SCHEMA_ID = 'https://sidegate.dev/schemas/gateway.schema.json';
 
@@ -46,6 +47,16 @@ export const CONFIG_DEFAULTS = Object.freeze({
   timeout: '60s',
   connections: 128,
   strategy: 'failover',
+  otlp_protocol: 'http/protobuf',
+  otlp_timeout: '10s',
+  service_name: 'sidegate',
+  trace_sample: 1,
+  metrics_interval: '60s',
+  webhook_timeout: '10s',
+  webhook_max_attempts: 8,
+  webhook_backoff: '1s',
+  webhook_max_backoff: '5m',
+  webhook_max_queue: 1000,
 } as const);
 
 const ref = (def: string, description: string, extra: SchemaFragment = {}): SchemaFragment => ({
@@ -320,6 +331,113 @@ function fragments(modules: readonly { name: string; schema: SchemaFragment }[],
   return out;
 }
 
+function telemetrySchema(): SchemaFragment {
+  return {
+    description:
+      'OpenTelemetry, off unless set: a span per request and a child span per upstream try (GenAI semantic conventions), the ' +
+      'caller\'s `traceparent` continued and each try\'s sent upstream, `trace_id` in the access line, and the metrics ' +
+      '`gen_ai.client.token.usage` and `gen_ai.client.operation.duration`, all exported over OTLP/HTTP.',
+    type: 'object',
+    additionalProperties: false,
+    required: ['otlp'],
+    properties: {
+      otlp: {
+        description: 'Where to export: an OpenTelemetry Collector (or any OTLP/HTTP receiver).',
+        type: 'object',
+        additionalProperties: false,
+        required: ['url'],
+        properties: {
+          url: ref('http_url', 'The receiver\'s base URL, e.g. `http://otel-collector:4318`; `/v1/traces` and `/v1/metrics` are appended.'),
+          protocol: {
+            description: 'The OTLP/HTTP encoding: `http/protobuf` (default) or `http/json`.',
+            enum: ['http/protobuf', 'http/json'],
+            default: CONFIG_DEFAULTS.otlp_protocol,
+          },
+          headers: {
+            description: 'Headers sent with every export, e.g. `{ authorization: "Bearer ${OTLP_TOKEN}" }` (at most 32). Values are redacted in /config and logs.',
+            type: 'object',
+            maxProperties: 32,
+            propertyNames: { pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' },
+            additionalProperties: { type: 'string', maxLength: 4096, [SECRET_KEYWORD]: true },
+          },
+          timeout: ref('duration', 'How long one export may take (100ms to 60s). Default `10s`.', { default: CONFIG_DEFAULTS.otlp_timeout }),
+        },
+      },
+      service_name: {
+        description: 'The `service.name` resource attribute. Default `sidegate`.',
+        type: 'string',
+        minLength: 1,
+        maxLength: 256,
+        default: CONFIG_DEFAULTS.service_name,
+      },
+      sample: {
+        description:
+          'The share of new traces recorded, 0 to 1. Default `1`. A caller\'s `traceparent` decides for its own trace (sampled or not).',
+        type: 'number',
+        minimum: 0,
+        maximum: 1,
+        default: CONFIG_DEFAULTS.trace_sample,
+      },
+      metrics_interval: ref('duration', 'How often metrics are exported (1s to 1h). Default `60s`; they are also exported at shutdown.', {
+        default: CONFIG_DEFAULTS.metrics_interval,
+      }),
+    },
+  };
+}
+
+function webhooksSchema(): SchemaFragment {
+  return {
+    description:
+      'Events POSTed to other systems, signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`). ' +
+      'Delivered off the request path from a bounded queue, one at a time per webhook, retried with exponential backoff on ' +
+      'network errors, 408, 429 and 5xx. At most 16.',
+    type: 'array',
+    maxItems: 16,
+    items: {
+      description: 'One receiver.',
+      type: 'object',
+      additionalProperties: false,
+      required: ['url', 'secret'],
+      properties: {
+        url: ref('http_url', 'Where events are POSTed, e.g. `https://hooks.example.com/sidegate`. Credentials in the URL are redacted in /config and logs.'),
+        secret: {
+          description:
+            'The signing secret, `whsec_` and base64 (as Standard Webhooks libraries make them), e.g. `"${WEBHOOK_SECRET}"`. ' +
+            'Redacted in /config and logs.',
+          type: 'string',
+          pattern: '^whsec_[A-Za-z0-9+/]{16,}={0,2}$',
+          [SECRET_KEYWORD]: true,
+        },
+        name: ref('name', 'Names this webhook in logs and in `ai_gateway_webhook_deliveries_total{webhook}`. Default `webhook-<index>`.'),
+        events: {
+          description: `The events sent to this webhook. Default: all of them (${EVENT_TYPES.join(', ')}).`,
+          type: 'array',
+          minItems: 1,
+          uniqueItems: true,
+          items: { enum: [...EVENT_TYPES] },
+        },
+        timeout: ref('duration', 'How long one delivery may take (100ms to 60s). Default `10s`.', { default: CONFIG_DEFAULTS.webhook_timeout }),
+        max_attempts: {
+          description: 'Tries per event, the first included (1 to 20). Default `8`.',
+          type: 'integer',
+          minimum: 1,
+          maximum: 20,
+          default: CONFIG_DEFAULTS.webhook_max_attempts,
+        },
+        backoff: ref('duration', 'The first retry waits up to this long, each next one twice as long (full jitter). Default `1s`.', { default: CONFIG_DEFAULTS.webhook_backoff }),
+        max_backoff: ref('duration', 'The longest wait between two tries. Default `5m`.', { default: CONFIG_DEFAULTS.webhook_max_backoff }),
+        max_queue: {
+          description: 'Events waiting for this webhook at most (1 to 100000); past it new events are dropped and counted. Default `1000`.',
+          type: 'integer',
+          minimum: 1,
+          maximum: 100000,
+          default: CONFIG_DEFAULTS.webhook_max_queue,
+        },
+      },
+    },
+  };
+}
+
 /** The whole schema, assembled afresh on every call (callers may mutate their copy). */
 /** The features and interceptors the schema is built from, by name: what a precompiled validator was made for. */
 export function registryNames(): string {
@@ -366,6 +484,16 @@ export function gatewaySchema(): Record<string, unknown> {
             'duration',
             'On SIGTERM, how long in-flight requests may take to finish (readiness fails at once) before the process exits. Default `25s`.',
             { default: CONFIG_DEFAULTS.drain },
+          ),
+          health: ref(
+            'host_port',
+            'A probe-only listener serving just `/healthz` and `/readyz`, for the kubelet (e.g. `0.0.0.0:9091`), so the admin ' +
+              'listener can stay on loopback. Default: none.',
+          ),
+          metrics: ref(
+            'host_port',
+            'A listener serving only `/metrics`, for Prometheus scraping from outside the pod (e.g. `0.0.0.0:9092`), so the ' +
+              'admin listener (with `/config` and `DELETE /cache`) can stay on loopback. Default: none.',
           ),
           trusted_proxies: {
             description:
@@ -502,6 +630,8 @@ export function gatewaySchema(): Record<string, unknown> {
           },
         },
       },
+      telemetry: telemetrySchema(),
+      webhooks: webhooksSchema(),
     },
     $defs: { ...baseDefs(), features: featuresDef(), interceptors: interceptorsDef() },
   };

@@ -4,6 +4,7 @@
  */
 
 import type { StrategyName } from '../pipeline/strategies.js';
+import type { EventType } from '../events/events.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -52,6 +53,10 @@ export interface ServerConfig {
   admin?: string | false;
   max_body?: string;
   drain?: string;
+  /** The probe-only listener: /healthz and /readyz (for the kubelet). */
+  health?: string;
+  /** A listener serving only /metrics (for Prometheus from outside the pod). */
+  metrics?: string;
   /** Peers whose X-Forwarded-For is believed (IPs or CIDRs). */
   trusted_proxies?: string[];
 }
@@ -72,6 +77,25 @@ export interface PromptConfig {
   variables?: Record<string, string>;
 }
 
+export interface TelemetryConfig {
+  otlp: { url: string; headers?: Record<string, string>; protocol?: 'http/protobuf' | 'http/json'; timeout?: string };
+  service_name?: string;
+  sample?: number;
+  metrics_interval?: string;
+}
+
+export interface WebhookConfig {
+  url: string;
+  secret: string;
+  name?: string;
+  events?: EventType[];
+  timeout?: string;
+  max_attempts?: number;
+  backoff?: string;
+  max_backoff?: string;
+  max_queue?: number;
+}
+
 export interface GatewayConfig {
   version: 1;
   server?: ServerConfig;
@@ -84,4 +108,7 @@ export interface GatewayConfig {
   prompts?: Record<string, PromptConfig>;
   /** USD per 1M tokens by model; merged over the shipped default table. */
   pricing?: Record<string, { input: number; output: number; cached_input?: number; cache_write?: number }>;
+  /** OpenTelemetry export (traces and GenAI metrics over OTLP); absent: off, nothing loaded. */
+  telemetry?: TelemetryConfig;
+  webhooks?: WebhookConfig[];
 }

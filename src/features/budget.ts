@@ -2,10 +2,9 @@ import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
 import type { CompileDeps } from '../pipeline/compile-deps.js';
 import type { RequestContext } from '../pipeline/context.js';
-import type { SseEvent, Stage } from '../pipeline/stage.js';
+import type { Stage } from '../pipeline/stage.js';
 import { GatewayError } from '../errors.js';
 import type { StateStore } from '../state/store.js';
-import { hideAddedUsage, requestStreamUsage } from './stream-usage.js';
 
 export type BudgetPeriod = 'day' | 'week' | 'month';
 
@@ -13,7 +12,11 @@ export interface BudgetConfig {
   usd: number;
   period: BudgetPeriod;
   scope?: 'router';
+  /** Fractions of `usd` whose crossing sends a `budget.threshold` event. */
+  thresholds?: number[];
 }
+
+const DEFAULT_THRESHOLDS = [0.8, 1];
 
 const DAY_MS = 86_400_000;
 
@@ -69,8 +72,8 @@ interface Known {
  */
 class BudgetStage implements Stage {
   readonly name = 'budget';
-  readonly onChunk = hideAddedUsage as (ctx: RequestContext, event: SseEvent) => SseEvent | null | undefined;
   private readonly scope: BudgetScope;
+  private readonly thresholds: readonly number[];
   private readonly state: StateStore;
   private readonly now: () => number;
   private readonly prefix: string;
@@ -88,6 +91,7 @@ class BudgetStage implements Stage {
     private readonly deps: CompileDeps,
   ) {
     this.scope = SCOPES[config.scope ?? 'router'](deps);
+    this.thresholds = config.thresholds ?? DEFAULT_THRESHOLDS;
     this.state = deps.state;
     this.now = deps.now;
     this.prefix = `budget:${deps.routerName}:${this.scope.name}:`;
@@ -119,7 +123,6 @@ class BudgetStage implements Stage {
   onRequest(ctx: RequestContext): void | Promise<void> {
     const who = this.scope.keyOf(ctx);
     if (who === null) return;
-    requestStreamUsage(ctx);
     const period = this.current(this.now());
     const spend = this.state.getSpend(`${this.prefix}${who}:${period.stamp}`);
     return spend instanceof Promise ? spend.then((s) => this.check(who, s, period)) : this.check(who, spend, period);
@@ -155,9 +158,36 @@ class BudgetStage implements Stage {
     const period = this.current(this.now());
     const total = this.state.addSpend(`${this.prefix}${who}:${period.stamp}`, cost, period.end + DAY_MS);
     if (total instanceof Promise) {
-      total.then((t) => this.note(who, t, period), (err: unknown) => this.deps.logger.warn({ err }, 'budget: recording spend failed'));
+      total.then(
+        (t) => this.charged(who, t, cost, period),
+        (err: unknown) => this.deps.logger.warn({ err }, 'budget: recording spend failed'),
+      );
     } else {
-      this.note(who, total, period);
+      this.charged(who, total, cost, period);
+    }
+  }
+
+  /**
+   * After a charge: the gauges, and a `budget.threshold` event for each threshold this
+   * very charge crossed (the store returns the total after it, so with Redis exactly one
+   * replica sees each crossing).
+   */
+  private charged(who: string, total: number, cost: number, period: Period): void {
+    this.note(who, total, period);
+    const before = total - cost;
+    for (const fraction of this.thresholds) {
+      const limit = fraction * this.config.usd;
+      if (before >= limit || total < limit) continue;
+      this.deps.events.emit('budget.threshold', {
+        router: this.deps.routerName,
+        scope: this.scope.name,
+        spender: who,
+        threshold: fraction,
+        spend_usd: round(total),
+        limit_usd: this.config.usd,
+        period: period.stamp,
+        resets_at: new Date(period.end).toISOString(),
+      });
     }
   }
 
@@ -210,6 +240,16 @@ export const budget: FeatureModule<BudgetConfig> = {
         description: 'Whose spend is limited: `router` (default: all of this router\'s traffic together).',
         enum: ['router'],
         default: 'router',
+      },
+      thresholds: {
+        description:
+          'Fractions of `usd` (above 0, at most 1; at most 10 of them) at which a `budget.threshold` event is sent to the ' +
+          '`webhooks`, once per period each, by the request whose charge crosses it. Default `[0.8, 1]`.',
+        type: 'array',
+        maxItems: 10,
+        uniqueItems: true,
+        items: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+        default: DEFAULT_THRESHOLDS,
       },
     },
   },

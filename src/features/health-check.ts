@@ -110,6 +110,7 @@ export const healthCheck: FeatureModule<HealthCheckConfig> = {
           h.openUntil = now + cooldownMs;
           h.recent = [];
           deps.logger.warn({ router: deps.routerName, upstream: h.target.upstream.name, cooldown_ms: cooldownMs }, 'target ejected');
+          deps.events.emit('circuit.opened', { router: deps.routerName, upstream: h.target.upstream.name, model: h.target.model, cooldown_ms: cooldownMs });
         }
       }
       endTrial(h);
@@ -120,6 +121,7 @@ export const healthCheck: FeatureModule<HealthCheckConfig> = {
         h.openUntil = 0;
         h.recent = [];
         deps.logger.info({ router: deps.routerName, upstream: h.target.upstream.name }, 'target readmitted');
+        deps.events.emit('circuit.closed', { router: deps.routerName, upstream: h.target.upstream.name, model: h.target.model });
       }
       endTrial(h);
       publish(h);

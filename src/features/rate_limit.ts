@@ -2,12 +2,11 @@ import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
 import type { CompileDeps } from '../pipeline/compile-deps.js';
 import type { RequestContext } from '../pipeline/context.js';
-import type { SseEvent, Stage } from '../pipeline/stage.js';
+import type { Stage } from '../pipeline/stage.js';
 import type { UpstreamResponse } from '../providers/provider.js';
 import { GatewayError } from '../errors.js';
 import type { BucketResult, BucketSpec, StateStore } from '../state/store.js';
 import { parseDuration } from '../util/units.js';
-import { hideAddedUsage, requestStreamUsage } from './stream-usage.js';
 import { slot } from '../pipeline/slot.js';
 import { CALLER_KEY_PATTERN, callerKeyFunction, type CallerKeyOf } from '../pipeline/caller-key.js';
 
@@ -81,7 +80,6 @@ class RateLimitStage implements Stage {
   private readonly routerName: string;
 
   /** Set only when a token limit needs usage from streams. */
-  readonly onChunk?: (ctx: RequestContext, event: SseEvent) => SseEvent | null | undefined;
   readonly onDone?: (ctx: RequestContext) => void;
 
   constructor(
@@ -110,7 +108,6 @@ class RateLimitStage implements Stage {
     this.requests = limit('requests', config.requests, config.burst ?? config.requests);
     this.tokens = config.tokens === undefined ? null : limit('tokens', config.tokens, config.tokens);
     if (this.tokens) {
-      this.onChunk = hideAddedUsage;
       this.onDone = this.chargeTokens;
     }
   }
@@ -125,7 +122,6 @@ class RateLimitStage implements Stage {
     if (this.tokens) {
       specs.push(this.spec(this.tokens, id, 0, 1));
       ctx.set(LOCAL_KEY, id);
-      requestStreamUsage(ctx);
     }
     const now = this.now();
     const result = this.state.take(specs, now);

@@ -16,6 +16,7 @@ import { tokenOptimization } from './token-optimization.js';
 import { contextCompression } from './context-compression.js';
 import { promptCaching } from './prompt-caching.js';
 import { costAwareRouting } from './cost-aware-routing.js';
+import { payloadLog } from './payload-log.js';
 
 /**
  * Every feature the gateway knows, in no particular order (each carries its own `order`).
@@ -39,4 +40,5 @@ export const FEATURES: readonly FeatureModule[] = [
   contextCompression,
   promptCaching,
   costAwareRouting,
+  payloadLog,
 ];

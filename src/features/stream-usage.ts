@@ -1,11 +1,12 @@
 /**
- * Usage for streams. Features that charge tokens or money need the upstream's `usage`,
- * which a stream only carries when the request asks for it (`stream_options.include_usage`).
- * When the client did not ask, the gateway asks for it and hides that extra usage-only
- * event from the client (usage is read from the upstream's bytes before chunk stages run).
+ * Usage for streams. Metrics, the access line, telemetry and the features that charge
+ * tokens or money need the upstream's `usage`, which a stream only carries when the
+ * request asks for it (`stream_options.include_usage`). When the client did not ask, the
+ * gateway asks for it and hides that extra usage-only event from the client (usage is
+ * read from the upstream's bytes before chunk stages run).
  */
 import type { RequestContext } from '../pipeline/context.js';
-import type { SseEvent } from '../pipeline/stage.js';
+import type { SseEvent, Stage } from '../pipeline/stage.js';
 import { slot } from '../pipeline/slot.js';
 
 /** True when the gateway (not the client) asked for stream usage. */
@@ -57,3 +58,14 @@ export function hideAddedUsage(ctx: RequestContext, event: SseEvent): SseEvent |
   if (ctx.get(ADDED) !== true || !isUsageOnlyEvent(event.data)) return undefined;
   return null;
 }
+
+/**
+ * The first stage of every router: a streamed chat or text completion always asks for
+ * usage, so its tokens are counted like a non-streamed answer's (metrics, access line,
+ * telemetry, rate limits, budgets), and the client sees the usage event only if it asked.
+ */
+export const STREAM_USAGE: Stage = Object.freeze({
+  name: 'stream_usage',
+  onRequest: requestStreamUsage,
+  onChunk: hideAddedUsage,
+});

@@ -36,10 +36,12 @@ export async function baseCall(ctx: RequestContext, attempt: Attempt): Promise<U
   const router = ctx.router!;
   ctx.target = target;
   applyModel(ctx, target);
+  const span = ctx.trace === null ? null : ctx.trace.startTry(target.upstream.name, ctx.model, ctx.upstreamPath, ctx.attempts.length + 1);
   const started = performance.now();
   try {
-    const response = await target.upstream.provider.send(ctx, attempt);
+    const response = await target.upstream.provider.send(ctx, span === null ? attempt : { ...attempt, traceparent: span.traceparent });
     const ms = performance.now() - started;
+    if (span !== null) ctx.trace!.tryAnswered(span, response.status);
     const record: AttemptRecord = { upstream: target.upstream.name, status: response.status, error: null, ms: round(ms) };
     if (response.requestId) record.upstream_request_id = response.requestId;
     ctx.attempts.push(record);
@@ -50,6 +52,7 @@ export async function baseCall(ctx: RequestContext, attempt: Attempt): Promise<U
   } catch (err) {
     const ms = performance.now() - started;
     const kind = failureKind(err);
+    if (span !== null) ctx.trace!.tryFailed(span, kind);
     ctx.attempts.push({ upstream: target.upstream.name, status: 0, error: kind, ms: round(ms) });
     router.metrics.attempt(target.upstream.name, kind, ms / 1000);
     if (kind !== 'aborted') router.observe?.(target, ms, true);

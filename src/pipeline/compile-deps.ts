@@ -3,6 +3,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Pricing } from '../pricing.js';
 import type { ClientIp } from '../server/client-ip.js';
 import type { StateStore } from '../state/store.js';
+import type { EventSink } from '../events/events.js';
 import type { CompiledTarget } from './compiled.js';
 import type { Embedders } from '../embeddings/create.js';
 import type { Inject } from '../server/inject.js';
@@ -39,4 +40,6 @@ export interface CompileDeps {
   readonly routerNames: ReadonlySet<string>;
   /** The config's `prompts:` templates, by name. */
   readonly prompts: Readonly<Record<string, PromptConfig>>;
+  /** Where to report what happened (circuit opened, budget threshold, key expired…): the gateway's webhooks. */
+  readonly events: EventSink;
 }

@@ -2,6 +2,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { InterceptorItem, RouterConfig, UpstreamConfig } from '../config/types.js';
 import { FEATURES } from '../features/registry.js';
 import { INTERCEPTORS } from '../interceptors/registry.js';
+import { STREAM_USAGE } from '../features/stream-usage.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { credentialOf } from '../providers/http.js';
@@ -25,6 +26,8 @@ import { MemoryStore } from '../state/memory.js';
 import type { StateStore } from '../state/store.js';
 import { Embedders } from '../embeddings/create.js';
 import type { Inject } from '../server/inject.js';
+import type { Telemetry } from '../observability/telemetry.js';
+import { NO_EVENTS, type EventSink } from '../events/events.js';
 
 export interface CompileOptions {
   readonly logger: Logger;
@@ -39,6 +42,10 @@ export interface CompileOptions {
   readonly now?: () => number;
   /** Runs a request through the gateway in process; absent when no gateway runs (`sidegate explain`). */
   readonly inject?: Inject;
+  /** The gateway's OpenTelemetry exporters, when `telemetry` is configured. */
+  readonly telemetry?: Telemetry | null;
+  /** Where features send events (webhooks); nothing is sent when absent. */
+  readonly events?: EventSink;
 }
 
 const NO_GATEWAY: Inject = () => Promise.reject(new Error('no gateway is running this pipeline'));
@@ -53,6 +60,7 @@ interface Shared {
   readonly inject: Inject;
   readonly routerNames: ReadonlySet<string>;
   readonly prompts: CompileDeps['prompts'];
+  readonly events: EventSink;
 }
 
 function compileUpstream(name: string, config: UpstreamConfig, connectTimeoutMs: number | null, options: CompileOptions): CompiledUpstream {
@@ -101,7 +109,7 @@ function compileRouter(
   const deps: CompileDeps = { routerName: name, targets, logger: options.logger, metrics: options.metrics, routerFingerprint, ...shared };
   const explain: string[] = [];
 
-  const builtins: PlacedStage[] = [];
+  const builtins: PlacedStage[] = [{ stage: STREAM_USAGE, order: STAGE_ORDER.stream_usage }];
   const described = new Map<Stage, string>();
   for (const feature of [...FEATURES].sort((a, b) => a.order - b.order)) {
     const featureConfig = features[feature.name];
@@ -120,8 +128,11 @@ function compileRouter(
   });
 
   const placed = orderStages(builtins, options.hooks);
-  for (const { stage, order } of placed) explain.push(`${String(order).padStart(4)}  ${described.get(stage) ?? `hook ${stage.name}`}`);
-  const stages = placed.map((p) => p.stage);
+  // The built-in stream_usage stage is plumbing every router has, not a choice of the
+  // config: explain mentions it once (below the stages), and reviews do not list it.
+  const configured = placed.filter((p) => p.stage !== STREAM_USAGE);
+  for (const { stage, order } of configured) explain.push(`${String(order).padStart(4)}  ${described.get(stage) ?? `hook ${stage.name}`}`);
+  const stages = configured.map((p) => p.stage);
   const phases = buildPhases(placed);
   const strategy = createStrategy(config.strategy ?? CONFIG_DEFAULTS.strategy, targets, shared.pricing);
   const filters = phases.filterTargets;
@@ -171,6 +182,7 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
       inject: options.inject ?? NO_GATEWAY,
       routerNames: new Set(Object.keys(config.routers)),
       prompts: config.prompts ?? {},
+      events: options.events ?? NO_EVENTS,
     };
     const routers = new Map<string, CompiledRouter>();
     const byModel = new Map<string, CompiledRouter>();
@@ -192,6 +204,7 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
       pricing,
       maxBody: parseSize(config.server?.max_body ?? CONFIG_DEFAULTS.max_body),
       accessLog: config.logging?.access ?? CONFIG_DEFAULTS.access_log,
+      telemetry: options.telemetry ? options.telemetry.forPipeline(config.upstreams) : null,
       lease: { inflight: 0, retired: false },
     });
   } catch (err) {
@@ -246,7 +259,7 @@ export function explainPipeline(pipeline: Pipeline): string {
     lines.push('  pipeline (request side top to bottom, response side bottom to top):');
     if (router.explain.length === 0) lines.push('    (no features or interceptors: requests go straight to the target)');
     for (const line of router.explain) lines.push(`    ${line}`);
-    lines.push('    upstream call → response forwarded (streams event by event) → metrics and access log');
+    lines.push('    upstream call → response forwarded (streams event by event; every stream asks the upstream for usage) → metrics and access log');
   }
   return lines.join('\n');
 }

@@ -2,6 +2,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { Pricing } from '../pricing.js';
 import type { Provider } from '../providers/provider.js';
 import type { RouterMetrics } from '../observability/metrics.js';
+import type { PipelineTelemetry } from '../observability/telemetry.js';
 import type { Phases } from './phases.js';
 import type { Stage, UpstreamCall } from './stage.js';
 import type { Strategy } from './strategies.js';
@@ -64,6 +65,8 @@ export interface Pipeline {
   /** Token prices: the shipped table with the config's `pricing:` over it. */
   readonly pricing: Pricing;
   readonly accessLog: boolean;
+  /** OpenTelemetry for this config's requests, or null when `telemetry` is not configured. */
+  readonly telemetry: PipelineTelemetry | null;
   /** The one mutable part: requests still running on this pipeline, and whether it was replaced. */
   readonly lease: PipelineLease;
 }

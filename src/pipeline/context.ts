@@ -7,6 +7,7 @@ import type { CompiledRouter, CompiledTarget, Pipeline } from './compiled.js';
 import type { WireFormat } from '../formats/format.js';
 import { OPENAI_FORMAT } from '../formats/openai.js';
 import type { Slot } from './slot.js';
+import type { RequestSpan } from '../observability/telemetry.js';
 
 const NO_TARGETS: readonly CompiledTarget[] = Object.freeze([]);
 const MAX_REQUEST_ID = 128;
@@ -97,6 +98,8 @@ export class RequestContext {
   /** Facts stages add to the request's access log line (what was trimmed, which check failed); null until one does. */
   notes: Record<string, unknown> | null = null;
   error: GatewayError | null = null;
+  /** The request's OpenTelemetry span, when `telemetry` is configured (else null, and nothing is traced). */
+  trace: RequestSpan | null = null;
   private deadlineTimer: NodeJS.Timeout | null = null;
   /** Per-request stage state by typed slot, created on first use. */
   private slots: Map<Slot<unknown>, unknown> | null = null;

@@ -1,6 +1,7 @@
 import type { RequestContext } from './context.js';
 import type { Runtime } from './handle.js';
 import { infoLine } from '../observability/logger.js';
+import { endTrace } from './tracing.js';
 
 const NO_ROUTER = '';
 
@@ -16,6 +17,7 @@ export function finishRequest(runtime: Runtime, ctx: RequestContext): void {
   } catch (err) {
     runtime.logger.error({ err, request_id: ctx.id }, 'an onDone stage failed');
   }
+  if (ctx.trace !== null) endTrace(ctx, status, totalMs);
   const metrics = router?.metrics ?? null;
   if (metrics) {
     metrics.request(upstreamName, status, totalMs / 1000, ctx.ttfbMs < 0 ? -1 : ctx.ttfbMs / 1000, ctx.overheadMs < 0 ? -1 : ctx.overheadMs / 1000);
@@ -48,6 +50,7 @@ export function finishRequest(runtime: Runtime, ctx: RequestContext): void {
         attempts: ctx.attempts,
         error: ctx.error?.code ?? null,
         ...ctx.notes,
+        trace_id: ctx.trace === null ? undefined : ctx.trace.traceId,
       },
       'request',
     );

@@ -10,6 +10,7 @@ import { respond, respondLocal, sendError } from './respond.js';
 import { isJsonEndpoint, parseRoute } from './route.js';
 import { finishRequest } from './finish.js';
 import { applyModel } from './call.js';
+import { beginTrace } from './tracing.js';
 
 /** What the request path needs from the gateway that owns it. */
 export interface Runtime {
@@ -120,6 +121,7 @@ export function handleRequest(runtime: Runtime, req: IncomingMessage, res: Serve
   const pipeline = runtime.current();
   runtime.acquire(pipeline);
   const ctx = new RequestContext(pipeline, req, res);
+  if (pipeline.telemetry !== null) beginTrace(ctx);
   const tagged = res as TaggedResponse;
   tagged[kContext] = ctx;
   tagged[kRuntime] = runtime;

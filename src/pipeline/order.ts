@@ -11,6 +11,10 @@
  * request, so they never see its answer either (the onion of every middleware stack).
  */
 export const STAGE_ORDER = Object.freeze({
+  /** Streamed completions ask for usage; first, so every answer's extra usage event is hidden on the way out. */
+  stream_usage: 10,
+  /** Early, so a refused request is logged with the answer it got. */
+  payload_log: 50,
   /** Who the caller is (tenancy keys, an authentication hook). */
   authenticate: 100,
   rate_limit: 200,

@@ -245,11 +245,13 @@ async function forwardParsed(ctx: RequestContext, source: Source, headers: Outgo
 }
 
 function readUsage(ctx: RequestContext, tail: TailBuffer): void {
+  const text = tail.text();
   const usage = usageOf(ctx.format.name, tail);
   ctx.promptTokens = usage.prompt;
   ctx.completionTokens = usage.completion;
   ctx.cachedTokens = usage.cached;
   ctx.cacheWriteTokens = usage.cacheWrite;
+  if (ctx.trace !== null) ctx.trace.readTail(text);
 }
 
 /**

@@ -46,6 +46,8 @@ export interface Attempt {
   readonly firstByteMs: number | null;
   /** Longest gap between body chunks, ms; null: the upstream's own `timeout`. */
   readonly idleMs: number | null;
+  /** The W3C `traceparent` naming this try's span, sent upstream instead of the caller's (telemetry on). */
+  readonly traceparent?: string;
 }
 
 /** Performs (one or more) upstream calls for a request, starting from `attempt`. */

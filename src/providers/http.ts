@@ -101,6 +101,7 @@ export function createHttpProvider(config: UpstreamConfig, deps: ProviderFactory
         contentLength: isBuffer ? (body as Buffer).length : null,
         identityEncoding: ctx.body !== undefined,
         requestId: ctx.id,
+        traceparent: attempt.traceparent,
       });
       if (translated) headers['content-type'] = 'application/json';
       const started = performance.now();

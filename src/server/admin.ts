@@ -12,6 +12,11 @@ export interface AdminSource {
   clearCache?(router?: string): Promise<{ router: string | null; removed: number } | null>;
 }
 
+/** What the probe-only listener (`server.health`) serves. */
+export const HEALTH_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
+/** What the metrics-only listener (`server.metrics`) serves. */
+export const METRICS_PATHS: ReadonlySet<string> = new Set(['/metrics']);
+
 function clearCache(source: AdminSource, req: IncomingMessage, res: ServerResponse): void {
   const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
   const router = query.get('router') ?? undefined;
@@ -36,11 +41,13 @@ function notFound(res: ServerResponse, path: string): void {
 /**
  * The admin listener (separate port, loopback by default): /healthz, /readyz, /health,
  * /stats, /metrics, /config, and `DELETE /cache` (`?router=<name>` for one router's cache).
- * Features add their own sections to /stats.
+ * Features add their own sections to /stats. With `only`, every other path is a 404 (the
+ * probe-only and metrics-only listeners, which may face the pod network).
  */
-export function adminHandler(source: AdminSource): (req: IncomingMessage, res: ServerResponse) => void {
+export function adminHandler(source: AdminSource, only?: ReadonlySet<string>): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0]!;
+    if (only && !only.has(path)) return notFound(res, path);
     if (path === '/cache' && req.method === 'DELETE') return clearCache(source, req, res);
     if (path === '/cache' || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.setHeader('allow', path === '/cache' ? 'DELETE' : 'GET');

@@ -49,6 +49,8 @@ export interface OutgoingRequestOptions {
   /** Ask the upstream for an uncompressed answer, so the gateway can read it. */
   identityEncoding: boolean;
   requestId: string;
+  /** This try's W3C trace context (telemetry on): replaces the caller's `traceparent`. */
+  traceparent?: string;
 }
 
 /** The headers sent upstream: the caller's, less hop-by-hop, Host and (when injected) credentials. */
@@ -70,6 +72,7 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, opts: Outg
   }
   if (opts.identityEncoding) out['accept-encoding'] = 'identity';
   out['x-request-id'] = opts.requestId;
+  if (opts.traceparent !== undefined) out.traceparent = opts.traceparent;
   return out;
 }
 
