@@ -3,11 +3,11 @@
  * The gateway schema compiled by ajv into standalone code; called with a ValidationContext as `this`. */
 import runtime_equal from 'ajv/dist/runtime/equal.js';
 import runtime_ucs2length from 'ajv/dist/runtime/ucs2length.js';
-export const REGISTRIES = "rate_limit,budget,cache,semantic_cache,request_coalescing,retry,fallback,timeout,hedging,health_check,structured_output,quality_gate,context_trimming,token_optimization,context_compression,prompt_caching,cost_aware_routing,payload_log;";
+export const REGISTRIES = "rate_limit,budget,cache,semantic_cache,response_fingerprinting,request_coalescing,retry,fallback,timeout,hedging,health_check,structured_output,quality_gate,context_trimming,token_optimization,context_compression,prompt_caching,cost_aware_routing,payload_log;";
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sidegate.dev/schemas/gateway.schema.json","title":"sidegate gateway configuration","description":"gateway.yaml: the one configuration file of the sidegate AI gateway. `${VAR}` and `${VAR:-default}` in any value read the environment at load time (`$${` writes a literal `${`).","type":"object","additionalProperties":false,"required":["version","upstreams","routers"],"properties":{"version":{"description":"The config format version. Always `1`.","const":1},"server":{"description":"The listeners.","type":"object","additionalProperties":false,"properties":{"listen":{"$ref":"#/$defs/host_port","description":"Where the data plane listens: the apps' base URL is `http://<listen>/v1`. Default `127.0.0.1:8080`; port 0 picks a free port.","default":"127.0.0.1:8080"},"admin":{"description":"Where the admin listener (`/healthz`, `/readyz`, `/metrics`, `/stats`, `/config`) listens, or `false` for none. Default `127.0.0.1:9090`.","default":"127.0.0.1:9090","anyOf":[{"title":"a host:port like 127.0.0.1:9090","$ref":"#/$defs/host_port"},{"title":"false (no admin listener)","const":false}]},"max_body":{"$ref":"#/$defs/size","description":"The largest request body accepted; larger requests get 413. Default `10mb`.","default":"10mb"},"drain":{"$ref":"#/$defs/duration","description":"On SIGTERM, how long in-flight requests may take to finish (readiness fails at once) before the process exits. Default `25s`.","default":"25s"},"health":{"$ref":"#/$defs/host_port","description":"A probe-only listener serving just `/healthz` and `/readyz`, for the kubelet (e.g. `0.0.0.0:9091`), so the admin listener can stay on loopback. Default: none."},"metrics":{"$ref":"#/$defs/host_port","description":"A listener serving only `/metrics`, for Prometheus scraping from outside the pod (e.g. `0.0.0.0:9092`), so the admin listener (with `/config` and `DELETE /cache`) can stay on loopback. Default: none."},"trusted_proxies":{"description":"Peers (IPs or CIDRs, e.g. `10.0.0.0/8`, `::1`) whose `X-Forwarded-For` header is believed when the gateway needs the client's address (rate limits keyed by `client_ip`). The client is the rightmost address not in this list. Default: none, so the TCP peer is the client.","type":"array","items":{"type":"string","pattern":"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"}}}},"logging":{"description":"Logs (JSON lines on stdout).","type":"object","additionalProperties":false,"properties":{"level":{"description":"The lowest level written. Default `info`; `silent` writes nothing.","enum":["fatal","error","warn","info","debug","trace","silent"],"default":"info"},"access":{"description":"Write one access line per request. Default `true`.","type":"boolean","default":true}}},"state":{"description":"Where shared state lives: rate-limit buckets, budget spend and cached answers. It survives config reloads (a changed `state` section starts a new store).","type":"object","additionalProperties":false,"required":["backend"],"properties":{"backend":{"description":"The state store. `memory` (default): in this process only. `redis`: shared by every replica that uses the same Redis and `prefix`, so they enforce one limit and one budget and share one cache. If Redis is unreachable the gateway keeps serving on local counters, logs it, counts the failures (`ai_gateway_state_failures_total`) and reports it in /readyz, and uses Redis again once it returns.","enum":["memory","redis"],"default":"memory"},"redis":{"description":"The Redis connection; required when `backend` is `redis`.","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"description":"A `redis://` or `rediss://` (TLS) URL, e.g. `\"${REDIS_URL}\"`; a password goes in the URL (`redis://:pass@host:6379/0`). Redacted in /config and logs.","type":"string","pattern":"^rediss?://\\S+$","x-secret":true},"prefix":{"description":"Prepended to every key the gateway writes, so several gateways or apps can share one Redis. Default `sidegate:`.","type":"string","default":"sidegate:"},"timeout":{"$ref":"#/$defs/duration","description":"The longest wait for one Redis command; past it the operation is answered from local counters (and counted as a failure). Default `250ms`.","default":"250ms"}}}},"if":{"properties":{"backend":{"const":"redis"}},"required":["backend"]},"then":{"description":"redis needs its connection","properties":{"redis":{"description":"Required when `backend` is `redis`."}},"required":["redis"]}},"upstreams":{"description":"The providers the gateway may call, by name (at least one). Nothing else is ever called.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/upstream"}},"defaults":{"description":"Inherited by every router; a router's own keys win.","type":"object","additionalProperties":false,"properties":{"features":{"$ref":"#/$defs/features","description":"Features every router gets unless it sets the same feature itself."},"interceptors":{"$ref":"#/$defs/interceptors","description":"Interceptors for routers that do not list their own."}}},"default_router":{"$ref":"#/$defs/name","description":"The router for requests whose `model` names no router or alias. Without it, such requests get 404 `model_not_found`."},"routers":{"description":"The routes, by name (at least one). A request's `model` selects a router by name or alias.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/router"}},"prompts":{"description":"Prompt templates by name, for the features and interceptors that name one (e.g. `context_compression.prompt`). `{{name}}` placeholders are filled from `variables`.","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One prompt template.","type":"object","additionalProperties":false,"required":["template"],"properties":{"template":{"description":"The prompt text, with `{{name}}` placeholders (at most 100000 characters).","type":"string","minLength":1,"maxLength":100000},"variables":{"description":"Default values of the placeholders, by name.","type":"object","maxProperties":100,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"A placeholder value.","type":"string","maxLength":10000}}}}},"pricing":{"description":"What tokens cost, in USD per 1M tokens, by model name. A default table for common OpenAI and Anthropic models ships with the gateway; entries here override or extend it. A dated model name (`gpt-4o-2024-08-06`) uses the entry it starts with. Budgets and cost-aware routing read it.","type":"object","propertyNames":{"minLength":1},"additionalProperties":{"description":"The price of one model.","type":"object","additionalProperties":false,"required":["input","output"],"properties":{"input":{"description":"USD per 1M prompt (input) tokens.","type":"number","minimum":0},"output":{"description":"USD per 1M completion (output) tokens.","type":"number","minimum":0},"cached_input":{"description":"USD per 1M input tokens read from the provider's prompt cache. Default: `input`.","type":"number","minimum":0},"cache_write":{"description":"USD per 1M input tokens written to the provider's prompt cache (Anthropic). Default: `input`.","type":"number","minimum":0}}}},"telemetry":{"description":"OpenTelemetry, off unless set: a span per request and a child span per upstream try (GenAI semantic conventions), the caller's `traceparent` continued and each try's sent upstream, `trace_id` in the access line, and the metrics `gen_ai.client.token.usage` and `gen_ai.client.operation.duration`, all exported over OTLP/HTTP.","type":"object","additionalProperties":false,"required":["otlp"],"properties":{"otlp":{"description":"Where to export: an OpenTelemetry Collector (or any OTLP/HTTP receiver).","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"The receiver's base URL, e.g. `http://otel-collector:4318`; `/v1/traces` and `/v1/metrics` are appended."},"protocol":{"description":"The OTLP/HTTP encoding: `http/protobuf` (default) or `http/json`.","enum":["http/protobuf","http/json"],"default":"http/protobuf"},"headers":{"description":"Headers sent with every export, e.g. `{ authorization: \"Bearer ${OTLP_TOKEN}\" }` (at most 32). Values are redacted in /config and logs.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}},"timeout":{"$ref":"#/$defs/duration","description":"How long one export may take (100ms to 60s). Default `10s`.","default":"10s"}}},"service_name":{"description":"The `service.name` resource attribute. Default `sidegate`.","type":"string","minLength":1,"maxLength":256,"default":"sidegate"},"sample":{"description":"The share of new traces recorded, 0 to 1. Default `1`. A caller's `traceparent` decides for its own trace (sampled or not).","type":"number","minimum":0,"maximum":1,"default":1},"metrics_interval":{"$ref":"#/$defs/duration","description":"How often metrics are exported (1s to 1h). Default `60s`; they are also exported at shutdown.","default":"60s"}}},"webhooks":{"description":"Events POSTed to other systems, signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`). Delivered off the request path from a bounded queue, one at a time per webhook, retried with exponential backoff on network errors, 408, 429 and 5xx. At most 16.","type":"array","maxItems":16,"items":{"description":"One receiver.","type":"object","additionalProperties":false,"required":["url","secret"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"Where events are POSTed, e.g. `https://hooks.example.com/sidegate`. Credentials in the URL are redacted in /config and logs."},"secret":{"description":"The signing secret, `whsec_` and base64 (as Standard Webhooks libraries make them), e.g. `\"${WEBHOOK_SECRET}\"`. Redacted in /config and logs.","type":"string","pattern":"^whsec_[A-Za-z0-9+/]{16,}={0,2}$","x-secret":true},"name":{"$ref":"#/$defs/name","description":"Names this webhook in logs and in `ai_gateway_webhook_deliveries_total{webhook}`. Default `webhook-<index>`."},"events":{"description":"The events sent to this webhook. Default: all of them (budget.threshold, circuit.opened, circuit.closed, reload.succeeded, reload.failed, key.expired).","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["budget.threshold","circuit.opened","circuit.closed","reload.succeeded","reload.failed","key.expired"]}},"timeout":{"$ref":"#/$defs/duration","description":"How long one delivery may take (100ms to 60s). Default `10s`.","default":"10s"},"max_attempts":{"description":"Tries per event, the first included (1 to 20). Default `8`.","type":"integer","minimum":1,"maximum":20,"default":8},"backoff":{"$ref":"#/$defs/duration","description":"The first retry waits up to this long, each next one twice as long (full jitter). Default `1s`.","default":"1s"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest wait between two tries. Default `5m`.","default":"5m"},"max_queue":{"description":"Events waiting for this webhook at most (1 to 100000); past it new events are dropped and counted. Default `1000`.","type":"integer","minimum":1,"maximum":100000,"default":1000}}}}},"$defs":{"name":{"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]},"duration":{"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]},"size":{"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]},"host_port":{"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]},"http_url":{"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]},"auth":{"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]},"upstream":{"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`.","default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}},"target":{"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies.","type":"integer","minimum":0}}},"router":{"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one.","type":"array","minItems":1,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}},"features":{"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Cost is computed from each response's `usage` and the `pricing` table. Once the period's spend reaches `usd`, requests get 429 `budget_exceeded` (with `Retry-After` until the period ends) before any upstream call; the request that crosses the limit completes. Spend lives in the `state` store: it survives reloads, and replicas sharing Redis share it.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together).","enum":["router"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) at which a `budget.threshold` event is sent to the `webhooks`, once per period each, by the request whose charge crosses it. Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers (1ms–10m) for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first)."}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept (256b to 1mb); longer bodies end with `…`. Default `16kb`.","default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket: `client_ip` (default; `X-Forwarded-For` is honoured only from `server.trusted_proxies`), `api_key` (a hash of the caller's bearer token, never the token), `header:<name>` (a hash of that header's value), or `global` (one bucket for the router).","type":"string","pattern":"^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","api_key","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 100000). Default 1000.","type":"integer","minimum":1,"maximum":100000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}},"interceptors":{"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`.","type":"array","items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sidegate.dev/schemas/gateway.schema.json","title":"sidegate gateway configuration","description":"gateway.yaml: the one configuration file of the sidegate AI gateway. `${VAR}` and `${VAR:-default}` in any value read the environment at load time (`$${` writes a literal `${`).","type":"object","additionalProperties":false,"required":["version","upstreams","routers"],"properties":{"version":{"description":"The config format version. Always `1`.","const":1},"server":{"description":"The listeners.","type":"object","additionalProperties":false,"properties":{"listen":{"$ref":"#/$defs/host_port","description":"Where the data plane listens: the apps' base URL is `http://<listen>/v1`. Default `127.0.0.1:8080`; port 0 picks a free port.","default":"127.0.0.1:8080"},"admin":{"description":"Where the admin listener (`/healthz`, `/readyz`, `/metrics`, `/stats`, `/config`) listens, or `false` for none. Default `127.0.0.1:9090`.","default":"127.0.0.1:9090","anyOf":[{"title":"a host:port like 127.0.0.1:9090","$ref":"#/$defs/host_port"},{"title":"false (no admin listener)","const":false}]},"max_body":{"$ref":"#/$defs/size","description":"The largest request body accepted; larger requests get 413. Default `10mb`.","default":"10mb"},"drain":{"$ref":"#/$defs/duration","description":"On SIGTERM, how long in-flight requests may take to finish (readiness fails at once) before the process exits. Default `25s`.","default":"25s"},"health":{"$ref":"#/$defs/host_port","description":"A probe-only listener serving just `/healthz` and `/readyz`, for the kubelet (e.g. `0.0.0.0:9091`), so the admin listener can stay on loopback. Default: none."},"metrics":{"$ref":"#/$defs/host_port","description":"A listener serving only `/metrics`, for Prometheus scraping from outside the pod (e.g. `0.0.0.0:9092`), so the admin listener (with `/config` and `DELETE /cache`) can stay on loopback. Default: none."},"trusted_proxies":{"description":"Peers (IPs or CIDRs, e.g. `10.0.0.0/8`, `::1`) whose `X-Forwarded-For` header is believed when the gateway needs the client's address (rate limits keyed by `client_ip`). The client is the rightmost address not in this list. Default: none, so the TCP peer is the client.","type":"array","items":{"type":"string","pattern":"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"}}}},"logging":{"description":"Logs (JSON lines on stdout).","type":"object","additionalProperties":false,"properties":{"level":{"description":"The lowest level written. Default `info`; `silent` writes nothing.","enum":["fatal","error","warn","info","debug","trace","silent"],"default":"info"},"access":{"description":"Write one access line per request. Default `true`.","type":"boolean","default":true}}},"state":{"description":"Where shared state lives: rate-limit buckets, budget spend and cached answers. It survives config reloads (a changed `state` section starts a new store).","type":"object","additionalProperties":false,"required":["backend"],"properties":{"backend":{"description":"The state store. `memory` (default): in this process only. `redis`: shared by every replica that uses the same Redis and `prefix`, so they enforce one limit and one budget and share one cache. If Redis is unreachable the gateway keeps serving on local counters, logs it, counts the failures (`ai_gateway_state_failures_total`) and reports it in /readyz, and uses Redis again once it returns.","enum":["memory","redis"],"default":"memory"},"redis":{"description":"The Redis connection; required when `backend` is `redis`.","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"description":"A `redis://` or `rediss://` (TLS) URL, e.g. `\"${REDIS_URL}\"`; a password goes in the URL (`redis://:pass@host:6379/0`). Redacted in /config and logs.","type":"string","pattern":"^rediss?://\\S+$","x-secret":true},"prefix":{"description":"Prepended to every key the gateway writes, so several gateways or apps can share one Redis. Default `sidegate:`.","type":"string","default":"sidegate:"},"timeout":{"$ref":"#/$defs/duration","description":"The longest wait for one Redis command; past it the operation is answered from local counters (and counted as a failure). Default `250ms`.","default":"250ms"}}}},"if":{"properties":{"backend":{"const":"redis"}},"required":["backend"]},"then":{"description":"redis needs its connection","properties":{"redis":{"description":"Required when `backend` is `redis`."}},"required":["redis"]}},"upstreams":{"description":"The providers the gateway may call, by name (at least one). Nothing else is ever called.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/upstream"}},"defaults":{"description":"Inherited by every router; a router's own keys win.","type":"object","additionalProperties":false,"properties":{"features":{"$ref":"#/$defs/features","description":"Features every router gets unless it sets the same feature itself."},"interceptors":{"$ref":"#/$defs/interceptors","description":"Interceptors for routers that do not list their own."}}},"default_router":{"$ref":"#/$defs/name","description":"The router for requests whose `model` names no router or alias. Without it, such requests get 404 `model_not_found`."},"routers":{"description":"The routes, by name (at least one). A request's `model` selects a router by name or alias.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/router"}},"prompts":{"description":"Prompt templates by name, for the features and interceptors that name one (e.g. `context_compression.prompt`). `{{name}}` placeholders are filled from `variables`.","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One prompt template.","type":"object","additionalProperties":false,"required":["template"],"properties":{"template":{"description":"The prompt text, with `{{name}}` placeholders (at most 100000 characters).","type":"string","minLength":1,"maxLength":100000},"variables":{"description":"Default values of the placeholders, by name.","type":"object","maxProperties":100,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"A placeholder value.","type":"string","maxLength":10000}}}}},"pricing":{"description":"What tokens cost, in USD per 1M tokens, by model name. A default table for common OpenAI and Anthropic models ships with the gateway; entries here override or extend it. A dated model name (`gpt-4o-2024-08-06`) uses the entry it starts with. Budgets and cost-aware routing read it.","type":"object","propertyNames":{"minLength":1},"additionalProperties":{"description":"The price of one model.","type":"object","additionalProperties":false,"required":["input","output"],"properties":{"input":{"description":"USD per 1M prompt (input) tokens.","type":"number","minimum":0},"output":{"description":"USD per 1M completion (output) tokens.","type":"number","minimum":0},"cached_input":{"description":"USD per 1M input tokens read from the provider's prompt cache. Default: `input`.","type":"number","minimum":0},"cache_write":{"description":"USD per 1M input tokens written to the provider's prompt cache (Anthropic). Default: `input`.","type":"number","minimum":0}}}},"telemetry":{"description":"OpenTelemetry, off unless set: a span per request and a child span per upstream try (GenAI semantic conventions), the caller's `traceparent` continued and each try's sent upstream, `trace_id` in the access line, and the metrics `gen_ai.client.token.usage` and `gen_ai.client.operation.duration`, all exported over OTLP/HTTP.","type":"object","additionalProperties":false,"required":["otlp"],"properties":{"otlp":{"description":"Where to export: an OpenTelemetry Collector (or any OTLP/HTTP receiver).","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"The receiver's base URL, e.g. `http://otel-collector:4318`; `/v1/traces` and `/v1/metrics` are appended."},"protocol":{"description":"The OTLP/HTTP encoding: `http/protobuf` (default) or `http/json`.","enum":["http/protobuf","http/json"],"default":"http/protobuf"},"headers":{"description":"Headers sent with every export, e.g. `{ authorization: \"Bearer ${OTLP_TOKEN}\" }` (at most 32). Values are redacted in /config and logs.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}},"timeout":{"$ref":"#/$defs/duration","description":"How long one export may take (100ms to 60s). Default `10s`.","default":"10s"}}},"service_name":{"description":"The `service.name` resource attribute. Default `sidegate`.","type":"string","minLength":1,"maxLength":256,"default":"sidegate"},"sample":{"description":"The share of new traces recorded, 0 to 1. Default `1`. A caller's `traceparent` decides for its own trace (sampled or not).","type":"number","minimum":0,"maximum":1,"default":1},"metrics_interval":{"$ref":"#/$defs/duration","description":"How often metrics are exported (1s to 1h). Default `60s`; they are also exported at shutdown.","default":"60s"}}},"webhooks":{"description":"Events POSTed to other systems, signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`). Delivered off the request path from a bounded queue, one at a time per webhook, retried with exponential backoff on network errors, 408, 429 and 5xx. At most 16.","type":"array","maxItems":16,"items":{"description":"One receiver.","type":"object","additionalProperties":false,"required":["url","secret"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"Where events are POSTed, e.g. `https://hooks.example.com/sidegate`. Credentials in the URL are redacted in /config and logs."},"secret":{"description":"The signing secret, `whsec_` and base64 (as Standard Webhooks libraries make them), e.g. `\"${WEBHOOK_SECRET}\"`. Redacted in /config and logs.","type":"string","pattern":"^whsec_[A-Za-z0-9+/]{16,}={0,2}$","x-secret":true},"name":{"$ref":"#/$defs/name","description":"Names this webhook in logs and in `ai_gateway_webhook_deliveries_total{webhook}`. Default `webhook-<index>`."},"events":{"description":"The events sent to this webhook. Default: all of them (budget.threshold, circuit.opened, circuit.closed, reload.succeeded, reload.failed, key.expired).","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["budget.threshold","circuit.opened","circuit.closed","reload.succeeded","reload.failed","key.expired"]}},"timeout":{"$ref":"#/$defs/duration","description":"How long one delivery may take (100ms to 60s). Default `10s`.","default":"10s"},"max_attempts":{"description":"Tries per event, the first included (1 to 20). Default `8`.","type":"integer","minimum":1,"maximum":20,"default":8},"backoff":{"$ref":"#/$defs/duration","description":"The first retry waits up to this long, each next one twice as long (full jitter). Default `1s`.","default":"1s"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest wait between two tries. Default `5m`.","default":"5m"},"max_queue":{"description":"Events waiting for this webhook at most (1 to 100000); past it new events are dropped and counted. Default `1000`.","type":"integer","minimum":1,"maximum":100000,"default":1000}}}}},"$defs":{"name":{"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]},"duration":{"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]},"size":{"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]},"host_port":{"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]},"http_url":{"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]},"auth":{"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]},"upstream":{"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`.","default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}},"target":{"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies.","type":"integer","minimum":0}}},"router":{"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one.","type":"array","minItems":1,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}},"features":{"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Cost is computed from each response's `usage` and the `pricing` table. Once the period's spend reaches `usd`, requests get 429 `budget_exceeded` (with `Retry-After` until the period ends) before any upstream call; the request that crosses the limit completes. Spend lives in the `state` store: it survives reloads, and replicas sharing Redis share it.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together).","enum":["router"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) at which a `budget.threshold` event is sent to the `webhooks`, once per period each, by the request whose charge crosses it. Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers (1ms–10m) for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first)."}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept (256b to 1mb); longer bodies end with `…`. Default `16kb`.","default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket: `client_ip` (default; `X-Forwarded-For` is honoured only from `server.trusted_proxies`), `api_key` (a hash of the caller's bearer token, never the token), `header:<name>` (a hash of that header's value), or `global` (one bucket for the router).","type":"string","pattern":"^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","api_key","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"response_fingerprinting":{"description":"A stable hash of each answer's text (case and whitespace folded) in `X-Sidegate-Fingerprint` (non-streamed answers) and the access line (`fingerprint`). Identical answers to different prompts, or from different targets, are counted (`ai_gateway_repeated_answers_total`, the access line's `repeated_answer`): a sign of a stuck or caching upstream. `/stats` shows the top repeats. Non-streamed JSON answers are buffered to read them.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many repeated answers `/stats` lists (1 to 100). Default 10.","type":"integer","minimum":1,"maximum":100,"default":10},"max_tracked":{"description":"Recent fingerprints remembered (100 to 1000000), the least recent forgotten first. Default 10000.","type":"integer","minimum":100,"maximum":1000000,"default":10000},"header":{"description":"Send `X-Sidegate-Fingerprint` on non-streamed answers. Default true.","type":"boolean","default":true}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 100000). Default 1000.","type":"integer","minimum":1,"maximum":100000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}},"interceptors":{"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`.","type":"array","items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}}}};
 const schema32 = {"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]};
 const schema34 = {"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]};
 const schema35 = {"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]};
@@ -618,7 +618,7 @@ return errors === 0;
 }
 validate21.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema44 = {"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Cost is computed from each response's `usage` and the `pricing` table. Once the period's spend reaches `usd`, requests get 429 `budget_exceeded` (with `Retry-After` until the period ends) before any upstream call; the request that crosses the limit completes. Spend lives in the `state` store: it survives reloads, and replicas sharing Redis share it.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together).","enum":["router"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) at which a `budget.threshold` event is sent to the `webhooks`, once per period each, by the request whose charge crosses it. Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers (1ms–10m) for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first)."}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept (256b to 1mb); longer bodies end with `…`. Default `16kb`.","default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket: `client_ip` (default; `X-Forwarded-For` is honoured only from `server.trusted_proxies`), `api_key` (a hash of the caller's bearer token, never the token), `header:<name>` (a hash of that header's value), or `global` (one bucket for the router).","type":"string","pattern":"^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","api_key","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 100000). Default 1000.","type":"integer","minimum":1,"maximum":100000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}};
+const schema44 = {"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Cost is computed from each response's `usage` and the `pricing` table. Once the period's spend reaches `usd`, requests get 429 `budget_exceeded` (with `Retry-After` until the period ends) before any upstream call; the request that crosses the limit completes. Spend lives in the `state` store: it survives reloads, and replicas sharing Redis share it.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together).","enum":["router"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) at which a `budget.threshold` event is sent to the `webhooks`, once per period each, by the request whose charge crosses it. Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers (1ms–10m) for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first)."}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept (256b to 1mb); longer bodies end with `…`. Default `16kb`.","default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket: `client_ip` (default; `X-Forwarded-For` is honoured only from `server.trusted_proxies`), `api_key` (a hash of the caller's bearer token, never the token), `header:<name>` (a hash of that header's value), or `global` (one bucket for the router).","type":"string","pattern":"^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","api_key","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"response_fingerprinting":{"description":"A stable hash of each answer's text (case and whitespace folded) in `X-Sidegate-Fingerprint` (non-streamed answers) and the access line (`fingerprint`). Identical answers to different prompts, or from different targets, are counted (`ai_gateway_repeated_answers_total`, the access line's `repeated_answer`): a sign of a stuck or caching upstream. `/stats` shows the top repeats. Non-streamed JSON answers are buffered to read them.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many repeated answers `/stats` lists (1 to 100). Default 10.","type":"integer","minimum":1,"maximum":100,"default":10},"max_tracked":{"description":"Recent fingerprints remembered (100 to 1000000), the least recent forgotten first. Default 10000.","type":"integer","minimum":100,"maximum":1000000,"default":10000},"header":{"description":"Send `X-Sidegate-Fingerprint` on non-streamed answers. Default true.","type":"boolean","default":true}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 100000). Default 1000.","type":"integer","minimum":1,"maximum":100000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}};
 const pattern28 = new RegExp("^/", "u");
 const pattern35 = new RegExp("^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$", "u");
 
@@ -2672,12 +2672,12 @@ vErrors.push(err157);
 errors++;
 }
 }
-if(data.retry !== undefined){
-let data66 = data.retry;
+if(data.response_fingerprinting !== undefined){
+let data66 = data.response_fingerprinting;
 if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
 for(const key14 in data66){
-if(!(((((key14 === "attempts") || (key14 === "backoff")) || (key14 === "max_backoff")) || (key14 === "max_retry_after")) || (key14 === "on"))){
-const err158 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+if(!(((key14 === "top") || (key14 === "max_tracked")) || (key14 === "header"))){
+const err158 = {instancePath:instancePath+"/response_fingerprinting",schemaPath:"#/properties/response_fingerprinting/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -2687,10 +2687,10 @@ vErrors.push(err158);
 errors++;
 }
 }
-if(data66.attempts !== undefined){
-let data67 = data66.attempts;
+if(data66.top !== undefined){
+let data67 = data66.top;
 if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
-const err159 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err159 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -2700,8 +2700,8 @@ vErrors.push(err159);
 errors++;
 }
 if((typeof data67 == "number") && (isFinite(data67))){
-if(data67 > 10 || isNaN(data67)){
-const err160 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+if(data67 > 100 || isNaN(data67)){
+const err160 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -2711,7 +2711,7 @@ vErrors.push(err160);
 errors++;
 }
 if(data67 < 1 || isNaN(data67)){
-const err161 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err161 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -2722,11 +2722,10 @@ errors++;
 }
 }
 }
-if(data66.backoff !== undefined){
-let data68 = data66.backoff;
-if(typeof data68 === "string"){
-if(!pattern7.test(data68)){
-const err162 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data66.max_tracked !== undefined){
+let data68 = data66.max_tracked;
+if(!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))){
+const err162 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -2735,9 +2734,9 @@ vErrors.push(err162);
 }
 errors++;
 }
-}
-else {
-const err163 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data68 == "number") && (isFinite(data68))){
+if(data68 > 1000000 || isNaN(data68)){
+const err163 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -2746,12 +2745,8 @@ vErrors.push(err163);
 }
 errors++;
 }
-}
-if(data66.max_backoff !== undefined){
-let data69 = data66.max_backoff;
-if(typeof data69 === "string"){
-if(!pattern7.test(data69)){
-const err164 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data68 < 100 || isNaN(data68)){
+const err164 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -2761,8 +2756,10 @@ vErrors.push(err164);
 errors++;
 }
 }
-else {
-const err165 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data66.header !== undefined){
+if(typeof data66.header !== "boolean"){
+const err165 = {instancePath:instancePath+"/response_fingerprinting/header",schemaPath:"#/properties/response_fingerprinting/properties/header/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2772,11 +2769,9 @@ vErrors.push(err165);
 errors++;
 }
 }
-if(data66.max_retry_after !== undefined){
-let data70 = data66.max_retry_after;
-if(typeof data70 === "string"){
-if(!pattern7.test(data70)){
-const err166 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+}
+else {
+const err166 = {instancePath:instancePath+"/response_fingerprinting",schemaPath:"#/properties/response_fingerprinting/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2786,8 +2781,12 @@ vErrors.push(err166);
 errors++;
 }
 }
-else {
-const err167 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.retry !== undefined){
+let data70 = data.retry;
+if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
+for(const key15 in data70){
+if(!(((((key15 === "attempts") || (key15 === "backoff")) || (key15 === "max_backoff")) || (key15 === "max_retry_after")) || (key15 === "on"))){
+const err167 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2797,11 +2796,10 @@ vErrors.push(err167);
 errors++;
 }
 }
-if(data66.on !== undefined){
-let data71 = data66.on;
-if(Array.isArray(data71)){
-if(data71.length < 1){
-const err168 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data70.attempts !== undefined){
+let data71 = data70.attempts;
+if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
+const err168 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2810,14 +2808,9 @@ vErrors.push(err168);
 }
 errors++;
 }
-const len7 = data71.length;
-for(let i11=0; i11<len7; i11++){
-let data72 = data71[i11];
-const _errs186 = errors;
-let valid54 = false;
-const _errs187 = errors;
-if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
-const err169 = {instancePath:instancePath+"/retry/on/" + i11,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data71 == "number") && (isFinite(data71))){
+if(data71 > 10 || isNaN(data71)){
+const err169 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2826,9 +2819,8 @@ vErrors.push(err169);
 }
 errors++;
 }
-if((typeof data72 == "number") && (isFinite(data72))){
-if(data72 > 599 || isNaN(data72)){
-const err170 = {instancePath:instancePath+"/retry/on/" + i11,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
+if(data71 < 1 || isNaN(data71)){
+const err170 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2837,8 +2829,13 @@ vErrors.push(err170);
 }
 errors++;
 }
-if(data72 < 400 || isNaN(data72)){
-const err171 = {instancePath:instancePath+"/retry/on/" + i11,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
+}
+}
+if(data70.backoff !== undefined){
+let data72 = data70.backoff;
+if(typeof data72 === "string"){
+if(!pattern7.test(data72)){
+const err171 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2848,11 +2845,8 @@ vErrors.push(err171);
 errors++;
 }
 }
-var _valid3 = _errs187 === errors;
-valid54 = valid54 || _valid3;
-const _errs189 = errors;
-if(!((data72 === "connect_error") || (data72 === "timeout"))){
-const err172 = {instancePath:instancePath+"/retry/on/" + i11,schemaPath:"#/properties/retry/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema44.properties.retry.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
+else {
+const err172 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2861,10 +2855,12 @@ vErrors.push(err172);
 }
 errors++;
 }
-var _valid3 = _errs189 === errors;
-valid54 = valid54 || _valid3;
-if(!valid54){
-const err173 = {instancePath:instancePath+"/retry/on/" + i11,schemaPath:"#/properties/retry/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+if(data70.max_backoff !== undefined){
+let data73 = data70.max_backoff;
+if(typeof data73 === "string"){
+if(!pattern7.test(data73)){
+const err173 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2873,26 +2869,9 @@ vErrors.push(err173);
 }
 errors++;
 }
-else {
-errors = _errs186;
-if(vErrors !== null){
-if(_errs186){
-vErrors.length = _errs186;
 }
 else {
-vErrors = null;
-}
-}
-}
-}
-let i12 = data71.length;
-let j4;
-if(i12 > 1){
-outer1:
-for(;i12--;){
-for(j4 = i12; j4--;){
-if(func0(data71[i12], data71[j4])){
-const err174 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i12, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i12+" are identical)"};
+const err174 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2900,14 +2879,13 @@ else {
 vErrors.push(err174);
 }
 errors++;
-break outer1;
 }
 }
-}
-}
-}
-else {
-const err175 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data70.max_retry_after !== undefined){
+let data74 = data70.max_retry_after;
+if(typeof data74 === "string"){
+if(!pattern7.test(data74)){
+const err175 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2917,9 +2895,8 @@ vErrors.push(err175);
 errors++;
 }
 }
-}
 else {
-const err176 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err176 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2929,12 +2906,11 @@ vErrors.push(err176);
 errors++;
 }
 }
-if(data.semantic_cache !== undefined){
-let data73 = data.semantic_cache;
-if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
-for(const key15 in data73){
-if(!((((((((key15 === "embedder") || (key15 === "threshold")) || (key15 === "ttl")) || (key15 === "max_entries")) || (key15 === "max_size")) || (key15 === "max_entry")) || (key15 === "key_headers")) || (key15 === "allow_temperature"))){
-const err177 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+if(data70.on !== undefined){
+let data75 = data70.on;
+if(Array.isArray(data75)){
+if(data75.length < 1){
+const err177 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2943,15 +2919,14 @@ vErrors.push(err177);
 }
 errors++;
 }
-}
-if(data73.embedder !== undefined){
-let data74 = data73.embedder;
-const _errs194 = errors;
-let valid57 = false;
-let passing0 = null;
+const len7 = data75.length;
+for(let i11=0; i11<len7; i11++){
+let data76 = data75[i11];
 const _errs195 = errors;
-if("local" !== data74){
-const err178 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
+let valid55 = false;
+const _errs196 = errors;
+if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
+const err178 = {instancePath:instancePath+"/retry/on/" + i11,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2960,15 +2935,9 @@ vErrors.push(err178);
 }
 errors++;
 }
-var _valid4 = _errs195 === errors;
-if(_valid4){
-valid57 = true;
-passing0 = 0;
-}
-const _errs196 = errors;
-if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
-if(data74.upstream === undefined){
-const err179 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
+if((typeof data76 == "number") && (isFinite(data76))){
+if(data76 > 599 || isNaN(data76)){
+const err179 = {instancePath:instancePath+"/retry/on/" + i11,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2977,8 +2946,8 @@ vErrors.push(err179);
 }
 errors++;
 }
-if(data74.model === undefined){
-const err180 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
+if(data76 < 400 || isNaN(data76)){
+const err180 = {instancePath:instancePath+"/retry/on/" + i11,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2987,9 +2956,12 @@ vErrors.push(err180);
 }
 errors++;
 }
-for(const key16 in data74){
-if(!((key16 === "upstream") || (key16 === "model"))){
-const err181 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+}
+var _valid3 = _errs196 === errors;
+valid55 = valid55 || _valid3;
+const _errs198 = errors;
+if(!((data76 === "connect_error") || (data76 === "timeout"))){
+const err181 = {instancePath:instancePath+"/retry/on/" + i11,schemaPath:"#/properties/retry/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema44.properties.retry.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2998,12 +2970,10 @@ vErrors.push(err181);
 }
 errors++;
 }
-}
-if(data74.upstream !== undefined){
-let data75 = data74.upstream;
-if(typeof data75 === "string"){
-if(func3(data75) < 1){
-const err182 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+var _valid3 = _errs198 === errors;
+valid55 = valid55 || _valid3;
+if(!valid55){
+const err182 = {instancePath:instancePath+"/retry/on/" + i11,schemaPath:"#/properties/retry/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -3012,9 +2982,26 @@ vErrors.push(err182);
 }
 errors++;
 }
+else {
+errors = _errs195;
+if(vErrors !== null){
+if(_errs195){
+vErrors.length = _errs195;
 }
 else {
-const err183 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
+vErrors = null;
+}
+}
+}
+}
+let i12 = data75.length;
+let j4;
+if(i12 > 1){
+outer1:
+for(;i12--;){
+for(j4 = i12; j4--;){
+if(func0(data75[i12], data75[j4])){
+const err183 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i12, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i12+" are identical)"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -3022,13 +3009,14 @@ else {
 vErrors.push(err183);
 }
 errors++;
+break outer1;
 }
 }
-if(data74.model !== undefined){
-let data76 = data74.model;
-if(typeof data76 === "string"){
-if(func3(data76) > 256){
-const err184 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+}
+}
+}
+else {
+const err184 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -3037,8 +3025,10 @@ vErrors.push(err184);
 }
 errors++;
 }
-if(func3(data76) < 1){
-const err185 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+else {
+const err185 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -3048,8 +3038,12 @@ vErrors.push(err185);
 errors++;
 }
 }
-else {
-const err186 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.semantic_cache !== undefined){
+let data77 = data.semantic_cache;
+if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
+for(const key16 in data77){
+if(!((((((((key16 === "embedder") || (key16 === "threshold")) || (key16 === "ttl")) || (key16 === "max_entries")) || (key16 === "max_size")) || (key16 === "max_entry")) || (key16 === "key_headers")) || (key16 === "allow_temperature"))){
+const err186 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -3059,9 +3053,14 @@ vErrors.push(err186);
 errors++;
 }
 }
-}
-else {
-const err187 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data77.embedder !== undefined){
+let data78 = data77.embedder;
+const _errs203 = errors;
+let valid58 = false;
+let passing0 = null;
+const _errs204 = errors;
+if("local" !== data78){
+const err187 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -3070,19 +3069,15 @@ vErrors.push(err187);
 }
 errors++;
 }
-var _valid4 = _errs196 === errors;
-if(_valid4 && valid57){
-valid57 = false;
-passing0 = [passing0, 1];
-}
-else {
+var _valid4 = _errs204 === errors;
 if(_valid4){
-valid57 = true;
-passing0 = 1;
+valid58 = true;
+passing0 = 0;
 }
-}
-if(!valid57){
-const err188 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+const _errs205 = errors;
+if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
+if(data78.upstream === undefined){
+const err188 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -3091,23 +3086,8 @@ vErrors.push(err188);
 }
 errors++;
 }
-else {
-errors = _errs194;
-if(vErrors !== null){
-if(_errs194){
-vErrors.length = _errs194;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data73.threshold !== undefined){
-let data77 = data73.threshold;
-if((typeof data77 == "number") && (isFinite(data77))){
-if(data77 > 1 || isNaN(data77)){
-const err189 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data78.model === undefined){
+const err189 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -3116,8 +3096,9 @@ vErrors.push(err189);
 }
 errors++;
 }
-if(data77 < 0 || isNaN(data77)){
-const err190 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key17 in data78){
+if(!((key17 === "upstream") || (key17 === "model"))){
+const err190 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -3127,8 +3108,11 @@ vErrors.push(err190);
 errors++;
 }
 }
-else {
-const err191 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data78.upstream !== undefined){
+let data79 = data78.upstream;
+if(typeof data79 === "string"){
+if(func3(data79) < 1){
+const err191 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -3138,11 +3122,8 @@ vErrors.push(err191);
 errors++;
 }
 }
-if(data73.ttl !== undefined){
-let data78 = data73.ttl;
-if(typeof data78 === "string"){
-if(!pattern7.test(data78)){
-const err192 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err192 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -3152,8 +3133,11 @@ vErrors.push(err192);
 errors++;
 }
 }
-else {
-const err193 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data78.model !== undefined){
+let data80 = data78.model;
+if(typeof data80 === "string"){
+if(func3(data80) > 256){
+const err193 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -3162,11 +3146,8 @@ vErrors.push(err193);
 }
 errors++;
 }
-}
-if(data73.max_entries !== undefined){
-let data79 = data73.max_entries;
-if(!(((typeof data79 == "number") && (!(data79 % 1) && !isNaN(data79))) && (isFinite(data79)))){
-const err194 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(func3(data80) < 1){
+const err194 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -3175,9 +3156,9 @@ vErrors.push(err194);
 }
 errors++;
 }
-if((typeof data79 == "number") && (isFinite(data79))){
-if(data79 > 100000 || isNaN(data79)){
-const err195 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+}
+else {
+const err195 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -3186,8 +3167,10 @@ vErrors.push(err195);
 }
 errors++;
 }
-if(data79 < 1 || isNaN(data79)){
-const err196 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+else {
+const err196 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -3196,13 +3179,19 @@ vErrors.push(err196);
 }
 errors++;
 }
+var _valid4 = _errs205 === errors;
+if(_valid4 && valid58){
+valid58 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid4){
+valid58 = true;
+passing0 = 1;
 }
 }
-if(data73.max_size !== undefined){
-let data80 = data73.max_size;
-if(typeof data80 === "string"){
-if(!pattern6.test(data80)){
-const err197 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+if(!valid58){
+const err197 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -3211,9 +3200,23 @@ vErrors.push(err197);
 }
 errors++;
 }
+else {
+errors = _errs203;
+if(vErrors !== null){
+if(_errs203){
+vErrors.length = _errs203;
 }
 else {
-const err198 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+vErrors = null;
+}
+}
+}
+}
+if(data77.threshold !== undefined){
+let data81 = data77.threshold;
+if((typeof data81 == "number") && (isFinite(data81))){
+if(data81 > 1 || isNaN(data81)){
+const err198 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -3222,12 +3225,8 @@ vErrors.push(err198);
 }
 errors++;
 }
-}
-if(data73.max_entry !== undefined){
-let data81 = data73.max_entry;
-if(typeof data81 === "string"){
-if(!pattern6.test(data81)){
-const err199 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+if(data81 < 0 || isNaN(data81)){
+const err199 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -3238,7 +3237,7 @@ errors++;
 }
 }
 else {
-const err200 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err200 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -3248,11 +3247,11 @@ vErrors.push(err200);
 errors++;
 }
 }
-if(data73.key_headers !== undefined){
-let data82 = data73.key_headers;
-if(Array.isArray(data82)){
-if(data82.length > 16){
-const err201 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+if(data77.ttl !== undefined){
+let data82 = data77.ttl;
+if(typeof data82 === "string"){
+if(!pattern7.test(data82)){
+const err201 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -3261,12 +3260,9 @@ vErrors.push(err201);
 }
 errors++;
 }
-const len8 = data82.length;
-for(let i13=0; i13<len8; i13++){
-let data83 = data82[i13];
-if(typeof data83 === "string"){
-if(!pattern15.test(data83)){
-const err202 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i13,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
+}
+else {
+const err202 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -3276,8 +3272,10 @@ vErrors.push(err202);
 errors++;
 }
 }
-else {
-const err203 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i13,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data77.max_entries !== undefined){
+let data83 = data77.max_entries;
+if(!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))){
+const err203 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -3286,19 +3284,9 @@ vErrors.push(err203);
 }
 errors++;
 }
-}
-let i14 = data82.length;
-let j5;
-if(i14 > 1){
-const indices3 = {};
-for(;i14--;){
-let item3 = data82[i14];
-if(typeof item3 !== "string"){
-continue;
-}
-if(typeof indices3[item3] == "number"){
-j5 = indices3[item3];
-const err204 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/uniqueItems",keyword:"uniqueItems",params:{i: i14, j: j5},message:"must NOT have duplicate items (items ## "+j5+" and "+i14+" are identical)"};
+if((typeof data83 == "number") && (isFinite(data83))){
+if(data83 > 100000 || isNaN(data83)){
+const err204 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -3306,14 +3294,9 @@ else {
 vErrors.push(err204);
 }
 errors++;
-break;
 }
-indices3[item3] = i14;
-}
-}
-}
-else {
-const err205 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data83 < 1 || isNaN(data83)){
+const err205 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -3323,9 +3306,12 @@ vErrors.push(err205);
 errors++;
 }
 }
-if(data73.allow_temperature !== undefined){
-if(typeof data73.allow_temperature !== "boolean"){
-const err206 = {instancePath:instancePath+"/semantic_cache/allow_temperature",schemaPath:"#/properties/semantic_cache/properties/allow_temperature/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+if(data77.max_size !== undefined){
+let data84 = data77.max_size;
+if(typeof data84 === "string"){
+if(!pattern6.test(data84)){
+const err206 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -3335,9 +3321,8 @@ vErrors.push(err206);
 errors++;
 }
 }
-}
 else {
-const err207 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err207 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -3347,12 +3332,11 @@ vErrors.push(err207);
 errors++;
 }
 }
-if(data.structured_output !== undefined){
-let data85 = data.structured_output;
-if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
-for(const key17 in data85){
-if(!((((key17 === "attempts") || (key17 === "on_failure")) || (key17 === "buffer")) || (key17 === "schema"))){
-const err208 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+if(data77.max_entry !== undefined){
+let data85 = data77.max_entry;
+if(typeof data85 === "string"){
+if(!pattern6.test(data85)){
+const err208 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -3362,10 +3346,8 @@ vErrors.push(err208);
 errors++;
 }
 }
-if(data85.attempts !== undefined){
-let data86 = data85.attempts;
-if(!(((typeof data86 == "number") && (!(data86 % 1) && !isNaN(data86))) && (isFinite(data86)))){
-const err209 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err209 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -3374,9 +3356,12 @@ vErrors.push(err209);
 }
 errors++;
 }
-if((typeof data86 == "number") && (isFinite(data86))){
-if(data86 > 5 || isNaN(data86)){
-const err210 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
+}
+if(data77.key_headers !== undefined){
+let data86 = data77.key_headers;
+if(Array.isArray(data86)){
+if(data86.length > 16){
+const err210 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -3385,8 +3370,12 @@ vErrors.push(err210);
 }
 errors++;
 }
-if(data86 < 1 || isNaN(data86)){
-const err211 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const len8 = data86.length;
+for(let i13=0; i13<len8; i13++){
+let data87 = data86[i13];
+if(typeof data87 === "string"){
+if(!pattern15.test(data87)){
+const err211 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i13,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -3396,11 +3385,8 @@ vErrors.push(err211);
 errors++;
 }
 }
-}
-if(data85.on_failure !== undefined){
-let data87 = data85.on_failure;
-if(!((data87 === "error") || (data87 === "pass"))){
-const err212 = {instancePath:instancePath+"/structured_output/on_failure",schemaPath:"#/properties/structured_output/properties/on_failure/enum",keyword:"enum",params:{allowedValues: schema44.properties.structured_output.properties.on_failure.enum},message:"must be equal to one of the allowed values"};
+else {
+const err212 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i13,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -3410,9 +3396,18 @@ vErrors.push(err212);
 errors++;
 }
 }
-if(data85.buffer !== undefined){
-if(typeof data85.buffer !== "boolean"){
-const err213 = {instancePath:instancePath+"/structured_output/buffer",schemaPath:"#/properties/structured_output/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+let i14 = data86.length;
+let j5;
+if(i14 > 1){
+const indices3 = {};
+for(;i14--;){
+let item3 = data86[i14];
+if(typeof item3 !== "string"){
+continue;
+}
+if(typeof indices3[item3] == "number"){
+j5 = indices3[item3];
+const err213 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/uniqueItems",keyword:"uniqueItems",params:{i: i14, j: j5},message:"must NOT have duplicate items (items ## "+j5+" and "+i14+" are identical)"};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -3420,12 +3415,14 @@ else {
 vErrors.push(err213);
 }
 errors++;
+break;
+}
+indices3[item3] = i14;
 }
 }
-if(data85.schema !== undefined){
-let data89 = data85.schema;
-if(!(data89 && typeof data89 == "object" && !Array.isArray(data89))){
-const err214 = {instancePath:instancePath+"/structured_output/schema",schemaPath:"#/properties/structured_output/properties/schema/type",keyword:"type",params:{type: "object"},message:"must be object"};
+}
+else {
+const err214 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -3435,9 +3432,9 @@ vErrors.push(err214);
 errors++;
 }
 }
-}
-else {
-const err215 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data77.allow_temperature !== undefined){
+if(typeof data77.allow_temperature !== "boolean"){
+const err215 = {instancePath:instancePath+"/semantic_cache/allow_temperature",schemaPath:"#/properties/semantic_cache/properties/allow_temperature/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -3447,12 +3444,9 @@ vErrors.push(err215);
 errors++;
 }
 }
-if(data.timeout !== undefined){
-let data90 = data.timeout;
-if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
-for(const key18 in data90){
-if(!((((key18 === "connect") || (key18 === "first_byte")) || (key18 === "idle")) || (key18 === "total"))){
-const err216 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+}
+else {
+const err216 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -3462,11 +3456,12 @@ vErrors.push(err216);
 errors++;
 }
 }
-if(data90.connect !== undefined){
-let data91 = data90.connect;
-if(typeof data91 === "string"){
-if(!pattern7.test(data91)){
-const err217 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data.structured_output !== undefined){
+let data89 = data.structured_output;
+if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
+for(const key18 in data89){
+if(!((((key18 === "attempts") || (key18 === "on_failure")) || (key18 === "buffer")) || (key18 === "schema"))){
+const err217 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -3476,8 +3471,10 @@ vErrors.push(err217);
 errors++;
 }
 }
-else {
-const err218 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data89.attempts !== undefined){
+let data90 = data89.attempts;
+if(!(((typeof data90 == "number") && (!(data90 % 1) && !isNaN(data90))) && (isFinite(data90)))){
+const err218 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -3486,12 +3483,9 @@ vErrors.push(err218);
 }
 errors++;
 }
-}
-if(data90.first_byte !== undefined){
-let data92 = data90.first_byte;
-if(typeof data92 === "string"){
-if(!pattern7.test(data92)){
-const err219 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if((typeof data90 == "number") && (isFinite(data90))){
+if(data90 > 5 || isNaN(data90)){
+const err219 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -3500,9 +3494,8 @@ vErrors.push(err219);
 }
 errors++;
 }
-}
-else {
-const err220 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data90 < 1 || isNaN(data90)){
+const err220 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -3512,11 +3505,11 @@ vErrors.push(err220);
 errors++;
 }
 }
-if(data90.idle !== undefined){
-let data93 = data90.idle;
-if(typeof data93 === "string"){
-if(!pattern7.test(data93)){
-const err221 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+}
+if(data89.on_failure !== undefined){
+let data91 = data89.on_failure;
+if(!((data91 === "error") || (data91 === "pass"))){
+const err221 = {instancePath:instancePath+"/structured_output/on_failure",schemaPath:"#/properties/structured_output/properties/on_failure/enum",keyword:"enum",params:{allowedValues: schema44.properties.structured_output.properties.on_failure.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -3526,8 +3519,9 @@ vErrors.push(err221);
 errors++;
 }
 }
-else {
-const err222 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data89.buffer !== undefined){
+if(typeof data89.buffer !== "boolean"){
+const err222 = {instancePath:instancePath+"/structured_output/buffer",schemaPath:"#/properties/structured_output/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -3537,11 +3531,10 @@ vErrors.push(err222);
 errors++;
 }
 }
-if(data90.total !== undefined){
-let data94 = data90.total;
-if(typeof data94 === "string"){
-if(!pattern7.test(data94)){
-const err223 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data89.schema !== undefined){
+let data93 = data89.schema;
+if(!(data93 && typeof data93 == "object" && !Array.isArray(data93))){
+const err223 = {instancePath:instancePath+"/structured_output/schema",schemaPath:"#/properties/structured_output/properties/schema/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -3551,8 +3544,9 @@ vErrors.push(err223);
 errors++;
 }
 }
+}
 else {
-const err224 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err224 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -3562,9 +3556,12 @@ vErrors.push(err224);
 errors++;
 }
 }
-}
-else {
-const err225 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.timeout !== undefined){
+let data94 = data.timeout;
+if(data94 && typeof data94 == "object" && !Array.isArray(data94)){
+for(const key19 in data94){
+if(!((((key19 === "connect") || (key19 === "first_byte")) || (key19 === "idle")) || (key19 === "total"))){
+const err225 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -3574,12 +3571,11 @@ vErrors.push(err225);
 errors++;
 }
 }
-if(data.token_optimization !== undefined){
-let data95 = data.token_optimization;
-if(data95 && typeof data95 == "object" && !Array.isArray(data95)){
-for(const key19 in data95){
-if(!((((key19 === "whitespace") || (key19 === "duplicate_system")) || (key19 === "empty_messages")) || (key19 === "minify_json"))){
-const err226 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+if(data94.connect !== undefined){
+let data95 = data94.connect;
+if(typeof data95 === "string"){
+if(!pattern7.test(data95)){
+const err226 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -3589,9 +3585,8 @@ vErrors.push(err226);
 errors++;
 }
 }
-if(data95.whitespace !== undefined){
-if(typeof data95.whitespace !== "boolean"){
-const err227 = {instancePath:instancePath+"/token_optimization/whitespace",schemaPath:"#/properties/token_optimization/properties/whitespace/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err227 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -3601,9 +3596,11 @@ vErrors.push(err227);
 errors++;
 }
 }
-if(data95.duplicate_system !== undefined){
-if(typeof data95.duplicate_system !== "boolean"){
-const err228 = {instancePath:instancePath+"/token_optimization/duplicate_system",schemaPath:"#/properties/token_optimization/properties/duplicate_system/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data94.first_byte !== undefined){
+let data96 = data94.first_byte;
+if(typeof data96 === "string"){
+if(!pattern7.test(data96)){
+const err228 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -3613,9 +3610,8 @@ vErrors.push(err228);
 errors++;
 }
 }
-if(data95.empty_messages !== undefined){
-if(typeof data95.empty_messages !== "boolean"){
-const err229 = {instancePath:instancePath+"/token_optimization/empty_messages",schemaPath:"#/properties/token_optimization/properties/empty_messages/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err229 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -3625,9 +3621,11 @@ vErrors.push(err229);
 errors++;
 }
 }
-if(data95.minify_json !== undefined){
-if(typeof data95.minify_json !== "boolean"){
-const err230 = {instancePath:instancePath+"/token_optimization/minify_json",schemaPath:"#/properties/token_optimization/properties/minify_json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data94.idle !== undefined){
+let data97 = data94.idle;
+if(typeof data97 === "string"){
+if(!pattern7.test(data97)){
+const err230 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -3637,9 +3635,8 @@ vErrors.push(err230);
 errors++;
 }
 }
-}
 else {
-const err231 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err231 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -3649,14 +3646,126 @@ vErrors.push(err231);
 errors++;
 }
 }
-}
-else {
-const err232 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data94.total !== undefined){
+let data98 = data94.total;
+if(typeof data98 === "string"){
+if(!pattern7.test(data98)){
+const err232 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err232];
 }
 else {
 vErrors.push(err232);
+}
+errors++;
+}
+}
+else {
+const err233 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err233];
+}
+else {
+vErrors.push(err233);
+}
+errors++;
+}
+}
+}
+else {
+const err234 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err234];
+}
+else {
+vErrors.push(err234);
+}
+errors++;
+}
+}
+if(data.token_optimization !== undefined){
+let data99 = data.token_optimization;
+if(data99 && typeof data99 == "object" && !Array.isArray(data99)){
+for(const key20 in data99){
+if(!((((key20 === "whitespace") || (key20 === "duplicate_system")) || (key20 === "empty_messages")) || (key20 === "minify_json"))){
+const err235 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err235];
+}
+else {
+vErrors.push(err235);
+}
+errors++;
+}
+}
+if(data99.whitespace !== undefined){
+if(typeof data99.whitespace !== "boolean"){
+const err236 = {instancePath:instancePath+"/token_optimization/whitespace",schemaPath:"#/properties/token_optimization/properties/whitespace/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err236];
+}
+else {
+vErrors.push(err236);
+}
+errors++;
+}
+}
+if(data99.duplicate_system !== undefined){
+if(typeof data99.duplicate_system !== "boolean"){
+const err237 = {instancePath:instancePath+"/token_optimization/duplicate_system",schemaPath:"#/properties/token_optimization/properties/duplicate_system/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err237];
+}
+else {
+vErrors.push(err237);
+}
+errors++;
+}
+}
+if(data99.empty_messages !== undefined){
+if(typeof data99.empty_messages !== "boolean"){
+const err238 = {instancePath:instancePath+"/token_optimization/empty_messages",schemaPath:"#/properties/token_optimization/properties/empty_messages/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err238];
+}
+else {
+vErrors.push(err238);
+}
+errors++;
+}
+}
+if(data99.minify_json !== undefined){
+if(typeof data99.minify_json !== "boolean"){
+const err239 = {instancePath:instancePath+"/token_optimization/minify_json",schemaPath:"#/properties/token_optimization/properties/minify_json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err239];
+}
+else {
+vErrors.push(err239);
+}
+errors++;
+}
+}
+}
+else {
+const err240 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err240];
+}
+else {
+vErrors.push(err240);
+}
+errors++;
+}
+}
+}
+else {
+const err241 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err241];
+}
+else {
+vErrors.push(err241);
 }
 errors++;
 }

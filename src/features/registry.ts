@@ -8,6 +8,7 @@ import { rateLimit } from './rate_limit.js';
 import { requestCoalescing } from './request-coalescing.js';
 import { retry } from './retry.js';
 import { semanticCache } from './semantic-cache.js';
+import { responseFingerprinting } from './response-fingerprinting.js';
 import { timeout } from './timeout.js';
 import { structuredOutput } from './structured-output.js';
 import { qualityGate } from './quality-gate.js';
@@ -27,6 +28,7 @@ export const FEATURES: readonly FeatureModule[] = [
   budget,
   cache,
   semanticCache,
+  responseFingerprinting,
   requestCoalescing,
   retry,
   fallback,

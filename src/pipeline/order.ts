@@ -30,6 +30,13 @@ export const STAGE_ORDER = Object.freeze({
   token_optimization: 460,
   context_compression: 465,
   context_trimming: 470,
+  /**
+   * Reads answers as the client gets them from the upstream side (after the interceptors'
+   * edits, before the caches store them), so only answers the upstream made are counted.
+   */
+  response_fingerprinting: 480,
+  /** Semantic memory: what earlier turns said, injected before the call; statements stored after. */
+  semantic_memory: 490,
   /** The first interceptor of a router's list; the n-th is at `interceptors + n`. */
   interceptors: 500,
   /** The most interceptors a router may list (they fit between 500 and 600). */
