@@ -26,6 +26,7 @@ import type { EventData, EventSink, EventType } from './events/events.js';
 import { diffConfigs } from './config/diff.js';
 import { formatIssue } from './config/load.js';
 import { HEALTH_PATHS, METRICS_PATHS } from './server/admin.js';
+import { memoryStageOf } from './features/semantic-memory.js';
 
 /** How long webhooks may keep delivering what they hold when they are replaced or the gateway closes. */
 const WEBHOOK_GRACE_MS = 2000;
@@ -457,6 +458,22 @@ export class Gateway extends EventEmitter implements Runtime {
   readiness(): { ready: boolean; detail: Record<string, unknown> } {
     if (this.isDraining) return { ready: false, detail: { status: 'draining' } };
     return { ready: true, detail: { status: 'ready', state: this.store.health() } };
+  }
+
+  /** Forgets the semantic memory a scope value names, in every router that keeps one (or in `router`). */
+  async forgetMemory(scope: string, router?: string): Promise<{ scope: string; routers: string[]; removed: number } | null> {
+    const pipeline = this.pipeline;
+    if (router !== undefined && !pipeline.routers.has(router)) return null;
+    const routers: string[] = [];
+    let removed = 0;
+    for (const r of pipeline.routers.values()) {
+      if (router !== undefined && r.name !== router) continue;
+      const memory = memoryStageOf(r.stages);
+      if (!memory) continue;
+      routers.push(r.name);
+      removed += await memory.forget(scope);
+    }
+    return { scope, routers, removed };
   }
 
   /**

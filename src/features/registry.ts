@@ -9,6 +9,7 @@ import { requestCoalescing } from './request-coalescing.js';
 import { retry } from './retry.js';
 import { semanticCache } from './semantic-cache.js';
 import { responseFingerprinting } from './response-fingerprinting.js';
+import { semanticMemory } from './semantic-memory.js';
 import { timeout } from './timeout.js';
 import { structuredOutput } from './structured-output.js';
 import { qualityGate } from './quality-gate.js';
@@ -29,6 +30,7 @@ export const FEATURES: readonly FeatureModule[] = [
   cache,
   semanticCache,
   responseFingerprinting,
+  semanticMemory,
   requestCoalescing,
   retry,
   fallback,

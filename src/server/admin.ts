@@ -10,6 +10,8 @@ export interface AdminSource {
   readiness?(): { ready: boolean; detail: Record<string, unknown> };
   /** DELETE /cache: null when the named router does not exist. */
   clearCache?(router?: string): Promise<{ router: string | null; removed: number } | null>;
+  /** DELETE /memory?scope=: forgets one scope's semantic memory (every router's, or one); null when the router does not exist. */
+  forgetMemory?(scope: string, router?: string): Promise<{ scope: string; routers: string[]; removed: number } | null>;
 }
 
 /** What the probe-only listener (`server.health`) serves. */
@@ -28,6 +30,21 @@ function clearCache(source: AdminSource, req: IncomingMessage, res: ServerRespon
   }, fail);
 }
 
+function forgetMemory(source: AdminSource, req: IncomingMessage, res: ServerResponse): void {
+  const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
+  const scope = query.get('scope');
+  const router = query.get('router') ?? undefined;
+  if (!scope) return json(res, 400, { error: { message: 'Name the memory to forget: DELETE /memory?scope=<value>.', type: 'invalid_request_error', param: 'scope', code: 'invalid_request' } });
+  if (!source.forgetMemory) return json(res, 200, { scope, routers: [], removed: 0 });
+  source.forgetMemory(scope, router).then(
+    (result) => {
+      if (result) return json(res, 200, result);
+      json(res, 404, { error: { message: `Router "${router}" does not exist.`, type: 'invalid_request_error', param: 'router', code: 'router_not_found' } });
+    },
+    (err: Error) => json(res, 500, { error: { message: err.message, type: 'api_error', param: null, code: 'internal_error' } }),
+  );
+}
+
 function json(res: ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value, null, 2);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
@@ -40,7 +57,8 @@ function notFound(res: ServerResponse, path: string): void {
 
 /**
  * The admin listener (separate port, loopback by default): /healthz, /readyz, /health,
- * /stats, /metrics, /config, and `DELETE /cache` (`?router=<name>` for one router's cache).
+ * /stats, /metrics, /config, `DELETE /cache` (`?router=<name>` for one router's cache) and
+ * `DELETE /memory?scope=<value>` (semantic memory; `&router=<name>` for one router's).
  * Features add their own sections to /stats. With `only`, every other path is a 404 (the
  * probe-only and metrics-only listeners, which may face the pod network).
  */
@@ -49,8 +67,10 @@ export function adminHandler(source: AdminSource, only?: ReadonlySet<string>): (
     const path = (req.url ?? '/').split('?', 1)[0]!;
     if (only && !only.has(path)) return notFound(res, path);
     if (path === '/cache' && req.method === 'DELETE') return clearCache(source, req, res);
-    if (path === '/cache' || (req.method !== 'GET' && req.method !== 'HEAD')) {
-      res.setHeader('allow', path === '/cache' ? 'DELETE' : 'GET');
+    if (path === '/memory' && req.method === 'DELETE') return forgetMemory(source, req, res);
+    const deleteOnly = path === '/cache' || path === '/memory';
+    if (deleteOnly || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.setHeader('allow', deleteOnly ? 'DELETE' : 'GET');
       json(res, 405, { error: { message: `${req.method} is not allowed on ${path}`, type: 'invalid_request_error', param: null, code: 'method_not_allowed' } });
       return;
     }
