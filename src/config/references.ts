@@ -4,7 +4,8 @@
  * - `default_router` names a router;
  * - an alias belongs to one router only, and is never the name of another router;
  * - a `percentage` router gives every target a weight, and the weights add up to 100;
- * - an `embedder: { upstream }` of a feature or interceptor names an upstream.
+ * - an `embedder: { upstream }` of a feature or interceptor names an upstream;
+ * - a router with `response_prefetch` has a cache to warm (`cache` or `semantic_cache`).
  * - `features.context_compression` names an existing `router` and `prompt`.
  * Runs on whatever the file holds (also when the schema found errors), so it only looks
  * at values of the expected types.
@@ -95,6 +96,15 @@ export function checkReferences(config: unknown, { locator, fromEnv, failed }: C
     if (path.at(-2) === 'features' && path.at(-1) === 'context_compression') {
       if (typeof value.router === 'string' && !routerNames.includes(value.router)) unknown([...path, 'router'], 'router', value.router, routerNames);
       if (typeof value.prompt === 'string' && !prompts.includes(value.prompt)) unknown([...path, 'prompt'], 'prompt', value.prompt, prompts);
+    }
+  }
+
+  const defaultFeatures = isObject(config.defaults) && isObject(config.defaults.features) ? config.defaults.features : {};
+  for (const [name, router] of routers) {
+    const features = { ...defaultFeatures, ...(isObject(router) && isObject(router.features) ? router.features : {}) };
+    if (features.response_prefetch !== undefined && features.cache === undefined && features.semantic_cache === undefined) {
+      const own = isObject(router) && isObject(router.features) && router.features.response_prefetch !== undefined;
+      issues.push(locator.issue(own ? ['routers', name, 'features', 'response_prefetch'] : ['defaults', 'features', 'response_prefetch'], `router "${name}" has response_prefetch but no cache or semantic_cache to warm`));
     }
   }
 

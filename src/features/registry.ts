@@ -10,6 +10,7 @@ import { retry } from './retry.js';
 import { semanticCache } from './semantic-cache.js';
 import { responseFingerprinting } from './response-fingerprinting.js';
 import { semanticMemory } from './semantic-memory.js';
+import { responsePrefetch } from './response-prefetch.js';
 import { timeout } from './timeout.js';
 import { structuredOutput } from './structured-output.js';
 import { qualityGate } from './quality-gate.js';
@@ -31,6 +32,7 @@ export const FEATURES: readonly FeatureModule[] = [
   semanticCache,
   responseFingerprinting,
   semanticMemory,
+  responsePrefetch,
   requestCoalescing,
   retry,
   fallback,

@@ -20,6 +20,8 @@ export const STAGE_ORDER = Object.freeze({
   rate_limit: 200,
   budget: 300,
   cache: 400,
+  /** Just inside the cache: sees the answers it stores, then warms it with follow-ups. */
+  response_prefetch: 405,
   semantic_cache: 420,
   request_coalescing: 450,
   /**
