@@ -4,7 +4,7 @@
  * (the bench checks it: the mock reached directly must answer at least 3× what the bare
  * proxy does). It speaks just enough HTTP/1.1 on a raw TCP socket (keep-alive,
  * content-length and chunked request bodies) and writes precomputed bytes:
- *  - a chat completion as JSON for any request, or
+ *  - a chat completion as JSON for any request (an Anthropic message for `POST /v1/messages`), or
  *  - for a body with `"stream":true`, an SSE stream of `BENCH_STREAM_EVENTS` events (50),
  *    the first at once and each next one on its own turn of the event loop, so that a proxy
  *    sees them as separate chunks, as it would from a real model.
@@ -40,6 +40,22 @@ const COMPLETION = JSON.stringify({
 const COMPLETION_RESPONSE = Buffer.from(
   'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n' +
     `content-length: ${Buffer.byteLength(COMPLETION)}\r\nx-request-id: req_bench\r\n\r\n${COMPLETION}`,
+);
+
+/** What an Anthropic upstream answers to `POST /v1/messages` (the bench's translated route). */
+const MESSAGE = JSON.stringify({
+  id: 'msg_bench',
+  type: 'message',
+  role: 'assistant',
+  model: 'claude-haiku-4-5-20251001',
+  content: [{ type: 'text', text: 'Hello! How can I help you today?' }],
+  stop_reason: 'end_turn',
+  stop_sequence: null,
+  usage: { input_tokens: 24, output_tokens: 9, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+});
+const MESSAGE_RESPONSE = Buffer.from(
+  'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n' +
+    `content-length: ${Buffer.byteLength(MESSAGE)}\r\nrequest-id: req_bench\r\n\r\n${MESSAGE}`,
 );
 
 function sseEvent(delta: Record<string, unknown>, finish: string | null, usage: unknown = null): string {
@@ -81,10 +97,10 @@ function sendStream(socket: Socket, i = 0): void {
   if (i + 1 < STREAM_EVENTS.length) setImmediate(sendStream, socket, i + 1);
 }
 
-function answer(socket: Socket, stream: boolean): void {
+function answer(socket: Socket, stream: boolean, messages: boolean): void {
   if (socket.destroyed) return;
   if (stream) sendStream(socket);
-  else socket.write(COMPLETION_RESPONSE);
+  else socket.write(messages ? MESSAGE_RESPONSE : COMPLETION_RESPONSE);
 }
 
 /** Per connection: parses request heads, skips their bodies, answers each request in turn. */
@@ -95,11 +111,14 @@ function serve(socket: Socket): void {
   let bodyLeft = 0;
   let chunked = false;
   let stream = false;
+  /** The request is Anthropic's `POST /v1/messages`. */
+  let messages = false;
 
   const finishRequest = (): void => {
-    if (latencyMs > 0) setTimeout(answer, latencyMs, socket, stream);
-    else answer(socket, stream);
+    if (latencyMs > 0) setTimeout(answer, latencyMs, socket, stream, messages);
+    else answer(socket, stream, messages);
     stream = false;
+    messages = false;
   };
 
   socket.on('data', (data: Buffer) => {
@@ -137,6 +156,7 @@ function serve(socket: Socket): void {
         break;
       }
       const head = buf.subarray(0, end).toString('latin1').toLowerCase();
+      messages = head.startsWith('post /v1/messages');
       buf = buf.subarray(end + 4);
       const length = /\r\ncontent-length: *(\d+)/.exec(head);
       if (length) bodyLeft = Number(length[1]);

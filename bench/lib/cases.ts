@@ -25,8 +25,15 @@ export const CASES: readonly CaseSpec[] = [
   { name: 'default', config: 'default.yaml', shape: SMALL, cpuTarget: 0.85, oneConnection: true },
   { name: 'default_total', config: 'default_total.yaml', shape: SMALL, cpuTarget: 0.85, oneConnection: true },
   // Varied bodies: nothing is cached or coalesced, so every feature does its whole work.
-  { name: 'full', config: 'full.yaml', shape: shapeOf({ vary: true }), cpuTarget: 0.6 },
+  // Every other request names the translated route (OpenAI in, Anthropic out).
+  { name: 'full', config: 'full.yaml', shape: shapeOf({ vary: true, models: ['gpt-4o-mini', 'translated'] }), cpuTarget: 0.6 },
   { name: 'cache_hit', config: 'cache_hit.yaml', shape: SMALL, cpuTarget: 2.0, oneConnection: true },
+  // The same request again and again, with only the semantic cache: each one is embedded and matched.
+  { name: 'semantic_hit', config: 'semantic_hit.yaml', shape: SMALL, oneConnection: true },
+  // Every request translated: OpenAI chat in, Anthropic Messages to the upstream, and back.
+  { name: 'translated', config: 'translated.yaml', shape: SMALL },
+  // `default` with OpenTelemetry exporting every request's spans.
+  { name: 'default_otel', config: 'default_otel.yaml', shape: SMALL },
   { name: 'streaming', config: 'default.yaml', shape: shapeOf({ stream: true }), firstChunk: true },
   { name: 'large_prompt', config: 'default.yaml', shape: shapeOf({ bodyBytes: LARGE_PROMPT_BYTES }) },
 ];
