@@ -38,6 +38,7 @@ import {
 import { routerConfig, routerModels } from './lib/router-config.js';
 import { SMALL, shapeOf, type Shape } from './lib/shape.js';
 import { timeToExit, timeToReady } from './lib/startup.js';
+import { measureMicro } from './lib/micro.js';
 import { median } from './lib/stats.js';
 import { ensureWrk, runWrk, wrkScript, type WrkResult } from './lib/wrk.js';
 
@@ -72,7 +73,7 @@ interface Mode {
   parts: Part[];
 }
 
-const PARTS = ['cases', 'growth', 'rss', 'reload', 'stall', 'startup'] as const;
+const PARTS = ['cases', 'growth', 'rss', 'reload', 'stall', 'startup', 'micro'] as const;
 type Part = (typeof PARTS)[number];
 
 const KB = 1024;
@@ -614,6 +615,8 @@ async function runBench(bench: Bench): Promise<boolean> {
   const reload = has('reload') ? await bench.measureReload() : null;
   const stall = has('stall') ? await bench.measureStall() : null;
   const startup = has('startup') ? await bench.measureStartup() : null;
+  const micro = has('micro') ? measureMicro(mode.name === 'full' ? 400 : 100) : null;
+  if (micro) log(`micro: 100 KB token count p50 ${micro.tokens100kb.p50.toFixed(2)} ms; local embedding p50 ${(micro.embedPrompt.p50 * 1000).toFixed(1)} µs`);
 
   // CPU the rest of the machine used meanwhile (e.g. a test suite): figures are only as good as the machine was quiet.
   const elapsedMs = performance.now() - started;
@@ -634,7 +637,7 @@ async function runBench(bench: Bench): Promise<boolean> {
     other_processes_cpu: Math.round(otherCpu * 100) / 100,
   };
   const caseTargets = Object.fromEntries(CASES.map((c) => [c.name, c.cpuTarget ?? null]));
-  const report = buildReport({ meta, headroom, direct, cases, caseTargets, growth, rss, reload, stall, startup });
+  const report = buildReport({ meta, headroom, direct, cases, caseTargets, growth, rss, reload, stall, startup, micro });
   const noHeadroom = headroom.ratio < HEADROOM_NEEDED;
   process.stdout.write(
     `\nsidegate bench (${mode.name}, ${meta.seconds} s): node ${process.version}, ${pinning.note}\n` +

@@ -6,6 +6,7 @@
  * The JSON written beside it holds the same data and the raw samples.
  */
 import { max, median } from './stats.js';
+import type { MicroResult } from './micro.js';
 
 /** Per-round figures of one process under wrk's load. */
 export interface LoadSamples {
@@ -364,6 +365,26 @@ function startupRows(b: Builder, s: StartupResult): void {
   });
 }
 
+/** Below this, counting a 100 KB prompt costs what the issue allows. */
+const TOKENS_100KB_LIMIT_MS = 2;
+
+function microRows(b: Builder, m: MicroResult): void {
+  const pair = (t: { p50: number; p99: number }, unit: 'ms' | 'µs'): string =>
+    unit === 'ms' ? `${fixed(t.p50, 2)} / ${fixed(t.p99, 2)}` : `${fixed(t.p50 * 1000, 1)} / ${fixed(t.p99 * 1000, 1)}`;
+  b.row({
+    case: 'micro',
+    metric: `count 100 KB prompt (${m.tokens100kb.tokens} tokens) p50 / p99, ms`,
+    sidegate: pair(m.tokens100kb, 'ms'),
+    target: `p50 < ${TOKENS_100KB_LIMIT_MS} ms`,
+    result: b.check('token counter on a 100 KB prompt (p50)', `< ${TOKENS_100KB_LIMIT_MS} ms`, `${fixed(m.tokens100kb.p50, 2)} ms`, m.tokens100kb.p50 < TOKENS_100KB_LIMIT_MS),
+  });
+  b.row({ metric: 'count it again (turns seen before) p50 / p99, ms', sidegate: pair(m.tokens100kbRepeat, 'ms') });
+  b.row({ metric: 'local embedding, prompt p50 / p99, µs', sidegate: pair(m.embedPrompt, 'µs') });
+  b.row({ metric: 'local embedding, 2 KB p50 / p99, µs', sidegate: pair(m.embed2kb, 'µs') });
+  b.row({ metric: 'vector search, 1,000 p50 / p99, µs', sidegate: pair(m.search1k, 'µs') });
+  b.row({ metric: 'vector search, 10,000 p50 / p99, µs', sidegate: pair(m.search10k, 'µs') });
+}
+
 function render(rows: Row[]): string {
   const widths = HEADER.map((_, i) => Math.max(...[HEADER, ...rows].map((r) => r[i]!.length)));
   const line = (r: Row): string => {
@@ -391,6 +412,7 @@ export interface ReportInput {
   reload: ReloadResult | null;
   stall: StallResult | null;
   startup: StartupResult | null;
+  micro: MicroResult | null;
 }
 
 export function buildReport(input: ReportInput): Report {
@@ -406,6 +428,7 @@ export function buildReport(input: ReportInput): Report {
   if (input.reload) reloadRows(b, input.reload);
   if (input.stall) stallRows(b, input.stall);
   if (input.startup) startupRows(b, input.startup);
+  if (input.micro) microRows(b, input.micro);
   const notes = input.cases.filter((c) => c.status === 'skipped').map((c) => `  ${c.name}: ${(c as { reason: string }).reason}`);
   const table = render(b.rows) + (notes.length ? `\nskipped:\n${notes.join('\n')}` : '');
   const { caseTargets: _, ...data } = input;

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { LRUCache } from 'lru-cache';
 import type { ApiFormat } from '../formats/format.js';
 import { modelInfo, type EncodingName } from './models.js';
 
@@ -39,10 +40,23 @@ export function loadEncodingsFor(models: Iterable<string | undefined | null>): v
   for (const model of models) loadEncoding(modelInfo(model ?? undefined).encoding);
 }
 
+/**
+ * Counts of long texts, remembered: a conversation sends its earlier turns again with
+ * every request, so each turn is counted once. Bounded by the characters it holds.
+ */
+const MEMO_MIN_CHARS = 512;
+const MEMO_MAX_CHARS = 16 * 1024 * 1024;
+const memo = new LRUCache<string, number>({ maxSize: MEMO_MAX_CHARS, sizeCalculation: (_n, key) => key.length });
+
 /** Tokens in `text` for `model`'s encoding (o200k_base when the model is unknown). */
 export function countTokens(text: string, model?: string): number {
   if (text.length === 0) return 0;
-  return loadEncoding(modelInfo(model).encoding).countTokens(text, AS_TEXT);
+  const encoding = modelInfo(model).encoding;
+  if (text.length < MEMO_MIN_CHARS) return loadEncoding(encoding).countTokens(text, AS_TEXT);
+  const key = `${encoding}\0${text}`;
+  let count = memo.get(key);
+  if (count === undefined) memo.set(key, (count = loadEncoding(encoding).countTokens(text, AS_TEXT)));
+  return count;
 }
 
 /**
