@@ -217,7 +217,15 @@ export const semanticCache: FeatureModule<SemanticCacheConfig> = {
         maximum: 1,
       },
       ttl: { $ref: '#/$defs/duration', description: 'How long an entry is served. Default `1h`.', default: DEFAULTS.ttl },
-      max_entries: { description: 'Entries kept per scope (tenant and exact request part), the oldest going first (1 to 100000). Default 1000.', type: 'integer', minimum: 1, maximum: 100_000, default: DEFAULTS.max_entries },
+      max_entries: {
+        description:
+          'Entries kept per scope (tenant and exact request part), the oldest going first (1 to 10000). Default 1000. A lookup ' +
+          'compares the prompt with every entry of its scope (exact cosine): about half a millisecond per thousand entries.',
+        type: 'integer',
+        minimum: 1,
+        maximum: 10_000,
+        default: DEFAULTS.max_entries,
+      },
       max_size: { $ref: '#/$defs/size', description: 'The most bytes the router\'s entries may take in this process, vectors included. Default `50mb`.', default: DEFAULTS.max_size },
       max_entry: { $ref: '#/$defs/size', description: 'Larger answers are not stored. Default `1mb`.', default: DEFAULTS.max_entry },
       key_headers: {
