@@ -18,10 +18,10 @@ import { EVENT_TYPES } from '../events/events.js';
 
 export const SCHEMA_ID = 'https://sidegate.dev/schemas/gateway.schema.json';
 
-/** Annotation keywords of our own; validate.ts registers them with ajv so strict mode accepts them. */
-export const SECRET_KEYWORD = 'x-secret';
-/** On an object schema: what its keys are called in "unknown … "x"" messages (`feature`, `interceptor`). */
-export const KIND_KEYWORD = 'x-kind';
+import { KIND_KEYWORD, SECRET_KEYWORD } from './schema-keywords.js';
+import { tenancyDefs, tenancyProperties } from './tenancy-schema.js';
+
+export { KIND_KEYWORD, SECRET_KEYWORD };
 
 export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
 const PORT = '([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])';
@@ -438,12 +438,22 @@ function webhooksSchema(): SchemaFragment {
   };
 }
 
-/** The whole schema, assembled afresh on every call (callers may mutate their copy). */
+/** Tenancy's definitions, built from the rate_limit and budget features' own fragments. */
+function tenantDefs(): Record<string, SchemaFragment> {
+  const fragment = (name: string): SchemaFragment => {
+    const module = FEATURES.find((f) => f.name === name);
+    if (!module) throw new Error(`tenancy needs the ${name} feature`);
+    return module.schema;
+  };
+  return tenancyDefs(fragment('rate_limit'), fragment('budget'));
+}
+
 /** The features and interceptors the schema is built from, by name: what a precompiled validator was made for. */
 export function registryNames(): string {
   return `${FEATURES.map((f) => f.name).join(',')};${INTERCEPTORS.map((i) => i.name).join(',')}`;
 }
 
+/** The whole schema, assembled afresh on every call (callers may mutate their copy). */
 export function gatewaySchema(): Record<string, unknown> {
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
@@ -503,6 +513,15 @@ export function gatewaySchema(): Record<string, unknown> {
             type: 'array',
             items: { type: 'string', pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$' },
           },
+          admin_token: {
+            description:
+              'A bearer token (at least 16 characters) the admin listener requires as `Authorization: Bearer <token>` on ' +
+              'every endpoint except `/healthz` and `/readyz`, so probes keep working when it listens on the pod IP. ' +
+              'Use `${VAR}`; redacted in /config and logs. Default: none (the admin listener is loopback by default).',
+            type: 'string',
+            minLength: 16,
+            [SECRET_KEYWORD]: true,
+          },
         },
       },
       logging: {
@@ -540,10 +559,13 @@ export function gatewaySchema(): Record<string, unknown> {
             default: CONFIG_DEFAULTS.state_backend,
           },
           redis: {
-            description: 'The Redis connection; required when `backend` is `redis`.',
+            description:
+              'The Redis connection; required when `backend` is `redis`. Exactly one of `url` (one server), `nodes` (a Redis ' +
+              'Cluster) or `sentinels` with `name` (a Sentinel-managed primary). Every script the gateway runs touches keys of ' +
+              'one hash slot (hash tags), so a cluster serves it as one server would.',
             type: 'object',
             additionalProperties: false,
-            required: ['url'],
+            dependentRequired: { sentinels: ['name'] },
             properties: {
               url: {
                 description:
@@ -551,6 +573,34 @@ export function gatewaySchema(): Record<string, unknown> {
                   '(`redis://:pass@host:6379/0`). Redacted in /config and logs.',
                 type: 'string',
                 pattern: '^rediss?://\\S+$',
+                [SECRET_KEYWORD]: true,
+              },
+              nodes: {
+                description: 'Some nodes of a Redis Cluster (`host:port`, 1 to 100); the others are discovered from them.',
+                type: 'array',
+                minItems: 1,
+                maxItems: 100,
+                uniqueItems: true,
+                items: { $ref: '#/$defs/host_port' },
+              },
+              sentinels: {
+                description: 'Redis Sentinels (`host:port`, 1 to 100) that name the primary called `name`.',
+                type: 'array',
+                minItems: 1,
+                maxItems: 100,
+                uniqueItems: true,
+                items: { $ref: '#/$defs/host_port' },
+              },
+              name: {
+                description: 'With `sentinels`: the name of the primary the sentinels watch, e.g. `mymaster`.',
+                type: 'string',
+                minLength: 1,
+                maxLength: 256,
+              },
+              password: {
+                description: 'With `nodes` or `sentinels`: the password of the Redis servers, e.g. `"${REDIS_PASSWORD}"`. Redacted in /config and logs.',
+                type: 'string',
+                minLength: 1,
                 [SECRET_KEYWORD]: true,
               },
               prefix: {
@@ -632,7 +682,8 @@ export function gatewaySchema(): Record<string, unknown> {
       },
       telemetry: telemetrySchema(),
       webhooks: webhooksSchema(),
+      ...tenancyProperties(),
     },
-    $defs: { ...baseDefs(), features: featuresDef(), interceptors: interceptorsDef() },
+    $defs: { ...baseDefs(), ...tenantDefs(), features: featuresDef(), interceptors: interceptorsDef() },
   };
 }

@@ -59,11 +59,53 @@ export interface ServerConfig {
   metrics?: string;
   /** Peers whose X-Forwarded-For is believed (IPs or CIDRs). */
   trusted_proxies?: string[];
+  /** A bearer token the admin listener requires (all but /healthz and /readyz). */
+  admin_token?: string;
 }
 
 export interface StateConfig {
   backend: 'memory' | 'redis';
-  redis?: { url: string; prefix?: string; timeout?: string };
+  /** One of `url` (a single server), `nodes` (a Redis Cluster) or `sentinels` + `name`. */
+  redis?: { url?: string; nodes?: string[]; sentinels?: string[]; name?: string; password?: string; prefix?: string; timeout?: string };
+}
+
+/** A rate limit of a key or team: the feature's shape without `key`. */
+export interface TenantRateLimit {
+  requests: number;
+  per: string;
+  burst?: number;
+  tokens?: number;
+}
+
+export interface TenantBudget {
+  usd: number;
+  period: 'day' | 'week' | 'month';
+}
+
+/** One caller of the gateway: stored as the sha256 of its key, never the key. */
+export interface KeyConfig {
+  name: string;
+  sha256: string;
+  team?: string;
+  routers?: string[];
+  rate_limit?: TenantRateLimit;
+  budget?: TenantBudget;
+  /** An ISO 8601 date or date-time from which the key is refused. */
+  expires?: string;
+  disabled?: boolean;
+  labels?: Record<string, string>;
+}
+
+export interface AuthConfig {
+  keys?: KeyConfig[];
+  /** A second file holding a list of keys (a mounted Secret), watched like the config. */
+  keys_file?: string;
+}
+
+export interface TeamConfig {
+  budget?: TenantBudget;
+  rate_limit?: TenantRateLimit;
+  routers?: string[];
 }
 
 export interface LoggingConfig {
@@ -111,4 +153,6 @@ export interface GatewayConfig {
   /** OpenTelemetry export (traces and GenAI metrics over OTLP); absent: off, nothing loaded. */
   telemetry?: TelemetryConfig;
   webhooks?: WebhookConfig[];
+  auth?: AuthConfig;
+  teams?: Record<string, TeamConfig>;
 }

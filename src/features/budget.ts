@@ -4,229 +4,180 @@ import type { CompileDeps } from '../pipeline/compile-deps.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Stage } from '../pipeline/stage.js';
 import { GatewayError } from '../errors.js';
-import type { StateStore } from '../state/store.js';
+import { slot, type Slot } from '../pipeline/slot.js';
+import type { Pricing } from '../pricing.js';
+import { loadEncodingsFor } from '../tokens/index.js';
+import { BudgetLedger, DEFAULT_THRESHOLDS, roundUsd, type BudgetPeriod, type Hold, type Period } from './budget-ledger.js';
+import { actualCost, estimatedCost } from './budget-estimate.js';
+import type { ReserveResult } from '../state/store.js';
 
-export type BudgetPeriod = 'day' | 'week' | 'month';
+export { periodOf, type BudgetPeriod, type Period } from './budget-ledger.js';
+
+export type BudgetScopeName = 'router' | 'key' | 'team';
 
 export interface BudgetConfig {
   usd: number;
   period: BudgetPeriod;
-  scope?: 'router';
+  scope?: BudgetScopeName;
   /** Fractions of `usd` whose crossing sends a `budget.threshold` event. */
   thresholds?: number[];
 }
 
-const DEFAULT_THRESHOLDS = [0.8, 1];
-
-const DAY_MS = 86_400_000;
-
-/** One calendar period in UTC: [start, end) in epoch ms, and a stamp naming it in keys. */
-export interface Period {
-  readonly stamp: string;
-  readonly start: number;
-  readonly end: number;
-}
-
-/** The calendar UTC period (day; ISO week from Monday; month) that `now` falls in. */
-export function periodOf(kind: BudgetPeriod, now: number): Period {
-  const d = new Date(now);
-  const y = d.getUTCFullYear();
-  const m = d.getUTCMonth();
-  if (kind === 'month') {
-    const start = Date.UTC(y, m, 1);
-    return { stamp: new Date(start).toISOString().slice(0, 7), start, end: Date.UTC(y, m + 1, 1) };
-  }
-  const day = Date.UTC(y, m, d.getUTCDate());
-  const start = kind === 'week' ? day - ((d.getUTCDay() + 6) % 7) * DAY_MS : day;
-  const stamp = new Date(start).toISOString().slice(0, 10);
-  return { stamp: kind === 'week' ? `w${stamp}` : stamp, start, end: start + (kind === 'week' ? 7 * DAY_MS : DAY_MS) };
-}
-
-/**
- * Whose spend a request counts against. Only the router itself today; per API key and per
- * team plug in here once tenancy exists (a scope returns that caller's key).
- */
-export interface BudgetScope {
-  readonly name: string;
-  /** The spender this request belongs to, or null when the budget does not apply to it. */
-  keyOf(ctx: RequestContext): string | null;
-}
-
-const SCOPES: Record<NonNullable<BudgetConfig['scope']>, (deps: CompileDeps) => BudgetScope> = {
+/** The spender of a request under each scope, or null when the budget does not apply to it. */
+const SCOPES: Record<BudgetScopeName, (deps: CompileDeps) => (ctx: RequestContext) => string | null> = {
   router: (deps) => {
-    const key = deps.routerName;
-    return { name: 'router', keyOf: () => key };
+    const name = deps.routerName;
+    return () => name;
   },
+  key: () => (ctx) => ctx.identity?.key ?? null,
+  team: () => (ctx) => ctx.identity?.team ?? null,
 };
 
-interface Known {
-  spend: number;
-  period: Period;
+/** 429 budget_exceeded, naming the spender, what is spent and reserved, and when it resets. */
+export function budgetExceeded(ledger: BudgetLedger, who: string, usd: number, period: BudgetPeriod, level: ReserveResult, end: Period, now: number): GatewayError {
+  const seconds = Math.max(1, Math.ceil((end.end - now) / 1000));
+  const reserved = level.reserved > 0 ? ` (and $${roundUsd(level.reserved)} reserved by requests in flight)` : '';
+  return new GatewayError(
+    'budget_exceeded',
+    `Budget exceeded for ${ledger.describe(who)}: $${roundUsd(level.spend)} spent${reserved} of $${usd} this ${period} (UTC); ` +
+      `it resets at ${new Date(end.end).toISOString()}.`,
+    { headers: { 'retry-after': String(seconds) } },
+  );
 }
 
 /**
- * A USD spend limit per calendar period. Before any upstream call the spend so far is read
- * from the state store and a spent budget answers 429 `budget_exceeded`; the request that
- * crosses the limit completes. When a response is done its cost (`usage` × `pricing`) is
- * added to a counter stamped with the period, which expires after it.
+ * A budget checked on the request path: reserve the request's estimated cost (or refuse),
+ * settle its real cost when it is done. The budget feature uses one per router; tenancy
+ * one per key or team budget. Each has its own slot for the request's hold.
+ */
+export class BudgetGuard {
+  private readonly hold: Slot<Hold>;
+  refusedCount = 0;
+  unpricedCount = 0;
+  private readonly refused: { inc(): void };
+  private readonly unpriced: { inc(): void };
+
+  constructor(
+    readonly ledger: BudgetLedger,
+    private readonly usd: number,
+    private readonly period: BudgetPeriod,
+    private readonly pricing: Pricing,
+    private readonly now: () => number,
+    labels: { router: string; scope: string; metrics: CompileDeps['metrics'] },
+  ) {
+    this.hold = slot<Hold>(`budget:${labels.router}:${labels.scope}`);
+    const m = labels.metrics;
+    this.refused = m.counter('ai_gateway_budget_exceeded_total', 'Requests refused with 429 budget_exceeded, by router and scope.', ['router', 'scope']).labels(labels.router, labels.scope);
+    this.unpriced = m.counter('ai_gateway_budget_unpriced_total', 'Responses a budget could not charge: their model has no price in `pricing`.', ['router']).labels(labels.router);
+  }
+
+  /** Reserves for `who` (throws budget_exceeded when spent); the hold is settled by `settle`. */
+  check(ctx: RequestContext, who: string): void | Promise<void> {
+    const result = this.ledger.reserve(who, estimatedCost(ctx, this.pricing));
+    return result instanceof Promise ? result.then((r) => this.decide(ctx, who, r)) : this.decide(ctx, who, result);
+  }
+
+  private decide(ctx: RequestContext, who: string, result: Hold | { refused: ReserveResult; period: Period }): void {
+    if ('refused' in result) {
+      this.refused.inc();
+      this.refusedCount++;
+      throw budgetExceeded(this.ledger, who, this.usd, this.period, result.refused, result.period, this.now());
+    }
+    ctx.set(this.hold, result);
+  }
+
+  /** Settles the request's hold with what it really cost (a request that never reserved costs nothing here). */
+  settle(ctx: RequestContext): void {
+    const hold = ctx.get(this.hold);
+    if (!hold) return;
+    const cost = actualCost(ctx, this.pricing);
+    if (cost === null) {
+      this.unpriced.inc();
+      this.unpricedCount++;
+    }
+    this.ledger.settle(hold.who, hold, cost ?? 0);
+  }
+}
+
+/** A guard with its ledger, for one budget config (encodings for its estimates loaded now, at compile time). */
+export function budgetGuard(
+  config: { usd: number; period: BudgetPeriod; thresholds?: number[] },
+  scope: string,
+  deps: Pick<CompileDeps, 'state' | 'now' | 'logger' | 'metrics' | 'pricing' | 'targets' | 'events'>,
+  router: string,
+): BudgetGuard {
+  loadEncodingsFor([undefined, ...deps.targets.map((t) => t.model)]);
+  const ledger = new BudgetLedger({
+    router,
+    scope,
+    usd: config.usd,
+    period: config.period,
+    state: deps.state,
+    now: deps.now,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    thresholds: config.thresholds,
+    events: deps.events,
+  });
+  return new BudgetGuard(ledger, config.usd, config.period, deps.pricing, deps.now, { router, scope, metrics: deps.metrics });
+}
+
+/**
+ * A USD spend limit per calendar period, for the router, each key or each team. Before
+ * any upstream call the request's estimated cost is reserved atomically (memory, or one
+ * Lua script in Redis) and a spent budget answers 429 `budget_exceeded`; when the
+ * response is done its real cost (`usage` × `pricing`) is settled in place of the
+ * reservation.
  */
 class BudgetStage implements Stage {
   readonly name = 'budget';
-  private readonly scope: BudgetScope;
-  private readonly thresholds: readonly number[];
-  private readonly state: StateStore;
-  private readonly now: () => number;
-  private readonly prefix: string;
-  private period: Period;
-  /** The last spend seen per spender (for /stats and the gauges). */
-  private readonly known = new Map<string, Known>();
-  private refusedCount = 0;
-  private unpricedCount = 0;
-  private readonly gauges: { spend: { set(v: number): void }; remaining: { set(v: number): void }; reset: { set(v: number): void } };
-  private readonly refused: { inc(): void };
-  private readonly unpriced: { inc(): void };
+  private readonly spenderOf: (ctx: RequestContext) => string | null;
+  private readonly guard: BudgetGuard;
+  private readonly scope: BudgetScopeName;
 
   constructor(
     private readonly config: BudgetConfig,
     private readonly deps: CompileDeps,
   ) {
-    this.scope = SCOPES[config.scope ?? 'router'](deps);
-    this.thresholds = config.thresholds ?? DEFAULT_THRESHOLDS;
-    this.state = deps.state;
-    this.now = deps.now;
-    this.prefix = `budget:${deps.routerName}:${this.scope.name}:`;
-    this.period = periodOf(config.period, deps.now());
-    const labels = [deps.routerName, this.scope.name] as const;
-    const m = deps.metrics;
-    this.gauges = {
-      spend: m.gauge('ai_gateway_budget_spend_usd', 'USD spent in the current budget period, by router and scope.', ['router', 'scope']).labels(...labels),
-      remaining: m.gauge('ai_gateway_budget_remaining_usd', 'USD left in the current budget period, by router and scope.', ['router', 'scope']).labels(...labels),
-      reset: m.gauge('ai_gateway_budget_reset_timestamp_seconds', 'When the current budget period ends (Unix seconds), by router and scope.', ['router', 'scope']).labels(...labels),
-    };
-    this.refused = m.counter('ai_gateway_budget_exceeded_total', 'Requests refused with 429 budget_exceeded, by router and scope.', ['router', 'scope']).labels(...labels);
-    this.unpriced = m.counter('ai_gateway_budget_unpriced_total', 'Responses a budget could not charge: their model has no price in `pricing`.', ['router']).labels(deps.routerName);
-  }
-
-  /** The current period, recomputed only when the clock passed its end. */
-  private current(now: number): Period {
-    if (now >= this.period.end || now < this.period.start) this.period = periodOf(this.config.period, now);
-    return this.period;
-  }
-
-  private note(who: string, spend: number, period: Period): void {
-    this.known.set(who, { spend, period });
-    this.gauges.spend.set(spend);
-    this.gauges.remaining.set(Math.max(0, this.config.usd - spend));
-    this.gauges.reset.set(period.end / 1000);
+    this.scope = config.scope ?? 'router';
+    this.spenderOf = SCOPES[this.scope](deps);
+    this.guard = budgetGuard(config, this.scope, deps, deps.routerName);
   }
 
   onRequest(ctx: RequestContext): void | Promise<void> {
-    const who = this.scope.keyOf(ctx);
+    const who = this.spenderOf(ctx);
     if (who === null) return;
-    const period = this.current(this.now());
-    const spend = this.state.getSpend(`${this.prefix}${who}:${period.stamp}`);
-    return spend instanceof Promise ? spend.then((s) => this.check(who, s, period)) : this.check(who, spend, period);
-  }
-
-  private check(who: string, spend: number, period: Period): void {
-    this.note(who, spend, period);
-    if (spend < this.config.usd) return;
-    this.refused.inc();
-    this.refusedCount++;
-    const seconds = Math.max(1, Math.ceil((period.end - this.now()) / 1000));
-    throw new GatewayError(
-      'budget_exceeded',
-      `Budget exceeded for ${this.scope.name === 'router' ? `router "${who}"` : `${this.scope.name} "${who}"`}: ` +
-        `$${round(spend)} spent of $${this.config.usd} this ${this.config.period} (UTC); it resets at ${new Date(period.end).toISOString()}.`,
-      { headers: { 'retry-after': String(seconds) } },
-    );
+    return this.guard.check(ctx, who);
   }
 
   onDone(ctx: RequestContext): void {
-    if (ctx.promptTokens <= 0 && ctx.completionTokens <= 0) return;
-    const who = this.scope.keyOf(ctx);
-    if (who === null) return;
-    const model = ctx.model ?? '';
-    const cost = this.deps.pricing.cost(model, ctx.promptTokens, ctx.completionTokens, ctx.cachedTokens, ctx.cacheWriteTokens);
-    if (cost === null) {
-      this.unpriced.inc();
-      this.unpricedCount++;
-      if (this.deps.logger.isLevelEnabled('debug')) this.deps.logger.debug({ router: this.deps.routerName, model }, 'budget: no price for this model; not charged');
-      return;
-    }
-    if (cost === 0) return;
-    const period = this.current(this.now());
-    const total = this.state.addSpend(`${this.prefix}${who}:${period.stamp}`, cost, period.end + DAY_MS);
-    if (total instanceof Promise) {
-      total.then(
-        (t) => this.charged(who, t, cost, period),
-        (err: unknown) => this.deps.logger.warn({ err }, 'budget: recording spend failed'),
-      );
-    } else {
-      this.charged(who, total, cost, period);
-    }
-  }
-
-  /**
-   * After a charge: the gauges, and a `budget.threshold` event for each threshold this
-   * very charge crossed (the store returns the total after it, so with Redis exactly one
-   * replica sees each crossing).
-   */
-  private charged(who: string, total: number, cost: number, period: Period): void {
-    this.note(who, total, period);
-    const before = total - cost;
-    for (const fraction of this.thresholds) {
-      const limit = fraction * this.config.usd;
-      if (before >= limit || total < limit) continue;
-      this.deps.events.emit('budget.threshold', {
-        router: this.deps.routerName,
-        scope: this.scope.name,
-        spender: who,
-        threshold: fraction,
-        spend_usd: round(total),
-        limit_usd: this.config.usd,
-        period: period.stamp,
-        resets_at: new Date(period.end).toISOString(),
-      });
-    }
+    this.guard.settle(ctx);
   }
 
   stats(): Record<string, unknown> {
-    const now = this.now();
-    const period = this.current(now);
-    const spenders: Record<string, unknown> = {};
-    for (const [who, known] of this.known) {
-      const spend = known.period.stamp === period.stamp ? known.spend : 0;
-      spenders[who] = { spend_usd: round(spend), remaining_usd: round(Math.max(0, this.config.usd - spend)) };
-    }
     return {
-      usd: this.config.usd,
-      period: this.config.period,
-      scope: this.scope.name,
-      period_start: new Date(period.start).toISOString(),
-      resets_at: new Date(period.end).toISOString(),
-      spenders,
-      refused: this.refusedCount,
-      unpriced: this.unpricedCount,
-      backend: this.state.backend,
+      ...this.guard.ledger.periodStats(),
+      scope: this.scope,
+      spenders: this.guard.ledger.spenders(),
+      refused: this.guard.refusedCount,
+      unpriced: this.guard.unpricedCount,
+      backend: this.deps.state.backend,
     };
   }
-}
-
-function round(usd: number): number {
-  return Math.round(usd * 1e6) / 1e6;
 }
 
 export const budget: FeatureModule<BudgetConfig> = {
   name: 'budget',
   order: ORDER.budget,
-  describe: (config) => `$${config.usd} per ${config.period} (calendar UTC) for the ${config.scope ?? 'router'}; 429 budget_exceeded once spent`,
+  describe: (config) => `$${config.usd} per ${config.period} (calendar UTC) for ${config.scope === 'key' ? 'each key' : config.scope === 'team' ? 'each team' : 'the router'}; each request reserves its estimated cost; 429 budget_exceeded once spent`,
   schema: {
     description:
-      'A USD spend limit per calendar period (UTC). Cost is computed from each response\'s `usage` and the `pricing` table. ' +
-      'Once the period\'s spend reaches `usd`, requests get 429 `budget_exceeded` (with `Retry-After` until the period ends) ' +
-      'before any upstream call; the request that crosses the limit completes. Spend lives in the `state` store: it survives ' +
-      'reloads, and replicas sharing Redis share it.',
+      'A USD spend limit per calendar period (UTC). Before the upstream call each request reserves its estimated cost (its ' +
+      'prompt\'s tokens at the input price plus `max_tokens`, or the model\'s output limit, at the output price, from the ' +
+      '`pricing` table) in one atomic step, and is admitted only while spend plus reservations is below `usd`: else 429 ' +
+      '`budget_exceeded` (with `Retry-After` until the period ends). When it is done, its real cost (its `usage`) replaces ' +
+      'the reservation; a reservation never settled expires after 10 minutes. So concurrent requests never overspend by more ' +
+      'than one request\'s reservation, also across replicas sharing Redis. Spend lives in the `state` store and survives reloads.',
     type: 'object',
     additionalProperties: false,
     required: ['usd', 'period'],
@@ -237,14 +188,18 @@ export const budget: FeatureModule<BudgetConfig> = {
         enum: ['day', 'week', 'month'],
       },
       scope: {
-        description: 'Whose spend is limited: `router` (default: all of this router\'s traffic together).',
-        enum: ['router'],
+        description:
+          'Whose spend is limited: `router` (default: all of this router\'s traffic together), `key` (each caller key, by ' +
+          'its name in `auth.keys`, on its own) or `team` (each key\'s team). Requests with no key (or no team) are not ' +
+          'limited by a `key` (or `team`) budget.',
+        enum: ['router', 'key', 'team'],
         default: 'router',
       },
       thresholds: {
         description:
-          'Fractions of `usd` (above 0, at most 1; at most 10 of them) at which a `budget.threshold` event is sent to the ' +
-          '`webhooks`, once per period each, by the request whose charge crosses it. Default `[0.8, 1]`.',
+          'Fractions of `usd` (above 0, at most 1; at most 10 of them) whose crossing is logged and sent as a `budget.threshold` ' +
+          'event to the `webhooks`, once per period each, by the settlement that crosses it (exactly one, also across ' +
+          'replicas). Default `[0.8, 1]`.',
         type: 'array',
         maxItems: 10,
         uniqueItems: true,

@@ -17,6 +17,8 @@ export interface CacheConfig {
   max_entry?: string;
   key_headers?: string[];
   statuses?: number[];
+  /** Tenants whose answers are kept apart by their identity: each key, or each team. */
+  scope?: 'key' | 'team';
 }
 
 const DEFAULTS = { ttl: '5m', max_size: '100mb', max_entry: '1mb', key_headers: CREDENTIAL_HEADERS, statuses: [200, 201, 400, 401] };
@@ -57,7 +59,8 @@ class CacheStage implements Stage {
   ) {
     this.ttlMs = parseDuration(config.ttl ?? DEFAULTS.ttl);
     this.maxEntry = parseSize(config.max_entry ?? DEFAULTS.max_entry);
-    const keyHeaders = Object.freeze((config.key_headers ?? DEFAULTS.key_headers).map((h) => h.toLowerCase()));
+    // With a scope the caller's identity keeps tenants apart, so its credential need not.
+    const keyHeaders = Object.freeze((config.key_headers ?? (config.scope ? [] : DEFAULTS.key_headers)).map((h) => h.toLowerCase()));
     this.keys = new RequestKeyMemo(keyHeaders, { salt: deps.routerFingerprint, skip: DELIVERY_FIELDS });
     this.statuses = new Set(config.statuses ?? DEFAULTS.statuses);
     this.space = deps.state.cacheSpace(deps.routerName, parseSize(config.max_size ?? DEFAULTS.max_size));
@@ -70,14 +73,19 @@ class CacheStage implements Stage {
     };
   }
 
-  private keyOf(ctx: RequestContext): string {
-    return this.keys.keyOf(ctx);
+  /** The entry's key; with a `scope`, prefixed by the caller's key or team (null: no identity, no caching). */
+  private keyOf(ctx: RequestContext): string | null {
+    if (this.config.scope === undefined) return this.keys.keyOf(ctx);
+    const identity = ctx.identity;
+    const tenant = this.config.scope === 'team' ? (identity?.team ? `team=${identity.team}` : identity?.key ? `key=${identity.key}` : null) : identity?.key ? `key=${identity.key}` : null;
+    return tenant === null ? null : `${tenant}:${this.keys.keyOf(ctx)}`;
   }
 
   onRequest(ctx: RequestContext): LocalReply | undefined | Promise<LocalReply | undefined> {
     if (!isCacheable(ctx)) return undefined;
-    const cacheControl = ctx.req.headers['cache-control'];
     const key = this.keyOf(ctx);
+    if (key === null) return undefined;
+    const cacheControl = ctx.req.headers['cache-control'];
     ctx.set(STATE, { key, store: !hasDirective(cacheControl, 'no-store'), recording: null });
     if (hasDirective(cacheControl, 'no-cache')) {
       this.results.bypass.inc();
@@ -140,7 +148,7 @@ export const cache: FeatureModule<CacheConfig> = {
   order: ORDER.cache,
   describe: (config) =>
     `exact response cache, ttl ${config.ttl ?? DEFAULTS.ttl}, up to ${config.max_size ?? DEFAULTS.max_size} ` +
-    `(entries up to ${config.max_entry ?? DEFAULTS.max_entry}), keyed by ${(config.key_headers ?? DEFAULTS.key_headers).join(', ') || 'no header'} and the body`,
+    `(entries up to ${config.max_entry ?? DEFAULTS.max_entry}), keyed by ${config.scope ? `the caller's ${config.scope}, ` : ''}${(config.key_headers ?? (config.scope ? [] : DEFAULTS.key_headers)).join(', ') || 'no header'} and the body`,
   schema: {
     description:
       'Exact response cache. Key: SHA-256 of the caller\'s API, method, path, the `key_headers` and the body with its keys sorted (`stream` and ' +
@@ -170,6 +178,13 @@ export const cache: FeatureModule<CacheConfig> = {
         uniqueItems: true,
         items: { type: 'string', pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' },
         default: DEFAULTS.key_headers,
+      },
+      scope: {
+        description:
+          'Keeps tenants apart by who they are rather than by a header: `key` (each caller key of `auth.keys`, or an ' +
+          'identity a hook set) or `team` (the keys of a team share answers; a key without a team has its own). With a scope, ' +
+          '`key_headers` defaults to `[]`, and requests with no identity are not cached.',
+        enum: ['key', 'team'],
       },
       statuses: {
         description: 'Upstream statuses that are stored. Default `[200, 201, 400, 401]`.',

@@ -8,7 +8,7 @@ import { GatewayError } from '../errors.js';
 import type { BucketResult, BucketSpec, StateStore } from '../state/store.js';
 import { parseDuration } from '../util/units.js';
 import { slot } from '../pipeline/slot.js';
-import { CALLER_KEY_PATTERN, callerKeyFunction, type CallerKeyOf } from '../pipeline/caller-key.js';
+import { CALLER_KEY_DESCRIPTION, CALLER_KEY_PATTERN, callerKeyFunction, type CallerKeyOf } from '../pipeline/caller-key.js';
 
 export interface RateLimitConfig {
   requests: number;
@@ -58,42 +58,34 @@ interface Limit {
   readonly refused: { inc(): void };
 }
 
-/** The bucket id a request's tokens are charged to. */
-const LOCAL_KEY = slot<string>('rate_limit_key');
+/** The numbers of a limit (the feature's shape without `key`; also a key's or team's own `rate_limit`). */
+export type LimitNumbers = Omit<RateLimitConfig, 'key'>;
 
 /**
- * Token buckets per key in the gateway's state store (memory or Redis, atomic there),
- * so buckets survive reloads and replicas sharing Redis share them. A request takes one
- * request token and needs at least one token of the token bucket; the tokens a response
- * used (its `usage`, streams included) are charged when it is done.
+ * One rate limit's token buckets in the gateway's state store (memory, or Redis where the
+ * check is one atomic script): a request takes one request token and needs at least one
+ * token of the token bucket; the tokens a response used are charged when it is done.
+ * Bucket keys carry a `{hash tag}` per bucket id, so a Redis Cluster runs each check on
+ * one slot. The rate_limit feature has one per router; tenancy one per key and team.
  */
-class RateLimitStage implements Stage {
-  readonly name = 'rate_limit';
-  private readonly keyOf: CallerKeyOf;
+export class RateLimiter {
   private readonly requests: Limit;
-  private readonly tokens: Limit | null;
-  private readonly prefix: string;
-  private readonly limited = { requests: 0, tokens: 0 };
-  private readonly state: StateStore;
-  private readonly now: () => number;
-  private readonly logger: CompileDeps['logger'];
-  private readonly routerName: string;
-
-  /** Set only when a token limit needs usage from streams. */
-  readonly onDone?: (ctx: RequestContext) => void;
+  readonly tokens: Limit | null;
+  readonly limited = { requests: 0, tokens: 0 };
 
   constructor(
-    private readonly config: RateLimitConfig,
-    deps: CompileDeps,
+    readonly config: LimitNumbers,
+    /** Names the limit in 429 messages: `router "main"`, `key "checkout"`. */
+    private readonly whose: string,
+    /** Bucket keys start with this (`rl:main`, `rl:key`); the bucket id follows. */
+    private readonly prefix: string,
+    private readonly state: StateStore,
+    private readonly now: () => number,
+    private readonly logger: CompileDeps['logger'],
+    refused: { labels(...values: string[]): { inc(): void } },
+    routerLabel: string,
   ) {
-    this.state = deps.state;
-    this.now = deps.now;
-    this.logger = deps.logger;
-    this.routerName = deps.routerName;
-    this.keyOf = callerKeyFunction(config.key ?? DEFAULT_KEY, deps.clientIp);
-    this.prefix = `rl:${deps.routerName}:`;
     const perMs = parseDuration(config.per);
-    const refused = deps.metrics.counter('ai_gateway_rate_limited_total', 'Requests refused with 429 by a rate limit, by router and limit (requests or tokens).', ['router', 'limit']);
     const limit = (kind: 'requests' | 'tokens', per: number, capacity: number): Limit => ({
       kind,
       capacity,
@@ -103,28 +95,21 @@ class RateLimitStage implements Stage {
       limitHeader: kind === 'requests' ? HEADERS.limitRequests : HEADERS.limitTokens,
       remainingHeader: kind === 'requests' ? HEADERS.remainingRequests : HEADERS.remainingTokens,
       resetHeader: kind === 'requests' ? HEADERS.resetRequests : HEADERS.resetTokens,
-      refused: refused.labels(deps.routerName, kind),
+      refused: refused.labels(routerLabel, kind),
     });
     this.requests = limit('requests', config.requests, config.burst ?? config.requests);
     this.tokens = config.tokens === undefined ? null : limit('tokens', config.tokens, config.tokens);
-    if (this.tokens) {
-      this.onDone = this.chargeTokens;
-    }
   }
 
   private spec(limit: Limit, id: string, cost: number, need: number): BucketSpec {
-    return { key: `${this.prefix}${limit.kind}:${id}`, capacity: limit.capacity, interval: limit.interval, cost, need };
+    return { key: `${this.prefix}:{${id}}:${limit.kind}`, capacity: limit.capacity, interval: limit.interval, cost, need };
   }
 
-  onRequest(ctx: RequestContext): void | Promise<void> {
-    const id = this.keyOf(ctx);
+  /** Takes a request token for bucket `id` (and checks the token bucket); throws rate_limit_exceeded when empty. */
+  check(ctx: RequestContext, id: string): void | Promise<void> {
     const specs = [this.spec(this.requests, id, 1, 1)];
-    if (this.tokens) {
-      specs.push(this.spec(this.tokens, id, 0, 1));
-      ctx.set(LOCAL_KEY, id);
-    }
-    const now = this.now();
-    const result = this.state.take(specs, now);
+    if (this.tokens) specs.push(this.spec(this.tokens, id, 0, 1));
+    const result = this.state.take(specs, this.now());
     return result instanceof Promise ? result.then((r) => this.decide(ctx, r)) : this.decide(ctx, result);
   }
 
@@ -143,28 +128,29 @@ class RateLimitStage implements Stage {
     const retryIn = formatReset(waitMs);
     throw new GatewayError(
       'rate_limit_exceeded',
-      `Rate limit reached for ${denied.kind} on router "${this.routerName}": limit ${denied.limitText} per ${denied.perText}. Please try again in ${retryIn}.`,
+      `Rate limit reached for ${denied.kind} on ${this.whose}: limit ${denied.limitText} per ${denied.perText}. Please try again in ${retryIn}.`,
       { type: denied.kind, headers: { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) } },
     );
   }
 
+  /**
+   * The headers describe the tightest limit: when several apply (a key's, its team's, the
+   * router's), one with fewer requests (or tokens) left keeps its headers.
+   */
   private setHeaders(res: RequestContext['res'], limit: Limit, left: number): void {
+    const remaining = Math.max(0, Math.floor(left));
+    const shown = res.getHeader(limit.remainingHeader);
+    if (shown !== undefined && Number(shown) < remaining) return;
     res.setHeader(limit.limitHeader, limit.limitText);
-    res.setHeader(limit.remainingHeader, String(Math.max(0, Math.floor(left))));
+    res.setHeader(limit.remainingHeader, String(remaining));
     res.setHeader(limit.resetHeader, formatReset((limit.capacity - left) * limit.interval));
   }
 
-  /** The upstream's own x-ratelimit-* headers would contradict ours: ours win. */
-  onResponse(_ctx: RequestContext, response: UpstreamResponse): void {
-    const headers = response.headers;
-    for (const name of OUR_HEADERS) if (headers[name] !== undefined) delete headers[name];
-  }
-
-  private chargeTokens(ctx: RequestContext): void {
+  /** Charges the tokens a response used to bucket `id` (whatever the bucket holds). */
+  charge(ctx: RequestContext, id: string): void {
     const used = Math.max(0, ctx.promptTokens) + Math.max(0, ctx.completionTokens);
-    const id = ctx.get(LOCAL_KEY);
-    if (used === 0 || id === undefined) return;
-    const charged = this.state.take([this.spec(this.tokens!, id, used, 0)], this.now(), true);
+    if (used === 0 || !this.tokens) return;
+    const charged = this.state.take([this.spec(this.tokens, id, used, 0)], this.now(), true);
     if (charged instanceof Promise) charged.catch((err: unknown) => this.logger.warn({ err }, 'rate_limit: charging tokens failed'));
   }
 
@@ -174,11 +160,63 @@ class RateLimitStage implements Stage {
       per: this.config.per,
       burst: this.requests.capacity,
       tokens: this.config.tokens ?? null,
-      key: this.config.key ?? DEFAULT_KEY,
       backend: this.state.backend,
       refused: { ...this.limited },
     };
   }
+}
+
+/** The ai_gateway_rate_limited_total counter (shared by every limiter). */
+export function refusedCounter(metrics: CompileDeps['metrics']) {
+  return metrics.counter('ai_gateway_rate_limited_total', 'Requests refused with 429 by a rate limit, by router and limit (requests or tokens).', ['router', 'limit']);
+}
+
+/** The bucket id a request's tokens are charged to. */
+const LOCAL_KEY = slot<string>('rate_limit_key');
+
+/** The rate_limit feature: one limiter per router, buckets per `key`. */
+class RateLimitStage implements Stage {
+  readonly name = 'rate_limit';
+  private readonly keyOf: CallerKeyOf;
+  private readonly limiter: RateLimiter;
+
+  /** Set only with a token limit: charges what the answer used. */
+  readonly onDone?: (ctx: RequestContext) => void;
+
+  constructor(
+    private readonly config: RateLimitConfig,
+    deps: CompileDeps,
+  ) {
+    this.keyOf = callerKeyFunction(config.key ?? DEFAULT_KEY, deps.clientIp);
+    this.limiter = new RateLimiter(config, `router "${deps.routerName}"`, `rl:${deps.routerName}`, deps.state, deps.now, deps.logger, refusedCounter(deps.metrics), deps.routerName);
+    if (this.limiter.tokens) {
+      this.onDone = (ctx) => {
+        const id = ctx.get(LOCAL_KEY);
+        if (id !== undefined) this.limiter.charge(ctx, id);
+      };
+    }
+  }
+
+  onRequest(ctx: RequestContext): void | Promise<void> {
+    const id = this.keyOf(ctx);
+    if (this.limiter.tokens) ctx.set(LOCAL_KEY, id);
+    return this.limiter.check(ctx, id);
+  }
+
+  /** The upstream's own x-ratelimit-* headers would contradict ours: ours win. */
+  onResponse(_ctx: RequestContext, response: UpstreamResponse): void {
+    dropUpstreamLimitHeaders(response);
+  }
+
+  stats(): Record<string, unknown> {
+    return { ...this.limiter.stats(), key: this.config.key ?? DEFAULT_KEY };
+  }
+}
+
+/** The upstream's own x-ratelimit-* headers would contradict the gateway's: they are dropped. */
+export function dropUpstreamLimitHeaders(response: { headers: Record<string, unknown> }): void {
+  const headers = response.headers;
+  for (const name of OUR_HEADERS) if (headers[name] !== undefined) delete headers[name];
 }
 
 export const rateLimit: FeatureModule<RateLimitConfig> = {
@@ -215,13 +253,11 @@ export const rateLimit: FeatureModule<RateLimitConfig> = {
       },
       key: {
         description:
-          'Who shares a bucket: `client_ip` (default; `X-Forwarded-For` is honoured only from `server.trusted_proxies`), ' +
-          '`api_key` (a hash of the caller\'s bearer token, never the token), `header:<name>` (a hash of that header\'s ' +
-          'value), or `global` (one bucket for the router).',
+          `Who shares a bucket (default \`client_ip\`): ${CALLER_KEY_DESCRIPTION}`,
         type: 'string',
         pattern: CALLER_KEY_PATTERN,
         default: DEFAULT_KEY,
-        examples: ['client_ip', 'api_key', 'header:x-user-id', 'global'],
+        examples: ['client_ip', 'key', 'team', 'header:x-user-id', 'global'],
       },
     },
   },

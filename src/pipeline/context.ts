@@ -8,6 +8,7 @@ import type { WireFormat } from '../formats/format.js';
 import { OPENAI_FORMAT } from '../formats/openai.js';
 import type { Slot } from './slot.js';
 import type { RequestSpan } from '../observability/telemetry.js';
+import type { Identity } from './identity.js';
 
 const NO_TARGETS: readonly CompiledTarget[] = Object.freeze([]);
 const MAX_REQUEST_ID = 128;
@@ -46,6 +47,11 @@ export class RequestContext {
   readonly abort = new RequestAbort();
 
   router: CompiledRouter | null = null;
+  /**
+   * Who the caller is: set by authentication (tenancy's `auth.keys`, or a user hook's
+   * `authenticate`), null until then or without either.
+   */
+  identity: Identity | null = null;
   /** The API the caller speaks (by the path it called): errors reach it in this format. */
   format: WireFormat = OPENAI_FORMAT;
   /**

@@ -4,7 +4,7 @@ import { CONFIG_DEFAULTS } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';
 import { parseDuration } from '../util/units.js';
 import { MemoryStore } from './memory.js';
-import { RedisStore } from './redis.js';
+import { RedisStore, type RedisTarget } from './redis.js';
 import type { StateStore } from './store.js';
 
 export interface StateDeps {
@@ -17,8 +17,14 @@ export interface StateDeps {
 /** The store a config's `state:` section asks for (memory when there is none). */
 export function createStateStore(config: StateConfig | undefined, deps: StateDeps): StateStore {
   if (config?.backend !== 'redis' || !config.redis) return new MemoryStore(deps.now);
+  const redis = config.redis;
+  const target: RedisTarget = redis.nodes
+    ? { nodes: redis.nodes, password: redis.password }
+    : redis.sentinels
+      ? { sentinels: redis.sentinels, name: redis.name!, password: redis.password }
+      : { url: redis.url! };
   return new RedisStore({
-    url: config.redis.url,
+    target,
     prefix: config.redis.prefix ?? CONFIG_DEFAULTS.redis_prefix,
     timeoutMs: parseDuration(config.redis.timeout ?? CONFIG_DEFAULTS.redis_timeout),
     logger: deps.logger,

@@ -1,10 +1,24 @@
 import { EventEmitter } from 'node:events';
 import { LRUCache } from 'lru-cache';
-import type { BucketResult, BucketSpec, CacheEntry, CacheSpace, StateHealth, StateStore } from './store.js';
+import type {
+  BucketResult,
+  BucketSpec,
+  BudgetHold,
+  BudgetLevel,
+  CacheEntry,
+  CacheSpace,
+  ReserveResult,
+  SettleResult,
+  StateHealth,
+  StateStore,
+} from './store.js';
 import { MemoryVectorSpace, type VectorSpaceLimits } from './vector-space.js';
 
-interface Spend {
-  value: number;
+/** One budget period of one spender: settled spend, and reservations by id (usd, until when). */
+interface Ledger {
+  spend: number;
+  reserved: number;
+  readonly holds: Map<string, { usd: number; until: number }>;
   expiresAt: number;
 }
 
@@ -84,14 +98,14 @@ export class MemoryCacheSpace implements CacheSpace {
 }
 
 /**
- * Everything in this process: token buckets (refilled lazily, swept when idle), spend
- * counters (dropped after their period), and one LRU per router cache.
+ * Everything in this process: token buckets (refilled lazily, swept when idle), budget
+ * ledgers (dropped after their period), and one LRU per router cache.
  */
 export class MemoryStore extends EventEmitter implements StateStore {
   readonly backend = 'memory' as const;
   /** Bucket key → epoch ms when it is full again (past that, it is swept). */
   private readonly buckets = new Map<string, number>();
-  private readonly spend = new Map<string, Spend>();
+  private readonly ledgers = new Map<string, Ledger>();
   private readonly spaces = new Map<string, MemoryCacheSpace>();
   private readonly vectorSpaces = new Map<string, MemoryVectorSpace>();
   private timer: NodeJS.Timeout | null = null;
@@ -132,7 +146,7 @@ export class MemoryStore extends EventEmitter implements StateStore {
     const now = this.now();
     this.lastSweep = now;
     for (const [key, fullAt] of this.buckets) if (fullAt <= now) this.buckets.delete(key);
-    for (const [key, spend] of this.spend) if (spend.expiresAt <= now) this.spend.delete(key);
+    for (const [key, ledger] of this.ledgers) if (ledger.expiresAt <= now) this.ledgers.delete(key);
   }
 
   /** How many buckets are held (for tests of the sweep). */
@@ -140,20 +154,55 @@ export class MemoryStore extends EventEmitter implements StateStore {
     return this.buckets.size;
   }
 
-  addSpend(key: string, usd: number, expiresAt: number): number {
-    const spend = this.spend.get(key);
-    if (spend && spend.expiresAt > this.now()) {
-      spend.value += usd;
-      return spend.value;
+  private ledger(key: string, expiresAt: number): Ledger {
+    let ledger = this.ledgers.get(key);
+    if (!ledger || ledger.expiresAt <= this.now()) {
+      ledger = { spend: 0, reserved: 0, holds: new Map(), expiresAt };
+      this.ledgers.set(key, ledger);
+      this.timer ??= setInterval(() => this.sweep(), SWEEP_MS).unref();
     }
-    this.spend.set(key, { value: usd, expiresAt });
-    this.timer ??= setInterval(() => this.sweep(), SWEEP_MS).unref();
-    return usd;
+    ledger.expiresAt = Math.max(ledger.expiresAt, expiresAt);
+    return ledger;
   }
 
-  getSpend(key: string): number {
-    const spend = this.spend.get(key);
-    return spend && spend.expiresAt > this.now() ? spend.value : 0;
+  /** Drops a ledger's reservations that expired (a request that never settled). */
+  private expire(ledger: Ledger, now: number): void {
+    for (const [id, hold] of ledger.holds) {
+      if (hold.until > now) continue;
+      ledger.holds.delete(id);
+      ledger.reserved -= hold.usd;
+    }
+    if (ledger.holds.size === 0) ledger.reserved = 0; // no float drift survives an empty ledger
+  }
+
+  reserve(hold: BudgetHold, limit: number, now: number, holdMs: number, expiresAt: number): ReserveResult {
+    const ledger = this.ledger(hold.key, expiresAt);
+    this.expire(ledger, now);
+    const allowed = ledger.spend + ledger.reserved < limit;
+    if (allowed && hold.usd > 0) {
+      ledger.holds.set(hold.id, { usd: hold.usd, until: now + holdMs });
+      ledger.reserved += hold.usd;
+    }
+    return { allowed, spend: ledger.spend, reserved: ledger.reserved };
+  }
+
+  settle(key: string, hold: BudgetHold | null, usd: number, expiresAt: number): SettleResult {
+    const ledger = this.ledger(key, expiresAt);
+    const held = hold ? ledger.holds.get(hold.id) : undefined;
+    if (held) {
+      ledger.holds.delete(hold!.id);
+      ledger.reserved = ledger.holds.size === 0 ? 0 : ledger.reserved - held.usd;
+    }
+    const before = ledger.spend;
+    if (usd > 0) ledger.spend += usd;
+    return { before, spend: ledger.spend, reserved: ledger.reserved };
+  }
+
+  budgetLevel(key: string, now: number): BudgetLevel {
+    const ledger = this.ledgers.get(key);
+    if (!ledger || ledger.expiresAt <= now) return { spend: 0, reserved: 0 };
+    this.expire(ledger, now);
+    return { spend: ledger.spend, reserved: ledger.reserved };
   }
 
   vectorSpace(name: string, limits: VectorSpaceLimits): MemoryVectorSpace {

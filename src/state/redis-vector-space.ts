@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { bestMatches, decodeRecord, encodeRecord, type MemoryVectorSpace, type VectorMatch, type VectorRecord, type VectorSpace } from './vector-space.js';
 
 /** What a vector space needs of the redis store (kept narrow: the store owns the connection and its health). */
 export interface RedisVectorHost {
-  readonly client: Redis;
+  readonly client: Redis | Cluster;
   readonly prefix: string;
   readonly isUp: boolean;
   fellBack(op: string): void;

@@ -1,16 +1,33 @@
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Counter, Gauge } from 'prom-client';
 import { MemoryCacheSpace, MemoryStore } from './memory.js';
-import type { BucketResult, BucketSpec, CacheEntry, CacheSpace, StateHealth, StateStore } from './store.js';
+import type {
+  BucketResult,
+  BucketSpec,
+  BudgetHold,
+  BudgetLevel,
+  CacheEntry,
+  CacheSpace,
+  ReserveResult,
+  SettleResult,
+  StateHealth,
+  StateStore,
+} from './store.js';
 import { RedisVectorSpace } from './redis-vector-space.js';
 import { decodeEntry, encodeEntry } from './entry-codec.js';
 import type { VectorSpace, VectorSpaceLimits } from './vector-space.js';
 
+/** Where Redis is: one server, a cluster, or the primary a set of sentinels names. */
+export type RedisTarget =
+  | { readonly url: string }
+  | { readonly nodes: readonly string[]; readonly password?: string }
+  | { readonly sentinels: readonly string[]; readonly name: string; readonly password?: string };
+
 export interface RedisStoreOptions {
-  readonly url: string;
+  readonly target: RedisTarget;
   /** Prepended to every key, e.g. `sidegate:`. */
   readonly prefix: string;
   /** Longest wait for one command before it counts as failed and local counters answer. */
@@ -56,7 +73,76 @@ end
 return out
 `;
 
-type BucketCommand = (numKeys: number, ...args: (string | number)[]) => Promise<string[] | (string | number)[]>;
+/**
+ * A budget's keys (one hash slot: the caller's key carries a hash tag): KEYS[1] the settled
+ * spend, KEYS[2] the sum of reservations, KEYS[3] the reservations (a sorted set, member
+ * `<id>:<usd>`, score the epoch ms it expires). Expired reservations are dropped first.
+ */
+const EXPIRE_HOLDS_LUA = `
+local function expire_holds(now)
+  local held = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+  local gone = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
+  for _, member in ipairs(gone) do held = held - (tonumber(string.match(member, ':([^:]+)$')) or 0) end
+  if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now) end
+  if redis.call('ZCARD', KEYS[3]) == 0 then held = 0 end
+  return held
+end
+local function store_held(held, ttl)
+  if held > 0 then redis.call('SET', KEYS[2], string.format('%.17g', held), 'PX', ttl) else redis.call('DEL', KEYS[2]) end
+end
+`;
+
+/**
+ * Check and reserve. ARGV: now, usd, limit, until (epoch ms), member, ttl (ms). Reserves
+ * only while spend + reservations < limit. Returns allowed (1/0), spend, reserved.
+ */
+const RESERVE_LUA = `${EXPIRE_HOLDS_LUA}
+local held = expire_holds(tonumber(ARGV[1]))
+local spend = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+local ok = spend + held < tonumber(ARGV[3])
+local usd = tonumber(ARGV[2])
+if ok and usd > 0 then
+  held = held + usd
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+  redis.call('PEXPIRE', KEYS[3], ARGV[6])
+end
+store_held(held, ARGV[6])
+return { ok and 1 or 0, string.format('%.17g', spend), string.format('%.17g', held) }
+`;
+
+/**
+ * Settle. ARGV: now, member ('' for none), its usd, cost, ttl (ms). Releases the
+ * reservation and adds the cost. Returns spend before, spend after, reserved.
+ */
+const SETTLE_LUA = `${EXPIRE_HOLDS_LUA}
+local held = expire_holds(tonumber(ARGV[1]))
+if ARGV[2] ~= '' and redis.call('ZREM', KEYS[3], ARGV[2]) == 1 then held = held - tonumber(ARGV[3]) end
+if redis.call('ZCARD', KEYS[3]) == 0 then held = 0 end
+store_held(held, ARGV[5])
+local before = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+local spend = before
+if tonumber(ARGV[4]) > 0 then
+  spend = tonumber(redis.call('INCRBYFLOAT', KEYS[1], ARGV[4]))
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+end
+return { string.format('%.17g', before), string.format('%.17g', spend), string.format('%.17g', held) }
+`;
+
+type ScriptCommand = (numKeys: number, ...args: (string | number)[]) => Promise<string[] | (string | number)[]>;
+
+/** `host:port` (IPv6 hosts in brackets) as ioredis takes it. */
+function hostPort(text: string): { host: string; port: number } {
+  const at = text.lastIndexOf(':');
+  return { host: text.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(text.slice(at + 1)) };
+}
+
+/** A budget key's three Redis keys (the key carries the hash tag, so they share a slot). */
+function budgetKeys(prefix: string, key: string): [string, string, string] {
+  return [`${prefix}${key}:spend`, `${prefix}${key}:held`, `${prefix}${key}:holds`];
+}
+
+/** Large finite stand-in for an unlimited budget (Lua cannot read "Infinity"). */
+const NO_LIMIT = 1e300;
 
 /** A router's cache in Redis (`<prefix>cache:<router>:<sha256>`), with a local LRU while Redis is down. */
 class RedisCacheSpace implements CacheSpace {
@@ -122,18 +208,22 @@ class RedisCacheSpace implements CacheSpace {
 }
 
 /**
- * Counters and cache shared through Redis. Rate limiting is one Lua script per check
- * (loaded once, then called by SHA), spend is INCRBYFLOAT on period-stamped keys with an
- * expiry, cache entries are keys with a TTL. While Redis is unreachable every operation
+ * Counters and cache shared through Redis (one server, a cluster or a sentinel-managed
+ * primary). Rate limiting is one Lua script per check (loaded once, then called by SHA),
+ * a budget's check-and-reserve and its settlement are one script each on period-stamped
+ * keys with an expiry, cache entries are keys with a TTL. Every script's keys share one
+ * hash slot (the callers' keys carry a `{hash tag}`). While Redis is unreachable every operation
  * is answered by a local MemoryStore (logged once per outage, counted per operation), and
  * Redis takes over again when it returns.
  */
 export class RedisStore extends EventEmitter implements StateStore {
   readonly backend = 'redis' as const;
-  readonly client: Redis;
+  readonly client: Redis | Cluster;
   readonly prefix: string;
   private readonly local: MemoryStore;
-  private readonly bucket: BucketCommand;
+  private readonly bucket: ScriptCommand;
+  private readonly reserveScript: ScriptCommand;
+  private readonly settleScript: ScriptCommand;
   private readonly spaces = new Map<string, RedisCacheSpace>();
   private readonly vectorSpaces = new Map<string, RedisVectorSpace>();
   private up = false;
@@ -148,17 +238,43 @@ export class RedisStore extends EventEmitter implements StateStore {
     this.prefix = options.prefix;
     this.local = new MemoryStore(options.now);
     // Loaded here, not at import: a gateway on the memory backend never pays its memory.
-    const { Redis: Client } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
-    this.client = new Client(options.url, {
+    const ioredis = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+    const common = {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       commandTimeout: options.timeoutMs,
       connectTimeout: Math.max(options.timeoutMs, 1000),
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
-    });
-    this.client.defineCommand('sidegateBucket', { lua: BUCKET_LUA });
-    this.bucket = (this.client as unknown as { sidegateBucket: BucketCommand }).sidegateBucket.bind(this.client);
+    };
+    const retry = (times: number): number => Math.min(50 * 2 ** Math.min(times, 5), 1000);
+    const target = options.target;
+    if ('nodes' in target) {
+      this.client = new ioredis.Cluster(target.nodes.map(hostPort), {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        clusterRetryStrategy: retry,
+        redisOptions: { ...common, password: target.password },
+      });
+    } else if ('sentinels' in target) {
+      this.client = new ioredis.Redis({
+        ...common,
+        sentinels: target.sentinels.map(hostPort),
+        name: target.name,
+        password: target.password,
+        sentinelPassword: target.password,
+        sentinelRetryStrategy: retry,
+        retryStrategy: retry,
+      });
+    } else {
+      this.client = new ioredis.Redis(target.url, { ...common, retryStrategy: retry });
+    }
+    const command = (name: string, lua: string): ScriptCommand => {
+      this.client.defineCommand(name, { lua });
+      return (this.client as unknown as Record<string, ScriptCommand>)[name]!.bind(this.client);
+    };
+    this.bucket = command('sidegateBucket', BUCKET_LUA);
+    this.reserveScript = command('sidegateReserve', RESERVE_LUA);
+    this.settleScript = command('sidegateSettle', SETTLE_LUA);
     this.firstAnswer = new Promise<void>((resolve) => {
       this.client.once('ready', resolve);
       this.client.once('error', () => resolve());
@@ -224,41 +340,55 @@ export class RedisStore extends EventEmitter implements StateStore {
     );
   }
 
-  addSpend(key: string, usd: number, expiresAt: number): Promise<number> | number {
+  reserve(hold: BudgetHold, limit: number, now: number, holdMs: number, expiresAt: number): Promise<ReserveResult> | ReserveResult {
     if (!this.up) {
-      this.fellBack('spend_add');
-      return this.local.addSpend(key, usd, expiresAt);
+      this.fellBack('budget_reserve');
+      return this.local.reserve(hold, limit, now, holdMs, expiresAt);
     }
-    return this.client
-      .multi()
-      .incrbyfloat(this.prefix + key, usd)
-      .pexpire(this.prefix + key, Math.max(1000, Math.ceil(expiresAt - this.options.now()))) // relative: the gateway's clock may not be Redis's
-      .exec()
-      .then(
-        (results) => {
-          const [err, value] = results?.[0] ?? [new Error('no reply'), null];
-          if (err) throw err;
-          return Number(value);
-        },
-      )
-      .catch((err: Error) => {
-        this.failed('spend_add', err);
-        return this.local.addSpend(key, usd, expiresAt);
-      });
-  }
-
-  getSpend(key: string): Promise<number> | number {
-    if (!this.up) {
-      this.fellBack('spend_get');
-      return this.local.getSpend(key);
-    }
-    return this.client.get(this.prefix + key).then(
-      (value) => (value === null ? 0 : Number(value)),
+    const ttl = this.ttl(expiresAt);
+    const member = `${hold.id}:${hold.usd}`;
+    const cap = Number.isFinite(limit) ? limit : NO_LIMIT;
+    return this.reserveScript(3, ...budgetKeys(this.prefix, hold.key), now, hold.usd, cap, now + holdMs, member, ttl).then(
+      (out) => ({ allowed: Number(out[0]) === 1, spend: Number(out[1]), reserved: Number(out[2]) }),
       (err: Error) => {
-        this.failed('spend_get', err);
-        return this.local.getSpend(key);
+        this.failed('budget_reserve', err);
+        return this.local.reserve(hold, limit, now, holdMs, expiresAt);
       },
     );
+  }
+
+  settle(key: string, hold: BudgetHold | null, usd: number, expiresAt: number): Promise<SettleResult> | SettleResult {
+    if (!this.up) {
+      this.fellBack('budget_settle');
+      return this.local.settle(key, hold, usd, expiresAt);
+    }
+    const member = hold ? `${hold.id}:${hold.usd}` : '';
+    return this.settleScript(3, ...budgetKeys(this.prefix, key), this.options.now(), member, hold?.usd ?? 0, usd, this.ttl(expiresAt)).then(
+      (out) => ({ before: Number(out[0]), spend: Number(out[1]), reserved: Number(out[2]) }),
+      (err: Error) => {
+        this.failed('budget_settle', err);
+        return this.local.settle(key, hold, usd, expiresAt);
+      },
+    );
+  }
+
+  budgetLevel(key: string, now: number): Promise<BudgetLevel> | BudgetLevel {
+    if (!this.up) {
+      this.fellBack('budget_read');
+      return this.local.budgetLevel(key, now);
+    }
+    return this.reserveScript(3, ...budgetKeys(this.prefix, key), now, 0, NO_LIMIT, now, ':0', this.ttl(now + 60_000)).then(
+      (out) => ({ spend: Number(out[1]), reserved: Number(out[2]) }),
+      (err: Error) => {
+        this.failed('budget_read', err);
+        return this.local.budgetLevel(key, now);
+      },
+    );
+  }
+
+  /** Milliseconds until `expiresAt` by the gateway's clock: relative, since the gateway's clock may not be Redis's. */
+  private ttl(expiresAt: number): number {
+    return Math.max(1000, Math.ceil(expiresAt - this.options.now()));
   }
 
   cacheSpace(name: string, maxSize: number): CacheSpace {
@@ -282,12 +412,16 @@ export class RedisStore extends EventEmitter implements StateStore {
     let removed = await this.local.clearCache(name);
     if (!this.up) return removed;
     const match = `${escapeGlob(this.prefix)}cache:${name === undefined ? '' : `${escapeGlob(name)}:`}*`;
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.client.scan(cursor, 'MATCH', match, 'COUNT', 500);
-      cursor = next;
-      if (keys.length) removed += await this.client.unlink(...keys);
-    } while (cursor !== '0');
+    // A cluster's keys are spread over its primaries: each is scanned on its own.
+    const servers = 'nodes' in this.options.target ? (this.client as Cluster).nodes('master') : [this.client as Redis];
+    for (const server of servers) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await server.scan(cursor, 'MATCH', match, 'COUNT', 500);
+        cursor = next;
+        for (const key of keys) removed += await server.unlink(key); // one key per call: keys of a cluster span slots
+      } while (cursor !== '0');
+    }
     return removed;
   }
 

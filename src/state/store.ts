@@ -33,6 +33,34 @@ export interface BucketResult {
   readonly tokens: readonly number[];
 }
 
+/**
+ * A budget's level in one period: what was spent (settled), and what requests in flight
+ * have reserved and not settled yet.
+ */
+export interface BudgetLevel {
+  readonly spend: number;
+  readonly reserved: number;
+}
+
+export interface ReserveResult extends BudgetLevel {
+  /** Spend and reservations were below the limit, so this reservation was taken. */
+  readonly allowed: boolean;
+}
+
+export interface SettleResult extends BudgetLevel {
+  /** The spend before this settlement (a threshold is crossed by exactly one settlement). */
+  readonly before: number;
+}
+
+/** One request's hold on a budget, to settle (or release) when it is done. */
+export interface BudgetHold {
+  /** The budget's key, without the store's prefix (one period of one spender). */
+  readonly key: string;
+  /** Unique per reservation. */
+  readonly id: string;
+  readonly usd: number;
+}
+
 /** A cached answer, ready to be written. */
 export interface CacheEntry {
   readonly status: number;
@@ -80,10 +108,19 @@ export interface StateStore extends EventEmitter {
    * `cost` from each; `force` takes the costs whatever the levels (charging used tokens).
    */
   take(buckets: readonly BucketSpec[], now: number, force?: boolean): MaybePromise<BucketResult>;
-  /** Adds `usd` to a spend counter that expires at `expiresAt` (epoch ms); returns the new total. */
-  addSpend(key: string, usd: number, expiresAt: number): MaybePromise<number>;
-  /** The spend counter's value (0 when absent). */
-  getSpend(key: string): MaybePromise<number>;
+  /**
+   * Atomically: drops the budget's reservations that expired by `now`; then, when spend
+   * plus reservations is below `limit`, reserves `hold.usd` until `now + holdMs`. The
+   * budget's keys expire at `expiresAt` (epoch ms: after its period).
+   */
+  reserve(hold: BudgetHold, limit: number, now: number, holdMs: number, expiresAt: number): MaybePromise<ReserveResult>;
+  /**
+   * Atomically: releases the reservation (if it has not expired) and adds `usd` (what the
+   * request really cost; 0 for none) to the spend. A null hold only adds spend.
+   */
+  settle(key: string, hold: BudgetHold | null, usd: number, expiresAt: number): MaybePromise<SettleResult>;
+  /** The budget's spend and unexpired reservations (0 and 0 when absent). */
+  budgetLevel(key: string, now: number): MaybePromise<BudgetLevel>;
   /**
    * The cache space of one router. Asking again with the same name and size returns the
    * same space (its entries survive a reload); another size makes a new, empty one.
