@@ -27,6 +27,10 @@ export const ERROR_CODES = {
   invalid_json: { status: 400, type: 'invalid_request_error' },
   invalid_request: { status: 400, type: 'invalid_request_error' },
   request_too_large: { status: 413, type: 'invalid_request_error' },
+  /** No known, enabled, unexpired gateway key (tenancy): the same answer whatever the reason. */
+  invalid_api_key: { status: 401, type: 'invalid_request_error' },
+  /** The key may not use the router it asked for. */
+  router_not_allowed: { status: 403, type: 'permission_error' },
   not_found: { status: 404, type: 'not_found_error' },
   router_not_found: { status: 404, type: 'invalid_request_error' },
   model_not_found: { status: 404, type: 'invalid_request_error' },

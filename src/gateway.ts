@@ -17,6 +17,7 @@ import { CONFIG_DEFAULTS } from './config/schema.js';
 import { adminHandler } from './server/admin.js';
 import { proxyUpgrade } from './upstream/websocket.js';
 import { parseDuration } from './util/units.js';
+import { tokenMatches } from './server/admin-token.js';
 import { createStateStore, stateIdentity } from './state/create.js';
 import type { StateStore } from './state/store.js';
 import { injector, type Inject, type InjectedResponse, type InjectRequest } from './server/inject.js';
@@ -112,6 +113,9 @@ export class Gateway extends EventEmitter implements Runtime {
   private reloadCounts = { success: 0, error: 0, unchanged: 0 };
   private lastReloadError: string | null = null;
   private watcher: ConfigWatcher | null = null;
+  /** Watches `auth.keys_file` (its path follows the live config). */
+  private keysWatcher: { path: string; watcher: ConfigWatcher } | null = null;
+  private readonly watchFiles: boolean;
   private server: Server | null = null;
   private admin: Server | null = null;
   /** The probe-only and metrics-only listeners, when configured. */
@@ -175,6 +179,8 @@ export class Gateway extends EventEmitter implements Runtime {
     this.handler = (req, res) => handleRequest(this, req, res);
     this.injectRequest = injector(this.handler);
     this.upgradeHandler = (req, socket, head) => this.onUpgrade(req, socket, head);
+    this.watchFiles = options.watch !== false;
+    this.followKeysFile();
     if (typeof source === 'string' && options.watch !== false) {
       this.watcher = watchConfigFile(
         source,
@@ -191,6 +197,23 @@ export class Gateway extends EventEmitter implements Runtime {
   private newWebhooks(loaded: LoadedConfig): Webhooks | null {
     const list = loaded.config.webhooks;
     return list && list.length > 0 ? new Webhooks(list, this.logger, this.metrics) : null;
+  }
+
+  /** Watches the live config's keys file, whatever the config's own source (a mounted Secret changes on its own). */
+  private followKeysFile(): void {
+    const path = this.live.loaded.keysFile;
+    if (!this.watchFiles || this.keysWatcher?.path === path || this.isDraining) return;
+    void this.keysWatcher?.watcher.close();
+    this.keysWatcher = path
+      ? {
+          path,
+          watcher: watchConfigFile(
+            path,
+            () => void this.reload().catch(() => {}),
+            (err) => this.logger.warn({ err }, 'keys file watcher failed'),
+          ),
+        }
+      : null;
   }
 
   private newStore(loaded: LoadedConfig): StateStore {
@@ -300,6 +323,7 @@ export class Gateway extends EventEmitter implements Runtime {
     }
     previous.lease.retired = true;
     if (previous.lease.inflight === 0) void closePipeline(previous);
+    this.followKeysFile();
     this.reloadCounts.success++;
     this.lastReloadError = null;
     this.metrics.reloads.labels('success').inc();
@@ -336,7 +360,7 @@ export class Gateway extends EventEmitter implements Runtime {
    * `listen()` waits for it; an app that only mounts `handler` may await it too.
    */
   async ready(): Promise<void> {
-    await Promise.all([this.watcher?.ready, this.store.ready()]);
+    await Promise.all([this.watcher?.ready, this.keysWatcher?.watcher.ready, this.store.ready()]);
   }
 
   /** Starts the data-plane and admin listeners on the config's addresses (or the overrides). */
@@ -395,6 +419,8 @@ export class Gateway extends EventEmitter implements Runtime {
     this.isDraining = true;
     this.logger.info({ in_flight: this.inflight, drain_ms: drainMs }, 'draining');
     await this.watcher?.close();
+    await this.keysWatcher?.watcher.close();
+    this.keysWatcher = null;
     const server = this.server;
     const serverClosed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     server?.closeIdleConnections();
@@ -450,8 +476,19 @@ export class Gateway extends EventEmitter implements Runtime {
       in_flight: this.inflight,
       draining: this.isDraining,
       state: this.store.health(),
+      ...(pipeline.tenancy ? { tenancy: pipeline.tenancy.stats() } : {}),
       routers,
     };
+  }
+
+  /** GET /keys: each key's name, team, state and spend; null when the config has no tenancy. */
+  async keys(): Promise<Record<string, unknown> | null> {
+    return this.live.tenancy ? this.live.tenancy.report() : null;
+  }
+
+  /** Whether an admin request's `Authorization` carries `server.admin_token` (always, when none is set). */
+  adminAuthorized(authorization: string | undefined): boolean {
+    return tokenMatches(this.live.adminToken, authorization);
   }
 
   /** The /readyz detail: ready unless draining; a Redis outage is reported, never fatal. */

@@ -16,6 +16,9 @@ import { Locator } from './positions.js';
 import { checkReferences } from './references.js';
 import { checkSchema } from './validate.js';
 import { redactConfig } from './redact.js';
+import type { KeyConfig } from './types.js';
+import { keysFilePath, loadKeysFile } from './keys-file.js';
+import { checkTenancy, type PlacedKey } from './tenancy-references.js';
 
 export interface ConfigIssue {
   /** The YAML path, `routers.chat.targets[1].upstream`; '' for the file as a whole. */
@@ -58,8 +61,12 @@ export interface LoadedConfig {
   readonly config: GatewayConfig;
   /** The file path, or '<inline>'. */
   readonly source: string;
-  /** sha256 hex of the raw text. */
+  /** sha256 hex of the raw text (and of the keys file's, when there is one). */
   readonly hash: string;
+  /** Tenancy's keys (`auth.keys` and the keys file's), or null when the config has no `auth`. */
+  readonly keys: readonly KeyConfig[] | null;
+  /** The keys file's absolute path, or null. */
+  readonly keysFile: string | null;
   /** The config with secrets, values from the environment and URL passwords replaced by "[redacted]" (frozen). */
   readonly redacted: unknown;
   /** Loaded with `placeholders`: the `${NAME}` kept for want of a value (else empty). */
@@ -124,9 +131,27 @@ export function loadConfigText(
   const issues = [...interpolation.issues, ...schema.issues, ...checkReferences(data, context)];
   if (issues.length > 0) throw new ConfigError(issues.sort(byPosition));
 
+  const config = data as GatewayConfig;
+  let keys: KeyConfig[] | null = null;
+  let keysFile: string | null = null;
+  let fullHash = hash;
+  if (config.auth) {
+    const placed: PlacedKey[] = (config.auth.keys ?? []).map((key, i) => ({ key, path: ['auth', 'keys', i], locator }));
+    if (config.auth.keys_file !== undefined) {
+      keysFile = keysFilePath(config.auth.keys_file, source);
+      const file = loadKeysFile(keysFile, env);
+      if (Array.isArray(file)) throw new ConfigError(file);
+      placed.push(...file.keys.map((key, i) => ({ key, path: [i], locator: file.locator })));
+      fullHash = createHash('sha256').update(text).update('\0').update(file.text).digest('hex');
+    }
+    const tenancyIssues = checkTenancy(config, placed, locator);
+    if (tenancyIssues.length > 0) throw new ConfigError(tenancyIssues);
+    keys = placed.map((p) => p.key);
+  }
+
   const redacted = redactConfig(data, new Set([...interpolation.fromEnv, ...schema.secrets]));
   const placeholders = Object.freeze(interpolation.placeholders.map((p) => Object.freeze(p)));
-  return Object.freeze({ config: deepFreeze(data as GatewayConfig), source, hash, redacted, placeholders });
+  return Object.freeze({ config: deepFreeze(config), source, hash: fullHash, redacted, placeholders, keys: keys && deepFreeze(keys), keysFile });
 }
 
 /** Read and load a config file. Throws ConfigError, also when the file cannot be read. */

@@ -5,8 +5,9 @@
  * - an alias belongs to one router only, and is never the name of another router;
  * - a `percentage` router gives every target a weight, and the weights add up to 100;
  * - an `embedder: { upstream }` of a feature or interceptor names an upstream;
- * - a router with `response_prefetch` has a cache to warm (`cache` or `semantic_cache`).
- * - `features.context_compression` names an existing `router` and `prompt`.
+ * - a router with `response_prefetch` has a cache to warm (`cache` or `semantic_cache`);
+ * - `features.context_compression` names an existing `router` and `prompt`;
+ * - `state.redis` names exactly one of `url`, `nodes`, `sentinels`.
  * Runs on whatever the file holds (also when the schema found errors), so it only looks
  * at values of the expected types.
  */
@@ -105,6 +106,21 @@ export function checkReferences(config: unknown, { locator, fromEnv, failed }: C
     if (features.response_prefetch !== undefined && features.cache === undefined && features.semantic_cache === undefined) {
       const own = isObject(router) && isObject(router.features) && router.features.response_prefetch !== undefined;
       issues.push(locator.issue(own ? ['routers', name, 'features', 'response_prefetch'] : ['defaults', 'features', 'response_prefetch'], `router "${name}" has response_prefetch but no cache or semantic_cache to warm`));
+    }
+  }
+
+  const redis = isObject(config.state) && isObject(config.state.redis) ? config.state.redis : null;
+  if (redis) {
+    const given = ['url', 'nodes', 'sentinels'].filter((k) => redis[k] !== undefined);
+    if (given.length !== 1) {
+      issues.push(
+        locator.issue(
+          ['state', 'redis'],
+          given.length === 0
+            ? 'needs one of `url` (one server), `nodes` (a Redis Cluster) or `sentinels` with `name`'
+            : `set only one of \`url\`, \`nodes\`, \`sentinels\` (it sets ${given.join(' and ')})`,
+        ),
+      );
     }
   }
 

@@ -96,10 +96,27 @@ function precompiledUsable(): boolean {
 }
 
 export function checkSchema(data: unknown, context: CheckContext): SchemaCheck {
-  let secrets: string[] = [];
+  const secrets: string[] = [];
   if (precompiledUsable() && precompiled.call({ secrets } satisfies ValidationContext, data)) return { issues: [], secrets };
-  const validate = getValidator();
-  secrets = [];
+  return checkWith(getValidator(), data, context);
+}
+
+const definitionValidators = new Map<string, ValidateFunction>();
+
+/** Validate `data` against one of the gateway schema's `$defs` (e.g. the list of a keys file), with the verbose validator. */
+export function checkDefinition(def: string, data: unknown, context: CheckContext): SchemaCheck {
+  let validate = definitionValidators.get(def);
+  if (!validate) {
+    getValidator();
+    validate = instance().getSchema(`${SCHEMA_ID}#/$defs/${def}`);
+    if (!validate) throw new Error(`the gateway schema has no definition "${def}"`);
+    definitionValidators.set(def, validate);
+  }
+  return checkWith(validate, data, context);
+}
+
+function checkWith(validate: ValidateFunction, data: unknown, context: CheckContext): SchemaCheck {
+  const secrets: string[] = [];
   if (validate.call({ secrets } satisfies ValidationContext, data)) return { issues: [], secrets };
   const errors = simplify(validate.errors ?? [], data);
   const issues: ConfigIssue[] = [];

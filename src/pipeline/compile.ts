@@ -28,6 +28,7 @@ import { Embedders } from '../embeddings/create.js';
 import type { Inject } from '../server/inject.js';
 import type { Telemetry } from '../observability/telemetry.js';
 import { NO_EVENTS, type EventSink } from '../events/events.js';
+import { Tenancy } from '../tenancy/tenancy.js';
 
 export interface CompileOptions {
   readonly logger: Logger;
@@ -61,6 +62,7 @@ interface Shared {
   readonly routerNames: ReadonlySet<string>;
   readonly prompts: CompileDeps['prompts'];
   readonly events: EventSink;
+  readonly tenancy: Tenancy | null;
 }
 
 function compileUpstream(name: string, config: UpstreamConfig, connectTimeoutMs: number | null, options: CompileOptions): CompiledUpstream {
@@ -106,11 +108,16 @@ function compileRouter(
     Object.freeze({ index, upstream: upstreams.get(t.upstream)!, model: t.model ?? null, weight: t.weight ?? 1 }),
   );
   const routerFingerprint = createHash('sha256').update(JSON.stringify(config.targets)).digest('hex').slice(0, 16);
-  const deps: CompileDeps = { routerName: name, targets, logger: options.logger, metrics: options.metrics, routerFingerprint, ...shared };
+  const { tenancy: _tenancy, ...common } = shared;
+  const deps: CompileDeps = { routerName: name, targets, logger: options.logger, metrics: options.metrics, routerFingerprint, ...common };
   const explain: string[] = [];
 
   const builtins: PlacedStage[] = [{ stage: STREAM_USAGE, order: STAGE_ORDER.stream_usage }];
   const described = new Map<Stage, string>();
+  for (const { stage, order, description } of shared.tenancy?.stagesFor() ?? []) {
+    builtins.push({ stage, order });
+    described.set(stage, description);
+  }
   for (const feature of [...FEATURES].sort((a, b) => a.order - b.order)) {
     const featureConfig = features[feature.name];
     if (featureConfig === undefined) continue;
@@ -173,16 +180,24 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
       upstreams.set(name, compileUpstream(name, upstream, connectTimeouts.get(name) ?? null, options));
     }
     const pricing = new Pricing(config.pricing);
+    const state = options.state ?? new MemoryStore(options.now);
+    const now = options.now ?? Date.now;
+    const clientIp = clientIpResolver(config.server?.trusted_proxies);
+    const events = options.events ?? NO_EVENTS;
+    const tenancy = loaded.keys
+      ? new Tenancy(config, loaded.keys, { state, now, logger: options.logger, metrics: options.metrics, pricing, clientIp, events }, targetModels(config))
+      : null;
     const shared: Shared = {
-      state: options.state ?? new MemoryStore(options.now),
-      now: options.now ?? Date.now,
+      state,
+      now,
       pricing,
-      clientIp: clientIpResolver(config.server?.trusted_proxies),
+      clientIp,
       embedders: new Embedders((upstream) => upstreams.get(upstream)?.provider),
       inject: options.inject ?? NO_GATEWAY,
       routerNames: new Set(Object.keys(config.routers)),
       prompts: config.prompts ?? {},
-      events: options.events ?? NO_EVENTS,
+      events,
+      tenancy,
     };
     const routers = new Map<string, CompiledRouter>();
     const byModel = new Map<string, CompiledRouter>();
@@ -205,6 +220,8 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
       maxBody: parseSize(config.server?.max_body ?? CONFIG_DEFAULTS.max_body),
       accessLog: config.logging?.access ?? CONFIG_DEFAULTS.access_log,
       telemetry: options.telemetry ? options.telemetry.forPipeline(config.upstreams) : null,
+      tenancy,
+      adminToken: config.server?.admin_token ? createHash('sha256').update(config.server.admin_token).digest() : null,
       lease: { inflight: 0, retired: false },
     });
   } catch (err) {
@@ -223,6 +240,11 @@ export async function closePipeline(pipeline: Pipeline): Promise<void> {
   for (const router of pipeline.routers.values()) for (const stage of router.stages) if (stage.close) stages.add(stage);
   await Promise.allSettled([...stages].map(async (stage) => stage.close!()));
   await closeProviders([...pipeline.upstreams.values()].map((u) => u.provider));
+}
+
+/** Every model a target rewrites to (budget estimates count with their encodings). */
+function targetModels(config: LoadedConfig['config']): (string | null)[] {
+  return Object.values(config.routers).flatMap((r) => r.targets.map((t) => t.model ?? null));
 }
 
 /**

@@ -7,6 +7,7 @@ import type { Phases } from './phases.js';
 import type { Stage, UpstreamCall } from './stage.js';
 import type { Strategy } from './strategies.js';
 import type { RequestContext } from './context.js';
+import type { Tenancy } from '../tenancy/tenancy.js';
 
 /** An upstream as compiled: its provider (with its pool) and its credential, if injected. */
 export interface CompiledUpstream {
@@ -67,6 +68,10 @@ export interface Pipeline {
   readonly accessLog: boolean;
   /** OpenTelemetry for this config's requests, or null when `telemetry` is not configured. */
   readonly telemetry: PipelineTelemetry | null;
+  /** Keys, teams and their limits (`auth`), or null when the config has no tenancy. */
+  readonly tenancy: Tenancy | null;
+  /** The sha256 of `server.admin_token`, or null when the admin listener needs none. */
+  readonly adminToken: Buffer | null;
   /** The one mutable part: requests still running on this pipeline, and whether it was replaced. */
   readonly lease: PipelineLease;
 }

@@ -35,6 +35,8 @@ export function finishRequest(runtime: Runtime, ctx: RequestContext): void {
         method: ctx.method,
         path: ctx.upstreamPath || (ctx.req.url ?? '').split('?', 1)[0],
         router: router?.name ?? null,
+        key: ctx.identity?.key ?? null,
+        team: ctx.identity?.team ?? null,
         upstream: ctx.target?.upstream.name ?? null,
         model: ctx.model ?? null,
         stream: ctx.stream,

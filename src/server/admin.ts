@@ -12,6 +12,24 @@ export interface AdminSource {
   clearCache?(router?: string): Promise<{ router: string | null; removed: number } | null>;
   /** DELETE /memory?scope=: forgets one scope's semantic memory (every router's, or one); null when the router does not exist. */
   forgetMemory?(scope: string, router?: string): Promise<{ scope: string; routers: string[]; removed: number } | null>;
+  /** GET /keys: tenancy's keys with their teams, state and spend; null without tenancy. */
+  keys?(): Promise<Record<string, unknown> | null>;
+  /** Whether the request's `Authorization` carries `server.admin_token` (true when none is set). */
+  adminAuthorized?(authorization: string | undefined): boolean;
+}
+
+/** What probes reach without the admin token. */
+const OPEN_PATHS = new Set(['/healthz', '/readyz']);
+
+function keys(source: AdminSource, res: ServerResponse): void {
+  if (!source.keys) return json(res, 404, { error: { message: 'No keys: the config has no `auth`.', type: 'not_found_error', param: null, code: 'not_found' } });
+  source.keys().then(
+    (report) => {
+      if (report) return json(res, 200, report);
+      json(res, 404, { error: { message: 'No keys: the config has no `auth`.', type: 'not_found_error', param: null, code: 'not_found' } });
+    },
+    (err: Error) => json(res, 500, { error: { message: err.message, type: 'api_error', param: null, code: 'internal_error' } }),
+  );
 }
 
 /** What the probe-only listener (`server.health`) serves. */
@@ -57,15 +75,22 @@ function notFound(res: ServerResponse, path: string): void {
 
 /**
  * The admin listener (separate port, loopback by default): /healthz, /readyz, /health,
- * /stats, /metrics, /config, `DELETE /cache` (`?router=<name>` for one router's cache) and
- * `DELETE /memory?scope=<value>` (semantic memory; `&router=<name>` for one router's).
- * Features add their own sections to /stats. With `only`, every other path is a 404 (the
- * probe-only and metrics-only listeners, which may face the pod network).
+ * /stats, /metrics, /config, /keys, `DELETE /cache` (`?router=<name>` for one router's
+ * cache) and `DELETE /memory?scope=<value>` (semantic memory; `&router=<name>` for one
+ * router's). Features add their own sections to /stats. With `only`, every other path is a
+ * 404 (the probe-only and metrics-only listeners, which may face the pod network). With
+ * `server.admin_token`, everything but /healthz and /readyz needs it.
  */
 export function adminHandler(source: AdminSource, only?: ReadonlySet<string>): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0]!;
     if (only && !only.has(path)) return notFound(res, path);
+    if (!OPEN_PATHS.has(path) && source.adminAuthorized && !source.adminAuthorized(req.headers.authorization)) {
+      res.setHeader('www-authenticate', 'Bearer realm="sidegate-admin"');
+      return json(res, 401, {
+        error: { message: 'This admin endpoint needs `Authorization: Bearer <server.admin_token>`.', type: 'invalid_request_error', param: null, code: 'invalid_admin_token' },
+      });
+    }
     if (path === '/cache' && req.method === 'DELETE') return clearCache(source, req, res);
     if (path === '/memory' && req.method === 'DELETE') return forgetMemory(source, req, res);
     const deleteOnly = path === '/cache' || path === '/memory';
@@ -87,6 +112,8 @@ export function adminHandler(source: AdminSource, only?: ReadonlySet<string>): (
         return json(res, 200, source.stats());
       case '/config':
         return json(res, 200, source.redactedConfig());
+      case '/keys':
+        return keys(source, res);
       case '/metrics':
         source.metricsText().then(
           ({ contentType, body }) => {

@@ -32,8 +32,10 @@ function wsProxy(): ProxyServer {
 
 function refuse(socket: Duplex, error: GatewayError): void {
   const body = JSON.stringify(error.toJSON());
+  let extra = '';
+  for (const [name, value] of Object.entries(error.headers ?? {})) extra += `${name}: ${value}\r\n`;
   socket.end(
-    `HTTP/1.1 ${error.status} ${error.code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${error.status} ${error.code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
   );
 }
 
@@ -55,6 +57,7 @@ export function proxyUpgrade(pipeline: Pipeline, req: IncomingMessage, socket: D
     if (!route) throw new GatewayError('not_found', `Unknown path ${req.url}: WebSockets are proxied on /v1/* only.`);
     const url = new URL(route.upstreamPath, 'http://gateway');
     const router = routerOf(pipeline, route.pinned, url.searchParams.get('model'));
+    pipeline.tenancy?.identifyUpgrade(req, router.name); // a WebSocket needs a key as any request does
     const target = router.candidates(null)[0]!;
     const base = target.upstream.wsOrigin;
     if (!base) throw new GatewayError('not_found', `Upstream "${target.upstream.name}" does not accept WebSocket connections.`);

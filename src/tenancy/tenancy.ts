@@ -1,0 +1,284 @@
+/**
+ * Tenancy, compiled once per config: the key table, and for each key and team its rate
+ * limit, its budget and its books (spend per period, shown by GET /keys). Every router gets
+ * three stages from here, at their places on the ordered line: authentication (100), the
+ * keys' and teams' rate limits (200) and their budgets (300). The limiters and ledgers are
+ * shared by every router, so a key's limit and budget hold across all of them.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import type { GatewayConfig, KeyConfig, TenantBudget, TenantRateLimit } from '../config/types.js';
+import { BudgetLedger, roundUsd } from '../features/budget-ledger.js';
+import { BudgetGuard } from '../features/budget.js';
+import { actualCost } from '../features/budget-estimate.js';
+import { dropUpstreamLimitHeaders, RateLimiter, refusedCounter } from '../features/rate_limit.js';
+import type { CounterChild, LocalCounter } from '../observability/local-metrics.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { RequestContext } from '../pipeline/context.js';
+import type { Identity } from '../pipeline/identity.js';
+import { STAGE_ORDER } from '../pipeline/order.js';
+import type { PlacedStage, Stage } from '../pipeline/stage.js';
+import type { Pricing } from '../pricing.js';
+import type { ClientIp } from '../server/client-ip.js';
+import type { StateStore } from '../state/store.js';
+import type { EventSink } from '../events/events.js';
+import { loadEncodingsFor } from '../tokens/index.js';
+import type { UpstreamResponse } from '../providers/provider.js';
+import { Authenticator } from './authenticate.js';
+import { KeyTable, keyState } from './key-table.js';
+
+export interface TenancyDeps {
+  readonly state: StateStore;
+  readonly now: () => number;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly pricing: Pricing;
+  readonly clientIp: ClientIp;
+  /** Where `budget.threshold` events go (the webhooks). */
+  readonly events: EventSink;
+}
+
+/** A key's or team's limits and books. */
+interface Tenant {
+  readonly limiter: RateLimiter | null;
+  readonly guard: BudgetGuard | null;
+  /** The budget's ledger, or one that only keeps the books (month by month). */
+  readonly books: BudgetLedger;
+}
+
+/** A stage with its place on the line and its `sidegate explain` line. */
+export interface TenancyStage extends PlacedStage {
+  readonly description: string;
+}
+
+/** Runs checks one after another, awaiting only those that return a promise. */
+function inSequence(ctx: RequestContext, checks: readonly (() => void | Promise<void>)[]): void | Promise<void> {
+  for (let i = 0; i < checks.length; i++) {
+    const result = checks[i]!();
+    if (result instanceof Promise) return result.then(() => inSequence(ctx, checks.slice(i + 1)));
+  }
+}
+
+export class Tenancy {
+  readonly auth: Authenticator;
+  readonly keys = new Map<string, Tenant>();
+  readonly teams = new Map<string, Tenant>();
+  private readonly hasLimits: boolean;
+  private readonly hasTokenLimits: boolean;
+  private readonly requests: LocalCounter;
+  private readonly tokens: LocalCounter;
+  private readonly children = new Map<string, Map<number, CounterChild>>();
+  private readonly tokenChildren = new Map<string, { prompt: CounterChild; completion: CounterChild }>();
+
+  constructor(
+    config: GatewayConfig,
+    keys: readonly KeyConfig[],
+    private readonly deps: TenancyDeps,
+    models: readonly (string | null)[],
+  ) {
+    const teams = config.teams ?? {};
+    const table = new KeyTable(keys, teams);
+    this.auth = new Authenticator(table, deps.clientIp, deps.now, deps.logger);
+    const refused = refusedCounter(deps.metrics);
+    const tenant = (scope: 'key' | 'team', name: string, limit: TenantRateLimit | undefined, budget: TenantBudget | undefined): Tenant => {
+      const limiter = limit ? new RateLimiter(limit, `${scope} "${name}"`, `rl:${scope}`, deps.state, deps.now, deps.logger, refused, '') : null;
+      const books = new BudgetLedger({
+        router: '',
+        scope,
+        usd: budget?.usd ?? Infinity,
+        period: budget?.period ?? 'month',
+        state: deps.state,
+        now: deps.now,
+        logger: deps.logger,
+        metrics: deps.metrics,
+        events: deps.events,
+      });
+      const guard = budget ? new BudgetGuard(books, budget.usd, budget.period, deps.pricing, deps.now, { router: '', scope, metrics: deps.metrics }) : null;
+      return { limiter, guard, books };
+    };
+    for (const [name, team] of Object.entries(teams)) this.teams.set(name, tenant('team', name, team.rate_limit, team.budget));
+    for (const key of keys) this.keys.set(key.name, tenant('key', key.name, key.rate_limit, key.budget));
+    const all = [...this.keys.values(), ...this.teams.values()];
+    this.hasLimits = all.some((t) => t.limiter !== null);
+    this.hasTokenLimits = all.some((t) => t.limiter?.tokens);
+    if (all.some((t) => t.guard !== null)) loadEncodingsFor([undefined, ...models]);
+    this.requests = deps.metrics.localCounter('ai_gateway_key_requests_total', 'Requests answered per caller key (by its name, never the key) and team, by HTTP status.', ['key', 'team', 'status']);
+    this.tokens = deps.metrics.localCounter('ai_gateway_key_tokens_total', 'Tokens reported in `usage` per caller key and team, by kind (prompt or completion).', ['key', 'team', 'kind']);
+  }
+
+  get table(): KeyTable {
+    return this.auth.table;
+  }
+
+  /** The identity of a WebSocket upgrade on `router` (or throws its 401/403). */
+  identifyUpgrade(req: IncomingMessage, router: string): Identity {
+    return this.auth.identify(req, router);
+  }
+
+  /** The stages of one router. */
+  stagesFor(): TenancyStage[] {
+    const stages: TenancyStage[] = [
+      { stage: new AuthStage(this), order: STAGE_ORDER.authenticate, description: `tenancy: authenticate (${this.table.size} keys; 401 invalid_api_key, 403 router_not_allowed)` },
+    ];
+    if (this.hasLimits) {
+      stages.push({ stage: new TenantLimitStage(this, this.hasTokenLimits), order: STAGE_ORDER.rate_limit, description: 'tenancy: the key\'s and its team\'s own rate limits' });
+    }
+    stages.push({ stage: new TenantBudgetStage(this), order: STAGE_ORDER.budget, description: 'tenancy: the key\'s and its team\'s budgets (reserve, then settle), and their spend' });
+    return stages;
+  }
+
+  /** Counts one finished request for its key. */
+  count(ctx: RequestContext): void {
+    const identity = ctx.identity;
+    if (!identity?.key || !this.keys.has(identity.key)) return;
+    const team = identity.team ?? '';
+    let byStatus = this.children.get(identity.key);
+    if (!byStatus) this.children.set(identity.key, (byStatus = new Map()));
+    const status = ctx.clientClosed && !ctx.res.writableFinished ? 499 : ctx.status;
+    let child = byStatus.get(status);
+    if (!child) byStatus.set(status, (child = this.requests.child(identity.key, team, String(status))));
+    child.inc();
+    if (ctx.promptTokens > 0 || ctx.completionTokens > 0) {
+      let tokens = this.tokenChildren.get(identity.key);
+      if (!tokens) {
+        tokens = { prompt: this.tokens.child(identity.key, team, 'prompt'), completion: this.tokens.child(identity.key, team, 'completion') };
+        this.tokenChildren.set(identity.key, tokens);
+      }
+      if (ctx.promptTokens > 0) tokens.prompt.inc(ctx.promptTokens);
+      if (ctx.completionTokens > 0) tokens.completion.inc(ctx.completionTokens);
+    }
+  }
+
+  /** Settles the request's holds and records its cost in its key's and team's books. */
+  settle(ctx: RequestContext): void {
+    const identity = ctx.identity;
+    if (!identity?.key) return;
+    const cost = actualCost(ctx, this.deps.pricing) ?? 0;
+    const settle = (tenant: Tenant | undefined, who: string): void => {
+      if (!tenant) return;
+      if (tenant.guard) tenant.guard.settle(ctx);
+      else tenant.books.settle(who, null, cost);
+    };
+    settle(this.keys.get(identity.key), identity.key);
+    if (identity.team) settle(this.teams.get(identity.team), identity.team);
+  }
+
+  tenantOf(identity: Identity | null): { key: Tenant | undefined; team: Tenant | undefined } {
+    return { key: identity?.key ? this.keys.get(identity.key) : undefined, team: identity?.team ? this.teams.get(identity.team) : undefined };
+  }
+
+  /** The /stats section: refusals, and each key's and team's spend as last seen. */
+  stats(): Record<string, unknown> {
+    const section = (tenants: Map<string, Tenant>): Record<string, unknown> => {
+      const out: Record<string, unknown> = {};
+      for (const [name, t] of tenants) {
+        out[name] = {
+          ...t.books.periodStats(),
+          ...t.books.spenderStats(name),
+          rate_limit: t.limiter ? t.limiter.stats() : null,
+          refused: t.guard ? t.guard.refusedCount : 0,
+        };
+      }
+      return out;
+    };
+    return { keys: section(this.keys), teams: section(this.teams), refused: { ...this.auth.refused } };
+  }
+
+  /** GET /keys: each key's name, team, state and spend (read from the state store); never a hash. */
+  async report(): Promise<Record<string, unknown>> {
+    const now = this.deps.now();
+    const spend = async (name: string, tenant: Tenant): Promise<Record<string, unknown>> => {
+      const level = await tenant.books.level(name);
+      const limit = tenant.books.limited ? (tenant.books.periodStats().usd as number) : null;
+      return {
+        period: tenant.books.periodStats().period,
+        period_start: new Date(level.period.start).toISOString(),
+        resets_at: new Date(level.period.end).toISOString(),
+        spend_usd: roundUsd(level.spend),
+        reserved_usd: roundUsd(level.reserved),
+        budget_usd: limit,
+        remaining_usd: limit === null ? null : roundUsd(Math.max(0, limit - level.spend - level.reserved)),
+      };
+    };
+    const keys = await Promise.all(
+      [...this.table.byName.values()].map(async (record) => ({
+        name: record.name,
+        team: record.team,
+        state: keyState(record, now),
+        expires: record.expiresAt === null ? null : new Date(record.expiresAt).toISOString(),
+        routers: record.routers ? [...record.routers] : null,
+        labels: record.labels,
+        spend: await spend(record.name, this.keys.get(record.name)!),
+      })),
+    );
+    const teams: Record<string, unknown> = {};
+    for (const [name, tenant] of this.teams) {
+      teams[name] = { keys: keys.filter((k) => k.team === name).map((k) => k.name), spend: await spend(name, tenant) };
+    }
+    return { keys, teams };
+  }
+}
+
+/** 100: who the caller is (unless a hook placed before it already said). */
+class AuthStage implements Stage {
+  readonly name = 'authenticate';
+  constructor(private readonly tenancy: Tenancy) {}
+
+  authenticate(ctx: RequestContext): void {
+    if (ctx.identity) return;
+    ctx.identity = this.tenancy.auth.identify(ctx.req, ctx.router!.name);
+  }
+
+  onDone(ctx: RequestContext): void {
+    this.tenancy.count(ctx);
+  }
+}
+
+/** 200: the key's own rate limit, then its team's. */
+class TenantLimitStage implements Stage {
+  readonly name = 'tenant_rate_limit';
+
+  constructor(
+    private readonly tenancy: Tenancy,
+    private readonly tokens: boolean,
+  ) {}
+
+  onRequest(ctx: RequestContext): void | Promise<void> {
+    const { key, team } = this.tenancy.tenantOf(ctx.identity);
+    const checks: (() => void | Promise<void>)[] = [];
+    if (key?.limiter) checks.push(() => key.limiter!.check(ctx, ctx.identity!.key!));
+    if (team?.limiter) checks.push(() => team.limiter!.check(ctx, ctx.identity!.team!));
+    return checks.length ? inSequence(ctx, checks) : undefined;
+  }
+
+  onResponse(_ctx: RequestContext, response: UpstreamResponse): void {
+    dropUpstreamLimitHeaders(response);
+  }
+
+  onDone(ctx: RequestContext): void {
+    if (!this.tokens) return;
+    const { key, team } = this.tenancy.tenantOf(ctx.identity);
+    if (key?.limiter) key.limiter.charge(ctx, ctx.identity!.key!);
+    if (team?.limiter) team.limiter.charge(ctx, ctx.identity!.team!);
+  }
+}
+
+/** 300: the key's budget, then its team's (a refusal releases what was reserved when the request is done). */
+class TenantBudgetStage implements Stage {
+  readonly name = 'tenant_budget';
+  constructor(private readonly tenancy: Tenancy) {}
+
+  onRequest(ctx: RequestContext): void | Promise<void> {
+    const identity = ctx.identity;
+    if (!identity?.key) return;
+    const { key, team } = this.tenancy.tenantOf(identity);
+    const checks: (() => void | Promise<void>)[] = [];
+    if (key?.guard) checks.push(() => key.guard!.check(ctx, identity.key!));
+    if (team?.guard) checks.push(() => team.guard!.check(ctx, identity.team!));
+    return checks.length ? inSequence(ctx, checks) : undefined;
+  }
+
+  onDone(ctx: RequestContext): void {
+    this.tenancy.settle(ctx);
+  }
+}
