@@ -28,6 +28,8 @@ const USAGE = `usage:
                                              which router and targets a request would take, and why
   sidegate eval CASES.yaml -c FILE [--live] [--tag T]... [--threshold 0.9] [--junit out.xml] [--json out.json] [--concurrency N]
                                              run evaluation cases through the pipeline (offline: upstreams answer from the mock)
+  sidegate keys new NAME [--team T]          print a fresh gateway key (once) and the auth.keys line to paste
+  sidegate keys hash                         print the sha256 of a key read from stdin
   sidegate --version
   --no-env (validate, explain, diff, route, eval): read no environment variable; \${VAR:-default} takes its default,
            and \${VAR} stays a placeholder (listed by validate)`;
@@ -57,6 +59,7 @@ function parse(argv: string[]) {
       junit: { type: 'string' },
       json: { type: 'string' },
       concurrency: { type: 'string' },
+      team: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -104,6 +107,8 @@ async function main(argv: string[]): Promise<number | null> {
         concurrency: values.concurrency,
         noEnv,
       });
+    case 'keys':
+      return (await import('./cli/keys.js')).keysCommand(args, values.team);
     default:
       throw new UsageError(`sidegate: unknown command "${command}"`);
   }

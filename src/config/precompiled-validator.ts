@@ -7,30 +7,30 @@ export const REGISTRIES = "rate_limit,budget,cache,semantic_cache,response_finge
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sidegate.dev/schemas/gateway.schema.json","title":"sidegate gateway configuration","description":"gateway.yaml: the one configuration file of the sidegate AI gateway. `${VAR}` and `${VAR:-default}` in any value read the environment at load time (`$${` writes a literal `${`).","type":"object","additionalProperties":false,"required":["version","upstreams","routers"],"properties":{"version":{"description":"The config format version. Always `1`.","const":1},"server":{"description":"The listeners.","type":"object","additionalProperties":false,"properties":{"listen":{"$ref":"#/$defs/host_port","description":"Where the data plane listens: the apps' base URL is `http://<listen>/v1`. Default `127.0.0.1:8080`; port 0 picks a free port.","default":"127.0.0.1:8080"},"admin":{"description":"Where the admin listener (`/healthz`, `/readyz`, `/metrics`, `/stats`, `/config`) listens, or `false` for none. Default `127.0.0.1:9090`.","default":"127.0.0.1:9090","anyOf":[{"title":"a host:port like 127.0.0.1:9090","$ref":"#/$defs/host_port"},{"title":"false (no admin listener)","const":false}]},"max_body":{"$ref":"#/$defs/size","description":"The largest request body accepted; larger requests get 413. Default `10mb`.","default":"10mb"},"drain":{"$ref":"#/$defs/duration","description":"On SIGTERM, how long in-flight requests may take to finish (readiness fails at once) before the process exits. Default `25s`.","default":"25s"},"health":{"$ref":"#/$defs/host_port","description":"A probe-only listener serving just `/healthz` and `/readyz`, for the kubelet (e.g. `0.0.0.0:9091`), so the admin listener can stay on loopback. Default: none."},"metrics":{"$ref":"#/$defs/host_port","description":"A listener serving only `/metrics`, for Prometheus scraping from outside the pod (e.g. `0.0.0.0:9092`), so the admin listener (with `/config` and `DELETE /cache`) can stay on loopback. Default: none."},"trusted_proxies":{"description":"Peers (IPs or CIDRs, e.g. `10.0.0.0/8`, `::1`) whose `X-Forwarded-For` header is believed when the gateway needs the client's address (rate limits keyed by `client_ip`). The client is the rightmost address not in this list. Default: none, so the TCP peer is the client.","type":"array","items":{"type":"string","pattern":"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"}}}},"logging":{"description":"Logs (JSON lines on stdout).","type":"object","additionalProperties":false,"properties":{"level":{"description":"The lowest level written. Default `info`; `silent` writes nothing.","enum":["fatal","error","warn","info","debug","trace","silent"],"default":"info"},"access":{"description":"Write one access line per request. Default `true`.","type":"boolean","default":true}}},"state":{"description":"Where shared state lives: rate-limit buckets, budget spend and cached answers. It survives config reloads (a changed `state` section starts a new store).","type":"object","additionalProperties":false,"required":["backend"],"properties":{"backend":{"description":"The state store. `memory` (default): in this process only. `redis`: shared by every replica that uses the same Redis and `prefix`, so they enforce one limit and one budget and share one cache. If Redis is unreachable the gateway keeps serving on local counters, logs it, counts the failures (`ai_gateway_state_failures_total`) and reports it in /readyz, and uses Redis again once it returns.","enum":["memory","redis"],"default":"memory"},"redis":{"description":"The Redis connection; required when `backend` is `redis`.","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"description":"A `redis://` or `rediss://` (TLS) URL, e.g. `\"${REDIS_URL}\"`; a password goes in the URL (`redis://:pass@host:6379/0`). Redacted in /config and logs.","type":"string","pattern":"^rediss?://\\S+$","x-secret":true},"prefix":{"description":"Prepended to every key the gateway writes, so several gateways or apps can share one Redis. Default `sidegate:`.","type":"string","default":"sidegate:"},"timeout":{"$ref":"#/$defs/duration","description":"The longest wait for one Redis command; past it the operation is answered from local counters (and counted as a failure). Default `250ms`.","default":"250ms"}}}},"if":{"properties":{"backend":{"const":"redis"}},"required":["backend"]},"then":{"description":"redis needs its connection","properties":{"redis":{"description":"Required when `backend` is `redis`."}},"required":["redis"]}},"upstreams":{"description":"The providers the gateway may call, by name (at least one). Nothing else is ever called.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/upstream"}},"defaults":{"description":"Inherited by every router; a router's own keys win.","type":"object","additionalProperties":false,"properties":{"features":{"$ref":"#/$defs/features","description":"Features every router gets unless it sets the same feature itself."},"interceptors":{"$ref":"#/$defs/interceptors","description":"Interceptors for routers that do not list their own."}}},"default_router":{"$ref":"#/$defs/name","description":"The router for requests whose `model` names no router or alias. Without it, such requests get 404 `model_not_found`."},"routers":{"description":"The routes, by name (at least one). A request's `model` selects a router by name or alias.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/router"}},"prompts":{"description":"Prompt templates by name, for the features and interceptors that name one (e.g. `context_compression.prompt`). `{{name}}` placeholders are filled from `variables`.","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One prompt template.","type":"object","additionalProperties":false,"required":["template"],"properties":{"template":{"description":"The prompt text, with `{{name}}` placeholders (at most 100000 characters).","type":"string","minLength":1,"maxLength":100000},"variables":{"description":"Default values of the placeholders, by name.","type":"object","maxProperties":100,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"A placeholder value.","type":"string","maxLength":10000}}}}},"pricing":{"description":"What tokens cost, in USD per 1M tokens, by model name. A default table for common OpenAI and Anthropic models ships with the gateway; entries here override or extend it. A dated model name (`gpt-4o-2024-08-06`) uses the entry it starts with. Budgets and cost-aware routing read it.","type":"object","propertyNames":{"minLength":1},"additionalProperties":{"description":"The price of one model.","type":"object","additionalProperties":false,"required":["input","output"],"properties":{"input":{"description":"USD per 1M prompt (input) tokens.","type":"number","minimum":0},"output":{"description":"USD per 1M completion (output) tokens.","type":"number","minimum":0},"cached_input":{"description":"USD per 1M input tokens read from the provider's prompt cache. Default: `input`.","type":"number","minimum":0},"cache_write":{"description":"USD per 1M input tokens written to the provider's prompt cache (Anthropic). Default: `input`.","type":"number","minimum":0}}}},"telemetry":{"description":"OpenTelemetry, off unless set: a span per request and a child span per upstream try (GenAI semantic conventions), the caller's `traceparent` continued and each try's sent upstream, `trace_id` in the access line, and the metrics `gen_ai.client.token.usage` and `gen_ai.client.operation.duration`, all exported over OTLP/HTTP.","type":"object","additionalProperties":false,"required":["otlp"],"properties":{"otlp":{"description":"Where to export: an OpenTelemetry Collector (or any OTLP/HTTP receiver).","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"The receiver's base URL, e.g. `http://otel-collector:4318`; `/v1/traces` and `/v1/metrics` are appended."},"protocol":{"description":"The OTLP/HTTP encoding: `http/protobuf` (default) or `http/json`.","enum":["http/protobuf","http/json"],"default":"http/protobuf"},"headers":{"description":"Headers sent with every export, e.g. `{ authorization: \"Bearer ${OTLP_TOKEN}\" }` (at most 32). Values are redacted in /config and logs.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}},"timeout":{"$ref":"#/$defs/duration","description":"How long one export may take (100ms to 60s). Default `10s`.","default":"10s"}}},"service_name":{"description":"The `service.name` resource attribute. Default `sidegate`.","type":"string","minLength":1,"maxLength":256,"default":"sidegate"},"sample":{"description":"The share of new traces recorded, 0 to 1. Default `1`. A caller's `traceparent` decides for its own trace (sampled or not).","type":"number","minimum":0,"maximum":1,"default":1},"metrics_interval":{"$ref":"#/$defs/duration","description":"How often metrics are exported (1s to 1h). Default `60s`; they are also exported at shutdown.","default":"60s"}}},"webhooks":{"description":"Events POSTed to other systems, signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`). Delivered off the request path from a bounded queue, one at a time per webhook, retried with exponential backoff on network errors, 408, 429 and 5xx. At most 16.","type":"array","maxItems":16,"items":{"description":"One receiver.","type":"object","additionalProperties":false,"required":["url","secret"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"Where events are POSTed, e.g. `https://hooks.example.com/sidegate`. Credentials in the URL are redacted in /config and logs."},"secret":{"description":"The signing secret, `whsec_` and base64 (as Standard Webhooks libraries make them), e.g. `\"${WEBHOOK_SECRET}\"`. Redacted in /config and logs.","type":"string","pattern":"^whsec_[A-Za-z0-9+/]{16,}={0,2}$","x-secret":true},"name":{"$ref":"#/$defs/name","description":"Names this webhook in logs and in `ai_gateway_webhook_deliveries_total{webhook}`. Default `webhook-<index>`."},"events":{"description":"The events sent to this webhook. Default: all of them (budget.threshold, circuit.opened, circuit.closed, reload.succeeded, reload.failed, key.expired).","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["budget.threshold","circuit.opened","circuit.closed","reload.succeeded","reload.failed","key.expired"]}},"timeout":{"$ref":"#/$defs/duration","description":"How long one delivery may take (100ms to 60s). Default `10s`.","default":"10s"},"max_attempts":{"description":"Tries per event, the first included (1 to 20). Default `8`.","type":"integer","minimum":1,"maximum":20,"default":8},"backoff":{"$ref":"#/$defs/duration","description":"The first retry waits up to this long, each next one twice as long (full jitter). Default `1s`.","default":"1s"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest wait between two tries. Default `5m`.","default":"5m"},"max_queue":{"description":"Events waiting for this webhook at most (1 to 100000); past it new events are dropped and counted. Default `1000`.","type":"integer","minimum":1,"maximum":100000,"default":1000}}}}},"$defs":{"name":{"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]},"duration":{"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]},"size":{"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]},"host_port":{"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]},"http_url":{"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]},"auth":{"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]},"upstream":{"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`.","default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}},"target":{"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies.","type":"integer","minimum":0}}},"router":{"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one.","type":"array","minItems":1,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}},"features":{"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Cost is computed from each response's `usage` and the `pricing` table. Once the period's spend reaches `usd`, requests get 429 `budget_exceeded` (with `Retry-After` until the period ends) before any upstream call; the request that crosses the limit completes. Spend lives in the `state` store: it survives reloads, and replicas sharing Redis share it.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together).","enum":["router"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) at which a `budget.threshold` event is sent to the `webhooks`, once per period each, by the request whose charge crosses it. Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers (1ms–10m) for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first)."}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept (256b to 1mb); longer bodies end with `…`. Default `16kb`.","default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket: `client_ip` (default; `X-Forwarded-For` is honoured only from `server.trusted_proxies`), `api_key` (a hash of the caller's bearer token, never the token), `header:<name>` (a hash of that header's value), or `global` (one bucket for the router).","type":"string","pattern":"^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","api_key","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"response_fingerprinting":{"description":"A stable hash of each answer's text (case and whitespace folded) in `X-Sidegate-Fingerprint` (non-streamed answers) and the access line (`fingerprint`). Identical answers to different prompts, or from different targets, are counted (`ai_gateway_repeated_answers_total`, the access line's `repeated_answer`): a sign of a stuck or caching upstream. `/stats` shows the top repeats. Non-streamed JSON answers are buffered to read them.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many repeated answers `/stats` lists (1 to 100). Default 10.","type":"integer","minimum":1,"maximum":100,"default":10},"max_tracked":{"description":"Recent fingerprints remembered (100 to 1000000), the least recent forgotten first. Default 10000.","type":"integer","minimum":100,"maximum":1000000,"default":10000},"header":{"description":"Send `X-Sidegate-Fingerprint` on non-streamed answers. Default true.","type":"boolean","default":true}}},"response_prefetch":{"description":"While the client reads an answer, asks the same router the likely next question in the background, so the router's `cache` or `semantic_cache` already holds its answer when the client asks it (the router needs one of them). Follow-ups are the configured `follow_ups` and, with `learn`, the most frequent next user turns seen after the same one. OpenAI chat completions only. Bounded by `max_per_minute` and `concurrency`.","type":"object","additionalProperties":false,"properties":{"follow_ups":{"description":"User turns to ask after every answer, e.g. `[\"Tell me more.\"]`.","type":"array","maxItems":10,"items":{"type":"string","minLength":1,"maxLength":2000}},"learn":{"description":"Learn follow-ups from traffic: after a user turn, the next turns seen after it most often.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many learned follow-ups to ask (1 to 5). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"min_count":{"description":"Seen at least this often (1 to 1000). Default 2.","type":"integer","minimum":1,"maximum":1000,"default":2},"max_tracked":{"description":"User turns remembered (100 to 100000). Default 5000.","type":"integer","minimum":100,"maximum":100000,"default":5000}}},"max_per_minute":{"description":"Warming requests per minute at most (1 to 10000): the prefetch budget. Default 30.","type":"integer","minimum":1,"maximum":10000,"default":30},"concurrency":{"description":"Warming requests in flight at most (1 to 64). Default 2.","type":"integer","minimum":1,"maximum":64,"default":2},"forward_headers":{"description":"The caller's headers sent with the warming requests (they key the cache per tenant). Default `[authorization, x-api-key, api-key]`.","type":"array","maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 10000). Default 1000. A lookup compares the prompt with every entry of its scope (exact cosine): about half a millisecond per thousand entries.","type":"integer","minimum":1,"maximum":10000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"semantic_memory":{"description":"Remembers what each user stated in earlier turns and adds the most relevant statements to new requests as a system message. Statements (the last user turn of an answered request, not a question) are embedded and stored per `scope`; answers carry `X-Sidegate-Memory: <facts added>`. `DELETE /memory?scope=<value>` on the admin listener forgets a scope.","type":"object","additionalProperties":false,"required":["scope"],"properties":{"scope":{"description":"Whose memory: `key` (a gateway key's name), `team`, `api_key` (a hash of the caller's key) or `header:<name>` (e.g. `header:x-user-id`). Values are hashed before they are stored.","type":"string","pattern":"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","examples":["header:x-user-id","key","team"]},"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"top_k":{"description":"Statements added at most (1 to 20). Default 3.","type":"integer","minimum":1,"maximum":20,"default":3},"threshold":{"description":"The least similarity (0 to 1) for a statement to be added. Default 0.3.","type":"number","minimum":0,"maximum":1,"default":0.3},"ttl":{"$ref":"#/$defs/duration","description":"How long a statement is kept. Default `30d`.","default":"30d"},"max_facts":{"description":"Statements kept per scope (1 to 10000), the oldest going first. Default 200.","type":"integer","minimum":1,"maximum":10000,"default":200},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's memory takes in this process. Default `20mb`.","default":"20mb"},"min_chars":{"description":"Shorter turns are not stored (1 to 1000). Default 12.","type":"integer","minimum":1,"maximum":1000,"default":12},"max_chars":{"description":"Longer turns are stored and compared by their start (100 to 32768). Default 2000.","type":"integer","minimum":100,"maximum":32768,"default":2000}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}},"interceptors":{"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`.","type":"array","items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sidegate.dev/schemas/gateway.schema.json","title":"sidegate gateway configuration","description":"gateway.yaml: the one configuration file of the sidegate AI gateway. `${VAR}` and `${VAR:-default}` in any value read the environment at load time (`$${` writes a literal `${`).","type":"object","additionalProperties":false,"required":["version","upstreams","routers"],"properties":{"version":{"description":"The config format version. Always `1`.","const":1},"server":{"description":"The listeners.","type":"object","additionalProperties":false,"properties":{"listen":{"$ref":"#/$defs/host_port","description":"Where the data plane listens: the apps' base URL is `http://<listen>/v1`. Default `127.0.0.1:8080`; port 0 picks a free port.","default":"127.0.0.1:8080"},"admin":{"description":"Where the admin listener (`/healthz`, `/readyz`, `/metrics`, `/stats`, `/config`) listens, or `false` for none. Default `127.0.0.1:9090`.","default":"127.0.0.1:9090","anyOf":[{"title":"a host:port like 127.0.0.1:9090","$ref":"#/$defs/host_port"},{"title":"false (no admin listener)","const":false}]},"max_body":{"$ref":"#/$defs/size","description":"The largest request body accepted; larger requests get 413. Default `10mb`.","default":"10mb"},"drain":{"$ref":"#/$defs/duration","description":"On SIGTERM, how long in-flight requests may take to finish (readiness fails at once) before the process exits. Default `25s`.","default":"25s"},"health":{"$ref":"#/$defs/host_port","description":"A probe-only listener serving just `/healthz` and `/readyz`, for the kubelet (e.g. `0.0.0.0:9091`), so the admin listener can stay on loopback. Default: none."},"metrics":{"$ref":"#/$defs/host_port","description":"A listener serving only `/metrics`, for Prometheus scraping from outside the pod (e.g. `0.0.0.0:9092`), so the admin listener (with `/config` and `DELETE /cache`) can stay on loopback. Default: none."},"trusted_proxies":{"description":"Peers (IPs or CIDRs, e.g. `10.0.0.0/8`, `::1`) whose `X-Forwarded-For` header is believed when the gateway needs the client's address (rate limits keyed by `client_ip`). The client is the rightmost address not in this list. Default: none, so the TCP peer is the client.","type":"array","items":{"type":"string","pattern":"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"}},"admin_token":{"description":"A bearer token (at least 16 characters) the admin listener requires as `Authorization: Bearer <token>` on every endpoint except `/healthz` and `/readyz`, so probes keep working when it listens on the pod IP. Use `${VAR}`; redacted in /config and logs. Default: none (the admin listener is loopback by default).","type":"string","minLength":16,"x-secret":true}}},"logging":{"description":"Logs (JSON lines on stdout).","type":"object","additionalProperties":false,"properties":{"level":{"description":"The lowest level written. Default `info`; `silent` writes nothing.","enum":["fatal","error","warn","info","debug","trace","silent"],"default":"info"},"access":{"description":"Write one access line per request. Default `true`.","type":"boolean","default":true}}},"state":{"description":"Where shared state lives: rate-limit buckets, budget spend and cached answers. It survives config reloads (a changed `state` section starts a new store).","type":"object","additionalProperties":false,"required":["backend"],"properties":{"backend":{"description":"The state store. `memory` (default): in this process only. `redis`: shared by every replica that uses the same Redis and `prefix`, so they enforce one limit and one budget and share one cache. If Redis is unreachable the gateway keeps serving on local counters, logs it, counts the failures (`ai_gateway_state_failures_total`) and reports it in /readyz, and uses Redis again once it returns.","enum":["memory","redis"],"default":"memory"},"redis":{"description":"The Redis connection; required when `backend` is `redis`. Exactly one of `url` (one server), `nodes` (a Redis Cluster) or `sentinels` with `name` (a Sentinel-managed primary). Every script the gateway runs touches keys of one hash slot (hash tags), so a cluster serves it as one server would.","type":"object","additionalProperties":false,"dependentRequired":{"sentinels":["name"]},"properties":{"url":{"description":"A `redis://` or `rediss://` (TLS) URL, e.g. `\"${REDIS_URL}\"`; a password goes in the URL (`redis://:pass@host:6379/0`). Redacted in /config and logs.","type":"string","pattern":"^rediss?://\\S+$","x-secret":true},"nodes":{"description":"Some nodes of a Redis Cluster (`host:port`, 1 to 100); the others are discovered from them.","type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"$ref":"#/$defs/host_port"}},"sentinels":{"description":"Redis Sentinels (`host:port`, 1 to 100) that name the primary called `name`.","type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"$ref":"#/$defs/host_port"}},"name":{"description":"With `sentinels`: the name of the primary the sentinels watch, e.g. `mymaster`.","type":"string","minLength":1,"maxLength":256},"password":{"description":"With `nodes` or `sentinels`: the password of the Redis servers, e.g. `\"${REDIS_PASSWORD}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true},"prefix":{"description":"Prepended to every key the gateway writes, so several gateways or apps can share one Redis. Default `sidegate:`.","type":"string","default":"sidegate:"},"timeout":{"$ref":"#/$defs/duration","description":"The longest wait for one Redis command; past it the operation is answered from local counters (and counted as a failure). Default `250ms`.","default":"250ms"}}}},"if":{"properties":{"backend":{"const":"redis"}},"required":["backend"]},"then":{"description":"redis needs its connection","properties":{"redis":{"description":"Required when `backend` is `redis`."}},"required":["redis"]}},"upstreams":{"description":"The providers the gateway may call, by name (at least one). Nothing else is ever called.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/upstream"}},"defaults":{"description":"Inherited by every router; a router's own keys win.","type":"object","additionalProperties":false,"properties":{"features":{"$ref":"#/$defs/features","description":"Features every router gets unless it sets the same feature itself."},"interceptors":{"$ref":"#/$defs/interceptors","description":"Interceptors for routers that do not list their own."}}},"default_router":{"$ref":"#/$defs/name","description":"The router for requests whose `model` names no router or alias. Without it, such requests get 404 `model_not_found`."},"routers":{"description":"The routes, by name (at least one). A request's `model` selects a router by name or alias.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/router"}},"prompts":{"description":"Prompt templates by name, for the features and interceptors that name one (e.g. `context_compression.prompt`). `{{name}}` placeholders are filled from `variables`.","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One prompt template.","type":"object","additionalProperties":false,"required":["template"],"properties":{"template":{"description":"The prompt text, with `{{name}}` placeholders (at most 100000 characters).","type":"string","minLength":1,"maxLength":100000},"variables":{"description":"Default values of the placeholders, by name.","type":"object","maxProperties":100,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"A placeholder value.","type":"string","maxLength":10000}}}}},"pricing":{"description":"What tokens cost, in USD per 1M tokens, by model name. A default table for common OpenAI and Anthropic models ships with the gateway; entries here override or extend it. A dated model name (`gpt-4o-2024-08-06`) uses the entry it starts with. Budgets and cost-aware routing read it.","type":"object","propertyNames":{"minLength":1},"additionalProperties":{"description":"The price of one model.","type":"object","additionalProperties":false,"required":["input","output"],"properties":{"input":{"description":"USD per 1M prompt (input) tokens.","type":"number","minimum":0},"output":{"description":"USD per 1M completion (output) tokens.","type":"number","minimum":0},"cached_input":{"description":"USD per 1M input tokens read from the provider's prompt cache. Default: `input`.","type":"number","minimum":0},"cache_write":{"description":"USD per 1M input tokens written to the provider's prompt cache (Anthropic). Default: `input`.","type":"number","minimum":0}}}},"telemetry":{"description":"OpenTelemetry, off unless set: a span per request and a child span per upstream try (GenAI semantic conventions), the caller's `traceparent` continued and each try's sent upstream, `trace_id` in the access line, and the metrics `gen_ai.client.token.usage` and `gen_ai.client.operation.duration`, all exported over OTLP/HTTP.","type":"object","additionalProperties":false,"required":["otlp"],"properties":{"otlp":{"description":"Where to export: an OpenTelemetry Collector (or any OTLP/HTTP receiver).","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"The receiver's base URL, e.g. `http://otel-collector:4318`; `/v1/traces` and `/v1/metrics` are appended."},"protocol":{"description":"The OTLP/HTTP encoding: `http/protobuf` (default) or `http/json`.","enum":["http/protobuf","http/json"],"default":"http/protobuf"},"headers":{"description":"Headers sent with every export, e.g. `{ authorization: \"Bearer ${OTLP_TOKEN}\" }` (at most 32). Values are redacted in /config and logs.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}},"timeout":{"$ref":"#/$defs/duration","description":"How long one export may take (100ms to 60s). Default `10s`.","default":"10s"}}},"service_name":{"description":"The `service.name` resource attribute. Default `sidegate`.","type":"string","minLength":1,"maxLength":256,"default":"sidegate"},"sample":{"description":"The share of new traces recorded, 0 to 1. Default `1`. A caller's `traceparent` decides for its own trace (sampled or not).","type":"number","minimum":0,"maximum":1,"default":1},"metrics_interval":{"$ref":"#/$defs/duration","description":"How often metrics are exported (1s to 1h). Default `60s`; they are also exported at shutdown.","default":"60s"}}},"webhooks":{"description":"Events POSTed to other systems, signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`). Delivered off the request path from a bounded queue, one at a time per webhook, retried with exponential backoff on network errors, 408, 429 and 5xx. At most 16.","type":"array","maxItems":16,"items":{"description":"One receiver.","type":"object","additionalProperties":false,"required":["url","secret"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"Where events are POSTed, e.g. `https://hooks.example.com/sidegate`. Credentials in the URL are redacted in /config and logs."},"secret":{"description":"The signing secret, `whsec_` and base64 (as Standard Webhooks libraries make them), e.g. `\"${WEBHOOK_SECRET}\"`. Redacted in /config and logs.","type":"string","pattern":"^whsec_[A-Za-z0-9+/]{16,}={0,2}$","x-secret":true},"name":{"$ref":"#/$defs/name","description":"Names this webhook in logs and in `ai_gateway_webhook_deliveries_total{webhook}`. Default `webhook-<index>`."},"events":{"description":"The events sent to this webhook. Default: all of them (budget.threshold, circuit.opened, circuit.closed, reload.succeeded, reload.failed, key.expired).","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["budget.threshold","circuit.opened","circuit.closed","reload.succeeded","reload.failed","key.expired"]}},"timeout":{"$ref":"#/$defs/duration","description":"How long one delivery may take (100ms to 60s). Default `10s`.","default":"10s"},"max_attempts":{"description":"Tries per event, the first included (1 to 20). Default `8`.","type":"integer","minimum":1,"maximum":20,"default":8},"backoff":{"$ref":"#/$defs/duration","description":"The first retry waits up to this long, each next one twice as long (full jitter). Default `1s`.","default":"1s"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest wait between two tries. Default `5m`.","default":"5m"},"max_queue":{"description":"Events waiting for this webhook at most (1 to 100000); past it new events are dropped and counted. Default `1000`.","type":"integer","minimum":1,"maximum":100000,"default":1000}}}},"auth":{"description":"Tenancy: with keys set, every request needs a known, enabled, unexpired key (else 401, in the caller's API format), a key on a router it may not use gets 403, and the caller's key is never forwarded: every upstream must inject its own credential (`auth: { bearer: ... }`), so apps never hold provider keys.","type":"object","additionalProperties":false,"properties":{"keys":{"$ref":"#/$defs/tenant_keys","description":"The keys, inline (at most 10000)."},"keys_file":{"description":"A YAML file holding a list of keys in the same shape (e.g. a mounted Kubernetes Secret), relative to the config file. It is watched and reloaded like the config; a bad file never replaces the good one. Its keys join `keys`.","type":"string","minLength":1}}},"teams":{"description":"Teams of keys, by name (at most 1000).","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/team"}}},"$defs":{"name":{"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]},"duration":{"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]},"size":{"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]},"host_port":{"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]},"http_url":{"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]},"auth":{"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]},"upstream":{"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`.","default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}},"target":{"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies.","type":"integer","minimum":0}}},"router":{"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one.","type":"array","minItems":1,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}},"tenant_rate_limit":{"description":"A rate limit of its own, across every router (the rate_limit feature's shape without `key`). A request over it gets 429 `rate_limit_exceeded`.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1}}},"tenant_budget":{"description":"A USD spend limit of its own per calendar period (UTC), across every router. Each request reserves its estimated cost before the call and settles what it really cost after it; once spend and reservations reach `usd`, requests get 429 `budget_exceeded`.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]}}},"tenant_key":{"description":"One caller of the gateway. It presents its key as `Authorization: Bearer <key>` or `x-api-key: <key>`; the gateway keeps only its sha256 (`sidegate keys new NAME` makes a key and this entry).","type":"object","additionalProperties":false,"required":["name","sha256"],"properties":{"name":{"$ref":"#/$defs/name","description":"The key's name: what logs, metrics, /stats and GET /keys show (never the key). Unique."},"sha256":{"description":"The SHA-256 of the key, in hex (`sidegate keys hash` prints it). Unique. Redacted in /config.","type":"string","pattern":"^[0-9a-fA-F]{64}$","x-secret":true},"team":{"$ref":"#/$defs/name","description":"The team (an entry of `teams`) whose budget, rate limit and routers also apply."},"routers":{"description":"The routers this key may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The key's own rate limit, across every router."},"budget":{"$ref":"#/$defs/tenant_budget","description":"The key's own budget, across every router."},"expires":{"title":"ISO 8601 date or date-time","description":"From this instant on the key is refused (401), e.g. `2026-01-01` (00:00 UTC) or `2026-01-01T12:00:00Z`. Without it the key does not expire.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$","examples":["2026-01-01","2026-01-01T12:00:00Z"]},"disabled":{"description":"Refuse the key (401) without removing it. Default `false`.","type":"boolean","default":false},"labels":{"description":"Free-form labels (at most 32), e.g. `{ owner: checkout-team }`; user hooks read them from the request's identity.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9_.-]{1,63}$"},"additionalProperties":{"description":"A label value (at most 256 characters).","type":"string","maxLength":256}}}},"tenant_keys":{"description":"Keys (at most 10000 per list).","type":"array","maxItems":10000,"items":{"$ref":"#/$defs/tenant_key"}},"team":{"description":"A team of keys: its budget and rate limit are shared by all of its keys together.","type":"object","additionalProperties":false,"properties":{"budget":{"$ref":"#/$defs/tenant_budget","description":"The team's budget: the spend of all its keys together."},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The team's rate limit: all its keys share one bucket."},"routers":{"description":"The routers the team's keys may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}}}},"features":{"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Before the upstream call each request reserves its estimated cost (its prompt's tokens at the input price plus `max_tokens`, or the model's output limit, at the output price, from the `pricing` table) in one atomic step, and is admitted only while spend plus reservations is below `usd`: else 429 `budget_exceeded` (with `Retry-After` until the period ends). When it is done, its real cost (its `usage`) replaces the reservation; a reservation never settled expires after 10 minutes. So concurrent requests never overspend by more than one request's reservation, also across replicas sharing Redis. Spend lives in the `state` store and survives reloads.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together), `key` (each caller key, by its name in `auth.keys`, on its own) or `team` (each key's team). Requests with no key (or no team) are not limited by a `key` (or `team`) budget.","enum":["router","key","team"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) whose crossing is logged and sent as a `budget.threshold` event to the `webhooks`, once per period each, by the settlement that crosses it (exactly one, also across replicas). Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"scope":{"description":"Keeps tenants apart by who they are rather than by a header: `key` (each caller key of `auth.keys`, or an identity a hook set) or `team` (the keys of a team share answers; a key without a team has its own). With a scope, `key_headers` defaults to `[]`, and requests with no identity are not cached.","enum":["key","team"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers (1ms–10m) for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first)."}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept (256b to 1mb); longer bodies end with `…`. Default `16kb`.","default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket (default `client_ip`): `client_ip` (the peer address; `X-Forwarded-For` only from `server.trusted_proxies`), `key` (each caller key by its name in `auth.keys`, or an identity a hook set; without one, a hash of the caller's bearer token or `x-api-key`, never the token; `api_key` is the same), `team` (each key's team; a key without a team is a team of its own), `header:<name>` (a hash of that header's value) or `global` (everyone together).","type":"string","pattern":"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","key","team","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"response_fingerprinting":{"description":"A stable hash of each answer's text (case and whitespace folded) in `X-Sidegate-Fingerprint` (non-streamed answers) and the access line (`fingerprint`). Identical answers to different prompts, or from different targets, are counted (`ai_gateway_repeated_answers_total`, the access line's `repeated_answer`): a sign of a stuck or caching upstream. `/stats` shows the top repeats. Non-streamed JSON answers are buffered to read them.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many repeated answers `/stats` lists (1 to 100). Default 10.","type":"integer","minimum":1,"maximum":100,"default":10},"max_tracked":{"description":"Recent fingerprints remembered (100 to 1000000), the least recent forgotten first. Default 10000.","type":"integer","minimum":100,"maximum":1000000,"default":10000},"header":{"description":"Send `X-Sidegate-Fingerprint` on non-streamed answers. Default true.","type":"boolean","default":true}}},"response_prefetch":{"description":"While the client reads an answer, asks the same router the likely next question in the background, so the router's `cache` or `semantic_cache` already holds its answer when the client asks it (the router needs one of them). Follow-ups are the configured `follow_ups` and, with `learn`, the most frequent next user turns seen after the same one. OpenAI chat completions only. Bounded by `max_per_minute` and `concurrency`.","type":"object","additionalProperties":false,"properties":{"follow_ups":{"description":"User turns to ask after every answer, e.g. `[\"Tell me more.\"]`.","type":"array","maxItems":10,"items":{"type":"string","minLength":1,"maxLength":2000}},"learn":{"description":"Learn follow-ups from traffic: after a user turn, the next turns seen after it most often.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many learned follow-ups to ask (1 to 5). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"min_count":{"description":"Seen at least this often (1 to 1000). Default 2.","type":"integer","minimum":1,"maximum":1000,"default":2},"max_tracked":{"description":"User turns remembered (100 to 100000). Default 5000.","type":"integer","minimum":100,"maximum":100000,"default":5000}}},"max_per_minute":{"description":"Warming requests per minute at most (1 to 10000): the prefetch budget. Default 30.","type":"integer","minimum":1,"maximum":10000,"default":30},"concurrency":{"description":"Warming requests in flight at most (1 to 64). Default 2.","type":"integer","minimum":1,"maximum":64,"default":2},"forward_headers":{"description":"The caller's headers sent with the warming requests (they key the cache per tenant). Default `[authorization, x-api-key, api-key]`.","type":"array","maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 10000). Default 1000. A lookup compares the prompt with every entry of its scope (exact cosine): about half a millisecond per thousand entries.","type":"integer","minimum":1,"maximum":10000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"semantic_memory":{"description":"Remembers what each user stated in earlier turns and adds the most relevant statements to new requests as a system message. Statements (the last user turn of an answered request, not a question) are embedded and stored per `scope`; answers carry `X-Sidegate-Memory: <facts added>`. `DELETE /memory?scope=<value>` on the admin listener forgets a scope.","type":"object","additionalProperties":false,"required":["scope"],"properties":{"scope":{"description":"Whose memory: `key` (a gateway key's name), `team`, `api_key` (a hash of the caller's key) or `header:<name>` (e.g. `header:x-user-id`). Values are hashed before they are stored.","type":"string","pattern":"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","examples":["header:x-user-id","key","team"]},"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"top_k":{"description":"Statements added at most (1 to 20). Default 3.","type":"integer","minimum":1,"maximum":20,"default":3},"threshold":{"description":"The least similarity (0 to 1) for a statement to be added. Default 0.3.","type":"number","minimum":0,"maximum":1,"default":0.3},"ttl":{"$ref":"#/$defs/duration","description":"How long a statement is kept. Default `30d`.","default":"30d"},"max_facts":{"description":"Statements kept per scope (1 to 10000), the oldest going first. Default 200.","type":"integer","minimum":1,"maximum":10000,"default":200},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's memory takes in this process. Default `20mb`.","default":"20mb"},"min_chars":{"description":"Shorter turns are not stored (1 to 1000). Default 12.","type":"integer","minimum":1,"maximum":1000,"default":12},"max_chars":{"description":"Longer turns are stored and compared by their start (100 to 32768). Default 2000.","type":"integer","minimum":100,"maximum":32768,"default":2000}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}},"interceptors":{"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`.","type":"array","items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}}}};
 const schema32 = {"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]};
 const schema34 = {"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]};
 const schema35 = {"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]};
-const schema39 = {"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]};
-const schema70 = {"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`.","type":"array","items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}};
-const schema41 = {"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]};
+const schema41 = {"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]};
+const schema72 = {"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`.","type":"array","items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}};
+const schema43 = {"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]};
 const func1 = Object.prototype.hasOwnProperty;
-const func3 = runtime_ucs2length.default;
+const func2 = runtime_ucs2length.default;
 const func0 = runtime_equal.default;
 const pattern4 = new RegExp("^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$", "u");
 const pattern6 = new RegExp("^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$", "u");
 const pattern7 = new RegExp("^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$", "u");
 const pattern10 = new RegExp("^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$", "u");
 const pattern11 = new RegExp("^rediss?://\\S+$", "u");
-const pattern13 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_.-]*$", "u");
-const pattern14 = new RegExp("^https?://[^\\s/?#]+([/?#]\\S*)?$", "u");
-const pattern15 = new RegExp("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", "u");
-const pattern61 = new RegExp("^whsec_[A-Za-z0-9+/]{16,}={0,2}$", "u");
-const schema40 = {"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`.","default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}};
-const schema42 = {"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]};
-const pattern17 = new RegExp("^(https?://[^\\s/?#]+([/?#]\\S*)?)?$", "u");
-const pattern18 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$", "u");
-const pattern19 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "u");
+const pattern15 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_.-]*$", "u");
+const pattern16 = new RegExp("^https?://[^\\s/?#]+([/?#]\\S*)?$", "u");
+const pattern17 = new RegExp("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", "u");
+const pattern63 = new RegExp("^whsec_[A-Za-z0-9+/]{16,}={0,2}$", "u");
+const schema42 = {"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`.","default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}};
+const schema44 = {"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]};
+const pattern19 = new RegExp("^(https?://[^\\s/?#]+([/?#]\\S*)?)?$", "u");
+const pattern20 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$", "u");
+const pattern21 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "u");
 
 function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -127,7 +127,7 @@ vErrors.push(err4);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema40.properties, key0))){
+if(!(func1.call(schema42.properties, key0))){
 const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err5];
@@ -141,7 +141,7 @@ errors++;
 if(data.provider !== undefined){
 let data1 = data.provider;
 if(!(((((data1 === "openai") || (data1 === "openai_compatible")) || (data1 === "azure_openai")) || (data1 === "anthropic")) || (data1 === "mock"))){
-const err6 = {instancePath:instancePath+"/provider",schemaPath:"#/properties/provider/enum",keyword:"enum",params:{allowedValues: schema40.properties.provider.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/provider",schemaPath:"#/properties/provider/enum",keyword:"enum",params:{allowedValues: schema42.properties.provider.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -154,7 +154,7 @@ errors++;
 if(data.url !== undefined){
 let data2 = data.url;
 if(typeof data2 === "string"){
-if(!pattern14.test(data2)){
+if(!pattern16.test(data2)){
 const err7 = {instancePath:instancePath+"/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -225,7 +225,7 @@ if(data3.bearer !== undefined){
 let data4 = data3.bearer;
 this.secrets.push(instancePath + "/auth/bearer");
 if(typeof data4 === "string"){
-if(func3(data4) < 1){
+if(func2(data4) < 1){
 const err12 = {instancePath:instancePath+"/auth/bearer",schemaPath:"#/$defs/auth/oneOf/1/properties/bearer/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err12];
@@ -306,7 +306,7 @@ errors++;
 if(data3.header !== undefined){
 let data5 = data3.header;
 if(typeof data5 === "string"){
-if(!pattern15.test(data5)){
+if(!pattern17.test(data5)){
 const err18 = {instancePath:instancePath+"/auth/header",schemaPath:"#/$defs/auth/oneOf/2/properties/header/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err18];
@@ -332,7 +332,7 @@ if(data3.value !== undefined){
 let data6 = data3.value;
 this.secrets.push(instancePath + "/auth/value");
 if(typeof data6 === "string"){
-if(func3(data6) < 1){
+if(func2(data6) < 1){
 const err20 = {instancePath:instancePath+"/auth/value",schemaPath:"#/$defs/auth/oneOf/2/properties/value/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err20];
@@ -465,7 +465,7 @@ errors++;
 if(data.proxy !== undefined){
 let data9 = data.proxy;
 if(typeof data9 === "string"){
-if(!pattern17.test(data9)){
+if(!pattern19.test(data9)){
 const err29 = {instancePath:instancePath+"/proxy",schemaPath:"#/properties/proxy/pattern",keyword:"pattern",params:{pattern: "^(https?://[^\\s/?#]+([/?#]\\S*)?)?$"},message:"must match pattern \""+"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$"+"\""};
 if(vErrors === null){
 vErrors = [err29];
@@ -490,7 +490,7 @@ errors++;
 if(data.api_version !== undefined){
 let data10 = data.api_version;
 if(typeof data10 === "string"){
-if(!pattern18.test(data10)){
+if(!pattern20.test(data10)){
 const err31 = {instancePath:instancePath+"/api_version",schemaPath:"#/properties/api_version/pattern",keyword:"pattern",params:{pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$"},message:"must match pattern \""+"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$"+"\""};
 if(vErrors === null){
 vErrors = [err31];
@@ -515,7 +515,7 @@ errors++;
 if(data.anthropic_version !== undefined){
 let data11 = data.anthropic_version;
 if(typeof data11 === "string"){
-if(!pattern19.test(data11)){
+if(!pattern21.test(data11)){
 const err33 = {instancePath:instancePath+"/anthropic_version",schemaPath:"#/properties/anthropic_version/pattern",keyword:"pattern",params:{pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},message:"must match pattern \""+"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"+"\""};
 if(vErrors === null){
 vErrors = [err33];
@@ -544,7 +544,7 @@ const len0 = data12.length;
 for(let i0=0; i0<len0; i0++){
 let data13 = data12[i0];
 if(typeof data13 === "string"){
-if(func3(data13) < 1){
+if(func2(data13) < 1){
 const err35 = {instancePath:instancePath+"/models/" + i0,schemaPath:"#/properties/models/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err35];
@@ -618,10 +618,10 @@ return errors === 0;
 }
 validate21.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema44 = {"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Cost is computed from each response's `usage` and the `pricing` table. Once the period's spend reaches `usd`, requests get 429 `budget_exceeded` (with `Retry-After` until the period ends) before any upstream call; the request that crosses the limit completes. Spend lives in the `state` store: it survives reloads, and replicas sharing Redis share it.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together).","enum":["router"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) at which a `budget.threshold` event is sent to the `webhooks`, once per period each, by the request whose charge crosses it. Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers (1ms–10m) for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first)."}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept (256b to 1mb); longer bodies end with `…`. Default `16kb`.","default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket: `client_ip` (default; `X-Forwarded-For` is honoured only from `server.trusted_proxies`), `api_key` (a hash of the caller's bearer token, never the token), `header:<name>` (a hash of that header's value), or `global` (one bucket for the router).","type":"string","pattern":"^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","api_key","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"response_fingerprinting":{"description":"A stable hash of each answer's text (case and whitespace folded) in `X-Sidegate-Fingerprint` (non-streamed answers) and the access line (`fingerprint`). Identical answers to different prompts, or from different targets, are counted (`ai_gateway_repeated_answers_total`, the access line's `repeated_answer`): a sign of a stuck or caching upstream. `/stats` shows the top repeats. Non-streamed JSON answers are buffered to read them.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many repeated answers `/stats` lists (1 to 100). Default 10.","type":"integer","minimum":1,"maximum":100,"default":10},"max_tracked":{"description":"Recent fingerprints remembered (100 to 1000000), the least recent forgotten first. Default 10000.","type":"integer","minimum":100,"maximum":1000000,"default":10000},"header":{"description":"Send `X-Sidegate-Fingerprint` on non-streamed answers. Default true.","type":"boolean","default":true}}},"response_prefetch":{"description":"While the client reads an answer, asks the same router the likely next question in the background, so the router's `cache` or `semantic_cache` already holds its answer when the client asks it (the router needs one of them). Follow-ups are the configured `follow_ups` and, with `learn`, the most frequent next user turns seen after the same one. OpenAI chat completions only. Bounded by `max_per_minute` and `concurrency`.","type":"object","additionalProperties":false,"properties":{"follow_ups":{"description":"User turns to ask after every answer, e.g. `[\"Tell me more.\"]`.","type":"array","maxItems":10,"items":{"type":"string","minLength":1,"maxLength":2000}},"learn":{"description":"Learn follow-ups from traffic: after a user turn, the next turns seen after it most often.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many learned follow-ups to ask (1 to 5). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"min_count":{"description":"Seen at least this often (1 to 1000). Default 2.","type":"integer","minimum":1,"maximum":1000,"default":2},"max_tracked":{"description":"User turns remembered (100 to 100000). Default 5000.","type":"integer","minimum":100,"maximum":100000,"default":5000}}},"max_per_minute":{"description":"Warming requests per minute at most (1 to 10000): the prefetch budget. Default 30.","type":"integer","minimum":1,"maximum":10000,"default":30},"concurrency":{"description":"Warming requests in flight at most (1 to 64). Default 2.","type":"integer","minimum":1,"maximum":64,"default":2},"forward_headers":{"description":"The caller's headers sent with the warming requests (they key the cache per tenant). Default `[authorization, x-api-key, api-key]`.","type":"array","maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 10000). Default 1000. A lookup compares the prompt with every entry of its scope (exact cosine): about half a millisecond per thousand entries.","type":"integer","minimum":1,"maximum":10000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"semantic_memory":{"description":"Remembers what each user stated in earlier turns and adds the most relevant statements to new requests as a system message. Statements (the last user turn of an answered request, not a question) are embedded and stored per `scope`; answers carry `X-Sidegate-Memory: <facts added>`. `DELETE /memory?scope=<value>` on the admin listener forgets a scope.","type":"object","additionalProperties":false,"required":["scope"],"properties":{"scope":{"description":"Whose memory: `key` (a gateway key's name), `team`, `api_key` (a hash of the caller's key) or `header:<name>` (e.g. `header:x-user-id`). Values are hashed before they are stored.","type":"string","pattern":"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","examples":["header:x-user-id","key","team"]},"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"top_k":{"description":"Statements added at most (1 to 20). Default 3.","type":"integer","minimum":1,"maximum":20,"default":3},"threshold":{"description":"The least similarity (0 to 1) for a statement to be added. Default 0.3.","type":"number","minimum":0,"maximum":1,"default":0.3},"ttl":{"$ref":"#/$defs/duration","description":"How long a statement is kept. Default `30d`.","default":"30d"},"max_facts":{"description":"Statements kept per scope (1 to 10000), the oldest going first. Default 200.","type":"integer","minimum":1,"maximum":10000,"default":200},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's memory takes in this process. Default `20mb`.","default":"20mb"},"min_chars":{"description":"Shorter turns are not stored (1 to 1000). Default 12.","type":"integer","minimum":1,"maximum":1000,"default":12},"max_chars":{"description":"Longer turns are stored and compared by their start (100 to 32768). Default 2000.","type":"integer","minimum":100,"maximum":32768,"default":2000}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}};
-const pattern28 = new RegExp("^/", "u");
-const pattern35 = new RegExp("^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$", "u");
-const pattern44 = new RegExp("^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$", "u");
+const schema46 = {"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Before the upstream call each request reserves its estimated cost (its prompt's tokens at the input price plus `max_tokens`, or the model's output limit, at the output price, from the `pricing` table) in one atomic step, and is admitted only while spend plus reservations is below `usd`: else 429 `budget_exceeded` (with `Retry-After` until the period ends). When it is done, its real cost (its `usage`) replaces the reservation; a reservation never settled expires after 10 minutes. So concurrent requests never overspend by more than one request's reservation, also across replicas sharing Redis. Spend lives in the `state` store and survives reloads.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together), `key` (each caller key, by its name in `auth.keys`, on its own) or `team` (each key's team). Requests with no key (or no team) are not limited by a `key` (or `team`) budget.","enum":["router","key","team"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) whose crossing is logged and sent as a `budget.threshold` event to the `webhooks`, once per period each, by the settlement that crosses it (exactly one, also across replicas). Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"scope":{"description":"Keeps tenants apart by who they are rather than by a header: `key` (each caller key of `auth.keys`, or an identity a hook set) or `team` (the keys of a team share answers; a key without a team has its own). With a scope, `key_headers` defaults to `[]`, and requests with no identity are not cached.","enum":["key","team"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers (1ms–10m) for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first)."}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept (256b to 1mb); longer bodies end with `…`. Default `16kb`.","default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket (default `client_ip`): `client_ip` (the peer address; `X-Forwarded-For` only from `server.trusted_proxies`), `key` (each caller key by its name in `auth.keys`, or an identity a hook set; without one, a hash of the caller's bearer token or `x-api-key`, never the token; `api_key` is the same), `team` (each key's team; a key without a team is a team of its own), `header:<name>` (a hash of that header's value) or `global` (everyone together).","type":"string","pattern":"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","key","team","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"response_fingerprinting":{"description":"A stable hash of each answer's text (case and whitespace folded) in `X-Sidegate-Fingerprint` (non-streamed answers) and the access line (`fingerprint`). Identical answers to different prompts, or from different targets, are counted (`ai_gateway_repeated_answers_total`, the access line's `repeated_answer`): a sign of a stuck or caching upstream. `/stats` shows the top repeats. Non-streamed JSON answers are buffered to read them.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many repeated answers `/stats` lists (1 to 100). Default 10.","type":"integer","minimum":1,"maximum":100,"default":10},"max_tracked":{"description":"Recent fingerprints remembered (100 to 1000000), the least recent forgotten first. Default 10000.","type":"integer","minimum":100,"maximum":1000000,"default":10000},"header":{"description":"Send `X-Sidegate-Fingerprint` on non-streamed answers. Default true.","type":"boolean","default":true}}},"response_prefetch":{"description":"While the client reads an answer, asks the same router the likely next question in the background, so the router's `cache` or `semantic_cache` already holds its answer when the client asks it (the router needs one of them). Follow-ups are the configured `follow_ups` and, with `learn`, the most frequent next user turns seen after the same one. OpenAI chat completions only. Bounded by `max_per_minute` and `concurrency`.","type":"object","additionalProperties":false,"properties":{"follow_ups":{"description":"User turns to ask after every answer, e.g. `[\"Tell me more.\"]`.","type":"array","maxItems":10,"items":{"type":"string","minLength":1,"maxLength":2000}},"learn":{"description":"Learn follow-ups from traffic: after a user turn, the next turns seen after it most often.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many learned follow-ups to ask (1 to 5). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"min_count":{"description":"Seen at least this often (1 to 1000). Default 2.","type":"integer","minimum":1,"maximum":1000,"default":2},"max_tracked":{"description":"User turns remembered (100 to 100000). Default 5000.","type":"integer","minimum":100,"maximum":100000,"default":5000}}},"max_per_minute":{"description":"Warming requests per minute at most (1 to 10000): the prefetch budget. Default 30.","type":"integer","minimum":1,"maximum":10000,"default":30},"concurrency":{"description":"Warming requests in flight at most (1 to 64). Default 2.","type":"integer","minimum":1,"maximum":64,"default":2},"forward_headers":{"description":"The caller's headers sent with the warming requests (they key the cache per tenant). Default `[authorization, x-api-key, api-key]`.","type":"array","maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 10000). Default 1000. A lookup compares the prompt with every entry of its scope (exact cosine): about half a millisecond per thousand entries.","type":"integer","minimum":1,"maximum":10000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"semantic_memory":{"description":"Remembers what each user stated in earlier turns and adds the most relevant statements to new requests as a system message. Statements (the last user turn of an answered request, not a question) are embedded and stored per `scope`; answers carry `X-Sidegate-Memory: <facts added>`. `DELETE /memory?scope=<value>` on the admin listener forgets a scope.","type":"object","additionalProperties":false,"required":["scope"],"properties":{"scope":{"description":"Whose memory: `key` (a gateway key's name), `team`, `api_key` (a hash of the caller's key) or `header:<name>` (e.g. `header:x-user-id`). Values are hashed before they are stored.","type":"string","pattern":"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","examples":["header:x-user-id","key","team"]},"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"top_k":{"description":"Statements added at most (1 to 20). Default 3.","type":"integer","minimum":1,"maximum":20,"default":3},"threshold":{"description":"The least similarity (0 to 1) for a statement to be added. Default 0.3.","type":"number","minimum":0,"maximum":1,"default":0.3},"ttl":{"$ref":"#/$defs/duration","description":"How long a statement is kept. Default `30d`.","default":"30d"},"max_facts":{"description":"Statements kept per scope (1 to 10000), the oldest going first. Default 200.","type":"integer","minimum":1,"maximum":10000,"default":200},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's memory takes in this process. Default `20mb`.","default":"20mb"},"min_chars":{"description":"Shorter turns are not stored (1 to 1000). Default 12.","type":"integer","minimum":1,"maximum":1000,"default":12},"max_chars":{"description":"Longer turns are stored and compared by their start (100 to 32768). Default 2000.","type":"integer","minimum":100,"maximum":32768,"default":2000}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}};
+const pattern30 = new RegExp("^/", "u");
+const pattern37 = new RegExp("^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$", "u");
+const pattern46 = new RegExp("^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$", "u");
 
 function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -635,7 +635,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(func1.call(schema44.properties, key0))){
+if(!(func1.call(schema46.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -709,7 +709,7 @@ errors++;
 if(data0.period !== undefined){
 let data2 = data0.period;
 if(!(((data2 === "day") || (data2 === "week")) || (data2 === "month"))){
-const err6 = {instancePath:instancePath+"/budget/period",schemaPath:"#/properties/budget/properties/period/enum",keyword:"enum",params:{allowedValues: schema44.properties.budget.properties.period.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/budget/period",schemaPath:"#/properties/budget/properties/period/enum",keyword:"enum",params:{allowedValues: schema46.properties.budget.properties.period.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -720,8 +720,9 @@ errors++;
 }
 }
 if(data0.scope !== undefined){
-if(!(data0.scope === "router")){
-const err7 = {instancePath:instancePath+"/budget/scope",schemaPath:"#/properties/budget/properties/scope/enum",keyword:"enum",params:{allowedValues: schema44.properties.budget.properties.scope.enum},message:"must be equal to one of the allowed values"};
+let data3 = data0.scope;
+if(!(((data3 === "router") || (data3 === "key")) || (data3 === "team"))){
+const err7 = {instancePath:instancePath+"/budget/scope",schemaPath:"#/properties/budget/properties/scope/enum",keyword:"enum",params:{allowedValues: schema46.properties.budget.properties.scope.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -832,7 +833,7 @@ if(data.cache !== undefined){
 let data6 = data.cache;
 if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 for(const key2 in data6){
-if(!(((((key2 === "ttl") || (key2 === "max_size")) || (key2 === "max_entry")) || (key2 === "key_headers")) || (key2 === "statuses"))){
+if(!((((((key2 === "ttl") || (key2 === "max_size")) || (key2 === "max_entry")) || (key2 === "key_headers")) || (key2 === "scope")) || (key2 === "statuses"))){
 const err15 = {instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err15];
@@ -925,7 +926,7 @@ const len1 = data10.length;
 for(let i2=0; i2<len1; i2++){
 let data11 = data10[i2];
 if(typeof data11 === "string"){
-if(!pattern15.test(data11)){
+if(!pattern17.test(data11)){
 const err22 = {instancePath:instancePath+"/cache/key_headers/" + i2,schemaPath:"#/properties/cache/properties/key_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err22];
@@ -983,14 +984,10 @@ vErrors.push(err25);
 errors++;
 }
 }
-if(data6.statuses !== undefined){
-let data12 = data6.statuses;
-if(Array.isArray(data12)){
-const len2 = data12.length;
-for(let i4=0; i4<len2; i4++){
-let data13 = data12[i4];
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err26 = {instancePath:instancePath+"/cache/statuses/" + i4,schemaPath:"#/properties/cache/properties/statuses/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data6.scope !== undefined){
+let data12 = data6.scope;
+if(!((data12 === "key") || (data12 === "team"))){
+const err26 = {instancePath:instancePath+"/cache/scope",schemaPath:"#/properties/cache/properties/scope/enum",keyword:"enum",params:{allowedValues: schema46.properties.cache.properties.scope.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -999,9 +996,15 @@ vErrors.push(err26);
 }
 errors++;
 }
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 > 599 || isNaN(data13)){
-const err27 = {instancePath:instancePath+"/cache/statuses/" + i4,schemaPath:"#/properties/cache/properties/statuses/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
+}
+if(data6.statuses !== undefined){
+let data13 = data6.statuses;
+if(Array.isArray(data13)){
+const len2 = data13.length;
+for(let i4=0; i4<len2; i4++){
+let data14 = data13[i4];
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+const err27 = {instancePath:instancePath+"/cache/statuses/" + i4,schemaPath:"#/properties/cache/properties/statuses/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -1010,8 +1013,9 @@ vErrors.push(err27);
 }
 errors++;
 }
-if(data13 < 100 || isNaN(data13)){
-const err28 = {instancePath:instancePath+"/cache/statuses/" + i4,schemaPath:"#/properties/cache/properties/statuses/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 > 599 || isNaN(data14)){
+const err28 = {instancePath:instancePath+"/cache/statuses/" + i4,schemaPath:"#/properties/cache/properties/statuses/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -1020,25 +1024,35 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-}
-let i5 = data12.length;
-let j2;
-if(i5 > 1){
-const indices2 = {};
-for(;i5--;){
-let item2 = data12[i5];
-if(!(((typeof item2 == "number") && (!(item2 % 1) && !isNaN(item2))) && (isFinite(item2)))){
-continue;
-}
-if(typeof indices2[item2] == "number"){
-j2 = indices2[item2];
-const err29 = {instancePath:instancePath+"/cache/statuses",schemaPath:"#/properties/cache/properties/statuses/uniqueItems",keyword:"uniqueItems",params:{i: i5, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i5+" are identical)"};
+if(data14 < 100 || isNaN(data14)){
+const err29 = {instancePath:instancePath+"/cache/statuses/" + i4,schemaPath:"#/properties/cache/properties/statuses/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
 if(vErrors === null){
 vErrors = [err29];
 }
 else {
 vErrors.push(err29);
+}
+errors++;
+}
+}
+}
+let i5 = data13.length;
+let j2;
+if(i5 > 1){
+const indices2 = {};
+for(;i5--;){
+let item2 = data13[i5];
+if(!(((typeof item2 == "number") && (!(item2 % 1) && !isNaN(item2))) && (isFinite(item2)))){
+continue;
+}
+if(typeof indices2[item2] == "number"){
+j2 = indices2[item2];
+const err30 = {instancePath:instancePath+"/cache/statuses",schemaPath:"#/properties/cache/properties/statuses/uniqueItems",keyword:"uniqueItems",params:{i: i5, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i5+" are identical)"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
 }
 errors++;
 break;
@@ -1048,19 +1062,7 @@ indices2[item2] = i5;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/cache/statuses",schemaPath:"#/properties/cache/properties/statuses/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err30];
-}
-else {
-vErrors.push(err30);
-}
-errors++;
-}
-}
-}
-else {
-const err31 = {instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err31 = {instancePath:instancePath+"/cache/statuses",schemaPath:"#/properties/cache/properties/statuses/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -1070,12 +1072,9 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data.context_compression !== undefined){
-let data14 = data.context_compression;
-if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
-for(const key3 in data14){
-if(!(((((key3 === "threshold") || (key3 === "router")) || (key3 === "prompt")) || (key3 === "keep_last")) || (key3 === "max_summary_tokens"))){
-const err32 = {instancePath:instancePath+"/context_compression",schemaPath:"#/properties/context_compression/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+}
+else {
+const err32 = {instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -1085,10 +1084,12 @@ vErrors.push(err32);
 errors++;
 }
 }
-if(data14.threshold !== undefined){
-let data15 = data14.threshold;
-if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err33 = {instancePath:instancePath+"/context_compression/threshold",schemaPath:"#/properties/context_compression/properties/threshold/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.context_compression !== undefined){
+let data15 = data.context_compression;
+if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
+for(const key3 in data15){
+if(!(((((key3 === "threshold") || (key3 === "router")) || (key3 === "prompt")) || (key3 === "keep_last")) || (key3 === "max_summary_tokens"))){
+const err33 = {instancePath:instancePath+"/context_compression",schemaPath:"#/properties/context_compression/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -1097,9 +1098,11 @@ vErrors.push(err33);
 }
 errors++;
 }
-if((typeof data15 == "number") && (isFinite(data15))){
-if(data15 > 10000000 || isNaN(data15)){
-const err34 = {instancePath:instancePath+"/context_compression/threshold",schemaPath:"#/properties/context_compression/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
+}
+if(data15.threshold !== undefined){
+let data16 = data15.threshold;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err34 = {instancePath:instancePath+"/context_compression/threshold",schemaPath:"#/properties/context_compression/properties/threshold/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -1108,8 +1111,9 @@ vErrors.push(err34);
 }
 errors++;
 }
-if(data15 < 100 || isNaN(data15)){
-const err35 = {instancePath:instancePath+"/context_compression/threshold",schemaPath:"#/properties/context_compression/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 > 10000000 || isNaN(data16)){
+const err35 = {instancePath:instancePath+"/context_compression/threshold",schemaPath:"#/properties/context_compression/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -1118,13 +1122,8 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-}
-if(data14.router !== undefined){
-let data16 = data14.router;
-if(typeof data16 === "string"){
-if(!pattern13.test(data16)){
-const err36 = {instancePath:instancePath+"/context_compression/router",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+if(data16 < 100 || isNaN(data16)){
+const err36 = {instancePath:instancePath+"/context_compression/threshold",schemaPath:"#/properties/context_compression/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -1134,8 +1133,12 @@ vErrors.push(err36);
 errors++;
 }
 }
-else {
-const err37 = {instancePath:instancePath+"/context_compression/router",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data15.router !== undefined){
+let data17 = data15.router;
+if(typeof data17 === "string"){
+if(!pattern15.test(data17)){
+const err37 = {instancePath:instancePath+"/context_compression/router",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -1145,11 +1148,8 @@ vErrors.push(err37);
 errors++;
 }
 }
-if(data14.prompt !== undefined){
-let data17 = data14.prompt;
-if(typeof data17 === "string"){
-if(!pattern13.test(data17)){
-const err38 = {instancePath:instancePath+"/context_compression/prompt",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+else {
+const err38 = {instancePath:instancePath+"/context_compression/router",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -1159,8 +1159,11 @@ vErrors.push(err38);
 errors++;
 }
 }
-else {
-const err39 = {instancePath:instancePath+"/context_compression/prompt",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data15.prompt !== undefined){
+let data18 = data15.prompt;
+if(typeof data18 === "string"){
+if(!pattern15.test(data18)){
+const err39 = {instancePath:instancePath+"/context_compression/prompt",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -1170,10 +1173,8 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data14.keep_last !== undefined){
-let data18 = data14.keep_last;
-if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
-const err40 = {instancePath:instancePath+"/context_compression/keep_last",schemaPath:"#/properties/context_compression/properties/keep_last/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err40 = {instancePath:instancePath+"/context_compression/prompt",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -1182,9 +1183,11 @@ vErrors.push(err40);
 }
 errors++;
 }
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 > 100 || isNaN(data18)){
-const err41 = {instancePath:instancePath+"/context_compression/keep_last",schemaPath:"#/properties/context_compression/properties/keep_last/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+}
+if(data15.keep_last !== undefined){
+let data19 = data15.keep_last;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+const err41 = {instancePath:instancePath+"/context_compression/keep_last",schemaPath:"#/properties/context_compression/properties/keep_last/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -1193,8 +1196,9 @@ vErrors.push(err41);
 }
 errors++;
 }
-if(data18 < 0 || isNaN(data18)){
-const err42 = {instancePath:instancePath+"/context_compression/keep_last",schemaPath:"#/properties/context_compression/properties/keep_last/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 > 100 || isNaN(data19)){
+const err42 = {instancePath:instancePath+"/context_compression/keep_last",schemaPath:"#/properties/context_compression/properties/keep_last/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -1203,12 +1207,8 @@ vErrors.push(err42);
 }
 errors++;
 }
-}
-}
-if(data14.max_summary_tokens !== undefined){
-let data19 = data14.max_summary_tokens;
-if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err43 = {instancePath:instancePath+"/context_compression/max_summary_tokens",schemaPath:"#/properties/context_compression/properties/max_summary_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data19 < 0 || isNaN(data19)){
+const err43 = {instancePath:instancePath+"/context_compression/keep_last",schemaPath:"#/properties/context_compression/properties/keep_last/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -1217,9 +1217,12 @@ vErrors.push(err43);
 }
 errors++;
 }
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 > 100000 || isNaN(data19)){
-const err44 = {instancePath:instancePath+"/context_compression/max_summary_tokens",schemaPath:"#/properties/context_compression/properties/max_summary_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+}
+}
+if(data15.max_summary_tokens !== undefined){
+let data20 = data15.max_summary_tokens;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err44 = {instancePath:instancePath+"/context_compression/max_summary_tokens",schemaPath:"#/properties/context_compression/properties/max_summary_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -1228,8 +1231,9 @@ vErrors.push(err44);
 }
 errors++;
 }
-if(data19 < 16 || isNaN(data19)){
-const err45 = {instancePath:instancePath+"/context_compression/max_summary_tokens",schemaPath:"#/properties/context_compression/properties/max_summary_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16"};
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 > 100000 || isNaN(data20)){
+const err45 = {instancePath:instancePath+"/context_compression/max_summary_tokens",schemaPath:"#/properties/context_compression/properties/max_summary_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -1238,11 +1242,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err46 = {instancePath:instancePath+"/context_compression",schemaPath:"#/properties/context_compression/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data20 < 16 || isNaN(data20)){
+const err46 = {instancePath:instancePath+"/context_compression/max_summary_tokens",schemaPath:"#/properties/context_compression/properties/max_summary_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -1252,12 +1253,10 @@ vErrors.push(err46);
 errors++;
 }
 }
-if(data.context_trimming !== undefined){
-let data20 = data.context_trimming;
-if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
-for(const key4 in data20){
-if(!(key4 === "max_input_tokens")){
-const err47 = {instancePath:instancePath+"/context_trimming",schemaPath:"#/properties/context_trimming/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+}
+else {
+const err47 = {instancePath:instancePath+"/context_compression",schemaPath:"#/properties/context_compression/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -1267,10 +1266,12 @@ vErrors.push(err47);
 errors++;
 }
 }
-if(data20.max_input_tokens !== undefined){
-let data21 = data20.max_input_tokens;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err48 = {instancePath:instancePath+"/context_trimming/max_input_tokens",schemaPath:"#/properties/context_trimming/properties/max_input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.context_trimming !== undefined){
+let data21 = data.context_trimming;
+if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
+for(const key4 in data21){
+if(!(key4 === "max_input_tokens")){
+const err48 = {instancePath:instancePath+"/context_trimming",schemaPath:"#/properties/context_trimming/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -1279,9 +1280,11 @@ vErrors.push(err48);
 }
 errors++;
 }
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 10000000 || isNaN(data21)){
-const err49 = {instancePath:instancePath+"/context_trimming/max_input_tokens",schemaPath:"#/properties/context_trimming/properties/max_input_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
+}
+if(data21.max_input_tokens !== undefined){
+let data22 = data21.max_input_tokens;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err49 = {instancePath:instancePath+"/context_trimming/max_input_tokens",schemaPath:"#/properties/context_trimming/properties/max_input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -1290,8 +1293,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-if(data21 < 1 || isNaN(data21)){
-const err50 = {instancePath:instancePath+"/context_trimming/max_input_tokens",schemaPath:"#/properties/context_trimming/properties/max_input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 10000000 || isNaN(data22)){
+const err50 = {instancePath:instancePath+"/context_trimming/max_input_tokens",schemaPath:"#/properties/context_trimming/properties/max_input_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -1300,11 +1304,8 @@ vErrors.push(err50);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err51 = {instancePath:instancePath+"/context_trimming",schemaPath:"#/properties/context_trimming/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data22 < 1 || isNaN(data22)){
+const err51 = {instancePath:instancePath+"/context_trimming/max_input_tokens",schemaPath:"#/properties/context_trimming/properties/max_input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -1314,12 +1315,10 @@ vErrors.push(err51);
 errors++;
 }
 }
-if(data.cost_aware_routing !== undefined){
-let data22 = data.cost_aware_routing;
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
-for(const key5 in data22){
-if(!(key5 === "max_latency")){
-const err52 = {instancePath:instancePath+"/cost_aware_routing",schemaPath:"#/properties/cost_aware_routing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+}
+}
+else {
+const err52 = {instancePath:instancePath+"/context_trimming",schemaPath:"#/properties/context_trimming/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -1329,11 +1328,12 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data22.max_latency !== undefined){
-let data23 = data22.max_latency;
-if(typeof data23 === "string"){
-if(!pattern7.test(data23)){
-const err53 = {instancePath:instancePath+"/cost_aware_routing/max_latency",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data.cost_aware_routing !== undefined){
+let data23 = data.cost_aware_routing;
+if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
+for(const key5 in data23){
+if(!(key5 === "max_latency")){
+const err53 = {instancePath:instancePath+"/cost_aware_routing",schemaPath:"#/properties/cost_aware_routing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -1343,8 +1343,11 @@ vErrors.push(err53);
 errors++;
 }
 }
-else {
-const err54 = {instancePath:instancePath+"/cost_aware_routing/max_latency",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data23.max_latency !== undefined){
+let data24 = data23.max_latency;
+if(typeof data24 === "string"){
+if(!pattern7.test(data24)){
+const err54 = {instancePath:instancePath+"/cost_aware_routing/max_latency",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -1354,9 +1357,8 @@ vErrors.push(err54);
 errors++;
 }
 }
-}
 else {
-const err55 = {instancePath:instancePath+"/cost_aware_routing",schemaPath:"#/properties/cost_aware_routing/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err55 = {instancePath:instancePath+"/cost_aware_routing/max_latency",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -1366,12 +1368,9 @@ vErrors.push(err55);
 errors++;
 }
 }
-if(data.fallback !== undefined){
-let data24 = data.fallback;
-if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
-for(const key6 in data24){
-if(!((key6 === "on") || (key6 === "max_targets"))){
-const err56 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+}
+else {
+const err56 = {instancePath:instancePath+"/cost_aware_routing",schemaPath:"#/properties/cost_aware_routing/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -1381,11 +1380,12 @@ vErrors.push(err56);
 errors++;
 }
 }
-if(data24.on !== undefined){
-let data25 = data24.on;
-if(Array.isArray(data25)){
-if(data25.length < 1){
-const err57 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data.fallback !== undefined){
+let data25 = data.fallback;
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+for(const key6 in data25){
+if(!((key6 === "on") || (key6 === "max_targets"))){
+const err57 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -1394,14 +1394,12 @@ vErrors.push(err57);
 }
 errors++;
 }
-const len3 = data25.length;
-for(let i6=0; i6<len3; i6++){
-let data26 = data25[i6];
-const _errs66 = errors;
-let valid24 = false;
-const _errs67 = errors;
-if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
-const err58 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(data25.on !== undefined){
+let data26 = data25.on;
+if(Array.isArray(data26)){
+if(data26.length < 1){
+const err58 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -1410,9 +1408,14 @@ vErrors.push(err58);
 }
 errors++;
 }
-if((typeof data26 == "number") && (isFinite(data26))){
-if(data26 > 599 || isNaN(data26)){
-const err59 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
+const len3 = data26.length;
+for(let i6=0; i6<len3; i6++){
+let data27 = data26[i6];
+const _errs67 = errors;
+let valid24 = false;
+const _errs68 = errors;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err59 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -1421,8 +1424,9 @@ vErrors.push(err59);
 }
 errors++;
 }
-if(data26 < 400 || isNaN(data26)){
-const err60 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 > 599 || isNaN(data27)){
+const err60 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -1431,12 +1435,8 @@ vErrors.push(err60);
 }
 errors++;
 }
-}
-var _valid0 = _errs67 === errors;
-valid24 = valid24 || _valid0;
-const _errs69 = errors;
-if(!((data26 === "connect_error") || (data26 === "timeout"))){
-const err61 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema44.properties.fallback.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
+if(data27 < 400 || isNaN(data27)){
+const err61 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -1445,10 +1445,12 @@ vErrors.push(err61);
 }
 errors++;
 }
-var _valid0 = _errs69 === errors;
+}
+var _valid0 = _errs68 === errors;
 valid24 = valid24 || _valid0;
-if(!valid24){
-const err62 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs70 = errors;
+if(!((data27 === "connect_error") || (data27 === "timeout"))){
+const err62 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema46.properties.fallback.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -1457,11 +1459,23 @@ vErrors.push(err62);
 }
 errors++;
 }
+var _valid0 = _errs70 === errors;
+valid24 = valid24 || _valid0;
+if(!valid24){
+const err63 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err63];
+}
 else {
-errors = _errs66;
+vErrors.push(err63);
+}
+errors++;
+}
+else {
+errors = _errs67;
 if(vErrors !== null){
-if(_errs66){
-vErrors.length = _errs66;
+if(_errs67){
+vErrors.length = _errs67;
 }
 else {
 vErrors = null;
@@ -1469,19 +1483,19 @@ vErrors = null;
 }
 }
 }
-let i7 = data25.length;
+let i7 = data26.length;
 let j3;
 if(i7 > 1){
 outer0:
 for(;i7--;){
 for(j3 = i7; j3--;){
-if(func0(data25[i7], data25[j3])){
-const err63 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i7, j: j3},message:"must NOT have duplicate items (items ## "+j3+" and "+i7+" are identical)"};
+if(func0(data26[i7], data26[j3])){
+const err64 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i7, j: j3},message:"must NOT have duplicate items (items ## "+j3+" and "+i7+" are identical)"};
 if(vErrors === null){
-vErrors = [err63];
+vErrors = [err64];
 }
 else {
-vErrors.push(err63);
+vErrors.push(err64);
 }
 errors++;
 break outer0;
@@ -1491,20 +1505,7 @@ break outer0;
 }
 }
 else {
-const err64 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err64];
-}
-else {
-vErrors.push(err64);
-}
-errors++;
-}
-}
-if(data24.max_targets !== undefined){
-let data27 = data24.max_targets;
-if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-const err65 = {instancePath:instancePath+"/fallback/max_targets",schemaPath:"#/properties/fallback/properties/max_targets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err65 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -1513,9 +1514,11 @@ vErrors.push(err65);
 }
 errors++;
 }
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 < 1 || isNaN(data27)){
-const err66 = {instancePath:instancePath+"/fallback/max_targets",schemaPath:"#/properties/fallback/properties/max_targets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data25.max_targets !== undefined){
+let data28 = data25.max_targets;
+if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
+const err66 = {instancePath:instancePath+"/fallback/max_targets",schemaPath:"#/properties/fallback/properties/max_targets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -1524,11 +1527,9 @@ vErrors.push(err66);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err67 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 < 1 || isNaN(data28)){
+const err67 = {instancePath:instancePath+"/fallback/max_targets",schemaPath:"#/properties/fallback/properties/max_targets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -1538,12 +1539,10 @@ vErrors.push(err67);
 errors++;
 }
 }
-if(data.health_check !== undefined){
-let data28 = data.health_check;
-if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
-for(const key7 in data28){
-if(!((((((((key7 === "interval") || (key7 === "path")) || (key7 === "timeout")) || (key7 === "healthy_after")) || (key7 === "unhealthy_after")) || (key7 === "failures")) || (key7 === "window")) || (key7 === "cooldown"))){
-const err68 = {instancePath:instancePath+"/health_check",schemaPath:"#/properties/health_check/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+}
+}
+else {
+const err68 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -1553,11 +1552,12 @@ vErrors.push(err68);
 errors++;
 }
 }
-if(data28.interval !== undefined){
-let data29 = data28.interval;
-if(typeof data29 === "string"){
-if(!pattern7.test(data29)){
-const err69 = {instancePath:instancePath+"/health_check/interval",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data.health_check !== undefined){
+let data29 = data.health_check;
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+for(const key7 in data29){
+if(!((((((((key7 === "interval") || (key7 === "path")) || (key7 === "timeout")) || (key7 === "healthy_after")) || (key7 === "unhealthy_after")) || (key7 === "failures")) || (key7 === "window")) || (key7 === "cooldown"))){
+const err69 = {instancePath:instancePath+"/health_check",schemaPath:"#/properties/health_check/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -1567,8 +1567,11 @@ vErrors.push(err69);
 errors++;
 }
 }
-else {
-const err70 = {instancePath:instancePath+"/health_check/interval",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data29.interval !== undefined){
+let data30 = data29.interval;
+if(typeof data30 === "string"){
+if(!pattern7.test(data30)){
+const err70 = {instancePath:instancePath+"/health_check/interval",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -1578,11 +1581,8 @@ vErrors.push(err70);
 errors++;
 }
 }
-if(data28.path !== undefined){
-let data30 = data28.path;
-if(typeof data30 === "string"){
-if(!pattern28.test(data30)){
-const err71 = {instancePath:instancePath+"/health_check/path",schemaPath:"#/properties/health_check/properties/path/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
+else {
+const err71 = {instancePath:instancePath+"/health_check/interval",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -1592,8 +1592,11 @@ vErrors.push(err71);
 errors++;
 }
 }
-else {
-const err72 = {instancePath:instancePath+"/health_check/path",schemaPath:"#/properties/health_check/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data29.path !== undefined){
+let data31 = data29.path;
+if(typeof data31 === "string"){
+if(!pattern30.test(data31)){
+const err72 = {instancePath:instancePath+"/health_check/path",schemaPath:"#/properties/health_check/properties/path/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -1603,11 +1606,8 @@ vErrors.push(err72);
 errors++;
 }
 }
-if(data28.timeout !== undefined){
-let data31 = data28.timeout;
-if(typeof data31 === "string"){
-if(!pattern7.test(data31)){
-const err73 = {instancePath:instancePath+"/health_check/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err73 = {instancePath:instancePath+"/health_check/path",schemaPath:"#/properties/health_check/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -1617,8 +1617,11 @@ vErrors.push(err73);
 errors++;
 }
 }
-else {
-const err74 = {instancePath:instancePath+"/health_check/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data29.timeout !== undefined){
+let data32 = data29.timeout;
+if(typeof data32 === "string"){
+if(!pattern7.test(data32)){
+const err74 = {instancePath:instancePath+"/health_check/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1628,10 +1631,8 @@ vErrors.push(err74);
 errors++;
 }
 }
-if(data28.healthy_after !== undefined){
-let data32 = data28.healthy_after;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err75 = {instancePath:instancePath+"/health_check/healthy_after",schemaPath:"#/properties/health_check/properties/healthy_after/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err75 = {instancePath:instancePath+"/health_check/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1640,9 +1641,11 @@ vErrors.push(err75);
 }
 errors++;
 }
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 < 1 || isNaN(data32)){
-const err76 = {instancePath:instancePath+"/health_check/healthy_after",schemaPath:"#/properties/health_check/properties/healthy_after/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data29.healthy_after !== undefined){
+let data33 = data29.healthy_after;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err76 = {instancePath:instancePath+"/health_check/healthy_after",schemaPath:"#/properties/health_check/properties/healthy_after/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1651,12 +1654,9 @@ vErrors.push(err76);
 }
 errors++;
 }
-}
-}
-if(data28.unhealthy_after !== undefined){
-let data33 = data28.unhealthy_after;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err77 = {instancePath:instancePath+"/health_check/unhealthy_after",schemaPath:"#/properties/health_check/properties/unhealthy_after/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 1 || isNaN(data33)){
+const err77 = {instancePath:instancePath+"/health_check/healthy_after",schemaPath:"#/properties/health_check/properties/healthy_after/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1665,9 +1665,12 @@ vErrors.push(err77);
 }
 errors++;
 }
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 1 || isNaN(data33)){
-const err78 = {instancePath:instancePath+"/health_check/unhealthy_after",schemaPath:"#/properties/health_check/properties/unhealthy_after/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+if(data29.unhealthy_after !== undefined){
+let data34 = data29.unhealthy_after;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err78 = {instancePath:instancePath+"/health_check/unhealthy_after",schemaPath:"#/properties/health_check/properties/unhealthy_after/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1676,12 +1679,9 @@ vErrors.push(err78);
 }
 errors++;
 }
-}
-}
-if(data28.failures !== undefined){
-let data34 = data28.failures;
-if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
-const err79 = {instancePath:instancePath+"/health_check/failures",schemaPath:"#/properties/health_check/properties/failures/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 < 1 || isNaN(data34)){
+const err79 = {instancePath:instancePath+"/health_check/unhealthy_after",schemaPath:"#/properties/health_check/properties/unhealthy_after/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1690,9 +1690,12 @@ vErrors.push(err79);
 }
 errors++;
 }
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 < 1 || isNaN(data34)){
-const err80 = {instancePath:instancePath+"/health_check/failures",schemaPath:"#/properties/health_check/properties/failures/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+if(data29.failures !== undefined){
+let data35 = data29.failures;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+const err80 = {instancePath:instancePath+"/health_check/failures",schemaPath:"#/properties/health_check/properties/failures/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1701,13 +1704,9 @@ vErrors.push(err80);
 }
 errors++;
 }
-}
-}
-if(data28.window !== undefined){
-let data35 = data28.window;
-if(typeof data35 === "string"){
-if(!pattern7.test(data35)){
-const err81 = {instancePath:instancePath+"/health_check/window",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 < 1 || isNaN(data35)){
+const err81 = {instancePath:instancePath+"/health_check/failures",schemaPath:"#/properties/health_check/properties/failures/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1717,8 +1716,12 @@ vErrors.push(err81);
 errors++;
 }
 }
-else {
-const err82 = {instancePath:instancePath+"/health_check/window",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data29.window !== undefined){
+let data36 = data29.window;
+if(typeof data36 === "string"){
+if(!pattern7.test(data36)){
+const err82 = {instancePath:instancePath+"/health_check/window",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1728,11 +1731,8 @@ vErrors.push(err82);
 errors++;
 }
 }
-if(data28.cooldown !== undefined){
-let data36 = data28.cooldown;
-if(typeof data36 === "string"){
-if(!pattern7.test(data36)){
-const err83 = {instancePath:instancePath+"/health_check/cooldown",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err83 = {instancePath:instancePath+"/health_check/window",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1742,8 +1742,11 @@ vErrors.push(err83);
 errors++;
 }
 }
-else {
-const err84 = {instancePath:instancePath+"/health_check/cooldown",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data29.cooldown !== undefined){
+let data37 = data29.cooldown;
+if(typeof data37 === "string"){
+if(!pattern7.test(data37)){
+const err84 = {instancePath:instancePath+"/health_check/cooldown",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1753,9 +1756,8 @@ vErrors.push(err84);
 errors++;
 }
 }
-}
 else {
-const err85 = {instancePath:instancePath+"/health_check",schemaPath:"#/properties/health_check/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err85 = {instancePath:instancePath+"/health_check/cooldown",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1765,11 +1767,9 @@ vErrors.push(err85);
 errors++;
 }
 }
-if(data.hedging !== undefined){
-let data37 = data.hedging;
-if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
-if(data37.after === undefined){
-const err86 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/required",keyword:"required",params:{missingProperty: "after"},message:"must have required property '"+"after"+"'"};
+}
+else {
+const err86 = {instancePath:instancePath+"/health_check",schemaPath:"#/properties/health_check/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1778,9 +1778,12 @@ vErrors.push(err86);
 }
 errors++;
 }
-for(const key8 in data37){
-if(!(key8 === "after")){
-const err87 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+}
+if(data.hedging !== undefined){
+let data38 = data.hedging;
+if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
+if(data38.after === undefined){
+const err87 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/required",keyword:"required",params:{missingProperty: "after"},message:"must have required property '"+"after"+"'"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1789,12 +1792,9 @@ vErrors.push(err87);
 }
 errors++;
 }
-}
-if(data37.after !== undefined){
-let data38 = data37.after;
-if(typeof data38 === "string"){
-if(!pattern7.test(data38)){
-const err88 = {instancePath:instancePath+"/hedging/after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+for(const key8 in data38){
+if(!(key8 === "after")){
+const err88 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1804,8 +1804,11 @@ vErrors.push(err88);
 errors++;
 }
 }
-else {
-const err89 = {instancePath:instancePath+"/hedging/after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data38.after !== undefined){
+let data39 = data38.after;
+if(typeof data39 === "string"){
+if(!pattern7.test(data39)){
+const err89 = {instancePath:instancePath+"/hedging/after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1815,9 +1818,8 @@ vErrors.push(err89);
 errors++;
 }
 }
-}
 else {
-const err90 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err90 = {instancePath:instancePath+"/hedging/after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1827,12 +1829,9 @@ vErrors.push(err90);
 errors++;
 }
 }
-if(data.payload_log !== undefined){
-let data39 = data.payload_log;
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-for(const key9 in data39){
-if(!(((key9 === "sample") || (key9 === "max_bytes")) || (key9 === "file"))){
-const err91 = {instancePath:instancePath+"/payload_log",schemaPath:"#/properties/payload_log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+}
+else {
+const err91 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1842,11 +1841,12 @@ vErrors.push(err91);
 errors++;
 }
 }
-if(data39.sample !== undefined){
-let data40 = data39.sample;
-if((typeof data40 == "number") && (isFinite(data40))){
-if(data40 > 1 || isNaN(data40)){
-const err92 = {instancePath:instancePath+"/payload_log/sample",schemaPath:"#/properties/payload_log/properties/sample/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data.payload_log !== undefined){
+let data40 = data.payload_log;
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+for(const key9 in data40){
+if(!(((key9 === "sample") || (key9 === "max_bytes")) || (key9 === "file"))){
+const err92 = {instancePath:instancePath+"/payload_log",schemaPath:"#/properties/payload_log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1855,8 +1855,12 @@ vErrors.push(err92);
 }
 errors++;
 }
-if(data40 < 0 || isNaN(data40)){
-const err93 = {instancePath:instancePath+"/payload_log/sample",schemaPath:"#/properties/payload_log/properties/sample/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data40.sample !== undefined){
+let data41 = data40.sample;
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 > 1 || isNaN(data41)){
+const err93 = {instancePath:instancePath+"/payload_log/sample",schemaPath:"#/properties/payload_log/properties/sample/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1865,9 +1869,8 @@ vErrors.push(err93);
 }
 errors++;
 }
-}
-else {
-const err94 = {instancePath:instancePath+"/payload_log/sample",schemaPath:"#/properties/payload_log/properties/sample/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data41 < 0 || isNaN(data41)){
+const err94 = {instancePath:instancePath+"/payload_log/sample",schemaPath:"#/properties/payload_log/properties/sample/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1877,11 +1880,8 @@ vErrors.push(err94);
 errors++;
 }
 }
-if(data39.max_bytes !== undefined){
-let data41 = data39.max_bytes;
-if(typeof data41 === "string"){
-if(!pattern6.test(data41)){
-const err95 = {instancePath:instancePath+"/payload_log/max_bytes",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+else {
+const err95 = {instancePath:instancePath+"/payload_log/sample",schemaPath:"#/properties/payload_log/properties/sample/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1891,8 +1891,11 @@ vErrors.push(err95);
 errors++;
 }
 }
-else {
-const err96 = {instancePath:instancePath+"/payload_log/max_bytes",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data40.max_bytes !== undefined){
+let data42 = data40.max_bytes;
+if(typeof data42 === "string"){
+if(!pattern6.test(data42)){
+const err96 = {instancePath:instancePath+"/payload_log/max_bytes",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1902,11 +1905,8 @@ vErrors.push(err96);
 errors++;
 }
 }
-if(data39.file !== undefined){
-let data42 = data39.file;
-if(typeof data42 === "string"){
-if(func3(data42) > 4096){
-const err97 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+else {
+const err97 = {instancePath:instancePath+"/payload_log/max_bytes",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1915,8 +1915,12 @@ vErrors.push(err97);
 }
 errors++;
 }
-if(func3(data42) < 1){
-const err98 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data40.file !== undefined){
+let data43 = data40.file;
+if(typeof data43 === "string"){
+if(func2(data43) > 4096){
+const err98 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1925,9 +1929,8 @@ vErrors.push(err98);
 }
 errors++;
 }
-}
-else {
-const err99 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data43) < 1){
+const err99 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1937,9 +1940,8 @@ vErrors.push(err99);
 errors++;
 }
 }
-}
 else {
-const err100 = {instancePath:instancePath+"/payload_log",schemaPath:"#/properties/payload_log/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err100 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1949,12 +1951,9 @@ vErrors.push(err100);
 errors++;
 }
 }
-if(data.prompt_caching !== undefined){
-let data43 = data.prompt_caching;
-if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
-for(const key10 in data43){
-if(!(((key10 === "min_tokens") || (key10 === "ttl")) || (key10 === "key"))){
-const err101 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+}
+else {
+const err101 = {instancePath:instancePath+"/payload_log",schemaPath:"#/properties/payload_log/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1964,10 +1963,12 @@ vErrors.push(err101);
 errors++;
 }
 }
-if(data43.min_tokens !== undefined){
-let data44 = data43.min_tokens;
-if(!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))){
-const err102 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.prompt_caching !== undefined){
+let data44 = data.prompt_caching;
+if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
+for(const key10 in data44){
+if(!(((key10 === "min_tokens") || (key10 === "ttl")) || (key10 === "key"))){
+const err102 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1976,9 +1977,11 @@ vErrors.push(err102);
 }
 errors++;
 }
-if((typeof data44 == "number") && (isFinite(data44))){
-if(data44 > 1000000 || isNaN(data44)){
-const err103 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+}
+if(data44.min_tokens !== undefined){
+let data45 = data44.min_tokens;
+if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
+const err103 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1987,8 +1990,9 @@ vErrors.push(err103);
 }
 errors++;
 }
-if(data44 < 1 || isNaN(data44)){
-const err104 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 > 1000000 || isNaN(data45)){
+const err104 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1997,12 +2001,8 @@ vErrors.push(err104);
 }
 errors++;
 }
-}
-}
-if(data43.ttl !== undefined){
-let data45 = data43.ttl;
-if(!((data45 === "5m") || (data45 === "1h"))){
-const err105 = {instancePath:instancePath+"/prompt_caching/ttl",schemaPath:"#/properties/prompt_caching/properties/ttl/enum",keyword:"enum",params:{allowedValues: schema44.properties.prompt_caching.properties.ttl.enum},message:"must be equal to one of the allowed values"};
+if(data45 < 1 || isNaN(data45)){
+const err105 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -2012,9 +2012,11 @@ vErrors.push(err105);
 errors++;
 }
 }
-if(data43.key !== undefined){
-if(typeof data43.key !== "boolean"){
-const err106 = {instancePath:instancePath+"/prompt_caching/key",schemaPath:"#/properties/prompt_caching/properties/key/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+if(data44.ttl !== undefined){
+let data46 = data44.ttl;
+if(!((data46 === "5m") || (data46 === "1h"))){
+const err106 = {instancePath:instancePath+"/prompt_caching/ttl",schemaPath:"#/properties/prompt_caching/properties/ttl/enum",keyword:"enum",params:{allowedValues: schema46.properties.prompt_caching.properties.ttl.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -2024,9 +2026,9 @@ vErrors.push(err106);
 errors++;
 }
 }
-}
-else {
-const err107 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data44.key !== undefined){
+if(typeof data44.key !== "boolean"){
+const err107 = {instancePath:instancePath+"/prompt_caching/key",schemaPath:"#/properties/prompt_caching/properties/key/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -2036,12 +2038,9 @@ vErrors.push(err107);
 errors++;
 }
 }
-if(data.quality_gate !== undefined){
-let data47 = data.quality_gate;
-if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
-for(const key11 in data47){
-if(!(((((((key11 === "min_chars") || (key11 === "max_chars")) || (key11 === "must_match")) || (key11 === "must_not_match")) || (key11 === "json")) || (key11 === "refusal")) || (key11 === "buffer"))){
-const err108 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+}
+else {
+const err108 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -2051,10 +2050,12 @@ vErrors.push(err108);
 errors++;
 }
 }
-if(data47.min_chars !== undefined){
-let data48 = data47.min_chars;
-if(!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))){
-const err109 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.quality_gate !== undefined){
+let data48 = data.quality_gate;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+for(const key11 in data48){
+if(!(((((((key11 === "min_chars") || (key11 === "max_chars")) || (key11 === "must_match")) || (key11 === "must_not_match")) || (key11 === "json")) || (key11 === "refusal")) || (key11 === "buffer"))){
+const err109 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -2063,9 +2064,11 @@ vErrors.push(err109);
 }
 errors++;
 }
-if((typeof data48 == "number") && (isFinite(data48))){
-if(data48 > 1000000 || isNaN(data48)){
-const err110 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+}
+if(data48.min_chars !== undefined){
+let data49 = data48.min_chars;
+if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
+const err110 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -2074,8 +2077,9 @@ vErrors.push(err110);
 }
 errors++;
 }
-if(data48 < 0 || isNaN(data48)){
-const err111 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data49 == "number") && (isFinite(data49))){
+if(data49 > 1000000 || isNaN(data49)){
+const err111 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -2084,12 +2088,8 @@ vErrors.push(err111);
 }
 errors++;
 }
-}
-}
-if(data47.max_chars !== undefined){
-let data49 = data47.max_chars;
-if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
-const err112 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data49 < 0 || isNaN(data49)){
+const err112 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -2098,9 +2098,12 @@ vErrors.push(err112);
 }
 errors++;
 }
-if((typeof data49 == "number") && (isFinite(data49))){
-if(data49 > 10000000 || isNaN(data49)){
-const err113 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
+}
+}
+if(data48.max_chars !== undefined){
+let data50 = data48.max_chars;
+if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
+const err113 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -2109,8 +2112,9 @@ vErrors.push(err113);
 }
 errors++;
 }
-if(data49 < 1 || isNaN(data49)){
-const err114 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data50 == "number") && (isFinite(data50))){
+if(data50 > 10000000 || isNaN(data50)){
+const err114 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -2119,16 +2123,8 @@ vErrors.push(err114);
 }
 errors++;
 }
-}
-}
-if(data47.must_match !== undefined){
-let data50 = data47.must_match;
-const _errs127 = errors;
-let valid37 = false;
-const _errs128 = errors;
-if(typeof data50 === "string"){
-if(func3(data50) > 1000){
-const err115 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+if(data50 < 1 || isNaN(data50)){
+const err115 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -2137,8 +2133,16 @@ vErrors.push(err115);
 }
 errors++;
 }
-if(func3(data50) < 1){
-const err116 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+if(data48.must_match !== undefined){
+let data51 = data48.must_match;
+const _errs128 = errors;
+let valid37 = false;
+const _errs129 = errors;
+if(typeof data51 === "string"){
+if(func2(data51) > 1000){
+const err116 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -2147,9 +2151,8 @@ vErrors.push(err116);
 }
 errors++;
 }
-}
-else {
-const err117 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data51) < 1){
+const err117 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -2158,12 +2161,9 @@ vErrors.push(err117);
 }
 errors++;
 }
-var _valid1 = _errs128 === errors;
-valid37 = valid37 || _valid1;
-const _errs130 = errors;
-if(Array.isArray(data50)){
-if(data50.length > 32){
-const err118 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+}
+else {
+const err118 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -2172,8 +2172,12 @@ vErrors.push(err118);
 }
 errors++;
 }
-if(data50.length < 1){
-const err119 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+var _valid1 = _errs129 === errors;
+valid37 = valid37 || _valid1;
+const _errs131 = errors;
+if(Array.isArray(data51)){
+if(data51.length > 32){
+const err119 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -2182,12 +2186,8 @@ vErrors.push(err119);
 }
 errors++;
 }
-const len4 = data50.length;
-for(let i8=0; i8<len4; i8++){
-let data51 = data50[i8];
-if(typeof data51 === "string"){
-if(func3(data51) > 1000){
-const err120 = {instancePath:instancePath+"/quality_gate/must_match/" + i8,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+if(data51.length < 1){
+const err120 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -2196,8 +2196,12 @@ vErrors.push(err120);
 }
 errors++;
 }
-if(func3(data51) < 1){
-const err121 = {instancePath:instancePath+"/quality_gate/must_match/" + i8,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const len4 = data51.length;
+for(let i8=0; i8<len4; i8++){
+let data52 = data51[i8];
+if(typeof data52 === "string"){
+if(func2(data52) > 1000){
+const err121 = {instancePath:instancePath+"/quality_gate/must_match/" + i8,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -2206,9 +2210,8 @@ vErrors.push(err121);
 }
 errors++;
 }
-}
-else {
-const err122 = {instancePath:instancePath+"/quality_gate/must_match/" + i8,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data52) < 1){
+const err122 = {instancePath:instancePath+"/quality_gate/must_match/" + i8,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -2218,9 +2221,8 @@ vErrors.push(err122);
 errors++;
 }
 }
-}
 else {
-const err123 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err123 = {instancePath:instancePath+"/quality_gate/must_match/" + i8,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -2229,10 +2231,10 @@ vErrors.push(err123);
 }
 errors++;
 }
-var _valid1 = _errs130 === errors;
-valid37 = valid37 || _valid1;
-if(!valid37){
-const err124 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+}
+else {
+const err124 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -2241,26 +2243,10 @@ vErrors.push(err124);
 }
 errors++;
 }
-else {
-errors = _errs127;
-if(vErrors !== null){
-if(_errs127){
-vErrors.length = _errs127;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data47.must_not_match !== undefined){
-let data52 = data47.must_not_match;
-const _errs135 = errors;
-let valid40 = false;
-const _errs136 = errors;
-if(typeof data52 === "string"){
-if(func3(data52) > 1000){
-const err125 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+var _valid1 = _errs131 === errors;
+valid37 = valid37 || _valid1;
+if(!valid37){
+const err125 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -2269,8 +2255,26 @@ vErrors.push(err125);
 }
 errors++;
 }
-if(func3(data52) < 1){
-const err126 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+errors = _errs128;
+if(vErrors !== null){
+if(_errs128){
+vErrors.length = _errs128;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data48.must_not_match !== undefined){
+let data53 = data48.must_not_match;
+const _errs136 = errors;
+let valid40 = false;
+const _errs137 = errors;
+if(typeof data53 === "string"){
+if(func2(data53) > 1000){
+const err126 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -2279,9 +2283,8 @@ vErrors.push(err126);
 }
 errors++;
 }
-}
-else {
-const err127 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data53) < 1){
+const err127 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -2290,12 +2293,9 @@ vErrors.push(err127);
 }
 errors++;
 }
-var _valid2 = _errs136 === errors;
-valid40 = valid40 || _valid2;
-const _errs138 = errors;
-if(Array.isArray(data52)){
-if(data52.length > 32){
-const err128 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+}
+else {
+const err128 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -2304,8 +2304,12 @@ vErrors.push(err128);
 }
 errors++;
 }
-if(data52.length < 1){
-const err129 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+var _valid2 = _errs137 === errors;
+valid40 = valid40 || _valid2;
+const _errs139 = errors;
+if(Array.isArray(data53)){
+if(data53.length > 32){
+const err129 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -2314,12 +2318,8 @@ vErrors.push(err129);
 }
 errors++;
 }
-const len5 = data52.length;
-for(let i9=0; i9<len5; i9++){
-let data53 = data52[i9];
-if(typeof data53 === "string"){
-if(func3(data53) > 1000){
-const err130 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i9,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+if(data53.length < 1){
+const err130 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -2328,8 +2328,12 @@ vErrors.push(err130);
 }
 errors++;
 }
-if(func3(data53) < 1){
-const err131 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i9,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const len5 = data53.length;
+for(let i9=0; i9<len5; i9++){
+let data54 = data53[i9];
+if(typeof data54 === "string"){
+if(func2(data54) > 1000){
+const err131 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i9,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -2338,9 +2342,8 @@ vErrors.push(err131);
 }
 errors++;
 }
-}
-else {
-const err132 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i9,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data54) < 1){
+const err132 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i9,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -2350,9 +2353,8 @@ vErrors.push(err132);
 errors++;
 }
 }
-}
 else {
-const err133 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err133 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i9,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -2361,10 +2363,10 @@ vErrors.push(err133);
 }
 errors++;
 }
-var _valid2 = _errs138 === errors;
-valid40 = valid40 || _valid2;
-if(!valid40){
-const err134 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+}
+else {
+const err134 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -2373,21 +2375,10 @@ vErrors.push(err134);
 }
 errors++;
 }
-else {
-errors = _errs135;
-if(vErrors !== null){
-if(_errs135){
-vErrors.length = _errs135;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data47.json !== undefined){
-if(typeof data47.json !== "boolean"){
-const err135 = {instancePath:instancePath+"/quality_gate/json",schemaPath:"#/properties/quality_gate/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+var _valid2 = _errs139 === errors;
+valid40 = valid40 || _valid2;
+if(!valid40){
+const err135 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -2396,10 +2387,21 @@ vErrors.push(err135);
 }
 errors++;
 }
+else {
+errors = _errs136;
+if(vErrors !== null){
+if(_errs136){
+vErrors.length = _errs136;
 }
-if(data47.refusal !== undefined){
-if(typeof data47.refusal !== "boolean"){
-const err136 = {instancePath:instancePath+"/quality_gate/refusal",schemaPath:"#/properties/quality_gate/properties/refusal/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data48.json !== undefined){
+if(typeof data48.json !== "boolean"){
+const err136 = {instancePath:instancePath+"/quality_gate/json",schemaPath:"#/properties/quality_gate/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -2409,9 +2411,9 @@ vErrors.push(err136);
 errors++;
 }
 }
-if(data47.buffer !== undefined){
-if(typeof data47.buffer !== "boolean"){
-const err137 = {instancePath:instancePath+"/quality_gate/buffer",schemaPath:"#/properties/quality_gate/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data48.refusal !== undefined){
+if(typeof data48.refusal !== "boolean"){
+const err137 = {instancePath:instancePath+"/quality_gate/refusal",schemaPath:"#/properties/quality_gate/properties/refusal/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -2421,9 +2423,9 @@ vErrors.push(err137);
 errors++;
 }
 }
-}
-else {
-const err138 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data48.buffer !== undefined){
+if(typeof data48.buffer !== "boolean"){
+const err138 = {instancePath:instancePath+"/quality_gate/buffer",schemaPath:"#/properties/quality_gate/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -2433,11 +2435,9 @@ vErrors.push(err138);
 errors++;
 }
 }
-if(data.rate_limit !== undefined){
-let data57 = data.rate_limit;
-if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
-if(data57.requests === undefined){
-const err139 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "requests"},message:"must have required property '"+"requests"+"'"};
+}
+else {
+const err139 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -2446,8 +2446,12 @@ vErrors.push(err139);
 }
 errors++;
 }
-if(data57.per === undefined){
-const err140 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "per"},message:"must have required property '"+"per"+"'"};
+}
+if(data.rate_limit !== undefined){
+let data58 = data.rate_limit;
+if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
+if(data58.requests === undefined){
+const err140 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "requests"},message:"must have required property '"+"requests"+"'"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -2456,9 +2460,8 @@ vErrors.push(err140);
 }
 errors++;
 }
-for(const key12 in data57){
-if(!(((((key12 === "requests") || (key12 === "per")) || (key12 === "burst")) || (key12 === "tokens")) || (key12 === "key"))){
-const err141 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+if(data58.per === undefined){
+const err141 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "per"},message:"must have required property '"+"per"+"'"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -2467,11 +2470,9 @@ vErrors.push(err141);
 }
 errors++;
 }
-}
-if(data57.requests !== undefined){
-let data58 = data57.requests;
-if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
-const err142 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key12 in data58){
+if(!(((((key12 === "requests") || (key12 === "per")) || (key12 === "burst")) || (key12 === "tokens")) || (key12 === "key"))){
+const err142 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -2480,9 +2481,11 @@ vErrors.push(err142);
 }
 errors++;
 }
-if((typeof data58 == "number") && (isFinite(data58))){
-if(data58 < 1 || isNaN(data58)){
-const err143 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data58.requests !== undefined){
+let data59 = data58.requests;
+if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
+const err143 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -2491,13 +2494,9 @@ vErrors.push(err143);
 }
 errors++;
 }
-}
-}
-if(data57.per !== undefined){
-let data59 = data57.per;
-if(typeof data59 === "string"){
-if(!pattern7.test(data59)){
-const err144 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if((typeof data59 == "number") && (isFinite(data59))){
+if(data59 < 1 || isNaN(data59)){
+const err144 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -2507,8 +2506,12 @@ vErrors.push(err144);
 errors++;
 }
 }
-else {
-const err145 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data58.per !== undefined){
+let data60 = data58.per;
+if(typeof data60 === "string"){
+if(!pattern7.test(data60)){
+const err145 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -2518,10 +2521,8 @@ vErrors.push(err145);
 errors++;
 }
 }
-if(data57.burst !== undefined){
-let data60 = data57.burst;
-if(!(((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60))) && (isFinite(data60)))){
-const err146 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err146 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -2530,9 +2531,11 @@ vErrors.push(err146);
 }
 errors++;
 }
-if((typeof data60 == "number") && (isFinite(data60))){
-if(data60 < 1 || isNaN(data60)){
-const err147 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data58.burst !== undefined){
+let data61 = data58.burst;
+if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
+const err147 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -2541,12 +2544,9 @@ vErrors.push(err147);
 }
 errors++;
 }
-}
-}
-if(data57.tokens !== undefined){
-let data61 = data57.tokens;
-if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
-const err148 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data61 == "number") && (isFinite(data61))){
+if(data61 < 1 || isNaN(data61)){
+const err148 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -2555,9 +2555,12 @@ vErrors.push(err148);
 }
 errors++;
 }
-if((typeof data61 == "number") && (isFinite(data61))){
-if(data61 < 1 || isNaN(data61)){
-const err149 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+if(data58.tokens !== undefined){
+let data62 = data58.tokens;
+if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
+const err149 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -2566,13 +2569,9 @@ vErrors.push(err149);
 }
 errors++;
 }
-}
-}
-if(data57.key !== undefined){
-let data62 = data57.key;
-if(typeof data62 === "string"){
-if(!pattern35.test(data62)){
-const err150 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/pattern",keyword:"pattern",params:{pattern: "^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(client_ip|api_key|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
+if((typeof data62 == "number") && (isFinite(data62))){
+if(data62 < 1 || isNaN(data62)){
+const err150 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -2582,8 +2581,12 @@ vErrors.push(err150);
 errors++;
 }
 }
-else {
-const err151 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data58.key !== undefined){
+let data63 = data58.key;
+if(typeof data63 === "string"){
+if(!pattern37.test(data63)){
+const err151 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/pattern",keyword:"pattern",params:{pattern: "^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -2593,9 +2596,8 @@ vErrors.push(err151);
 errors++;
 }
 }
-}
 else {
-const err152 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err152 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -2605,12 +2607,9 @@ vErrors.push(err152);
 errors++;
 }
 }
-if(data.request_coalescing !== undefined){
-let data63 = data.request_coalescing;
-if(data63 && typeof data63 == "object" && !Array.isArray(data63)){
-for(const key13 in data63){
-if(!(key13 === "key_headers")){
-const err153 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+}
+else {
+const err153 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -2620,15 +2619,12 @@ vErrors.push(err153);
 errors++;
 }
 }
-if(data63.key_headers !== undefined){
-let data64 = data63.key_headers;
-if(Array.isArray(data64)){
-const len6 = data64.length;
-for(let i10=0; i10<len6; i10++){
-let data65 = data64[i10];
-if(typeof data65 === "string"){
-if(func3(data65) < 1){
-const err154 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i10,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data.request_coalescing !== undefined){
+let data64 = data.request_coalescing;
+if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
+for(const key13 in data64){
+if(!(key13 === "key_headers")){
+const err154 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -2638,8 +2634,15 @@ vErrors.push(err154);
 errors++;
 }
 }
-else {
-const err155 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i10,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data64.key_headers !== undefined){
+let data65 = data64.key_headers;
+if(Array.isArray(data65)){
+const len6 = data65.length;
+for(let i10=0; i10<len6; i10++){
+let data66 = data65[i10];
+if(typeof data66 === "string"){
+if(func2(data66) < 1){
+const err155 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i10,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -2649,9 +2652,8 @@ vErrors.push(err155);
 errors++;
 }
 }
-}
 else {
-const err156 = {instancePath:instancePath+"/request_coalescing/key_headers",schemaPath:"#/properties/request_coalescing/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err156 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i10,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -2663,7 +2665,7 @@ errors++;
 }
 }
 else {
-const err157 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err157 = {instancePath:instancePath+"/request_coalescing/key_headers",schemaPath:"#/properties/request_coalescing/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -2673,12 +2675,9 @@ vErrors.push(err157);
 errors++;
 }
 }
-if(data.response_fingerprinting !== undefined){
-let data66 = data.response_fingerprinting;
-if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
-for(const key14 in data66){
-if(!(((key14 === "top") || (key14 === "max_tracked")) || (key14 === "header"))){
-const err158 = {instancePath:instancePath+"/response_fingerprinting",schemaPath:"#/properties/response_fingerprinting/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+}
+else {
+const err158 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -2688,10 +2687,12 @@ vErrors.push(err158);
 errors++;
 }
 }
-if(data66.top !== undefined){
-let data67 = data66.top;
-if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
-const err159 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.response_fingerprinting !== undefined){
+let data67 = data.response_fingerprinting;
+if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
+for(const key14 in data67){
+if(!(((key14 === "top") || (key14 === "max_tracked")) || (key14 === "header"))){
+const err159 = {instancePath:instancePath+"/response_fingerprinting",schemaPath:"#/properties/response_fingerprinting/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -2700,9 +2701,11 @@ vErrors.push(err159);
 }
 errors++;
 }
-if((typeof data67 == "number") && (isFinite(data67))){
-if(data67 > 100 || isNaN(data67)){
-const err160 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+}
+if(data67.top !== undefined){
+let data68 = data67.top;
+if(!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))){
+const err160 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -2711,8 +2714,9 @@ vErrors.push(err160);
 }
 errors++;
 }
-if(data67 < 1 || isNaN(data67)){
-const err161 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data68 == "number") && (isFinite(data68))){
+if(data68 > 100 || isNaN(data68)){
+const err161 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -2721,12 +2725,8 @@ vErrors.push(err161);
 }
 errors++;
 }
-}
-}
-if(data66.max_tracked !== undefined){
-let data68 = data66.max_tracked;
-if(!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))){
-const err162 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data68 < 1 || isNaN(data68)){
+const err162 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -2735,9 +2735,12 @@ vErrors.push(err162);
 }
 errors++;
 }
-if((typeof data68 == "number") && (isFinite(data68))){
-if(data68 > 1000000 || isNaN(data68)){
-const err163 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+}
+}
+if(data67.max_tracked !== undefined){
+let data69 = data67.max_tracked;
+if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
+const err163 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -2746,8 +2749,9 @@ vErrors.push(err163);
 }
 errors++;
 }
-if(data68 < 100 || isNaN(data68)){
-const err164 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+if((typeof data69 == "number") && (isFinite(data69))){
+if(data69 > 1000000 || isNaN(data69)){
+const err164 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -2756,11 +2760,8 @@ vErrors.push(err164);
 }
 errors++;
 }
-}
-}
-if(data66.header !== undefined){
-if(typeof data66.header !== "boolean"){
-const err165 = {instancePath:instancePath+"/response_fingerprinting/header",schemaPath:"#/properties/response_fingerprinting/properties/header/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data69 < 100 || isNaN(data69)){
+const err165 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2771,8 +2772,9 @@ errors++;
 }
 }
 }
-else {
-const err166 = {instancePath:instancePath+"/response_fingerprinting",schemaPath:"#/properties/response_fingerprinting/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data67.header !== undefined){
+if(typeof data67.header !== "boolean"){
+const err166 = {instancePath:instancePath+"/response_fingerprinting/header",schemaPath:"#/properties/response_fingerprinting/properties/header/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2782,12 +2784,9 @@ vErrors.push(err166);
 errors++;
 }
 }
-if(data.response_prefetch !== undefined){
-let data70 = data.response_prefetch;
-if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
-for(const key15 in data70){
-if(!(((((key15 === "follow_ups") || (key15 === "learn")) || (key15 === "max_per_minute")) || (key15 === "concurrency")) || (key15 === "forward_headers"))){
-const err167 = {instancePath:instancePath+"/response_prefetch",schemaPath:"#/properties/response_prefetch/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+}
+else {
+const err167 = {instancePath:instancePath+"/response_fingerprinting",schemaPath:"#/properties/response_fingerprinting/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2797,11 +2796,12 @@ vErrors.push(err167);
 errors++;
 }
 }
-if(data70.follow_ups !== undefined){
-let data71 = data70.follow_ups;
-if(Array.isArray(data71)){
-if(data71.length > 10){
-const err168 = {instancePath:instancePath+"/response_prefetch/follow_ups",schemaPath:"#/properties/response_prefetch/properties/follow_ups/maxItems",keyword:"maxItems",params:{limit: 10},message:"must NOT have more than 10 items"};
+if(data.response_prefetch !== undefined){
+let data71 = data.response_prefetch;
+if(data71 && typeof data71 == "object" && !Array.isArray(data71)){
+for(const key15 in data71){
+if(!(((((key15 === "follow_ups") || (key15 === "learn")) || (key15 === "max_per_minute")) || (key15 === "concurrency")) || (key15 === "forward_headers"))){
+const err168 = {instancePath:instancePath+"/response_prefetch",schemaPath:"#/properties/response_prefetch/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2810,12 +2810,12 @@ vErrors.push(err168);
 }
 errors++;
 }
-const len7 = data71.length;
-for(let i11=0; i11<len7; i11++){
-let data72 = data71[i11];
-if(typeof data72 === "string"){
-if(func3(data72) > 2000){
-const err169 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i11,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
+}
+if(data71.follow_ups !== undefined){
+let data72 = data71.follow_ups;
+if(Array.isArray(data72)){
+if(data72.length > 10){
+const err169 = {instancePath:instancePath+"/response_prefetch/follow_ups",schemaPath:"#/properties/response_prefetch/properties/follow_ups/maxItems",keyword:"maxItems",params:{limit: 10},message:"must NOT have more than 10 items"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2824,8 +2824,12 @@ vErrors.push(err169);
 }
 errors++;
 }
-if(func3(data72) < 1){
-const err170 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i11,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const len7 = data72.length;
+for(let i11=0; i11<len7; i11++){
+let data73 = data72[i11];
+if(typeof data73 === "string"){
+if(func2(data73) > 2000){
+const err170 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i11,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2834,9 +2838,8 @@ vErrors.push(err170);
 }
 errors++;
 }
-}
-else {
-const err171 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i11,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data73) < 1){
+const err171 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i11,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2846,9 +2849,8 @@ vErrors.push(err171);
 errors++;
 }
 }
-}
 else {
-const err172 = {instancePath:instancePath+"/response_prefetch/follow_ups",schemaPath:"#/properties/response_prefetch/properties/follow_ups/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err172 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i11,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2858,12 +2860,9 @@ vErrors.push(err172);
 errors++;
 }
 }
-if(data70.learn !== undefined){
-let data73 = data70.learn;
-if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
-for(const key16 in data73){
-if(!(((key16 === "top") || (key16 === "min_count")) || (key16 === "max_tracked"))){
-const err173 = {instancePath:instancePath+"/response_prefetch/learn",schemaPath:"#/properties/response_prefetch/properties/learn/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+}
+else {
+const err173 = {instancePath:instancePath+"/response_prefetch/follow_ups",schemaPath:"#/properties/response_prefetch/properties/follow_ups/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2873,10 +2872,12 @@ vErrors.push(err173);
 errors++;
 }
 }
-if(data73.top !== undefined){
-let data74 = data73.top;
-if(!(((typeof data74 == "number") && (!(data74 % 1) && !isNaN(data74))) && (isFinite(data74)))){
-const err174 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data71.learn !== undefined){
+let data74 = data71.learn;
+if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
+for(const key16 in data74){
+if(!(((key16 === "top") || (key16 === "min_count")) || (key16 === "max_tracked"))){
+const err174 = {instancePath:instancePath+"/response_prefetch/learn",schemaPath:"#/properties/response_prefetch/properties/learn/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2885,9 +2886,11 @@ vErrors.push(err174);
 }
 errors++;
 }
-if((typeof data74 == "number") && (isFinite(data74))){
-if(data74 > 5 || isNaN(data74)){
-const err175 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
+}
+if(data74.top !== undefined){
+let data75 = data74.top;
+if(!(((typeof data75 == "number") && (!(data75 % 1) && !isNaN(data75))) && (isFinite(data75)))){
+const err175 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2896,8 +2899,9 @@ vErrors.push(err175);
 }
 errors++;
 }
-if(data74 < 1 || isNaN(data74)){
-const err176 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data75 == "number") && (isFinite(data75))){
+if(data75 > 5 || isNaN(data75)){
+const err176 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2906,12 +2910,8 @@ vErrors.push(err176);
 }
 errors++;
 }
-}
-}
-if(data73.min_count !== undefined){
-let data75 = data73.min_count;
-if(!(((typeof data75 == "number") && (!(data75 % 1) && !isNaN(data75))) && (isFinite(data75)))){
-const err177 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data75 < 1 || isNaN(data75)){
+const err177 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2920,9 +2920,12 @@ vErrors.push(err177);
 }
 errors++;
 }
-if((typeof data75 == "number") && (isFinite(data75))){
-if(data75 > 1000 || isNaN(data75)){
-const err178 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+}
+}
+if(data74.min_count !== undefined){
+let data76 = data74.min_count;
+if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
+const err178 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2931,8 +2934,9 @@ vErrors.push(err178);
 }
 errors++;
 }
-if(data75 < 1 || isNaN(data75)){
-const err179 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data76 == "number") && (isFinite(data76))){
+if(data76 > 1000 || isNaN(data76)){
+const err179 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2941,12 +2945,8 @@ vErrors.push(err179);
 }
 errors++;
 }
-}
-}
-if(data73.max_tracked !== undefined){
-let data76 = data73.max_tracked;
-if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
-const err180 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data76 < 1 || isNaN(data76)){
+const err180 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2955,9 +2955,12 @@ vErrors.push(err180);
 }
 errors++;
 }
-if((typeof data76 == "number") && (isFinite(data76))){
-if(data76 > 100000 || isNaN(data76)){
-const err181 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+}
+}
+if(data74.max_tracked !== undefined){
+let data77 = data74.max_tracked;
+if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
+const err181 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2966,8 +2969,9 @@ vErrors.push(err181);
 }
 errors++;
 }
-if(data76 < 100 || isNaN(data76)){
-const err182 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+if((typeof data77 == "number") && (isFinite(data77))){
+if(data77 > 100000 || isNaN(data77)){
+const err182 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2976,11 +2980,8 @@ vErrors.push(err182);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err183 = {instancePath:instancePath+"/response_prefetch/learn",schemaPath:"#/properties/response_prefetch/properties/learn/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data77 < 100 || isNaN(data77)){
+const err183 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2990,10 +2991,10 @@ vErrors.push(err183);
 errors++;
 }
 }
-if(data70.max_per_minute !== undefined){
-let data77 = data70.max_per_minute;
-if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
-const err184 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+}
+else {
+const err184 = {instancePath:instancePath+"/response_prefetch/learn",schemaPath:"#/properties/response_prefetch/properties/learn/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -3002,9 +3003,11 @@ vErrors.push(err184);
 }
 errors++;
 }
-if((typeof data77 == "number") && (isFinite(data77))){
-if(data77 > 10000 || isNaN(data77)){
-const err185 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+if(data71.max_per_minute !== undefined){
+let data78 = data71.max_per_minute;
+if(!(((typeof data78 == "number") && (!(data78 % 1) && !isNaN(data78))) && (isFinite(data78)))){
+const err185 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -3013,8 +3016,9 @@ vErrors.push(err185);
 }
 errors++;
 }
-if(data77 < 1 || isNaN(data77)){
-const err186 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data78 == "number") && (isFinite(data78))){
+if(data78 > 10000 || isNaN(data78)){
+const err186 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -3023,12 +3027,8 @@ vErrors.push(err186);
 }
 errors++;
 }
-}
-}
-if(data70.concurrency !== undefined){
-let data78 = data70.concurrency;
-if(!(((typeof data78 == "number") && (!(data78 % 1) && !isNaN(data78))) && (isFinite(data78)))){
-const err187 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data78 < 1 || isNaN(data78)){
+const err187 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -3037,9 +3037,12 @@ vErrors.push(err187);
 }
 errors++;
 }
-if((typeof data78 == "number") && (isFinite(data78))){
-if(data78 > 64 || isNaN(data78)){
-const err188 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/maximum",keyword:"maximum",params:{comparison: "<=", limit: 64},message:"must be <= 64"};
+}
+}
+if(data71.concurrency !== undefined){
+let data79 = data71.concurrency;
+if(!(((typeof data79 == "number") && (!(data79 % 1) && !isNaN(data79))) && (isFinite(data79)))){
+const err188 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -3048,8 +3051,9 @@ vErrors.push(err188);
 }
 errors++;
 }
-if(data78 < 1 || isNaN(data78)){
-const err189 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data79 == "number") && (isFinite(data79))){
+if(data79 > 64 || isNaN(data79)){
+const err189 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/maximum",keyword:"maximum",params:{comparison: "<=", limit: 64},message:"must be <= 64"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -3058,13 +3062,8 @@ vErrors.push(err189);
 }
 errors++;
 }
-}
-}
-if(data70.forward_headers !== undefined){
-let data79 = data70.forward_headers;
-if(Array.isArray(data79)){
-if(data79.length > 16){
-const err190 = {instancePath:instancePath+"/response_prefetch/forward_headers",schemaPath:"#/properties/response_prefetch/properties/forward_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+if(data79 < 1 || isNaN(data79)){
+const err190 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -3073,12 +3072,13 @@ vErrors.push(err190);
 }
 errors++;
 }
-const len8 = data79.length;
-for(let i12=0; i12<len8; i12++){
-let data80 = data79[i12];
-if(typeof data80 === "string"){
-if(!pattern15.test(data80)){
-const err191 = {instancePath:instancePath+"/response_prefetch/forward_headers/" + i12,schemaPath:"#/properties/response_prefetch/properties/forward_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
+}
+}
+if(data71.forward_headers !== undefined){
+let data80 = data71.forward_headers;
+if(Array.isArray(data80)){
+if(data80.length > 16){
+const err191 = {instancePath:instancePath+"/response_prefetch/forward_headers",schemaPath:"#/properties/response_prefetch/properties/forward_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -3087,9 +3087,12 @@ vErrors.push(err191);
 }
 errors++;
 }
-}
-else {
-const err192 = {instancePath:instancePath+"/response_prefetch/forward_headers/" + i12,schemaPath:"#/properties/response_prefetch/properties/forward_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len8 = data80.length;
+for(let i12=0; i12<len8; i12++){
+let data81 = data80[i12];
+if(typeof data81 === "string"){
+if(!pattern17.test(data81)){
+const err192 = {instancePath:instancePath+"/response_prefetch/forward_headers/" + i12,schemaPath:"#/properties/response_prefetch/properties/forward_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -3099,9 +3102,8 @@ vErrors.push(err192);
 errors++;
 }
 }
-}
 else {
-const err193 = {instancePath:instancePath+"/response_prefetch/forward_headers",schemaPath:"#/properties/response_prefetch/properties/forward_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err193 = {instancePath:instancePath+"/response_prefetch/forward_headers/" + i12,schemaPath:"#/properties/response_prefetch/properties/forward_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -3113,7 +3115,7 @@ errors++;
 }
 }
 else {
-const err194 = {instancePath:instancePath+"/response_prefetch",schemaPath:"#/properties/response_prefetch/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err194 = {instancePath:instancePath+"/response_prefetch/forward_headers",schemaPath:"#/properties/response_prefetch/properties/forward_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -3123,12 +3125,9 @@ vErrors.push(err194);
 errors++;
 }
 }
-if(data.retry !== undefined){
-let data81 = data.retry;
-if(data81 && typeof data81 == "object" && !Array.isArray(data81)){
-for(const key17 in data81){
-if(!(((((key17 === "attempts") || (key17 === "backoff")) || (key17 === "max_backoff")) || (key17 === "max_retry_after")) || (key17 === "on"))){
-const err195 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+}
+else {
+const err195 = {instancePath:instancePath+"/response_prefetch",schemaPath:"#/properties/response_prefetch/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -3138,10 +3137,12 @@ vErrors.push(err195);
 errors++;
 }
 }
-if(data81.attempts !== undefined){
-let data82 = data81.attempts;
-if(!(((typeof data82 == "number") && (!(data82 % 1) && !isNaN(data82))) && (isFinite(data82)))){
-const err196 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.retry !== undefined){
+let data82 = data.retry;
+if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
+for(const key17 in data82){
+if(!(((((key17 === "attempts") || (key17 === "backoff")) || (key17 === "max_backoff")) || (key17 === "max_retry_after")) || (key17 === "on"))){
+const err196 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -3150,9 +3151,11 @@ vErrors.push(err196);
 }
 errors++;
 }
-if((typeof data82 == "number") && (isFinite(data82))){
-if(data82 > 10 || isNaN(data82)){
-const err197 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+}
+if(data82.attempts !== undefined){
+let data83 = data82.attempts;
+if(!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))){
+const err197 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -3161,8 +3164,9 @@ vErrors.push(err197);
 }
 errors++;
 }
-if(data82 < 1 || isNaN(data82)){
-const err198 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data83 == "number") && (isFinite(data83))){
+if(data83 > 10 || isNaN(data83)){
+const err198 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -3171,13 +3175,8 @@ vErrors.push(err198);
 }
 errors++;
 }
-}
-}
-if(data81.backoff !== undefined){
-let data83 = data81.backoff;
-if(typeof data83 === "string"){
-if(!pattern7.test(data83)){
-const err199 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data83 < 1 || isNaN(data83)){
+const err199 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -3187,8 +3186,12 @@ vErrors.push(err199);
 errors++;
 }
 }
-else {
-const err200 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data82.backoff !== undefined){
+let data84 = data82.backoff;
+if(typeof data84 === "string"){
+if(!pattern7.test(data84)){
+const err200 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -3198,11 +3201,8 @@ vErrors.push(err200);
 errors++;
 }
 }
-if(data81.max_backoff !== undefined){
-let data84 = data81.max_backoff;
-if(typeof data84 === "string"){
-if(!pattern7.test(data84)){
-const err201 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err201 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -3212,8 +3212,11 @@ vErrors.push(err201);
 errors++;
 }
 }
-else {
-const err202 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data82.max_backoff !== undefined){
+let data85 = data82.max_backoff;
+if(typeof data85 === "string"){
+if(!pattern7.test(data85)){
+const err202 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -3223,11 +3226,8 @@ vErrors.push(err202);
 errors++;
 }
 }
-if(data81.max_retry_after !== undefined){
-let data85 = data81.max_retry_after;
-if(typeof data85 === "string"){
-if(!pattern7.test(data85)){
-const err203 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err203 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -3237,8 +3237,11 @@ vErrors.push(err203);
 errors++;
 }
 }
-else {
-const err204 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data82.max_retry_after !== undefined){
+let data86 = data82.max_retry_after;
+if(typeof data86 === "string"){
+if(!pattern7.test(data86)){
+const err204 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -3248,11 +3251,8 @@ vErrors.push(err204);
 errors++;
 }
 }
-if(data81.on !== undefined){
-let data86 = data81.on;
-if(Array.isArray(data86)){
-if(data86.length < 1){
-const err205 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+else {
+const err205 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -3261,14 +3261,12 @@ vErrors.push(err205);
 }
 errors++;
 }
-const len9 = data86.length;
-for(let i13=0; i13<len9; i13++){
-let data87 = data86[i13];
-const _errs219 = errors;
-let valid61 = false;
-const _errs220 = errors;
-if(!(((typeof data87 == "number") && (!(data87 % 1) && !isNaN(data87))) && (isFinite(data87)))){
-const err206 = {instancePath:instancePath+"/retry/on/" + i13,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(data82.on !== undefined){
+let data87 = data82.on;
+if(Array.isArray(data87)){
+if(data87.length < 1){
+const err206 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -3277,9 +3275,14 @@ vErrors.push(err206);
 }
 errors++;
 }
-if((typeof data87 == "number") && (isFinite(data87))){
-if(data87 > 599 || isNaN(data87)){
-const err207 = {instancePath:instancePath+"/retry/on/" + i13,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
+const len9 = data87.length;
+for(let i13=0; i13<len9; i13++){
+let data88 = data87[i13];
+const _errs220 = errors;
+let valid61 = false;
+const _errs221 = errors;
+if(!(((typeof data88 == "number") && (!(data88 % 1) && !isNaN(data88))) && (isFinite(data88)))){
+const err207 = {instancePath:instancePath+"/retry/on/" + i13,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -3288,8 +3291,9 @@ vErrors.push(err207);
 }
 errors++;
 }
-if(data87 < 400 || isNaN(data87)){
-const err208 = {instancePath:instancePath+"/retry/on/" + i13,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
+if((typeof data88 == "number") && (isFinite(data88))){
+if(data88 > 599 || isNaN(data88)){
+const err208 = {instancePath:instancePath+"/retry/on/" + i13,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -3298,12 +3302,8 @@ vErrors.push(err208);
 }
 errors++;
 }
-}
-var _valid3 = _errs220 === errors;
-valid61 = valid61 || _valid3;
-const _errs222 = errors;
-if(!((data87 === "connect_error") || (data87 === "timeout"))){
-const err209 = {instancePath:instancePath+"/retry/on/" + i13,schemaPath:"#/properties/retry/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema44.properties.retry.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
+if(data88 < 400 || isNaN(data88)){
+const err209 = {instancePath:instancePath+"/retry/on/" + i13,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -3312,10 +3312,12 @@ vErrors.push(err209);
 }
 errors++;
 }
-var _valid3 = _errs222 === errors;
+}
+var _valid3 = _errs221 === errors;
 valid61 = valid61 || _valid3;
-if(!valid61){
-const err210 = {instancePath:instancePath+"/retry/on/" + i13,schemaPath:"#/properties/retry/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs223 = errors;
+if(!((data88 === "connect_error") || (data88 === "timeout"))){
+const err210 = {instancePath:instancePath+"/retry/on/" + i13,schemaPath:"#/properties/retry/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema46.properties.retry.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -3324,11 +3326,23 @@ vErrors.push(err210);
 }
 errors++;
 }
+var _valid3 = _errs223 === errors;
+valid61 = valid61 || _valid3;
+if(!valid61){
+const err211 = {instancePath:instancePath+"/retry/on/" + i13,schemaPath:"#/properties/retry/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err211];
+}
 else {
-errors = _errs219;
+vErrors.push(err211);
+}
+errors++;
+}
+else {
+errors = _errs220;
 if(vErrors !== null){
-if(_errs219){
-vErrors.length = _errs219;
+if(_errs220){
+vErrors.length = _errs220;
 }
 else {
 vErrors = null;
@@ -3336,19 +3350,19 @@ vErrors = null;
 }
 }
 }
-let i14 = data86.length;
+let i14 = data87.length;
 let j4;
 if(i14 > 1){
 outer1:
 for(;i14--;){
 for(j4 = i14; j4--;){
-if(func0(data86[i14], data86[j4])){
-const err211 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i14, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i14+" are identical)"};
+if(func0(data87[i14], data87[j4])){
+const err212 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i14, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i14+" are identical)"};
 if(vErrors === null){
-vErrors = [err211];
+vErrors = [err212];
 }
 else {
-vErrors.push(err211);
+vErrors.push(err212);
 }
 errors++;
 break outer1;
@@ -3358,19 +3372,7 @@ break outer1;
 }
 }
 else {
-const err212 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err212];
-}
-else {
-vErrors.push(err212);
-}
-errors++;
-}
-}
-}
-else {
-const err213 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err213 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -3380,12 +3382,9 @@ vErrors.push(err213);
 errors++;
 }
 }
-if(data.semantic_cache !== undefined){
-let data88 = data.semantic_cache;
-if(data88 && typeof data88 == "object" && !Array.isArray(data88)){
-for(const key18 in data88){
-if(!((((((((key18 === "embedder") || (key18 === "threshold")) || (key18 === "ttl")) || (key18 === "max_entries")) || (key18 === "max_size")) || (key18 === "max_entry")) || (key18 === "key_headers")) || (key18 === "allow_temperature"))){
-const err214 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+}
+else {
+const err214 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -3395,14 +3394,12 @@ vErrors.push(err214);
 errors++;
 }
 }
-if(data88.embedder !== undefined){
-let data89 = data88.embedder;
-const _errs227 = errors;
-let valid64 = false;
-let passing0 = null;
-const _errs228 = errors;
-if("local" !== data89){
-const err215 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
+if(data.semantic_cache !== undefined){
+let data89 = data.semantic_cache;
+if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
+for(const key18 in data89){
+if(!((((((((key18 === "embedder") || (key18 === "threshold")) || (key18 === "ttl")) || (key18 === "max_entries")) || (key18 === "max_size")) || (key18 === "max_entry")) || (key18 === "key_headers")) || (key18 === "allow_temperature"))){
+const err215 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -3411,15 +3408,15 @@ vErrors.push(err215);
 }
 errors++;
 }
-var _valid4 = _errs228 === errors;
-if(_valid4){
-valid64 = true;
-passing0 = 0;
 }
+if(data89.embedder !== undefined){
+let data90 = data89.embedder;
+const _errs228 = errors;
+let valid64 = false;
+let passing0 = null;
 const _errs229 = errors;
-if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
-if(data89.upstream === undefined){
-const err216 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
+if("local" !== data90){
+const err216 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -3428,8 +3425,15 @@ vErrors.push(err216);
 }
 errors++;
 }
-if(data89.model === undefined){
-const err217 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
+var _valid4 = _errs229 === errors;
+if(_valid4){
+valid64 = true;
+passing0 = 0;
+}
+const _errs230 = errors;
+if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
+if(data90.upstream === undefined){
+const err217 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -3438,9 +3442,8 @@ vErrors.push(err217);
 }
 errors++;
 }
-for(const key19 in data89){
-if(!((key19 === "upstream") || (key19 === "model"))){
-const err218 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+if(data90.model === undefined){
+const err218 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -3449,12 +3452,9 @@ vErrors.push(err218);
 }
 errors++;
 }
-}
-if(data89.upstream !== undefined){
-let data90 = data89.upstream;
-if(typeof data90 === "string"){
-if(func3(data90) < 1){
-const err219 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key19 in data90){
+if(!((key19 === "upstream") || (key19 === "model"))){
+const err219 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -3464,8 +3464,11 @@ vErrors.push(err219);
 errors++;
 }
 }
-else {
-const err220 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data90.upstream !== undefined){
+let data91 = data90.upstream;
+if(typeof data91 === "string"){
+if(func2(data91) < 1){
+const err220 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -3475,11 +3478,8 @@ vErrors.push(err220);
 errors++;
 }
 }
-if(data89.model !== undefined){
-let data91 = data89.model;
-if(typeof data91 === "string"){
-if(func3(data91) > 256){
-const err221 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+else {
+const err221 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -3488,8 +3488,12 @@ vErrors.push(err221);
 }
 errors++;
 }
-if(func3(data91) < 1){
-const err222 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data90.model !== undefined){
+let data92 = data90.model;
+if(typeof data92 === "string"){
+if(func2(data92) > 256){
+const err222 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -3498,9 +3502,8 @@ vErrors.push(err222);
 }
 errors++;
 }
-}
-else {
-const err223 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data92) < 1){
+const err223 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -3510,9 +3513,8 @@ vErrors.push(err223);
 errors++;
 }
 }
-}
 else {
-const err224 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err224 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -3521,7 +3523,19 @@ vErrors.push(err224);
 }
 errors++;
 }
-var _valid4 = _errs229 === errors;
+}
+}
+else {
+const err225 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err225];
+}
+else {
+vErrors.push(err225);
+}
+errors++;
+}
+var _valid4 = _errs230 === errors;
 if(_valid4 && valid64){
 valid64 = false;
 passing0 = [passing0, 1];
@@ -3533,32 +3547,7 @@ passing0 = 1;
 }
 }
 if(!valid64){
-const err225 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
-if(vErrors === null){
-vErrors = [err225];
-}
-else {
-vErrors.push(err225);
-}
-errors++;
-}
-else {
-errors = _errs227;
-if(vErrors !== null){
-if(_errs227){
-vErrors.length = _errs227;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data88.threshold !== undefined){
-let data92 = data88.threshold;
-if((typeof data92 == "number") && (isFinite(data92))){
-if(data92 > 1 || isNaN(data92)){
-const err226 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+const err226 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -3567,8 +3556,23 @@ vErrors.push(err226);
 }
 errors++;
 }
-if(data92 < 0 || isNaN(data92)){
-const err227 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+else {
+errors = _errs228;
+if(vErrors !== null){
+if(_errs228){
+vErrors.length = _errs228;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data89.threshold !== undefined){
+let data93 = data89.threshold;
+if((typeof data93 == "number") && (isFinite(data93))){
+if(data93 > 1 || isNaN(data93)){
+const err227 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -3577,9 +3581,8 @@ vErrors.push(err227);
 }
 errors++;
 }
-}
-else {
-const err228 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data93 < 0 || isNaN(data93)){
+const err228 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -3589,11 +3592,8 @@ vErrors.push(err228);
 errors++;
 }
 }
-if(data88.ttl !== undefined){
-let data93 = data88.ttl;
-if(typeof data93 === "string"){
-if(!pattern7.test(data93)){
-const err229 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err229 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -3603,8 +3603,11 @@ vErrors.push(err229);
 errors++;
 }
 }
-else {
-const err230 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data89.ttl !== undefined){
+let data94 = data89.ttl;
+if(typeof data94 === "string"){
+if(!pattern7.test(data94)){
+const err230 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -3614,10 +3617,8 @@ vErrors.push(err230);
 errors++;
 }
 }
-if(data88.max_entries !== undefined){
-let data94 = data88.max_entries;
-if(!(((typeof data94 == "number") && (!(data94 % 1) && !isNaN(data94))) && (isFinite(data94)))){
-const err231 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err231 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -3626,9 +3627,11 @@ vErrors.push(err231);
 }
 errors++;
 }
-if((typeof data94 == "number") && (isFinite(data94))){
-if(data94 > 10000 || isNaN(data94)){
-const err232 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+if(data89.max_entries !== undefined){
+let data95 = data89.max_entries;
+if(!(((typeof data95 == "number") && (!(data95 % 1) && !isNaN(data95))) && (isFinite(data95)))){
+const err232 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err232];
 }
@@ -3637,8 +3640,9 @@ vErrors.push(err232);
 }
 errors++;
 }
-if(data94 < 1 || isNaN(data94)){
-const err233 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data95 == "number") && (isFinite(data95))){
+if(data95 > 10000 || isNaN(data95)){
+const err233 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -3647,13 +3651,8 @@ vErrors.push(err233);
 }
 errors++;
 }
-}
-}
-if(data88.max_size !== undefined){
-let data95 = data88.max_size;
-if(typeof data95 === "string"){
-if(!pattern6.test(data95)){
-const err234 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+if(data95 < 1 || isNaN(data95)){
+const err234 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -3663,8 +3662,12 @@ vErrors.push(err234);
 errors++;
 }
 }
-else {
-const err235 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data89.max_size !== undefined){
+let data96 = data89.max_size;
+if(typeof data96 === "string"){
+if(!pattern6.test(data96)){
+const err235 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -3674,11 +3677,8 @@ vErrors.push(err235);
 errors++;
 }
 }
-if(data88.max_entry !== undefined){
-let data96 = data88.max_entry;
-if(typeof data96 === "string"){
-if(!pattern6.test(data96)){
-const err236 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+else {
+const err236 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -3688,8 +3688,11 @@ vErrors.push(err236);
 errors++;
 }
 }
-else {
-const err237 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data89.max_entry !== undefined){
+let data97 = data89.max_entry;
+if(typeof data97 === "string"){
+if(!pattern6.test(data97)){
+const err237 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -3699,11 +3702,8 @@ vErrors.push(err237);
 errors++;
 }
 }
-if(data88.key_headers !== undefined){
-let data97 = data88.key_headers;
-if(Array.isArray(data97)){
-if(data97.length > 16){
-const err238 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+else {
+const err238 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -3712,12 +3712,12 @@ vErrors.push(err238);
 }
 errors++;
 }
-const len10 = data97.length;
-for(let i15=0; i15<len10; i15++){
-let data98 = data97[i15];
-if(typeof data98 === "string"){
-if(!pattern15.test(data98)){
-const err239 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i15,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
+}
+if(data89.key_headers !== undefined){
+let data98 = data89.key_headers;
+if(Array.isArray(data98)){
+if(data98.length > 16){
+const err239 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -3726,9 +3726,12 @@ vErrors.push(err239);
 }
 errors++;
 }
-}
-else {
-const err240 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i15,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len10 = data98.length;
+for(let i15=0; i15<len10; i15++){
+let data99 = data98[i15];
+if(typeof data99 === "string"){
+if(!pattern17.test(data99)){
+const err240 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i15,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -3738,23 +3741,34 @@ vErrors.push(err240);
 errors++;
 }
 }
-let i16 = data97.length;
-let j5;
-if(i16 > 1){
-const indices3 = {};
-for(;i16--;){
-let item3 = data97[i16];
-if(typeof item3 !== "string"){
-continue;
-}
-if(typeof indices3[item3] == "number"){
-j5 = indices3[item3];
-const err241 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/uniqueItems",keyword:"uniqueItems",params:{i: i16, j: j5},message:"must NOT have duplicate items (items ## "+j5+" and "+i16+" are identical)"};
+else {
+const err241 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i15,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err241];
 }
 else {
 vErrors.push(err241);
+}
+errors++;
+}
+}
+let i16 = data98.length;
+let j5;
+if(i16 > 1){
+const indices3 = {};
+for(;i16--;){
+let item3 = data98[i16];
+if(typeof item3 !== "string"){
+continue;
+}
+if(typeof indices3[item3] == "number"){
+j5 = indices3[item3];
+const err242 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/uniqueItems",keyword:"uniqueItems",params:{i: i16, j: j5},message:"must NOT have duplicate items (items ## "+j5+" and "+i16+" are identical)"};
+if(vErrors === null){
+vErrors = [err242];
+}
+else {
+vErrors.push(err242);
 }
 errors++;
 break;
@@ -3764,19 +3778,7 @@ indices3[item3] = i16;
 }
 }
 else {
-const err242 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err242];
-}
-else {
-vErrors.push(err242);
-}
-errors++;
-}
-}
-if(data88.allow_temperature !== undefined){
-if(typeof data88.allow_temperature !== "boolean"){
-const err243 = {instancePath:instancePath+"/semantic_cache/allow_temperature",schemaPath:"#/properties/semantic_cache/properties/allow_temperature/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+const err243 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -3786,9 +3788,9 @@ vErrors.push(err243);
 errors++;
 }
 }
-}
-else {
-const err244 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data89.allow_temperature !== undefined){
+if(typeof data89.allow_temperature !== "boolean"){
+const err244 = {instancePath:instancePath+"/semantic_cache/allow_temperature",schemaPath:"#/properties/semantic_cache/properties/allow_temperature/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -3798,11 +3800,9 @@ vErrors.push(err244);
 errors++;
 }
 }
-if(data.semantic_memory !== undefined){
-let data100 = data.semantic_memory;
-if(data100 && typeof data100 == "object" && !Array.isArray(data100)){
-if(data100.scope === undefined){
-const err245 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/required",keyword:"required",params:{missingProperty: "scope"},message:"must have required property '"+"scope"+"'"};
+}
+else {
+const err245 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -3811,9 +3811,12 @@ vErrors.push(err245);
 }
 errors++;
 }
-for(const key20 in data100){
-if(!(func1.call(schema44.properties.semantic_memory.properties, key20))){
-const err246 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+}
+if(data.semantic_memory !== undefined){
+let data101 = data.semantic_memory;
+if(data101 && typeof data101 == "object" && !Array.isArray(data101)){
+if(data101.scope === undefined){
+const err246 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/required",keyword:"required",params:{missingProperty: "scope"},message:"must have required property '"+"scope"+"'"};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -3822,12 +3825,9 @@ vErrors.push(err246);
 }
 errors++;
 }
-}
-if(data100.scope !== undefined){
-let data101 = data100.scope;
-if(typeof data101 === "string"){
-if(!pattern44.test(data101)){
-const err247 = {instancePath:instancePath+"/semantic_memory/scope",schemaPath:"#/properties/semantic_memory/properties/scope/pattern",keyword:"pattern",params:{pattern: "^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
+for(const key20 in data101){
+if(!(func1.call(schema46.properties.semantic_memory.properties, key20))){
+const err247 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -3837,8 +3837,11 @@ vErrors.push(err247);
 errors++;
 }
 }
-else {
-const err248 = {instancePath:instancePath+"/semantic_memory/scope",schemaPath:"#/properties/semantic_memory/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data101.scope !== undefined){
+let data102 = data101.scope;
+if(typeof data102 === "string"){
+if(!pattern46.test(data102)){
+const err248 = {instancePath:instancePath+"/semantic_memory/scope",schemaPath:"#/properties/semantic_memory/properties/scope/pattern",keyword:"pattern",params:{pattern: "^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -3848,14 +3851,8 @@ vErrors.push(err248);
 errors++;
 }
 }
-if(data100.embedder !== undefined){
-let data102 = data100.embedder;
-const _errs261 = errors;
-let valid73 = false;
-let passing1 = null;
-const _errs262 = errors;
-if("local" !== data102){
-const err249 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
+else {
+const err249 = {instancePath:instancePath+"/semantic_memory/scope",schemaPath:"#/properties/semantic_memory/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -3864,15 +3861,15 @@ vErrors.push(err249);
 }
 errors++;
 }
-var _valid5 = _errs262 === errors;
-if(_valid5){
-valid73 = true;
-passing1 = 0;
 }
+if(data101.embedder !== undefined){
+let data103 = data101.embedder;
+const _errs262 = errors;
+let valid73 = false;
+let passing1 = null;
 const _errs263 = errors;
-if(data102 && typeof data102 == "object" && !Array.isArray(data102)){
-if(data102.upstream === undefined){
-const err250 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
+if("local" !== data103){
+const err250 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -3881,8 +3878,15 @@ vErrors.push(err250);
 }
 errors++;
 }
-if(data102.model === undefined){
-const err251 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
+var _valid5 = _errs263 === errors;
+if(_valid5){
+valid73 = true;
+passing1 = 0;
+}
+const _errs264 = errors;
+if(data103 && typeof data103 == "object" && !Array.isArray(data103)){
+if(data103.upstream === undefined){
+const err251 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -3891,9 +3895,8 @@ vErrors.push(err251);
 }
 errors++;
 }
-for(const key21 in data102){
-if(!((key21 === "upstream") || (key21 === "model"))){
-const err252 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
+if(data103.model === undefined){
+const err252 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -3902,12 +3905,9 @@ vErrors.push(err252);
 }
 errors++;
 }
-}
-if(data102.upstream !== undefined){
-let data103 = data102.upstream;
-if(typeof data103 === "string"){
-if(func3(data103) < 1){
-const err253 = {instancePath:instancePath+"/semantic_memory/embedder/upstream",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key21 in data103){
+if(!((key21 === "upstream") || (key21 === "model"))){
+const err253 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -3917,8 +3917,11 @@ vErrors.push(err253);
 errors++;
 }
 }
-else {
-const err254 = {instancePath:instancePath+"/semantic_memory/embedder/upstream",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data103.upstream !== undefined){
+let data104 = data103.upstream;
+if(typeof data104 === "string"){
+if(func2(data104) < 1){
+const err254 = {instancePath:instancePath+"/semantic_memory/embedder/upstream",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -3928,11 +3931,8 @@ vErrors.push(err254);
 errors++;
 }
 }
-if(data102.model !== undefined){
-let data104 = data102.model;
-if(typeof data104 === "string"){
-if(func3(data104) > 256){
-const err255 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+else {
+const err255 = {instancePath:instancePath+"/semantic_memory/embedder/upstream",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -3941,8 +3941,12 @@ vErrors.push(err255);
 }
 errors++;
 }
-if(func3(data104) < 1){
-const err256 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data103.model !== undefined){
+let data105 = data103.model;
+if(typeof data105 === "string"){
+if(func2(data105) > 256){
+const err256 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err256];
 }
@@ -3951,9 +3955,8 @@ vErrors.push(err256);
 }
 errors++;
 }
-}
-else {
-const err257 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data105) < 1){
+const err257 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err257];
 }
@@ -3963,9 +3966,8 @@ vErrors.push(err257);
 errors++;
 }
 }
-}
 else {
-const err258 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err258 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err258];
 }
@@ -3974,7 +3976,19 @@ vErrors.push(err258);
 }
 errors++;
 }
-var _valid5 = _errs263 === errors;
+}
+}
+else {
+const err259 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err259];
+}
+else {
+vErrors.push(err259);
+}
+errors++;
+}
+var _valid5 = _errs264 === errors;
 if(_valid5 && valid73){
 valid73 = false;
 passing1 = [passing1, 1];
@@ -3986,31 +4000,7 @@ passing1 = 1;
 }
 }
 if(!valid73){
-const err259 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
-if(vErrors === null){
-vErrors = [err259];
-}
-else {
-vErrors.push(err259);
-}
-errors++;
-}
-else {
-errors = _errs261;
-if(vErrors !== null){
-if(_errs261){
-vErrors.length = _errs261;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data100.top_k !== undefined){
-let data105 = data100.top_k;
-if(!(((typeof data105 == "number") && (!(data105 % 1) && !isNaN(data105))) && (isFinite(data105)))){
-const err260 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err260 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
 vErrors = [err260];
 }
@@ -4019,9 +4009,22 @@ vErrors.push(err260);
 }
 errors++;
 }
-if((typeof data105 == "number") && (isFinite(data105))){
-if(data105 > 20 || isNaN(data105)){
-const err261 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
+else {
+errors = _errs262;
+if(vErrors !== null){
+if(_errs262){
+vErrors.length = _errs262;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data101.top_k !== undefined){
+let data106 = data101.top_k;
+if(!(((typeof data106 == "number") && (!(data106 % 1) && !isNaN(data106))) && (isFinite(data106)))){
+const err261 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err261];
 }
@@ -4030,8 +4033,9 @@ vErrors.push(err261);
 }
 errors++;
 }
-if(data105 < 1 || isNaN(data105)){
-const err262 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data106 == "number") && (isFinite(data106))){
+if(data106 > 20 || isNaN(data106)){
+const err262 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
 if(vErrors === null){
 vErrors = [err262];
 }
@@ -4040,13 +4044,8 @@ vErrors.push(err262);
 }
 errors++;
 }
-}
-}
-if(data100.threshold !== undefined){
-let data106 = data100.threshold;
-if((typeof data106 == "number") && (isFinite(data106))){
-if(data106 > 1 || isNaN(data106)){
-const err263 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data106 < 1 || isNaN(data106)){
+const err263 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -4055,8 +4054,13 @@ vErrors.push(err263);
 }
 errors++;
 }
-if(data106 < 0 || isNaN(data106)){
-const err264 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data101.threshold !== undefined){
+let data107 = data101.threshold;
+if((typeof data107 == "number") && (isFinite(data107))){
+if(data107 > 1 || isNaN(data107)){
+const err264 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -4065,9 +4069,8 @@ vErrors.push(err264);
 }
 errors++;
 }
-}
-else {
-const err265 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data107 < 0 || isNaN(data107)){
+const err265 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -4077,11 +4080,8 @@ vErrors.push(err265);
 errors++;
 }
 }
-if(data100.ttl !== undefined){
-let data107 = data100.ttl;
-if(typeof data107 === "string"){
-if(!pattern7.test(data107)){
-const err266 = {instancePath:instancePath+"/semantic_memory/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err266 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err266];
 }
@@ -4091,8 +4091,11 @@ vErrors.push(err266);
 errors++;
 }
 }
-else {
-const err267 = {instancePath:instancePath+"/semantic_memory/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data101.ttl !== undefined){
+let data108 = data101.ttl;
+if(typeof data108 === "string"){
+if(!pattern7.test(data108)){
+const err267 = {instancePath:instancePath+"/semantic_memory/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err267];
 }
@@ -4102,10 +4105,8 @@ vErrors.push(err267);
 errors++;
 }
 }
-if(data100.max_facts !== undefined){
-let data108 = data100.max_facts;
-if(!(((typeof data108 == "number") && (!(data108 % 1) && !isNaN(data108))) && (isFinite(data108)))){
-const err268 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err268 = {instancePath:instancePath+"/semantic_memory/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err268];
 }
@@ -4114,9 +4115,11 @@ vErrors.push(err268);
 }
 errors++;
 }
-if((typeof data108 == "number") && (isFinite(data108))){
-if(data108 > 10000 || isNaN(data108)){
-const err269 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+if(data101.max_facts !== undefined){
+let data109 = data101.max_facts;
+if(!(((typeof data109 == "number") && (!(data109 % 1) && !isNaN(data109))) && (isFinite(data109)))){
+const err269 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err269];
 }
@@ -4125,8 +4128,9 @@ vErrors.push(err269);
 }
 errors++;
 }
-if(data108 < 1 || isNaN(data108)){
-const err270 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data109 == "number") && (isFinite(data109))){
+if(data109 > 10000 || isNaN(data109)){
+const err270 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err270];
 }
@@ -4135,13 +4139,8 @@ vErrors.push(err270);
 }
 errors++;
 }
-}
-}
-if(data100.max_size !== undefined){
-let data109 = data100.max_size;
-if(typeof data109 === "string"){
-if(!pattern6.test(data109)){
-const err271 = {instancePath:instancePath+"/semantic_memory/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+if(data109 < 1 || isNaN(data109)){
+const err271 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err271];
 }
@@ -4151,8 +4150,12 @@ vErrors.push(err271);
 errors++;
 }
 }
-else {
-const err272 = {instancePath:instancePath+"/semantic_memory/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data101.max_size !== undefined){
+let data110 = data101.max_size;
+if(typeof data110 === "string"){
+if(!pattern6.test(data110)){
+const err272 = {instancePath:instancePath+"/semantic_memory/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err272];
 }
@@ -4162,10 +4165,8 @@ vErrors.push(err272);
 errors++;
 }
 }
-if(data100.min_chars !== undefined){
-let data110 = data100.min_chars;
-if(!(((typeof data110 == "number") && (!(data110 % 1) && !isNaN(data110))) && (isFinite(data110)))){
-const err273 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err273 = {instancePath:instancePath+"/semantic_memory/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err273];
 }
@@ -4174,9 +4175,11 @@ vErrors.push(err273);
 }
 errors++;
 }
-if((typeof data110 == "number") && (isFinite(data110))){
-if(data110 > 1000 || isNaN(data110)){
-const err274 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+}
+if(data101.min_chars !== undefined){
+let data111 = data101.min_chars;
+if(!(((typeof data111 == "number") && (!(data111 % 1) && !isNaN(data111))) && (isFinite(data111)))){
+const err274 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err274];
 }
@@ -4185,8 +4188,9 @@ vErrors.push(err274);
 }
 errors++;
 }
-if(data110 < 1 || isNaN(data110)){
-const err275 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data111 == "number") && (isFinite(data111))){
+if(data111 > 1000 || isNaN(data111)){
+const err275 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err275];
 }
@@ -4195,12 +4199,8 @@ vErrors.push(err275);
 }
 errors++;
 }
-}
-}
-if(data100.max_chars !== undefined){
-let data111 = data100.max_chars;
-if(!(((typeof data111 == "number") && (!(data111 % 1) && !isNaN(data111))) && (isFinite(data111)))){
-const err276 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data111 < 1 || isNaN(data111)){
+const err276 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err276];
 }
@@ -4209,9 +4209,12 @@ vErrors.push(err276);
 }
 errors++;
 }
-if((typeof data111 == "number") && (isFinite(data111))){
-if(data111 > 32768 || isNaN(data111)){
-const err277 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32768},message:"must be <= 32768"};
+}
+}
+if(data101.max_chars !== undefined){
+let data112 = data101.max_chars;
+if(!(((typeof data112 == "number") && (!(data112 % 1) && !isNaN(data112))) && (isFinite(data112)))){
+const err277 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err277];
 }
@@ -4220,8 +4223,9 @@ vErrors.push(err277);
 }
 errors++;
 }
-if(data111 < 100 || isNaN(data111)){
-const err278 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+if((typeof data112 == "number") && (isFinite(data112))){
+if(data112 > 32768 || isNaN(data112)){
+const err278 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32768},message:"must be <= 32768"};
 if(vErrors === null){
 vErrors = [err278];
 }
@@ -4230,11 +4234,8 @@ vErrors.push(err278);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err279 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data112 < 100 || isNaN(data112)){
+const err279 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
 if(vErrors === null){
 vErrors = [err279];
 }
@@ -4244,12 +4245,10 @@ vErrors.push(err279);
 errors++;
 }
 }
-if(data.structured_output !== undefined){
-let data112 = data.structured_output;
-if(data112 && typeof data112 == "object" && !Array.isArray(data112)){
-for(const key22 in data112){
-if(!((((key22 === "attempts") || (key22 === "on_failure")) || (key22 === "buffer")) || (key22 === "schema"))){
-const err280 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
+}
+}
+else {
+const err280 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err280];
 }
@@ -4259,10 +4258,12 @@ vErrors.push(err280);
 errors++;
 }
 }
-if(data112.attempts !== undefined){
-let data113 = data112.attempts;
-if(!(((typeof data113 == "number") && (!(data113 % 1) && !isNaN(data113))) && (isFinite(data113)))){
-const err281 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.structured_output !== undefined){
+let data113 = data.structured_output;
+if(data113 && typeof data113 == "object" && !Array.isArray(data113)){
+for(const key22 in data113){
+if(!((((key22 === "attempts") || (key22 === "on_failure")) || (key22 === "buffer")) || (key22 === "schema"))){
+const err281 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err281];
 }
@@ -4271,9 +4272,11 @@ vErrors.push(err281);
 }
 errors++;
 }
-if((typeof data113 == "number") && (isFinite(data113))){
-if(data113 > 5 || isNaN(data113)){
-const err282 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
+}
+if(data113.attempts !== undefined){
+let data114 = data113.attempts;
+if(!(((typeof data114 == "number") && (!(data114 % 1) && !isNaN(data114))) && (isFinite(data114)))){
+const err282 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err282];
 }
@@ -4282,8 +4285,9 @@ vErrors.push(err282);
 }
 errors++;
 }
-if(data113 < 1 || isNaN(data113)){
-const err283 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data114 == "number") && (isFinite(data114))){
+if(data114 > 5 || isNaN(data114)){
+const err283 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
 if(vErrors === null){
 vErrors = [err283];
 }
@@ -4292,12 +4296,8 @@ vErrors.push(err283);
 }
 errors++;
 }
-}
-}
-if(data112.on_failure !== undefined){
-let data114 = data112.on_failure;
-if(!((data114 === "error") || (data114 === "pass"))){
-const err284 = {instancePath:instancePath+"/structured_output/on_failure",schemaPath:"#/properties/structured_output/properties/on_failure/enum",keyword:"enum",params:{allowedValues: schema44.properties.structured_output.properties.on_failure.enum},message:"must be equal to one of the allowed values"};
+if(data114 < 1 || isNaN(data114)){
+const err284 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err284];
 }
@@ -4307,9 +4307,11 @@ vErrors.push(err284);
 errors++;
 }
 }
-if(data112.buffer !== undefined){
-if(typeof data112.buffer !== "boolean"){
-const err285 = {instancePath:instancePath+"/structured_output/buffer",schemaPath:"#/properties/structured_output/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+if(data113.on_failure !== undefined){
+let data115 = data113.on_failure;
+if(!((data115 === "error") || (data115 === "pass"))){
+const err285 = {instancePath:instancePath+"/structured_output/on_failure",schemaPath:"#/properties/structured_output/properties/on_failure/enum",keyword:"enum",params:{allowedValues: schema46.properties.structured_output.properties.on_failure.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err285];
 }
@@ -4319,10 +4321,9 @@ vErrors.push(err285);
 errors++;
 }
 }
-if(data112.schema !== undefined){
-let data116 = data112.schema;
-if(!(data116 && typeof data116 == "object" && !Array.isArray(data116))){
-const err286 = {instancePath:instancePath+"/structured_output/schema",schemaPath:"#/properties/structured_output/properties/schema/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data113.buffer !== undefined){
+if(typeof data113.buffer !== "boolean"){
+const err286 = {instancePath:instancePath+"/structured_output/buffer",schemaPath:"#/properties/structured_output/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err286];
 }
@@ -4332,9 +4333,10 @@ vErrors.push(err286);
 errors++;
 }
 }
-}
-else {
-const err287 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data113.schema !== undefined){
+let data117 = data113.schema;
+if(!(data117 && typeof data117 == "object" && !Array.isArray(data117))){
+const err287 = {instancePath:instancePath+"/structured_output/schema",schemaPath:"#/properties/structured_output/properties/schema/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err287];
 }
@@ -4344,12 +4346,9 @@ vErrors.push(err287);
 errors++;
 }
 }
-if(data.timeout !== undefined){
-let data117 = data.timeout;
-if(data117 && typeof data117 == "object" && !Array.isArray(data117)){
-for(const key23 in data117){
-if(!((((key23 === "connect") || (key23 === "first_byte")) || (key23 === "idle")) || (key23 === "total"))){
-const err288 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
+}
+else {
+const err288 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err288];
 }
@@ -4359,11 +4358,12 @@ vErrors.push(err288);
 errors++;
 }
 }
-if(data117.connect !== undefined){
-let data118 = data117.connect;
-if(typeof data118 === "string"){
-if(!pattern7.test(data118)){
-const err289 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data.timeout !== undefined){
+let data118 = data.timeout;
+if(data118 && typeof data118 == "object" && !Array.isArray(data118)){
+for(const key23 in data118){
+if(!((((key23 === "connect") || (key23 === "first_byte")) || (key23 === "idle")) || (key23 === "total"))){
+const err289 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err289];
 }
@@ -4373,8 +4373,11 @@ vErrors.push(err289);
 errors++;
 }
 }
-else {
-const err290 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data118.connect !== undefined){
+let data119 = data118.connect;
+if(typeof data119 === "string"){
+if(!pattern7.test(data119)){
+const err290 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err290];
 }
@@ -4384,11 +4387,8 @@ vErrors.push(err290);
 errors++;
 }
 }
-if(data117.first_byte !== undefined){
-let data119 = data117.first_byte;
-if(typeof data119 === "string"){
-if(!pattern7.test(data119)){
-const err291 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err291 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err291];
 }
@@ -4398,8 +4398,11 @@ vErrors.push(err291);
 errors++;
 }
 }
-else {
-const err292 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data118.first_byte !== undefined){
+let data120 = data118.first_byte;
+if(typeof data120 === "string"){
+if(!pattern7.test(data120)){
+const err292 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err292];
 }
@@ -4409,11 +4412,8 @@ vErrors.push(err292);
 errors++;
 }
 }
-if(data117.idle !== undefined){
-let data120 = data117.idle;
-if(typeof data120 === "string"){
-if(!pattern7.test(data120)){
-const err293 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err293 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err293];
 }
@@ -4423,8 +4423,11 @@ vErrors.push(err293);
 errors++;
 }
 }
-else {
-const err294 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data118.idle !== undefined){
+let data121 = data118.idle;
+if(typeof data121 === "string"){
+if(!pattern7.test(data121)){
+const err294 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err294];
 }
@@ -4434,11 +4437,8 @@ vErrors.push(err294);
 errors++;
 }
 }
-if(data117.total !== undefined){
-let data121 = data117.total;
-if(typeof data121 === "string"){
-if(!pattern7.test(data121)){
-const err295 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err295 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err295];
 }
@@ -4448,8 +4448,11 @@ vErrors.push(err295);
 errors++;
 }
 }
-else {
-const err296 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data118.total !== undefined){
+let data122 = data118.total;
+if(typeof data122 === "string"){
+if(!pattern7.test(data122)){
+const err296 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err296];
 }
@@ -4459,9 +4462,8 @@ vErrors.push(err296);
 errors++;
 }
 }
-}
 else {
-const err297 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err297 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err297];
 }
@@ -4471,12 +4473,9 @@ vErrors.push(err297);
 errors++;
 }
 }
-if(data.token_optimization !== undefined){
-let data122 = data.token_optimization;
-if(data122 && typeof data122 == "object" && !Array.isArray(data122)){
-for(const key24 in data122){
-if(!((((key24 === "whitespace") || (key24 === "duplicate_system")) || (key24 === "empty_messages")) || (key24 === "minify_json"))){
-const err298 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+}
+else {
+const err298 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err298];
 }
@@ -4486,9 +4485,12 @@ vErrors.push(err298);
 errors++;
 }
 }
-if(data122.whitespace !== undefined){
-if(typeof data122.whitespace !== "boolean"){
-const err299 = {instancePath:instancePath+"/token_optimization/whitespace",schemaPath:"#/properties/token_optimization/properties/whitespace/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data.token_optimization !== undefined){
+let data123 = data.token_optimization;
+if(data123 && typeof data123 == "object" && !Array.isArray(data123)){
+for(const key24 in data123){
+if(!((((key24 === "whitespace") || (key24 === "duplicate_system")) || (key24 === "empty_messages")) || (key24 === "minify_json"))){
+const err299 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err299];
 }
@@ -4498,9 +4500,9 @@ vErrors.push(err299);
 errors++;
 }
 }
-if(data122.duplicate_system !== undefined){
-if(typeof data122.duplicate_system !== "boolean"){
-const err300 = {instancePath:instancePath+"/token_optimization/duplicate_system",schemaPath:"#/properties/token_optimization/properties/duplicate_system/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data123.whitespace !== undefined){
+if(typeof data123.whitespace !== "boolean"){
+const err300 = {instancePath:instancePath+"/token_optimization/whitespace",schemaPath:"#/properties/token_optimization/properties/whitespace/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err300];
 }
@@ -4510,9 +4512,9 @@ vErrors.push(err300);
 errors++;
 }
 }
-if(data122.empty_messages !== undefined){
-if(typeof data122.empty_messages !== "boolean"){
-const err301 = {instancePath:instancePath+"/token_optimization/empty_messages",schemaPath:"#/properties/token_optimization/properties/empty_messages/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data123.duplicate_system !== undefined){
+if(typeof data123.duplicate_system !== "boolean"){
+const err301 = {instancePath:instancePath+"/token_optimization/duplicate_system",schemaPath:"#/properties/token_optimization/properties/duplicate_system/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err301];
 }
@@ -4522,9 +4524,9 @@ vErrors.push(err301);
 errors++;
 }
 }
-if(data122.minify_json !== undefined){
-if(typeof data122.minify_json !== "boolean"){
-const err302 = {instancePath:instancePath+"/token_optimization/minify_json",schemaPath:"#/properties/token_optimization/properties/minify_json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data123.empty_messages !== undefined){
+if(typeof data123.empty_messages !== "boolean"){
+const err302 = {instancePath:instancePath+"/token_optimization/empty_messages",schemaPath:"#/properties/token_optimization/properties/empty_messages/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err302];
 }
@@ -4534,9 +4536,9 @@ vErrors.push(err302);
 errors++;
 }
 }
-}
-else {
-const err303 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data123.minify_json !== undefined){
+if(typeof data123.minify_json !== "boolean"){
+const err303 = {instancePath:instancePath+"/token_optimization/minify_json",schemaPath:"#/properties/token_optimization/properties/minify_json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err303];
 }
@@ -4548,7 +4550,7 @@ errors++;
 }
 }
 else {
-const err304 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err304 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err304];
 }
@@ -4557,13 +4559,25 @@ vErrors.push(err304);
 }
 errors++;
 }
+}
+}
+else {
+const err305 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err305];
+}
+else {
+vErrors.push(err305);
+}
+errors++;
+}
 validate23.errors = vErrors;
 return errors === 0;
 }
 validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema73 = {"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one.","type":"array","minItems":1,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}};
-const schema74 = {"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies.","type":"integer","minimum":0}}};
+const schema75 = {"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one.","type":"array","minItems":1,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}};
+const schema76 = {"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies.","type":"integer","minimum":0}}};
 
 function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -4601,7 +4615,7 @@ errors++;
 if(data.upstream !== undefined){
 let data0 = data.upstream;
 if(typeof data0 === "string"){
-if(!pattern13.test(data0)){
+if(!pattern15.test(data0)){
 const err2 = {instancePath:instancePath+"/upstream",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err2];
@@ -4626,7 +4640,7 @@ errors++;
 if(data.model !== undefined){
 let data1 = data.model;
 if(typeof data1 === "string"){
-if(func3(data1) < 1){
+if(func2(data1) < 1){
 const err4 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err4];
@@ -4730,7 +4744,7 @@ const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
 let data1 = data0[i0];
 if(typeof data1 === "string"){
-if(func3(data1) < 1){
+if(func2(data1) < 1){
 const err2 = {instancePath:instancePath+"/aliases/" + i0,schemaPath:"#/properties/aliases/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err2];
@@ -4791,7 +4805,7 @@ errors++;
 if(data.strategy !== undefined){
 let data2 = data.strategy;
 if(!(((((((data2 === "failover") || (data2 === "round_robin")) || (data2 === "weighted")) || (data2 === "percentage")) || (data2 === "random")) || (data2 === "latency_based")) || (data2 === "cost_aware"))){
-const err6 = {instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/enum",keyword:"enum",params:{allowedValues: schema73.properties.strategy.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/enum",keyword:"enum",params:{allowedValues: schema75.properties.strategy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -4916,6 +4930,832 @@ return errors === 0;
 }
 validate25.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
+const schema89 = {"description":"Keys (at most 10000 per list).","type":"array","maxItems":10000,"items":{"$ref":"#/$defs/tenant_key"}};
+const schema90 = {"description":"One caller of the gateway. It presents its key as `Authorization: Bearer <key>` or `x-api-key: <key>`; the gateway keeps only its sha256 (`sidegate keys new NAME` makes a key and this entry).","type":"object","additionalProperties":false,"required":["name","sha256"],"properties":{"name":{"$ref":"#/$defs/name","description":"The key's name: what logs, metrics, /stats and GET /keys show (never the key). Unique."},"sha256":{"description":"The SHA-256 of the key, in hex (`sidegate keys hash` prints it). Unique. Redacted in /config.","type":"string","pattern":"^[0-9a-fA-F]{64}$","x-secret":true},"team":{"$ref":"#/$defs/name","description":"The team (an entry of `teams`) whose budget, rate limit and routers also apply."},"routers":{"description":"The routers this key may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The key's own rate limit, across every router."},"budget":{"$ref":"#/$defs/tenant_budget","description":"The key's own budget, across every router."},"expires":{"title":"ISO 8601 date or date-time","description":"From this instant on the key is refused (401), e.g. `2026-01-01` (00:00 UTC) or `2026-01-01T12:00:00Z`. Without it the key does not expire.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$","examples":["2026-01-01","2026-01-01T12:00:00Z"]},"disabled":{"description":"Refuse the key (401) without removing it. Default `false`.","type":"boolean","default":false},"labels":{"description":"Free-form labels (at most 32), e.g. `{ owner: checkout-team }`; user hooks read them from the request's identity.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9_.-]{1,63}$"},"additionalProperties":{"description":"A label value (at most 256 characters).","type":"string","maxLength":256}}}};
+const schema96 = {"description":"A USD spend limit of its own per calendar period (UTC), across every router. Each request reserves its estimated cost before the call and settles what it really cost after it; once spend and reservations reach `usd`, requests get 429 `budget_exceeded`.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]}}};
+const pattern69 = new RegExp("^[0-9a-fA-F]{64}$", "u");
+const pattern73 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$", "u");
+const pattern74 = new RegExp("^[A-Za-z0-9_.-]{1,63}$", "u");
+const schema94 = {"description":"A rate limit of its own, across every router (the rate_limit feature's shape without `key`). A request over it gets 429 `rate_limit_exceeded`.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1}}};
+
+function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate32.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.requests === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "requests"},message:"must have required property '"+"requests"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.per === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "per"},message:"must have required property '"+"per"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((key0 === "requests") || (key0 === "per")) || (key0 === "burst")) || (key0 === "tokens"))){
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.requests !== undefined){
+let data0 = data.requests;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+const err3 = {instancePath:instancePath+"/requests",schemaPath:"#/properties/requests/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 < 1 || isNaN(data0)){
+const err4 = {instancePath:instancePath+"/requests",schemaPath:"#/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+if(data.per !== undefined){
+let data1 = data.per;
+if(typeof data1 === "string"){
+if(!pattern7.test(data1)){
+const err5 = {instancePath:instancePath+"/per",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/per",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.burst !== undefined){
+let data2 = data.burst;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err7 = {instancePath:instancePath+"/burst",schemaPath:"#/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 < 1 || isNaN(data2)){
+const err8 = {instancePath:instancePath+"/burst",schemaPath:"#/properties/burst/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+}
+if(data.tokens !== undefined){
+let data3 = data.tokens;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+const err9 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 < 1 || isNaN(data3)){
+const err10 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate32.errors = vErrors;
+return errors === 0;
+}
+validate32.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate31.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.sha256 === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha256"},message:"must have required property '"+"sha256"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func1.call(schema90.properties, key0))){
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+let data0 = data.name;
+if(typeof data0 === "string"){
+if(!pattern15.test(data0)){
+const err3 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.sha256 !== undefined){
+let data1 = data.sha256;
+this.secrets.push(instancePath + "/sha256");
+if(typeof data1 === "string"){
+if(!pattern69.test(data1)){
+const err5 = {instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-fA-F]{64}$"},message:"must match pattern \""+"^[0-9a-fA-F]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.team !== undefined){
+let data2 = data.team;
+if(typeof data2 === "string"){
+if(!pattern15.test(data2)){
+const err7 = {instancePath:instancePath+"/team",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+else {
+const err8 = {instancePath:instancePath+"/team",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.routers !== undefined){
+let data3 = data.routers;
+if(Array.isArray(data3)){
+if(data3.length > 256){
+const err9 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+const len0 = data3.length;
+for(let i0=0; i0<len0; i0++){
+let data4 = data3[i0];
+if(typeof data4 === "string"){
+if(!pattern15.test(data4)){
+const err10 = {instancePath:instancePath+"/routers/" + i0,schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/routers/" + i0,schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+let i1 = data3.length;
+let j0;
+if(i1 > 1){
+outer0:
+for(;i1--;){
+for(j0 = i1; j0--;){
+if(func0(data3[i1], data3[j0])){
+const err12 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+break outer0;
+}
+}
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data.rate_limit !== undefined){
+if(!(validate32.call(this, data.rate_limit, {instancePath:instancePath+"/rate_limit",parentData:data,parentDataProperty:"rate_limit",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.budget !== undefined){
+let data6 = data.budget;
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+if(data6.usd === undefined){
+const err14 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/tenant_budget/required",keyword:"required",params:{missingProperty: "usd"},message:"must have required property '"+"usd"+"'"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(data6.period === undefined){
+const err15 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/tenant_budget/required",keyword:"required",params:{missingProperty: "period"},message:"must have required property '"+"period"+"'"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+for(const key1 in data6){
+if(!((key1 === "usd") || (key1 === "period"))){
+const err16 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/tenant_budget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data6.usd !== undefined){
+let data7 = data6.usd;
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 <= 0 || isNaN(data7)){
+const err17 = {instancePath:instancePath+"/budget/usd",schemaPath:"#/$defs/tenant_budget/properties/usd/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/budget/usd",schemaPath:"#/$defs/tenant_budget/properties/usd/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data6.period !== undefined){
+let data8 = data6.period;
+if(!(((data8 === "day") || (data8 === "week")) || (data8 === "month"))){
+const err19 = {instancePath:instancePath+"/budget/period",schemaPath:"#/$defs/tenant_budget/properties/period/enum",keyword:"enum",params:{allowedValues: schema96.properties.period.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/tenant_budget/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+if(data.expires !== undefined){
+let data9 = data.expires;
+if(typeof data9 === "string"){
+if(!pattern73.test(data9)){
+const err21 = {instancePath:instancePath+"/expires",schemaPath:"#/properties/expires/pattern",keyword:"pattern",params:{pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$"},message:"must match pattern \""+"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$"+"\""};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+else {
+const err22 = {instancePath:instancePath+"/expires",schemaPath:"#/properties/expires/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+if(data.disabled !== undefined){
+if(typeof data.disabled !== "boolean"){
+const err23 = {instancePath:instancePath+"/disabled",schemaPath:"#/properties/disabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+if(data.labels !== undefined){
+let data11 = data.labels;
+if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
+if(Object.keys(data11).length > 32){
+const err24 = {instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+for(const key2 in data11){
+const _errs29 = errors;
+if(typeof key2 === "string"){
+if(!pattern74.test(key2)){
+const err25 = {instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,63}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,63}$"+"\"",propertyName:key2};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+var valid9 = _errs29 === errors;
+if(!valid9){
+const err26 = {instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/propertyNames",keyword:"propertyNames",params:{propertyName: key2},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+for(const key3 in data11){
+let data12 = data11[key3];
+if(typeof data12 === "string"){
+if(func2(data12) > 256){
+const err27 = {instancePath:instancePath+"/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/labels/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+else {
+const err28 = {instancePath:instancePath+"/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/labels/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+}
+else {
+const err30 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+validate31.errors = vErrors;
+return errors === 0;
+}
+validate31.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate30.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(Array.isArray(data)){
+if(data.length > 10000){
+const err0 = {instancePath,schemaPath:"#/maxItems",keyword:"maxItems",params:{limit: 10000},message:"must NOT have more than 10000 items"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+const len0 = data.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate31.call(this, data[i0], {instancePath:instancePath+"/" + i0,parentData:data,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate31.errors : vErrors.concat(validate31.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+validate30.errors = vErrors;
+return errors === 0;
+}
+validate30.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema98 = {"description":"A team of keys: its budget and rate limit are shared by all of its keys together.","type":"object","additionalProperties":false,"properties":{"budget":{"$ref":"#/$defs/tenant_budget","description":"The team's budget: the spend of all its keys together."},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The team's rate limit: all its keys share one bucket."},"routers":{"description":"The routers the team's keys may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}}}};
+
+function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate36.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!(((key0 === "budget") || (key0 === "rate_limit")) || (key0 === "routers"))){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(data.budget !== undefined){
+let data0 = data.budget;
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+if(data0.usd === undefined){
+const err1 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/tenant_budget/required",keyword:"required",params:{missingProperty: "usd"},message:"must have required property '"+"usd"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data0.period === undefined){
+const err2 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/tenant_budget/required",keyword:"required",params:{missingProperty: "period"},message:"must have required property '"+"period"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key1 in data0){
+if(!((key1 === "usd") || (key1 === "period"))){
+const err3 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/tenant_budget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data0.usd !== undefined){
+let data1 = data0.usd;
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 <= 0 || isNaN(data1)){
+const err4 = {instancePath:instancePath+"/budget/usd",schemaPath:"#/$defs/tenant_budget/properties/usd/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/budget/usd",schemaPath:"#/$defs/tenant_budget/properties/usd/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data0.period !== undefined){
+let data2 = data0.period;
+if(!(((data2 === "day") || (data2 === "week")) || (data2 === "month"))){
+const err6 = {instancePath:instancePath+"/budget/period",schemaPath:"#/$defs/tenant_budget/properties/period/enum",keyword:"enum",params:{allowedValues: schema96.properties.period.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/tenant_budget/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.rate_limit !== undefined){
+if(!(validate32.call(this, data.rate_limit, {instancePath:instancePath+"/rate_limit",parentData:data,parentDataProperty:"rate_limit",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.routers !== undefined){
+let data4 = data.routers;
+if(Array.isArray(data4)){
+if(data4.length > 256){
+const err8 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+let data5 = data4[i0];
+if(typeof data5 === "string"){
+if(!pattern15.test(data5)){
+const err9 = {instancePath:instancePath+"/routers/" + i0,schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/routers/" + i0,schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+let i1 = data4.length;
+let j0;
+if(i1 > 1){
+outer0:
+for(;i1--;){
+for(j0 = i1; j0--;){
+if(func0(data4[i1], data4[j0])){
+const err11 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+break outer0;
+}
+}
+}
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+else {
+const err13 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+validate36.errors = vErrors;
+return errors === 0;
+}
+validate36.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
 
 function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://sidegate.dev/schemas/gateway.schema.json" */;
@@ -4987,7 +5827,7 @@ if(data.server !== undefined){
 let data1 = data.server;
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 for(const key1 in data1){
-if(!(((((((key1 === "listen") || (key1 === "admin")) || (key1 === "max_body")) || (key1 === "drain")) || (key1 === "health")) || (key1 === "metrics")) || (key1 === "trusted_proxies"))){
+if(!((((((((key1 === "listen") || (key1 === "admin")) || (key1 === "max_body")) || (key1 === "drain")) || (key1 === "health")) || (key1 === "metrics")) || (key1 === "trusted_proxies")) || (key1 === "admin_token"))){
 const err5 = {instancePath:instancePath+"/server",schemaPath:"#/properties/server/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err5];
@@ -5228,9 +6068,12 @@ vErrors.push(err22);
 errors++;
 }
 }
-}
-else {
-const err23 = {instancePath:instancePath+"/server",schemaPath:"#/properties/server/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data1.admin_token !== undefined){
+let data10 = data1.admin_token;
+this.secrets.push(instancePath + "/server/admin_token");
+if(typeof data10 === "string"){
+if(func2(data10) < 16){
+const err23 = {instancePath:instancePath+"/server/admin_token",schemaPath:"#/properties/server/properties/admin_token/minLength",keyword:"minLength",params:{limit: 16},message:"must NOT have fewer than 16 characters"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -5240,12 +6083,8 @@ vErrors.push(err23);
 errors++;
 }
 }
-if(data.logging !== undefined){
-let data10 = data.logging;
-if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
-for(const key2 in data10){
-if(!((key2 === "level") || (key2 === "access"))){
-const err24 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+else {
+const err24 = {instancePath:instancePath+"/server/admin_token",schemaPath:"#/properties/server/properties/admin_token/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -5255,10 +6094,9 @@ vErrors.push(err24);
 errors++;
 }
 }
-if(data10.level !== undefined){
-let data11 = data10.level;
-if(!(((((((data11 === "fatal") || (data11 === "error")) || (data11 === "warn")) || (data11 === "info")) || (data11 === "debug")) || (data11 === "trace")) || (data11 === "silent"))){
-const err25 = {instancePath:instancePath+"/logging/level",schemaPath:"#/properties/logging/properties/level/enum",keyword:"enum",params:{allowedValues: schema31.properties.logging.properties.level.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err25 = {instancePath:instancePath+"/server",schemaPath:"#/properties/server/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -5268,9 +6106,12 @@ vErrors.push(err25);
 errors++;
 }
 }
-if(data10.access !== undefined){
-if(typeof data10.access !== "boolean"){
-const err26 = {instancePath:instancePath+"/logging/access",schemaPath:"#/properties/logging/properties/access/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data.logging !== undefined){
+let data11 = data.logging;
+if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
+for(const key2 in data11){
+if(!((key2 === "level") || (key2 === "access"))){
+const err26 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -5280,9 +6121,10 @@ vErrors.push(err26);
 errors++;
 }
 }
-}
-else {
-const err27 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data11.level !== undefined){
+let data12 = data11.level;
+if(!(((((((data12 === "fatal") || (data12 === "error")) || (data12 === "warn")) || (data12 === "info")) || (data12 === "debug")) || (data12 === "trace")) || (data12 === "silent"))){
+const err27 = {instancePath:instancePath+"/logging/level",schemaPath:"#/properties/logging/properties/level/enum",keyword:"enum",params:{allowedValues: schema31.properties.logging.properties.level.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -5292,15 +6134,9 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data.state !== undefined){
-let data13 = data.state;
-const _errs39 = errors;
-let valid12 = true;
-const _errs40 = errors;
-if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
-let missing0;
-if((data13.backend === undefined) && (missing0 = "backend")){
-const err28 = {};
+if(data11.access !== undefined){
+if(typeof data11.access !== "boolean"){
+const err28 = {instancePath:instancePath+"/logging/access",schemaPath:"#/properties/logging/properties/access/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -5309,10 +6145,10 @@ vErrors.push(err28);
 }
 errors++;
 }
+}
+}
 else {
-if(data13.backend !== undefined){
-if("redis" !== data13.backend){
-const err29 = {};
+const err29 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -5322,23 +6158,15 @@ vErrors.push(err29);
 errors++;
 }
 }
-}
-}
-var _valid1 = _errs40 === errors;
-errors = _errs39;
-if(vErrors !== null){
-if(_errs39){
-vErrors.length = _errs39;
-}
-else {
-vErrors = null;
-}
-}
-if(_valid1){
+if(data.state !== undefined){
+let data14 = data.state;
+const _errs41 = errors;
+let valid12 = true;
 const _errs42 = errors;
-if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
-if(data13.redis === undefined){
-const err30 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/then/required",keyword:"required",params:{missingProperty: "redis"},message:"must have required property '"+"redis"+"'"};
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+let missing0;
+if((data14.backend === undefined) && (missing0 = "backend")){
+const err30 = {};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -5347,17 +6175,10 @@ vErrors.push(err30);
 }
 errors++;
 }
-}
-var _valid1 = _errs42 === errors;
-valid12 = _valid1;
-if(valid12){
-var props0 = {};
-props0.redis = true;
-props0.backend = true;
-}
-}
-if(!valid12){
-const err31 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
+else {
+if(data14.backend !== undefined){
+if("redis" !== data14.backend){
+const err31 = {};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -5366,9 +6187,24 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
-if(data13.backend === undefined){
-const err32 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/required",keyword:"required",params:{missingProperty: "backend"},message:"must have required property '"+"backend"+"'"};
+}
+}
+}
+var _valid1 = _errs42 === errors;
+errors = _errs41;
+if(vErrors !== null){
+if(_errs41){
+vErrors.length = _errs41;
+}
+else {
+vErrors = null;
+}
+}
+if(_valid1){
+const _errs44 = errors;
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+if(data14.redis === undefined){
+const err32 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/then/required",keyword:"required",params:{missingProperty: "redis"},message:"must have required property '"+"redis"+"'"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -5377,9 +6213,17 @@ vErrors.push(err32);
 }
 errors++;
 }
-for(const key3 in data13){
-if(!((key3 === "backend") || (key3 === "redis"))){
-const err33 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+}
+var _valid1 = _errs44 === errors;
+valid12 = _valid1;
+if(valid12){
+var props0 = {};
+props0.redis = true;
+props0.backend = true;
+}
+}
+if(!valid12){
+const err33 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -5388,11 +6232,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-}
-if(data13.backend !== undefined){
-let data15 = data13.backend;
-if(!((data15 === "memory") || (data15 === "redis"))){
-const err34 = {instancePath:instancePath+"/state/backend",schemaPath:"#/properties/state/properties/backend/enum",keyword:"enum",params:{allowedValues: schema31.properties.state.properties.backend.enum},message:"must be equal to one of the allowed values"};
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+if(data14.backend === undefined){
+const err34 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/required",keyword:"required",params:{missingProperty: "backend"},message:"must have required property '"+"backend"+"'"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -5401,12 +6243,9 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-if(data13.redis !== undefined){
-let data16 = data13.redis;
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
-if(data16.url === undefined){
-const err35 = {instancePath:instancePath+"/state/redis",schemaPath:"#/properties/state/properties/redis/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
+for(const key3 in data14){
+if(!((key3 === "backend") || (key3 === "redis"))){
+const err35 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -5415,9 +6254,11 @@ vErrors.push(err35);
 }
 errors++;
 }
-for(const key4 in data16){
-if(!(((key4 === "url") || (key4 === "prefix")) || (key4 === "timeout"))){
-const err36 = {instancePath:instancePath+"/state/redis",schemaPath:"#/properties/state/properties/redis/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+if(data14.backend !== undefined){
+let data16 = data14.backend;
+if(!((data16 === "memory") || (data16 === "redis"))){
+const err36 = {instancePath:instancePath+"/state/backend",schemaPath:"#/properties/state/properties/backend/enum",keyword:"enum",params:{allowedValues: schema31.properties.state.properties.backend.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -5427,12 +6268,12 @@ vErrors.push(err36);
 errors++;
 }
 }
-if(data16.url !== undefined){
-let data17 = data16.url;
-this.secrets.push(instancePath + "/state/redis/url");
-if(typeof data17 === "string"){
-if(!pattern11.test(data17)){
-const err37 = {instancePath:instancePath+"/state/redis/url",schemaPath:"#/properties/state/properties/redis/properties/url/pattern",keyword:"pattern",params:{pattern: "^rediss?://\\S+$"},message:"must match pattern \""+"^rediss?://\\S+$"+"\""};
+if(data14.redis !== undefined){
+let data17 = data14.redis;
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+for(const key4 in data17){
+if(!(((((((key4 === "url") || (key4 === "nodes")) || (key4 === "sentinels")) || (key4 === "name")) || (key4 === "password")) || (key4 === "prefix")) || (key4 === "timeout"))){
+const err37 = {instancePath:instancePath+"/state/redis",schemaPath:"#/properties/state/properties/redis/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -5442,8 +6283,12 @@ vErrors.push(err37);
 errors++;
 }
 }
-else {
-const err38 = {instancePath:instancePath+"/state/redis/url",schemaPath:"#/properties/state/properties/redis/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data17.url !== undefined){
+let data18 = data17.url;
+this.secrets.push(instancePath + "/state/redis/url");
+if(typeof data18 === "string"){
+if(!pattern11.test(data18)){
+const err38 = {instancePath:instancePath+"/state/redis/url",schemaPath:"#/properties/state/properties/redis/properties/url/pattern",keyword:"pattern",params:{pattern: "^rediss?://\\S+$"},message:"must match pattern \""+"^rediss?://\\S+$"+"\""};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -5453,9 +6298,8 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(data16.prefix !== undefined){
-if(typeof data16.prefix !== "string"){
-const err39 = {instancePath:instancePath+"/state/redis/prefix",schemaPath:"#/properties/state/properties/redis/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err39 = {instancePath:instancePath+"/state/redis/url",schemaPath:"#/properties/state/properties/redis/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -5465,11 +6309,11 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data16.timeout !== undefined){
-let data19 = data16.timeout;
-if(typeof data19 === "string"){
-if(!pattern7.test(data19)){
-const err40 = {instancePath:instancePath+"/state/redis/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data17.nodes !== undefined){
+let data19 = data17.nodes;
+if(Array.isArray(data19)){
+if(data19.length > 100){
+const err40 = {instancePath:instancePath+"/state/redis/nodes",schemaPath:"#/properties/state/properties/redis/properties/nodes/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -5478,9 +6322,8 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-else {
-const err41 = {instancePath:instancePath+"/state/redis/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data19.length < 1){
+const err41 = {instancePath:instancePath+"/state/redis/nodes",schemaPath:"#/properties/state/properties/redis/properties/nodes/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -5489,10 +6332,12 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-}
-else {
-const err42 = {instancePath:instancePath+"/state/redis",schemaPath:"#/properties/state/properties/redis/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const len1 = data19.length;
+for(let i1=0; i1<len1; i1++){
+let data20 = data19[i1];
+if(typeof data20 === "string"){
+if(!pattern4.test(data20)){
+const err42 = {instancePath:instancePath+"/state/redis/nodes/" + i1,schemaPath:"#/$defs/host_port/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"+"\""};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -5502,9 +6347,8 @@ vErrors.push(err42);
 errors++;
 }
 }
-}
 else {
-const err43 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err43 = {instancePath:instancePath+"/state/redis/nodes/" + i1,schemaPath:"#/$defs/host_port/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -5514,11 +6358,14 @@ vErrors.push(err43);
 errors++;
 }
 }
-if(data.upstreams !== undefined){
-let data20 = data.upstreams;
-if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
-if(Object.keys(data20).length < 1){
-const err44 = {instancePath:instancePath+"/upstreams",schemaPath:"#/properties/upstreams/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+let i2 = data19.length;
+let j0;
+if(i2 > 1){
+outer0:
+for(;i2--;){
+for(j0 = i2; j0--;){
+if(func0(data19[i2], data19[j0])){
+const err44 = {instancePath:instancePath+"/state/redis/nodes",schemaPath:"#/properties/state/properties/redis/properties/nodes/uniqueItems",keyword:"uniqueItems",params:{i: i2, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i2+" are identical)"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -5526,12 +6373,14 @@ else {
 vErrors.push(err44);
 }
 errors++;
+break outer0;
 }
-for(const key5 in data20){
-const _errs57 = errors;
-if(typeof key5 === "string"){
-if(!pattern13.test(key5)){
-const err45 = {instancePath:instancePath+"/upstreams",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key5};
+}
+}
+}
+}
+else {
+const err45 = {instancePath:instancePath+"/state/redis/nodes",schemaPath:"#/properties/state/properties/redis/properties/nodes/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -5541,8 +6390,11 @@ vErrors.push(err45);
 errors++;
 }
 }
-else {
-const err46 = {instancePath:instancePath+"/upstreams",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key5};
+if(data17.sentinels !== undefined){
+let data21 = data17.sentinels;
+if(Array.isArray(data21)){
+if(data21.length > 100){
+const err46 = {instancePath:instancePath+"/state/redis/sentinels",schemaPath:"#/properties/state/properties/redis/properties/sentinels/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -5551,9 +6403,8 @@ vErrors.push(err46);
 }
 errors++;
 }
-var valid17 = _errs57 === errors;
-if(!valid17){
-const err47 = {instancePath:instancePath+"/upstreams",schemaPath:"#/properties/upstreams/propertyNames",keyword:"propertyNames",params:{propertyName: key5},message:"property name must be valid"};
+if(data21.length < 1){
+const err47 = {instancePath:instancePath+"/state/redis/sentinels",schemaPath:"#/properties/state/properties/redis/properties/sentinels/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -5562,16 +6413,12 @@ vErrors.push(err47);
 }
 errors++;
 }
-}
-for(const key6 in data20){
-if(!(validate21.call(this, data20[key6], {instancePath:instancePath+"/upstreams/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data20,parentDataProperty:key6,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err48 = {instancePath:instancePath+"/upstreams",schemaPath:"#/properties/upstreams/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const len2 = data21.length;
+for(let i3=0; i3<len2; i3++){
+let data22 = data21[i3];
+if(typeof data22 === "string"){
+if(!pattern4.test(data22)){
+const err48 = {instancePath:instancePath+"/state/redis/sentinels/" + i3,schemaPath:"#/$defs/host_port/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"+"\""};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -5581,12 +6428,8 @@ vErrors.push(err48);
 errors++;
 }
 }
-if(data.defaults !== undefined){
-let data22 = data.defaults;
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
-for(const key7 in data22){
-if(!((key7 === "features") || (key7 === "interceptors"))){
-const err49 = {instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+else {
+const err49 = {instancePath:instancePath+"/state/redis/sentinels/" + i3,schemaPath:"#/$defs/host_port/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -5596,21 +6439,14 @@ vErrors.push(err49);
 errors++;
 }
 }
-if(data22.features !== undefined){
-if(!(validate23.call(this, data22.features, {instancePath:instancePath+"/defaults/features",parentData:data22,parentDataProperty:"features",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate23.errors : vErrors.concat(validate23.errors);
-errors = vErrors.length;
-}
-}
-if(data22.interceptors !== undefined){
-let data24 = data22.interceptors;
-if(Array.isArray(data24)){
-const len1 = data24.length;
-for(let i1=0; i1<len1; i1++){
-let data25 = data24[i1];
-if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
-if(Object.keys(data25).length > 1){
-const err50 = {instancePath:instancePath+"/defaults/interceptors/" + i1,schemaPath:"#/$defs/interceptors/items/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+let i4 = data21.length;
+let j1;
+if(i4 > 1){
+outer1:
+for(;i4--;){
+for(j1 = i4; j1--;){
+if(func0(data21[i4], data21[j1])){
+const err50 = {instancePath:instancePath+"/state/redis/sentinels",schemaPath:"#/properties/state/properties/redis/properties/sentinels/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i4+" are identical)"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -5618,9 +6454,14 @@ else {
 vErrors.push(err50);
 }
 errors++;
+break outer1;
 }
-if(Object.keys(data25).length < 1){
-const err51 = {instancePath:instancePath+"/defaults/interceptors/" + i1,schemaPath:"#/$defs/interceptors/items/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+}
+}
+}
+}
+else {
+const err51 = {instancePath:instancePath+"/state/redis/sentinels",schemaPath:"#/properties/state/properties/redis/properties/sentinels/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -5629,8 +6470,12 @@ vErrors.push(err51);
 }
 errors++;
 }
-for(const key8 in data25){
-const err52 = {instancePath:instancePath+"/defaults/interceptors/" + i1,schemaPath:"#/$defs/interceptors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+}
+if(data17.name !== undefined){
+let data23 = data17.name;
+if(typeof data23 === "string"){
+if(func2(data23) > 256){
+const err52 = {instancePath:instancePath+"/state/redis/name",schemaPath:"#/properties/state/properties/redis/properties/name/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -5639,9 +6484,8 @@ vErrors.push(err52);
 }
 errors++;
 }
-}
-else {
-const err53 = {instancePath:instancePath+"/defaults/interceptors/" + i1,schemaPath:"#/$defs/interceptors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(func2(data23) < 1){
+const err53 = {instancePath:instancePath+"/state/redis/name",schemaPath:"#/properties/state/properties/redis/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -5651,9 +6495,8 @@ vErrors.push(err53);
 errors++;
 }
 }
-}
 else {
-const err54 = {instancePath:instancePath+"/defaults/interceptors",schemaPath:"#/$defs/interceptors/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err54 = {instancePath:instancePath+"/state/redis/name",schemaPath:"#/properties/state/properties/redis/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -5663,9 +6506,12 @@ vErrors.push(err54);
 errors++;
 }
 }
-}
-else {
-const err55 = {instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data17.password !== undefined){
+let data24 = data17.password;
+this.secrets.push(instancePath + "/state/redis/password");
+if(typeof data24 === "string"){
+if(func2(data24) < 1){
+const err55 = {instancePath:instancePath+"/state/redis/password",schemaPath:"#/properties/state/properties/redis/properties/password/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -5675,11 +6521,8 @@ vErrors.push(err55);
 errors++;
 }
 }
-if(data.default_router !== undefined){
-let data26 = data.default_router;
-if(typeof data26 === "string"){
-if(!pattern13.test(data26)){
-const err56 = {instancePath:instancePath+"/default_router",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+else {
+const err56 = {instancePath:instancePath+"/state/redis/password",schemaPath:"#/properties/state/properties/redis/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -5689,8 +6532,9 @@ vErrors.push(err56);
 errors++;
 }
 }
-else {
-const err57 = {instancePath:instancePath+"/default_router",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data17.prefix !== undefined){
+if(typeof data17.prefix !== "string"){
+const err57 = {instancePath:instancePath+"/state/redis/prefix",schemaPath:"#/properties/state/properties/redis/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -5700,11 +6544,11 @@ vErrors.push(err57);
 errors++;
 }
 }
-if(data.routers !== undefined){
-let data27 = data.routers;
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
-if(Object.keys(data27).length < 1){
-const err58 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+if(data17.timeout !== undefined){
+let data26 = data17.timeout;
+if(typeof data26 === "string"){
+if(!pattern7.test(data26)){
+const err58 = {instancePath:instancePath+"/state/redis/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -5713,11 +6557,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-for(const key9 in data27){
-const _errs78 = errors;
-if(typeof key9 === "string"){
-if(!pattern13.test(key9)){
-const err59 = {instancePath:instancePath+"/routers",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key9};
+}
+else {
+const err59 = {instancePath:instancePath+"/state/redis/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -5727,8 +6569,12 @@ vErrors.push(err59);
 errors++;
 }
 }
-else {
-const err60 = {instancePath:instancePath+"/routers",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key9};
+if(data17.sentinels !== undefined){
+if(data17.name === undefined){
+const err60 = {instancePath:instancePath+"/state/redis",schemaPath:"#/properties/state/properties/redis/dependentRequired",keyword:"dependentRequired",params:{property: "sentinels",
+    missingProperty: "name",
+    depsCount: 1,
+    deps: "name"},message:"must have property name when property sentinels is present"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -5737,9 +6583,10 @@ vErrors.push(err60);
 }
 errors++;
 }
-var valid25 = _errs78 === errors;
-if(!valid25){
-const err61 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/propertyNames",keyword:"propertyNames",params:{propertyName: key9},message:"property name must be valid"};
+}
+}
+else {
+const err61 = {instancePath:instancePath+"/state/redis",schemaPath:"#/properties/state/properties/redis/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -5749,15 +6596,9 @@ vErrors.push(err61);
 errors++;
 }
 }
-for(const key10 in data27){
-if(!(validate25.call(this, data27[key10], {instancePath:instancePath+"/routers/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data27,parentDataProperty:key10,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
-errors = vErrors.length;
-}
-}
 }
 else {
-const err62 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err62 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -5767,11 +6608,11 @@ vErrors.push(err62);
 errors++;
 }
 }
-if(data.prompts !== undefined){
-let data29 = data.prompts;
-if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
-if(Object.keys(data29).length > 1000){
-const err63 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"};
+if(data.upstreams !== undefined){
+let data27 = data.upstreams;
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+if(Object.keys(data27).length < 1){
+const err63 = {instancePath:instancePath+"/upstreams",schemaPath:"#/properties/upstreams/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -5780,11 +6621,11 @@ vErrors.push(err63);
 }
 errors++;
 }
-for(const key11 in data29){
-const _errs85 = errors;
-if(typeof key11 === "string"){
-if(!pattern13.test(key11)){
-const err64 = {instancePath:instancePath+"/prompts",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key11};
+for(const key5 in data27){
+const _errs73 = errors;
+if(typeof key5 === "string"){
+if(!pattern15.test(key5)){
+const err64 = {instancePath:instancePath+"/upstreams",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key5};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -5795,7 +6636,7 @@ errors++;
 }
 }
 else {
-const err65 = {instancePath:instancePath+"/prompts",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key11};
+const err65 = {instancePath:instancePath+"/upstreams",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key5};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -5804,9 +6645,9 @@ vErrors.push(err65);
 }
 errors++;
 }
-var valid28 = _errs85 === errors;
-if(!valid28){
-const err66 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/propertyNames",keyword:"propertyNames",params:{propertyName: key11},message:"property name must be valid"};
+var valid25 = _errs73 === errors;
+if(!valid25){
+const err66 = {instancePath:instancePath+"/upstreams",schemaPath:"#/properties/upstreams/propertyNames",keyword:"propertyNames",params:{propertyName: key5},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -5816,11 +6657,15 @@ vErrors.push(err66);
 errors++;
 }
 }
-for(const key12 in data29){
-let data30 = data29[key12];
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-if(data30.template === undefined){
-const err67 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/required",keyword:"required",params:{missingProperty: "template"},message:"must have required property '"+"template"+"'"};
+for(const key6 in data27){
+if(!(validate21.call(this, data27[key6], {instancePath:instancePath+"/upstreams/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data27,parentDataProperty:key6,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err67 = {instancePath:instancePath+"/upstreams",schemaPath:"#/properties/upstreams/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -5829,9 +6674,13 @@ vErrors.push(err67);
 }
 errors++;
 }
-for(const key13 in data30){
-if(!((key13 === "template") || (key13 === "variables"))){
-const err68 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+}
+if(data.defaults !== undefined){
+let data29 = data.defaults;
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+for(const key7 in data29){
+if(!((key7 === "features") || (key7 === "interceptors"))){
+const err68 = {instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -5841,11 +6690,21 @@ vErrors.push(err68);
 errors++;
 }
 }
-if(data30.template !== undefined){
-let data31 = data30.template;
-if(typeof data31 === "string"){
-if(func3(data31) > 100000){
-const err69 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/maxLength",keyword:"maxLength",params:{limit: 100000},message:"must NOT have more than 100000 characters"};
+if(data29.features !== undefined){
+if(!(validate23.call(this, data29.features, {instancePath:instancePath+"/defaults/features",parentData:data29,parentDataProperty:"features",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate23.errors : vErrors.concat(validate23.errors);
+errors = vErrors.length;
+}
+}
+if(data29.interceptors !== undefined){
+let data31 = data29.interceptors;
+if(Array.isArray(data31)){
+const len3 = data31.length;
+for(let i5=0; i5<len3; i5++){
+let data32 = data31[i5];
+if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
+if(Object.keys(data32).length > 1){
+const err69 = {instancePath:instancePath+"/defaults/interceptors/" + i5,schemaPath:"#/$defs/interceptors/items/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -5854,8 +6713,8 @@ vErrors.push(err69);
 }
 errors++;
 }
-if(func3(data31) < 1){
-const err70 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(Object.keys(data32).length < 1){
+const err70 = {instancePath:instancePath+"/defaults/interceptors/" + i5,schemaPath:"#/$defs/interceptors/items/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -5864,9 +6723,8 @@ vErrors.push(err70);
 }
 errors++;
 }
-}
-else {
-const err71 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key8 in data32){
+const err71 = {instancePath:instancePath+"/defaults/interceptors/" + i5,schemaPath:"#/$defs/interceptors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -5876,11 +6734,8 @@ vErrors.push(err71);
 errors++;
 }
 }
-if(data30.variables !== undefined){
-let data32 = data30.variables;
-if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
-if(Object.keys(data32).length > 100){
-const err72 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/properties/prompts/additionalProperties/properties/variables/maxProperties",keyword:"maxProperties",params:{limit: 100},message:"must NOT have more than 100 properties"};
+else {
+const err72 = {instancePath:instancePath+"/defaults/interceptors/" + i5,schemaPath:"#/$defs/interceptors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -5889,11 +6744,10 @@ vErrors.push(err72);
 }
 errors++;
 }
-for(const key14 in data32){
-const _errs96 = errors;
-if(typeof key14 === "string"){
-if(!pattern13.test(key14)){
-const err73 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key14};
+}
+}
+else {
+const err73 = {instancePath:instancePath+"/defaults/interceptors",schemaPath:"#/$defs/interceptors/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -5903,8 +6757,9 @@ vErrors.push(err73);
 errors++;
 }
 }
+}
 else {
-const err74 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key14};
+const err74 = {instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -5913,9 +6768,12 @@ vErrors.push(err74);
 }
 errors++;
 }
-var valid32 = _errs96 === errors;
-if(!valid32){
-const err75 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/properties/prompts/additionalProperties/properties/variables/propertyNames",keyword:"propertyNames",params:{propertyName: key14},message:"property name must be valid"};
+}
+if(data.default_router !== undefined){
+let data33 = data.default_router;
+if(typeof data33 === "string"){
+if(!pattern15.test(data33)){
+const err75 = {instancePath:instancePath+"/default_router",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -5925,11 +6783,8 @@ vErrors.push(err75);
 errors++;
 }
 }
-for(const key15 in data32){
-let data33 = data32[key15];
-if(typeof data33 === "string"){
-if(func3(data33) > 10000){
-const err76 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/properties/variables/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 10000},message:"must NOT have more than 10000 characters"};
+else {
+const err76 = {instancePath:instancePath+"/default_router",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -5939,8 +6794,11 @@ vErrors.push(err76);
 errors++;
 }
 }
-else {
-const err77 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/properties/variables/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.routers !== undefined){
+let data34 = data.routers;
+if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
+if(Object.keys(data34).length < 1){
+const err77 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -5949,10 +6807,11 @@ vErrors.push(err77);
 }
 errors++;
 }
-}
-}
-else {
-const err78 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/properties/prompts/additionalProperties/properties/variables/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key9 in data34){
+const _errs94 = errors;
+if(typeof key9 === "string"){
+if(!pattern15.test(key9)){
+const err78 = {instancePath:instancePath+"/routers",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key9};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -5962,9 +6821,8 @@ vErrors.push(err78);
 errors++;
 }
 }
-}
 else {
-const err79 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err79 = {instancePath:instancePath+"/routers",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key9};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -5973,10 +6831,9 @@ vErrors.push(err79);
 }
 errors++;
 }
-}
-}
-else {
-const err80 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/type",keyword:"type",params:{type: "object"},message:"must be object"};
+var valid33 = _errs94 === errors;
+if(!valid33){
+const err80 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/propertyNames",keyword:"propertyNames",params:{propertyName: key9},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -5986,14 +6843,15 @@ vErrors.push(err80);
 errors++;
 }
 }
-if(data.pricing !== undefined){
-let data34 = data.pricing;
-if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
-for(const key16 in data34){
-const _errs104 = errors;
-if(typeof key16 === "string"){
-if(func3(key16) < 1){
-const err81 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/propertyNames/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",propertyName:key16};
+for(const key10 in data34){
+if(!(validate25.call(this, data34[key10], {instancePath:instancePath+"/routers/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data34,parentDataProperty:key10,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err81 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -6003,9 +6861,11 @@ vErrors.push(err81);
 errors++;
 }
 }
-var valid35 = _errs104 === errors;
-if(!valid35){
-const err82 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/propertyNames",keyword:"propertyNames",params:{propertyName: key16},message:"property name must be valid"};
+if(data.prompts !== undefined){
+let data36 = data.prompts;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+if(Object.keys(data36).length > 1000){
+const err82 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -6014,12 +6874,11 @@ vErrors.push(err82);
 }
 errors++;
 }
-}
-for(const key17 in data34){
-let data35 = data34[key17];
-if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
-if(data35.input === undefined){
-const err83 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/required",keyword:"required",params:{missingProperty: "input"},message:"must have required property '"+"input"+"'"};
+for(const key11 in data36){
+const _errs101 = errors;
+if(typeof key11 === "string"){
+if(!pattern15.test(key11)){
+const err83 = {instancePath:instancePath+"/prompts",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key11};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -6028,8 +6887,9 @@ vErrors.push(err83);
 }
 errors++;
 }
-if(data35.output === undefined){
-const err84 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/required",keyword:"required",params:{missingProperty: "output"},message:"must have required property '"+"output"+"'"};
+}
+else {
+const err84 = {instancePath:instancePath+"/prompts",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key11};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -6038,9 +6898,9 @@ vErrors.push(err84);
 }
 errors++;
 }
-for(const key18 in data35){
-if(!((((key18 === "input") || (key18 === "output")) || (key18 === "cached_input")) || (key18 === "cache_write"))){
-const err85 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+var valid36 = _errs101 === errors;
+if(!valid36){
+const err85 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/propertyNames",keyword:"propertyNames",params:{propertyName: key11},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -6050,11 +6910,11 @@ vErrors.push(err85);
 errors++;
 }
 }
-if(data35.input !== undefined){
-let data36 = data35.input;
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 < 0 || isNaN(data36)){
-const err86 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key12 in data36){
+let data37 = data36[key12];
+if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
+if(data37.template === undefined){
+const err86 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/required",keyword:"required",params:{missingProperty: "template"},message:"must have required property '"+"template"+"'"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -6063,9 +6923,9 @@ vErrors.push(err86);
 }
 errors++;
 }
-}
-else {
-const err87 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/type",keyword:"type",params:{type: "number"},message:"must be number"};
+for(const key13 in data37){
+if(!((key13 === "template") || (key13 === "variables"))){
+const err87 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -6075,11 +6935,11 @@ vErrors.push(err87);
 errors++;
 }
 }
-if(data35.output !== undefined){
-let data37 = data35.output;
-if((typeof data37 == "number") && (isFinite(data37))){
-if(data37 < 0 || isNaN(data37)){
-const err88 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data37.template !== undefined){
+let data38 = data37.template;
+if(typeof data38 === "string"){
+if(func2(data38) > 100000){
+const err88 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/maxLength",keyword:"maxLength",params:{limit: 100000},message:"must NOT have more than 100000 characters"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -6088,9 +6948,8 @@ vErrors.push(err88);
 }
 errors++;
 }
-}
-else {
-const err89 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(func2(data38) < 1){
+const err89 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -6100,11 +6959,8 @@ vErrors.push(err89);
 errors++;
 }
 }
-if(data35.cached_input !== undefined){
-let data38 = data35.cached_input;
-if((typeof data38 == "number") && (isFinite(data38))){
-if(data38 < 0 || isNaN(data38)){
-const err90 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+else {
+const err90 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -6114,8 +6970,11 @@ vErrors.push(err90);
 errors++;
 }
 }
-else {
-const err91 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data37.variables !== undefined){
+let data39 = data37.variables;
+if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
+if(Object.keys(data39).length > 100){
+const err91 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/properties/prompts/additionalProperties/properties/variables/maxProperties",keyword:"maxProperties",params:{limit: 100},message:"must NOT have more than 100 properties"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -6124,12 +6983,11 @@ vErrors.push(err91);
 }
 errors++;
 }
-}
-if(data35.cache_write !== undefined){
-let data39 = data35.cache_write;
-if((typeof data39 == "number") && (isFinite(data39))){
-if(data39 < 0 || isNaN(data39)){
-const err92 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key14 in data39){
+const _errs112 = errors;
+if(typeof key14 === "string"){
+if(!pattern15.test(key14)){
+const err92 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key14};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -6140,7 +6998,7 @@ errors++;
 }
 }
 else {
-const err93 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err93 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key14};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -6149,10 +7007,9 @@ vErrors.push(err93);
 }
 errors++;
 }
-}
-}
-else {
-const err94 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+var valid40 = _errs112 === errors;
+if(!valid40){
+const err94 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/properties/prompts/additionalProperties/properties/variables/propertyNames",keyword:"propertyNames",params:{propertyName: key14},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -6162,9 +7019,11 @@ vErrors.push(err94);
 errors++;
 }
 }
-}
-else {
-const err95 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key15 in data39){
+let data40 = data39[key15];
+if(typeof data40 === "string"){
+if(func2(data40) > 10000){
+const err95 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/properties/variables/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 10000},message:"must NOT have more than 10000 characters"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -6174,11 +7033,8 @@ vErrors.push(err95);
 errors++;
 }
 }
-if(data.telemetry !== undefined){
-let data40 = data.telemetry;
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-if(data40.otlp === undefined){
-const err96 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/required",keyword:"required",params:{missingProperty: "otlp"},message:"must have required property '"+"otlp"+"'"};
+else {
+const err96 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/properties/variables/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -6187,9 +7043,10 @@ vErrors.push(err96);
 }
 errors++;
 }
-for(const key19 in data40){
-if(!((((key19 === "otlp") || (key19 === "service_name")) || (key19 === "sample")) || (key19 === "metrics_interval"))){
-const err97 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+}
+}
+else {
+const err97 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/properties/prompts/additionalProperties/properties/variables/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -6199,11 +7056,9 @@ vErrors.push(err97);
 errors++;
 }
 }
-if(data40.otlp !== undefined){
-let data41 = data40.otlp;
-if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
-if(data41.url === undefined){
-const err98 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
+}
+else {
+const err98 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -6212,9 +7067,10 @@ vErrors.push(err98);
 }
 errors++;
 }
-for(const key20 in data41){
-if(!((((key20 === "url") || (key20 === "protocol")) || (key20 === "headers")) || (key20 === "timeout"))){
-const err99 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+}
+}
+else {
+const err99 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -6224,11 +7080,14 @@ vErrors.push(err99);
 errors++;
 }
 }
-if(data41.url !== undefined){
-let data42 = data41.url;
-if(typeof data42 === "string"){
-if(!pattern14.test(data42)){
-const err100 = {instancePath:instancePath+"/telemetry/otlp/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
+if(data.pricing !== undefined){
+let data41 = data.pricing;
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+for(const key16 in data41){
+const _errs120 = errors;
+if(typeof key16 === "string"){
+if(func2(key16) < 1){
+const err100 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/propertyNames/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",propertyName:key16};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -6238,8 +7097,9 @@ vErrors.push(err100);
 errors++;
 }
 }
-else {
-const err101 = {instancePath:instancePath+"/telemetry/otlp/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var valid43 = _errs120 === errors;
+if(!valid43){
+const err101 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/propertyNames",keyword:"propertyNames",params:{propertyName: key16},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -6249,10 +7109,11 @@ vErrors.push(err101);
 errors++;
 }
 }
-if(data41.protocol !== undefined){
-let data43 = data41.protocol;
-if(!((data43 === "http/protobuf") || (data43 === "http/json"))){
-const err102 = {instancePath:instancePath+"/telemetry/otlp/protocol",schemaPath:"#/properties/telemetry/properties/otlp/properties/protocol/enum",keyword:"enum",params:{allowedValues: schema31.properties.telemetry.properties.otlp.properties.protocol.enum},message:"must be equal to one of the allowed values"};
+for(const key17 in data41){
+let data42 = data41[key17];
+if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
+if(data42.input === undefined){
+const err102 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/required",keyword:"required",params:{missingProperty: "input"},message:"must have required property '"+"input"+"'"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -6261,12 +7122,8 @@ vErrors.push(err102);
 }
 errors++;
 }
-}
-if(data41.headers !== undefined){
-let data44 = data41.headers;
-if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
-if(Object.keys(data44).length > 32){
-const err103 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
+if(data42.output === undefined){
+const err103 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/required",keyword:"required",params:{missingProperty: "output"},message:"must have required property '"+"output"+"'"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -6275,11 +7132,9 @@ vErrors.push(err103);
 }
 errors++;
 }
-for(const key21 in data44){
-const _errs129 = errors;
-if(typeof key21 === "string"){
-if(!pattern15.test(key21)){
-const err104 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\"",propertyName:key21};
+for(const key18 in data42){
+if(!((((key18 === "input") || (key18 === "output")) || (key18 === "cached_input")) || (key18 === "cache_write"))){
+const err104 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -6289,9 +7144,11 @@ vErrors.push(err104);
 errors++;
 }
 }
-var valid41 = _errs129 === errors;
-if(!valid41){
-const err105 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/propertyNames",keyword:"propertyNames",params:{propertyName: key21},message:"property name must be valid"};
+if(data42.input !== undefined){
+let data43 = data42.input;
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 < 0 || isNaN(data43)){
+const err105 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -6301,12 +7158,8 @@ vErrors.push(err105);
 errors++;
 }
 }
-for(const key22 in data44){
-let data45 = data44[key22];
-this.secrets.push(instancePath + "/telemetry/otlp/headers/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"));
-if(typeof data45 === "string"){
-if(func3(data45) > 4096){
-const err106 = {instancePath:instancePath+"/telemetry/otlp/headers/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+else {
+const err106 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -6316,8 +7169,11 @@ vErrors.push(err106);
 errors++;
 }
 }
-else {
-const err107 = {instancePath:instancePath+"/telemetry/otlp/headers/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data42.output !== undefined){
+let data44 = data42.output;
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 < 0 || isNaN(data44)){
+const err107 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -6327,9 +7183,8 @@ vErrors.push(err107);
 errors++;
 }
 }
-}
 else {
-const err108 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err108 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -6339,11 +7194,11 @@ vErrors.push(err108);
 errors++;
 }
 }
-if(data41.timeout !== undefined){
-let data46 = data41.timeout;
-if(typeof data46 === "string"){
-if(!pattern7.test(data46)){
-const err109 = {instancePath:instancePath+"/telemetry/otlp/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data42.cached_input !== undefined){
+let data45 = data42.cached_input;
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 < 0 || isNaN(data45)){
+const err109 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -6354,7 +7209,7 @@ errors++;
 }
 }
 else {
-const err110 = {instancePath:instancePath+"/telemetry/otlp/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err110 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -6364,9 +7219,11 @@ vErrors.push(err110);
 errors++;
 }
 }
-}
-else {
-const err111 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data42.cache_write !== undefined){
+let data46 = data42.cache_write;
+if((typeof data46 == "number") && (isFinite(data46))){
+if(data46 < 0 || isNaN(data46)){
+const err111 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -6376,11 +7233,8 @@ vErrors.push(err111);
 errors++;
 }
 }
-if(data40.service_name !== undefined){
-let data47 = data40.service_name;
-if(typeof data47 === "string"){
-if(func3(data47) > 256){
-const err112 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+else {
+const err112 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -6389,8 +7243,10 @@ vErrors.push(err112);
 }
 errors++;
 }
-if(func3(data47) < 1){
-const err113 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+else {
+const err113 = {instancePath:instancePath+"/pricing/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -6400,8 +7256,9 @@ vErrors.push(err113);
 errors++;
 }
 }
+}
 else {
-const err114 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err114 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -6411,11 +7268,11 @@ vErrors.push(err114);
 errors++;
 }
 }
-if(data40.sample !== undefined){
-let data48 = data40.sample;
-if((typeof data48 == "number") && (isFinite(data48))){
-if(data48 > 1 || isNaN(data48)){
-const err115 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data.telemetry !== undefined){
+let data47 = data.telemetry;
+if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
+if(data47.otlp === undefined){
+const err115 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/required",keyword:"required",params:{missingProperty: "otlp"},message:"must have required property '"+"otlp"+"'"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -6424,8 +7281,9 @@ vErrors.push(err115);
 }
 errors++;
 }
-if(data48 < 0 || isNaN(data48)){
-const err116 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key19 in data47){
+if(!((((key19 === "otlp") || (key19 === "service_name")) || (key19 === "sample")) || (key19 === "metrics_interval"))){
+const err116 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -6435,8 +7293,11 @@ vErrors.push(err116);
 errors++;
 }
 }
-else {
-const err117 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data47.otlp !== undefined){
+let data48 = data47.otlp;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(data48.url === undefined){
+const err117 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -6445,12 +7306,9 @@ vErrors.push(err117);
 }
 errors++;
 }
-}
-if(data40.metrics_interval !== undefined){
-let data49 = data40.metrics_interval;
-if(typeof data49 === "string"){
-if(!pattern7.test(data49)){
-const err118 = {instancePath:instancePath+"/telemetry/metrics_interval",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+for(const key20 in data48){
+if(!((((key20 === "url") || (key20 === "protocol")) || (key20 === "headers")) || (key20 === "timeout"))){
+const err118 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -6460,8 +7318,11 @@ vErrors.push(err118);
 errors++;
 }
 }
-else {
-const err119 = {instancePath:instancePath+"/telemetry/metrics_interval",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data48.url !== undefined){
+let data49 = data48.url;
+if(typeof data49 === "string"){
+if(!pattern16.test(data49)){
+const err119 = {instancePath:instancePath+"/telemetry/otlp/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -6471,9 +7332,8 @@ vErrors.push(err119);
 errors++;
 }
 }
-}
 else {
-const err120 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err120 = {instancePath:instancePath+"/telemetry/otlp/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -6483,11 +7343,10 @@ vErrors.push(err120);
 errors++;
 }
 }
-if(data.webhooks !== undefined){
-let data50 = data.webhooks;
-if(Array.isArray(data50)){
-if(data50.length > 16){
-const err121 = {instancePath:instancePath+"/webhooks",schemaPath:"#/properties/webhooks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+if(data48.protocol !== undefined){
+let data50 = data48.protocol;
+if(!((data50 === "http/protobuf") || (data50 === "http/json"))){
+const err121 = {instancePath:instancePath+"/telemetry/otlp/protocol",schemaPath:"#/properties/telemetry/properties/otlp/properties/protocol/enum",keyword:"enum",params:{allowedValues: schema31.properties.telemetry.properties.otlp.properties.protocol.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -6496,12 +7355,12 @@ vErrors.push(err121);
 }
 errors++;
 }
-const len2 = data50.length;
-for(let i2=0; i2<len2; i2++){
-let data51 = data50[i2];
+}
+if(data48.headers !== undefined){
+let data51 = data48.headers;
 if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
-if(data51.url === undefined){
-const err122 = {instancePath:instancePath+"/webhooks/" + i2,schemaPath:"#/properties/webhooks/items/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
+if(Object.keys(data51).length > 32){
+const err122 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -6510,8 +7369,11 @@ vErrors.push(err122);
 }
 errors++;
 }
-if(data51.secret === undefined){
-const err123 = {instancePath:instancePath+"/webhooks/" + i2,schemaPath:"#/properties/webhooks/items/required",keyword:"required",params:{missingProperty: "secret"},message:"must have required property '"+"secret"+"'"};
+for(const key21 in data51){
+const _errs145 = errors;
+if(typeof key21 === "string"){
+if(!pattern17.test(key21)){
+const err123 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\"",propertyName:key21};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -6520,9 +7382,10 @@ vErrors.push(err123);
 }
 errors++;
 }
-for(const key23 in data51){
-if(!(func1.call(schema31.properties.webhooks.items.properties, key23))){
-const err124 = {instancePath:instancePath+"/webhooks/" + i2,schemaPath:"#/properties/webhooks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
+}
+var valid49 = _errs145 === errors;
+if(!valid49){
+const err124 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/propertyNames",keyword:"propertyNames",params:{propertyName: key21},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -6532,11 +7395,12 @@ vErrors.push(err124);
 errors++;
 }
 }
-if(data51.url !== undefined){
-let data52 = data51.url;
+for(const key22 in data51){
+let data52 = data51[key22];
+this.secrets.push(instancePath + "/telemetry/otlp/headers/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"));
 if(typeof data52 === "string"){
-if(!pattern14.test(data52)){
-const err125 = {instancePath:instancePath+"/webhooks/" + i2+"/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
+if(func2(data52) > 4096){
+const err125 = {instancePath:instancePath+"/telemetry/otlp/headers/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -6547,7 +7411,7 @@ errors++;
 }
 }
 else {
-const err126 = {instancePath:instancePath+"/webhooks/" + i2+"/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err126 = {instancePath:instancePath+"/telemetry/otlp/headers/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -6557,12 +7421,9 @@ vErrors.push(err126);
 errors++;
 }
 }
-if(data51.secret !== undefined){
-let data53 = data51.secret;
-this.secrets.push(instancePath + "/webhooks/" + i2+"/secret");
-if(typeof data53 === "string"){
-if(!pattern61.test(data53)){
-const err127 = {instancePath:instancePath+"/webhooks/" + i2+"/secret",schemaPath:"#/properties/webhooks/items/properties/secret/pattern",keyword:"pattern",params:{pattern: "^whsec_[A-Za-z0-9+/]{16,}={0,2}$"},message:"must match pattern \""+"^whsec_[A-Za-z0-9+/]{16,}={0,2}$"+"\""};
+}
+else {
+const err127 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -6572,8 +7433,11 @@ vErrors.push(err127);
 errors++;
 }
 }
-else {
-const err128 = {instancePath:instancePath+"/webhooks/" + i2+"/secret",schemaPath:"#/properties/webhooks/items/properties/secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data48.timeout !== undefined){
+let data53 = data48.timeout;
+if(typeof data53 === "string"){
+if(!pattern7.test(data53)){
+const err128 = {instancePath:instancePath+"/telemetry/otlp/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -6583,11 +7447,8 @@ vErrors.push(err128);
 errors++;
 }
 }
-if(data51.name !== undefined){
-let data54 = data51.name;
-if(typeof data54 === "string"){
-if(!pattern13.test(data54)){
-const err129 = {instancePath:instancePath+"/webhooks/" + i2+"/name",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+else {
+const err129 = {instancePath:instancePath+"/telemetry/otlp/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -6597,8 +7458,9 @@ vErrors.push(err129);
 errors++;
 }
 }
+}
 else {
-const err130 = {instancePath:instancePath+"/webhooks/" + i2+"/name",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err130 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -6608,11 +7470,11 @@ vErrors.push(err130);
 errors++;
 }
 }
-if(data51.events !== undefined){
-let data55 = data51.events;
-if(Array.isArray(data55)){
-if(data55.length < 1){
-const err131 = {instancePath:instancePath+"/webhooks/" + i2+"/events",schemaPath:"#/properties/webhooks/items/properties/events/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data47.service_name !== undefined){
+let data54 = data47.service_name;
+if(typeof data54 === "string"){
+if(func2(data54) > 256){
+const err131 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -6621,11 +7483,8 @@ vErrors.push(err131);
 }
 errors++;
 }
-const len3 = data55.length;
-for(let i3=0; i3<len3; i3++){
-let data56 = data55[i3];
-if(!((((((data56 === "budget.threshold") || (data56 === "circuit.opened")) || (data56 === "circuit.closed")) || (data56 === "reload.succeeded")) || (data56 === "reload.failed")) || (data56 === "key.expired"))){
-const err132 = {instancePath:instancePath+"/webhooks/" + i2+"/events/" + i3,schemaPath:"#/properties/webhooks/items/properties/events/items/enum",keyword:"enum",params:{allowedValues: schema31.properties.webhooks.items.properties.events.items.enum},message:"must be equal to one of the allowed values"};
+if(func2(data54) < 1){
+const err132 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -6635,14 +7494,8 @@ vErrors.push(err132);
 errors++;
 }
 }
-let i4 = data55.length;
-let j0;
-if(i4 > 1){
-outer0:
-for(;i4--;){
-for(j0 = i4; j0--;){
-if(func0(data55[i4], data55[j0])){
-const err133 = {instancePath:instancePath+"/webhooks/" + i2+"/events",schemaPath:"#/properties/webhooks/items/properties/events/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i4+" are identical)"};
+else {
+const err133 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -6650,14 +7503,13 @@ else {
 vErrors.push(err133);
 }
 errors++;
-break outer0;
 }
 }
-}
-}
-}
-else {
-const err134 = {instancePath:instancePath+"/webhooks/" + i2+"/events",schemaPath:"#/properties/webhooks/items/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data47.sample !== undefined){
+let data55 = data47.sample;
+if((typeof data55 == "number") && (isFinite(data55))){
+if(data55 > 1 || isNaN(data55)){
+const err134 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -6666,12 +7518,8 @@ vErrors.push(err134);
 }
 errors++;
 }
-}
-if(data51.timeout !== undefined){
-let data57 = data51.timeout;
-if(typeof data57 === "string"){
-if(!pattern7.test(data57)){
-const err135 = {instancePath:instancePath+"/webhooks/" + i2+"/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data55 < 0 || isNaN(data55)){
+const err135 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -6682,7 +7530,7 @@ errors++;
 }
 }
 else {
-const err136 = {instancePath:instancePath+"/webhooks/" + i2+"/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err136 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -6692,10 +7540,11 @@ vErrors.push(err136);
 errors++;
 }
 }
-if(data51.max_attempts !== undefined){
-let data58 = data51.max_attempts;
-if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
-const err137 = {instancePath:instancePath+"/webhooks/" + i2+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data47.metrics_interval !== undefined){
+let data56 = data47.metrics_interval;
+if(typeof data56 === "string"){
+if(!pattern7.test(data56)){
+const err137 = {instancePath:instancePath+"/telemetry/metrics_interval",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -6704,9 +7553,9 @@ vErrors.push(err137);
 }
 errors++;
 }
-if((typeof data58 == "number") && (isFinite(data58))){
-if(data58 > 20 || isNaN(data58)){
-const err138 = {instancePath:instancePath+"/webhooks/" + i2+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
+}
+else {
+const err138 = {instancePath:instancePath+"/telemetry/metrics_interval",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -6715,8 +7564,10 @@ vErrors.push(err138);
 }
 errors++;
 }
-if(data58 < 1 || isNaN(data58)){
-const err139 = {instancePath:instancePath+"/webhooks/" + i2+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+else {
+const err139 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -6726,12 +7577,11 @@ vErrors.push(err139);
 errors++;
 }
 }
-}
-if(data51.backoff !== undefined){
-let data59 = data51.backoff;
-if(typeof data59 === "string"){
-if(!pattern7.test(data59)){
-const err140 = {instancePath:instancePath+"/webhooks/" + i2+"/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data.webhooks !== undefined){
+let data57 = data.webhooks;
+if(Array.isArray(data57)){
+if(data57.length > 16){
+const err140 = {instancePath:instancePath+"/webhooks",schemaPath:"#/properties/webhooks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -6740,9 +7590,12 @@ vErrors.push(err140);
 }
 errors++;
 }
-}
-else {
-const err141 = {instancePath:instancePath+"/webhooks/" + i2+"/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len4 = data57.length;
+for(let i6=0; i6<len4; i6++){
+let data58 = data57[i6];
+if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
+if(data58.url === undefined){
+const err141 = {instancePath:instancePath+"/webhooks/" + i6,schemaPath:"#/properties/webhooks/items/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -6751,12 +7604,8 @@ vErrors.push(err141);
 }
 errors++;
 }
-}
-if(data51.max_backoff !== undefined){
-let data60 = data51.max_backoff;
-if(typeof data60 === "string"){
-if(!pattern7.test(data60)){
-const err142 = {instancePath:instancePath+"/webhooks/" + i2+"/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data58.secret === undefined){
+const err142 = {instancePath:instancePath+"/webhooks/" + i6,schemaPath:"#/properties/webhooks/items/required",keyword:"required",params:{missingProperty: "secret"},message:"must have required property '"+"secret"+"'"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -6765,9 +7614,9 @@ vErrors.push(err142);
 }
 errors++;
 }
-}
-else {
-const err143 = {instancePath:instancePath+"/webhooks/" + i2+"/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key23 in data58){
+if(!(func1.call(schema31.properties.webhooks.items.properties, key23))){
+const err143 = {instancePath:instancePath+"/webhooks/" + i6,schemaPath:"#/properties/webhooks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -6777,10 +7626,11 @@ vErrors.push(err143);
 errors++;
 }
 }
-if(data51.max_queue !== undefined){
-let data61 = data51.max_queue;
-if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
-const err144 = {instancePath:instancePath+"/webhooks/" + i2+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data58.url !== undefined){
+let data59 = data58.url;
+if(typeof data59 === "string"){
+if(!pattern16.test(data59)){
+const err144 = {instancePath:instancePath+"/webhooks/" + i6+"/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -6789,9 +7639,9 @@ vErrors.push(err144);
 }
 errors++;
 }
-if((typeof data61 == "number") && (isFinite(data61))){
-if(data61 > 100000 || isNaN(data61)){
-const err145 = {instancePath:instancePath+"/webhooks/" + i2+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+}
+else {
+const err145 = {instancePath:instancePath+"/webhooks/" + i6+"/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -6800,8 +7650,13 @@ vErrors.push(err145);
 }
 errors++;
 }
-if(data61 < 1 || isNaN(data61)){
-const err146 = {instancePath:instancePath+"/webhooks/" + i2+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data58.secret !== undefined){
+let data60 = data58.secret;
+this.secrets.push(instancePath + "/webhooks/" + i6+"/secret");
+if(typeof data60 === "string"){
+if(!pattern63.test(data60)){
+const err146 = {instancePath:instancePath+"/webhooks/" + i6+"/secret",schemaPath:"#/properties/webhooks/items/properties/secret/pattern",keyword:"pattern",params:{pattern: "^whsec_[A-Za-z0-9+/]{16,}={0,2}$"},message:"must match pattern \""+"^whsec_[A-Za-z0-9+/]{16,}={0,2}$"+"\""};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -6811,10 +7666,8 @@ vErrors.push(err146);
 errors++;
 }
 }
-}
-}
 else {
-const err147 = {instancePath:instancePath+"/webhooks/" + i2,schemaPath:"#/properties/webhooks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err147 = {instancePath:instancePath+"/webhooks/" + i6+"/secret",schemaPath:"#/properties/webhooks/items/properties/secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -6824,9 +7677,11 @@ vErrors.push(err147);
 errors++;
 }
 }
-}
-else {
-const err148 = {instancePath:instancePath+"/webhooks",schemaPath:"#/properties/webhooks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data58.name !== undefined){
+let data61 = data58.name;
+if(typeof data61 === "string"){
+if(!pattern15.test(data61)){
+const err148 = {instancePath:instancePath+"/webhooks/" + i6+"/name",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -6836,14 +7691,378 @@ vErrors.push(err148);
 errors++;
 }
 }
-}
 else {
-const err149 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err149 = {instancePath:instancePath+"/webhooks/" + i6+"/name",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err149];
 }
 else {
 vErrors.push(err149);
+}
+errors++;
+}
+}
+if(data58.events !== undefined){
+let data62 = data58.events;
+if(Array.isArray(data62)){
+if(data62.length < 1){
+const err150 = {instancePath:instancePath+"/webhooks/" + i6+"/events",schemaPath:"#/properties/webhooks/items/properties/events/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
+}
+errors++;
+}
+const len5 = data62.length;
+for(let i7=0; i7<len5; i7++){
+let data63 = data62[i7];
+if(!((((((data63 === "budget.threshold") || (data63 === "circuit.opened")) || (data63 === "circuit.closed")) || (data63 === "reload.succeeded")) || (data63 === "reload.failed")) || (data63 === "key.expired"))){
+const err151 = {instancePath:instancePath+"/webhooks/" + i6+"/events/" + i7,schemaPath:"#/properties/webhooks/items/properties/events/items/enum",keyword:"enum",params:{allowedValues: schema31.properties.webhooks.items.properties.events.items.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+}
+let i8 = data62.length;
+let j2;
+if(i8 > 1){
+outer2:
+for(;i8--;){
+for(j2 = i8; j2--;){
+if(func0(data62[i8], data62[j2])){
+const err152 = {instancePath:instancePath+"/webhooks/" + i6+"/events",schemaPath:"#/properties/webhooks/items/properties/events/uniqueItems",keyword:"uniqueItems",params:{i: i8, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i8+" are identical)"};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
+}
+errors++;
+break outer2;
+}
+}
+}
+}
+}
+else {
+const err153 = {instancePath:instancePath+"/webhooks/" + i6+"/events",schemaPath:"#/properties/webhooks/items/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+}
+if(data58.timeout !== undefined){
+let data64 = data58.timeout;
+if(typeof data64 === "string"){
+if(!pattern7.test(data64)){
+const err154 = {instancePath:instancePath+"/webhooks/" + i6+"/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
+}
+errors++;
+}
+}
+else {
+const err155 = {instancePath:instancePath+"/webhooks/" + i6+"/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err155];
+}
+else {
+vErrors.push(err155);
+}
+errors++;
+}
+}
+if(data58.max_attempts !== undefined){
+let data65 = data58.max_attempts;
+if(!(((typeof data65 == "number") && (!(data65 % 1) && !isNaN(data65))) && (isFinite(data65)))){
+const err156 = {instancePath:instancePath+"/webhooks/" + i6+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err156];
+}
+else {
+vErrors.push(err156);
+}
+errors++;
+}
+if((typeof data65 == "number") && (isFinite(data65))){
+if(data65 > 20 || isNaN(data65)){
+const err157 = {instancePath:instancePath+"/webhooks/" + i6+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
+if(vErrors === null){
+vErrors = [err157];
+}
+else {
+vErrors.push(err157);
+}
+errors++;
+}
+if(data65 < 1 || isNaN(data65)){
+const err158 = {instancePath:instancePath+"/webhooks/" + i6+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err158];
+}
+else {
+vErrors.push(err158);
+}
+errors++;
+}
+}
+}
+if(data58.backoff !== undefined){
+let data66 = data58.backoff;
+if(typeof data66 === "string"){
+if(!pattern7.test(data66)){
+const err159 = {instancePath:instancePath+"/webhooks/" + i6+"/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err159];
+}
+else {
+vErrors.push(err159);
+}
+errors++;
+}
+}
+else {
+const err160 = {instancePath:instancePath+"/webhooks/" + i6+"/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err160];
+}
+else {
+vErrors.push(err160);
+}
+errors++;
+}
+}
+if(data58.max_backoff !== undefined){
+let data67 = data58.max_backoff;
+if(typeof data67 === "string"){
+if(!pattern7.test(data67)){
+const err161 = {instancePath:instancePath+"/webhooks/" + i6+"/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
+}
+errors++;
+}
+}
+else {
+const err162 = {instancePath:instancePath+"/webhooks/" + i6+"/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err162];
+}
+else {
+vErrors.push(err162);
+}
+errors++;
+}
+}
+if(data58.max_queue !== undefined){
+let data68 = data58.max_queue;
+if(!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))){
+const err163 = {instancePath:instancePath+"/webhooks/" + i6+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err163];
+}
+else {
+vErrors.push(err163);
+}
+errors++;
+}
+if((typeof data68 == "number") && (isFinite(data68))){
+if(data68 > 100000 || isNaN(data68)){
+const err164 = {instancePath:instancePath+"/webhooks/" + i6+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+if(vErrors === null){
+vErrors = [err164];
+}
+else {
+vErrors.push(err164);
+}
+errors++;
+}
+if(data68 < 1 || isNaN(data68)){
+const err165 = {instancePath:instancePath+"/webhooks/" + i6+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err166 = {instancePath:instancePath+"/webhooks/" + i6,schemaPath:"#/properties/webhooks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err166];
+}
+else {
+vErrors.push(err166);
+}
+errors++;
+}
+}
+}
+else {
+const err167 = {instancePath:instancePath+"/webhooks",schemaPath:"#/properties/webhooks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err167];
+}
+else {
+vErrors.push(err167);
+}
+errors++;
+}
+}
+if(data.auth !== undefined){
+let data69 = data.auth;
+if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
+for(const key24 in data69){
+if(!((key24 === "keys") || (key24 === "keys_file"))){
+const err168 = {instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+}
+if(data69.keys !== undefined){
+if(!(validate30.call(this, data69.keys, {instancePath:instancePath+"/auth/keys",parentData:data69,parentDataProperty:"keys",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
+errors = vErrors.length;
+}
+}
+if(data69.keys_file !== undefined){
+let data71 = data69.keys_file;
+if(typeof data71 === "string"){
+if(func2(data71) < 1){
+const err169 = {instancePath:instancePath+"/auth/keys_file",schemaPath:"#/properties/auth/properties/keys_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
+}
+errors++;
+}
+}
+else {
+const err170 = {instancePath:instancePath+"/auth/keys_file",schemaPath:"#/properties/auth/properties/keys_file/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err170];
+}
+else {
+vErrors.push(err170);
+}
+errors++;
+}
+}
+}
+else {
+const err171 = {instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
+}
+errors++;
+}
+}
+if(data.teams !== undefined){
+let data72 = data.teams;
+if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
+if(Object.keys(data72).length > 1000){
+const err172 = {instancePath:instancePath+"/teams",schemaPath:"#/properties/teams/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"};
+if(vErrors === null){
+vErrors = [err172];
+}
+else {
+vErrors.push(err172);
+}
+errors++;
+}
+for(const key25 in data72){
+const _errs196 = errors;
+if(typeof key25 === "string"){
+if(!pattern15.test(key25)){
+const err173 = {instancePath:instancePath+"/teams",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key25};
+if(vErrors === null){
+vErrors = [err173];
+}
+else {
+vErrors.push(err173);
+}
+errors++;
+}
+}
+else {
+const err174 = {instancePath:instancePath+"/teams",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key25};
+if(vErrors === null){
+vErrors = [err174];
+}
+else {
+vErrors.push(err174);
+}
+errors++;
+}
+var valid65 = _errs196 === errors;
+if(!valid65){
+const err175 = {instancePath:instancePath+"/teams",schemaPath:"#/properties/teams/propertyNames",keyword:"propertyNames",params:{propertyName: key25},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err175];
+}
+else {
+vErrors.push(err175);
+}
+errors++;
+}
+}
+for(const key26 in data72){
+if(!(validate36.call(this, data72[key26], {instancePath:instancePath+"/teams/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data72,parentDataProperty:key26,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate36.errors : vErrors.concat(validate36.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err176 = {instancePath:instancePath+"/teams",schemaPath:"#/properties/teams/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err176];
+}
+else {
+vErrors.push(err176);
+}
+errors++;
+}
+}
+}
+else {
+const err177 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err177];
+}
+else {
+vErrors.push(err177);
 }
 errors++;
 }

@@ -11,6 +11,8 @@
  */
 import { DURATION_PATTERN, SIZE_PATTERN } from '../util/units.js';
 import { FEATURES } from '../features/registry.js';
+import { budget } from '../features/budget.js';
+import { rateLimit } from '../features/rate_limit.js';
 import { INTERCEPTORS } from '../interceptors/registry.js';
 import { PROVIDERS } from '../providers/registry.js';
 import type { SchemaFragment } from '../features/feature.js';
@@ -440,12 +442,7 @@ function webhooksSchema(): SchemaFragment {
 
 /** Tenancy's definitions, built from the rate_limit and budget features' own fragments. */
 function tenantDefs(): Record<string, SchemaFragment> {
-  const fragment = (name: string): SchemaFragment => {
-    const module = FEATURES.find((f) => f.name === name);
-    if (!module) throw new Error(`tenancy needs the ${name} feature`);
-    return module.schema;
-  };
-  return tenancyDefs(fragment('rate_limit'), fragment('budget'));
+  return tenancyDefs(rateLimit.schema, budget.schema);
 }
 
 /** The features and interceptors the schema is built from, by name: what a precompiled validator was made for. */

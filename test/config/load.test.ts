@@ -109,7 +109,7 @@ describe('validation', () => {
 
   test('an unknown key with nothing close lists the allowed keys', () => {
     rejects(yaml(...HEAD, '    url: https://api.openai.com', 'server:', '  port: 80', ...ROUTERS), [
-      'server: unknown key "port"; expected one of: listen, admin, max_body, drain, health, metrics, trusted_proxies (gateway.yaml:7:3)',
+      'server: unknown key "port"; expected one of: listen, admin, max_body, drain, health, metrics, trusted_proxies, admin_token (gateway.yaml:7:3)',
     ]);
   });
 

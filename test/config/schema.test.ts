@@ -48,7 +48,7 @@ test('the schema is draft 2020-12, documented and closed', () => {
   }
   const defs = schema.$defs as Record<string, Record<string, unknown>>;
   assert.deepEqual(Object.keys(schema.properties as object), [
-    'version', 'server', 'logging', 'state', 'upstreams', 'defaults', 'default_router', 'routers', 'prompts', 'pricing', 'telemetry', 'webhooks',
+    'version', 'server', 'logging', 'state', 'upstreams', 'defaults', 'default_router', 'routers', 'prompts', 'pricing', 'telemetry', 'webhooks', 'auth', 'teams',
   ]);
   for (const def of ['duration', 'size', 'name']) assert.equal(typeof defs[def]!.pattern, 'string');
   const [, bearer, header] = defs.auth!.oneOf as { properties: Record<string, Record<string, unknown>> }[];

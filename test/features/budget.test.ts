@@ -56,11 +56,12 @@ for (const backend of ['memory', 'redis'] as const) {
       const stats = ((await (await fetch(`${gw.adminUrl}/stats`)).json()) as any).routers.main.budget;
       assert.equal(stats.usd, 10);
       assert.equal(stats.resets_at, '2025-01-16T00:00:00.000Z');
-      assert.deepEqual(stats.spenders.main, { spend_usd: 16, remaining_usd: 0 });
+      assert.deepEqual(stats.spenders.main, { spend_usd: 16, reserved_usd: 0, remaining_usd: 0 });
       assert.equal(stats.refused, 1);
       const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
-      assert.match(metrics, /ai_gateway_budget_spend_usd\{router="main",scope="router"\} 16/);
-      assert.match(metrics, /ai_gateway_budget_remaining_usd\{router="main",scope="router"\} 0/);
+      assert.match(metrics, /ai_gateway_budget_spend_usd\{router="main",scope="router",spender="main"\} 16/);
+      assert.match(metrics, /ai_gateway_budget_reserved_usd\{router="main",scope="router",spender="main"\} 0/);
+      assert.match(metrics, /ai_gateway_budget_remaining_usd\{router="main",scope="router",spender="main"\} 0/);
       assert.match(metrics, /ai_gateway_budget_exceeded_total\{router="main",scope="router"\} 1/);
 
       clock.t = Date.UTC(2025, 0, 15, 23, 59, 59, 999);
@@ -68,7 +69,7 @@ for (const backend of ['memory', 'redis'] as const) {
       clock.t = Date.UTC(2025, 0, 16, 0, 0);
       assert.equal(await status(gw.url), 200, 'a new day, a new budget');
       const after = ((await (await fetch(`${gw.adminUrl}/stats`)).json()) as any).routers.main.budget;
-      assert.deepEqual(after.spenders.main, { spend_usd: 8, remaining_usd: 2 });
+      assert.deepEqual(after.spenders.main, { spend_usd: 8, reserved_usd: 0, remaining_usd: 2 });
     });
 
     test('streamed responses are charged too (usage asked for, and hidden)', async () => {
