@@ -359,8 +359,7 @@ describe('tenancy: the keys file', () => {
       write(`- { name: alice, sha256: "not-a-hash" }\n`);
       const [err] = await failed;
       assert.ok(err instanceof ConfigError);
-      assert.match(err.message, /^\[0\]\.sha256: "\[redacted\]" is not text matching|\[0\]\.sha256: .*keys\.yaml:1:/);
-      assert.ok(err.message.includes('keys.yaml:1:'), err.message);
+      assert.equal(err.message, '[0].sha256: "not-a-hash" is not text matching ^[0-9a-fA-F]{64}$ (keys.yaml:1:26)');
       assert.equal(await status(BOB), 200, 'the good keys stay');
 
       reloaded = once(gw.gateway, 'reload');
