@@ -48,8 +48,11 @@ export function estimatedCost(ctx: RequestContext, pricing: Pricing): number {
   return usd;
 }
 
-/** USD the answer really cost (its `usage` × pricing), 0 when unknown; null for an unpriced model. */
+/**
+ * USD the answer really cost (its `usage` × pricing), 0 when unknown or when the gateway
+ * answered itself (a cache hit costs nothing); null for an unpriced model.
+ */
 export function actualCost(ctx: RequestContext, pricing: Pricing): number | null {
-  if (ctx.promptTokens <= 0 && ctx.completionTokens <= 0) return 0;
+  if (ctx.replyDepth !== Infinity || (ctx.promptTokens <= 0 && ctx.completionTokens <= 0)) return 0;
   return pricing.cost(ctx.model ?? '', ctx.promptTokens, ctx.completionTokens, ctx.cachedTokens, ctx.cacheWriteTokens);
 }
