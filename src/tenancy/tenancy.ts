@@ -134,7 +134,7 @@ export class Tenancy {
     const team = identity.team ?? '';
     let byStatus = this.children.get(identity.key);
     if (!byStatus) this.children.set(identity.key, (byStatus = new Map()));
-    const status = ctx.clientClosed && !ctx.res.writableFinished ? 499 : ctx.status;
+    const status = ctx.clientClosed && !ctx.completed ? 499 : ctx.status;
     let child = byStatus.get(status);
     if (!child) byStatus.set(status, (child = this.requests.child(identity.key, team, String(status))));
     child.inc();
