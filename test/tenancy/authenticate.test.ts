@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import WebSocket, { WebSocketServer } from 'ws';
 import { MockUpstream } from '../support/mock-upstream.js';
-import { startGateway, type Running } from '../support/gateway.js';
+import { singleUpstreamYaml, startGateway, type Running } from '../support/gateway.js';
 import { Clock } from '../support/redis.js';
 import { ConfigError, loadConfigText } from '../../src/config/load.js';
 import { hashKey } from '../../src/tenancy/key-table.js';
@@ -249,17 +249,7 @@ describe('tenancy: authentication', () => {
         if (typeof user === 'string') ctx.identity = { key: user, team: 'sso', labels: {}, clientIp: '127.0.0.1' };
       },
     };
-    const yaml = `
-version: 1
-logging: { level: silent }
-upstreams:
-  up: { provider: openai, url: ${upstream.url} }
-default_router: main
-routers:
-  main:
-    targets: [{ upstream: up }]
-    features: { rate_limit: { requests: 1, per: 1m, key: key } }
-`;
+    const yaml = singleUpstreamYaml(upstream, { extra: '    features: { rate_limit: { requests: 1, per: 1m, key: key } }\n' });
     const hooked = await startGateway(yaml, { now: clock.now, hooks: [hook] });
     open.push(hooked);
     const status = async (user: string): Promise<number> => {
