@@ -154,7 +154,7 @@ routers:
     for await (const _ of stream) void _;
     await openai.models.list().catch(() => null); // another request through the gateway, so the first one is accounted for
     // claude-sonnet-4-5: 100k × $3 + 200k × $0.30 + 40k × $3.75 + 10k × $15 per 1M = 0.30 + 0.06 + 0.15 + 0.15.
-    assert.deepEqual((await stats(gw)).routers.priced.budget.spenders.priced, { spend_usd: 0.66, remaining_usd: 99.34 });
+    assert.deepEqual((await stats(gw)).routers.priced.budget.spenders.priced, { spend_usd: 0.66, reserved_usd: 0, remaining_usd: 99.34 });
   });
 
   test('rate limits in tokens read Anthropic\'s streamed usage (message_start and message_delta)', async () => {
