@@ -74,7 +74,7 @@ routers:
     assert.equal(sent.prompt_cache_key, undefined);
 
     // 5 fresh × $1 + 100 cached × $0.10 + 10 written × $2 = $35 (not 115 × $1).
-    assert.deepEqual((await stats(gw)).budget.spenders.main, { spend_usd: 35, remaining_usd: 1000000 - 35 });
+    assert.deepEqual((await stats(gw)).budget.spenders.main, { spend_usd: 35, reserved_usd: 0, remaining_usd: 1000000 - 35 });
     const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
     assert.match(metrics, /ai_gateway_tokens_total\{router="main",upstream="claude",model="cachey",kind="prompt"\} 115/);
     assert.match(metrics, /ai_gateway_tokens_total\{router="main",upstream="claude",model="cachey",kind="cached_prompt"\} 100/);
