@@ -42,11 +42,6 @@ function headerText(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
 }
 
-/** The caller's identity as authentication sets it (tenancy), when it does. */
-function identityOf(ctx: RequestContext): { key?: string; team?: string } | undefined {
-  return (ctx as unknown as { identity?: { key?: string; team?: string } | null }).identity ?? undefined;
-}
-
 /**
  * Whose memory a request reads and feeds: a gateway key's name (`key`), its team
  * (`team`), a hash of the caller's API key (`api_key`) or of a header (`header:x-user-id`).
@@ -62,8 +57,8 @@ class MemoryScope {
   /** The raw value naming this request's memory, or null (no such header, no key). */
   valueOf(ctx: RequestContext): string | null {
     if (this.header !== null) return headerText(ctx.req.headers[this.header]) ?? null;
-    if (this.spec === 'key') return identityOf(ctx)?.key ?? null;
-    if (this.spec === 'team') return identityOf(ctx)?.team ?? null;
+    if (this.spec === 'key') return ctx.identity?.key ?? null;
+    if (this.spec === 'team') return ctx.identity?.team ?? null;
     return apiKeyOf(ctx) ?? null;
   }
 

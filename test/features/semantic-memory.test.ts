@@ -1,4 +1,5 @@
 import { after, before, describe, test } from 'node:test';
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { MockUpstream, steps } from '../support/mock-upstream.js';
 import { startGateway, type Running } from '../support/gateway.js';
@@ -84,5 +85,53 @@ routers:
     await res.text();
     const sent = claude.received.at(-1)!.json();
     assert.match(sent.system, /^Be brief\.\n\nThings the user said in earlier conversations[^]*- I am allergic to peanuts and shellfish\./);
+  });
+});
+
+describe('semantic_memory scoped by gateway key (tenancy)', () => {
+  let upstream: MockUpstream;
+  let gw: Running;
+  const sha = (key: string) => createHash('sha256').update(key).digest('hex');
+
+  before(async () => {
+    upstream = await MockUpstream.start(steps.chat('Noted.'));
+    gw = await startGateway(`
+version: 1
+logging: { level: silent }
+upstreams:
+  up: { provider: openai, url: ${upstream.url}, auth: { bearer: sk-upstream } }
+auth:
+  keys:
+    - { name: app-a, sha256: "${sha('sg-key-a')}" }
+    - { name: app-b, sha256: "${sha('sg-key-b')}" }
+default_router: main
+routers:
+  main:
+    targets: [{ upstream: up }]
+    features:
+      semantic_memory: { scope: key }
+`);
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  test("a key's memory is its own, named by the key's name in DELETE /memory", async () => {
+    const ask = (key: string, content: string) =>
+      fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content }] }),
+      });
+    await (await ask('sg-key-a', 'Our deploys run every Tuesday at noon.')).text();
+    const same = await ask('sg-key-a', 'When do our deploys run, on Tuesday?');
+    assert.equal(same.headers.get('x-sidegate-memory'), '1');
+    await same.text();
+    const other = await ask('sg-key-b', 'When do our deploys run, on Tuesday?');
+    assert.equal(other.headers.get('x-sidegate-memory'), '0');
+    await other.text();
+    const forgot = await fetch(`${gw.adminUrl}/memory?scope=app-a`, { method: 'DELETE' });
+    assert.equal(((await forgot.json()) as any).removed, 1);
   });
 });
