@@ -3,16 +3,16 @@
  * The gateway schema compiled by ajv into standalone code; called with a ValidationContext as `this`. */
 import runtime_equal from 'ajv/dist/runtime/equal.js';
 import runtime_ucs2length from 'ajv/dist/runtime/ucs2length.js';
-export const REGISTRIES = "rate_limit,budget,cache,semantic_cache,response_fingerprinting,semantic_memory,response_prefetch,request_coalescing,retry,fallback,timeout,hedging,health_check,structured_output,quality_gate,context_trimming,token_optimization,context_compression,prompt_caching,cost_aware_routing,payload_log;";
+export const REGISTRIES = "rate_limit,budget,cache,semantic_cache,response_fingerprinting,semantic_memory,response_prefetch,request_coalescing,retry,fallback,timeout,hedging,health_check,structured_output,quality_gate,context_trimming,token_optimization,context_compression,prompt_caching,cost_aware_routing,payload_log,mcp_tools;";
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sidegate.dev/schemas/gateway.schema.json","title":"sidegate gateway configuration","description":"gateway.yaml: the one configuration file of the sidegate AI gateway. `${VAR}` and `${VAR:-default}` in any value read the environment at load time (`$${` writes a literal `${`).","type":"object","additionalProperties":false,"required":["version","upstreams","routers"],"properties":{"version":{"description":"The config format version. Always `1`.","const":1},"server":{"description":"The listeners.","type":"object","additionalProperties":false,"properties":{"listen":{"$ref":"#/$defs/host_port","description":"Where the data plane listens: the apps' base URL is `http://<listen>/v1`. Default `127.0.0.1:8080`; port 0 picks a free port.","default":"127.0.0.1:8080"},"admin":{"description":"Where the admin listener (`/healthz`, `/readyz`, `/metrics`, `/stats`, `/config`) listens, or `false` for none. Default `127.0.0.1:9090`.","default":"127.0.0.1:9090","anyOf":[{"title":"a host:port like 127.0.0.1:9090","$ref":"#/$defs/host_port"},{"title":"false (no admin listener)","const":false}]},"max_body":{"$ref":"#/$defs/size","description":"The largest request body accepted; larger requests get 413. Default `10mb`.","default":"10mb"},"drain":{"$ref":"#/$defs/duration","description":"On SIGTERM, how long in-flight requests may take to finish (readiness fails at once) before the process exits. Default `25s`.","default":"25s"},"health":{"$ref":"#/$defs/host_port","description":"A probe-only listener serving just `/healthz` and `/readyz`, for the kubelet (e.g. `0.0.0.0:9091`), so the admin listener can stay on loopback. Default: none."},"metrics":{"$ref":"#/$defs/host_port","description":"A listener serving only `/metrics`, for Prometheus scraping from outside the pod (e.g. `0.0.0.0:9092`), so the admin listener (with `/config` and `DELETE /cache`) can stay on loopback. Default: none."},"trusted_proxies":{"description":"Peers (IPs or CIDRs, e.g. `10.0.0.0/8`, `::1`) whose `X-Forwarded-For` header is believed when the gateway needs the client's address (rate limits keyed by `client_ip`). The client is the rightmost address not in this list. Default: none, so the TCP peer is the client.","type":"array","items":{"type":"string","pattern":"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"}},"admin_token":{"description":"A bearer token (at least 16 characters) the admin listener requires as `Authorization: Bearer <token>` on every endpoint except `/healthz` and `/readyz`, so probes keep working when it listens on the pod IP. Use `${VAR}`; redacted in /config and logs. Default: none (the admin listener is loopback by default).","type":"string","minLength":16,"x-secret":true}}},"logging":{"description":"Logs (JSON lines on stdout).","type":"object","additionalProperties":false,"properties":{"level":{"description":"The lowest level written. Default `info`; `silent` writes nothing.","enum":["fatal","error","warn","info","debug","trace","silent"],"default":"info"},"access":{"description":"Write one access line per request. Default `true`.","type":"boolean","default":true}}},"state":{"description":"Where shared state lives: rate-limit buckets, budget spend and cached answers. It survives config reloads (a changed `state` section starts a new store).","type":"object","additionalProperties":false,"required":["backend"],"properties":{"backend":{"description":"The state store. `memory` (default): in this process only. `redis`: shared by every replica that uses the same Redis and `prefix`, so they enforce one limit and one budget and share one cache. If Redis is unreachable the gateway keeps serving on local counters, logs it, counts the failures (`ai_gateway_state_failures_total`) and reports it in /readyz, and uses Redis again once it returns.","enum":["memory","redis"],"default":"memory"},"redis":{"description":"The Redis connection; required when `backend` is `redis`. Exactly one of `url` (one server), `nodes` (a Redis Cluster) or `sentinels` with `name` (a Sentinel-managed primary). Every script the gateway runs touches keys of one hash slot (hash tags), so a cluster serves it as one server would.","type":"object","additionalProperties":false,"dependentRequired":{"sentinels":["name"]},"properties":{"url":{"description":"A `redis://` or `rediss://` (TLS) URL, e.g. `\"${REDIS_URL}\"`; a password goes in the URL (`redis://:pass@host:6379/0`). Redacted in /config and logs.","type":"string","pattern":"^rediss?://\\S+$","x-secret":true},"nodes":{"description":"Some nodes of a Redis Cluster (`host:port`, 1 to 100); the others are discovered from them.","type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"$ref":"#/$defs/host_port"}},"sentinels":{"description":"Redis Sentinels (`host:port`, 1 to 100) that name the primary called `name`.","type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"$ref":"#/$defs/host_port"}},"name":{"description":"With `sentinels`: the name of the primary the sentinels watch, e.g. `mymaster`.","type":"string","minLength":1,"maxLength":256},"password":{"description":"With `nodes` or `sentinels`: the password of the Redis servers, e.g. `\"${REDIS_PASSWORD}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true},"prefix":{"description":"Prepended to every key the gateway writes, so several gateways or apps can share one Redis. Default `sidegate:`.","type":"string","default":"sidegate:"},"timeout":{"$ref":"#/$defs/duration","description":"The longest wait for one Redis command; past it the operation is answered from local counters (and counted as a failure). Default `250ms`.","default":"250ms"}}}},"if":{"properties":{"backend":{"const":"redis"}},"required":["backend"]},"then":{"description":"redis needs its connection","properties":{"redis":{"description":"Required when `backend` is `redis`."}},"required":["redis"]}},"upstreams":{"description":"The providers the gateway may call, by name (at least one). Nothing else is ever called.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/upstream"}},"defaults":{"description":"Inherited by every router; a router's own keys win.","type":"object","additionalProperties":false,"properties":{"features":{"$ref":"#/$defs/features","description":"Features every router gets unless it sets the same feature itself."},"interceptors":{"$ref":"#/$defs/interceptors","description":"Interceptors for routers that do not list their own."}}},"default_router":{"$ref":"#/$defs/name","description":"The router for requests whose `model` names no router or alias. Without it, such requests get 404 `model_not_found`."},"routers":{"description":"The routes, by name (at least one). A request's `model` selects a router by name or alias.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/router"}},"prompts":{"description":"Prompt templates by name, for the features and interceptors that name one (e.g. `context_compression.prompt`). `{{name}}` placeholders are filled from `variables`.","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One prompt template.","type":"object","additionalProperties":false,"required":["template"],"properties":{"template":{"description":"The prompt text, with `{{name}}` placeholders (at most 100000 characters).","type":"string","minLength":1,"maxLength":100000},"variables":{"description":"Default values of the placeholders, by name.","type":"object","maxProperties":100,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"A placeholder value.","type":"string","maxLength":10000}}}}},"pricing":{"description":"What tokens cost, in USD per 1M tokens, by model name. A default table for common OpenAI and Anthropic models ships with the gateway; entries here override or extend it. A dated model name (`gpt-4o-2024-08-06`) uses the entry it starts with. Budgets and cost-aware routing read it.","type":"object","propertyNames":{"minLength":1},"additionalProperties":{"description":"The price of one model.","type":"object","additionalProperties":false,"required":["input","output"],"properties":{"input":{"description":"USD per 1M prompt (input) tokens.","type":"number","minimum":0},"output":{"description":"USD per 1M completion (output) tokens.","type":"number","minimum":0},"cached_input":{"description":"USD per 1M input tokens read from the provider's prompt cache. Default: `input`.","type":"number","minimum":0},"cache_write":{"description":"USD per 1M input tokens written to the provider's prompt cache (Anthropic). Default: `input`.","type":"number","minimum":0}}}},"telemetry":{"description":"OpenTelemetry, off unless set: a span per request and a child span per upstream try (GenAI semantic conventions), the caller's `traceparent` continued and each try's sent upstream, `trace_id` in the access line, and the metrics `gen_ai.client.token.usage` and `gen_ai.client.operation.duration`, all exported over OTLP/HTTP.","type":"object","additionalProperties":false,"required":["otlp"],"properties":{"otlp":{"description":"Where to export: an OpenTelemetry Collector (or any OTLP/HTTP receiver).","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"The receiver's base URL, e.g. `http://otel-collector:4318`; `/v1/traces` and `/v1/metrics` are appended."},"protocol":{"description":"The OTLP/HTTP encoding: `http/protobuf` (default) or `http/json`.","enum":["http/protobuf","http/json"],"default":"http/protobuf"},"headers":{"description":"Headers sent with every export, e.g. `{ authorization: \"Bearer ${OTLP_TOKEN}\" }` (at most 32). Values are redacted in /config and logs.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}},"timeout":{"$ref":"#/$defs/duration","description":"How long one export may take (100ms to 60s). Default `10s`.","default":"10s"}}},"service_name":{"description":"The `service.name` resource attribute. Default `sidegate`.","type":"string","minLength":1,"maxLength":256,"default":"sidegate"},"sample":{"description":"The share of new traces recorded, 0 to 1. Default `1`. A caller's `traceparent` decides for its own trace (sampled or not).","type":"number","minimum":0,"maximum":1,"default":1},"metrics_interval":{"$ref":"#/$defs/duration","description":"How often metrics are exported (1s to 1h). Default `60s`; they are also exported at shutdown.","default":"60s"}}},"webhooks":{"description":"Events POSTed to other systems, signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`). Delivered off the request path from a bounded queue, one at a time per webhook, retried with exponential backoff on network errors, 408, 429 and 5xx. At most 16.","type":"array","maxItems":16,"items":{"description":"One receiver.","type":"object","additionalProperties":false,"required":["url","secret"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"Where events are POSTed, e.g. `https://hooks.example.com/sidegate`. Credentials in the URL are redacted in /config and logs."},"secret":{"description":"The signing secret, `whsec_` and base64 (as Standard Webhooks libraries make them), e.g. `\"${WEBHOOK_SECRET}\"`. Redacted in /config and logs.","type":"string","pattern":"^whsec_[A-Za-z0-9+/]{16,}={0,2}$","x-secret":true},"name":{"$ref":"#/$defs/name","description":"Names this webhook in logs and in `ai_gateway_webhook_deliveries_total{webhook}`. Default `webhook-<index>`."},"events":{"description":"The events sent to this webhook. Default: all of them (budget.threshold, circuit.opened, circuit.closed, reload.succeeded, reload.failed, key.expired).","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["budget.threshold","circuit.opened","circuit.closed","reload.succeeded","reload.failed","key.expired"]}},"timeout":{"$ref":"#/$defs/duration","description":"How long one delivery may take (100ms to 60s). Default `10s`.","default":"10s"},"max_attempts":{"description":"Tries per event, the first included (1 to 20). Default `8`.","type":"integer","minimum":1,"maximum":20,"default":8},"backoff":{"$ref":"#/$defs/duration","description":"The first retry waits up to this long, each next one twice as long (full jitter). Default `1s`.","default":"1s"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest wait between two tries. Default `5m`.","default":"5m"},"max_queue":{"description":"Events waiting for this webhook at most (1 to 100000); past it new events are dropped and counted. Default `1000`.","type":"integer","minimum":1,"maximum":100000,"default":1000}}}},"auth":{"description":"Tenancy: with keys set, every request needs a known, enabled, unexpired key (else 401, in the caller's API format), a key on a router it may not use gets 403, and the caller's key is never forwarded: every upstream must inject its own credential (`auth: { bearer: ... }`), so apps never hold provider keys.","type":"object","additionalProperties":false,"properties":{"keys":{"$ref":"#/$defs/tenant_keys","description":"The keys, inline (at most 10000)."},"keys_file":{"description":"A YAML file holding a list of keys in the same shape (e.g. a mounted Kubernetes Secret), relative to the config file. It is watched and reloaded like the config; a bad file never replaces the good one. Its keys join `keys`.","type":"string","minLength":1}}},"teams":{"description":"Teams of keys, by name (at most 1000).","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/team"}}},"$defs":{"name":{"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]},"duration":{"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]},"size":{"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]},"host_port":{"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]},"http_url":{"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]},"auth":{"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]},"upstream":{"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`.","default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}},"target":{"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies.","type":"integer","minimum":0}}},"router":{"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one.","type":"array","minItems":1,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}},"tenant_rate_limit":{"description":"A rate limit of its own, across every router (the rate_limit feature's shape without `key`). A request over it gets 429 `rate_limit_exceeded`.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1}}},"tenant_budget":{"description":"A USD spend limit of its own per calendar period (UTC), across every router. Each request reserves its estimated cost before the call and settles what it really cost after it; once spend and reservations reach `usd`, requests get 429 `budget_exceeded`.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]}}},"tenant_key":{"description":"One caller of the gateway. It presents its key as `Authorization: Bearer <key>` or `x-api-key: <key>`; the gateway keeps only its sha256 (`sidegate keys new NAME` makes a key and this entry).","type":"object","additionalProperties":false,"required":["name","sha256"],"properties":{"name":{"$ref":"#/$defs/name","description":"The key's name: what logs, metrics, /stats and GET /keys show (never the key). Unique."},"sha256":{"description":"The SHA-256 of the key, in hex (`sidegate keys hash` prints it). Unique. Redacted in /config.","type":"string","pattern":"^[0-9a-fA-F]{64}$","x-secret":true},"team":{"$ref":"#/$defs/name","description":"The team (an entry of `teams`) whose budget, rate limit and routers also apply."},"routers":{"description":"The routers this key may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The key's own rate limit, across every router."},"budget":{"$ref":"#/$defs/tenant_budget","description":"The key's own budget, across every router."},"expires":{"title":"ISO 8601 date or date-time","description":"From this instant on the key is refused (401), e.g. `2026-01-01` (00:00 UTC) or `2026-01-01T12:00:00Z`. Without it the key does not expire.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$","examples":["2026-01-01","2026-01-01T12:00:00Z"]},"disabled":{"description":"Refuse the key (401) without removing it. Default `false`.","type":"boolean","default":false},"labels":{"description":"Free-form labels (at most 32), e.g. `{ owner: checkout-team }`; user hooks read them from the request's identity.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9_.-]{1,63}$"},"additionalProperties":{"description":"A label value (at most 256 characters).","type":"string","maxLength":256}}}},"tenant_keys":{"description":"Keys (at most 10000 per list).","type":"array","maxItems":10000,"items":{"$ref":"#/$defs/tenant_key"}},"team":{"description":"A team of keys: its budget and rate limit are shared by all of its keys together.","type":"object","additionalProperties":false,"properties":{"budget":{"$ref":"#/$defs/tenant_budget","description":"The team's budget: the spend of all its keys together."},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The team's rate limit: all its keys share one bucket."},"routers":{"description":"The routers the team's keys may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}}}},"features":{"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Before the upstream call each request reserves its estimated cost (its prompt's tokens at the input price plus `max_tokens`, or the model's output limit, at the output price, from the `pricing` table) in one atomic step, and is admitted only while spend plus reservations is below `usd`: else 429 `budget_exceeded` (with `Retry-After` until the period ends). When it is done, its real cost (its `usage`) replaces the reservation; a reservation never settled expires after 10 minutes. So concurrent requests never overspend by more than one request's reservation, also across replicas sharing Redis. Spend lives in the `state` store and survives reloads.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together), `key` (each caller key, by its name in `auth.keys`, on its own) or `team` (each key's team). Requests with no key (or no team) are not limited by a `key` (or `team`) budget.","enum":["router","key","team"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) whose crossing is logged and sent as a `budget.threshold` event to the `webhooks`, once per period each, by the settlement that crosses it (exactly one, also across replicas). Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"scope":{"description":"Keeps tenants apart by who they are rather than by a header: `key` (each caller key of `auth.keys`, or an identity a hook set) or `team` (the keys of a team share answers; a key without a team has its own). With a scope, `key_headers` defaults to `[]`, and requests with no identity are not cached.","enum":["key","team"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers (1ms–10m) for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first)."}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept (256b to 1mb); longer bodies end with `…`. Default `16kb`.","default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket (default `client_ip`): `client_ip` (the peer address; `X-Forwarded-For` only from `server.trusted_proxies`), `key` (each caller key by its name in `auth.keys`, or an identity a hook set; without one, a hash of the caller's bearer token or `x-api-key`, never the token; `api_key` is the same), `team` (each key's team; a key without a team is a team of its own), `header:<name>` (a hash of that header's value) or `global` (everyone together).","type":"string","pattern":"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","key","team","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"response_fingerprinting":{"description":"A stable hash of each answer's text (case and whitespace folded) in `X-Sidegate-Fingerprint` (non-streamed answers) and the access line (`fingerprint`). Identical answers to different prompts, or from different targets, are counted (`ai_gateway_repeated_answers_total`, the access line's `repeated_answer`): a sign of a stuck or caching upstream. `/stats` shows the top repeats. Non-streamed JSON answers are buffered to read them.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many repeated answers `/stats` lists (1 to 100). Default 10.","type":"integer","minimum":1,"maximum":100,"default":10},"max_tracked":{"description":"Recent fingerprints remembered (100 to 1000000), the least recent forgotten first. Default 10000.","type":"integer","minimum":100,"maximum":1000000,"default":10000},"header":{"description":"Send `X-Sidegate-Fingerprint` on non-streamed answers. Default true.","type":"boolean","default":true}}},"response_prefetch":{"description":"While the client reads an answer, asks the same router the likely next question in the background, so the router's `cache` or `semantic_cache` already holds its answer when the client asks it (the router needs one of them). Follow-ups are the configured `follow_ups` and, with `learn`, the most frequent next user turns seen after the same one. OpenAI chat completions only. Bounded by `max_per_minute` and `concurrency`.","type":"object","additionalProperties":false,"properties":{"follow_ups":{"description":"User turns to ask after every answer, e.g. `[\"Tell me more.\"]`.","type":"array","maxItems":10,"items":{"type":"string","minLength":1,"maxLength":2000}},"learn":{"description":"Learn follow-ups from traffic: after a user turn, the next turns seen after it most often.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many learned follow-ups to ask (1 to 5). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"min_count":{"description":"Seen at least this often (1 to 1000). Default 2.","type":"integer","minimum":1,"maximum":1000,"default":2},"max_tracked":{"description":"User turns remembered (100 to 100000). Default 5000.","type":"integer","minimum":100,"maximum":100000,"default":5000}}},"max_per_minute":{"description":"Warming requests per minute at most (1 to 10000): the prefetch budget. Default 30.","type":"integer","minimum":1,"maximum":10000,"default":30},"concurrency":{"description":"Warming requests in flight at most (1 to 64). Default 2.","type":"integer","minimum":1,"maximum":64,"default":2},"forward_headers":{"description":"The caller's headers sent with the warming requests (they key the cache per tenant). Default `[authorization, x-api-key, api-key]`.","type":"array","maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 10000). Default 1000. A lookup compares the prompt with every entry of its scope (exact cosine): about half a millisecond per thousand entries.","type":"integer","minimum":1,"maximum":10000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"semantic_memory":{"description":"Remembers what each user stated in earlier turns and adds the most relevant statements to new requests as a system message. Statements (the last user turn of an answered request, not a question) are embedded and stored per `scope`; answers carry `X-Sidegate-Memory: <facts added>`. `DELETE /memory?scope=<value>` on the admin listener forgets a scope.","type":"object","additionalProperties":false,"required":["scope"],"properties":{"scope":{"description":"Whose memory: `key` (a gateway key's name), `team`, `api_key` (a hash of the caller's key) or `header:<name>` (e.g. `header:x-user-id`). Values are hashed before they are stored.","type":"string","pattern":"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","examples":["header:x-user-id","key","team"]},"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"top_k":{"description":"Statements added at most (1 to 20). Default 3.","type":"integer","minimum":1,"maximum":20,"default":3},"threshold":{"description":"The least similarity (0 to 1) for a statement to be added. Default 0.3.","type":"number","minimum":0,"maximum":1,"default":0.3},"ttl":{"$ref":"#/$defs/duration","description":"How long a statement is kept. Default `30d`.","default":"30d"},"max_facts":{"description":"Statements kept per scope (1 to 10000), the oldest going first. Default 200.","type":"integer","minimum":1,"maximum":10000,"default":200},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's memory takes in this process. Default `20mb`.","default":"20mb"},"min_chars":{"description":"Shorter turns are not stored (1 to 1000). Default 12.","type":"integer","minimum":1,"maximum":1000,"default":12},"max_chars":{"description":"Longer turns are stored and compared by their start (100 to 32768). Default 2000.","type":"integer","minimum":100,"maximum":32768,"default":2000}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}},"interceptors":{"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`.","type":"array","items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sidegate.dev/schemas/gateway.schema.json","title":"sidegate gateway configuration","description":"gateway.yaml: the one configuration file of the sidegate AI gateway. `${VAR}` and `${VAR:-default}` in any value read the environment at load time (`$${` writes a literal `${`).","type":"object","additionalProperties":false,"required":["version","upstreams","routers"],"properties":{"version":{"description":"The config format version. Always `1`.","const":1},"server":{"description":"The listeners.","type":"object","additionalProperties":false,"properties":{"listen":{"$ref":"#/$defs/host_port","description":"Where the data plane listens: the apps' base URL is `http://<listen>/v1`. Default `127.0.0.1:8080`; port 0 picks a free port.","default":"127.0.0.1:8080"},"admin":{"description":"Where the admin listener (`/healthz`, `/readyz`, `/metrics`, `/stats`, `/config`) listens, or `false` for none. Default `127.0.0.1:9090`.","default":"127.0.0.1:9090","anyOf":[{"title":"a host:port like 127.0.0.1:9090","$ref":"#/$defs/host_port"},{"title":"false (no admin listener)","const":false}]},"max_body":{"$ref":"#/$defs/size","description":"The largest request body accepted; larger requests get 413. Default `10mb`.","default":"10mb"},"drain":{"$ref":"#/$defs/duration","description":"On SIGTERM, how long in-flight requests may take to finish (readiness fails at once) before the process exits. Default `25s`.","default":"25s"},"health":{"$ref":"#/$defs/host_port","description":"A probe-only listener serving just `/healthz` and `/readyz`, for the kubelet (e.g. `0.0.0.0:9091`), so the admin listener can stay on loopback. Default: none."},"metrics":{"$ref":"#/$defs/host_port","description":"A listener serving only `/metrics`, for Prometheus scraping from outside the pod (e.g. `0.0.0.0:9092`), so the admin listener (with `/config` and `DELETE /cache`) can stay on loopback. Default: none."},"trusted_proxies":{"description":"Peers (IPs or CIDRs, e.g. `10.0.0.0/8`, `::1`) whose `X-Forwarded-For` header is believed when the gateway needs the client's address (rate limits keyed by `client_ip`). The client is the rightmost address not in this list. Default: none, so the TCP peer is the client.","type":"array","items":{"type":"string","pattern":"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"}},"admin_token":{"description":"A bearer token (at least 16 characters) the admin listener requires as `Authorization: Bearer <token>` on every endpoint except `/healthz` and `/readyz`, so probes keep working when it listens on the pod IP. Use `${VAR}`; redacted in /config and logs. Default: none (the admin listener is loopback by default).","type":"string","minLength":16,"x-secret":true}}},"logging":{"description":"Logs (JSON lines on stdout).","type":"object","additionalProperties":false,"properties":{"level":{"description":"The lowest level written. Default `info`; `silent` writes nothing.","enum":["fatal","error","warn","info","debug","trace","silent"],"default":"info"},"access":{"description":"Write one access line per request. Default `true`.","type":"boolean","default":true}}},"state":{"description":"Where shared state lives: rate-limit buckets, budget spend and cached answers. It survives config reloads (a changed `state` section starts a new store).","type":"object","additionalProperties":false,"required":["backend"],"properties":{"backend":{"description":"The state store. `memory` (default): in this process only. `redis`: shared by every replica that uses the same Redis and `prefix`, so they enforce one limit and one budget and share one cache. If Redis is unreachable the gateway keeps serving on local counters, logs it, counts the failures (`ai_gateway_state_failures_total`) and reports it in /readyz, and uses Redis again once it returns.","enum":["memory","redis"],"default":"memory"},"redis":{"description":"The Redis connection; required when `backend` is `redis`. Exactly one of `url` (one server), `nodes` (a Redis Cluster) or `sentinels` with `name` (a Sentinel-managed primary). Every script the gateway runs touches keys of one hash slot (hash tags), so a cluster serves it as one server would.","type":"object","additionalProperties":false,"dependentRequired":{"sentinels":["name"]},"properties":{"url":{"description":"A `redis://` or `rediss://` (TLS) URL, e.g. `\"${REDIS_URL}\"`; a password goes in the URL (`redis://:pass@host:6379/0`). Redacted in /config and logs.","type":"string","pattern":"^rediss?://\\S+$","x-secret":true},"nodes":{"description":"Some nodes of a Redis Cluster (`host:port`, 1 to 100); the others are discovered from them.","type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"$ref":"#/$defs/host_port"}},"sentinels":{"description":"Redis Sentinels (`host:port`, 1 to 100) that name the primary called `name`.","type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"$ref":"#/$defs/host_port"}},"name":{"description":"With `sentinels`: the name of the primary the sentinels watch, e.g. `mymaster`.","type":"string","minLength":1,"maxLength":256},"password":{"description":"With `nodes` or `sentinels`: the password of the Redis servers, e.g. `\"${REDIS_PASSWORD}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true},"prefix":{"description":"Prepended to every key the gateway writes, so several gateways or apps can share one Redis. Default `sidegate:`.","type":"string","default":"sidegate:"},"timeout":{"$ref":"#/$defs/duration","description":"The longest wait for one Redis command; past it the operation is answered from local counters (and counted as a failure). Default `250ms`.","default":"250ms"}}}},"if":{"properties":{"backend":{"const":"redis"}},"required":["backend"]},"then":{"description":"redis needs its connection","properties":{"redis":{"description":"Required when `backend` is `redis`."}},"required":["redis"]}},"upstreams":{"description":"The providers the gateway may call, by name (at least one). Nothing else is ever called.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/upstream"}},"defaults":{"description":"Inherited by every router; a router's own keys win.","type":"object","additionalProperties":false,"properties":{"features":{"$ref":"#/$defs/features","description":"Features every router gets unless it sets the same feature itself."},"interceptors":{"$ref":"#/$defs/interceptors","description":"Interceptors for routers that do not list their own."}}},"default_router":{"$ref":"#/$defs/name","description":"The router for requests whose `model` names no router or alias. Without it, such requests get 404 `model_not_found`."},"routers":{"description":"The routes, by name (at least one). A request's `model` selects a router by name or alias.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/router"}},"prompts":{"description":"Prompt templates by name, for the features and interceptors that name one (e.g. `context_compression.prompt`). `{{name}}` placeholders are filled from `variables`.","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One prompt template.","type":"object","additionalProperties":false,"required":["template"],"properties":{"template":{"description":"The prompt text, with `{{name}}` placeholders (at most 100000 characters).","type":"string","minLength":1,"maxLength":100000},"variables":{"description":"Default values of the placeholders, by name.","type":"object","maxProperties":100,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"A placeholder value.","type":"string","maxLength":10000}}}}},"pricing":{"description":"What tokens cost, in USD per 1M tokens, by model name. A default table for common OpenAI and Anthropic models ships with the gateway; entries here override or extend it. A dated model name (`gpt-4o-2024-08-06`) uses the entry it starts with. Budgets and cost-aware routing read it.","type":"object","propertyNames":{"minLength":1},"additionalProperties":{"description":"The price of one model.","type":"object","additionalProperties":false,"required":["input","output"],"properties":{"input":{"description":"USD per 1M prompt (input) tokens.","type":"number","minimum":0},"output":{"description":"USD per 1M completion (output) tokens.","type":"number","minimum":0},"cached_input":{"description":"USD per 1M input tokens read from the provider's prompt cache. Default: `input`.","type":"number","minimum":0},"cache_write":{"description":"USD per 1M input tokens written to the provider's prompt cache (Anthropic). Default: `input`.","type":"number","minimum":0}}}},"telemetry":{"description":"OpenTelemetry, off unless set: a span per request and a child span per upstream try (GenAI semantic conventions), the caller's `traceparent` continued and each try's sent upstream, `trace_id` in the access line, and the metrics `gen_ai.client.token.usage` and `gen_ai.client.operation.duration`, all exported over OTLP/HTTP.","type":"object","additionalProperties":false,"required":["otlp"],"properties":{"otlp":{"description":"Where to export: an OpenTelemetry Collector (or any OTLP/HTTP receiver).","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"The receiver's base URL, e.g. `http://otel-collector:4318`; `/v1/traces` and `/v1/metrics` are appended."},"protocol":{"description":"The OTLP/HTTP encoding: `http/protobuf` (default) or `http/json`.","enum":["http/protobuf","http/json"],"default":"http/protobuf"},"headers":{"description":"Headers sent with every export, e.g. `{ authorization: \"Bearer ${OTLP_TOKEN}\" }` (at most 32). Values are redacted in /config and logs.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}},"timeout":{"$ref":"#/$defs/duration","description":"How long one export may take (100ms to 60s). Default `10s`.","default":"10s"}}},"service_name":{"description":"The `service.name` resource attribute. Default `sidegate`.","type":"string","minLength":1,"maxLength":256,"default":"sidegate"},"sample":{"description":"The share of new traces recorded, 0 to 1. Default `1`. A caller's `traceparent` decides for its own trace (sampled or not).","type":"number","minimum":0,"maximum":1,"default":1},"metrics_interval":{"$ref":"#/$defs/duration","description":"How often metrics are exported (1s to 1h). Default `60s`; they are also exported at shutdown.","default":"60s"}}},"webhooks":{"description":"Events POSTed to other systems, signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`). Delivered off the request path from a bounded queue, one at a time per webhook, retried with exponential backoff on network errors, 408, 429 and 5xx. At most 16.","type":"array","maxItems":16,"items":{"description":"One receiver.","type":"object","additionalProperties":false,"required":["url","secret"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"Where events are POSTed, e.g. `https://hooks.example.com/sidegate`. Credentials in the URL are redacted in /config and logs."},"secret":{"description":"The signing secret, `whsec_` and base64 (as Standard Webhooks libraries make them), e.g. `\"${WEBHOOK_SECRET}\"`. Redacted in /config and logs.","type":"string","pattern":"^whsec_[A-Za-z0-9+/]{16,}={0,2}$","x-secret":true},"name":{"$ref":"#/$defs/name","description":"Names this webhook in logs and in `ai_gateway_webhook_deliveries_total{webhook}`. Default `webhook-<index>`."},"events":{"description":"The events sent to this webhook. Default: all of them (budget.threshold, circuit.opened, circuit.closed, reload.succeeded, reload.failed, key.expired).","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["budget.threshold","circuit.opened","circuit.closed","reload.succeeded","reload.failed","key.expired"]}},"timeout":{"$ref":"#/$defs/duration","description":"How long one delivery may take (100ms to 60s). Default `10s`.","default":"10s"},"max_attempts":{"description":"Tries per event, the first included (1 to 20). Default `8`.","type":"integer","minimum":1,"maximum":20,"default":8},"backoff":{"$ref":"#/$defs/duration","description":"The first retry waits up to this long, each next one twice as long (full jitter). Default `1s`.","default":"1s"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest wait between two tries. Default `5m`.","default":"5m"},"max_queue":{"description":"Events waiting for this webhook at most (1 to 100000); past it new events are dropped and counted. Default `1000`.","type":"integer","minimum":1,"maximum":100000,"default":1000}}}},"auth":{"description":"Tenancy: with keys set, every request needs a known, enabled, unexpired key (else 401, in the caller's API format), a key on a router it may not use gets 403, and the caller's key is never forwarded: every upstream must inject its own credential (`auth: { bearer: ... }`), so apps never hold provider keys.","type":"object","additionalProperties":false,"properties":{"keys":{"$ref":"#/$defs/tenant_keys","description":"The keys, inline (at most 10000)."},"keys_file":{"description":"A YAML file holding a list of keys in the same shape (e.g. a mounted Kubernetes Secret), relative to the config file. It is watched and reloaded like the config; a bad file never replaces the good one. Its keys join `keys`.","type":"string","minLength":1}}},"teams":{"description":"Teams of keys, by name (at most 1000).","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/team"}},"mcp_servers":{"description":"MCP (Model Context Protocol) servers by name (at most 32), for the `mcp_tools` feature: each is streamable HTTP (`url`, `headers`) or a child process spoken to over stdio (`command`, `args`, `env`). A pipeline connects to the servers its routers use in the background, lists their tools, and keeps the lists fresh on `notifications/tools/list_changed`; a server that is down has no tools until it is back (retried with backoff).","type":"object","maxProperties":32,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One MCP server: `{ url, headers }` or `{ command, args, env }`.","oneOf":[{"description":"A streamable HTTP server.","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"The server's MCP endpoint, e.g. `http://127.0.0.1:3001/mcp`. Credentials in the URL are redacted in /config and logs."},"headers":{"description":"Headers sent with every request to the server, e.g. `{ authorization: \"Bearer ${MCP_TOKEN}\" }` (at most 32); values may come from `${VAR}` and are redacted in /config, logs and explain.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}}}},{"description":"A server the gateway starts as a child process and speaks to over stdin/stdout; it is stopped with its pipeline.","type":"object","additionalProperties":false,"required":["command"],"properties":{"command":{"description":"The program to run, e.g. `npx` or `/usr/local/bin/my-mcp-server`.","type":"string","minLength":1,"maxLength":4096},"args":{"description":"Its arguments (at most 64).","type":"array","maxItems":64,"items":{"description":"One argument.","type":"string","maxLength":4096}},"env":{"description":"Environment variables for the process, over a minimal inherited set (PATH, HOME, …) (at most 64); values may come from `${VAR}` and are redacted in /config, logs and explain.","type":"object","maxProperties":64,"propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}}}}]}}},"$defs":{"name":{"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]},"duration":{"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]},"size":{"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]},"host_port":{"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]},"http_url":{"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]},"auth":{"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]},"upstream":{"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`.","default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}},"target":{"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies.","type":"integer","minimum":0}}},"router":{"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one.","type":"array","minItems":1,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}},"tenant_rate_limit":{"description":"A rate limit of its own, across every router (the rate_limit feature's shape without `key`). A request over it gets 429 `rate_limit_exceeded`.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1}}},"tenant_budget":{"description":"A USD spend limit of its own per calendar period (UTC), across every router. Each request reserves its estimated cost before the call and settles what it really cost after it; once spend and reservations reach `usd`, requests get 429 `budget_exceeded`.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]}}},"tenant_key":{"description":"One caller of the gateway. It presents its key as `Authorization: Bearer <key>` or `x-api-key: <key>`; the gateway keeps only its sha256 (`sidegate keys new NAME` makes a key and this entry).","type":"object","additionalProperties":false,"required":["name","sha256"],"properties":{"name":{"$ref":"#/$defs/name","description":"The key's name: what logs, metrics, /stats and GET /keys show (never the key). Unique."},"sha256":{"description":"The SHA-256 of the key, in hex (`sidegate keys hash` prints it). Unique. Redacted in /config.","type":"string","pattern":"^[0-9a-fA-F]{64}$","x-secret":true},"team":{"$ref":"#/$defs/name","description":"The team (an entry of `teams`) whose budget, rate limit and routers also apply."},"routers":{"description":"The routers this key may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The key's own rate limit, across every router."},"budget":{"$ref":"#/$defs/tenant_budget","description":"The key's own budget, across every router."},"expires":{"title":"ISO 8601 date or date-time","description":"From this instant on the key is refused (401), e.g. `2026-01-01` (00:00 UTC) or `2026-01-01T12:00:00Z`. Without it the key does not expire.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$","examples":["2026-01-01","2026-01-01T12:00:00Z"]},"disabled":{"description":"Refuse the key (401) without removing it. Default `false`.","type":"boolean","default":false},"labels":{"description":"Free-form labels (at most 32), e.g. `{ owner: checkout-team }`; user hooks read them from the request's identity.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9_.-]{1,63}$"},"additionalProperties":{"description":"A label value (at most 256 characters).","type":"string","maxLength":256}}}},"tenant_keys":{"description":"Keys (at most 10000 per list).","type":"array","maxItems":10000,"items":{"$ref":"#/$defs/tenant_key"}},"team":{"description":"A team of keys: its budget and rate limit are shared by all of its keys together.","type":"object","additionalProperties":false,"properties":{"budget":{"$ref":"#/$defs/tenant_budget","description":"The team's budget: the spend of all its keys together."},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The team's rate limit: all its keys share one bucket."},"routers":{"description":"The routers the team's keys may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}}}},"features":{"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Before the upstream call each request reserves its estimated cost (its prompt's tokens at the input price plus `max_tokens`, or the model's output limit, at the output price, from the `pricing` table) in one atomic step, and is admitted only while spend plus reservations is below `usd`: else 429 `budget_exceeded` (with `Retry-After` until the period ends). When it is done, its real cost (its `usage`) replaces the reservation; a reservation never settled expires after 10 minutes. So concurrent requests never overspend by more than one request's reservation, also across replicas sharing Redis. Spend lives in the `state` store and survives reloads.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together), `key` (each caller key, by its name in `auth.keys`, on its own) or `team` (each key's team). Requests with no key (or no team) are not limited by a `key` (or `team`) budget.","enum":["router","key","team"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) whose crossing is logged and sent as a `budget.threshold` event to the `webhooks`, once per period each, by the settlement that crosses it (exactly one, also across replicas). Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"scope":{"description":"Keeps tenants apart by who they are rather than by a header: `key` (each caller key of `auth.keys`, or an identity a hook set) or `team` (the keys of a team share answers; a key without a team has its own). With a scope, `key_headers` defaults to `[]`, and requests with no identity are not cached.","enum":["key","team"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers (1ms–10m) for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first)."}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"mcp_tools":{"description":"Lets the model call tools of MCP servers (`mcp_servers:`): the gateway adds the servers' tools to each chat request, runs the calls the model makes to them and calls the model again with the results, then returns (or streams) the final answer. Calls to the caller's own tools are returned to the caller as usual; an answer calling both goes to the caller with only its own calls. The usage of every round is added up in the answer's `usage`, so budgets and rate limits count it.","type":"object","additionalProperties":false,"required":["servers"],"properties":{"servers":{"description":"The MCP servers whose tools the model may call, by their name in `mcp_servers` (1–32).","type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"#/$defs/name"}},"max_rounds":{"description":"The most model calls per request (1–20). Default 5. When the last one still calls MCP tools, it is returned without those calls, marked `x-sidegate-mcp-tools: max_rounds` (a stream carries it as an SSE comment line before its end).","type":"integer","minimum":1,"maximum":20,"default":5},"allow":{"description":"Only these tools are offered (default: all): tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}},"deny":{"description":"Tools never offered, even when `allow` lists them: tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept (256b to 1mb); longer bodies end with `…`. Default `16kb`.","default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket (default `client_ip`): `client_ip` (the peer address; `X-Forwarded-For` only from `server.trusted_proxies`), `key` (each caller key by its name in `auth.keys`, or an identity a hook set; without one, a hash of the caller's bearer token or `x-api-key`, never the token; `api_key` is the same), `team` (each key's team; a key without a team is a team of its own), `header:<name>` (a hash of that header's value) or `global` (everyone together).","type":"string","pattern":"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","key","team","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"response_fingerprinting":{"description":"A stable hash of each answer's text (case and whitespace folded) in `X-Sidegate-Fingerprint` (non-streamed answers) and the access line (`fingerprint`). Identical answers to different prompts, or from different targets, are counted (`ai_gateway_repeated_answers_total`, the access line's `repeated_answer`): a sign of a stuck or caching upstream. `/stats` shows the top repeats. Non-streamed JSON answers are buffered to read them.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many repeated answers `/stats` lists (1 to 100). Default 10.","type":"integer","minimum":1,"maximum":100,"default":10},"max_tracked":{"description":"Recent fingerprints remembered (100 to 1000000), the least recent forgotten first. Default 10000.","type":"integer","minimum":100,"maximum":1000000,"default":10000},"header":{"description":"Send `X-Sidegate-Fingerprint` on non-streamed answers. Default true.","type":"boolean","default":true}}},"response_prefetch":{"description":"While the client reads an answer, asks the same router the likely next question in the background, so the router's `cache` or `semantic_cache` already holds its answer when the client asks it (the router needs one of them). Follow-ups are the configured `follow_ups` and, with `learn`, the most frequent next user turns seen after the same one. OpenAI chat completions only. Bounded by `max_per_minute` and `concurrency`.","type":"object","additionalProperties":false,"properties":{"follow_ups":{"description":"User turns to ask after every answer, e.g. `[\"Tell me more.\"]`.","type":"array","maxItems":10,"items":{"type":"string","minLength":1,"maxLength":2000}},"learn":{"description":"Learn follow-ups from traffic: after a user turn, the next turns seen after it most often.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many learned follow-ups to ask (1 to 5). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"min_count":{"description":"Seen at least this often (1 to 1000). Default 2.","type":"integer","minimum":1,"maximum":1000,"default":2},"max_tracked":{"description":"User turns remembered (100 to 100000). Default 5000.","type":"integer","minimum":100,"maximum":100000,"default":5000}}},"max_per_minute":{"description":"Warming requests per minute at most (1 to 10000): the prefetch budget. Default 30.","type":"integer","minimum":1,"maximum":10000,"default":30},"concurrency":{"description":"Warming requests in flight at most (1 to 64). Default 2.","type":"integer","minimum":1,"maximum":64,"default":2},"forward_headers":{"description":"The caller's headers sent with the warming requests (they key the cache per tenant). Default `[authorization, x-api-key, api-key]`.","type":"array","maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 10000). Default 1000. A lookup compares the prompt with every entry of its scope (exact cosine): about half a millisecond per thousand entries.","type":"integer","minimum":1,"maximum":10000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"semantic_memory":{"description":"Remembers what each user stated in earlier turns and adds the most relevant statements to new requests as a system message. Statements (the last user turn of an answered request, not a question) are embedded and stored per `scope`; answers carry `X-Sidegate-Memory: <facts added>`. `DELETE /memory?scope=<value>` on the admin listener forgets a scope.","type":"object","additionalProperties":false,"required":["scope"],"properties":{"scope":{"description":"Whose memory: `key` (a gateway key's name), `team`, `api_key` (a hash of the caller's key) or `header:<name>` (e.g. `header:x-user-id`). Values are hashed before they are stored.","type":"string","pattern":"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","examples":["header:x-user-id","key","team"]},"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"top_k":{"description":"Statements added at most (1 to 20). Default 3.","type":"integer","minimum":1,"maximum":20,"default":3},"threshold":{"description":"The least similarity (0 to 1) for a statement to be added. Default 0.3.","type":"number","minimum":0,"maximum":1,"default":0.3},"ttl":{"$ref":"#/$defs/duration","description":"How long a statement is kept. Default `30d`.","default":"30d"},"max_facts":{"description":"Statements kept per scope (1 to 10000), the oldest going first. Default 200.","type":"integer","minimum":1,"maximum":10000,"default":200},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's memory takes in this process. Default `20mb`.","default":"20mb"},"min_chars":{"description":"Shorter turns are not stored (1 to 1000). Default 12.","type":"integer","minimum":1,"maximum":1000,"default":12},"max_chars":{"description":"Longer turns are stored and compared by their start (100 to 32768). Default 2000.","type":"integer","minimum":100,"maximum":32768,"default":2000}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}},"interceptors":{"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`.","type":"array","items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}}}};
 const schema32 = {"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]};
 const schema34 = {"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]};
 const schema35 = {"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]};
 const schema41 = {"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]};
-const schema72 = {"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`.","type":"array","items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}};
+const schema73 = {"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`.","type":"array","items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}};
 const schema43 = {"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]};
 const func1 = Object.prototype.hasOwnProperty;
 const func2 = runtime_ucs2length.default;
@@ -25,7 +25,8 @@ const pattern11 = new RegExp("^rediss?://\\S+$", "u");
 const pattern15 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_.-]*$", "u");
 const pattern16 = new RegExp("^https?://[^\\s/?#]+([/?#]\\S*)?$", "u");
 const pattern17 = new RegExp("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", "u");
-const pattern63 = new RegExp("^whsec_[A-Za-z0-9+/]{16,}={0,2}$", "u");
+const pattern64 = new RegExp("^whsec_[A-Za-z0-9+/]{16,}={0,2}$", "u");
+const pattern81 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 const schema42 = {"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`.","default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}};
 const schema44 = {"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]};
 const pattern19 = new RegExp("^(https?://[^\\s/?#]+([/?#]\\S*)?)?$", "u");
@@ -618,10 +619,10 @@ return errors === 0;
 }
 validate21.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema46 = {"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Before the upstream call each request reserves its estimated cost (its prompt's tokens at the input price plus `max_tokens`, or the model's output limit, at the output price, from the `pricing` table) in one atomic step, and is admitted only while spend plus reservations is below `usd`: else 429 `budget_exceeded` (with `Retry-After` until the period ends). When it is done, its real cost (its `usage`) replaces the reservation; a reservation never settled expires after 10 minutes. So concurrent requests never overspend by more than one request's reservation, also across replicas sharing Redis. Spend lives in the `state` store and survives reloads.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together), `key` (each caller key, by its name in `auth.keys`, on its own) or `team` (each key's team). Requests with no key (or no team) are not limited by a `key` (or `team`) budget.","enum":["router","key","team"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) whose crossing is logged and sent as a `budget.threshold` event to the `webhooks`, once per period each, by the settlement that crosses it (exactly one, also across replicas). Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"scope":{"description":"Keeps tenants apart by who they are rather than by a header: `key` (each caller key of `auth.keys`, or an identity a hook set) or `team` (the keys of a team share answers; a key without a team has its own). With a scope, `key_headers` defaults to `[]`, and requests with no identity are not cached.","enum":["key","team"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers (1ms–10m) for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first)."}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept (256b to 1mb); longer bodies end with `…`. Default `16kb`.","default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket (default `client_ip`): `client_ip` (the peer address; `X-Forwarded-For` only from `server.trusted_proxies`), `key` (each caller key by its name in `auth.keys`, or an identity a hook set; without one, a hash of the caller's bearer token or `x-api-key`, never the token; `api_key` is the same), `team` (each key's team; a key without a team is a team of its own), `header:<name>` (a hash of that header's value) or `global` (everyone together).","type":"string","pattern":"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","key","team","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"response_fingerprinting":{"description":"A stable hash of each answer's text (case and whitespace folded) in `X-Sidegate-Fingerprint` (non-streamed answers) and the access line (`fingerprint`). Identical answers to different prompts, or from different targets, are counted (`ai_gateway_repeated_answers_total`, the access line's `repeated_answer`): a sign of a stuck or caching upstream. `/stats` shows the top repeats. Non-streamed JSON answers are buffered to read them.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many repeated answers `/stats` lists (1 to 100). Default 10.","type":"integer","minimum":1,"maximum":100,"default":10},"max_tracked":{"description":"Recent fingerprints remembered (100 to 1000000), the least recent forgotten first. Default 10000.","type":"integer","minimum":100,"maximum":1000000,"default":10000},"header":{"description":"Send `X-Sidegate-Fingerprint` on non-streamed answers. Default true.","type":"boolean","default":true}}},"response_prefetch":{"description":"While the client reads an answer, asks the same router the likely next question in the background, so the router's `cache` or `semantic_cache` already holds its answer when the client asks it (the router needs one of them). Follow-ups are the configured `follow_ups` and, with `learn`, the most frequent next user turns seen after the same one. OpenAI chat completions only. Bounded by `max_per_minute` and `concurrency`.","type":"object","additionalProperties":false,"properties":{"follow_ups":{"description":"User turns to ask after every answer, e.g. `[\"Tell me more.\"]`.","type":"array","maxItems":10,"items":{"type":"string","minLength":1,"maxLength":2000}},"learn":{"description":"Learn follow-ups from traffic: after a user turn, the next turns seen after it most often.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many learned follow-ups to ask (1 to 5). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"min_count":{"description":"Seen at least this often (1 to 1000). Default 2.","type":"integer","minimum":1,"maximum":1000,"default":2},"max_tracked":{"description":"User turns remembered (100 to 100000). Default 5000.","type":"integer","minimum":100,"maximum":100000,"default":5000}}},"max_per_minute":{"description":"Warming requests per minute at most (1 to 10000): the prefetch budget. Default 30.","type":"integer","minimum":1,"maximum":10000,"default":30},"concurrency":{"description":"Warming requests in flight at most (1 to 64). Default 2.","type":"integer","minimum":1,"maximum":64,"default":2},"forward_headers":{"description":"The caller's headers sent with the warming requests (they key the cache per tenant). Default `[authorization, x-api-key, api-key]`.","type":"array","maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 10000). Default 1000. A lookup compares the prompt with every entry of its scope (exact cosine): about half a millisecond per thousand entries.","type":"integer","minimum":1,"maximum":10000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"semantic_memory":{"description":"Remembers what each user stated in earlier turns and adds the most relevant statements to new requests as a system message. Statements (the last user turn of an answered request, not a question) are embedded and stored per `scope`; answers carry `X-Sidegate-Memory: <facts added>`. `DELETE /memory?scope=<value>` on the admin listener forgets a scope.","type":"object","additionalProperties":false,"required":["scope"],"properties":{"scope":{"description":"Whose memory: `key` (a gateway key's name), `team`, `api_key` (a hash of the caller's key) or `header:<name>` (e.g. `header:x-user-id`). Values are hashed before they are stored.","type":"string","pattern":"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","examples":["header:x-user-id","key","team"]},"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"top_k":{"description":"Statements added at most (1 to 20). Default 3.","type":"integer","minimum":1,"maximum":20,"default":3},"threshold":{"description":"The least similarity (0 to 1) for a statement to be added. Default 0.3.","type":"number","minimum":0,"maximum":1,"default":0.3},"ttl":{"$ref":"#/$defs/duration","description":"How long a statement is kept. Default `30d`.","default":"30d"},"max_facts":{"description":"Statements kept per scope (1 to 10000), the oldest going first. Default 200.","type":"integer","minimum":1,"maximum":10000,"default":200},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's memory takes in this process. Default `20mb`.","default":"20mb"},"min_chars":{"description":"Shorter turns are not stored (1 to 1000). Default 12.","type":"integer","minimum":1,"maximum":1000,"default":12},"max_chars":{"description":"Longer turns are stored and compared by their start (100 to 32768). Default 2000.","type":"integer","minimum":100,"maximum":32768,"default":2000}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}};
+const schema46 = {"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Before the upstream call each request reserves its estimated cost (its prompt's tokens at the input price plus `max_tokens`, or the model's output limit, at the output price, from the `pricing` table) in one atomic step, and is admitted only while spend plus reservations is below `usd`: else 429 `budget_exceeded` (with `Retry-After` until the period ends). When it is done, its real cost (its `usage`) replaces the reservation; a reservation never settled expires after 10 minutes. So concurrent requests never overspend by more than one request's reservation, also across replicas sharing Redis. Spend lives in the `state` store and survives reloads.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together), `key` (each caller key, by its name in `auth.keys`, on its own) or `team` (each key's team). Requests with no key (or no team) are not limited by a `key` (or `team`) budget.","enum":["router","key","team"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) whose crossing is logged and sent as a `budget.threshold` event to the `webhooks`, once per period each, by the settlement that crosses it (exactly one, also across replicas). Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"scope":{"description":"Keeps tenants apart by who they are rather than by a header: `key` (each caller key of `auth.keys`, or an identity a hook set) or `team` (the keys of a team share answers; a key without a team has its own). With a scope, `key_headers` defaults to `[]`, and requests with no identity are not cached.","enum":["key","team"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers (1ms–10m) for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first)."}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"mcp_tools":{"description":"Lets the model call tools of MCP servers (`mcp_servers:`): the gateway adds the servers' tools to each chat request, runs the calls the model makes to them and calls the model again with the results, then returns (or streams) the final answer. Calls to the caller's own tools are returned to the caller as usual; an answer calling both goes to the caller with only its own calls. The usage of every round is added up in the answer's `usage`, so budgets and rate limits count it.","type":"object","additionalProperties":false,"required":["servers"],"properties":{"servers":{"description":"The MCP servers whose tools the model may call, by their name in `mcp_servers` (1–32).","type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"#/$defs/name"}},"max_rounds":{"description":"The most model calls per request (1–20). Default 5. When the last one still calls MCP tools, it is returned without those calls, marked `x-sidegate-mcp-tools: max_rounds` (a stream carries it as an SSE comment line before its end).","type":"integer","minimum":1,"maximum":20,"default":5},"allow":{"description":"Only these tools are offered (default: all): tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}},"deny":{"description":"Tools never offered, even when `allow` lists them: tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept (256b to 1mb); longer bodies end with `…`. Default `16kb`.","default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket (default `client_ip`): `client_ip` (the peer address; `X-Forwarded-For` only from `server.trusted_proxies`), `key` (each caller key by its name in `auth.keys`, or an identity a hook set; without one, a hash of the caller's bearer token or `x-api-key`, never the token; `api_key` is the same), `team` (each key's team; a key without a team is a team of its own), `header:<name>` (a hash of that header's value) or `global` (everyone together).","type":"string","pattern":"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","key","team","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"response_fingerprinting":{"description":"A stable hash of each answer's text (case and whitespace folded) in `X-Sidegate-Fingerprint` (non-streamed answers) and the access line (`fingerprint`). Identical answers to different prompts, or from different targets, are counted (`ai_gateway_repeated_answers_total`, the access line's `repeated_answer`): a sign of a stuck or caching upstream. `/stats` shows the top repeats. Non-streamed JSON answers are buffered to read them.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many repeated answers `/stats` lists (1 to 100). Default 10.","type":"integer","minimum":1,"maximum":100,"default":10},"max_tracked":{"description":"Recent fingerprints remembered (100 to 1000000), the least recent forgotten first. Default 10000.","type":"integer","minimum":100,"maximum":1000000,"default":10000},"header":{"description":"Send `X-Sidegate-Fingerprint` on non-streamed answers. Default true.","type":"boolean","default":true}}},"response_prefetch":{"description":"While the client reads an answer, asks the same router the likely next question in the background, so the router's `cache` or `semantic_cache` already holds its answer when the client asks it (the router needs one of them). Follow-ups are the configured `follow_ups` and, with `learn`, the most frequent next user turns seen after the same one. OpenAI chat completions only. Bounded by `max_per_minute` and `concurrency`.","type":"object","additionalProperties":false,"properties":{"follow_ups":{"description":"User turns to ask after every answer, e.g. `[\"Tell me more.\"]`.","type":"array","maxItems":10,"items":{"type":"string","minLength":1,"maxLength":2000}},"learn":{"description":"Learn follow-ups from traffic: after a user turn, the next turns seen after it most often.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many learned follow-ups to ask (1 to 5). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"min_count":{"description":"Seen at least this often (1 to 1000). Default 2.","type":"integer","minimum":1,"maximum":1000,"default":2},"max_tracked":{"description":"User turns remembered (100 to 100000). Default 5000.","type":"integer","minimum":100,"maximum":100000,"default":5000}}},"max_per_minute":{"description":"Warming requests per minute at most (1 to 10000): the prefetch budget. Default 30.","type":"integer","minimum":1,"maximum":10000,"default":30},"concurrency":{"description":"Warming requests in flight at most (1 to 64). Default 2.","type":"integer","minimum":1,"maximum":64,"default":2},"forward_headers":{"description":"The caller's headers sent with the warming requests (they key the cache per tenant). Default `[authorization, x-api-key, api-key]`.","type":"array","maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 10000). Default 1000. A lookup compares the prompt with every entry of its scope (exact cosine): about half a millisecond per thousand entries.","type":"integer","minimum":1,"maximum":10000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"semantic_memory":{"description":"Remembers what each user stated in earlier turns and adds the most relevant statements to new requests as a system message. Statements (the last user turn of an answered request, not a question) are embedded and stored per `scope`; answers carry `X-Sidegate-Memory: <facts added>`. `DELETE /memory?scope=<value>` on the admin listener forgets a scope.","type":"object","additionalProperties":false,"required":["scope"],"properties":{"scope":{"description":"Whose memory: `key` (a gateway key's name), `team`, `api_key` (a hash of the caller's key) or `header:<name>` (e.g. `header:x-user-id`). Values are hashed before they are stored.","type":"string","pattern":"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","examples":["header:x-user-id","key","team"]},"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"top_k":{"description":"Statements added at most (1 to 20). Default 3.","type":"integer","minimum":1,"maximum":20,"default":3},"threshold":{"description":"The least similarity (0 to 1) for a statement to be added. Default 0.3.","type":"number","minimum":0,"maximum":1,"default":0.3},"ttl":{"$ref":"#/$defs/duration","description":"How long a statement is kept. Default `30d`.","default":"30d"},"max_facts":{"description":"Statements kept per scope (1 to 10000), the oldest going first. Default 200.","type":"integer","minimum":1,"maximum":10000,"default":200},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's memory takes in this process. Default `20mb`.","default":"20mb"},"min_chars":{"description":"Shorter turns are not stored (1 to 1000). Default 12.","type":"integer","minimum":1,"maximum":1000,"default":12},"max_chars":{"description":"Longer turns are stored and compared by their start (100 to 32768). Default 2000.","type":"integer","minimum":100,"maximum":32768,"default":2000}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}};
 const pattern30 = new RegExp("^/", "u");
-const pattern37 = new RegExp("^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$", "u");
-const pattern46 = new RegExp("^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$", "u");
+const pattern38 = new RegExp("^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$", "u");
+const pattern47 = new RegExp("^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$", "u");
 
 function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1841,12 +1842,11 @@ vErrors.push(err91);
 errors++;
 }
 }
-if(data.payload_log !== undefined){
-let data40 = data.payload_log;
+if(data.mcp_tools !== undefined){
+let data40 = data.mcp_tools;
 if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-for(const key9 in data40){
-if(!(((key9 === "sample") || (key9 === "max_bytes")) || (key9 === "file"))){
-const err92 = {instancePath:instancePath+"/payload_log",schemaPath:"#/properties/payload_log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+if(data40.servers === undefined){
+const err92 = {instancePath:instancePath+"/mcp_tools",schemaPath:"#/properties/mcp_tools/required",keyword:"required",params:{missingProperty: "servers"},message:"must have required property '"+"servers"+"'"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1855,12 +1855,9 @@ vErrors.push(err92);
 }
 errors++;
 }
-}
-if(data40.sample !== undefined){
-let data41 = data40.sample;
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 > 1 || isNaN(data41)){
-const err93 = {instancePath:instancePath+"/payload_log/sample",schemaPath:"#/properties/payload_log/properties/sample/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+for(const key9 in data40){
+if(!((((key9 === "servers") || (key9 === "max_rounds")) || (key9 === "allow")) || (key9 === "deny"))){
+const err93 = {instancePath:instancePath+"/mcp_tools",schemaPath:"#/properties/mcp_tools/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1869,8 +1866,12 @@ vErrors.push(err93);
 }
 errors++;
 }
-if(data41 < 0 || isNaN(data41)){
-const err94 = {instancePath:instancePath+"/payload_log/sample",schemaPath:"#/properties/payload_log/properties/sample/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data40.servers !== undefined){
+let data41 = data40.servers;
+if(Array.isArray(data41)){
+if(data41.length > 32){
+const err94 = {instancePath:instancePath+"/mcp_tools/servers",schemaPath:"#/properties/mcp_tools/properties/servers/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1879,9 +1880,8 @@ vErrors.push(err94);
 }
 errors++;
 }
-}
-else {
-const err95 = {instancePath:instancePath+"/payload_log/sample",schemaPath:"#/properties/payload_log/properties/sample/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data41.length < 1){
+const err95 = {instancePath:instancePath+"/mcp_tools/servers",schemaPath:"#/properties/mcp_tools/properties/servers/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1890,12 +1890,12 @@ vErrors.push(err95);
 }
 errors++;
 }
-}
-if(data40.max_bytes !== undefined){
-let data42 = data40.max_bytes;
+const len4 = data41.length;
+for(let i8=0; i8<len4; i8++){
+let data42 = data41[i8];
 if(typeof data42 === "string"){
-if(!pattern6.test(data42)){
-const err96 = {instancePath:instancePath+"/payload_log/max_bytes",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+if(!pattern15.test(data42)){
+const err96 = {instancePath:instancePath+"/mcp_tools/servers/" + i8,schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1906,7 +1906,7 @@ errors++;
 }
 }
 else {
-const err97 = {instancePath:instancePath+"/payload_log/max_bytes",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err97 = {instancePath:instancePath+"/mcp_tools/servers/" + i8,schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1916,11 +1916,14 @@ vErrors.push(err97);
 errors++;
 }
 }
-if(data40.file !== undefined){
-let data43 = data40.file;
-if(typeof data43 === "string"){
-if(func2(data43) > 4096){
-const err98 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+let i9 = data41.length;
+let j4;
+if(i9 > 1){
+outer1:
+for(;i9--;){
+for(j4 = i9; j4--;){
+if(func0(data41[i9], data41[j4])){
+const err98 = {instancePath:instancePath+"/mcp_tools/servers",schemaPath:"#/properties/mcp_tools/properties/servers/uniqueItems",keyword:"uniqueItems",params:{i: i9, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i9+" are identical)"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1928,9 +1931,14 @@ else {
 vErrors.push(err98);
 }
 errors++;
+break outer1;
 }
-if(func2(data43) < 1){
-const err99 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+}
+}
+else {
+const err99 = {instancePath:instancePath+"/mcp_tools/servers",schemaPath:"#/properties/mcp_tools/properties/servers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1940,8 +1948,10 @@ vErrors.push(err99);
 errors++;
 }
 }
-else {
-const err100 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data40.max_rounds !== undefined){
+let data43 = data40.max_rounds;
+if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
+const err100 = {instancePath:instancePath+"/mcp_tools/max_rounds",schemaPath:"#/properties/mcp_tools/properties/max_rounds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1950,10 +1960,9 @@ vErrors.push(err100);
 }
 errors++;
 }
-}
-}
-else {
-const err101 = {instancePath:instancePath+"/payload_log",schemaPath:"#/properties/payload_log/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 > 20 || isNaN(data43)){
+const err101 = {instancePath:instancePath+"/mcp_tools/max_rounds",schemaPath:"#/properties/mcp_tools/properties/max_rounds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1962,13 +1971,8 @@ vErrors.push(err101);
 }
 errors++;
 }
-}
-if(data.prompt_caching !== undefined){
-let data44 = data.prompt_caching;
-if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
-for(const key10 in data44){
-if(!(((key10 === "min_tokens") || (key10 === "ttl")) || (key10 === "key"))){
-const err102 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(data43 < 1 || isNaN(data43)){
+const err102 = {instancePath:instancePath+"/mcp_tools/max_rounds",schemaPath:"#/properties/mcp_tools/properties/max_rounds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1978,10 +1982,12 @@ vErrors.push(err102);
 errors++;
 }
 }
-if(data44.min_tokens !== undefined){
-let data45 = data44.min_tokens;
-if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
-const err103 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(data40.allow !== undefined){
+let data44 = data40.allow;
+if(Array.isArray(data44)){
+if(data44.length > 256){
+const err103 = {instancePath:instancePath+"/mcp_tools/allow",schemaPath:"#/properties/mcp_tools/properties/allow/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1990,9 +1996,12 @@ vErrors.push(err103);
 }
 errors++;
 }
-if((typeof data45 == "number") && (isFinite(data45))){
-if(data45 > 1000000 || isNaN(data45)){
-const err104 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+const len5 = data44.length;
+for(let i10=0; i10<len5; i10++){
+let data45 = data44[i10];
+if(typeof data45 === "string"){
+if(func2(data45) > 200){
+const err104 = {instancePath:instancePath+"/mcp_tools/allow/" + i10,schemaPath:"#/properties/mcp_tools/properties/allow/items/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -2001,8 +2010,8 @@ vErrors.push(err104);
 }
 errors++;
 }
-if(data45 < 1 || isNaN(data45)){
-const err105 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(func2(data45) < 1){
+const err105 = {instancePath:instancePath+"/mcp_tools/allow/" + i10,schemaPath:"#/properties/mcp_tools/properties/allow/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -2012,11 +2021,8 @@ vErrors.push(err105);
 errors++;
 }
 }
-}
-if(data44.ttl !== undefined){
-let data46 = data44.ttl;
-if(!((data46 === "5m") || (data46 === "1h"))){
-const err106 = {instancePath:instancePath+"/prompt_caching/ttl",schemaPath:"#/properties/prompt_caching/properties/ttl/enum",keyword:"enum",params:{allowedValues: schema46.properties.prompt_caching.properties.ttl.enum},message:"must be equal to one of the allowed values"};
+else {
+const err106 = {instancePath:instancePath+"/mcp_tools/allow/" + i10,schemaPath:"#/properties/mcp_tools/properties/allow/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -2026,9 +2032,9 @@ vErrors.push(err106);
 errors++;
 }
 }
-if(data44.key !== undefined){
-if(typeof data44.key !== "boolean"){
-const err107 = {instancePath:instancePath+"/prompt_caching/key",schemaPath:"#/properties/prompt_caching/properties/key/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err107 = {instancePath:instancePath+"/mcp_tools/allow",schemaPath:"#/properties/mcp_tools/properties/allow/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -2038,9 +2044,11 @@ vErrors.push(err107);
 errors++;
 }
 }
-}
-else {
-const err108 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data40.deny !== undefined){
+let data46 = data40.deny;
+if(Array.isArray(data46)){
+if(data46.length > 256){
+const err108 = {instancePath:instancePath+"/mcp_tools/deny",schemaPath:"#/properties/mcp_tools/properties/deny/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -2049,13 +2057,12 @@ vErrors.push(err108);
 }
 errors++;
 }
-}
-if(data.quality_gate !== undefined){
-let data48 = data.quality_gate;
-if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
-for(const key11 in data48){
-if(!(((((((key11 === "min_chars") || (key11 === "max_chars")) || (key11 === "must_match")) || (key11 === "must_not_match")) || (key11 === "json")) || (key11 === "refusal")) || (key11 === "buffer"))){
-const err109 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+const len6 = data46.length;
+for(let i11=0; i11<len6; i11++){
+let data47 = data46[i11];
+if(typeof data47 === "string"){
+if(func2(data47) > 200){
+const err109 = {instancePath:instancePath+"/mcp_tools/deny/" + i11,schemaPath:"#/properties/mcp_tools/properties/deny/items/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -2064,11 +2071,8 @@ vErrors.push(err109);
 }
 errors++;
 }
-}
-if(data48.min_chars !== undefined){
-let data49 = data48.min_chars;
-if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
-const err110 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(func2(data47) < 1){
+const err110 = {instancePath:instancePath+"/mcp_tools/deny/" + i11,schemaPath:"#/properties/mcp_tools/properties/deny/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -2077,9 +2081,9 @@ vErrors.push(err110);
 }
 errors++;
 }
-if((typeof data49 == "number") && (isFinite(data49))){
-if(data49 > 1000000 || isNaN(data49)){
-const err111 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+}
+else {
+const err111 = {instancePath:instancePath+"/mcp_tools/deny/" + i11,schemaPath:"#/properties/mcp_tools/properties/deny/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -2088,8 +2092,10 @@ vErrors.push(err111);
 }
 errors++;
 }
-if(data49 < 0 || isNaN(data49)){
-const err112 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+else {
+const err112 = {instancePath:instancePath+"/mcp_tools/deny",schemaPath:"#/properties/mcp_tools/properties/deny/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -2100,10 +2106,8 @@ errors++;
 }
 }
 }
-if(data48.max_chars !== undefined){
-let data50 = data48.max_chars;
-if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
-const err113 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err113 = {instancePath:instancePath+"/mcp_tools",schemaPath:"#/properties/mcp_tools/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -2112,9 +2116,13 @@ vErrors.push(err113);
 }
 errors++;
 }
-if((typeof data50 == "number") && (isFinite(data50))){
-if(data50 > 10000000 || isNaN(data50)){
-const err114 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
+}
+if(data.payload_log !== undefined){
+let data48 = data.payload_log;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+for(const key10 in data48){
+if(!(((key10 === "sample") || (key10 === "max_bytes")) || (key10 === "file"))){
+const err114 = {instancePath:instancePath+"/payload_log",schemaPath:"#/properties/payload_log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -2123,8 +2131,12 @@ vErrors.push(err114);
 }
 errors++;
 }
-if(data50 < 1 || isNaN(data50)){
-const err115 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data48.sample !== undefined){
+let data49 = data48.sample;
+if((typeof data49 == "number") && (isFinite(data49))){
+if(data49 > 1 || isNaN(data49)){
+const err115 = {instancePath:instancePath+"/payload_log/sample",schemaPath:"#/properties/payload_log/properties/sample/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -2133,16 +2145,8 @@ vErrors.push(err115);
 }
 errors++;
 }
-}
-}
-if(data48.must_match !== undefined){
-let data51 = data48.must_match;
-const _errs128 = errors;
-let valid37 = false;
-const _errs129 = errors;
-if(typeof data51 === "string"){
-if(func2(data51) > 1000){
-const err116 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+if(data49 < 0 || isNaN(data49)){
+const err116 = {instancePath:instancePath+"/payload_log/sample",schemaPath:"#/properties/payload_log/properties/sample/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -2151,8 +2155,9 @@ vErrors.push(err116);
 }
 errors++;
 }
-if(func2(data51) < 1){
-const err117 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err117 = {instancePath:instancePath+"/payload_log/sample",schemaPath:"#/properties/payload_log/properties/sample/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -2162,8 +2167,11 @@ vErrors.push(err117);
 errors++;
 }
 }
-else {
-const err118 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data48.max_bytes !== undefined){
+let data50 = data48.max_bytes;
+if(typeof data50 === "string"){
+if(!pattern6.test(data50)){
+const err118 = {instancePath:instancePath+"/payload_log/max_bytes",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -2172,12 +2180,9 @@ vErrors.push(err118);
 }
 errors++;
 }
-var _valid1 = _errs129 === errors;
-valid37 = valid37 || _valid1;
-const _errs131 = errors;
-if(Array.isArray(data51)){
-if(data51.length > 32){
-const err119 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+}
+else {
+const err119 = {instancePath:instancePath+"/payload_log/max_bytes",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -2186,8 +2191,12 @@ vErrors.push(err119);
 }
 errors++;
 }
-if(data51.length < 1){
-const err120 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+if(data48.file !== undefined){
+let data51 = data48.file;
+if(typeof data51 === "string"){
+if(func2(data51) > 4096){
+const err120 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -2196,12 +2205,8 @@ vErrors.push(err120);
 }
 errors++;
 }
-const len4 = data51.length;
-for(let i8=0; i8<len4; i8++){
-let data52 = data51[i8];
-if(typeof data52 === "string"){
-if(func2(data52) > 1000){
-const err121 = {instancePath:instancePath+"/quality_gate/must_match/" + i8,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+if(func2(data51) < 1){
+const err121 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -2210,8 +2215,9 @@ vErrors.push(err121);
 }
 errors++;
 }
-if(func2(data52) < 1){
-const err122 = {instancePath:instancePath+"/quality_gate/must_match/" + i8,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err122 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -2221,8 +2227,9 @@ vErrors.push(err122);
 errors++;
 }
 }
+}
 else {
-const err123 = {instancePath:instancePath+"/quality_gate/must_match/" + i8,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err123 = {instancePath:instancePath+"/payload_log",schemaPath:"#/properties/payload_log/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -2232,9 +2239,12 @@ vErrors.push(err123);
 errors++;
 }
 }
-}
-else {
-const err124 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data.prompt_caching !== undefined){
+let data52 = data.prompt_caching;
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+for(const key11 in data52){
+if(!(((key11 === "min_tokens") || (key11 === "ttl")) || (key11 === "key"))){
+const err124 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -2243,10 +2253,11 @@ vErrors.push(err124);
 }
 errors++;
 }
-var _valid1 = _errs131 === errors;
-valid37 = valid37 || _valid1;
-if(!valid37){
-const err125 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+if(data52.min_tokens !== undefined){
+let data53 = data52.min_tokens;
+if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
+const err125 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -2255,26 +2266,9 @@ vErrors.push(err125);
 }
 errors++;
 }
-else {
-errors = _errs128;
-if(vErrors !== null){
-if(_errs128){
-vErrors.length = _errs128;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data48.must_not_match !== undefined){
-let data53 = data48.must_not_match;
-const _errs136 = errors;
-let valid40 = false;
-const _errs137 = errors;
-if(typeof data53 === "string"){
-if(func2(data53) > 1000){
-const err126 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+if((typeof data53 == "number") && (isFinite(data53))){
+if(data53 > 1000000 || isNaN(data53)){
+const err126 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -2283,8 +2277,8 @@ vErrors.push(err126);
 }
 errors++;
 }
-if(func2(data53) < 1){
-const err127 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data53 < 1 || isNaN(data53)){
+const err127 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -2294,8 +2288,11 @@ vErrors.push(err127);
 errors++;
 }
 }
-else {
-const err128 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data52.ttl !== undefined){
+let data54 = data52.ttl;
+if(!((data54 === "5m") || (data54 === "1h"))){
+const err128 = {instancePath:instancePath+"/prompt_caching/ttl",schemaPath:"#/properties/prompt_caching/properties/ttl/enum",keyword:"enum",params:{allowedValues: schema46.properties.prompt_caching.properties.ttl.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -2304,12 +2301,10 @@ vErrors.push(err128);
 }
 errors++;
 }
-var _valid2 = _errs137 === errors;
-valid40 = valid40 || _valid2;
-const _errs139 = errors;
-if(Array.isArray(data53)){
-if(data53.length > 32){
-const err129 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+}
+if(data52.key !== undefined){
+if(typeof data52.key !== "boolean"){
+const err129 = {instancePath:instancePath+"/prompt_caching/key",schemaPath:"#/properties/prompt_caching/properties/key/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -2318,8 +2313,10 @@ vErrors.push(err129);
 }
 errors++;
 }
-if(data53.length < 1){
-const err130 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+}
+else {
+const err130 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -2328,12 +2325,13 @@ vErrors.push(err130);
 }
 errors++;
 }
-const len5 = data53.length;
-for(let i9=0; i9<len5; i9++){
-let data54 = data53[i9];
-if(typeof data54 === "string"){
-if(func2(data54) > 1000){
-const err131 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i9,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+}
+if(data.quality_gate !== undefined){
+let data56 = data.quality_gate;
+if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
+for(const key12 in data56){
+if(!(((((((key12 === "min_chars") || (key12 === "max_chars")) || (key12 === "must_match")) || (key12 === "must_not_match")) || (key12 === "json")) || (key12 === "refusal")) || (key12 === "buffer"))){
+const err131 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -2342,8 +2340,11 @@ vErrors.push(err131);
 }
 errors++;
 }
-if(func2(data54) < 1){
-const err132 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i9,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data56.min_chars !== undefined){
+let data57 = data56.min_chars;
+if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
+const err132 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -2352,9 +2353,9 @@ vErrors.push(err132);
 }
 errors++;
 }
-}
-else {
-const err133 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i9,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data57 == "number") && (isFinite(data57))){
+if(data57 > 1000000 || isNaN(data57)){
+const err133 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -2363,10 +2364,8 @@ vErrors.push(err133);
 }
 errors++;
 }
-}
-}
-else {
-const err134 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data57 < 0 || isNaN(data57)){
+const err134 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -2375,10 +2374,12 @@ vErrors.push(err134);
 }
 errors++;
 }
-var _valid2 = _errs139 === errors;
-valid40 = valid40 || _valid2;
-if(!valid40){
-const err135 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+}
+if(data56.max_chars !== undefined){
+let data58 = data56.max_chars;
+if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
+const err135 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -2387,21 +2388,9 @@ vErrors.push(err135);
 }
 errors++;
 }
-else {
-errors = _errs136;
-if(vErrors !== null){
-if(_errs136){
-vErrors.length = _errs136;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data48.json !== undefined){
-if(typeof data48.json !== "boolean"){
-const err136 = {instancePath:instancePath+"/quality_gate/json",schemaPath:"#/properties/quality_gate/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 > 10000000 || isNaN(data58)){
+const err136 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -2410,10 +2399,8 @@ vErrors.push(err136);
 }
 errors++;
 }
-}
-if(data48.refusal !== undefined){
-if(typeof data48.refusal !== "boolean"){
-const err137 = {instancePath:instancePath+"/quality_gate/refusal",schemaPath:"#/properties/quality_gate/properties/refusal/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data58 < 1 || isNaN(data58)){
+const err137 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -2423,9 +2410,15 @@ vErrors.push(err137);
 errors++;
 }
 }
-if(data48.buffer !== undefined){
-if(typeof data48.buffer !== "boolean"){
-const err138 = {instancePath:instancePath+"/quality_gate/buffer",schemaPath:"#/properties/quality_gate/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+if(data56.must_match !== undefined){
+let data59 = data56.must_match;
+const _errs146 = errors;
+let valid46 = false;
+const _errs147 = errors;
+if(typeof data59 === "string"){
+if(func2(data59) > 1000){
+const err138 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -2434,10 +2427,8 @@ vErrors.push(err138);
 }
 errors++;
 }
-}
-}
-else {
-const err139 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(func2(data59) < 1){
+const err139 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -2447,11 +2438,8 @@ vErrors.push(err139);
 errors++;
 }
 }
-if(data.rate_limit !== undefined){
-let data58 = data.rate_limit;
-if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
-if(data58.requests === undefined){
-const err140 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "requests"},message:"must have required property '"+"requests"+"'"};
+else {
+const err140 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -2460,8 +2448,12 @@ vErrors.push(err140);
 }
 errors++;
 }
-if(data58.per === undefined){
-const err141 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "per"},message:"must have required property '"+"per"+"'"};
+var _valid1 = _errs147 === errors;
+valid46 = valid46 || _valid1;
+const _errs149 = errors;
+if(Array.isArray(data59)){
+if(data59.length > 32){
+const err141 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -2470,9 +2462,8 @@ vErrors.push(err141);
 }
 errors++;
 }
-for(const key12 in data58){
-if(!(((((key12 === "requests") || (key12 === "per")) || (key12 === "burst")) || (key12 === "tokens")) || (key12 === "key"))){
-const err142 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+if(data59.length < 1){
+const err142 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -2481,11 +2472,12 @@ vErrors.push(err142);
 }
 errors++;
 }
-}
-if(data58.requests !== undefined){
-let data59 = data58.requests;
-if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
-const err143 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const len7 = data59.length;
+for(let i12=0; i12<len7; i12++){
+let data60 = data59[i12];
+if(typeof data60 === "string"){
+if(func2(data60) > 1000){
+const err143 = {instancePath:instancePath+"/quality_gate/must_match/" + i12,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -2494,9 +2486,8 @@ vErrors.push(err143);
 }
 errors++;
 }
-if((typeof data59 == "number") && (isFinite(data59))){
-if(data59 < 1 || isNaN(data59)){
-const err144 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(func2(data60) < 1){
+const err144 = {instancePath:instancePath+"/quality_gate/must_match/" + i12,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -2506,12 +2497,8 @@ vErrors.push(err144);
 errors++;
 }
 }
-}
-if(data58.per !== undefined){
-let data60 = data58.per;
-if(typeof data60 === "string"){
-if(!pattern7.test(data60)){
-const err145 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err145 = {instancePath:instancePath+"/quality_gate/must_match/" + i12,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -2521,8 +2508,9 @@ vErrors.push(err145);
 errors++;
 }
 }
+}
 else {
-const err146 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err146 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -2531,11 +2519,10 @@ vErrors.push(err146);
 }
 errors++;
 }
-}
-if(data58.burst !== undefined){
-let data61 = data58.burst;
-if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
-const err147 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+var _valid1 = _errs149 === errors;
+valid46 = valid46 || _valid1;
+if(!valid46){
+const err147 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -2544,9 +2531,26 @@ vErrors.push(err147);
 }
 errors++;
 }
-if((typeof data61 == "number") && (isFinite(data61))){
-if(data61 < 1 || isNaN(data61)){
-const err148 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+errors = _errs146;
+if(vErrors !== null){
+if(_errs146){
+vErrors.length = _errs146;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data56.must_not_match !== undefined){
+let data61 = data56.must_not_match;
+const _errs154 = errors;
+let valid49 = false;
+const _errs155 = errors;
+if(typeof data61 === "string"){
+if(func2(data61) > 1000){
+const err148 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -2555,12 +2559,8 @@ vErrors.push(err148);
 }
 errors++;
 }
-}
-}
-if(data58.tokens !== undefined){
-let data62 = data58.tokens;
-if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
-const err149 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(func2(data61) < 1){
+const err149 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -2569,9 +2569,9 @@ vErrors.push(err149);
 }
 errors++;
 }
-if((typeof data62 == "number") && (isFinite(data62))){
-if(data62 < 1 || isNaN(data62)){
-const err150 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err150 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -2580,13 +2580,12 @@ vErrors.push(err150);
 }
 errors++;
 }
-}
-}
-if(data58.key !== undefined){
-let data63 = data58.key;
-if(typeof data63 === "string"){
-if(!pattern37.test(data63)){
-const err151 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/pattern",keyword:"pattern",params:{pattern: "^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
+var _valid2 = _errs155 === errors;
+valid49 = valid49 || _valid2;
+const _errs157 = errors;
+if(Array.isArray(data61)){
+if(data61.length > 32){
+const err151 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -2595,9 +2594,8 @@ vErrors.push(err151);
 }
 errors++;
 }
-}
-else {
-const err152 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data61.length < 1){
+const err152 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -2606,10 +2604,12 @@ vErrors.push(err152);
 }
 errors++;
 }
-}
-}
-else {
-const err153 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const len8 = data61.length;
+for(let i13=0; i13<len8; i13++){
+let data62 = data61[i13];
+if(typeof data62 === "string"){
+if(func2(data62) > 1000){
+const err153 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i13,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -2618,13 +2618,8 @@ vErrors.push(err153);
 }
 errors++;
 }
-}
-if(data.request_coalescing !== undefined){
-let data64 = data.request_coalescing;
-if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
-for(const key13 in data64){
-if(!(key13 === "key_headers")){
-const err154 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+if(func2(data62) < 1){
+const err154 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i13,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -2634,15 +2629,8 @@ vErrors.push(err154);
 errors++;
 }
 }
-if(data64.key_headers !== undefined){
-let data65 = data64.key_headers;
-if(Array.isArray(data65)){
-const len6 = data65.length;
-for(let i10=0; i10<len6; i10++){
-let data66 = data65[i10];
-if(typeof data66 === "string"){
-if(func2(data66) < 1){
-const err155 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i10,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err155 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i13,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -2652,8 +2640,9 @@ vErrors.push(err155);
 errors++;
 }
 }
+}
 else {
-const err156 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i10,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err156 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -2662,10 +2651,10 @@ vErrors.push(err156);
 }
 errors++;
 }
-}
-}
-else {
-const err157 = {instancePath:instancePath+"/request_coalescing/key_headers",schemaPath:"#/properties/request_coalescing/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+var _valid2 = _errs157 === errors;
+valid49 = valid49 || _valid2;
+if(!valid49){
+const err157 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -2674,10 +2663,21 @@ vErrors.push(err157);
 }
 errors++;
 }
-}
+else {
+errors = _errs154;
+if(vErrors !== null){
+if(_errs154){
+vErrors.length = _errs154;
 }
 else {
-const err158 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/type",keyword:"type",params:{type: "object"},message:"must be object"};
+vErrors = null;
+}
+}
+}
+}
+if(data56.json !== undefined){
+if(typeof data56.json !== "boolean"){
+const err158 = {instancePath:instancePath+"/quality_gate/json",schemaPath:"#/properties/quality_gate/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -2687,12 +2687,9 @@ vErrors.push(err158);
 errors++;
 }
 }
-if(data.response_fingerprinting !== undefined){
-let data67 = data.response_fingerprinting;
-if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
-for(const key14 in data67){
-if(!(((key14 === "top") || (key14 === "max_tracked")) || (key14 === "header"))){
-const err159 = {instancePath:instancePath+"/response_fingerprinting",schemaPath:"#/properties/response_fingerprinting/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+if(data56.refusal !== undefined){
+if(typeof data56.refusal !== "boolean"){
+const err159 = {instancePath:instancePath+"/quality_gate/refusal",schemaPath:"#/properties/quality_gate/properties/refusal/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -2702,10 +2699,9 @@ vErrors.push(err159);
 errors++;
 }
 }
-if(data67.top !== undefined){
-let data68 = data67.top;
-if(!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))){
-const err160 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data56.buffer !== undefined){
+if(typeof data56.buffer !== "boolean"){
+const err160 = {instancePath:instancePath+"/quality_gate/buffer",schemaPath:"#/properties/quality_gate/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -2714,9 +2710,10 @@ vErrors.push(err160);
 }
 errors++;
 }
-if((typeof data68 == "number") && (isFinite(data68))){
-if(data68 > 100 || isNaN(data68)){
-const err161 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+}
+}
+else {
+const err161 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -2725,8 +2722,12 @@ vErrors.push(err161);
 }
 errors++;
 }
-if(data68 < 1 || isNaN(data68)){
-const err162 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data.rate_limit !== undefined){
+let data66 = data.rate_limit;
+if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
+if(data66.requests === undefined){
+const err162 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "requests"},message:"must have required property '"+"requests"+"'"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -2735,12 +2736,8 @@ vErrors.push(err162);
 }
 errors++;
 }
-}
-}
-if(data67.max_tracked !== undefined){
-let data69 = data67.max_tracked;
-if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
-const err163 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data66.per === undefined){
+const err163 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "per"},message:"must have required property '"+"per"+"'"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -2749,9 +2746,9 @@ vErrors.push(err163);
 }
 errors++;
 }
-if((typeof data69 == "number") && (isFinite(data69))){
-if(data69 > 1000000 || isNaN(data69)){
-const err164 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+for(const key13 in data66){
+if(!(((((key13 === "requests") || (key13 === "per")) || (key13 === "burst")) || (key13 === "tokens")) || (key13 === "key"))){
+const err164 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -2760,8 +2757,11 @@ vErrors.push(err164);
 }
 errors++;
 }
-if(data69 < 100 || isNaN(data69)){
-const err165 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+}
+if(data66.requests !== undefined){
+let data67 = data66.requests;
+if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
+const err165 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2770,11 +2770,9 @@ vErrors.push(err165);
 }
 errors++;
 }
-}
-}
-if(data67.header !== undefined){
-if(typeof data67.header !== "boolean"){
-const err166 = {instancePath:instancePath+"/response_fingerprinting/header",schemaPath:"#/properties/response_fingerprinting/properties/header/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if((typeof data67 == "number") && (isFinite(data67))){
+if(data67 < 1 || isNaN(data67)){
+const err166 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2785,8 +2783,11 @@ errors++;
 }
 }
 }
-else {
-const err167 = {instancePath:instancePath+"/response_fingerprinting",schemaPath:"#/properties/response_fingerprinting/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data66.per !== undefined){
+let data68 = data66.per;
+if(typeof data68 === "string"){
+if(!pattern7.test(data68)){
+const err167 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2796,12 +2797,8 @@ vErrors.push(err167);
 errors++;
 }
 }
-if(data.response_prefetch !== undefined){
-let data71 = data.response_prefetch;
-if(data71 && typeof data71 == "object" && !Array.isArray(data71)){
-for(const key15 in data71){
-if(!(((((key15 === "follow_ups") || (key15 === "learn")) || (key15 === "max_per_minute")) || (key15 === "concurrency")) || (key15 === "forward_headers"))){
-const err168 = {instancePath:instancePath+"/response_prefetch",schemaPath:"#/properties/response_prefetch/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+else {
+const err168 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2811,11 +2808,10 @@ vErrors.push(err168);
 errors++;
 }
 }
-if(data71.follow_ups !== undefined){
-let data72 = data71.follow_ups;
-if(Array.isArray(data72)){
-if(data72.length > 10){
-const err169 = {instancePath:instancePath+"/response_prefetch/follow_ups",schemaPath:"#/properties/response_prefetch/properties/follow_ups/maxItems",keyword:"maxItems",params:{limit: 10},message:"must NOT have more than 10 items"};
+if(data66.burst !== undefined){
+let data69 = data66.burst;
+if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
+const err169 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2824,12 +2820,9 @@ vErrors.push(err169);
 }
 errors++;
 }
-const len7 = data72.length;
-for(let i11=0; i11<len7; i11++){
-let data73 = data72[i11];
-if(typeof data73 === "string"){
-if(func2(data73) > 2000){
-const err170 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i11,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
+if((typeof data69 == "number") && (isFinite(data69))){
+if(data69 < 1 || isNaN(data69)){
+const err170 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2838,8 +2831,12 @@ vErrors.push(err170);
 }
 errors++;
 }
-if(func2(data73) < 1){
-const err171 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i11,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+if(data66.tokens !== undefined){
+let data70 = data66.tokens;
+if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
+const err171 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2848,9 +2845,9 @@ vErrors.push(err171);
 }
 errors++;
 }
-}
-else {
-const err172 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i11,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data70 == "number") && (isFinite(data70))){
+if(data70 < 1 || isNaN(data70)){
+const err172 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2861,8 +2858,11 @@ errors++;
 }
 }
 }
-else {
-const err173 = {instancePath:instancePath+"/response_prefetch/follow_ups",schemaPath:"#/properties/response_prefetch/properties/follow_ups/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data66.key !== undefined){
+let data71 = data66.key;
+if(typeof data71 === "string"){
+if(!pattern38.test(data71)){
+const err173 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/pattern",keyword:"pattern",params:{pattern: "^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2872,12 +2872,8 @@ vErrors.push(err173);
 errors++;
 }
 }
-if(data71.learn !== undefined){
-let data74 = data71.learn;
-if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
-for(const key16 in data74){
-if(!(((key16 === "top") || (key16 === "min_count")) || (key16 === "max_tracked"))){
-const err174 = {instancePath:instancePath+"/response_prefetch/learn",schemaPath:"#/properties/response_prefetch/properties/learn/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+else {
+const err174 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2887,10 +2883,9 @@ vErrors.push(err174);
 errors++;
 }
 }
-if(data74.top !== undefined){
-let data75 = data74.top;
-if(!(((typeof data75 == "number") && (!(data75 % 1) && !isNaN(data75))) && (isFinite(data75)))){
-const err175 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err175 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2899,9 +2894,13 @@ vErrors.push(err175);
 }
 errors++;
 }
-if((typeof data75 == "number") && (isFinite(data75))){
-if(data75 > 5 || isNaN(data75)){
-const err176 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
+}
+if(data.request_coalescing !== undefined){
+let data72 = data.request_coalescing;
+if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
+for(const key14 in data72){
+if(!(key14 === "key_headers")){
+const err176 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2910,8 +2909,16 @@ vErrors.push(err176);
 }
 errors++;
 }
-if(data75 < 1 || isNaN(data75)){
-const err177 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data72.key_headers !== undefined){
+let data73 = data72.key_headers;
+if(Array.isArray(data73)){
+const len9 = data73.length;
+for(let i14=0; i14<len9; i14++){
+let data74 = data73[i14];
+if(typeof data74 === "string"){
+if(func2(data74) < 1){
+const err177 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i14,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2921,11 +2928,8 @@ vErrors.push(err177);
 errors++;
 }
 }
-}
-if(data74.min_count !== undefined){
-let data76 = data74.min_count;
-if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
-const err178 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err178 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i14,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2934,9 +2938,10 @@ vErrors.push(err178);
 }
 errors++;
 }
-if((typeof data76 == "number") && (isFinite(data76))){
-if(data76 > 1000 || isNaN(data76)){
-const err179 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+}
+}
+else {
+const err179 = {instancePath:instancePath+"/request_coalescing/key_headers",schemaPath:"#/properties/request_coalescing/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2945,8 +2950,10 @@ vErrors.push(err179);
 }
 errors++;
 }
-if(data76 < 1 || isNaN(data76)){
-const err180 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+else {
+const err180 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2956,11 +2963,12 @@ vErrors.push(err180);
 errors++;
 }
 }
-}
-if(data74.max_tracked !== undefined){
-let data77 = data74.max_tracked;
-if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
-const err181 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.response_fingerprinting !== undefined){
+let data75 = data.response_fingerprinting;
+if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
+for(const key15 in data75){
+if(!(((key15 === "top") || (key15 === "max_tracked")) || (key15 === "header"))){
+const err181 = {instancePath:instancePath+"/response_fingerprinting",schemaPath:"#/properties/response_fingerprinting/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2969,9 +2977,11 @@ vErrors.push(err181);
 }
 errors++;
 }
-if((typeof data77 == "number") && (isFinite(data77))){
-if(data77 > 100000 || isNaN(data77)){
-const err182 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+}
+if(data75.top !== undefined){
+let data76 = data75.top;
+if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
+const err182 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2980,8 +2990,9 @@ vErrors.push(err182);
 }
 errors++;
 }
-if(data77 < 100 || isNaN(data77)){
-const err183 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+if((typeof data76 == "number") && (isFinite(data76))){
+if(data76 > 100 || isNaN(data76)){
+const err183 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2990,11 +3001,8 @@ vErrors.push(err183);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err184 = {instancePath:instancePath+"/response_prefetch/learn",schemaPath:"#/properties/response_prefetch/properties/learn/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data76 < 1 || isNaN(data76)){
+const err184 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -3004,10 +3012,11 @@ vErrors.push(err184);
 errors++;
 }
 }
-if(data71.max_per_minute !== undefined){
-let data78 = data71.max_per_minute;
-if(!(((typeof data78 == "number") && (!(data78 % 1) && !isNaN(data78))) && (isFinite(data78)))){
-const err185 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(data75.max_tracked !== undefined){
+let data77 = data75.max_tracked;
+if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
+const err185 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -3016,9 +3025,9 @@ vErrors.push(err185);
 }
 errors++;
 }
-if((typeof data78 == "number") && (isFinite(data78))){
-if(data78 > 10000 || isNaN(data78)){
-const err186 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+if((typeof data77 == "number") && (isFinite(data77))){
+if(data77 > 1000000 || isNaN(data77)){
+const err186 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -3027,8 +3036,8 @@ vErrors.push(err186);
 }
 errors++;
 }
-if(data78 < 1 || isNaN(data78)){
-const err187 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data77 < 100 || isNaN(data77)){
+const err187 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -3039,10 +3048,9 @@ errors++;
 }
 }
 }
-if(data71.concurrency !== undefined){
-let data79 = data71.concurrency;
-if(!(((typeof data79 == "number") && (!(data79 % 1) && !isNaN(data79))) && (isFinite(data79)))){
-const err188 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data75.header !== undefined){
+if(typeof data75.header !== "boolean"){
+const err188 = {instancePath:instancePath+"/response_fingerprinting/header",schemaPath:"#/properties/response_fingerprinting/properties/header/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -3051,9 +3059,10 @@ vErrors.push(err188);
 }
 errors++;
 }
-if((typeof data79 == "number") && (isFinite(data79))){
-if(data79 > 64 || isNaN(data79)){
-const err189 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/maximum",keyword:"maximum",params:{comparison: "<=", limit: 64},message:"must be <= 64"};
+}
+}
+else {
+const err189 = {instancePath:instancePath+"/response_fingerprinting",schemaPath:"#/properties/response_fingerprinting/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -3062,8 +3071,13 @@ vErrors.push(err189);
 }
 errors++;
 }
-if(data79 < 1 || isNaN(data79)){
-const err190 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data.response_prefetch !== undefined){
+let data79 = data.response_prefetch;
+if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
+for(const key16 in data79){
+if(!(((((key16 === "follow_ups") || (key16 === "learn")) || (key16 === "max_per_minute")) || (key16 === "concurrency")) || (key16 === "forward_headers"))){
+const err190 = {instancePath:instancePath+"/response_prefetch",schemaPath:"#/properties/response_prefetch/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -3073,12 +3087,11 @@ vErrors.push(err190);
 errors++;
 }
 }
-}
-if(data71.forward_headers !== undefined){
-let data80 = data71.forward_headers;
+if(data79.follow_ups !== undefined){
+let data80 = data79.follow_ups;
 if(Array.isArray(data80)){
-if(data80.length > 16){
-const err191 = {instancePath:instancePath+"/response_prefetch/forward_headers",schemaPath:"#/properties/response_prefetch/properties/forward_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+if(data80.length > 10){
+const err191 = {instancePath:instancePath+"/response_prefetch/follow_ups",schemaPath:"#/properties/response_prefetch/properties/follow_ups/maxItems",keyword:"maxItems",params:{limit: 10},message:"must NOT have more than 10 items"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -3087,12 +3100,12 @@ vErrors.push(err191);
 }
 errors++;
 }
-const len8 = data80.length;
-for(let i12=0; i12<len8; i12++){
-let data81 = data80[i12];
+const len10 = data80.length;
+for(let i15=0; i15<len10; i15++){
+let data81 = data80[i15];
 if(typeof data81 === "string"){
-if(!pattern17.test(data81)){
-const err192 = {instancePath:instancePath+"/response_prefetch/forward_headers/" + i12,schemaPath:"#/properties/response_prefetch/properties/forward_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
+if(func2(data81) > 2000){
+const err192 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i15,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -3101,9 +3114,8 @@ vErrors.push(err192);
 }
 errors++;
 }
-}
-else {
-const err193 = {instancePath:instancePath+"/response_prefetch/forward_headers/" + i12,schemaPath:"#/properties/response_prefetch/properties/forward_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data81) < 1){
+const err193 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i15,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -3113,9 +3125,8 @@ vErrors.push(err193);
 errors++;
 }
 }
-}
 else {
-const err194 = {instancePath:instancePath+"/response_prefetch/forward_headers",schemaPath:"#/properties/response_prefetch/properties/forward_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err194 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i15,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -3127,7 +3138,7 @@ errors++;
 }
 }
 else {
-const err195 = {instancePath:instancePath+"/response_prefetch",schemaPath:"#/properties/response_prefetch/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err195 = {instancePath:instancePath+"/response_prefetch/follow_ups",schemaPath:"#/properties/response_prefetch/properties/follow_ups/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -3137,12 +3148,12 @@ vErrors.push(err195);
 errors++;
 }
 }
-if(data.retry !== undefined){
-let data82 = data.retry;
+if(data79.learn !== undefined){
+let data82 = data79.learn;
 if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
 for(const key17 in data82){
-if(!(((((key17 === "attempts") || (key17 === "backoff")) || (key17 === "max_backoff")) || (key17 === "max_retry_after")) || (key17 === "on"))){
-const err196 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+if(!(((key17 === "top") || (key17 === "min_count")) || (key17 === "max_tracked"))){
+const err196 = {instancePath:instancePath+"/response_prefetch/learn",schemaPath:"#/properties/response_prefetch/properties/learn/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -3152,10 +3163,10 @@ vErrors.push(err196);
 errors++;
 }
 }
-if(data82.attempts !== undefined){
-let data83 = data82.attempts;
+if(data82.top !== undefined){
+let data83 = data82.top;
 if(!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))){
-const err197 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err197 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -3165,8 +3176,8 @@ vErrors.push(err197);
 errors++;
 }
 if((typeof data83 == "number") && (isFinite(data83))){
-if(data83 > 10 || isNaN(data83)){
-const err198 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+if(data83 > 5 || isNaN(data83)){
+const err198 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -3176,7 +3187,7 @@ vErrors.push(err198);
 errors++;
 }
 if(data83 < 1 || isNaN(data83)){
-const err199 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err199 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -3187,11 +3198,10 @@ errors++;
 }
 }
 }
-if(data82.backoff !== undefined){
-let data84 = data82.backoff;
-if(typeof data84 === "string"){
-if(!pattern7.test(data84)){
-const err200 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data82.min_count !== undefined){
+let data84 = data82.min_count;
+if(!(((typeof data84 == "number") && (!(data84 % 1) && !isNaN(data84))) && (isFinite(data84)))){
+const err200 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -3200,9 +3210,9 @@ vErrors.push(err200);
 }
 errors++;
 }
-}
-else {
-const err201 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data84 == "number") && (isFinite(data84))){
+if(data84 > 1000 || isNaN(data84)){
+const err201 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -3211,12 +3221,8 @@ vErrors.push(err201);
 }
 errors++;
 }
-}
-if(data82.max_backoff !== undefined){
-let data85 = data82.max_backoff;
-if(typeof data85 === "string"){
-if(!pattern7.test(data85)){
-const err202 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data84 < 1 || isNaN(data84)){
+const err202 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -3226,8 +3232,11 @@ vErrors.push(err202);
 errors++;
 }
 }
-else {
-const err203 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data82.max_tracked !== undefined){
+let data85 = data82.max_tracked;
+if(!(((typeof data85 == "number") && (!(data85 % 1) && !isNaN(data85))) && (isFinite(data85)))){
+const err203 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -3236,12 +3245,9 @@ vErrors.push(err203);
 }
 errors++;
 }
-}
-if(data82.max_retry_after !== undefined){
-let data86 = data82.max_retry_after;
-if(typeof data86 === "string"){
-if(!pattern7.test(data86)){
-const err204 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if((typeof data85 == "number") && (isFinite(data85))){
+if(data85 > 100000 || isNaN(data85)){
+const err204 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -3250,9 +3256,8 @@ vErrors.push(err204);
 }
 errors++;
 }
-}
-else {
-const err205 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data85 < 100 || isNaN(data85)){
+const err205 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -3262,11 +3267,10 @@ vErrors.push(err205);
 errors++;
 }
 }
-if(data82.on !== undefined){
-let data87 = data82.on;
-if(Array.isArray(data87)){
-if(data87.length < 1){
-const err206 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+}
+else {
+const err206 = {instancePath:instancePath+"/response_prefetch/learn",schemaPath:"#/properties/response_prefetch/properties/learn/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -3275,14 +3279,11 @@ vErrors.push(err206);
 }
 errors++;
 }
-const len9 = data87.length;
-for(let i13=0; i13<len9; i13++){
-let data88 = data87[i13];
-const _errs220 = errors;
-let valid61 = false;
-const _errs221 = errors;
-if(!(((typeof data88 == "number") && (!(data88 % 1) && !isNaN(data88))) && (isFinite(data88)))){
-const err207 = {instancePath:instancePath+"/retry/on/" + i13,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(data79.max_per_minute !== undefined){
+let data86 = data79.max_per_minute;
+if(!(((typeof data86 == "number") && (!(data86 % 1) && !isNaN(data86))) && (isFinite(data86)))){
+const err207 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -3291,9 +3292,9 @@ vErrors.push(err207);
 }
 errors++;
 }
-if((typeof data88 == "number") && (isFinite(data88))){
-if(data88 > 599 || isNaN(data88)){
-const err208 = {instancePath:instancePath+"/retry/on/" + i13,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
+if((typeof data86 == "number") && (isFinite(data86))){
+if(data86 > 10000 || isNaN(data86)){
+const err208 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -3302,8 +3303,8 @@ vErrors.push(err208);
 }
 errors++;
 }
-if(data88 < 400 || isNaN(data88)){
-const err209 = {instancePath:instancePath+"/retry/on/" + i13,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
+if(data86 < 1 || isNaN(data86)){
+const err209 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -3313,11 +3314,11 @@ vErrors.push(err209);
 errors++;
 }
 }
-var _valid3 = _errs221 === errors;
-valid61 = valid61 || _valid3;
-const _errs223 = errors;
-if(!((data88 === "connect_error") || (data88 === "timeout"))){
-const err210 = {instancePath:instancePath+"/retry/on/" + i13,schemaPath:"#/properties/retry/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema46.properties.retry.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
+}
+if(data79.concurrency !== undefined){
+let data87 = data79.concurrency;
+if(!(((typeof data87 == "number") && (!(data87 % 1) && !isNaN(data87))) && (isFinite(data87)))){
+const err210 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -3326,10 +3327,9 @@ vErrors.push(err210);
 }
 errors++;
 }
-var _valid3 = _errs223 === errors;
-valid61 = valid61 || _valid3;
-if(!valid61){
-const err211 = {instancePath:instancePath+"/retry/on/" + i13,schemaPath:"#/properties/retry/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if((typeof data87 == "number") && (isFinite(data87))){
+if(data87 > 64 || isNaN(data87)){
+const err211 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/maximum",keyword:"maximum",params:{comparison: "<=", limit: 64},message:"must be <= 64"};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -3338,26 +3338,8 @@ vErrors.push(err211);
 }
 errors++;
 }
-else {
-errors = _errs220;
-if(vErrors !== null){
-if(_errs220){
-vErrors.length = _errs220;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-let i14 = data87.length;
-let j4;
-if(i14 > 1){
-outer1:
-for(;i14--;){
-for(j4 = i14; j4--;){
-if(func0(data87[i14], data87[j4])){
-const err212 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i14, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i14+" are identical)"};
+if(data87 < 1 || isNaN(data87)){
+const err212 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -3365,14 +3347,14 @@ else {
 vErrors.push(err212);
 }
 errors++;
-break outer1;
 }
 }
 }
-}
-}
-else {
-const err213 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data79.forward_headers !== undefined){
+let data88 = data79.forward_headers;
+if(Array.isArray(data88)){
+if(data88.length > 16){
+const err213 = {instancePath:instancePath+"/response_prefetch/forward_headers",schemaPath:"#/properties/response_prefetch/properties/forward_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -3381,10 +3363,12 @@ vErrors.push(err213);
 }
 errors++;
 }
-}
-}
-else {
-const err214 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const len11 = data88.length;
+for(let i16=0; i16<len11; i16++){
+let data89 = data88[i16];
+if(typeof data89 === "string"){
+if(!pattern17.test(data89)){
+const err214 = {instancePath:instancePath+"/response_prefetch/forward_headers/" + i16,schemaPath:"#/properties/response_prefetch/properties/forward_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -3394,12 +3378,8 @@ vErrors.push(err214);
 errors++;
 }
 }
-if(data.semantic_cache !== undefined){
-let data89 = data.semantic_cache;
-if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
-for(const key18 in data89){
-if(!((((((((key18 === "embedder") || (key18 === "threshold")) || (key18 === "ttl")) || (key18 === "max_entries")) || (key18 === "max_size")) || (key18 === "max_entry")) || (key18 === "key_headers")) || (key18 === "allow_temperature"))){
-const err215 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+else {
+const err215 = {instancePath:instancePath+"/response_prefetch/forward_headers/" + i16,schemaPath:"#/properties/response_prefetch/properties/forward_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -3409,14 +3389,9 @@ vErrors.push(err215);
 errors++;
 }
 }
-if(data89.embedder !== undefined){
-let data90 = data89.embedder;
-const _errs228 = errors;
-let valid64 = false;
-let passing0 = null;
-const _errs229 = errors;
-if("local" !== data90){
-const err216 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
+}
+else {
+const err216 = {instancePath:instancePath+"/response_prefetch/forward_headers",schemaPath:"#/properties/response_prefetch/properties/forward_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -3425,15 +3400,10 @@ vErrors.push(err216);
 }
 errors++;
 }
-var _valid4 = _errs229 === errors;
-if(_valid4){
-valid64 = true;
-passing0 = 0;
 }
-const _errs230 = errors;
-if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
-if(data90.upstream === undefined){
-const err217 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
+}
+else {
+const err217 = {instancePath:instancePath+"/response_prefetch",schemaPath:"#/properties/response_prefetch/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -3442,8 +3412,13 @@ vErrors.push(err217);
 }
 errors++;
 }
-if(data90.model === undefined){
-const err218 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
+}
+if(data.retry !== undefined){
+let data90 = data.retry;
+if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
+for(const key18 in data90){
+if(!(((((key18 === "attempts") || (key18 === "backoff")) || (key18 === "max_backoff")) || (key18 === "max_retry_after")) || (key18 === "on"))){
+const err218 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -3452,9 +3427,11 @@ vErrors.push(err218);
 }
 errors++;
 }
-for(const key19 in data90){
-if(!((key19 === "upstream") || (key19 === "model"))){
-const err219 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+}
+if(data90.attempts !== undefined){
+let data91 = data90.attempts;
+if(!(((typeof data91 == "number") && (!(data91 % 1) && !isNaN(data91))) && (isFinite(data91)))){
+const err219 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -3463,12 +3440,9 @@ vErrors.push(err219);
 }
 errors++;
 }
-}
-if(data90.upstream !== undefined){
-let data91 = data90.upstream;
-if(typeof data91 === "string"){
-if(func2(data91) < 1){
-const err220 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data91 == "number") && (isFinite(data91))){
+if(data91 > 10 || isNaN(data91)){
+const err220 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -3477,9 +3451,8 @@ vErrors.push(err220);
 }
 errors++;
 }
-}
-else {
-const err221 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data91 < 1 || isNaN(data91)){
+const err221 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -3489,11 +3462,12 @@ vErrors.push(err221);
 errors++;
 }
 }
-if(data90.model !== undefined){
-let data92 = data90.model;
+}
+if(data90.backoff !== undefined){
+let data92 = data90.backoff;
 if(typeof data92 === "string"){
-if(func2(data92) > 256){
-const err222 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(!pattern7.test(data92)){
+const err222 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -3502,8 +3476,9 @@ vErrors.push(err222);
 }
 errors++;
 }
-if(func2(data92) < 1){
-const err223 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err223 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -3513,8 +3488,11 @@ vErrors.push(err223);
 errors++;
 }
 }
-else {
-const err224 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data90.max_backoff !== undefined){
+let data93 = data90.max_backoff;
+if(typeof data93 === "string"){
+if(!pattern7.test(data93)){
+const err224 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -3524,9 +3502,8 @@ vErrors.push(err224);
 errors++;
 }
 }
-}
 else {
-const err225 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err225 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -3535,19 +3512,12 @@ vErrors.push(err225);
 }
 errors++;
 }
-var _valid4 = _errs230 === errors;
-if(_valid4 && valid64){
-valid64 = false;
-passing0 = [passing0, 1];
 }
-else {
-if(_valid4){
-valid64 = true;
-passing0 = 1;
-}
-}
-if(!valid64){
-const err226 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(data90.max_retry_after !== undefined){
+let data94 = data90.max_retry_after;
+if(typeof data94 === "string"){
+if(!pattern7.test(data94)){
+const err226 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -3556,23 +3526,9 @@ vErrors.push(err226);
 }
 errors++;
 }
-else {
-errors = _errs228;
-if(vErrors !== null){
-if(_errs228){
-vErrors.length = _errs228;
 }
 else {
-vErrors = null;
-}
-}
-}
-}
-if(data89.threshold !== undefined){
-let data93 = data89.threshold;
-if((typeof data93 == "number") && (isFinite(data93))){
-if(data93 > 1 || isNaN(data93)){
-const err227 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+const err227 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -3581,8 +3537,12 @@ vErrors.push(err227);
 }
 errors++;
 }
-if(data93 < 0 || isNaN(data93)){
-const err228 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data90.on !== undefined){
+let data95 = data90.on;
+if(Array.isArray(data95)){
+if(data95.length < 1){
+const err228 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -3591,9 +3551,14 @@ vErrors.push(err228);
 }
 errors++;
 }
-}
-else {
-const err229 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const len12 = data95.length;
+for(let i17=0; i17<len12; i17++){
+let data96 = data95[i17];
+const _errs238 = errors;
+let valid70 = false;
+const _errs239 = errors;
+if(!(((typeof data96 == "number") && (!(data96 % 1) && !isNaN(data96))) && (isFinite(data96)))){
+const err229 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -3602,12 +3567,9 @@ vErrors.push(err229);
 }
 errors++;
 }
-}
-if(data89.ttl !== undefined){
-let data94 = data89.ttl;
-if(typeof data94 === "string"){
-if(!pattern7.test(data94)){
-const err230 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if((typeof data96 == "number") && (isFinite(data96))){
+if(data96 > 599 || isNaN(data96)){
+const err230 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -3616,9 +3578,8 @@ vErrors.push(err230);
 }
 errors++;
 }
-}
-else {
-const err231 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data96 < 400 || isNaN(data96)){
+const err231 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -3628,10 +3589,11 @@ vErrors.push(err231);
 errors++;
 }
 }
-if(data89.max_entries !== undefined){
-let data95 = data89.max_entries;
-if(!(((typeof data95 == "number") && (!(data95 % 1) && !isNaN(data95))) && (isFinite(data95)))){
-const err232 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+var _valid3 = _errs239 === errors;
+valid70 = valid70 || _valid3;
+const _errs241 = errors;
+if(!((data96 === "connect_error") || (data96 === "timeout"))){
+const err232 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema46.properties.retry.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err232];
 }
@@ -3640,9 +3602,10 @@ vErrors.push(err232);
 }
 errors++;
 }
-if((typeof data95 == "number") && (isFinite(data95))){
-if(data95 > 10000 || isNaN(data95)){
-const err233 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+var _valid3 = _errs241 === errors;
+valid70 = valid70 || _valid3;
+if(!valid70){
+const err233 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -3651,8 +3614,26 @@ vErrors.push(err233);
 }
 errors++;
 }
-if(data95 < 1 || isNaN(data95)){
-const err234 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+errors = _errs238;
+if(vErrors !== null){
+if(_errs238){
+vErrors.length = _errs238;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+let i18 = data95.length;
+let j5;
+if(i18 > 1){
+outer2:
+for(;i18--;){
+for(j5 = i18; j5--;){
+if(func0(data95[i18], data95[j5])){
+const err234 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i18, j: j5},message:"must NOT have duplicate items (items ## "+j5+" and "+i18+" are identical)"};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -3660,14 +3641,14 @@ else {
 vErrors.push(err234);
 }
 errors++;
+break outer2;
 }
 }
 }
-if(data89.max_size !== undefined){
-let data96 = data89.max_size;
-if(typeof data96 === "string"){
-if(!pattern6.test(data96)){
-const err235 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+}
+}
+else {
+const err235 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -3677,8 +3658,9 @@ vErrors.push(err235);
 errors++;
 }
 }
+}
 else {
-const err236 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err236 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -3688,11 +3670,12 @@ vErrors.push(err236);
 errors++;
 }
 }
-if(data89.max_entry !== undefined){
-let data97 = data89.max_entry;
-if(typeof data97 === "string"){
-if(!pattern6.test(data97)){
-const err237 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+if(data.semantic_cache !== undefined){
+let data97 = data.semantic_cache;
+if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
+for(const key19 in data97){
+if(!((((((((key19 === "embedder") || (key19 === "threshold")) || (key19 === "ttl")) || (key19 === "max_entries")) || (key19 === "max_size")) || (key19 === "max_entry")) || (key19 === "key_headers")) || (key19 === "allow_temperature"))){
+const err237 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -3702,8 +3685,14 @@ vErrors.push(err237);
 errors++;
 }
 }
-else {
-const err238 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data97.embedder !== undefined){
+let data98 = data97.embedder;
+const _errs246 = errors;
+let valid73 = false;
+let passing0 = null;
+const _errs247 = errors;
+if("local" !== data98){
+const err238 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -3712,12 +3701,15 @@ vErrors.push(err238);
 }
 errors++;
 }
+var _valid4 = _errs247 === errors;
+if(_valid4){
+valid73 = true;
+passing0 = 0;
 }
-if(data89.key_headers !== undefined){
-let data98 = data89.key_headers;
-if(Array.isArray(data98)){
-if(data98.length > 16){
-const err239 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+const _errs248 = errors;
+if(data98 && typeof data98 == "object" && !Array.isArray(data98)){
+if(data98.upstream === undefined){
+const err239 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -3726,12 +3718,8 @@ vErrors.push(err239);
 }
 errors++;
 }
-const len10 = data98.length;
-for(let i15=0; i15<len10; i15++){
-let data99 = data98[i15];
-if(typeof data99 === "string"){
-if(!pattern17.test(data99)){
-const err240 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i15,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
+if(data98.model === undefined){
+const err240 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -3740,9 +3728,9 @@ vErrors.push(err240);
 }
 errors++;
 }
-}
-else {
-const err241 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i15,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key20 in data98){
+if(!((key20 === "upstream") || (key20 === "model"))){
+const err241 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -3752,18 +3740,11 @@ vErrors.push(err241);
 errors++;
 }
 }
-let i16 = data98.length;
-let j5;
-if(i16 > 1){
-const indices3 = {};
-for(;i16--;){
-let item3 = data98[i16];
-if(typeof item3 !== "string"){
-continue;
-}
-if(typeof indices3[item3] == "number"){
-j5 = indices3[item3];
-const err242 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/uniqueItems",keyword:"uniqueItems",params:{i: i16, j: j5},message:"must NOT have duplicate items (items ## "+j5+" and "+i16+" are identical)"};
+if(data98.upstream !== undefined){
+let data99 = data98.upstream;
+if(typeof data99 === "string"){
+if(func2(data99) < 1){
+const err242 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -3771,14 +3752,10 @@ else {
 vErrors.push(err242);
 }
 errors++;
-break;
-}
-indices3[item3] = i16;
-}
 }
 }
 else {
-const err243 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err243 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -3788,9 +3765,11 @@ vErrors.push(err243);
 errors++;
 }
 }
-if(data89.allow_temperature !== undefined){
-if(typeof data89.allow_temperature !== "boolean"){
-const err244 = {instancePath:instancePath+"/semantic_cache/allow_temperature",schemaPath:"#/properties/semantic_cache/properties/allow_temperature/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data98.model !== undefined){
+let data100 = data98.model;
+if(typeof data100 === "string"){
+if(func2(data100) > 256){
+const err244 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -3799,10 +3778,8 @@ vErrors.push(err244);
 }
 errors++;
 }
-}
-}
-else {
-const err245 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(func2(data100) < 1){
+const err245 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -3812,11 +3789,8 @@ vErrors.push(err245);
 errors++;
 }
 }
-if(data.semantic_memory !== undefined){
-let data101 = data.semantic_memory;
-if(data101 && typeof data101 == "object" && !Array.isArray(data101)){
-if(data101.scope === undefined){
-const err246 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/required",keyword:"required",params:{missingProperty: "scope"},message:"must have required property '"+"scope"+"'"};
+else {
+const err246 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -3825,9 +3799,10 @@ vErrors.push(err246);
 }
 errors++;
 }
-for(const key20 in data101){
-if(!(func1.call(schema46.properties.semantic_memory.properties, key20))){
-const err247 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+}
+}
+else {
+const err247 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -3836,12 +3811,19 @@ vErrors.push(err247);
 }
 errors++;
 }
+var _valid4 = _errs248 === errors;
+if(_valid4 && valid73){
+valid73 = false;
+passing0 = [passing0, 1];
 }
-if(data101.scope !== undefined){
-let data102 = data101.scope;
-if(typeof data102 === "string"){
-if(!pattern46.test(data102)){
-const err248 = {instancePath:instancePath+"/semantic_memory/scope",schemaPath:"#/properties/semantic_memory/properties/scope/pattern",keyword:"pattern",params:{pattern: "^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
+else {
+if(_valid4){
+valid73 = true;
+passing0 = 1;
+}
+}
+if(!valid73){
+const err248 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -3850,9 +3832,23 @@ vErrors.push(err248);
 }
 errors++;
 }
+else {
+errors = _errs246;
+if(vErrors !== null){
+if(_errs246){
+vErrors.length = _errs246;
 }
 else {
-const err249 = {instancePath:instancePath+"/semantic_memory/scope",schemaPath:"#/properties/semantic_memory/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"};
+vErrors = null;
+}
+}
+}
+}
+if(data97.threshold !== undefined){
+let data101 = data97.threshold;
+if((typeof data101 == "number") && (isFinite(data101))){
+if(data101 > 1 || isNaN(data101)){
+const err249 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -3861,15 +3857,8 @@ vErrors.push(err249);
 }
 errors++;
 }
-}
-if(data101.embedder !== undefined){
-let data103 = data101.embedder;
-const _errs262 = errors;
-let valid73 = false;
-let passing1 = null;
-const _errs263 = errors;
-if("local" !== data103){
-const err250 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
+if(data101 < 0 || isNaN(data101)){
+const err250 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -3878,15 +3867,9 @@ vErrors.push(err250);
 }
 errors++;
 }
-var _valid5 = _errs263 === errors;
-if(_valid5){
-valid73 = true;
-passing1 = 0;
 }
-const _errs264 = errors;
-if(data103 && typeof data103 == "object" && !Array.isArray(data103)){
-if(data103.upstream === undefined){
-const err251 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
+else {
+const err251 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -3895,8 +3878,12 @@ vErrors.push(err251);
 }
 errors++;
 }
-if(data103.model === undefined){
-const err252 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
+}
+if(data97.ttl !== undefined){
+let data102 = data97.ttl;
+if(typeof data102 === "string"){
+if(!pattern7.test(data102)){
+const err252 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -3905,9 +3892,9 @@ vErrors.push(err252);
 }
 errors++;
 }
-for(const key21 in data103){
-if(!((key21 === "upstream") || (key21 === "model"))){
-const err253 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
+}
+else {
+const err253 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -3917,11 +3904,10 @@ vErrors.push(err253);
 errors++;
 }
 }
-if(data103.upstream !== undefined){
-let data104 = data103.upstream;
-if(typeof data104 === "string"){
-if(func2(data104) < 1){
-const err254 = {instancePath:instancePath+"/semantic_memory/embedder/upstream",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data97.max_entries !== undefined){
+let data103 = data97.max_entries;
+if(!(((typeof data103 == "number") && (!(data103 % 1) && !isNaN(data103))) && (isFinite(data103)))){
+const err254 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -3930,9 +3916,9 @@ vErrors.push(err254);
 }
 errors++;
 }
-}
-else {
-const err255 = {instancePath:instancePath+"/semantic_memory/embedder/upstream",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data103 == "number") && (isFinite(data103))){
+if(data103 > 10000 || isNaN(data103)){
+const err255 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -3941,12 +3927,8 @@ vErrors.push(err255);
 }
 errors++;
 }
-}
-if(data103.model !== undefined){
-let data105 = data103.model;
-if(typeof data105 === "string"){
-if(func2(data105) > 256){
-const err256 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(data103 < 1 || isNaN(data103)){
+const err256 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err256];
 }
@@ -3955,8 +3937,13 @@ vErrors.push(err256);
 }
 errors++;
 }
-if(func2(data105) < 1){
-const err257 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+if(data97.max_size !== undefined){
+let data104 = data97.max_size;
+if(typeof data104 === "string"){
+if(!pattern6.test(data104)){
+const err257 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err257];
 }
@@ -3967,7 +3954,7 @@ errors++;
 }
 }
 else {
-const err258 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err258 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err258];
 }
@@ -3977,9 +3964,11 @@ vErrors.push(err258);
 errors++;
 }
 }
-}
-else {
-const err259 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data97.max_entry !== undefined){
+let data105 = data97.max_entry;
+if(typeof data105 === "string"){
+if(!pattern6.test(data105)){
+const err259 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err259];
 }
@@ -3988,19 +3977,9 @@ vErrors.push(err259);
 }
 errors++;
 }
-var _valid5 = _errs264 === errors;
-if(_valid5 && valid73){
-valid73 = false;
-passing1 = [passing1, 1];
 }
 else {
-if(_valid5){
-valid73 = true;
-passing1 = 1;
-}
-}
-if(!valid73){
-const err260 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+const err260 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err260];
 }
@@ -4009,22 +3988,12 @@ vErrors.push(err260);
 }
 errors++;
 }
-else {
-errors = _errs262;
-if(vErrors !== null){
-if(_errs262){
-vErrors.length = _errs262;
 }
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data101.top_k !== undefined){
-let data106 = data101.top_k;
-if(!(((typeof data106 == "number") && (!(data106 % 1) && !isNaN(data106))) && (isFinite(data106)))){
-const err261 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data97.key_headers !== undefined){
+let data106 = data97.key_headers;
+if(Array.isArray(data106)){
+if(data106.length > 16){
+const err261 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err261];
 }
@@ -4033,9 +4002,12 @@ vErrors.push(err261);
 }
 errors++;
 }
-if((typeof data106 == "number") && (isFinite(data106))){
-if(data106 > 20 || isNaN(data106)){
-const err262 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
+const len13 = data106.length;
+for(let i19=0; i19<len13; i19++){
+let data107 = data106[i19];
+if(typeof data107 === "string"){
+if(!pattern17.test(data107)){
+const err262 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i19,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err262];
 }
@@ -4044,8 +4016,9 @@ vErrors.push(err262);
 }
 errors++;
 }
-if(data106 < 1 || isNaN(data106)){
-const err263 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err263 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i19,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -4055,12 +4028,18 @@ vErrors.push(err263);
 errors++;
 }
 }
+let i20 = data106.length;
+let j6;
+if(i20 > 1){
+const indices3 = {};
+for(;i20--;){
+let item3 = data106[i20];
+if(typeof item3 !== "string"){
+continue;
 }
-if(data101.threshold !== undefined){
-let data107 = data101.threshold;
-if((typeof data107 == "number") && (isFinite(data107))){
-if(data107 > 1 || isNaN(data107)){
-const err264 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(typeof indices3[item3] == "number"){
+j6 = indices3[item3];
+const err264 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/uniqueItems",keyword:"uniqueItems",params:{i: i20, j: j6},message:"must NOT have duplicate items (items ## "+j6+" and "+i20+" are identical)"};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -4068,9 +4047,14 @@ else {
 vErrors.push(err264);
 }
 errors++;
+break;
 }
-if(data107 < 0 || isNaN(data107)){
-const err265 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+indices3[item3] = i20;
+}
+}
+}
+else {
+const err265 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -4080,8 +4064,9 @@ vErrors.push(err265);
 errors++;
 }
 }
-else {
-const err266 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data97.allow_temperature !== undefined){
+if(typeof data97.allow_temperature !== "boolean"){
+const err266 = {instancePath:instancePath+"/semantic_cache/allow_temperature",schemaPath:"#/properties/semantic_cache/properties/allow_temperature/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err266];
 }
@@ -4091,11 +4076,9 @@ vErrors.push(err266);
 errors++;
 }
 }
-if(data101.ttl !== undefined){
-let data108 = data101.ttl;
-if(typeof data108 === "string"){
-if(!pattern7.test(data108)){
-const err267 = {instancePath:instancePath+"/semantic_memory/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+}
+else {
+const err267 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err267];
 }
@@ -4105,8 +4088,11 @@ vErrors.push(err267);
 errors++;
 }
 }
-else {
-const err268 = {instancePath:instancePath+"/semantic_memory/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.semantic_memory !== undefined){
+let data109 = data.semantic_memory;
+if(data109 && typeof data109 == "object" && !Array.isArray(data109)){
+if(data109.scope === undefined){
+const err268 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/required",keyword:"required",params:{missingProperty: "scope"},message:"must have required property '"+"scope"+"'"};
 if(vErrors === null){
 vErrors = [err268];
 }
@@ -4115,11 +4101,9 @@ vErrors.push(err268);
 }
 errors++;
 }
-}
-if(data101.max_facts !== undefined){
-let data109 = data101.max_facts;
-if(!(((typeof data109 == "number") && (!(data109 % 1) && !isNaN(data109))) && (isFinite(data109)))){
-const err269 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key21 in data109){
+if(!(func1.call(schema46.properties.semantic_memory.properties, key21))){
+const err269 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err269];
 }
@@ -4128,9 +4112,12 @@ vErrors.push(err269);
 }
 errors++;
 }
-if((typeof data109 == "number") && (isFinite(data109))){
-if(data109 > 10000 || isNaN(data109)){
-const err270 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+if(data109.scope !== undefined){
+let data110 = data109.scope;
+if(typeof data110 === "string"){
+if(!pattern47.test(data110)){
+const err270 = {instancePath:instancePath+"/semantic_memory/scope",schemaPath:"#/properties/semantic_memory/properties/scope/pattern",keyword:"pattern",params:{pattern: "^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
 if(vErrors === null){
 vErrors = [err270];
 }
@@ -4139,8 +4126,9 @@ vErrors.push(err270);
 }
 errors++;
 }
-if(data109 < 1 || isNaN(data109)){
-const err271 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err271 = {instancePath:instancePath+"/semantic_memory/scope",schemaPath:"#/properties/semantic_memory/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err271];
 }
@@ -4150,12 +4138,14 @@ vErrors.push(err271);
 errors++;
 }
 }
-}
-if(data101.max_size !== undefined){
-let data110 = data101.max_size;
-if(typeof data110 === "string"){
-if(!pattern6.test(data110)){
-const err272 = {instancePath:instancePath+"/semantic_memory/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+if(data109.embedder !== undefined){
+let data111 = data109.embedder;
+const _errs280 = errors;
+let valid82 = false;
+let passing1 = null;
+const _errs281 = errors;
+if("local" !== data111){
+const err272 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err272];
 }
@@ -4164,9 +4154,15 @@ vErrors.push(err272);
 }
 errors++;
 }
+var _valid5 = _errs281 === errors;
+if(_valid5){
+valid82 = true;
+passing1 = 0;
 }
-else {
-const err273 = {instancePath:instancePath+"/semantic_memory/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const _errs282 = errors;
+if(data111 && typeof data111 == "object" && !Array.isArray(data111)){
+if(data111.upstream === undefined){
+const err273 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
 if(vErrors === null){
 vErrors = [err273];
 }
@@ -4175,11 +4171,8 @@ vErrors.push(err273);
 }
 errors++;
 }
-}
-if(data101.min_chars !== undefined){
-let data111 = data101.min_chars;
-if(!(((typeof data111 == "number") && (!(data111 % 1) && !isNaN(data111))) && (isFinite(data111)))){
-const err274 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data111.model === undefined){
+const err274 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
 if(vErrors === null){
 vErrors = [err274];
 }
@@ -4188,9 +4181,9 @@ vErrors.push(err274);
 }
 errors++;
 }
-if((typeof data111 == "number") && (isFinite(data111))){
-if(data111 > 1000 || isNaN(data111)){
-const err275 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+for(const key22 in data111){
+if(!((key22 === "upstream") || (key22 === "model"))){
+const err275 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err275];
 }
@@ -4199,8 +4192,12 @@ vErrors.push(err275);
 }
 errors++;
 }
-if(data111 < 1 || isNaN(data111)){
-const err276 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data111.upstream !== undefined){
+let data112 = data111.upstream;
+if(typeof data112 === "string"){
+if(func2(data112) < 1){
+const err276 = {instancePath:instancePath+"/semantic_memory/embedder/upstream",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err276];
 }
@@ -4210,11 +4207,8 @@ vErrors.push(err276);
 errors++;
 }
 }
-}
-if(data101.max_chars !== undefined){
-let data112 = data101.max_chars;
-if(!(((typeof data112 == "number") && (!(data112 % 1) && !isNaN(data112))) && (isFinite(data112)))){
-const err277 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err277 = {instancePath:instancePath+"/semantic_memory/embedder/upstream",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err277];
 }
@@ -4223,9 +4217,12 @@ vErrors.push(err277);
 }
 errors++;
 }
-if((typeof data112 == "number") && (isFinite(data112))){
-if(data112 > 32768 || isNaN(data112)){
-const err278 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32768},message:"must be <= 32768"};
+}
+if(data111.model !== undefined){
+let data113 = data111.model;
+if(typeof data113 === "string"){
+if(func2(data113) > 256){
+const err278 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err278];
 }
@@ -4234,8 +4231,8 @@ vErrors.push(err278);
 }
 errors++;
 }
-if(data112 < 100 || isNaN(data112)){
-const err279 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+if(func2(data113) < 1){
+const err279 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err279];
 }
@@ -4245,10 +4242,8 @@ vErrors.push(err279);
 errors++;
 }
 }
-}
-}
 else {
-const err280 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err280 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err280];
 }
@@ -4258,12 +4253,9 @@ vErrors.push(err280);
 errors++;
 }
 }
-if(data.structured_output !== undefined){
-let data113 = data.structured_output;
-if(data113 && typeof data113 == "object" && !Array.isArray(data113)){
-for(const key22 in data113){
-if(!((((key22 === "attempts") || (key22 === "on_failure")) || (key22 === "buffer")) || (key22 === "schema"))){
-const err281 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
+}
+else {
+const err281 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err281];
 }
@@ -4272,11 +4264,19 @@ vErrors.push(err281);
 }
 errors++;
 }
+var _valid5 = _errs282 === errors;
+if(_valid5 && valid82){
+valid82 = false;
+passing1 = [passing1, 1];
 }
-if(data113.attempts !== undefined){
-let data114 = data113.attempts;
-if(!(((typeof data114 == "number") && (!(data114 % 1) && !isNaN(data114))) && (isFinite(data114)))){
-const err282 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+if(_valid5){
+valid82 = true;
+passing1 = 1;
+}
+}
+if(!valid82){
+const err282 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
 vErrors = [err282];
 }
@@ -4285,9 +4285,22 @@ vErrors.push(err282);
 }
 errors++;
 }
-if((typeof data114 == "number") && (isFinite(data114))){
-if(data114 > 5 || isNaN(data114)){
-const err283 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
+else {
+errors = _errs280;
+if(vErrors !== null){
+if(_errs280){
+vErrors.length = _errs280;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data109.top_k !== undefined){
+let data114 = data109.top_k;
+if(!(((typeof data114 == "number") && (!(data114 % 1) && !isNaN(data114))) && (isFinite(data114)))){
+const err283 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err283];
 }
@@ -4296,8 +4309,9 @@ vErrors.push(err283);
 }
 errors++;
 }
-if(data114 < 1 || isNaN(data114)){
-const err284 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data114 == "number") && (isFinite(data114))){
+if(data114 > 20 || isNaN(data114)){
+const err284 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
 if(vErrors === null){
 vErrors = [err284];
 }
@@ -4306,12 +4320,8 @@ vErrors.push(err284);
 }
 errors++;
 }
-}
-}
-if(data113.on_failure !== undefined){
-let data115 = data113.on_failure;
-if(!((data115 === "error") || (data115 === "pass"))){
-const err285 = {instancePath:instancePath+"/structured_output/on_failure",schemaPath:"#/properties/structured_output/properties/on_failure/enum",keyword:"enum",params:{allowedValues: schema46.properties.structured_output.properties.on_failure.enum},message:"must be equal to one of the allowed values"};
+if(data114 < 1 || isNaN(data114)){
+const err285 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err285];
 }
@@ -4321,9 +4331,12 @@ vErrors.push(err285);
 errors++;
 }
 }
-if(data113.buffer !== undefined){
-if(typeof data113.buffer !== "boolean"){
-const err286 = {instancePath:instancePath+"/structured_output/buffer",schemaPath:"#/properties/structured_output/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+if(data109.threshold !== undefined){
+let data115 = data109.threshold;
+if((typeof data115 == "number") && (isFinite(data115))){
+if(data115 > 1 || isNaN(data115)){
+const err286 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err286];
 }
@@ -4332,11 +4345,8 @@ vErrors.push(err286);
 }
 errors++;
 }
-}
-if(data113.schema !== undefined){
-let data117 = data113.schema;
-if(!(data117 && typeof data117 == "object" && !Array.isArray(data117))){
-const err287 = {instancePath:instancePath+"/structured_output/schema",schemaPath:"#/properties/structured_output/properties/schema/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data115 < 0 || isNaN(data115)){
+const err287 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err287];
 }
@@ -4346,9 +4356,8 @@ vErrors.push(err287);
 errors++;
 }
 }
-}
 else {
-const err288 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err288 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err288];
 }
@@ -4358,12 +4367,11 @@ vErrors.push(err288);
 errors++;
 }
 }
-if(data.timeout !== undefined){
-let data118 = data.timeout;
-if(data118 && typeof data118 == "object" && !Array.isArray(data118)){
-for(const key23 in data118){
-if(!((((key23 === "connect") || (key23 === "first_byte")) || (key23 === "idle")) || (key23 === "total"))){
-const err289 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
+if(data109.ttl !== undefined){
+let data116 = data109.ttl;
+if(typeof data116 === "string"){
+if(!pattern7.test(data116)){
+const err289 = {instancePath:instancePath+"/semantic_memory/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err289];
 }
@@ -4373,11 +4381,8 @@ vErrors.push(err289);
 errors++;
 }
 }
-if(data118.connect !== undefined){
-let data119 = data118.connect;
-if(typeof data119 === "string"){
-if(!pattern7.test(data119)){
-const err290 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err290 = {instancePath:instancePath+"/semantic_memory/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err290];
 }
@@ -4387,8 +4392,10 @@ vErrors.push(err290);
 errors++;
 }
 }
-else {
-const err291 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data109.max_facts !== undefined){
+let data117 = data109.max_facts;
+if(!(((typeof data117 == "number") && (!(data117 % 1) && !isNaN(data117))) && (isFinite(data117)))){
+const err291 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err291];
 }
@@ -4397,12 +4404,9 @@ vErrors.push(err291);
 }
 errors++;
 }
-}
-if(data118.first_byte !== undefined){
-let data120 = data118.first_byte;
-if(typeof data120 === "string"){
-if(!pattern7.test(data120)){
-const err292 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if((typeof data117 == "number") && (isFinite(data117))){
+if(data117 > 10000 || isNaN(data117)){
+const err292 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err292];
 }
@@ -4411,9 +4415,8 @@ vErrors.push(err292);
 }
 errors++;
 }
-}
-else {
-const err293 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data117 < 1 || isNaN(data117)){
+const err293 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err293];
 }
@@ -4423,11 +4426,12 @@ vErrors.push(err293);
 errors++;
 }
 }
-if(data118.idle !== undefined){
-let data121 = data118.idle;
-if(typeof data121 === "string"){
-if(!pattern7.test(data121)){
-const err294 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+}
+if(data109.max_size !== undefined){
+let data118 = data109.max_size;
+if(typeof data118 === "string"){
+if(!pattern6.test(data118)){
+const err294 = {instancePath:instancePath+"/semantic_memory/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err294];
 }
@@ -4438,7 +4442,7 @@ errors++;
 }
 }
 else {
-const err295 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err295 = {instancePath:instancePath+"/semantic_memory/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err295];
 }
@@ -4448,11 +4452,10 @@ vErrors.push(err295);
 errors++;
 }
 }
-if(data118.total !== undefined){
-let data122 = data118.total;
-if(typeof data122 === "string"){
-if(!pattern7.test(data122)){
-const err296 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data109.min_chars !== undefined){
+let data119 = data109.min_chars;
+if(!(((typeof data119 == "number") && (!(data119 % 1) && !isNaN(data119))) && (isFinite(data119)))){
+const err296 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err296];
 }
@@ -4461,9 +4464,9 @@ vErrors.push(err296);
 }
 errors++;
 }
-}
-else {
-const err297 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data119 == "number") && (isFinite(data119))){
+if(data119 > 1000 || isNaN(data119)){
+const err297 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err297];
 }
@@ -4472,10 +4475,8 @@ vErrors.push(err297);
 }
 errors++;
 }
-}
-}
-else {
-const err298 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data119 < 1 || isNaN(data119)){
+const err298 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err298];
 }
@@ -4485,12 +4486,11 @@ vErrors.push(err298);
 errors++;
 }
 }
-if(data.token_optimization !== undefined){
-let data123 = data.token_optimization;
-if(data123 && typeof data123 == "object" && !Array.isArray(data123)){
-for(const key24 in data123){
-if(!((((key24 === "whitespace") || (key24 === "duplicate_system")) || (key24 === "empty_messages")) || (key24 === "minify_json"))){
-const err299 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+}
+if(data109.max_chars !== undefined){
+let data120 = data109.max_chars;
+if(!(((typeof data120 == "number") && (!(data120 % 1) && !isNaN(data120))) && (isFinite(data120)))){
+const err299 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err299];
 }
@@ -4499,10 +4499,9 @@ vErrors.push(err299);
 }
 errors++;
 }
-}
-if(data123.whitespace !== undefined){
-if(typeof data123.whitespace !== "boolean"){
-const err300 = {instancePath:instancePath+"/token_optimization/whitespace",schemaPath:"#/properties/token_optimization/properties/whitespace/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if((typeof data120 == "number") && (isFinite(data120))){
+if(data120 > 32768 || isNaN(data120)){
+const err300 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32768},message:"must be <= 32768"};
 if(vErrors === null){
 vErrors = [err300];
 }
@@ -4511,10 +4510,8 @@ vErrors.push(err300);
 }
 errors++;
 }
-}
-if(data123.duplicate_system !== undefined){
-if(typeof data123.duplicate_system !== "boolean"){
-const err301 = {instancePath:instancePath+"/token_optimization/duplicate_system",schemaPath:"#/properties/token_optimization/properties/duplicate_system/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data120 < 100 || isNaN(data120)){
+const err301 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
 if(vErrors === null){
 vErrors = [err301];
 }
@@ -4524,9 +4521,10 @@ vErrors.push(err301);
 errors++;
 }
 }
-if(data123.empty_messages !== undefined){
-if(typeof data123.empty_messages !== "boolean"){
-const err302 = {instancePath:instancePath+"/token_optimization/empty_messages",schemaPath:"#/properties/token_optimization/properties/empty_messages/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+}
+else {
+const err302 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err302];
 }
@@ -4536,9 +4534,12 @@ vErrors.push(err302);
 errors++;
 }
 }
-if(data123.minify_json !== undefined){
-if(typeof data123.minify_json !== "boolean"){
-const err303 = {instancePath:instancePath+"/token_optimization/minify_json",schemaPath:"#/properties/token_optimization/properties/minify_json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data.structured_output !== undefined){
+let data121 = data.structured_output;
+if(data121 && typeof data121 == "object" && !Array.isArray(data121)){
+for(const key23 in data121){
+if(!((((key23 === "attempts") || (key23 === "on_failure")) || (key23 === "buffer")) || (key23 === "schema"))){
+const err303 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err303];
 }
@@ -4548,9 +4549,10 @@ vErrors.push(err303);
 errors++;
 }
 }
-}
-else {
-const err304 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data121.attempts !== undefined){
+let data122 = data121.attempts;
+if(!(((typeof data122 == "number") && (!(data122 % 1) && !isNaN(data122))) && (isFinite(data122)))){
+const err304 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err304];
 }
@@ -4559,10 +4561,9 @@ vErrors.push(err304);
 }
 errors++;
 }
-}
-}
-else {
-const err305 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data122 == "number") && (isFinite(data122))){
+if(data122 > 5 || isNaN(data122)){
+const err305 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
 if(vErrors === null){
 vErrors = [err305];
 }
@@ -4571,13 +4572,288 @@ vErrors.push(err305);
 }
 errors++;
 }
+if(data122 < 1 || isNaN(data122)){
+const err306 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err306];
+}
+else {
+vErrors.push(err306);
+}
+errors++;
+}
+}
+}
+if(data121.on_failure !== undefined){
+let data123 = data121.on_failure;
+if(!((data123 === "error") || (data123 === "pass"))){
+const err307 = {instancePath:instancePath+"/structured_output/on_failure",schemaPath:"#/properties/structured_output/properties/on_failure/enum",keyword:"enum",params:{allowedValues: schema46.properties.structured_output.properties.on_failure.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err307];
+}
+else {
+vErrors.push(err307);
+}
+errors++;
+}
+}
+if(data121.buffer !== undefined){
+if(typeof data121.buffer !== "boolean"){
+const err308 = {instancePath:instancePath+"/structured_output/buffer",schemaPath:"#/properties/structured_output/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err308];
+}
+else {
+vErrors.push(err308);
+}
+errors++;
+}
+}
+if(data121.schema !== undefined){
+let data125 = data121.schema;
+if(!(data125 && typeof data125 == "object" && !Array.isArray(data125))){
+const err309 = {instancePath:instancePath+"/structured_output/schema",schemaPath:"#/properties/structured_output/properties/schema/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err309];
+}
+else {
+vErrors.push(err309);
+}
+errors++;
+}
+}
+}
+else {
+const err310 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err310];
+}
+else {
+vErrors.push(err310);
+}
+errors++;
+}
+}
+if(data.timeout !== undefined){
+let data126 = data.timeout;
+if(data126 && typeof data126 == "object" && !Array.isArray(data126)){
+for(const key24 in data126){
+if(!((((key24 === "connect") || (key24 === "first_byte")) || (key24 === "idle")) || (key24 === "total"))){
+const err311 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err311];
+}
+else {
+vErrors.push(err311);
+}
+errors++;
+}
+}
+if(data126.connect !== undefined){
+let data127 = data126.connect;
+if(typeof data127 === "string"){
+if(!pattern7.test(data127)){
+const err312 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err312];
+}
+else {
+vErrors.push(err312);
+}
+errors++;
+}
+}
+else {
+const err313 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err313];
+}
+else {
+vErrors.push(err313);
+}
+errors++;
+}
+}
+if(data126.first_byte !== undefined){
+let data128 = data126.first_byte;
+if(typeof data128 === "string"){
+if(!pattern7.test(data128)){
+const err314 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err314];
+}
+else {
+vErrors.push(err314);
+}
+errors++;
+}
+}
+else {
+const err315 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err315];
+}
+else {
+vErrors.push(err315);
+}
+errors++;
+}
+}
+if(data126.idle !== undefined){
+let data129 = data126.idle;
+if(typeof data129 === "string"){
+if(!pattern7.test(data129)){
+const err316 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err316];
+}
+else {
+vErrors.push(err316);
+}
+errors++;
+}
+}
+else {
+const err317 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err317];
+}
+else {
+vErrors.push(err317);
+}
+errors++;
+}
+}
+if(data126.total !== undefined){
+let data130 = data126.total;
+if(typeof data130 === "string"){
+if(!pattern7.test(data130)){
+const err318 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err318];
+}
+else {
+vErrors.push(err318);
+}
+errors++;
+}
+}
+else {
+const err319 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err319];
+}
+else {
+vErrors.push(err319);
+}
+errors++;
+}
+}
+}
+else {
+const err320 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err320];
+}
+else {
+vErrors.push(err320);
+}
+errors++;
+}
+}
+if(data.token_optimization !== undefined){
+let data131 = data.token_optimization;
+if(data131 && typeof data131 == "object" && !Array.isArray(data131)){
+for(const key25 in data131){
+if(!((((key25 === "whitespace") || (key25 === "duplicate_system")) || (key25 === "empty_messages")) || (key25 === "minify_json"))){
+const err321 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err321];
+}
+else {
+vErrors.push(err321);
+}
+errors++;
+}
+}
+if(data131.whitespace !== undefined){
+if(typeof data131.whitespace !== "boolean"){
+const err322 = {instancePath:instancePath+"/token_optimization/whitespace",schemaPath:"#/properties/token_optimization/properties/whitespace/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err322];
+}
+else {
+vErrors.push(err322);
+}
+errors++;
+}
+}
+if(data131.duplicate_system !== undefined){
+if(typeof data131.duplicate_system !== "boolean"){
+const err323 = {instancePath:instancePath+"/token_optimization/duplicate_system",schemaPath:"#/properties/token_optimization/properties/duplicate_system/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err323];
+}
+else {
+vErrors.push(err323);
+}
+errors++;
+}
+}
+if(data131.empty_messages !== undefined){
+if(typeof data131.empty_messages !== "boolean"){
+const err324 = {instancePath:instancePath+"/token_optimization/empty_messages",schemaPath:"#/properties/token_optimization/properties/empty_messages/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err324];
+}
+else {
+vErrors.push(err324);
+}
+errors++;
+}
+}
+if(data131.minify_json !== undefined){
+if(typeof data131.minify_json !== "boolean"){
+const err325 = {instancePath:instancePath+"/token_optimization/minify_json",schemaPath:"#/properties/token_optimization/properties/minify_json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err325];
+}
+else {
+vErrors.push(err325);
+}
+errors++;
+}
+}
+}
+else {
+const err326 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err326];
+}
+else {
+vErrors.push(err326);
+}
+errors++;
+}
+}
+}
+else {
+const err327 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err327];
+}
+else {
+vErrors.push(err327);
+}
+errors++;
+}
 validate23.errors = vErrors;
 return errors === 0;
 }
 validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema75 = {"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one.","type":"array","minItems":1,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}};
-const schema76 = {"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies.","type":"integer","minimum":0}}};
+const schema76 = {"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one.","type":"array","minItems":1,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}};
+const schema77 = {"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies.","type":"integer","minimum":0}}};
 
 function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -4805,7 +5081,7 @@ errors++;
 if(data.strategy !== undefined){
 let data2 = data.strategy;
 if(!(((((((data2 === "failover") || (data2 === "round_robin")) || (data2 === "weighted")) || (data2 === "percentage")) || (data2 === "random")) || (data2 === "latency_based")) || (data2 === "cost_aware"))){
-const err6 = {instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/enum",keyword:"enum",params:{allowedValues: schema75.properties.strategy.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/enum",keyword:"enum",params:{allowedValues: schema76.properties.strategy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -4930,13 +5206,13 @@ return errors === 0;
 }
 validate25.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema89 = {"description":"Keys (at most 10000 per list).","type":"array","maxItems":10000,"items":{"$ref":"#/$defs/tenant_key"}};
-const schema90 = {"description":"One caller of the gateway. It presents its key as `Authorization: Bearer <key>` or `x-api-key: <key>`; the gateway keeps only its sha256 (`sidegate keys new NAME` makes a key and this entry).","type":"object","additionalProperties":false,"required":["name","sha256"],"properties":{"name":{"$ref":"#/$defs/name","description":"The key's name: what logs, metrics, /stats and GET /keys show (never the key). Unique."},"sha256":{"description":"The SHA-256 of the key, in hex (`sidegate keys hash` prints it). Unique. Redacted in /config.","type":"string","pattern":"^[0-9a-fA-F]{64}$","x-secret":true},"team":{"$ref":"#/$defs/name","description":"The team (an entry of `teams`) whose budget, rate limit and routers also apply."},"routers":{"description":"The routers this key may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The key's own rate limit, across every router."},"budget":{"$ref":"#/$defs/tenant_budget","description":"The key's own budget, across every router."},"expires":{"title":"ISO 8601 date or date-time","description":"From this instant on the key is refused (401), e.g. `2026-01-01` (00:00 UTC) or `2026-01-01T12:00:00Z`. Without it the key does not expire.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$","examples":["2026-01-01","2026-01-01T12:00:00Z"]},"disabled":{"description":"Refuse the key (401) without removing it. Default `false`.","type":"boolean","default":false},"labels":{"description":"Free-form labels (at most 32), e.g. `{ owner: checkout-team }`; user hooks read them from the request's identity.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9_.-]{1,63}$"},"additionalProperties":{"description":"A label value (at most 256 characters).","type":"string","maxLength":256}}}};
-const schema96 = {"description":"A USD spend limit of its own per calendar period (UTC), across every router. Each request reserves its estimated cost before the call and settles what it really cost after it; once spend and reservations reach `usd`, requests get 429 `budget_exceeded`.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]}}};
-const pattern69 = new RegExp("^[0-9a-fA-F]{64}$", "u");
-const pattern73 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$", "u");
-const pattern74 = new RegExp("^[A-Za-z0-9_.-]{1,63}$", "u");
-const schema94 = {"description":"A rate limit of its own, across every router (the rate_limit feature's shape without `key`). A request over it gets 429 `rate_limit_exceeded`.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1}}};
+const schema90 = {"description":"Keys (at most 10000 per list).","type":"array","maxItems":10000,"items":{"$ref":"#/$defs/tenant_key"}};
+const schema91 = {"description":"One caller of the gateway. It presents its key as `Authorization: Bearer <key>` or `x-api-key: <key>`; the gateway keeps only its sha256 (`sidegate keys new NAME` makes a key and this entry).","type":"object","additionalProperties":false,"required":["name","sha256"],"properties":{"name":{"$ref":"#/$defs/name","description":"The key's name: what logs, metrics, /stats and GET /keys show (never the key). Unique."},"sha256":{"description":"The SHA-256 of the key, in hex (`sidegate keys hash` prints it). Unique. Redacted in /config.","type":"string","pattern":"^[0-9a-fA-F]{64}$","x-secret":true},"team":{"$ref":"#/$defs/name","description":"The team (an entry of `teams`) whose budget, rate limit and routers also apply."},"routers":{"description":"The routers this key may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The key's own rate limit, across every router."},"budget":{"$ref":"#/$defs/tenant_budget","description":"The key's own budget, across every router."},"expires":{"title":"ISO 8601 date or date-time","description":"From this instant on the key is refused (401), e.g. `2026-01-01` (00:00 UTC) or `2026-01-01T12:00:00Z`. Without it the key does not expire.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$","examples":["2026-01-01","2026-01-01T12:00:00Z"]},"disabled":{"description":"Refuse the key (401) without removing it. Default `false`.","type":"boolean","default":false},"labels":{"description":"Free-form labels (at most 32), e.g. `{ owner: checkout-team }`; user hooks read them from the request's identity.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9_.-]{1,63}$"},"additionalProperties":{"description":"A label value (at most 256 characters).","type":"string","maxLength":256}}}};
+const schema97 = {"description":"A USD spend limit of its own per calendar period (UTC), across every router. Each request reserves its estimated cost before the call and settles what it really cost after it; once spend and reservations reach `usd`, requests get 429 `budget_exceeded`.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]}}};
+const pattern70 = new RegExp("^[0-9a-fA-F]{64}$", "u");
+const pattern74 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$", "u");
+const pattern75 = new RegExp("^[A-Za-z0-9_.-]{1,63}$", "u");
+const schema95 = {"description":"A rate limit of its own, across every router (the rate_limit feature's shape without `key`). A request over it gets 429 `rate_limit_exceeded`.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1}}};
 
 function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -5130,7 +5406,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema90.properties, key0))){
+if(!(func1.call(schema91.properties, key0))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -5170,7 +5446,7 @@ if(data.sha256 !== undefined){
 let data1 = data.sha256;
 this.secrets.push(instancePath + "/sha256");
 if(typeof data1 === "string"){
-if(!pattern69.test(data1)){
+if(!pattern70.test(data1)){
 const err5 = {instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-fA-F]{64}$"},message:"must match pattern \""+"^[0-9a-fA-F]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -5357,7 +5633,7 @@ errors++;
 if(data6.period !== undefined){
 let data8 = data6.period;
 if(!(((data8 === "day") || (data8 === "week")) || (data8 === "month"))){
-const err19 = {instancePath:instancePath+"/budget/period",schemaPath:"#/$defs/tenant_budget/properties/period/enum",keyword:"enum",params:{allowedValues: schema96.properties.period.enum},message:"must be equal to one of the allowed values"};
+const err19 = {instancePath:instancePath+"/budget/period",schemaPath:"#/$defs/tenant_budget/properties/period/enum",keyword:"enum",params:{allowedValues: schema97.properties.period.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -5382,7 +5658,7 @@ errors++;
 if(data.expires !== undefined){
 let data9 = data.expires;
 if(typeof data9 === "string"){
-if(!pattern73.test(data9)){
+if(!pattern74.test(data9)){
 const err21 = {instancePath:instancePath+"/expires",schemaPath:"#/properties/expires/pattern",keyword:"pattern",params:{pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$"},message:"must match pattern \""+"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$"+"\""};
 if(vErrors === null){
 vErrors = [err21];
@@ -5432,7 +5708,7 @@ errors++;
 for(const key2 in data11){
 const _errs29 = errors;
 if(typeof key2 === "string"){
-if(!pattern74.test(key2)){
+if(!pattern75.test(key2)){
 const err25 = {instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,63}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,63}$"+"\"",propertyName:key2};
 if(vErrors === null){
 vErrors = [err25];
@@ -5553,7 +5829,7 @@ return errors === 0;
 }
 validate30.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema98 = {"description":"A team of keys: its budget and rate limit are shared by all of its keys together.","type":"object","additionalProperties":false,"properties":{"budget":{"$ref":"#/$defs/tenant_budget","description":"The team's budget: the spend of all its keys together."},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The team's rate limit: all its keys share one bucket."},"routers":{"description":"The routers the team's keys may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}}}};
+const schema99 = {"description":"A team of keys: its budget and rate limit are shared by all of its keys together.","type":"object","additionalProperties":false,"properties":{"budget":{"$ref":"#/$defs/tenant_budget","description":"The team's budget: the spend of all its keys together."},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The team's rate limit: all its keys share one bucket."},"routers":{"description":"The routers the team's keys may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}}}};
 
 function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -5641,7 +5917,7 @@ errors++;
 if(data0.period !== undefined){
 let data2 = data0.period;
 if(!(((data2 === "day") || (data2 === "week")) || (data2 === "month"))){
-const err6 = {instancePath:instancePath+"/budget/period",schemaPath:"#/$defs/tenant_budget/properties/period/enum",keyword:"enum",params:{allowedValues: schema96.properties.period.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/budget/period",schemaPath:"#/$defs/tenant_budget/properties/period/enum",keyword:"enum",params:{allowedValues: schema97.properties.period.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -7655,7 +7931,7 @@ if(data58.secret !== undefined){
 let data60 = data58.secret;
 this.secrets.push(instancePath + "/webhooks/" + i6+"/secret");
 if(typeof data60 === "string"){
-if(!pattern63.test(data60)){
+if(!pattern64.test(data60)){
 const err146 = {instancePath:instancePath+"/webhooks/" + i6+"/secret",schemaPath:"#/properties/webhooks/items/properties/secret/pattern",keyword:"pattern",params:{pattern: "^whsec_[A-Za-z0-9+/]{16,}={0,2}$"},message:"must match pattern \""+"^whsec_[A-Za-z0-9+/]{16,}={0,2}$"+"\""};
 if(vErrors === null){
 vErrors = [err146];
@@ -8055,14 +8331,457 @@ vErrors.push(err176);
 errors++;
 }
 }
-}
-else {
-const err177 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.mcp_servers !== undefined){
+let data74 = data.mcp_servers;
+if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
+if(Object.keys(data74).length > 32){
+const err177 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/properties/mcp_servers/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
 if(vErrors === null){
 vErrors = [err177];
 }
 else {
 vErrors.push(err177);
+}
+errors++;
+}
+for(const key27 in data74){
+const _errs203 = errors;
+if(typeof key27 === "string"){
+if(!pattern15.test(key27)){
+const err178 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key27};
+if(vErrors === null){
+vErrors = [err178];
+}
+else {
+vErrors.push(err178);
+}
+errors++;
+}
+}
+else {
+const err179 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key27};
+if(vErrors === null){
+vErrors = [err179];
+}
+else {
+vErrors.push(err179);
+}
+errors++;
+}
+var valid68 = _errs203 === errors;
+if(!valid68){
+const err180 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/properties/mcp_servers/propertyNames",keyword:"propertyNames",params:{propertyName: key27},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err180];
+}
+else {
+vErrors.push(err180);
+}
+errors++;
+}
+}
+for(const key28 in data74){
+let data75 = data74[key28];
+const _errs208 = errors;
+let valid71 = false;
+let passing0 = null;
+const _errs209 = errors;
+if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
+if(data75.url === undefined){
+const err181 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
+if(vErrors === null){
+vErrors = [err181];
+}
+else {
+vErrors.push(err181);
+}
+errors++;
+}
+for(const key29 in data75){
+if(!((key29 === "url") || (key29 === "headers"))){
+const err182 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key29},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err182];
+}
+else {
+vErrors.push(err182);
+}
+errors++;
+}
+}
+if(data75.url !== undefined){
+let data76 = data75.url;
+if(typeof data76 === "string"){
+if(!pattern16.test(data76)){
+const err183 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
+if(vErrors === null){
+vErrors = [err183];
+}
+else {
+vErrors.push(err183);
+}
+errors++;
+}
+}
+else {
+const err184 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err184];
+}
+else {
+vErrors.push(err184);
+}
+errors++;
+}
+}
+if(data75.headers !== undefined){
+let data77 = data75.headers;
+if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
+if(Object.keys(data77).length > 32){
+const err185 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
+if(vErrors === null){
+vErrors = [err185];
+}
+else {
+vErrors.push(err185);
+}
+errors++;
+}
+for(const key30 in data77){
+const _errs217 = errors;
+if(typeof key30 === "string"){
+if(!pattern17.test(key30)){
+const err186 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\"",propertyName:key30};
+if(vErrors === null){
+vErrors = [err186];
+}
+else {
+vErrors.push(err186);
+}
+errors++;
+}
+}
+var valid74 = _errs217 === errors;
+if(!valid74){
+const err187 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/propertyNames",keyword:"propertyNames",params:{propertyName: key30},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err187];
+}
+else {
+vErrors.push(err187);
+}
+errors++;
+}
+}
+for(const key31 in data77){
+let data78 = data77[key31];
+this.secrets.push(instancePath + "/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers/" + key31.replace(/~/g, "~0").replace(/\//g, "~1"));
+if(typeof data78 === "string"){
+if(func2(data78) > 4096){
+const err188 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers/" + key31.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err188];
+}
+else {
+vErrors.push(err188);
+}
+errors++;
+}
+}
+else {
+const err189 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers/" + key31.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err189];
+}
+else {
+vErrors.push(err189);
+}
+errors++;
+}
+}
+}
+else {
+const err190 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err190];
+}
+else {
+vErrors.push(err190);
+}
+errors++;
+}
+}
+}
+else {
+const err191 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err191];
+}
+else {
+vErrors.push(err191);
+}
+errors++;
+}
+var _valid2 = _errs209 === errors;
+if(_valid2){
+valid71 = true;
+passing0 = 0;
+var props1 = true;
+}
+const _errs221 = errors;
+if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
+if(data75.command === undefined){
+const err192 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/required",keyword:"required",params:{missingProperty: "command"},message:"must have required property '"+"command"+"'"};
+if(vErrors === null){
+vErrors = [err192];
+}
+else {
+vErrors.push(err192);
+}
+errors++;
+}
+for(const key32 in data75){
+if(!(((key32 === "command") || (key32 === "args")) || (key32 === "env"))){
+const err193 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key32},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err193];
+}
+else {
+vErrors.push(err193);
+}
+errors++;
+}
+}
+if(data75.command !== undefined){
+let data79 = data75.command;
+if(typeof data79 === "string"){
+if(func2(data79) > 4096){
+const err194 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/command/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err194];
+}
+else {
+vErrors.push(err194);
+}
+errors++;
+}
+if(func2(data79) < 1){
+const err195 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/command/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err195];
+}
+else {
+vErrors.push(err195);
+}
+errors++;
+}
+}
+else {
+const err196 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err196];
+}
+else {
+vErrors.push(err196);
+}
+errors++;
+}
+}
+if(data75.args !== undefined){
+let data80 = data75.args;
+if(Array.isArray(data80)){
+if(data80.length > 64){
+const err197 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/args",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+if(vErrors === null){
+vErrors = [err197];
+}
+else {
+vErrors.push(err197);
+}
+errors++;
+}
+const len6 = data80.length;
+for(let i9=0; i9<len6; i9++){
+let data81 = data80[i9];
+if(typeof data81 === "string"){
+if(func2(data81) > 4096){
+const err198 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/args/" + i9,schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/items/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err198];
+}
+else {
+vErrors.push(err198);
+}
+errors++;
+}
+}
+else {
+const err199 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/args/" + i9,schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err199];
+}
+else {
+vErrors.push(err199);
+}
+errors++;
+}
+}
+}
+else {
+const err200 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/args",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err200];
+}
+else {
+vErrors.push(err200);
+}
+errors++;
+}
+}
+if(data75.env !== undefined){
+let data82 = data75.env;
+if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
+if(Object.keys(data82).length > 64){
+const err201 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(vErrors === null){
+vErrors = [err201];
+}
+else {
+vErrors.push(err201);
+}
+errors++;
+}
+for(const key33 in data82){
+const _errs232 = errors;
+if(typeof key33 === "string"){
+if(!pattern81.test(key33)){
+const err202 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",propertyName:key33};
+if(vErrors === null){
+vErrors = [err202];
+}
+else {
+vErrors.push(err202);
+}
+errors++;
+}
+}
+var valid79 = _errs232 === errors;
+if(!valid79){
+const err203 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/propertyNames",keyword:"propertyNames",params:{propertyName: key33},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err203];
+}
+else {
+vErrors.push(err203);
+}
+errors++;
+}
+}
+for(const key34 in data82){
+let data83 = data82[key34];
+this.secrets.push(instancePath + "/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key34.replace(/~/g, "~0").replace(/\//g, "~1"));
+if(typeof data83 === "string"){
+if(func2(data83) > 4096){
+const err204 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key34.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err204];
+}
+else {
+vErrors.push(err204);
+}
+errors++;
+}
+}
+else {
+const err205 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key34.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err205];
+}
+else {
+vErrors.push(err205);
+}
+errors++;
+}
+}
+}
+else {
+const err206 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err206];
+}
+else {
+vErrors.push(err206);
+}
+errors++;
+}
+}
+}
+else {
+const err207 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err207];
+}
+else {
+vErrors.push(err207);
+}
+errors++;
+}
+var _valid2 = _errs221 === errors;
+if(_valid2 && valid71){
+valid71 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid2){
+valid71 = true;
+passing0 = 1;
+if(props1 !== true){
+props1 = true;
+}
+}
+}
+if(!valid71){
+const err208 = {instancePath:instancePath+"/mcp_servers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err208];
+}
+else {
+vErrors.push(err208);
+}
+errors++;
+}
+else {
+errors = _errs208;
+if(vErrors !== null){
+if(_errs208){
+vErrors.length = _errs208;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+}
+else {
+const err209 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/properties/mcp_servers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err209];
+}
+else {
+vErrors.push(err209);
+}
+errors++;
+}
+}
+}
+else {
+const err210 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err210];
+}
+else {
+vErrors.push(err210);
 }
 errors++;
 }

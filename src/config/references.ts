@@ -7,7 +7,8 @@
  * - an `embedder: { upstream }` of a feature or interceptor names an upstream;
  * - a router with `response_prefetch` has a cache to warm (`cache` or `semantic_cache`);
  * - `features.context_compression` names an existing `router` and `prompt`;
- * - `state.redis` names exactly one of `url`, `nodes`, `sentinels`.
+ * - `state.redis` names exactly one of `url`, `nodes`, `sentinels`;
+ * - `features.mcp_tools.servers` name entries of `mcp_servers`.
  * Runs on whatever the file holds (also when the schema found errors), so it only looks
  * at values of the expected types.
  */
@@ -88,6 +89,7 @@ export function checkReferences(config: unknown, { locator, fromEnv, failed }: C
   collectStages(['defaults'], config.defaults);
   for (const [name, router] of routers) collectStages(['routers', name], router);
   const prompts = isObject(config.prompts) ? Object.keys(config.prompts) : [];
+  const mcpServers = isObject(config.mcp_servers) ? Object.keys(config.mcp_servers) : [];
   for (const [path, value] of stageConfigs) {
     if (!isObject(value)) continue;
     const embedder = value.embedder;
@@ -97,6 +99,11 @@ export function checkReferences(config: unknown, { locator, fromEnv, failed }: C
     if (path.at(-2) === 'features' && path.at(-1) === 'context_compression') {
       if (typeof value.router === 'string' && !routerNames.includes(value.router)) unknown([...path, 'router'], 'router', value.router, routerNames);
       if (typeof value.prompt === 'string' && !prompts.includes(value.prompt)) unknown([...path, 'prompt'], 'prompt', value.prompt, prompts);
+    }
+    if (path.at(-2) === 'features' && path.at(-1) === 'mcp_tools' && Array.isArray(value.servers)) {
+      value.servers.forEach((server, i) => {
+        if (typeof server === 'string' && !mcpServers.includes(server)) unknown([...path, 'servers', i], 'MCP server', server, mcpServers);
+      });
     }
   }
 

@@ -387,6 +387,62 @@ function telemetrySchema(): SchemaFragment {
   };
 }
 
+/** The most MCP servers a config may name. */
+export const MAX_MCP_SERVERS = 32;
+
+function mcpServersSchema(): SchemaFragment {
+  const secretMap = (what: string, max: number, names: SchemaFragment): SchemaFragment => ({
+    description: `${what} (at most ${max}); values may come from \`\${VAR}\` and are redacted in /config, logs and explain.`,
+    type: 'object',
+    maxProperties: max,
+    propertyNames: names,
+    additionalProperties: { type: 'string', maxLength: 4096, [SECRET_KEYWORD]: true },
+  });
+  return {
+    description:
+      `MCP (Model Context Protocol) servers by name (at most ${MAX_MCP_SERVERS}), for the \`mcp_tools\` feature: each is streamable HTTP (\`url\`, \`headers\`) ` +
+      'or a child process spoken to over stdio (`command`, `args`, `env`). A pipeline connects to the servers its routers use in the ' +
+      'background, lists their tools, and keeps the lists fresh on `notifications/tools/list_changed`; a server that is down has no tools ' +
+      'until it is back (retried with backoff).',
+    type: 'object',
+    maxProperties: MAX_MCP_SERVERS,
+    propertyNames: { $ref: '#/$defs/name' },
+    additionalProperties: {
+      description: 'One MCP server: `{ url, headers }` or `{ command, args, env }`.',
+      oneOf: [
+        {
+          description: 'A streamable HTTP server.',
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
+          properties: {
+            url: ref('http_url', 'The server\'s MCP endpoint, e.g. `http://127.0.0.1:3001/mcp`. Credentials in the URL are redacted in /config and logs.'),
+            headers: secretMap('Headers sent with every request to the server, e.g. `{ authorization: "Bearer ${MCP_TOKEN}" }`', 32, {
+              pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$',
+            }),
+          },
+        },
+        {
+          description: 'A server the gateway starts as a child process and speaks to over stdin/stdout; it is stopped with its pipeline.',
+          type: 'object',
+          additionalProperties: false,
+          required: ['command'],
+          properties: {
+            command: { description: 'The program to run, e.g. `npx` or `/usr/local/bin/my-mcp-server`.', type: 'string', minLength: 1, maxLength: 4096 },
+            args: {
+              description: 'Its arguments (at most 64).',
+              type: 'array',
+              maxItems: 64,
+              items: { description: 'One argument.', type: 'string', maxLength: 4096 },
+            },
+            env: secretMap('Environment variables for the process, over a minimal inherited set (PATH, HOME, …)', 64, { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }),
+          },
+        },
+      ],
+    },
+  };
+}
+
 function webhooksSchema(): SchemaFragment {
   return {
     description:
@@ -680,6 +736,7 @@ export function gatewaySchema(): Record<string, unknown> {
       telemetry: telemetrySchema(),
       webhooks: webhooksSchema(),
       ...tenancyProperties(),
+      mcp_servers: mcpServersSchema(),
     },
     $defs: { ...baseDefs(), ...tenantDefs(), features: featuresDef(), interceptors: interceptorsDef() },
   };

@@ -138,6 +138,12 @@ export interface WebhookConfig {
   max_queue?: number;
 }
 
+/**
+ * One MCP server (`mcp_servers:`): streamable HTTP (`url`, `headers`) or a stdio child
+ * process (`command`, `args`, `env`). Header and env values are secrets.
+ */
+export type McpServerConfig = { url: string; headers?: Record<string, string> } | { command: string; args?: string[]; env?: Record<string, string> };
+
 export interface GatewayConfig {
   version: 1;
   server?: ServerConfig;
@@ -155,4 +161,6 @@ export interface GatewayConfig {
   webhooks?: WebhookConfig[];
   auth?: AuthConfig;
   teams?: Record<string, TeamConfig>;
+  /** MCP servers by name, for the `mcp_tools` feature. */
+  mcp_servers?: Record<string, McpServerConfig>;
 }

@@ -32,7 +32,8 @@ function isStream(response: UpstreamResponse): boolean {
   return (headerValue(response.headers['content-type']) ?? '').startsWith('text/event-stream');
 }
 
-async function readAll(response: UpstreamResponse, upstream: string): Promise<Buffer> {
+/** Reads a whole answer, bounded by MAX_CHECKED_ANSWER_BYTES (a bigger one is an upstream_error). */
+export async function readAll(response: UpstreamResponse, upstream: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of response.body as AsyncIterable<Buffer>) {

@@ -20,6 +20,7 @@ import { contextCompression } from './context-compression.js';
 import { promptCaching } from './prompt-caching.js';
 import { costAwareRouting } from './cost-aware-routing.js';
 import { payloadLog } from './payload-log.js';
+import { mcpTools } from './mcp-tools.js';
 
 /**
  * Every feature the gateway knows, in no particular order (each carries its own `order`).
@@ -47,4 +48,5 @@ export const FEATURES: readonly FeatureModule[] = [
   promptCaching,
   costAwareRouting,
   payloadLog,
+  mcpTools,
 ];

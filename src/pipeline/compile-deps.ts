@@ -8,6 +8,7 @@ import type { CompiledTarget } from './compiled.js';
 import type { Embedders } from '../embeddings/create.js';
 import type { Inject } from '../server/inject.js';
 import type { PromptConfig } from '../config/types.js';
+import type { McpServers } from '../mcp/servers.js';
 
 /** What a feature or interceptor may use when it is built (at compile time only). */
 export interface CompileDeps {
@@ -42,4 +43,6 @@ export interface CompileDeps {
   readonly prompts: Readonly<Record<string, PromptConfig>>;
   /** Where to report what happened (circuit opened, budget threshold, key expired…): the gateway's webhooks. */
   readonly events: EventSink;
+  /** The pipeline's MCP server connections (`mcp_servers:`), one per server, shared by every router naming it. */
+  readonly mcp: McpServers;
 }

@@ -29,6 +29,7 @@ import type { Inject } from '../server/inject.js';
 import type { Telemetry } from '../observability/telemetry.js';
 import { NO_EVENTS, type EventSink } from '../events/events.js';
 import { Tenancy } from '../tenancy/tenancy.js';
+import { McpServers } from '../mcp/servers.js';
 
 export interface CompileOptions {
   readonly logger: Logger;
@@ -47,6 +48,8 @@ export interface CompileOptions {
   readonly telemetry?: Telemetry | null;
   /** Where features send events (webhooks); nothing is sent when absent. */
   readonly events?: EventSink;
+  /** Compiling with no network (explain, diff, route): MCP servers are never contacted. */
+  readonly offline?: boolean;
 }
 
 const NO_GATEWAY: Inject = () => Promise.reject(new Error('no gateway is running this pipeline'));
@@ -63,6 +66,7 @@ interface Shared {
   readonly prompts: CompileDeps['prompts'];
   readonly events: EventSink;
   readonly tenancy: Tenancy | null;
+  readonly mcp: McpServers;
 }
 
 function compileUpstream(name: string, config: UpstreamConfig, connectTimeoutMs: number | null, options: CompileOptions): CompiledUpstream {
@@ -174,6 +178,7 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
   const started = performance.now();
   const config = loaded.config;
   const upstreams = new Map<string, CompiledUpstream>();
+  const mcp = new McpServers(config.mcp_servers ?? {}, options.logger, options.offline !== true);
   try {
     const connectTimeouts = connectTimeoutsByUpstream(config);
     for (const [name, upstream] of Object.entries(config.upstreams)) {
@@ -198,6 +203,7 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
       prompts: config.prompts ?? {},
       events,
       tenancy,
+      mcp,
     };
     const routers = new Map<string, CompiledRouter>();
     const byModel = new Map<string, CompiledRouter>();
@@ -226,6 +232,7 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
     });
   } catch (err) {
     void closeProviders([...upstreams.values()].map((u) => u.provider));
+    void mcp.close();
     throw err;
   }
 }

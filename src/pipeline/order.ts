@@ -51,6 +51,12 @@ export const STAGE_ORDER = Object.freeze({
    * full fallback and retry chain inside it.
    */
   structured_output: 650,
+  /**
+   * The MCP tool loop: each model call it makes (one per round) gets the whole fallback,
+   * hedging and retry chain inside it; inside structured_output, which so checks only the
+   * final answer, never a round that calls tools.
+   */
+  mcp_tools: 680,
   fallback: 700,
   hedging: 750,
   retry: 800,

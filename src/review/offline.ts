@@ -37,6 +37,7 @@ export function compileOffline(loaded: LoadedConfig): Pipeline {
       hooks: [],
       providers: offlineProviders(),
       state: new MemoryStore(),
+      offline: true,
     });
   } catch (err) {
     const names = loaded.placeholders.map((p) => `\${${p.name}} at ${p.path}`);
