@@ -69,8 +69,8 @@ export interface Stage {
   /**
    * Only for user hooks: the hook's place on the pipeline's one ordered line
    * (STAGE_ORDER: authenticate 100, rate_limit 200, budget 300, cache 400, interceptors
-   * 500–599, target selection 600, fallback 700, hedging 750, retry 800, timeout 900,
-   * health_check 950). Lower runs first on the request side and last on the response side.
+   * 500–599, target selection 600, structured_output 650, mcp_tools 680, fallback 700,
+   * hedging 750, retry 800, timeout 900, health_check 950). Lower runs first on the request side and last on the response side.
    * Default 1000: after every built-in stage. Equal numbers: built-ins first, then hooks in
    * registration order.
    */

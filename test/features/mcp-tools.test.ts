@@ -7,7 +7,9 @@ import { z } from 'zod';
 import { startGateway, type Running } from '../support/gateway.js';
 import { deadPort, eventually, MockUpstream, steps, type Step } from '../support/mock-upstream.js';
 import { TestMcpServer, type TestTool } from '../support/mcp-server.js';
-import { ConfigError, loadConfigText } from '../../src/config/load.js';
+import { ConfigError, loadConfigFile, loadConfigText } from '../../src/config/load.js';
+import { compileOffline } from '../../src/review/offline.js';
+import { closePipeline, explainPipeline } from '../../src/pipeline/compile.js';
 
 const STDIO_FIXTURE = fileURLToPath(new URL('../support/mcp-stdio-server.mjs', import.meta.url));
 
@@ -407,5 +409,20 @@ describe('mcp_tools config', () => {
   test('a server is either url or command', () => {
     const text = ['version: 1', 'mcp_servers:', '  x: { url: http://a/mcp, command: ls }', 'upstreams:', '  up: { provider: openai }', 'routers:', '  main: { targets: [{ upstream: up }] }', ''].join('\n');
     assert.throws(() => loadConfigText(text, 'gateway.yaml', { OPENAI_API_KEY: 'x' }), ConfigError);
+  });
+});
+
+describe('mcp_tools example', () => {
+  test('examples/mcp-tools.yaml compiles offline, and explain shows the tool loop in its place', async () => {
+    const pipeline = compileOffline(loadConfigFile('examples/mcp-tools.yaml', { MCP_TOKEN: 'sk-example', OPENAI_API_KEY: 'sk-example' }));
+    try {
+      const text = explainPipeline(pipeline);
+      assert.match(text, / 680 {2}feature mcp_tools: offers the tools of MCP servers search \(deny search\/admin_\*\) and runs the model's calls to them, up to 4 model calls per request/);
+      assert.ok(!text.includes('sk-example'));
+      const stats = pipeline.routers.get('assistant')!.stages.find((s) => s.name === 'mcp_tools')!.stats!() as Json;
+      assert.equal(stats.servers.search.state, 'closed', 'an offline compile never connects');
+    } finally {
+      await closePipeline(pipeline);
+    }
   });
 });

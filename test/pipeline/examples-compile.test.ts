@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { createGateway, explainPipeline } from '../../src/index.js';
 
-const ENV = { OPENAI_API_KEY: 'sk-example', ANTHROPIC_API_KEY: 'sk-example', AZURE_OPENAI_API_KEY: 'sk-example', HTTPS_PROXY: '', WEBHOOK_SECRET: 'whsec_c2lkZWdhdGUtZXhhbXBsZS1zZWNyZXQ=' };
+const ENV = { OPENAI_API_KEY: 'sk-example', MCP_TOKEN: 'sk-example', ANTHROPIC_API_KEY: 'sk-example', AZURE_OPENAI_API_KEY: 'sk-example', HTTPS_PROXY: '', WEBHOOK_SECRET: 'whsec_c2lkZWdhdGUtZXhhbXBsZS1zZWNyZXQ=' };
 const FILES = ['gateway.example.yaml', ...readdirSync('examples').filter((f) => /\.ya?ml$/.test(f)).map((f) => `examples/${f}`)];
 
 test('every example compiles into a pipeline that explain can print', async () => {
