@@ -15,6 +15,7 @@ import type { UpstreamResponse } from '../providers/provider.js';
 import { headerValue } from '../upstream/headers.js';
 import { EventSplitter, parseEvents } from '../upstream/sse.js';
 import { TailBuffer, usageOf, type Usage } from '../upstream/usage.js';
+import { drained } from '../util/drained.js';
 import { readAll } from './answer-check.js';
 import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
@@ -199,15 +200,7 @@ class McpToolsStage implements Stage {
         const bytes = Buffer.isBuffer(events) ? events : Buffer.concat(events.map((e) => e.raw));
         if (bytes.length === 0 || out.destroyed) return;
         open();
-        if (!out.write(bytes)) await new Promise<void>((done) => {
-          const go = (): void => {
-            out.off('drain', go);
-            out.off('close', go);
-            done();
-          };
-          out.on('drain', go);
-          out.on('close', go);
-        });
+        if (!out.write(bytes)) await drained(out);
       };
       const run = async (): Promise<void> => {
         let total = NO_USAGE;

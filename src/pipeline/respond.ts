@@ -8,19 +8,7 @@ import { TailBuffer, usageOf } from '../upstream/usage.js';
 import type { RequestContext } from './context.js';
 import type { BodyStep, Phases } from './phases.js';
 import type { LocalReply, SseEvent } from './stage.js';
-
-/** Resolves when the response can take more bytes, or is gone. */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
-}
+import { drained } from '../util/drained.js';
 
 /** Writes one chunk to the client; returns a promise only when it must wait (backpressure). */
 function write(ctx: RequestContext, chunk: Buffer): Promise<void> | undefined {
