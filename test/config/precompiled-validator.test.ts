@@ -13,7 +13,7 @@ import { validate as precompiled } from '../../src/config/precompiled-validator.
 import { getValidator, validatorCompilations, type ValidationContext } from '../../src/config/validate.js';
 
 const root = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url));
-const env = { OPENAI_API_KEY: 'sk-example', ANTHROPIC_API_KEY: 'sk-ant', AZURE_OPENAI_API_KEY: 'az-key', WEBHOOK_SECRET: 'whsec_c2lkZWdhdGUtZXhhbXBsZS1zZWNyZXQ=', HTTPS_PROXY: '', REDIS_URL: 'redis://:pw@127.0.0.1:6379' };
+const env = { OPENAI_API_KEY: 'sk-example', MCP_TOKEN: 'mcp-example', ANTHROPIC_API_KEY: 'sk-ant', AZURE_OPENAI_API_KEY: 'az-key', WEBHOOK_SECRET: 'whsec_c2lkZWdhdGUtZXhhbXBsZS1zZWNyZXQ=', HTTPS_PROXY: '', REDIS_URL: 'redis://:pw@127.0.0.1:6379' };
 const configs = [
   'gateway.example.yaml',
   ...readdirSync(root('examples')).filter((f) => /\.ya?ml$/.test(f)).map((f) => `examples/${f}`),

@@ -48,7 +48,7 @@ test('the schema is draft 2020-12, documented and closed', () => {
   }
   const defs = schema.$defs as Record<string, Record<string, unknown>>;
   assert.deepEqual(Object.keys(schema.properties as object), [
-    'version', 'server', 'logging', 'state', 'upstreams', 'defaults', 'default_router', 'routers', 'prompts', 'pricing', 'telemetry', 'webhooks', 'auth', 'teams',
+    'version', 'server', 'logging', 'state', 'upstreams', 'defaults', 'default_router', 'routers', 'prompts', 'pricing', 'telemetry', 'webhooks', 'auth', 'teams', 'mcp_servers',
   ]);
   for (const def of ['duration', 'size', 'name']) assert.equal(typeof defs[def]!.pattern, 'string');
   const [, bearer, header] = defs.auth!.oneOf as { properties: Record<string, Record<string, unknown>> }[];
@@ -73,7 +73,7 @@ test('the validator is compiled once per process and reused by every load', () =
 });
 
 test('every example in examples/ loads', () => {
-  const env = { OPENAI_API_KEY: 'sk-example', ANTHROPIC_API_KEY: 'sk-example', AZURE_OPENAI_API_KEY: 'sk-example', HTTPS_PROXY: 'http://proxy.example:3128', WEBHOOK_SECRET: 'whsec_c2lkZWdhdGUtZXhhbXBsZS1zZWNyZXQ=' };
+  const env = { OPENAI_API_KEY: 'sk-example', MCP_TOKEN: 'sk-example', ANTHROPIC_API_KEY: 'sk-example', AZURE_OPENAI_API_KEY: 'sk-example', HTTPS_PROXY: 'http://proxy.example:3128', WEBHOOK_SECRET: 'whsec_c2lkZWdhdGUtZXhhbXBsZS1zZWNyZXQ=' };
   const files = readdirSync(root('examples')).filter((f) => /\.ya?ml$/.test(f));
   assert.ok(files.length >= 3, 'at least three examples');
   for (const file of files) {
