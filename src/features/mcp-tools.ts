@@ -187,6 +187,7 @@ class McpToolsStage implements Stage {
   private streamed(ctx: RequestContext, attempt: Attempt, next: UpstreamCall, body: Json, offer: Offer, isMcp: (name: string) => boolean): Promise<UpstreamResponse> {
     const format = ctx.format.name;
     const out = new PassThrough();
+    out.on('error', () => {}); // a failure is the reader's to report (an SSE error event); none may go unheard
     const stitch = new StreamStitch(format);
     return new Promise<UpstreamResponse>((resolve, reject) => {
       let opened = false;

@@ -29,7 +29,9 @@ export interface McpTool {
 export type ConnectionState = 'connecting' | 'connected' | 'down' | 'closed';
 
 function toolOf(tool: Tool): McpTool {
-  return Object.freeze({ name: tool.name, description: tool.description ?? '', inputSchema: tool.inputSchema as Record<string, unknown> });
+  // `$schema` names the server's draft; providers' strict tool modes refuse the keyword.
+  const { $schema: _draft, ...inputSchema } = tool.inputSchema as Record<string, unknown>;
+  return Object.freeze({ name: tool.name, description: tool.description ?? '', inputSchema });
 }
 
 /** An error's message without URL credentials (a server's URL may carry them). */

@@ -153,6 +153,8 @@ routers:
       { type: 'function', function: { name: 'add', description: 'Adds two numbers.', parameters: first.tools[0].function.parameters } },
     ]);
     assert.deepEqual(first.tools[0].function.parameters.required, ['a', 'b']);
+    assert.equal(first.tools[0].function.parameters.type, 'object');
+    assert.equal(first.tools[0].function.parameters.$schema, undefined);
     const second = up.received[from + 1]!.json();
     assert.deepEqual(second.messages, [
       { role: 'user', content: 'What is 2 + 3?' },
