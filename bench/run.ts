@@ -35,7 +35,7 @@ import {
   type StallResult,
   type StartupResult,
 } from './lib/report.js';
-import { routerConfig, routerModels } from './lib/router-config.js';
+import { keysConfig, routerConfig, routerModels } from './lib/router-config.js';
 import { SMALL, shapeOf, type Shape } from './lib/shape.js';
 import { timeToExit, timeToReady } from './lib/startup.js';
 import { measureMicro } from './lib/micro.js';
@@ -59,6 +59,8 @@ interface Mode {
   growthRounds: number;
   growthSeconds: number;
   routers: number[];
+  /** Gateway keys of the keys growth case. */
+  keys: number[];
   bodies: number[];
   connections: number[];
   /** Requests after which RSS is read in the long run of `default`. */
@@ -80,19 +82,19 @@ const KB = 1024;
 const MODES: Record<Mode['name'], Mode> = {
   full: {
     name: 'full', rounds: 4, seconds: 3, warmSec: 5, warmMaxSec: 10, oneConnSec: 1, firstChunks: 100,
-    growthRounds: 2, growthSeconds: 2, routers: [1, 100, 10_000], bodies: [KB, 100 * KB, 1024 * KB], connections: [32, 256, 1024],
+    growthRounds: 2, growthSeconds: 2, routers: [1, 100, 10_000], keys: [1, 10_000], bodies: [KB, 100 * KB, 1024 * KB], connections: [32, 256, 1024],
     rssAt: [100_000, 200_000], reloads: 20, stallRouters: 10_000, stallReloads: 3, stallSeconds: 6, startupRuns: 5,
     cases: null, parts: [...PARTS],
   },
   quick: {
     name: 'quick', rounds: 2, seconds: 1, warmSec: 2, warmMaxSec: 2, oneConnSec: 0.5, firstChunks: 30,
-    growthRounds: 1, growthSeconds: 1, routers: [1, 100, 10_000], bodies: [KB, 100 * KB, 1024 * KB], connections: [32, 256, 1024],
+    growthRounds: 1, growthSeconds: 1, routers: [1, 100, 10_000], keys: [1, 10_000], bodies: [KB, 100 * KB, 1024 * KB], connections: [32, 256, 1024],
     rssAt: [8_000, 16_000], reloads: 5, stallRouters: 10_000, stallReloads: 2, stallSeconds: 3, startupRuns: 3,
     cases: null, parts: [...PARTS],
   },
   smoke: {
     name: 'smoke', rounds: 1, seconds: 1, warmSec: 1, warmMaxSec: 1, oneConnSec: 0.25, firstChunks: 5,
-    growthRounds: 1, growthSeconds: 1, routers: [1, 100], bodies: [KB], connections: [32],
+    growthRounds: 1, growthSeconds: 1, routers: [1, 100], keys: [1, 100], bodies: [KB], connections: [32],
     rssAt: [1_000, 2_000], reloads: 2, stallRouters: 100, stallReloads: 1, stallSeconds: 2, startupRuns: 1,
     cases: ['minimal'], parts: [...PARTS],
   },
@@ -401,6 +403,26 @@ class Bench {
     }
   }
 
+  /** CPU per request with 1 and 10,000 gateway keys (tenancy on): the key lookup must stay flat. */
+  async measureKeys(): Promise<GrowthRow[]> {
+    const gateways: Array<{ keys: number; gw: Gateway; side: Side }> = [];
+    const bare: Side = { target: this.bare, shape: SMALL, samples: emptyLoad() };
+    try {
+      for (const keys of this.mode.keys) {
+        const file = join(this.workDir, `keys-${keys}.yaml`);
+        writeFileSync(file, keysConfig(keys));
+        const gw = await this.startGateway(`keys-${keys}`, file);
+        const side: Side = { target: gw, shape: SMALL, samples: emptyLoad() };
+        gateways.push({ keys, gw, side });
+        await this.warm(gw, SMALL);
+      }
+      await this.alternate([bare, ...gateways.map((g) => g.side)], this.mode.growthRounds * 2, this.mode.growthSeconds, CONNECTIONS, 'keys');
+      return gateways.map((g) => ({ group: 'keys', label: g.keys.toLocaleString('en-US'), size: g.keys, connections: CONNECTIONS, gateway: g.side.samples, bare: bare.samples }));
+    } finally {
+      await Promise.all(gateways.map((g) => g.gw.child.stop()));
+    }
+  }
+
   /** CPU per request with growing bodies, and p99 with growing connection counts, on one `default` gateway. */
   async measureBodiesAndConnections(): Promise<GrowthRow[]> {
     const gw = await this.startGateway('growth', join(CONFIG_DIR, 'default.yaml'));
@@ -610,7 +632,7 @@ async function runBench(bench: Bench): Promise<boolean> {
   const cases: CaseResult[] = [];
   if (has('cases')) for (const spec of CASES.filter((c) => !opts.cases || opts.cases.includes(c.name))) cases.push(await bench.measureCase(spec));
   const growth: GrowthRow[] = [];
-  if (has('growth')) growth.push(...(await bench.measureRouters()), ...(await bench.measureBodiesAndConnections()));
+  if (has('growth')) growth.push(...(await bench.measureRouters()), ...(await bench.measureKeys()), ...(await bench.measureBodiesAndConnections()));
   const rss = has('rss') ? await bench.measureRss() : null;
   const reload = has('reload') ? await bench.measureReload() : null;
   const stall = has('stall') ? await bench.measureStall() : null;
