@@ -7,6 +7,7 @@
  * - `{ "$ref": "#/$defs/duration" }`, `#/$defs/size`, `#/$defs/name`, `#/$defs/http_url`,
  *   `#/$defs/host_port`: the shared string formats (error messages use their title and examples).
  * - `"x-secret": true` on a property whose value is a credential: it is redacted in /config and logs.
+ * - `"x-regex": true` on a string that must be a valid regular expression.
  * - a `description` on every property and `additionalProperties: false` on every object.
  */
 import { DURATION_PATTERN, SIZE_PATTERN } from '../util/units.js';
@@ -20,10 +21,10 @@ import { EVENT_TYPES } from '../events/events.js';
 
 export const SCHEMA_ID = 'https://sidegate.dev/schemas/gateway.schema.json';
 
-import { KIND_KEYWORD, SECRET_KEYWORD } from './schema-keywords.js';
+import { KIND_KEYWORD, REGEX_KEYWORD, SECRET_KEYWORD } from './schema-keywords.js';
 import { tenancyDefs, tenancyProperties } from './tenancy-schema.js';
 
-export { KIND_KEYWORD, SECRET_KEYWORD };
+export { KIND_KEYWORD, REGEX_KEYWORD, SECRET_KEYWORD };
 
 export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
 const PORT = '([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])';
