@@ -78,7 +78,7 @@ export class Findings {
   /** Counts `count` findings of `category` handled by `action` on one side, in the metric and the access line. */
   record(ctx: RequestContext, action: string, category: string, on: 'request' | 'response', count = 1): void {
     this.children.get(`${action}\0${category}`)?.inc(count);
-    const fields = (ctx.logFields ??= {});
+    const fields = (ctx.notes ??= {});
     const list = ((fields.interceptors as Finding[] | undefined) ??= []);
     const same = list.find((f) => f.interceptor === this.interceptor && f.category === category && f.on === on && f.action === action);
     if (same) same.count += count;

@@ -148,7 +148,7 @@ class PromptGuard implements Stage {
       const verdict = scorePrompt(part.text);
       if (verdict.score < this.threshold) continue;
       this.findings.record(ctx, this.action, verdict.signal, 'request');
-      ctx.logField('prompt_guard_score', Math.round(verdict.score * 1000) / 1000);
+      ctx.note('prompt_guard_score', Math.round(verdict.score * 1000) / 1000);
       if (this.action === 'block') throw this.findings.blocked(verdict.signal, 'request');
       if (this.action === 'redact') {
         part.set(redactPrompt(part.text));

@@ -91,7 +91,7 @@ class PromptShield implements Stage, WindowScanner {
     if (watch.acted || watch.matched.size / watch.system.size < this.threshold) return;
     watch.acted = true;
     this.findings.record(ctx, this.action, CATEGORY, 'response');
-    ctx.logField('prompt_shield_overlap', Math.round((watch.matched.size / watch.system.size) * 1000) / 1000);
+    ctx.note('prompt_shield_overlap', Math.round((watch.matched.size / watch.system.size) * 1000) / 1000);
     if (this.action === 'block') throw this.findings.blocked(CATEGORY, 'response');
   }
 
