@@ -5,7 +5,7 @@ import type { RequestContext } from '../pipeline/context.js';
 import type { Stage } from '../pipeline/stage.js';
 import { slot } from '../pipeline/slot.js';
 import { CALLER_KEY_DESCRIPTION, CALLER_KEY_PATTERN, callerKeyFunction, type CallerKeyOf } from '../pipeline/caller-key.js';
-import { Findings } from './kit.js';
+import { Findings, upstreamFirst } from './kit.js';
 
 export interface VariantConfig {
   name: string;
@@ -89,13 +89,11 @@ class AbTest implements Stage {
     if (v.router !== undefined) ctx.reroute(v.router);
   }
 
-  /** A variant's `target` goes first; the others stay behind it, in strategy order, for fallback. */
+  /** A variant's `target` goes first; the others stay behind it as fallbacks. */
   private targetFirst(ctx: RequestContext, candidates: readonly CompiledTarget[]): readonly CompiledTarget[] {
-    const upstream = ctx.get(this.chosen)?.config.target;
-    if (upstream === undefined) return candidates;
-    const first = candidates.filter((t) => t.upstream.name === upstream);
-    return first.length === 0 || first[0] === candidates[0] ? candidates : [...first, ...candidates.filter((t) => t.upstream.name !== upstream)];
+    return upstreamFirst(candidates, ctx.get(this.chosen)?.config.target);
   }
+
 
   stats(): Record<string, unknown> {
     return { key: this.config.key ?? DEFAULT_KEY, variants: this.config.variants.map((v) => ({ name: v.name, weight: v.weight })) };

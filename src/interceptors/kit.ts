@@ -8,6 +8,7 @@ import type { CompileDeps } from '../pipeline/compile-deps.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { CounterChild } from '../observability/local-metrics.js';
 import type { SchemaFragment } from '../features/feature.js';
+import type { CompiledTarget } from '../pipeline/compiled.js';
 
 export type Side = 'request' | 'response' | 'both';
 export type Action = 'block' | 'redact' | 'log';
@@ -90,4 +91,11 @@ export class Findings {
     const what = on === 'request' ? 'request' : 'answer';
     return new GatewayError('content_blocked', `The ${what} was blocked by the ${this.interceptor} interceptor (category: ${category}).`);
   }
+}
+
+/** The candidates with the targets of `upstream` first; the others stay behind them, in strategy order, for fallback. */
+export function upstreamFirst(candidates: readonly CompiledTarget[], upstream: string | undefined): readonly CompiledTarget[] {
+  if (upstream === undefined || candidates[0]?.upstream.name === upstream) return candidates;
+  const first = candidates.filter((t) => t.upstream.name === upstream);
+  return first.length === 0 ? candidates : [...first, ...candidates.filter((t) => t.upstream.name !== upstream)];
 }

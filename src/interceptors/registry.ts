@@ -6,6 +6,7 @@ import { piiDetector } from './pii-detector.js';
 import { prompt } from './prompt.js';
 import { promptGuard } from './prompt-guard.js';
 import { promptShield } from './prompt-shield.js';
+import { semanticClassifier } from './semantic-classifier.js';
 import { transform } from './transform.js';
 
 /** Every interceptor the gateway knows. Adding one is a file in this folder plus one line here. */
@@ -14,6 +15,7 @@ export const INTERCEPTORS: readonly InterceptorModule[] = [
   contentFilter,
   promptGuard,
   promptShield,
+  semanticClassifier,
   abTest,
   transform,
   prompt,
