@@ -38,11 +38,6 @@ export const contentFilter: InterceptorModule<ContentFilterConfig> = {
       'Needs at least one of `categories`, `terms` or `patterns`.',
     type: 'object',
     additionalProperties: false,
-    anyOf: [
-      { title: 'categories', required: ['categories'] },
-      { title: 'terms', required: ['terms'] },
-      { title: 'patterns', required: ['patterns'] },
-    ],
     properties: {
       categories: {
         description: `Shipped term lists to use: ${Object.keys(CONTENT_CATEGORIES).map((c) => `\`${c}\``).join(', ')}.`,
@@ -72,6 +67,7 @@ export const contentFilter: InterceptorModule<ContentFilterConfig> = {
     const rules: Rule[] = (config.categories ?? []).map((c) => ({ category: c, re: termsRegex(CONTENT_CATEGORIES[c]!) }));
     if (config.terms?.length) rules.push({ category: CUSTOM, re: termsRegex(config.terms) });
     for (const p of config.patterns ?? []) rules.push({ category: CUSTOM, re: new RegExp(p, 'gi') });
+    if (rules.length === 0) throw new Error('content_filter: set at least one of categories, terms or patterns');
     const action = config.action ?? DEFAULTS.action;
     const categories = [...new Set(rules.map((r) => r.category))];
     return new TextGuard({
