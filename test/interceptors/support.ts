@@ -33,15 +33,20 @@ export interface Setup {
   upstream: MockUpstream;
   gw: Running;
   log: AccessLog;
+  /** The config the gateway started with. */
+  yaml: string;
   close(): Promise<void>;
 }
 
-/** A gateway whose router `main` (the default) has `interceptors` (YAML list items, indented under the key), against a fresh mock upstream. */
+/**
+ * A gateway whose router `main` (the default) has `interceptors` (YAML list items, indented
+ * under the key), against a fresh mock upstream `up`. `top` is spliced in after the
+ * upstream (more upstreams, indented, or top-level keys); `routers` after `main`.
+ */
 export async function setup(interceptors: string, extra: { routers?: string; top?: string; hooks?: Stage[]; features?: string } = {}): Promise<Setup> {
   const upstream = await MockUpstream.start();
   const log = new AccessLog();
-  const gw = await startGateway(
-    `
+  const yaml = `
 version: 1
 logging: { level: info }
 upstreams:
@@ -54,13 +59,13 @@ routers:
 ${extra.features ? `    features: ${extra.features}\n` : ''}    interceptors:
 ${interceptors}
 ${extra.routers ?? ''}
-`,
-    { logger: pino({ level: 'info' }, log.sink), hooks: extra.hooks },
-  );
+`;
+  const gw = await startGateway(yaml, { logger: pino({ level: 'info' }, log.sink), hooks: extra.hooks });
   return {
     upstream,
     gw,
     log,
+    yaml,
     async close() {
       await gw.close();
       await upstream.close();
