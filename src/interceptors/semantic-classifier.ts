@@ -82,7 +82,7 @@ class SemanticClassifier implements Stage {
       best = index.search(vector!, 1, this.threshold)[0];
     } catch (err) {
       this.logger.warn({ err, request_id: ctx.id }, 'semantic_classifier: the embedder failed; the request goes on unclassified');
-      ctx.logField('class', null);
+      ctx.note('class', null);
       return;
     }
     if (!best) return;
@@ -90,8 +90,8 @@ class SemanticClassifier implements Stage {
     const c = this.classes[name]!;
     ctx.set(this.chosen, name);
     ctx.res.setHeader(CLASS_HEADER, name);
-    ctx.logField('class', name);
-    ctx.logField('class_score', Math.round(best.score * 1000) / 1000);
+    ctx.note('class', name);
+    ctx.note('class_score', Math.round(best.score * 1000) / 1000);
     const routes = c.router !== undefined || c.target !== undefined || c.model !== undefined;
     this.findings.record(ctx, routes ? 'route' : 'tag', name, 'request');
     if (c.model !== undefined) {

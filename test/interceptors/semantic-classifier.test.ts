@@ -19,7 +19,7 @@ describe('semantic_classifier (local embedder)', () => {
               model: ops-model
             greeting:
               examples: ["hello there, good morning"]`,
-      { routers: `  billing:\n    targets: [{ upstream: up, model: billing-model }]` },
+      { routers: `  billing:\n    targets: [{ upstream: up, model: billing-model }]\n    interceptors: []` },
     );
   });
   after(() => s.close());

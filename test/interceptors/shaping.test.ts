@@ -28,7 +28,8 @@ describe('ab_test', () => {
             - { name: elsewhere, weight: 1, router: plain }
             - { name: second, weight: 1, target: other }
   plain:
-    targets: [{ upstream: up }]`,
+    targets: [{ upstream: up }]
+    interceptors: []`,
         top: '  other: { provider: mock }',
       },
     );
@@ -103,7 +104,7 @@ describe('transform', () => {
 
   test('header values are secrets to /config', async () => {
     const config = (await (await fetch(`${s.gw.adminUrl}/config`)).json()) as any;
-    assert.equal(config.routers.main.interceptors[0].transform.headers.set['x-team'], '[redacted]');
+    assert.equal(config.defaults.interceptors[0].transform.headers.set['x-team'], '[redacted]');
   });
 });
 
@@ -131,7 +132,7 @@ describe('prompt', () => {
 
   test('an Anthropic request gets it as its system text, before its own', async () => {
     s.upstream.script(steps.json(200, {}));
-    const res = await post(s.gw.url, '/v1/messages', { model: 'c', max_tokens: 9, system: 'Be brief.', metadata: { plan: 'free' }, messages: [{ role: 'user', content: 'hi' }] }, { 'x-user-name': 'Bo' });
+    const res = await post(s.gw.url, '/v1/messages', { model: 'claude-haiku-4-5', max_tokens: 9, system: 'Be brief.', metadata: { plan: 'free' }, messages: [{ role: 'user', content: 'hi' }] }, { 'x-user-name': 'Bo' });
     assert.equal(res.status, 200);
     assert.equal(s.upstream.received.at(-1)!.json().system, 'You support Acme for Bo (gold tier, plan free).\n\nBe brief.');
   });

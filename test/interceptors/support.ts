@@ -39,9 +39,11 @@ export interface Setup {
 }
 
 /**
- * A gateway whose router `main` (the default) has `interceptors` (YAML list items, indented
- * under the key), against a fresh mock upstream `up`. `top` is spliced in after the
- * upstream (more upstreams, indented, or top-level keys); `routers` after `main`.
+ * A gateway whose routers have `interceptors` (YAML list items, indented under the key, as
+ * `defaults.interceptors`), against a fresh mock upstream: router `main` (the default)
+ * sends to it as OpenAI (`up`), router `anthropic` (model `claude-haiku-4-5`) as Anthropic
+ * (`claude`), so each caller's format reaches it untranslated. `top` is spliced in after
+ * the upstreams (more upstreams, indented, or top-level keys); `routers` after the two.
  */
 export async function setup(interceptors: string, extra: { routers?: string; top?: string; hooks?: Stage[]; features?: string } = {}): Promise<Setup> {
   const upstream = await MockUpstream.start();
@@ -51,13 +53,18 @@ version: 1
 logging: { level: info }
 upstreams:
   up: { provider: openai, url: ${upstream.url} }
+  claude: { provider: anthropic, url: ${upstream.url} }
 ${extra.top ?? ''}
+defaults:
+  interceptors:
+${interceptors}
 default_router: main
 routers:
   main:
     targets: [{ upstream: up }]
-${extra.features ? `    features: ${extra.features}\n` : ''}    interceptors:
-${interceptors}
+${extra.features ? `    features: ${extra.features}\n` : ''}  anthropic:
+    aliases: [claude-haiku-4-5]
+    targets: [{ upstream: claude }]
 ${extra.routers ?? ''}
 `;
   const gw = await startGateway(yaml, { logger: pino({ level: 'info' }, log.sink), hooks: extra.hooks });
