@@ -162,6 +162,8 @@ routers:
     assert.throws(() => loadConfigText(base('{ name: suport }')), /routers\.main\.interceptors\[0\]\.prompt\.name: unknown prompt "suport" \(<inline>:9:25\), did you mean "support"\?/);
     assert.throws(() => loadConfigText(base('{ name: support }')), /prompt "support" uses \{\{name\}\}, which neither prompts\.support\.variables nor this interceptor's variables declare/);
     assert.doesNotThrow(() => loadConfigText(base('{ name: support, variables: { name: Bo } }')));
+    const filter = base('{ name: support, variables: { name: Bo } }').replace('- prompt:', '- content_filter: { patterns: ["(unclosed"] }\n      - prompt:');
+    assert.throws(() => loadConfigText(filter), /content_filter\.patterns\[0\]: is not a valid JavaScript regular expression \(<inline>:9:38\)/);
   });
 });
 
