@@ -49,6 +49,8 @@ export const ERROR_CODES = {
   answer_rejected: { status: 502, type: 'api_error' },
   /** context_trimming: even the system prompt and the last user turn do not fit. */
   context_length_exceeded: { status: 400, type: 'invalid_request_error' },
+  /** An interceptor blocked the request or the answer; the message names the interceptor and the category, never the content. */
+  content_blocked: { status: 400, type: 'invalid_request_error' },
   internal_error: { status: 500, type: 'api_error' },
 } as const satisfies Record<string, CodeSpec>;
 

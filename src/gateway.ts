@@ -20,6 +20,7 @@ import { parseDuration } from './util/units.js';
 import { tokenMatches } from './server/admin-token.js';
 import { createStateStore, stateIdentity } from './state/create.js';
 import type { StateStore } from './state/store.js';
+import { hookModulePaths, loadHookModules, loadHookModulesSync, NO_HOOK_MODULES, sameHookModules, type HookModules } from './pipeline/hook-modules.js';
 import { injector, type Inject, type InjectedResponse, type InjectRequest } from './server/inject.js';
 import { Telemetry, telemetryIdentity } from './observability/telemetry.js';
 import { Webhooks } from './events/webhooks.js';
@@ -99,6 +100,8 @@ export class Gateway extends EventEmitter implements Runtime {
   readonly upgradeHandler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
   private live: Pipeline;
+  /** The modules the live config's `custom` interceptors use (reloaded with the config). */
+  private modules: HookModules = NO_HOOK_MODULES;
   /** Counters and caches, owned here so they outlive reloads; replaced only when `state:` changes. */
   private store: StateStore;
   private readonly now: () => number;
@@ -168,7 +171,8 @@ export class Gateway extends EventEmitter implements Runtime {
     try {
       this.telemetry = loaded.config.telemetry ? new Telemetry(loaded.config.telemetry) : null;
       this.webhooks = this.newWebhooks(loaded);
-      this.live = compile(loaded, this.compileFor(this.store, this.telemetry));
+      this.modules = loadHookModulesSync(hookModulePaths(loaded.config, loaded.source));
+      this.live = compile(loaded, { ...this.compileFor(this.store, this.telemetry), modules: this.modules });
     } catch (err) {
       void this.store.close();
       void this.telemetry?.close();
@@ -266,15 +270,17 @@ export class Gateway extends EventEmitter implements Runtime {
     return next;
   }
 
-  private reloadNow(source?: ConfigSource): ReloadResult {
+  private async reloadNow(source?: ConfigSource): Promise<ReloadResult> {
     if (source !== undefined) this.source = source;
     let pipeline: Pipeline;
+    let modules: HookModules;
     let store = this.store;
     let telemetry = this.telemetry;
     let webhooks = this.webhooks;
     try {
       const loaded = load(this.source, this.env);
-      if (loaded.hash === this.live.loaded.hash) {
+      modules = await loadHookModules(hookModulePaths(loaded.config, loaded.source), this.modules);
+      if (loaded.hash === this.live.loaded.hash && sameHookModules(modules, this.modules)) {
         this.reloadCounts.unchanged++;
         this.metrics.reloads.labels('unchanged').inc();
         return { changed: false, version: this.live.version, compileMs: 0 };
@@ -286,7 +292,7 @@ export class Gateway extends EventEmitter implements Runtime {
           telemetry = loaded.config.telemetry ? new Telemetry(loaded.config.telemetry) : null;
         }
         if (JSON.stringify(loaded.config.webhooks ?? []) !== JSON.stringify(before.webhooks ?? [])) webhooks = this.newWebhooks(loaded);
-        pipeline = compile(loaded, this.compileFor(store, telemetry));
+        pipeline = compile(loaded, { ...this.compileFor(store, telemetry), modules });
       } catch (err) {
         if (store !== this.store) void store.close();
         if (telemetry !== this.telemetry) void telemetry?.close();
@@ -305,6 +311,7 @@ export class Gateway extends EventEmitter implements Runtime {
     }
     const previous = this.live;
     this.live = pipeline;
+    this.modules = modules;
     if (store !== this.store) {
       const old = this.store;
       this.store = store;

@@ -8,7 +8,10 @@
  * - a router with `response_prefetch` has a cache to warm (`cache` or `semantic_cache`);
  * - `features.context_compression` names an existing `router` and `prompt`;
  * - `state.redis` names exactly one of `url`, `nodes`, `sentinels`;
- * - `features.mcp_tools.servers` name entries of `mcp_servers`.
+ * - `features.mcp_tools.servers` name entries of `mcp_servers`;
+ * - interceptors name what exists: a `prompt` a template of `prompts` whose every variable is
+ *   declared, `ab_test` variants and `semantic_classifier` classes a router of the file and a
+ *   target upstream of their own router.
  * Runs on whatever the file holds (also when the schema found errors), so it only looks
  * at values of the expected types.
  */
@@ -17,6 +20,7 @@ import { toPointer, type DataPath } from './positions.js';
 import { REDACTED } from './redact.js';
 import { closest } from './suggest.js';
 import type { CheckContext } from './validate.js';
+import { templateVariables } from '../util/template.js';
 
 type Obj = Record<string, unknown>;
 
@@ -115,6 +119,7 @@ export function checkReferences(config: unknown, { locator, fromEnv, failed }: C
       issues.push(locator.issue(own ? ['routers', name, 'features', 'response_prefetch'] : ['defaults', 'features', 'response_prefetch'], `router "${name}" has response_prefetch but no cache or semantic_cache to warm`));
     }
   }
+  checkInterceptors(config, routers, issues, { locator, fromEnv, failed, unknown, show });
 
   const redis = isObject(config.state) && isObject(config.state.redis) ? config.state.redis : null;
   if (redis) {
@@ -142,4 +147,70 @@ export function checkReferences(config: unknown, { locator, fromEnv, failed }: C
     }
   }
   return issues;
+}
+
+interface InterceptorCheck extends CheckContext {
+  unknown(path: DataPath, what: string, value: string, names: string[]): void;
+  show(value: string, path: DataPath): string;
+}
+
+/** The interceptor lists of the file: each router's own, and the defaults' (used by routers without their own). */
+function interceptorLists(config: Obj, routers: [string, unknown][]): { path: DataPath; items: unknown[]; targets: string[][] }[] {
+  const out: { path: DataPath; items: unknown[]; targets: string[][] }[] = [];
+  const targetsOf = (router: unknown): string[] =>
+    isObject(router) && Array.isArray(router.targets) ? router.targets.flatMap((t) => (isObject(t) && typeof t.upstream === 'string' ? [t.upstream] : [])) : [];
+  const inheriting: string[][] = [];
+  for (const [name, router] of routers) {
+    if (isObject(router) && Array.isArray(router.interceptors)) out.push({ path: ['routers', name, 'interceptors'], items: router.interceptors, targets: [targetsOf(router)] });
+    else inheriting.push(targetsOf(router));
+  }
+  const defaults = isObject(config.defaults) ? config.defaults.interceptors : undefined;
+  if (Array.isArray(defaults)) out.push({ path: ['defaults', 'interceptors'], items: defaults, targets: inheriting });
+  return out;
+}
+
+function checkInterceptors(config: Obj, routers: [string, unknown][], issues: ConfigIssue[], check: InterceptorCheck): void {
+  const prompts = isObject(config.prompts) ? config.prompts : {};
+  const routerNames = routers.map(([name]) => name);
+  for (const list of interceptorLists(config, routers)) {
+    list.items.forEach((item, i) => {
+      if (!isObject(item)) return;
+      const at: DataPath = [...list.path, i];
+      if (isObject(item.prompt) && typeof item.prompt.name === 'string') checkPrompt(item.prompt, [...at, 'prompt'], prompts, issues, check);
+      const routes: [DataPath, Obj][] = [];
+      if (isObject(item.ab_test) && Array.isArray(item.ab_test.variants)) {
+        item.ab_test.variants.forEach((v, j) => isObject(v) && routes.push([[...at, 'ab_test', 'variants', j], v]));
+      }
+      if (isObject(item.semantic_classifier) && isObject(item.semantic_classifier.classes)) {
+        for (const [name, c] of Object.entries(item.semantic_classifier.classes)) if (isObject(c)) routes.push([[...at, 'semantic_classifier', 'classes', name], c]);
+      }
+      for (const [path, route] of routes) {
+        if (typeof route.router === 'string' && !routerNames.includes(route.router)) check.unknown([...path, 'router'], 'router', route.router, routerNames);
+        if (typeof route.target !== 'string' || check.failed.has(toPointer([...path, 'target']))) continue;
+        const target = route.target;
+        const missing = list.targets.find((targets) => !targets.includes(target));
+        if (missing) {
+          issues.push(check.locator.issue([...path, 'target'], `${check.show(target, [...path, 'target'])} is not an upstream of this router's targets (${missing.join(', ')})`, { suggestion: closest(target, missing) }));
+        }
+      }
+    });
+  }
+}
+
+/** A `prompt` interceptor names a template of `prompts`, and every `{{variable}}` it uses is declared. */
+function checkPrompt(item: Obj, path: DataPath, prompts: Obj, issues: ConfigIssue[], check: InterceptorCheck): void {
+  const name = item.name as string;
+  const prompt = prompts[name];
+  if (!isObject(prompt)) return check.unknown([...path, 'name'], 'prompt', name, Object.keys(prompts));
+  if (typeof prompt.template !== 'string') return;
+  const declared = new Set([...Object.keys(isObject(prompt.variables) ? prompt.variables : {}), ...Object.keys(isObject(item.variables) ? item.variables : {})]);
+  const missing = templateVariables(prompt.template).filter((v) => !declared.has(v));
+  if (missing.length) {
+    issues.push(
+      check.locator.issue(
+        [...path, 'name'],
+        `prompt "${name}" uses ${missing.map((v) => `{{${v}}}`).join(', ')}, which neither prompts.${name}.variables nor this interceptor's variables declare`,
+      ),
+    );
+  }
 }

@@ -7,6 +7,7 @@
  * - `{ "$ref": "#/$defs/duration" }`, `#/$defs/size`, `#/$defs/name`, `#/$defs/http_url`,
  *   `#/$defs/host_port`: the shared string formats (error messages use their title and examples).
  * - `"x-secret": true` on a property whose value is a credential: it is redacted in /config and logs.
+ * - `"x-regex": true` on a string that must be a valid regular expression.
  * - a `description` on every property and `additionalProperties: false` on every object.
  */
 import { DURATION_PATTERN, SIZE_PATTERN } from '../util/units.js';
@@ -20,10 +21,10 @@ import { EVENT_TYPES } from '../events/events.js';
 
 export const SCHEMA_ID = 'https://sidegate.dev/schemas/gateway.schema.json';
 
-import { KIND_KEYWORD, SECRET_KEYWORD } from './schema-keywords.js';
+import { KIND_KEYWORD, REGEX_KEYWORD, SECRET_KEYWORD } from './schema-keywords.js';
 import { tenancyDefs, tenancyProperties } from './tenancy-schema.js';
 
-export { KIND_KEYWORD, SECRET_KEYWORD };
+export { KIND_KEYWORD, REGEX_KEYWORD, SECRET_KEYWORD };
 
 export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
 const PORT = '([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])';
@@ -502,6 +503,36 @@ function tenantDefs(): Record<string, SchemaFragment> {
 }
 
 /** The features and interceptors the schema is built from, by name: what a precompiled validator was made for. */
+/** A map of template variables: a text, or where each request's value comes from. */
+function promptVariablesDef(): SchemaFragment {
+  return {
+    description: 'Template variables by name: a text, `{ header: <name> }` (that request header) or `{ body: <field> }` (a body field; dots reach into objects). The last two are read by the `prompt` interceptor on each request.',
+    type: 'object',
+    maxProperties: 100,
+    propertyNames: { $ref: '#/$defs/name' },
+    additionalProperties: {
+      description: 'A variable\'s value.',
+      anyOf: [
+        { title: 'a text', type: 'string', maxLength: 10_000 },
+        {
+          title: '{ header: <name> }',
+          type: 'object',
+          additionalProperties: false,
+          required: ['header'],
+          properties: { header: { description: 'The request header whose value is used.', type: 'string', pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' } },
+        },
+        {
+          title: '{ body: <field> }',
+          type: 'object',
+          additionalProperties: false,
+          required: ['body'],
+          properties: { body: { description: 'The body field whose value (a string or a number) is used, e.g. `metadata.plan`.', type: 'string', pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$' } },
+        },
+      ],
+    },
+  };
+}
+
 export function registryNames(): string {
   return `${FEATURES.map((f) => f.name).join(',')};${INTERCEPTORS.map((i) => i.name).join(',')}`;
 }
@@ -692,7 +723,11 @@ export function gatewaySchema(): Record<string, unknown> {
       ),
       routers: namedMap('router', 'The routes, by name (at least one). A request\'s `model` selects a router by name or alias.'),
       prompts: {
-        description: 'Prompt templates by name, for the features and interceptors that name one (e.g. `context_compression.prompt`). `{{name}}` placeholders are filled from `variables`.',
+        description:
+          'Prompt templates by name, for the features and interceptors that name one (`context_compression.prompt`, the `prompt` ' +
+          'interceptor). `{{name}}` placeholders are filled from `variables`: a text from the config, or (for the `prompt` ' +
+          'interceptor) a value read from each request (`{ header: x-user-name }`, `{ body: metadata.plan }`). A variable the ' +
+          'interceptor\'s template uses but nothing declares is a config error; one a request lacks is a 400, never a blank.',
         type: 'object',
         maxProperties: 1000,
         propertyNames: { $ref: '#/$defs/name' },
@@ -703,13 +738,7 @@ export function gatewaySchema(): Record<string, unknown> {
           required: ['template'],
           properties: {
             template: { description: 'The prompt text, with `{{name}}` placeholders (at most 100000 characters).', type: 'string', minLength: 1, maxLength: 100_000 },
-            variables: {
-              description: 'Default values of the placeholders, by name.',
-              type: 'object',
-              maxProperties: 100,
-              propertyNames: { $ref: '#/$defs/name' },
-              additionalProperties: { description: 'A placeholder value.', type: 'string', maxLength: 10_000 },
-            },
+            variables: { $ref: '#/$defs/prompt_variables', description: 'Values of the placeholders, by name; a `prompt` interceptor may override them.' },
           },
         },
       },
@@ -738,6 +767,6 @@ export function gatewaySchema(): Record<string, unknown> {
       ...tenancyProperties(),
       mcp_servers: mcpServersSchema(),
     },
-    $defs: { ...baseDefs(), ...tenantDefs(), features: featuresDef(), interceptors: interceptorsDef() },
+    $defs: { ...baseDefs(), ...tenantDefs(), features: featuresDef(), interceptors: interceptorsDef(), prompt_variables: promptVariablesDef() },
   };
 }

@@ -40,6 +40,16 @@ export type FeaturesConfig = Record<string, unknown>;
 /** One list item: a single-key map `{ <interceptor name>: <its config> }`. */
 export type InterceptorItem = Record<string, unknown>;
 
+/** A template variable: a text, or where each request's value comes from. */
+export type PromptVariable = string | { header: string } | { body: string };
+
+/** A prompt template (`prompts:`): `{{name}}` placeholders filled from `variables`. */
+export interface PromptConfig {
+  template: string;
+  variables?: Record<string, PromptVariable>;
+  description?: string;
+}
+
 export interface RouterConfig {
   aliases?: string[];
   strategy?: StrategyName;
@@ -113,11 +123,6 @@ export interface LoggingConfig {
   access?: boolean;
 }
 
-/** A prompt template (`prompts:`): `{{name}}` placeholders filled from `variables` and the user's. */
-export interface PromptConfig {
-  template: string;
-  variables?: Record<string, string>;
-}
 
 export interface TelemetryConfig {
   otlp: { url: string; headers?: Record<string, string>; protocol?: 'http/protobuf' | 'http/json'; timeout?: string };

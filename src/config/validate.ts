@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import type { Ajv2020, AnySchemaObject, ErrorObject, KeywordCxt, Options, ValidateFunction } from 'ajv/dist/2020.js';
 import type { ConfigIssue } from './load.js';
 import { REGISTRIES, validate as precompiled } from './precompiled-validator.js';
-import { gatewaySchema, KIND_KEYWORD, registryNames, SCHEMA_ID, SECRET_KEYWORD } from './schema.js';
+import { gatewaySchema, KIND_KEYWORD, REGEX_KEYWORD, registryNames, SCHEMA_ID, SECRET_KEYWORD } from './schema.js';
 import { pathFromPointer, toPointer, valueAt, type Locator } from './positions.js';
 import { closest } from './suggest.js';
 import { REDACTED, redactUrl } from './redact.js';
@@ -47,6 +47,21 @@ export function newAjv(options: Options = {}): Ajv2020 {
     },
   });
   instance.addKeyword({ keyword: KIND_KEYWORD, schemaType: 'string' });
+  instance.addKeyword({
+    keyword: REGEX_KEYWORD,
+    type: 'string',
+    schemaType: 'boolean',
+    error: { message: 'is not a valid JavaScript regular expression' },
+    code(cxt: KeywordCxt) {
+      if (cxt.schema !== true) return;
+      const valid = cxt.gen.let('valid', true);
+      cxt.gen.try(
+        () => cxt.gen.code(_`new RegExp(${cxt.data})`),
+        () => cxt.gen.assign(valid, false),
+      );
+      cxt.pass(valid);
+    },
+  });
   return instance;
 }
 

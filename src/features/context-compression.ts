@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { Counter } from 'prom-client';
 import { answerOfBody, isSystemMessage, lastUserGroup, messagesOf, transcript, turnGroups, type Json, type TurnGroup } from '../formats/conversation.js';
 import type { Logger } from '../observability/logger.js';
+import type { PromptVariable } from '../config/types.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { INJECT_DEPTH_HEADER, type Inject } from '../server/inject.js';
 import { slot } from '../pipeline/slot.js';
@@ -31,8 +32,12 @@ const DEFAULT_PROMPT =
   'open question and instruction the user gave; drop pleasantries. Write plain prose, at most a few paragraphs.';
 
 /** A template with its variables filled; `{{conversation}}` stays for the transcript. */
-function fillTemplate(template: string, variables: Readonly<Record<string, string>>): string {
-  return template.replace(PLACEHOLDER, (whole, name: string) => (name === 'conversation' ? whole : (variables[name] ?? '')));
+function fillTemplate(template: string, variables: Readonly<Record<string, PromptVariable>>): string {
+  // Only texts: a variable read from a request (`{ header }`, `{ body }`) has no value for a summary.
+  return template.replace(PLACEHOLDER, (whole, name: string) => {
+    const value = variables[name];
+    return name === 'conversation' ? whole : typeof value === 'string' ? value : '';
+  });
 }
 
 interface Compressed {

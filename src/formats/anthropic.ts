@@ -1,5 +1,6 @@
 import type { GatewayError } from '../errors.js';
 import type { WireFormat } from './format.js';
+import { anthropicAnswerText, anthropicEventText, anthropicRequestText } from './anthropic-text.js';
 
 /**
  * Anthropic's error types by HTTP status (its API reference, "Errors"). Other 4xx are
@@ -30,7 +31,7 @@ function body(error: GatewayError, status: number, requestId: string): string {
 }
 
 /** Anthropic's Messages API: `{"type":"error","error":{"type","message"}}`, 529 for overloaded. */
-export const ANTHROPIC_FORMAT: WireFormat = Object.freeze({
+export const ANTHROPIC_FORMAT: WireFormat = Object.freeze<WireFormat>({
   name: 'anthropic',
   jsonEndpoints: new Set(['/v1/messages', '/v1/messages/count_tokens']),
   renderError(error: GatewayError, requestId: string) {
@@ -39,5 +40,15 @@ export const ANTHROPIC_FORMAT: WireFormat = Object.freeze({
   },
   errorEvent(error: GatewayError, requestId: string) {
     return Buffer.from(`event: error\ndata: ${body(error, statusFor(error.status), requestId)}\n\n`);
+  },
+  requestText: anthropicRequestText,
+  answerText: anthropicAnswerText,
+  eventText: anthropicEventText,
+  addSystemText(body, text) {
+    if (!Array.isArray(body.messages)) return false;
+    const system = body.system;
+    if (Array.isArray(system)) system.unshift({ type: 'text', text });
+    else body.system = typeof system === 'string' && system ? `${text}\n\n${system}` : text;
+    return true;
   },
 });

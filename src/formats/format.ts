@@ -1,4 +1,5 @@
 import type { GatewayError } from '../errors.js';
+import type { EventText, TextPart } from './text.js';
 
 /** The wire formats a caller may speak, and an upstream may: the inbound path decides the caller's. */
 export type ApiFormat = 'openai' | 'anthropic';
@@ -21,4 +22,16 @@ export interface WireFormat {
   renderError(error: GatewayError, requestId: string): RenderedError;
   /** The final SSE event of a stream that failed after it started. */
   errorEvent(error: GatewayError, requestId: string): Buffer;
+  /** Every text of a parsed request body the model will read, with its role and a setter. */
+  requestText(body: Record<string, unknown>): TextPart[];
+  /** The texts of a parsed JSON answer, with setters. */
+  answerText(body: unknown): TextPart[];
+  /** The texts of one parsed stream event (its `data:` JSON): deltas of growing texts, and whole texts. */
+  eventText(value: unknown): EventText;
+  /**
+   * Puts `text` first among the request's system instructions (a system message, the
+   * Responses `instructions`, Anthropic's `system`); false when this kind of request has
+   * no place for one (embeddings, completions).
+   */
+  addSystemText(body: Record<string, unknown>, text: string): boolean;
 }

@@ -4,10 +4,10 @@ import type { CompiledTarget } from './compiled.js';
 import type { AttemptRecord, RequestContext } from './context.js';
 import type { Attempt } from './stage.js';
 
-/** Sends the target's model (or the caller's, when the target rewrites nothing). */
+/** Sends a stage's model override, else the target's model, else the caller's. */
 export function applyModel(ctx: RequestContext, target: CompiledTarget): void {
   if (ctx.body === undefined) return;
-  const model = target.model ?? ctx.requestedModel;
+  const model = ctx.modelOverride ?? target.model ?? ctx.requestedModel;
   if (model !== undefined && ctx.body.model !== model) {
     ctx.body.model = model;
     ctx.bodyChanged = true;

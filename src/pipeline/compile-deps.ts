@@ -30,6 +30,8 @@ export interface CompileDeps {
    * by it, so changing a router's targets never serves the old targets' answers.
    */
   readonly routerFingerprint: string;
+  /** The exports of a module a `custom` interceptor names (loaded before compiling; see hook-modules.ts). */
+  readonly hookModule: (spec: string) => unknown;
   /** The pipeline's embedders (`embedder: local` or `{ upstream, model }`), shared by every feature naming the same one. */
   readonly embedders: Embedders;
   /**

@@ -30,6 +30,8 @@ import type { Telemetry } from '../observability/telemetry.js';
 import { NO_EVENTS, type EventSink } from '../events/events.js';
 import { Tenancy } from '../tenancy/tenancy.js';
 import { McpServers } from '../mcp/servers.js';
+import { hookModulePath, NO_HOOK_MODULES } from './hook-modules.js';
+import type { HookModules } from './hook-modules.js';
 
 export interface CompileOptions {
   readonly logger: Logger;
@@ -42,6 +44,8 @@ export interface CompileOptions {
   readonly state?: StateStore;
   /** The clock (epoch ms); default Date.now. */
   readonly now?: () => number;
+  /** The modules `custom` interceptors name, loaded beforehand (hook-modules.ts); none by default. */
+  readonly modules?: HookModules;
   /** Runs a request through the gateway in process; absent when no gateway runs (`sidegate explain`). */
   readonly inject?: Inject;
   /** The gateway's OpenTelemetry exporters, when `telemetry` is configured. */
@@ -112,8 +116,15 @@ function compileRouter(
     Object.freeze({ index, upstream: upstreams.get(t.upstream)!, model: t.model ?? null, weight: t.weight ?? 1 }),
   );
   const routerFingerprint = createHash('sha256').update(JSON.stringify(config.targets)).digest('hex').slice(0, 16);
+  const modules = options.modules ?? NO_HOOK_MODULES;
+  const hookModule = (spec: string): unknown => {
+    const path = hookModulePath(spec, loaded.source);
+    const module = modules.get(path);
+    if (!module) throw new Error(`custom: module ${path} was not loaded before compiling`);
+    return module.exports;
+  };
   const { tenancy: _tenancy, ...common } = shared;
-  const deps: CompileDeps = { routerName: name, targets, logger: options.logger, metrics: options.metrics, routerFingerprint, ...common };
+  const deps: CompileDeps = { routerName: name, targets, logger: options.logger, metrics: options.metrics, routerFingerprint, hookModule, ...common };
   const explain: string[] = [];
 
   const builtins: PlacedStage[] = [{ stage: STREAM_USAGE, order: STAGE_ORDER.stream_usage }];
@@ -134,7 +145,8 @@ function compileRouter(
     const module = INTERCEPTORS.find((m) => m.name === iname);
     if (!module) throw new Error(`routers.${name}.interceptors: no interceptor "${iname}"`);
     const stage = module.create(item[iname], deps);
-    builtins.push({ stage, order: STAGE_ORDER.interceptors + i });
+    // A custom module's own `priority` may place it anywhere on the line (before rate_limit…).
+    builtins.push({ stage, order: stage.priority ?? STAGE_ORDER.interceptors + i });
     described.set(stage, `interceptor ${iname}: ${module.describe(item[iname])}`);
   });
 

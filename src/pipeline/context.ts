@@ -106,6 +106,13 @@ export class RequestContext {
   error: GatewayError | null = null;
   /** The request's OpenTelemetry span, when `telemetry` is configured (else null, and nothing is traced). */
   trace: RequestSpan | null = null;
+  /**
+   * A model that wins over the targets' own (an A/B variant's, a classifier's): set by a
+   * request-side stage, sent to whichever target is tried.
+   */
+  modelOverride: string | undefined = undefined;
+  /** The router a request-side stage sent this request on to (see `reroute`), until the gateway moves it there. */
+  nextRouter: string | null = null;
   private deadlineTimer: NodeJS.Timeout | null = null;
   /** Per-request stage state by typed slot, created on first use. */
   private slots: Map<Slot<unknown>, unknown> | null = null;
@@ -169,6 +176,22 @@ export class RequestContext {
   note(name: string, value: unknown): void {
     (this.notes ??= {})[name] = value;
   }
+
+  /**
+   * Sends the request on to another router of the pipeline (an A/B variant, a classifier's
+   * route): the current router's remaining request stages are skipped and the other
+   * router's stages run from the start. A request moves once; false when it already did
+   * (or `name` is the router it is on).
+   */
+  reroute(name: string): boolean {
+    if (this.rerouted || this.router?.name === name || !this.pipeline.routers.has(name)) return false;
+    this.rerouted = true;
+    this.nextRouter = name;
+    this.note('rerouted_from', this.router?.name ?? null);
+    return true;
+  }
+
+  private rerouted = false;
 
   markBodyChanged(): void {
     this.bodyChanged = true;

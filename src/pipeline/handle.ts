@@ -11,6 +11,7 @@ import { isJsonEndpoint, parseRoute } from './route.js';
 import { finishRequest } from './finish.js';
 import { applyModel } from './call.js';
 import { beginTrace } from './tracing.js';
+import type { LocalReply } from './stage.js';
 
 /** What the request path needs from the gateway that owns it. */
 export interface Runtime {
@@ -71,6 +72,16 @@ export function routerFor(pipeline: Pipeline, pinned: string | null, model: unkn
   return router;
 }
 
+/** The request side of one router: authenticate, then onRequest; a LocalReply stops it. */
+async function requestSide(ctx: RequestContext, router: CompiledRouter): Promise<LocalReply | undefined> {
+  const phases = router.phases;
+  if (phases.authenticate) {
+    const reply = await runRequestPhase(phases.authenticate, ctx);
+    if (reply || ctx.nextRouter !== null) return reply;
+  }
+  return phases.onRequest ? runRequestPhase(phases.onRequest, ctx) : undefined;
+}
+
 async function run(ctx: RequestContext): Promise<void> {
   const pipeline = ctx.pipeline;
   const route = parseRoute(ctx.req.url ?? '/');
@@ -89,18 +100,18 @@ async function run(ctx: RequestContext): Promise<void> {
   } else {
     checkDeclaredLength(ctx.req, pipeline.maxBody);
   }
-  const router = routerFor(pipeline, route.pinned, model);
+  let router = routerFor(pipeline, route.pinned, model);
   ctx.router = router;
+  let reply = await requestSide(ctx, router);
+  if (ctx.nextRouter !== null) {
+    // A stage sent the request on: the other router's stages run from the start (once).
+    router = pipeline.routers.get(ctx.nextRouter)!;
+    ctx.nextRouter = null;
+    ctx.router = router;
+    reply = await requestSide(ctx, router);
+  }
   const phases = router.phases;
-
-  if (phases.authenticate) {
-    const reply = await runRequestPhase(phases.authenticate, ctx);
-    if (reply) return respondLocal(ctx, reply, phases);
-  }
-  if (phases.onRequest) {
-    const reply = await runRequestPhase(phases.onRequest, ctx);
-    if (reply) return respondLocal(ctx, reply, phases);
-  }
+  if (reply) return respondLocal(ctx, reply, phases);
   ctx.candidates = router.candidates(ctx);
   let upstream;
   try {

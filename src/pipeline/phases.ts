@@ -134,6 +134,7 @@ export function composeCall(stages: readonly PlacedStage[], base: UpstreamCall):
 /**
  * Runs request-side handlers in order (a synchronous one is not awaited); returns the
  * first LocalReply, if any stops the request, and notes where on the line it was made.
+ * A handler that sent the request to another router (`ctx.reroute`) ends the phase too.
  */
 export async function runRequestPhase(handlers: readonly Placed<RequestHandler>[], ctx: RequestContext): Promise<LocalReply | undefined> {
   for (const handler of handlers) {
@@ -143,6 +144,7 @@ export async function runRequestPhase(handlers: readonly Placed<RequestHandler>[
       ctx.replyDepth = handler.order;
       return reply;
     }
+    if (ctx.nextRouter !== null) return undefined;
   }
   return undefined;
 }

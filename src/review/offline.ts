@@ -8,6 +8,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { compile } from '../pipeline/compile.js';
+import { hookModulePaths, loadHookModulesSync } from '../pipeline/hook-modules.js';
 import type { Pipeline } from '../pipeline/compiled.js';
 import { createMockProvider, type MockOptions } from '../providers/mock.js';
 import type { ProviderFactory } from '../providers/provider.js';
@@ -38,6 +39,7 @@ export function compileOffline(loaded: LoadedConfig): Pipeline {
       providers: offlineProviders(),
       state: new MemoryStore(),
       offline: true,
+      modules: loadHookModulesSync(hookModulePaths(loaded.config, loaded.source)),
     });
   } catch (err) {
     const names = loaded.placeholders.map((p) => `\${${p.name}} at ${p.path}`);

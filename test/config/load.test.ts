@@ -174,14 +174,14 @@ describe('validation', () => {
         '  chat:',
         '    targets: []',
         '    features: { teleport: { attempts: 2 } }',
-        '    interceptors: [ { pii_detector: {} } ]',
+        '    interceptors: [ { pii_detecter: {} } ]',
         '  fast: []',
       ),
       [
         'version: must be 1 (got the number 2) (gateway.yaml:1:10)',
         'routers.chat.targets: must list at least one item (gateway.yaml:6:14)',
         `routers.chat.features: unknown feature "teleport"; expected one of: ${FEATURES.map((f) => f.name).sort().join(', ')} (gateway.yaml:7:17)`,
-        'routers.chat.interceptors[0]: unknown interceptor "pii_detector"; this build has no interceptors (gateway.yaml:8:23)',
+        'routers.chat.interceptors[0]: unknown interceptor "pii_detecter" (gateway.yaml:8:23), did you mean "pii_detector"?',
         'routers.fast: must be a map (got a list) (gateway.yaml:9:9)',
       ],
     );
