@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { chunk, steps } from '../support/mock-upstream.js';
+import { chunk, eventually, steps } from '../support/mock-upstream.js';
 import type { Running } from '../support/gateway.js';
 import { backendFixture, Clock, featureYaml, REDIS_SKIP } from '../support/redis.js';
 import { periodOf } from '../../src/features/budget.js';
@@ -53,6 +53,7 @@ for (const backend of ['memory', 'redis'] as const) {
       });
       assert.equal(fx.upstream.received.length, calls + 2, 'refused before any upstream call');
 
+      await eventually('the crossing request settled', async () => ((await (await fetch(`${gw.adminUrl}/stats`)).json()) as any).routers.main.budget.spenders.main.reserved_usd === 0);
       const stats = ((await (await fetch(`${gw.adminUrl}/stats`)).json()) as any).routers.main.budget;
       assert.equal(stats.usd, 10);
       assert.equal(stats.resets_at, '2025-01-16T00:00:00.000Z');
@@ -68,8 +69,10 @@ for (const backend of ['memory', 'redis'] as const) {
       assert.equal(await status(gw.url), 429, 'still the same day');
       clock.t = Date.UTC(2025, 0, 16, 0, 0);
       assert.equal(await status(gw.url), 200, 'a new day, a new budget');
-      const after = ((await (await fetch(`${gw.adminUrl}/stats`)).json()) as any).routers.main.budget;
-      assert.deepEqual(after.spenders.main, { spend_usd: 8, reserved_usd: 0, remaining_usd: 2 });
+      // The answer is settled once the client has it (onDone): wait for that, then check.
+      const spender = async (): Promise<any> => ((await (await fetch(`${gw.adminUrl}/stats`)).json()) as any).routers.main.budget.spenders.main;
+      await eventually('the new day request settled', async () => (await spender()).reserved_usd === 0);
+      assert.deepEqual(await spender(), { spend_usd: 8, reserved_usd: 0, remaining_usd: 2 });
     });
 
     test('streamed responses are charged too (usage asked for, and hidden)', async () => {
