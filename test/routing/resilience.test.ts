@@ -64,7 +64,7 @@ routers:
   idle:
     targets: [{ upstream: a }]
     features:
-      timeout: { idle: 150ms }
+      timeout: { idle: 400ms }
   total:
     targets: [{ upstream: a }]
     features:
@@ -179,7 +179,7 @@ routers:
     a.script(async (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(`data: ${JSON.stringify(chunk('gpt-4o', 'one'))}\n\n`);
-      await sleep(1000);
+      await sleep(2000); // well past the idle limit, even on a loaded machine
       res.end();
     });
     const res = await chat(gw, 'idle', { stream: true });
