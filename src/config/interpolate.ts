@@ -64,7 +64,7 @@ export function interpolateString(text: string, env: NodeJS.ProcessEnv, options:
     out += text.slice(i, at);
     const close = text.indexOf('}', at + 2);
     if (close === -1) {
-      result.errors.push(`unclosed "\${" in "${text}" (write "$\${" for a literal "\${")`);
+      result.errors.push('unclosed "${" (write "$${" for a literal "${")'); // the text is not echoed: it may hold a credential
       i = text.length;
       break;
     }

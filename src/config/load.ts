@@ -2,12 +2,13 @@
  * gateway.yaml → a validated, frozen GatewayConfig, or a ConfigError listing every problem
  * with its YAML path and line:column.
  *
- * Pipeline: parse (yaml, one document) → `${VAR}` interpolation on the YAML tree →
- * schema validation (ajv, compiled once per process) → reference checks → deep freeze.
- * Synchronous and cheap enough to call on every reload.
+ * Pipeline: size check → parse (yaml, one document) → expanded-size check (aliases) →
+ * `${VAR}` interpolation on the YAML tree → schema validation (ajv, compiled once per
+ * process) → reference checks → deep freeze. Synchronous; a running gateway calls it on
+ * a worker thread (load-worker.ts), so a large or hostile file never stalls requests.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { GatewayConfig } from './types.js';
@@ -19,6 +20,7 @@ import { redactConfig } from './redact.js';
 import type { KeyConfig } from './types.js';
 import { keysFilePath, loadKeysFile } from './keys-file.js';
 import { checkTenancy, type PlacedKey } from './tenancy-references.js';
+import { expandedSize, MAX_ALIAS_COUNT, MAX_CONFIG_BYTES, MAX_CONFIG_VALUES, tooLargeMessage } from './limits.js';
 
 export interface ConfigIssue {
   /** The YAML path, `routers.chat.targets[1].upstream`; '' for the file as a whole. */
@@ -95,9 +97,17 @@ export function loadConfigText(
   env: NodeJS.ProcessEnv = process.env,
   options: LoadOptions = {},
 ): LoadedConfig {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_CONFIG_BYTES) throw new ConfigError([{ path: '', message: tooLargeMessage(bytes), source }]);
   const hash = createHash('sha256').update(text).digest('hex');
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  } catch (error) {
+    if (error instanceof RangeError) throw tooDeep(source); // nesting deep enough to exhaust the parser's stack
+    throw error;
+  }
   const locator = new Locator(doc, lineCounter, source);
 
   if (doc.errors.length > 0) {
@@ -117,10 +127,22 @@ export function loadConfigText(
     throw new ConfigError([{ path: '', message: 'the config is empty; it needs at least version, upstreams and routers', source }]);
   }
 
+  let values: number;
+  try {
+    values = expandedSize(doc);
+  } catch (error) {
+    if (error instanceof RangeError) throw tooDeep(source);
+    throw error;
+  }
+  if (values > MAX_CONFIG_VALUES) {
+    throw new ConfigError([
+      { path: '', message: `the config expands to more than ${MAX_CONFIG_VALUES} values (YAML aliases repeat what they name); the limit is ${MAX_CONFIG_VALUES}`, source },
+    ]);
+  }
   const interpolation = interpolateDocument(doc, env, locator, options);
   let data: unknown;
   try {
-    data = doc.toJS();
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (error) {
     throw new ConfigError([...interpolation.issues, { path: '', message: `cannot read the YAML: ${(error as Error).message}`, source }]);
   }
@@ -154,12 +176,24 @@ export function loadConfigText(
   return Object.freeze({ config: deepFreeze(config), source, hash: fullHash, redacted, placeholders, keys: keys && deepFreeze(keys), keysFile });
 }
 
-/** Read and load a config file. Throws ConfigError, also when the file cannot be read. */
+function tooDeep(source: string): ConfigError {
+  return new ConfigError([{ path: '', message: 'the config nests too deeply to be read', source }]);
+}
+
+/** Read and load a config file. Throws ConfigError, also when the file cannot be read or is over the size limit. */
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): LoadedConfig {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    const fd = openSync(path, 'r');
+    try {
+      const { size } = fstatSync(fd);
+      if (size > MAX_CONFIG_BYTES) throw new ConfigError([{ path: '', message: tooLargeMessage(size), source: path }]);
+      text = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     throw new ConfigError([{ path: '', message: `cannot read the config file: ${(error as Error).message}`, source: path }]);
   }
   return loadConfigText(text, path, env, options);

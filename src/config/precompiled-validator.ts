@@ -3,34 +3,35 @@
  * The gateway schema compiled by ajv into standalone code; called with a ValidationContext as `this`. */
 import runtime_equal from 'ajv/dist/runtime/equal.js';
 import runtime_ucs2length from 'ajv/dist/runtime/ucs2length.js';
-export const REGISTRIES = "rate_limit,budget,cache,semantic_cache,response_fingerprinting,semantic_memory,response_prefetch,request_coalescing,retry,fallback,timeout,hedging,health_check,structured_output,quality_gate,context_trimming,token_optimization,context_compression,prompt_caching,cost_aware_routing,payload_log,mcp_tools;pii_detector,content_filter,prompt_guard,prompt_shield,semantic_classifier,ab_test,transform,prompt,custom";
+export const REGISTRIES = "rate_limit,budget,cache,semantic_cache,response_fingerprinting,semantic_memory,response_prefetch,request_coalescing,retry,fallback,timeout,hedging,health_check,structured_output,quality_gate,context_trimming,token_optimization,context_compression,prompt_caching,cost_aware_routing,payload_log,mcp_tools;";
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sidegate.dev/schemas/gateway.schema.json","title":"sidegate gateway configuration","description":"gateway.yaml: the one configuration file of the sidegate AI gateway. `${VAR}` and `${VAR:-default}` in any value read the environment at load time (`$${` writes a literal `${`).","type":"object","additionalProperties":false,"required":["version","upstreams","routers"],"properties":{"version":{"description":"The config format version. Always `1`.","const":1},"server":{"description":"The listeners.","type":"object","additionalProperties":false,"properties":{"listen":{"$ref":"#/$defs/host_port","description":"Where the data plane listens: the apps' base URL is `http://<listen>/v1`. Default `127.0.0.1:8080`; port 0 picks a free port.","default":"127.0.0.1:8080"},"admin":{"description":"Where the admin listener (`/healthz`, `/readyz`, `/metrics`, `/stats`, `/config`) listens, or `false` for none. Default `127.0.0.1:9090`.","default":"127.0.0.1:9090","anyOf":[{"title":"a host:port like 127.0.0.1:9090","$ref":"#/$defs/host_port"},{"title":"false (no admin listener)","const":false}]},"max_body":{"$ref":"#/$defs/size","description":"The largest request body accepted; larger requests get 413. Default `10mb`.","default":"10mb"},"drain":{"$ref":"#/$defs/duration","description":"On SIGTERM, how long in-flight requests may take to finish (readiness fails at once) before the process exits. Default `25s`.","default":"25s"},"health":{"$ref":"#/$defs/host_port","description":"A probe-only listener serving just `/healthz` and `/readyz`, for the kubelet (e.g. `0.0.0.0:9091`), so the admin listener can stay on loopback. Default: none."},"metrics":{"$ref":"#/$defs/host_port","description":"A listener serving only `/metrics`, for Prometheus scraping from outside the pod (e.g. `0.0.0.0:9092`), so the admin listener (with `/config` and `DELETE /cache`) can stay on loopback. Default: none."},"trusted_proxies":{"description":"Peers (IPs or CIDRs, e.g. `10.0.0.0/8`, `::1`) whose `X-Forwarded-For` header is believed when the gateway needs the client's address (rate limits keyed by `client_ip`). The client is the rightmost address not in this list. Default: none, so the TCP peer is the client.","type":"array","items":{"type":"string","pattern":"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"}},"admin_token":{"description":"A bearer token (at least 16 characters) the admin listener requires as `Authorization: Bearer <token>` on every endpoint except `/healthz` and `/readyz`, so probes keep working when it listens on the pod IP. Use `${VAR}`; redacted in /config and logs. Default: none (the admin listener is loopback by default).","type":"string","minLength":16,"x-secret":true}}},"logging":{"description":"Logs (JSON lines on stdout).","type":"object","additionalProperties":false,"properties":{"level":{"description":"The lowest level written. Default `info`; `silent` writes nothing.","enum":["fatal","error","warn","info","debug","trace","silent"],"default":"info"},"access":{"description":"Write one access line per request. Default `true`.","type":"boolean","default":true}}},"state":{"description":"Where shared state lives: rate-limit buckets, budget spend and cached answers. It survives config reloads (a changed `state` section starts a new store).","type":"object","additionalProperties":false,"required":["backend"],"properties":{"backend":{"description":"The state store. `memory` (default): in this process only. `redis`: shared by every replica that uses the same Redis and `prefix`, so they enforce one limit and one budget and share one cache. If Redis is unreachable the gateway keeps serving on local counters, logs it, counts the failures (`ai_gateway_state_failures_total`) and reports it in /readyz, and uses Redis again once it returns.","enum":["memory","redis"],"default":"memory"},"redis":{"description":"The Redis connection; required when `backend` is `redis`. Exactly one of `url` (one server), `nodes` (a Redis Cluster) or `sentinels` with `name` (a Sentinel-managed primary). Every script the gateway runs touches keys of one hash slot (hash tags), so a cluster serves it as one server would.","type":"object","additionalProperties":false,"dependentRequired":{"sentinels":["name"]},"properties":{"url":{"description":"A `redis://` or `rediss://` (TLS) URL, e.g. `\"${REDIS_URL}\"`; a password goes in the URL (`redis://:pass@host:6379/0`). Redacted in /config and logs.","type":"string","pattern":"^rediss?://\\S+$","x-secret":true},"nodes":{"description":"Some nodes of a Redis Cluster (`host:port`, 1 to 100); the others are discovered from them.","type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"$ref":"#/$defs/host_port"}},"sentinels":{"description":"Redis Sentinels (`host:port`, 1 to 100) that name the primary called `name`.","type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"$ref":"#/$defs/host_port"}},"name":{"description":"With `sentinels`: the name of the primary the sentinels watch, e.g. `mymaster`.","type":"string","minLength":1,"maxLength":256},"password":{"description":"With `nodes` or `sentinels`: the password of the Redis servers, e.g. `\"${REDIS_PASSWORD}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true},"prefix":{"description":"Prepended to every key the gateway writes, so several gateways or apps can share one Redis. Default `sidegate:`.","type":"string","default":"sidegate:"},"timeout":{"$ref":"#/$defs/duration","description":"The longest wait for one Redis command; past it the operation is answered from local counters (and counted as a failure). Default `250ms`.","default":"250ms"}}}},"if":{"properties":{"backend":{"const":"redis"}},"required":["backend"]},"then":{"description":"redis needs its connection","properties":{"redis":{"description":"Required when `backend` is `redis`."}},"required":["redis"]}},"upstreams":{"description":"The providers the gateway may call, by name (at least one). Nothing else is ever called.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/upstream"}},"defaults":{"description":"Inherited by every router; a router's own keys win.","type":"object","additionalProperties":false,"properties":{"features":{"$ref":"#/$defs/features","description":"Features every router gets unless it sets the same feature itself."},"interceptors":{"$ref":"#/$defs/interceptors","description":"Interceptors for routers that do not list their own."}}},"default_router":{"$ref":"#/$defs/name","description":"The router for requests whose `model` names no router or alias. Without it, such requests get 404 `model_not_found`."},"routers":{"description":"The routes, by name (at least one). A request's `model` selects a router by name or alias.","type":"object","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/router"}},"prompts":{"description":"Prompt templates by name, for the features and interceptors that name one (`context_compression.prompt`, the `prompt` interceptor). `{{name}}` placeholders are filled from `variables`: a text from the config, or (for the `prompt` interceptor) a value read from each request (`{ header: x-user-name }`, `{ body: metadata.plan }`). A variable the interceptor's template uses but nothing declares is a config error; one a request lacks is a 400, never a blank.","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One prompt template.","type":"object","additionalProperties":false,"required":["template"],"properties":{"template":{"description":"The prompt text, with `{{name}}` placeholders (at most 100000 characters).","type":"string","minLength":1,"maxLength":100000},"variables":{"$ref":"#/$defs/prompt_variables","description":"Values of the placeholders, by name; a `prompt` interceptor may override them."}}}},"pricing":{"description":"What tokens cost, in USD per 1M tokens, by model name. A default table for common OpenAI and Anthropic models ships with the gateway; entries here override or extend it. A dated model name (`gpt-4o-2024-08-06`) uses the entry it starts with. Budgets and cost-aware routing read it.","type":"object","propertyNames":{"minLength":1},"additionalProperties":{"description":"The price of one model.","type":"object","additionalProperties":false,"required":["input","output"],"properties":{"input":{"description":"USD per 1M prompt (input) tokens.","type":"number","minimum":0},"output":{"description":"USD per 1M completion (output) tokens.","type":"number","minimum":0},"cached_input":{"description":"USD per 1M input tokens read from the provider's prompt cache. Default: `input`.","type":"number","minimum":0},"cache_write":{"description":"USD per 1M input tokens written to the provider's prompt cache (Anthropic). Default: `input`.","type":"number","minimum":0}}}},"telemetry":{"description":"OpenTelemetry, off unless set: a span per request and a child span per upstream try (GenAI semantic conventions), the caller's `traceparent` continued and each try's sent upstream, `trace_id` in the access line, and the metrics `gen_ai.client.token.usage` and `gen_ai.client.operation.duration`, all exported over OTLP/HTTP.","type":"object","additionalProperties":false,"required":["otlp"],"properties":{"otlp":{"description":"Where to export: an OpenTelemetry Collector (or any OTLP/HTTP receiver).","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"The receiver's base URL, e.g. `http://otel-collector:4318`; `/v1/traces` and `/v1/metrics` are appended."},"protocol":{"description":"The OTLP/HTTP encoding: `http/protobuf` (default) or `http/json`.","enum":["http/protobuf","http/json"],"default":"http/protobuf"},"headers":{"description":"Headers sent with every export, e.g. `{ authorization: \"Bearer ${OTLP_TOKEN}\" }` (at most 32). Values are redacted in /config and logs.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}},"timeout":{"$ref":"#/$defs/duration","description":"How long one export may take (100ms to 60s). Default `10s`.","default":"10s"}}},"service_name":{"description":"The `service.name` resource attribute. Default `sidegate`.","type":"string","minLength":1,"maxLength":256,"default":"sidegate"},"sample":{"description":"The share of new traces recorded, 0 to 1. Default `1`. A caller's `traceparent` decides for its own trace (sampled or not).","type":"number","minimum":0,"maximum":1,"default":1},"metrics_interval":{"$ref":"#/$defs/duration","description":"How often metrics are exported (1s to 1h). Default `60s`; they are also exported at shutdown.","default":"60s"}}},"webhooks":{"description":"Events POSTed to other systems, signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`). Delivered off the request path from a bounded queue, one at a time per webhook, retried with exponential backoff on network errors, 408, 429 and 5xx. At most 16.","type":"array","maxItems":16,"items":{"description":"One receiver.","type":"object","additionalProperties":false,"required":["url","secret"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"Where events are POSTed, e.g. `https://hooks.example.com/sidegate`. Credentials in the URL are redacted in /config and logs."},"secret":{"description":"The signing secret, `whsec_` and base64 (as Standard Webhooks libraries make them), e.g. `\"${WEBHOOK_SECRET}\"`. Redacted in /config and logs.","type":"string","pattern":"^whsec_[A-Za-z0-9+/]{16,}={0,2}$","x-secret":true},"name":{"$ref":"#/$defs/name","description":"Names this webhook in logs and in `ai_gateway_webhook_deliveries_total{webhook}`. Default `webhook-<index>`."},"events":{"description":"The events sent to this webhook. Default: all of them (budget.threshold, circuit.opened, circuit.closed, reload.succeeded, reload.failed, key.expired).","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["budget.threshold","circuit.opened","circuit.closed","reload.succeeded","reload.failed","key.expired"]}},"timeout":{"$ref":"#/$defs/duration","description":"How long one delivery may take (100ms to 60s). Default `10s`.","default":"10s"},"max_attempts":{"description":"Tries per event, the first included (1 to 20). Default `8`.","type":"integer","minimum":1,"maximum":20,"default":8},"backoff":{"$ref":"#/$defs/duration","description":"The first retry waits up to this long, each next one twice as long (full jitter). Default `1s`.","default":"1s"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest wait between two tries. Default `5m`.","default":"5m"},"max_queue":{"description":"Events waiting for this webhook at most (1 to 100000); past it new events are dropped and counted. Default `1000`.","type":"integer","minimum":1,"maximum":100000,"default":1000}}}},"auth":{"description":"Tenancy: with keys set, every request needs a known, enabled, unexpired key (else 401, in the caller's API format), a key on a router it may not use gets 403, and the caller's key is never forwarded: every upstream must inject its own credential (`auth: { bearer: ... }`), so apps never hold provider keys.","type":"object","additionalProperties":false,"properties":{"keys":{"$ref":"#/$defs/tenant_keys","description":"The keys, inline (at most 10000)."},"keys_file":{"description":"A YAML file holding a list of keys in the same shape (e.g. a mounted Kubernetes Secret), relative to the config file. It is watched and reloaded like the config; a bad file never replaces the good one. Its keys join `keys`.","type":"string","minLength":1}}},"teams":{"description":"Teams of keys, by name (at most 1000).","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/team"}},"mcp_servers":{"description":"MCP (Model Context Protocol) servers by name (at most 32), for the `mcp_tools` feature: each is streamable HTTP (`url`, `headers`) or a child process spoken to over stdio (`command`, `args`, `env`). A pipeline connects to the servers its routers use in the background, lists their tools, and keeps the lists fresh on `notifications/tools/list_changed`; a server that is down has no tools until it is back (retried with backoff).","type":"object","maxProperties":32,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One MCP server: `{ url, headers }` or `{ command, args, env }`.","oneOf":[{"description":"A streamable HTTP server.","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"The server's MCP endpoint, e.g. `http://127.0.0.1:3001/mcp`. Credentials in the URL are redacted in /config and logs."},"headers":{"description":"Headers sent with every request to the server, e.g. `{ authorization: \"Bearer ${MCP_TOKEN}\" }` (at most 32); values may come from `${VAR}` and are redacted in /config, logs and explain.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}}}},{"description":"A server the gateway starts as a child process and speaks to over stdin/stdout; it is stopped with its pipeline.","type":"object","additionalProperties":false,"required":["command"],"properties":{"command":{"description":"The program to run, e.g. `npx` or `/usr/local/bin/my-mcp-server`.","type":"string","minLength":1,"maxLength":4096},"args":{"description":"Its arguments (at most 64).","type":"array","maxItems":64,"items":{"description":"One argument.","type":"string","maxLength":4096}},"env":{"description":"Environment variables for the process, over a minimal inherited set (PATH, HOME, …) (at most 64); values may come from `${VAR}` and are redacted in /config, logs and explain.","type":"object","maxProperties":64,"propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}}}}]}}},"$defs":{"name":{"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]},"duration":{"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]},"size":{"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]},"host_port":{"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]},"http_url":{"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]},"auth":{"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]},"upstream":{"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`.","default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}},"target":{"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies.","type":"integer","minimum":0}}},"router":{"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one.","type":"array","minItems":1,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}},"tenant_rate_limit":{"description":"A rate limit of its own, across every router (the rate_limit feature's shape without `key`). A request over it gets 429 `rate_limit_exceeded`.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1}}},"tenant_budget":{"description":"A USD spend limit of its own per calendar period (UTC), across every router. Each request reserves its estimated cost before the call and settles what it really cost after it; once spend and reservations reach `usd`, requests get 429 `budget_exceeded`.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]}}},"tenant_key":{"description":"One caller of the gateway. It presents its key as `Authorization: Bearer <key>` or `x-api-key: <key>`; the gateway keeps only its sha256 (`sidegate keys new NAME` makes a key and this entry).","type":"object","additionalProperties":false,"required":["name","sha256"],"properties":{"name":{"$ref":"#/$defs/name","description":"The key's name: what logs, metrics, /stats and GET /keys show (never the key). Unique."},"sha256":{"description":"The SHA-256 of the key, in hex (`sidegate keys hash` prints it). Unique. Redacted in /config.","type":"string","pattern":"^[0-9a-fA-F]{64}$","x-secret":true},"team":{"$ref":"#/$defs/name","description":"The team (an entry of `teams`) whose budget, rate limit and routers also apply."},"routers":{"description":"The routers this key may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The key's own rate limit, across every router."},"budget":{"$ref":"#/$defs/tenant_budget","description":"The key's own budget, across every router."},"expires":{"title":"ISO 8601 date or date-time","description":"From this instant on the key is refused (401), e.g. `2026-01-01` (00:00 UTC) or `2026-01-01T12:00:00Z`. Without it the key does not expire.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$","examples":["2026-01-01","2026-01-01T12:00:00Z"]},"disabled":{"description":"Refuse the key (401) without removing it. Default `false`.","type":"boolean","default":false},"labels":{"description":"Free-form labels (at most 32), e.g. `{ owner: checkout-team }`; user hooks read them from the request's identity.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9_.-]{1,63}$"},"additionalProperties":{"description":"A label value (at most 256 characters).","type":"string","maxLength":256}}}},"tenant_keys":{"description":"Keys (at most 10000 per list).","type":"array","maxItems":10000,"items":{"$ref":"#/$defs/tenant_key"}},"team":{"description":"A team of keys: its budget and rate limit are shared by all of its keys together.","type":"object","additionalProperties":false,"properties":{"budget":{"$ref":"#/$defs/tenant_budget","description":"The team's budget: the spend of all its keys together."},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The team's rate limit: all its keys share one bucket."},"routers":{"description":"The routers the team's keys may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}}}},"features":{"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Before the upstream call each request reserves its estimated cost (its prompt's tokens at the input price plus `max_tokens`, or the model's output limit, at the output price, from the `pricing` table) in one atomic step, and is admitted only while spend plus reservations is below `usd`: else 429 `budget_exceeded` (with `Retry-After` until the period ends). When it is done, its real cost (its `usage`) replaces the reservation; a reservation never settled expires after 10 minutes. So concurrent requests never overspend by more than one request's reservation, also across replicas sharing Redis. Spend lives in the `state` store and survives reloads.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together), `key` (each caller key, by its name in `auth.keys`, on its own) or `team` (each key's team). Requests with no key (or no team) are not limited by a `key` (or `team`) budget.","enum":["router","key","team"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) whose crossing is logged and sent as a `budget.threshold` event to the `webhooks`, once per period each, by the settlement that crosses it (exactly one, also across replicas). Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"scope":{"description":"Keeps tenants apart by who they are rather than by a header: `key` (each caller key of `auth.keys`, or an identity a hook set) or `team` (the keys of a team share answers; a key without a team has its own). With a scope, `key_headers` defaults to `[]`, and requests with no identity are not cached.","enum":["key","team"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers (1ms–10m) for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first)."}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"mcp_tools":{"description":"Lets the model call tools of MCP servers (`mcp_servers:`): the gateway adds the servers' tools to each chat request, runs the calls the model makes to them and calls the model again with the results, then returns (or streams) the final answer. Calls to the caller's own tools are returned to the caller as usual; an answer calling both goes to the caller with only its own calls. The usage of every round is added up in the answer's `usage`, so budgets and rate limits count it.","type":"object","additionalProperties":false,"required":["servers"],"properties":{"servers":{"description":"The MCP servers whose tools the model may call, by their name in `mcp_servers` (1–32).","type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"#/$defs/name"}},"max_rounds":{"description":"The most model calls per request (1–20). Default 5. When the last one still calls MCP tools, it is returned without those calls, marked `x-sidegate-mcp-tools: max_rounds` (a stream carries it as an SSE comment line before its end).","type":"integer","minimum":1,"maximum":20,"default":5},"allow":{"description":"Only these tools are offered (default: all): tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}},"deny":{"description":"Tools never offered, even when `allow` lists them: tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept (256b to 1mb); longer bodies end with `…`. Default `16kb`.","default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket (default `client_ip`): `client_ip` (the peer address; `X-Forwarded-For` only from `server.trusted_proxies`), `key` (each caller key by its name in `auth.keys`, or an identity a hook set; without one, a hash of the caller's bearer token or `x-api-key`, never the token; `api_key` is the same), `team` (each key's team; a key without a team is a team of its own), `header:<name>` (a hash of that header's value) or `global` (everyone together).","type":"string","pattern":"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","key","team","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"response_fingerprinting":{"description":"A stable hash of each answer's text (case and whitespace folded) in `X-Sidegate-Fingerprint` (non-streamed answers) and the access line (`fingerprint`). Identical answers to different prompts, or from different targets, are counted (`ai_gateway_repeated_answers_total`, the access line's `repeated_answer`): a sign of a stuck or caching upstream. `/stats` shows the top repeats. Non-streamed JSON answers are buffered to read them.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many repeated answers `/stats` lists (1 to 100). Default 10.","type":"integer","minimum":1,"maximum":100,"default":10},"max_tracked":{"description":"Recent fingerprints remembered (100 to 1000000), the least recent forgotten first. Default 10000.","type":"integer","minimum":100,"maximum":1000000,"default":10000},"header":{"description":"Send `X-Sidegate-Fingerprint` on non-streamed answers. Default true.","type":"boolean","default":true}}},"response_prefetch":{"description":"While the client reads an answer, asks the same router the likely next question in the background, so the router's `cache` or `semantic_cache` already holds its answer when the client asks it (the router needs one of them). Follow-ups are the configured `follow_ups` and, with `learn`, the most frequent next user turns seen after the same one. OpenAI chat completions only. Bounded by `max_per_minute` and `concurrency`.","type":"object","additionalProperties":false,"properties":{"follow_ups":{"description":"User turns to ask after every answer, e.g. `[\"Tell me more.\"]`.","type":"array","maxItems":10,"items":{"type":"string","minLength":1,"maxLength":2000}},"learn":{"description":"Learn follow-ups from traffic: after a user turn, the next turns seen after it most often.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many learned follow-ups to ask (1 to 5). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"min_count":{"description":"Seen at least this often (1 to 1000). Default 2.","type":"integer","minimum":1,"maximum":1000,"default":2},"max_tracked":{"description":"User turns remembered (100 to 100000). Default 5000.","type":"integer","minimum":100,"maximum":100000,"default":5000}}},"max_per_minute":{"description":"Warming requests per minute at most (1 to 10000): the prefetch budget. Default 30.","type":"integer","minimum":1,"maximum":10000,"default":30},"concurrency":{"description":"Warming requests in flight at most (1 to 64). Default 2.","type":"integer","minimum":1,"maximum":64,"default":2},"forward_headers":{"description":"The caller's headers sent with the warming requests (they key the cache per tenant). Default `[authorization, x-api-key, api-key]`.","type":"array","maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 10000). Default 1000. A lookup compares the prompt with every entry of its scope (exact cosine): about half a millisecond per thousand entries.","type":"integer","minimum":1,"maximum":10000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"semantic_memory":{"description":"Remembers what each user stated in earlier turns and adds the most relevant statements to new requests as a system message. Statements (the last user turn of an answered request, not a question) are embedded and stored per `scope`; answers carry `X-Sidegate-Memory: <facts added>`. `DELETE /memory?scope=<value>` on the admin listener forgets a scope.","type":"object","additionalProperties":false,"required":["scope"],"properties":{"scope":{"description":"Whose memory: `key` (a gateway key's name), `team`, `api_key` (a hash of the caller's key) or `header:<name>` (e.g. `header:x-user-id`). Values are hashed before they are stored.","type":"string","pattern":"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","examples":["header:x-user-id","key","team"]},"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"top_k":{"description":"Statements added at most (1 to 20). Default 3.","type":"integer","minimum":1,"maximum":20,"default":3},"threshold":{"description":"The least similarity (0 to 1) for a statement to be added. Default 0.3.","type":"number","minimum":0,"maximum":1,"default":0.3},"ttl":{"$ref":"#/$defs/duration","description":"How long a statement is kept. Default `30d`.","default":"30d"},"max_facts":{"description":"Statements kept per scope (1 to 10000), the oldest going first. Default 200.","type":"integer","minimum":1,"maximum":10000,"default":200},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's memory takes in this process. Default `20mb`.","default":"20mb"},"min_chars":{"description":"Shorter turns are not stored (1 to 1000). Default 12.","type":"integer","minimum":1,"maximum":1000,"default":12},"max_chars":{"description":"Longer turns are stored and compared by their start (100 to 32768). Default 2000.","type":"integer","minimum":100,"maximum":32768,"default":2000}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}},"interceptors":{"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`.","type":"array","items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"ab_test":{"description":"An A/B test: each caller is put in one variant, chosen by a hash of `key` and `seed` and spread by the weights, so a caller stays in its variant. A variant can send the request to another `router`, put a `target` first, change the `model` or set `params`. The variant's name is answered in `x-sidegate-variant`, written in the access line (`variant`) and counted in `ai_gateway_interceptor_actions_total{interceptor=\"ab_test\",action=\"assign\",category=<variant>}`.","type":"object","additionalProperties":false,"required":["variants"],"properties":{"key":{"description":"Who stays in one variant: `client_ip` (the peer address; `X-Forwarded-For` only from `server.trusted_proxies`), `key` (each caller key by its name in `auth.keys`, or an identity a hook set; without one, a hash of the caller's bearer token or `x-api-key`, never the token; `api_key` is the same), `team` (each key's team; a key without a team is a team of its own), `header:<name>` (a hash of that header's value) or `global` (everyone together). Default `client_ip`.","type":"string","pattern":"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["header:x-user-id","api_key","client_ip"]},"seed":{"description":"Mixed into the hash: a new seed reshuffles callers between variants; two tests with different seeds split independently. Default empty.","type":"string","maxLength":200},"variants":{"description":"The variants (2 to 20), each with a unique `name`.","type":"array","minItems":2,"maxItems":20,"items":{"type":"object","additionalProperties":false,"required":["name","weight"],"properties":{"name":{"$ref":"#/$defs/name","description":"The variant's name, as `x-sidegate-variant` and the metric say it."},"weight":{"description":"Its share, relative to the other variants' weights (0 to 10000; 0 receives nobody).","type":"integer","minimum":0,"maximum":10000},"router":{"$ref":"#/$defs/name","description":"Send its requests to this router instead (its features and interceptors run from the start)."},"target":{"$ref":"#/$defs/name","description":"Put the router's target with this upstream first (the others stay as fallbacks)."},"model":{"description":"The model its requests are sent with, whatever the targets say.","type":"string","minLength":1,"maxLength":256},"params":{"description":"Body fields to set, e.g. `{ temperature: 0.2 }` (at most 50).","type":"object","maxProperties":50}}}}}},"content_filter":{"description":"Terms and patterns by category, in the prompt (every text but the system prompt) and in the answer, streams included. Needs at least one of `categories`, `terms` or `patterns`.","type":"object","additionalProperties":false,"properties":{"categories":{"description":"Shipped term lists to use: `profanity`, `violence`, `self_harm`, `hate`, `sexual`, `weapons`, `drugs`.","type":"array","uniqueItems":true,"minItems":1,"items":{"enum":["profanity","violence","self_harm","hate","sexual","weapons","drugs"]}},"terms":{"description":"Your own words or phrases (whole words, any case), reported under category `custom`. At most 1000.","type":"array","maxItems":1000,"items":{"type":"string","minLength":1,"maxLength":200}},"patterns":{"description":"Your own JavaScript regular expressions (case-insensitive), reported under category `custom`. At most 100.","type":"array","maxItems":100,"items":{"type":"string","minLength":1,"maxLength":500,"x-regex":true}},"action":{"description":"What happens on a finding: `block` answers 400 `content_blocked` in the caller's API format (or ends a started stream with an error event), naming the interceptor and the category, never the content; `redact` replaces what was found; `log` only counts it (metric and access line). `redact` writes `[FILTERED]`. Default `block`.","enum":["block","redact","log"],"default":"block"},"on":{"description":"Where it looks: `request` (the prompt: user, assistant and tool messages before it goes upstream), `response` (the answer, streams included), or `both`. Default `both`.","enum":["request","response","both"],"default":"both"},"stream_window":{"description":"Streamed answers: how many characters are held back so a value split over two chunks is still found whole (16 to 4096). A larger window finds longer values; the client sees text that much later. Default `64`.","type":"integer","minimum":16,"maximum":4096,"default":64}}},"custom":{"description":"A stage of your own: a JavaScript module (ES module or CommonJS; path relative to the config file) whose default export is an object implementing the library's `Stage` interface (`name`, and any of `onRequest`, `onResponse`, `onResponseBody`, `onChunk`, … as in the README) or a function `(options, { router })` that returns one. It is loaded when the config is loaded, and loaded again on reload when the file changed; a module that fails to load fails the reload and the running config stays. It runs at its place in the interceptor list unless it sets its own `priority` (STAGE_ORDER numbers: 150 runs before rate_limit).","type":"object","additionalProperties":false,"required":["module"],"properties":{"module":{"description":"The module's path, e.g. `./hooks/audit.js` (relative to the config file).","type":"string","minLength":1,"maxLength":1024},"options":{"description":"Passed to the module's factory function, when it exports one.","type":"object"}}},"pii_detector":{"description":"Finds personal data and secrets in the text the model reads (and, with `on: response`/`both`, in its answers, streams included, also when a value is split over two chunks). Runs in the gateway, with no service and no network call.","type":"object","additionalProperties":false,"properties":{"entities":{"description":"What to look for (default: all). `email`; `phone` (international numbers with `+`, and national ones of `phone_country`, validated by libphonenumber); `credit_card` (13–19 digits, a known issuer prefix and a valid Luhn checksum); `iban` (country length and mod-97 checksum); `ssn` (US, `123-45-6789`); `ip_address` (IPv4 and IPv6); `secret` (OpenAI, Anthropic, AWS, GitHub, GitLab, Slack, Stripe, Google and Hugging Face keys, JWTs, PEM private keys, and the value of `password=` / `api_key:` style assignments).","type":"array","uniqueItems":true,"minItems":1,"items":{"enum":["email","phone","credit_card","iban","ssn","ip_address","secret"]}},"action":{"description":"What happens on a finding: `block` answers 400 `content_blocked` in the caller's API format (or ends a started stream with an error event), naming the interceptor and the category, never the content; `redact` replaces what was found; `log` only counts it (metric and access line). `redact` writes `[EMAIL]`, `[CREDIT_CARD]`…; `pseudonymize` replaces each value in the request by a stable placeholder (`[EMAIL_1]`: the same value gets the same one) and puts the values back in the answer the client gets, streams included, so the model never sees them (`on` does not apply). Default `redact`.","enum":["block","redact","log","pseudonymize"],"default":"redact"},"on":{"description":"Where it looks: `request` (every text of the request, system prompt included before it goes upstream), `response` (the answer, streams included), or `both`. Default `request`.","enum":["request","response","both"],"default":"request"},"custom":{"description":"Your own patterns, each reported (and redacted as `[NAME]`) under its name, e.g. `{ name: employee_id, pattern: \"EMP-\\\\d{6}\" }`. At most 50.","type":"array","maxItems":50,"items":{"type":"object","additionalProperties":false,"required":["name","pattern"],"properties":{"name":{"description":"The category it is counted and redacted under (lower case; not one of the built-in entity names).","type":"string","pattern":"^[a-z][a-z0-9_]{0,39}$","not":{"enum":["email","phone","credit_card","iban","ssn","ip_address","secret"]}},"pattern":{"description":"A JavaScript regular expression (up to 500 characters).","type":"string","minLength":1,"maxLength":500,"x-regex":true},"flags":{"description":"Regular expression flags: any of `i`, `m`, `s`, `u`.","type":"string","pattern":"^[imsu]{0,4}$"}}}},"stream_window":{"description":"Streamed answers: how many characters are held back so a value split over two chunks is still found whole (16 to 4096). A larger window finds longer values; the client sees text that much later. Default `96`.","type":"integer","minimum":16,"maximum":4096,"default":96},"phone_country":{"description":"The country (ISO 3166-1 alpha-2) whose national format numbers without a `+` are read in. Default `US`.","type":"string","pattern":"^[A-Z]{2}$","default":"US"}}},"prompt":{"description":"Puts a template of the top-level `prompts:` first among the request's system instructions (a system message for chat completions, `instructions` for the Responses API, `system` for Anthropic Messages). Requests with no place for one (embeddings…) pass unchanged.","type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"$ref":"#/$defs/name","description":"The template's name under `prompts:`."},"variables":{"$ref":"#/$defs/prompt_variables","description":"Variables for this router, over the template's own."}}},"prompt_guard":{"description":"Prompt-injection and jailbreak detection on the request (user and tool texts): known phrasings (\"ignore previous instructions\", \"developer mode enabled\"…), role overrides (chat-template tokens, fake `system:` turns), payloads hidden in base64 or in invisible Unicode (zero-width, bidirectional controls, tag characters). Each signal has a weight; they combine into a score from 0 to 1 (`1 − Π(1 − weight)`), and a text scoring at or over `threshold` is acted on.","type":"object","additionalProperties":false,"properties":{"action":{"description":"What happens on a finding: `block` answers 400 `content_blocked` in the caller's API format (or ends a started stream with an error event), naming the interceptor and the category, never the content; `redact` replaces what was found; `log` only counts it (metric and access line). `redact` removes the phrases, encoded payloads and invisible characters found and sends the rest. Default `block`.","enum":["block","redact","log"],"default":"block"},"threshold":{"description":"The score (0 to 1) at which a text is acted on. One strong phrasing scores 0.85–0.9; lower is stricter. Default `0.8`.","type":"number","minimum":0,"maximum":1,"default":0.8}}},"prompt_shield":{"description":"Stops answers that reveal the system prompt: the share of the system prompt's word n-grams (distinct, case-folded) that the answer repeats. System prompts shorter than `2 × ngram` words are not checked (too short to tell a leak from chance).","type":"object","additionalProperties":false,"properties":{"action":{"description":"What happens on a finding: `block` answers 400 `content_blocked` in the caller's API format (or ends a started stream with an error event), naming the interceptor and the category, never the content; `redact` replaces what was found; `log` only counts it (metric and access line). (A partial leak cannot be redacted meaningfully, so there is no `redact`.) Default `block`.","enum":["block","log"],"default":"block"},"ngram":{"description":"Words per n-gram (3 to 12). Default `5`.","type":"integer","minimum":3,"maximum":12,"default":5},"threshold":{"description":"The share of the system prompt's n-grams (0 to 1, exclusive of 0) an answer may not repeat. Default `0.3`.","type":"number","exclusiveMinimum":0,"maximum":1,"default":0.3},"stream_window":{"description":"Streamed answers: how many characters are held back so a value split over two chunks is still found whole (16 to 4096). A larger window finds longer values; the client sees text that much later. Default `64`.","type":"integer","minimum":16,"maximum":4096,"default":64}}},"semantic_classifier":{"description":"Classifies the prompt (the last user text) against labelled examples by embedding similarity: the class of the most similar example, if it scores at least `threshold`, routes the request (to a `router`, a `target` or a `model`) or just tags it (`x-sidegate-class`, the access line's `class`, the metric). The examples' vectors are computed once per config version.","type":"object","additionalProperties":false,"required":["classes"],"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand). Default `local`.","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}]},"threshold":{"description":"The cosine similarity (0 to 1) a prompt needs with an example to take its class. Default `0.75`.","type":"number","minimum":0,"maximum":1,"default":0.75},"classes":{"description":"The classes by name (1 to 50), each with its examples and where it sends requests (nothing: only a tag).","type":"object","minProperties":1,"maxProperties":50,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["examples"],"properties":{"examples":{"description":"Prompts of this class (1 to 200, up to 2000 characters each; at most 2000 over all classes).","type":"array","minItems":1,"maxItems":200,"items":{"type":"string","minLength":1,"maxLength":2000}},"router":{"$ref":"#/$defs/name","description":"Send this class to this router (its features and interceptors run from the start)."},"target":{"$ref":"#/$defs/name","description":"Put the router's target with this upstream first."},"model":{"description":"Send this class with this model, whatever the targets say.","type":"string","minLength":1,"maxLength":256}}}}}},"transform":{"description":"Edits each request before it goes on: body fields are renamed, removed, defaulted, then set (in that order; dotted names reach into objects), and upstream request headers are removed, then set. `set` overrides what the client sent, `default` fills only what is missing.","type":"object","additionalProperties":false,"properties":{"set":{"description":"Fields to write whatever the client sent, e.g. `{ temperature: 0.2 }`. At most 100.","type":"object","maxProperties":100,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$","description":"A body field; dots reach into objects (`stream_options.include_usage`)."}},"default":{"description":"Fields to write only when the client sent none, e.g. `{ user: anon }`. At most 100.","type":"object","maxProperties":100,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$","description":"A body field; dots reach into objects (`stream_options.include_usage`)."}},"remove":{"description":"Fields to drop, e.g. `[logprobs]`. At most 100.","type":"array","maxItems":100,"items":{"type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$","description":"A body field; dots reach into objects (`stream_options.include_usage`)."}},"rename":{"description":"Fields to move: `{ old: new }`, e.g. `{ max_tokens: max_completion_tokens }`. At most 100.","type":"object","maxProperties":100,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$","description":"A body field; dots reach into objects (`stream_options.include_usage`)."},"additionalProperties":{"type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$","description":"A body field; dots reach into objects (`stream_options.include_usage`)."}},"headers":{"description":"Request headers sent upstream (not host, content-length or hop-by-hop headers).","type":"object","additionalProperties":false,"properties":{"set":{"description":"Headers to send, by lower-case name. Values are redacted in /config and logs (they may be credentials). At most 50.","type":"object","maxProperties":50,"propertyNames":{"type":"string","pattern":"^(?!(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer)$)[a-z0-9!#$%&'*+.^_`|~-]+$","description":"A lower-case header name."},"additionalProperties":{"type":"string","maxLength":8192,"x-secret":true,"description":"The header value."}},"remove":{"description":"Headers not to send, by lower-case name. At most 50.","type":"array","maxItems":50,"items":{"type":"string","pattern":"^(?!(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer)$)[a-z0-9!#$%&'*+.^_`|~-]+$","description":"A lower-case header name."}}}}}}}}},"prompt_variables":{"description":"Template variables by name: a text, `{ header: <name> }` (that request header) or `{ body: <field> }` (a body field; dots reach into objects). The last two are read by the `prompt` interceptor on each request.","type":"object","maxProperties":100,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"A variable's value.","anyOf":[{"title":"a text","type":"string","maxLength":10000},{"title":"{ header: <name> }","type":"object","additionalProperties":false,"required":["header"],"properties":{"header":{"description":"The request header whose value is used.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"}}},{"title":"{ body: <field> }","type":"object","additionalProperties":false,"required":["body"],"properties":{"body":{"description":"The body field whose value (a string or a number) is used, e.g. `metadata.plan`.","type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"}}}]}}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sidegate.dev/schemas/gateway.schema.json","title":"sidegate gateway configuration","description":"gateway.yaml: the one configuration file of the sidegate AI gateway. `${VAR}` and `${VAR:-default}` in any value read the environment at load time (`$${` writes a literal `${`).","type":"object","additionalProperties":false,"required":["version","upstreams","routers"],"properties":{"version":{"description":"The config format version. Always `1`.","const":1},"server":{"description":"The listeners.","type":"object","additionalProperties":false,"properties":{"listen":{"$ref":"#/$defs/host_port","description":"Where the data plane listens: the apps' base URL is `http://<listen>/v1`. Default `127.0.0.1:8080`; port 0 picks a free port.","default":"127.0.0.1:8080"},"admin":{"description":"Where the admin listener (`/healthz`, `/readyz`, `/metrics`, `/stats`, `/config`) listens, or `false` for none. Default `127.0.0.1:9090`.","default":"127.0.0.1:9090","anyOf":[{"title":"a host:port like 127.0.0.1:9090","$ref":"#/$defs/host_port"},{"title":"false (no admin listener)","const":false}]},"max_body":{"$ref":"#/$defs/size","description":"The largest request body accepted, JSON, streamed or chunked; larger requests get 413 `request_too_large` and the upstream call is aborted. Default `10mb`. Range: 1kb to 1gb.","x-range":["1kb","1gb"],"default":"10mb"},"max_event":{"$ref":"#/$defs/size","description":"The largest server-sent event an upstream may send (bytes buffered before its blank line). Past it the stream ends with an SSE `error` event. Default `4mb`. Range: 1kb to 256mb.","x-range":["1kb","256mb"],"default":"4mb"},"timeouts":{"description":"How long a client may take to send its request; past it the connection gets 408 and is closed.","type":"object","additionalProperties":false,"properties":{"headers":{"$ref":"#/$defs/duration","description":"Time to receive the request line and headers. Default `10s`. Range: 100ms to 10m.","x-range":["100ms","10m"],"default":"10s"},"body":{"$ref":"#/$defs/duration","description":"Time to receive the body, once the headers are in. Default `60s`. Range: 100ms to 1h.","x-range":["100ms","1h"],"default":"60s"}}},"drain":{"$ref":"#/$defs/duration","description":"On SIGTERM, how long in-flight requests may take to finish (readiness fails at once) before the process exits. Default `25s`. Range: 0ms to 1h.","x-range":["0ms","1h"],"default":"25s"},"health":{"$ref":"#/$defs/host_port","description":"A probe-only listener serving just `/healthz` and `/readyz`, for the kubelet (e.g. `0.0.0.0:9091`), so the admin listener can stay on loopback. Default: none."},"metrics":{"$ref":"#/$defs/host_port","description":"A listener serving only `/metrics`, for Prometheus scraping from outside the pod (e.g. `0.0.0.0:9092`), so the admin listener (with `/config` and `DELETE /cache`) can stay on loopback. Default: none."},"trusted_proxies":{"description":"Peers (IPs or CIDRs, e.g. `10.0.0.0/8`, `::1`) whose `X-Forwarded-For` header is believed when the gateway needs the client's address (rate limits keyed by `client_ip`). The client is the rightmost address not in this list. Default: none, so the TCP peer is the client. At most 1000.","type":"array","maxItems":1000,"items":{"type":"string","pattern":"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"}},"admin_token":{"description":"A bearer token (at least 16 characters) the admin listener requires as `Authorization: Bearer <token>` on every endpoint except `/healthz` and `/readyz`, so probes keep working when it listens on the pod IP. Use `${VAR}`; redacted in /config and logs. Default: none (the admin listener is loopback by default).","type":"string","minLength":16,"x-secret":true}}},"logging":{"description":"Logs (JSON lines on stdout).","type":"object","additionalProperties":false,"properties":{"level":{"description":"The lowest level written. Default `info`; `silent` writes nothing.","enum":["fatal","error","warn","info","debug","trace","silent"],"default":"info"},"access":{"description":"Write one access line per request. Default `true`.","type":"boolean","default":true}}},"state":{"description":"Where shared state lives: rate-limit buckets, budget spend and cached answers. It survives config reloads (a changed `state` section starts a new store).","type":"object","additionalProperties":false,"required":["backend"],"properties":{"backend":{"description":"The state store. `memory` (default): in this process only. `redis`: shared by every replica that uses the same Redis and `prefix`, so they enforce one limit and one budget and share one cache. If Redis is unreachable the gateway keeps serving on local counters, logs it, counts the failures (`ai_gateway_state_failures_total`) and reports it in /readyz, and uses Redis again once it returns.","enum":["memory","redis"],"default":"memory"},"redis":{"description":"The Redis connection; required when `backend` is `redis`. Exactly one of `url` (one server), `nodes` (a Redis Cluster) or `sentinels` with `name` (a Sentinel-managed primary). Every script the gateway runs touches keys of one hash slot (hash tags), so a cluster serves it as one server would.","type":"object","additionalProperties":false,"dependentRequired":{"sentinels":["name"]},"properties":{"url":{"description":"A `redis://` or `rediss://` (TLS) URL, e.g. `\"${REDIS_URL}\"`; a password goes in the URL (`redis://:pass@host:6379/0`). Redacted in /config and logs.","type":"string","pattern":"^rediss?://\\S+$","x-secret":true},"nodes":{"description":"Some nodes of a Redis Cluster (`host:port`, 1 to 100); the others are discovered from them.","type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"$ref":"#/$defs/host_port"}},"sentinels":{"description":"Redis Sentinels (`host:port`, 1 to 100) that name the primary called `name`.","type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"$ref":"#/$defs/host_port"}},"name":{"description":"With `sentinels`: the name of the primary the sentinels watch, e.g. `mymaster`.","type":"string","minLength":1,"maxLength":256},"password":{"description":"With `nodes` or `sentinels`: the password of the Redis servers, e.g. `\"${REDIS_PASSWORD}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true},"prefix":{"description":"Prepended to every key the gateway writes, so several gateways or apps can share one Redis. Default `sidegate:`.","type":"string","default":"sidegate:"},"timeout":{"$ref":"#/$defs/duration","description":"The longest wait for one Redis command; past it the operation is answered from local counters (and counted as a failure), and Redis is marked down: every operation is local until a background probe finds it answering again. Default `250ms`. Range: 1ms to 1m.","x-range":["1ms","1m"],"default":"250ms"}}}},"if":{"properties":{"backend":{"const":"redis"}},"required":["backend"]},"then":{"description":"redis needs its connection","properties":{"redis":{"description":"Required when `backend` is `redis`."}},"required":["redis"]}},"upstreams":{"description":"The providers the gateway may call, by name (at least one). Nothing else is ever called. At most 1000.","type":"object","minProperties":1,"maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/upstream"}},"defaults":{"description":"Inherited by every router; a router's own keys win.","type":"object","additionalProperties":false,"properties":{"features":{"$ref":"#/$defs/features","description":"Features every router gets unless it sets the same feature itself."},"interceptors":{"$ref":"#/$defs/interceptors","description":"Interceptors for routers that do not list their own."}}},"default_router":{"$ref":"#/$defs/name","description":"The router for requests whose `model` names no router or alias. Without it, such requests get 404 `model_not_found`."},"routers":{"description":"The routes, by name (at least one). A request's `model` selects a router by name or alias. At most 10000.","type":"object","minProperties":1,"maxProperties":10000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/router"}},"prompts":{"description":"Prompt templates by name, for the features and interceptors that name one (e.g. `context_compression.prompt`). `{{name}}` placeholders are filled from `variables`.","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One prompt template.","type":"object","additionalProperties":false,"required":["template"],"properties":{"template":{"description":"The prompt text, with `{{name}}` placeholders (at most 100000 characters).","type":"string","minLength":1,"maxLength":100000},"variables":{"description":"Default values of the placeholders, by name.","type":"object","maxProperties":100,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"A placeholder value.","type":"string","maxLength":10000}}}}},"pricing":{"description":"What tokens cost, in USD per 1M tokens, by model name. A default table for common OpenAI and Anthropic models ships with the gateway; entries here override or extend it. A dated model name (`gpt-4o-2024-08-06`) uses the entry it starts with. Budgets and cost-aware routing read it. At most 10000 entries.","type":"object","maxProperties":10000,"propertyNames":{"minLength":1},"additionalProperties":{"description":"The price of one model.","type":"object","additionalProperties":false,"required":["input","output"],"properties":{"input":{"description":"USD per 1M prompt (input) tokens. Range: 0 to 1000000.","type":"number","minimum":0,"maximum":1000000},"output":{"description":"USD per 1M completion (output) tokens. Range: 0 to 1000000.","type":"number","minimum":0,"maximum":1000000},"cached_input":{"description":"USD per 1M input tokens read from the provider's prompt cache. Default: `input`. Range: 0 to 1000000.","type":"number","minimum":0,"maximum":1000000},"cache_write":{"description":"USD per 1M input tokens written to the provider's prompt cache (Anthropic). Default: `input`. Range: 0 to 1000000.","type":"number","minimum":0,"maximum":1000000}}}},"telemetry":{"description":"OpenTelemetry, off unless set: a span per request and a child span per upstream try (GenAI semantic conventions), the caller's `traceparent` continued and each try's sent upstream, `trace_id` in the access line, and the metrics `gen_ai.client.token.usage` and `gen_ai.client.operation.duration`, all exported over OTLP/HTTP.","type":"object","additionalProperties":false,"required":["otlp"],"properties":{"otlp":{"description":"Where to export: an OpenTelemetry Collector (or any OTLP/HTTP receiver).","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"The receiver's base URL, e.g. `http://otel-collector:4318`; `/v1/traces` and `/v1/metrics` are appended."},"protocol":{"description":"The OTLP/HTTP encoding: `http/protobuf` (default) or `http/json`.","enum":["http/protobuf","http/json"],"default":"http/protobuf"},"headers":{"description":"Headers sent with every export, e.g. `{ authorization: \"Bearer ${OTLP_TOKEN}\" }` (at most 32). Values are redacted in /config and logs.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}},"timeout":{"$ref":"#/$defs/duration","description":"How long one export may take (100ms to 60s). Default `10s`.","default":"10s"}}},"service_name":{"description":"The `service.name` resource attribute. Default `sidegate`.","type":"string","minLength":1,"maxLength":256,"default":"sidegate"},"sample":{"description":"The share of new traces recorded, 0 to 1. Default `1`. A caller's `traceparent` decides for its own trace (sampled or not).","type":"number","minimum":0,"maximum":1,"default":1},"metrics_interval":{"$ref":"#/$defs/duration","description":"How often metrics are exported (1s to 1h). Default `60s`; they are also exported at shutdown.","default":"60s"}}},"webhooks":{"description":"Events POSTed to other systems, signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`). Delivered off the request path from a bounded queue, one at a time per webhook, retried with exponential backoff on network errors, 408, 429 and 5xx. At most 16.","type":"array","maxItems":16,"items":{"description":"One receiver.","type":"object","additionalProperties":false,"required":["url","secret"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"Where events are POSTed, e.g. `https://hooks.example.com/sidegate`. Credentials in the URL are redacted in /config and logs."},"secret":{"description":"The signing secret, `whsec_` and base64 (as Standard Webhooks libraries make them), e.g. `\"${WEBHOOK_SECRET}\"`. Redacted in /config and logs.","type":"string","pattern":"^whsec_[A-Za-z0-9+/]{16,}={0,2}$","x-secret":true},"name":{"$ref":"#/$defs/name","description":"Names this webhook in logs and in `ai_gateway_webhook_deliveries_total{webhook}`. Default `webhook-<index>`."},"events":{"description":"The events sent to this webhook. Default: all of them (budget.threshold, circuit.opened, circuit.closed, reload.succeeded, reload.failed, key.expired).","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["budget.threshold","circuit.opened","circuit.closed","reload.succeeded","reload.failed","key.expired"]}},"timeout":{"$ref":"#/$defs/duration","description":"How long one delivery may take (100ms to 60s). Default `10s`.","default":"10s"},"max_attempts":{"description":"Tries per event, the first included (1 to 20). Default `8`.","type":"integer","minimum":1,"maximum":20,"default":8},"backoff":{"$ref":"#/$defs/duration","description":"The first retry waits up to this long, each next one twice as long (full jitter). Default `1s`.","default":"1s"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest wait between two tries. Default `5m`.","default":"5m"},"max_queue":{"description":"Events waiting for this webhook at most (1 to 100000); past it new events are dropped and counted. Default `1000`.","type":"integer","minimum":1,"maximum":100000,"default":1000}}}},"auth":{"description":"Tenancy: with keys set, every request needs a known, enabled, unexpired key (else 401, in the caller's API format), a key on a router it may not use gets 403, and the caller's key is never forwarded: every upstream must inject its own credential (`auth: { bearer: ... }`), so apps never hold provider keys.","type":"object","additionalProperties":false,"properties":{"keys":{"$ref":"#/$defs/tenant_keys","description":"The keys, inline (at most 10000)."},"keys_file":{"description":"A YAML file holding a list of keys in the same shape (e.g. a mounted Kubernetes Secret), relative to the config file. It is watched and reloaded like the config; a bad file never replaces the good one. Its keys join `keys`.","type":"string","minLength":1}}},"teams":{"description":"Teams of keys, by name (at most 1000).","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/team"}},"mcp_servers":{"description":"MCP (Model Context Protocol) servers by name (at most 32), for the `mcp_tools` feature: each is streamable HTTP (`url`, `headers`) or a child process spoken to over stdio (`command`, `args`, `env`). A pipeline connects to the servers its routers use in the background, lists their tools, and keeps the lists fresh on `notifications/tools/list_changed`; a server that is down has no tools until it is back (retried with backoff).","type":"object","maxProperties":32,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One MCP server: `{ url, headers }` or `{ command, args, env }`.","oneOf":[{"description":"A streamable HTTP server.","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"The server's MCP endpoint, e.g. `http://127.0.0.1:3001/mcp`. Credentials in the URL are redacted in /config and logs."},"headers":{"description":"Headers sent with every request to the server, e.g. `{ authorization: \"Bearer ${MCP_TOKEN}\" }` (at most 32); values may come from `${VAR}` and are redacted in /config, logs and explain.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}}}},{"description":"A server the gateway starts as a child process and speaks to over stdin/stdout; it is stopped with its pipeline.","type":"object","additionalProperties":false,"required":["command"],"properties":{"command":{"description":"The program to run, e.g. `npx` or `/usr/local/bin/my-mcp-server`.","type":"string","minLength":1,"maxLength":4096},"args":{"description":"Its arguments (at most 64).","type":"array","maxItems":64,"items":{"description":"One argument.","type":"string","maxLength":4096}},"env":{"description":"Environment variables for the process, over a minimal inherited set (PATH, HOME, …) (at most 64); values may come from `${VAR}` and are redacted in /config, logs and explain.","type":"object","maxProperties":64,"propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}}}}]}}},"$defs":{"name":{"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]},"duration":{"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]},"size":{"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]},"host_port":{"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]},"http_url":{"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]},"auth":{"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]},"upstream":{"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}},"target":{"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies. Range: 0 to 1000000.","type":"integer","minimum":0,"maximum":1000000}}},"router":{"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router. At most 1000.","type":"array","maxItems":1000,"uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one, at most 100.","type":"array","minItems":1,"maxItems":100,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}},"tenant_rate_limit":{"description":"A rate limit of its own, across every router (the rate_limit feature's shape without `key`). A request over it gets 429 `rate_limit_exceeded`.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate). Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`. Range: 1ms to 30d.","x-range":["1ms","30d"]},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`. Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it. Range: 1 to 1000000000000.","type":"integer","minimum":1,"maximum":1000000000000}}},"tenant_budget":{"description":"A USD spend limit of its own per calendar period (UTC), across every router. Each request reserves its estimated cost before the call and settles what it really cost after it; once spend and reservations reach `usd`, requests get 429 `budget_exceeded`.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`. Range: above 0, up to 1000000000.","type":"number","exclusiveMinimum":0,"maximum":1000000000},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]}}},"tenant_key":{"description":"One caller of the gateway. It presents its key as `Authorization: Bearer <key>` or `x-api-key: <key>`; the gateway keeps only its sha256 (`sidegate keys new NAME` makes a key and this entry).","type":"object","additionalProperties":false,"required":["name","sha256"],"properties":{"name":{"$ref":"#/$defs/name","description":"The key's name: what logs, metrics, /stats and GET /keys show (never the key). Unique."},"sha256":{"description":"The SHA-256 of the key, in hex (`sidegate keys hash` prints it). Unique. Redacted in /config.","type":"string","pattern":"^[0-9a-fA-F]{64}$","x-secret":true},"team":{"$ref":"#/$defs/name","description":"The team (an entry of `teams`) whose budget, rate limit and routers also apply."},"routers":{"description":"The routers this key may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The key's own rate limit, across every router."},"budget":{"$ref":"#/$defs/tenant_budget","description":"The key's own budget, across every router."},"expires":{"title":"ISO 8601 date or date-time","description":"From this instant on the key is refused (401), e.g. `2026-01-01` (00:00 UTC) or `2026-01-01T12:00:00Z`. Without it the key does not expire.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$","examples":["2026-01-01","2026-01-01T12:00:00Z"]},"disabled":{"description":"Refuse the key (401) without removing it. Default `false`.","type":"boolean","default":false},"labels":{"description":"Free-form labels (at most 32), e.g. `{ owner: checkout-team }`; user hooks read them from the request's identity.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9_.-]{1,63}$"},"additionalProperties":{"description":"A label value (at most 256 characters).","type":"string","maxLength":256}}}},"tenant_keys":{"description":"Keys (at most 10000 per list).","type":"array","maxItems":10000,"items":{"$ref":"#/$defs/tenant_key"}},"team":{"description":"A team of keys: its budget and rate limit are shared by all of its keys together.","type":"object","additionalProperties":false,"properties":{"budget":{"$ref":"#/$defs/tenant_budget","description":"The team's budget: the spend of all its keys together."},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The team's rate limit: all its keys share one bucket."},"routers":{"description":"The routers the team's keys may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}}}},"features":{"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Before the upstream call each request reserves its estimated cost (its prompt's tokens at the input price plus `max_tokens`, or the model's output limit, at the output price, from the `pricing` table) in one atomic step, and is admitted only while spend plus reservations is below `usd`: else 429 `budget_exceeded` (with `Retry-After` until the period ends). When it is done, its real cost (its `usage`) replaces the reservation; a reservation never settled expires after 10 minutes. So concurrent requests never overspend by more than one request's reservation, also across replicas sharing Redis. Spend lives in the `state` store and survives reloads.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`. Range: above 0, up to 1000000000.","type":"number","exclusiveMinimum":0,"maximum":1000000000},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together), `key` (each caller key, by its name in `auth.keys`, on its own) or `team` (each key's team). Requests with no key (or no team) are not limited by a `key` (or `team`) budget.","enum":["router","key","team"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) whose crossing is logged and sent as a `budget.threshold` event to the `webhooks`, once per period each, by the settlement that crosses it (exactly one, also across replicas). Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`. Range: 1ms to 30d.","x-range":["1ms","30d"],"default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy. Range: 1kb to 16gb.","x-range":["1kb","16gb"],"default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`. Range: 1b to 1gb.","x-range":["1b","1gb"],"default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller. At most 32.","type":"array","maxItems":32,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"scope":{"description":"Keeps tenants apart by who they are rather than by a header: `key` (each caller key of `auth.keys`, or an identity a hook set) or `team` (the keys of a team share answers; a key without a team has its own). With a scope, `key_headers` defaults to `[]`, and requests with no identity are not cached.","enum":["key","team"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first). Range: 1ms to 10m.","x-range":["1ms","10m"]}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works). Range: 10ms to 1h.","x-range":["10ms","1h"]},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s. Range: 1ms to 1m.","x-range":["1ms","1m"],"default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5. Range: 1 to 10000.","type":"integer","minimum":1,"maximum":10000,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`. Range: 1ms to 10m.","x-range":["1ms","10m"]}}},"mcp_tools":{"description":"Lets the model call tools of MCP servers (`mcp_servers:`): the gateway adds the servers' tools to each chat request, runs the calls the model makes to them and calls the model again with the results, then returns (or streams) the final answer. Calls to the caller's own tools are returned to the caller as usual; an answer calling both goes to the caller with only its own calls. The usage of every round is added up in the answer's `usage`, so budgets and rate limits count it.","type":"object","additionalProperties":false,"required":["servers"],"properties":{"servers":{"description":"The MCP servers whose tools the model may call, by their name in `mcp_servers` (1–32).","type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"#/$defs/name"}},"max_rounds":{"description":"The most model calls per request (1–20). Default 5. When the last one still calls MCP tools, it is returned without those calls, marked `x-sidegate-mcp-tools: max_rounds` (a stream carries it as an SSE comment line before its end).","type":"integer","minimum":1,"maximum":20,"default":5},"allow":{"description":"Only these tools are offered (default: all): tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}},"deny":{"description":"Tools never offered, even when `allow` lists them: tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept (256b to 1mb); longer bodies end with `…`. Default `16kb`.","default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate). Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`. Range: 1ms to 30d.","x-range":["1ms","30d"]},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`. Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it. Range: 1 to 1000000000000.","type":"integer","minimum":1,"maximum":1000000000000},"key":{"description":"Who shares a bucket (default `client_ip`): `client_ip` (the peer address; `X-Forwarded-For` only from `server.trusted_proxies`), `key` (each caller key by its name in `auth.keys`, or an identity a hook set; without one, a hash of the caller's bearer token or `x-api-key`, never the token; `api_key` is the same), `team` (each key's team; a key without a team is a team of its own), `header:<name>` (a hash of that header's value) or `global` (everyone together).","type":"string","pattern":"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","key","team","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share). At most 32.","type":"array","maxItems":32,"items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"response_fingerprinting":{"description":"A stable hash of each answer's text (case and whitespace folded) in `X-Sidegate-Fingerprint` (non-streamed answers) and the access line (`fingerprint`). Identical answers to different prompts, or from different targets, are counted (`ai_gateway_repeated_answers_total`, the access line's `repeated_answer`): a sign of a stuck or caching upstream. `/stats` shows the top repeats. Non-streamed JSON answers are buffered to read them.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many repeated answers `/stats` lists (1 to 100). Default 10.","type":"integer","minimum":1,"maximum":100,"default":10},"max_tracked":{"description":"Recent fingerprints remembered (100 to 1000000), the least recent forgotten first. Default 10000.","type":"integer","minimum":100,"maximum":1000000,"default":10000},"header":{"description":"Send `X-Sidegate-Fingerprint` on non-streamed answers. Default true.","type":"boolean","default":true}}},"response_prefetch":{"description":"While the client reads an answer, asks the same router the likely next question in the background, so the router's `cache` or `semantic_cache` already holds its answer when the client asks it (the router needs one of them). Follow-ups are the configured `follow_ups` and, with `learn`, the most frequent next user turns seen after the same one. OpenAI chat completions only. Bounded by `max_per_minute` and `concurrency`.","type":"object","additionalProperties":false,"properties":{"follow_ups":{"description":"User turns to ask after every answer, e.g. `[\"Tell me more.\"]`.","type":"array","maxItems":10,"items":{"type":"string","minLength":1,"maxLength":2000}},"learn":{"description":"Learn follow-ups from traffic: after a user turn, the next turns seen after it most often.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many learned follow-ups to ask (1 to 5). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"min_count":{"description":"Seen at least this often (1 to 1000). Default 2.","type":"integer","minimum":1,"maximum":1000,"default":2},"max_tracked":{"description":"User turns remembered (100 to 100000). Default 5000.","type":"integer","minimum":100,"maximum":100000,"default":5000}}},"max_per_minute":{"description":"Warming requests per minute at most (1 to 10000): the prefetch budget. Default 30.","type":"integer","minimum":1,"maximum":10000,"default":30},"concurrency":{"description":"Warming requests in flight at most (1 to 64). Default 2.","type":"integer","minimum":1,"maximum":64,"default":2},"forward_headers":{"description":"The caller's headers sent with the warming requests (they key the cache per tenant). Default `[authorization, x-api-key, api-key]`.","type":"array","maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms. Range: 0ms to 1m.","x-range":["0ms","1m"],"default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s. Range: 0ms to 10m.","x-range":["0ms","10m"],"default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s. Range: 0ms to 1h.","x-range":["0ms","1h"],"default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`. Range: 1ms to 30d.","x-range":["1ms","30d"],"default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 10000). Default 1000. A lookup compares the prompt with every entry of its scope (exact cosine): about half a millisecond per thousand entries.","type":"integer","minimum":1,"maximum":10000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`. Range: 1kb to 16gb.","x-range":["1kb","16gb"],"default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`. Range: 1b to 1gb.","x-range":["1b","1gb"],"default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"semantic_memory":{"description":"Remembers what each user stated in earlier turns and adds the most relevant statements to new requests as a system message. Statements (the last user turn of an answered request, not a question) are embedded and stored per `scope`; answers carry `X-Sidegate-Memory: <facts added>`. `DELETE /memory?scope=<value>` on the admin listener forgets a scope.","type":"object","additionalProperties":false,"required":["scope"],"properties":{"scope":{"description":"Whose memory: `key` (a gateway key's name), `team`, `api_key` (a hash of the caller's key) or `header:<name>` (e.g. `header:x-user-id`). Values are hashed before they are stored.","type":"string","pattern":"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","examples":["header:x-user-id","key","team"]},"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"top_k":{"description":"Statements added at most (1 to 20). Default 3.","type":"integer","minimum":1,"maximum":20,"default":3},"threshold":{"description":"The least similarity (0 to 1) for a statement to be added. Default 0.3.","type":"number","minimum":0,"maximum":1,"default":0.3},"ttl":{"$ref":"#/$defs/duration","description":"How long a statement is kept. Default `30d`.","default":"30d"},"max_facts":{"description":"Statements kept per scope (1 to 10000), the oldest going first. Default 200.","type":"integer","minimum":1,"maximum":10000,"default":200},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's memory takes in this process. Default `20mb`.","default":"20mb"},"min_chars":{"description":"Shorter turns are not stored (1 to 1000). Default 12.","type":"integer","minimum":1,"maximum":1000,"default":12},"max_chars":{"description":"Longer turns are stored and compared by their start (100 to 32768). Default 2000.","type":"integer","minimum":100,"maximum":32768,"default":2000}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins). Range: 1ms to 10m.","x-range":["1ms","10m"]},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure. Range: 1ms to 1d.","x-range":["1ms","1d"]},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event. Range: 1ms to 1d.","x-range":["1ms","1d"]},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming). Range: 1ms to 1d.","x-range":["1ms","1d"]}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}},"interceptors":{"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`. At most 64.","type":"array","maxItems":64,"items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}}}};
 const schema32 = {"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]};
 const schema34 = {"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]};
-const schema35 = {"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]};
-const schema41 = {"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]};
-const schema43 = {"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]};
+const schema36 = {"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]};
+const schema44 = {"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]};
+const schema76 = {"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`. At most 64.","type":"array","maxItems":64,"items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}};
+const schema46 = {"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]};
 const func1 = Object.prototype.hasOwnProperty;
-const func2 = runtime_ucs2length.default;
+const func3 = runtime_ucs2length.default;
 const func0 = runtime_equal.default;
 const pattern4 = new RegExp("^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$", "u");
 const pattern6 = new RegExp("^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$", "u");
-const pattern7 = new RegExp("^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$", "u");
-const pattern10 = new RegExp("^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$", "u");
-const pattern11 = new RegExp("^rediss?://\\S+$", "u");
-const pattern15 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_.-]*$", "u");
-const pattern16 = new RegExp("^https?://[^\\s/?#]+([/?#]\\S*)?$", "u");
-const pattern17 = new RegExp("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", "u");
-const pattern84 = new RegExp("^whsec_[A-Za-z0-9+/]{16,}={0,2}$", "u");
-const pattern101 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
-const schema42 = {"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`.","default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}};
-const schema44 = {"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]};
-const pattern19 = new RegExp("^(https?://[^\\s/?#]+([/?#]\\S*)?)?$", "u");
-const pattern20 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$", "u");
-const pattern21 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "u");
+const pattern8 = new RegExp("^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$", "u");
+const pattern13 = new RegExp("^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$", "u");
+const pattern14 = new RegExp("^rediss?://\\S+$", "u");
+const pattern18 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_.-]*$", "u");
+const pattern19 = new RegExp("^https?://[^\\s/?#]+([/?#]\\S*)?$", "u");
+const pattern20 = new RegExp("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", "u");
+const pattern67 = new RegExp("^whsec_[A-Za-z0-9+/]{16,}={0,2}$", "u");
+const pattern84 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
+const schema45 = {"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}};
+const schema47 = {"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]};
+const pattern22 = new RegExp("^(https?://[^\\s/?#]+([/?#]\\S*)?)?$", "u");
+const pattern23 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$", "u");
+const pattern24 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "u");
 
 function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -127,7 +128,7 @@ vErrors.push(err4);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema42.properties, key0))){
+if(!(func1.call(schema45.properties, key0))){
 const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err5];
@@ -141,7 +142,7 @@ errors++;
 if(data.provider !== undefined){
 let data1 = data.provider;
 if(!(((((data1 === "openai") || (data1 === "openai_compatible")) || (data1 === "azure_openai")) || (data1 === "anthropic")) || (data1 === "mock"))){
-const err6 = {instancePath:instancePath+"/provider",schemaPath:"#/properties/provider/enum",keyword:"enum",params:{allowedValues: schema42.properties.provider.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/provider",schemaPath:"#/properties/provider/enum",keyword:"enum",params:{allowedValues: schema45.properties.provider.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -154,7 +155,7 @@ errors++;
 if(data.url !== undefined){
 let data2 = data.url;
 if(typeof data2 === "string"){
-if(!pattern16.test(data2)){
+if(!pattern19.test(data2)){
 const err7 = {instancePath:instancePath+"/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -225,7 +226,7 @@ if(data3.bearer !== undefined){
 let data4 = data3.bearer;
 this.secrets.push(instancePath + "/auth/bearer");
 if(typeof data4 === "string"){
-if(func2(data4) < 1){
+if(func3(data4) < 1){
 const err12 = {instancePath:instancePath+"/auth/bearer",schemaPath:"#/$defs/auth/oneOf/1/properties/bearer/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err12];
@@ -306,7 +307,7 @@ errors++;
 if(data3.header !== undefined){
 let data5 = data3.header;
 if(typeof data5 === "string"){
-if(!pattern17.test(data5)){
+if(!pattern20.test(data5)){
 const err18 = {instancePath:instancePath+"/auth/header",schemaPath:"#/$defs/auth/oneOf/2/properties/header/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err18];
@@ -332,7 +333,7 @@ if(data3.value !== undefined){
 let data6 = data3.value;
 this.secrets.push(instancePath + "/auth/value");
 if(typeof data6 === "string"){
-if(func2(data6) < 1){
+if(func3(data6) < 1){
 const err20 = {instancePath:instancePath+"/auth/value",schemaPath:"#/$defs/auth/oneOf/2/properties/value/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err20];
@@ -405,7 +406,7 @@ vErrors = null;
 if(data.timeout !== undefined){
 let data7 = data.timeout;
 if(typeof data7 === "string"){
-if(!pattern7.test(data7)){
+if(!pattern8.test(data7)){
 const err24 = {instancePath:instancePath+"/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err24];
@@ -426,11 +427,9 @@ vErrors.push(err25);
 }
 errors++;
 }
-}
-if(data.connections !== undefined){
-let data8 = data.connections;
-if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-const err26 = {instancePath:instancePath+"/connections",schemaPath:"#/properties/connections/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let m0 = typeof data7 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data7) : null;
+if(m0 !== null && (Number(m0[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m0[2]] < 1 || Number(m0[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m0[2]] > 86400000)){
+const err26 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/x-range",keyword:"x-range",params:{min: "1ms", max: "1d"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -439,9 +438,11 @@ vErrors.push(err26);
 }
 errors++;
 }
-if((typeof data8 == "number") && (isFinite(data8))){
-if(data8 > 4096 || isNaN(data8)){
-const err27 = {instancePath:instancePath+"/connections",schemaPath:"#/properties/connections/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
+}
+if(data.connections !== undefined){
+let data8 = data.connections;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+const err27 = {instancePath:instancePath+"/connections",schemaPath:"#/properties/connections/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -450,8 +451,9 @@ vErrors.push(err27);
 }
 errors++;
 }
-if(data8 < 1 || isNaN(data8)){
-const err28 = {instancePath:instancePath+"/connections",schemaPath:"#/properties/connections/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 4096 || isNaN(data8)){
+const err28 = {instancePath:instancePath+"/connections",schemaPath:"#/properties/connections/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -460,13 +462,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-}
-if(data.proxy !== undefined){
-let data9 = data.proxy;
-if(typeof data9 === "string"){
-if(!pattern19.test(data9)){
-const err29 = {instancePath:instancePath+"/proxy",schemaPath:"#/properties/proxy/pattern",keyword:"pattern",params:{pattern: "^(https?://[^\\s/?#]+([/?#]\\S*)?)?$"},message:"must match pattern \""+"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$"+"\""};
+if(data8 < 1 || isNaN(data8)){
+const err29 = {instancePath:instancePath+"/connections",schemaPath:"#/properties/connections/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -476,8 +473,12 @@ vErrors.push(err29);
 errors++;
 }
 }
-else {
-const err30 = {instancePath:instancePath+"/proxy",schemaPath:"#/properties/proxy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data.proxy !== undefined){
+let data9 = data.proxy;
+if(typeof data9 === "string"){
+if(!pattern22.test(data9)){
+const err30 = {instancePath:instancePath+"/proxy",schemaPath:"#/properties/proxy/pattern",keyword:"pattern",params:{pattern: "^(https?://[^\\s/?#]+([/?#]\\S*)?)?$"},message:"must match pattern \""+"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$"+"\""};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -487,11 +488,8 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data.api_version !== undefined){
-let data10 = data.api_version;
-if(typeof data10 === "string"){
-if(!pattern20.test(data10)){
-const err31 = {instancePath:instancePath+"/api_version",schemaPath:"#/properties/api_version/pattern",keyword:"pattern",params:{pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$"},message:"must match pattern \""+"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$"+"\""};
+else {
+const err31 = {instancePath:instancePath+"/proxy",schemaPath:"#/properties/proxy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -501,8 +499,11 @@ vErrors.push(err31);
 errors++;
 }
 }
-else {
-const err32 = {instancePath:instancePath+"/api_version",schemaPath:"#/properties/api_version/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.api_version !== undefined){
+let data10 = data.api_version;
+if(typeof data10 === "string"){
+if(!pattern23.test(data10)){
+const err32 = {instancePath:instancePath+"/api_version",schemaPath:"#/properties/api_version/pattern",keyword:"pattern",params:{pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$"},message:"must match pattern \""+"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$"+"\""};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -512,11 +513,8 @@ vErrors.push(err32);
 errors++;
 }
 }
-if(data.anthropic_version !== undefined){
-let data11 = data.anthropic_version;
-if(typeof data11 === "string"){
-if(!pattern21.test(data11)){
-const err33 = {instancePath:instancePath+"/anthropic_version",schemaPath:"#/properties/anthropic_version/pattern",keyword:"pattern",params:{pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},message:"must match pattern \""+"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"+"\""};
+else {
+const err33 = {instancePath:instancePath+"/api_version",schemaPath:"#/properties/api_version/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -526,13 +524,27 @@ vErrors.push(err33);
 errors++;
 }
 }
-else {
-const err34 = {instancePath:instancePath+"/anthropic_version",schemaPath:"#/properties/anthropic_version/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.anthropic_version !== undefined){
+let data11 = data.anthropic_version;
+if(typeof data11 === "string"){
+if(!pattern24.test(data11)){
+const err34 = {instancePath:instancePath+"/anthropic_version",schemaPath:"#/properties/anthropic_version/pattern",keyword:"pattern",params:{pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},message:"must match pattern \""+"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"+"\""};
 if(vErrors === null){
 vErrors = [err34];
 }
 else {
 vErrors.push(err34);
+}
+errors++;
+}
+}
+else {
+const err35 = {instancePath:instancePath+"/anthropic_version",schemaPath:"#/properties/anthropic_version/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
 }
 errors++;
 }
@@ -544,24 +556,24 @@ const len0 = data12.length;
 for(let i0=0; i0<len0; i0++){
 let data13 = data12[i0];
 if(typeof data13 === "string"){
-if(func2(data13) < 1){
-const err35 = {instancePath:instancePath+"/models/" + i0,schemaPath:"#/properties/models/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err35];
-}
-else {
-vErrors.push(err35);
-}
-errors++;
-}
-}
-else {
-const err36 = {instancePath:instancePath+"/models/" + i0,schemaPath:"#/properties/models/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func3(data13) < 1){
+const err36 = {instancePath:instancePath+"/models/" + i0,schemaPath:"#/properties/models/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err36];
 }
 else {
 vErrors.push(err36);
+}
+errors++;
+}
+}
+else {
+const err37 = {instancePath:instancePath+"/models/" + i0,schemaPath:"#/properties/models/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
 }
 errors++;
 }
@@ -577,12 +589,12 @@ continue;
 }
 if(typeof indices0[item0] == "number"){
 j0 = indices0[item0];
-const err37 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
+const err38 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
 if(vErrors === null){
-vErrors = [err37];
+vErrors = [err38];
 }
 else {
-vErrors.push(err37);
+vErrors.push(err38);
 }
 errors++;
 break;
@@ -592,19 +604,7 @@ indices0[item0] = i1;
 }
 }
 else {
-const err38 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err38];
-}
-else {
-vErrors.push(err38);
-}
-errors++;
-}
-}
-}
-else {
-const err39 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err39 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -613,15 +613,27 @@ vErrors.push(err39);
 }
 errors++;
 }
+}
+}
+else {
+const err40 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
 validate21.errors = vErrors;
 return errors === 0;
 }
 validate21.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema46 = {"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Before the upstream call each request reserves its estimated cost (its prompt's tokens at the input price plus `max_tokens`, or the model's output limit, at the output price, from the `pricing` table) in one atomic step, and is admitted only while spend plus reservations is below `usd`: else 429 `budget_exceeded` (with `Retry-After` until the period ends). When it is done, its real cost (its `usage`) replaces the reservation; a reservation never settled expires after 10 minutes. So concurrent requests never overspend by more than one request's reservation, also across replicas sharing Redis. Spend lives in the `state` store and survives reloads.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together), `key` (each caller key, by its name in `auth.keys`, on its own) or `team` (each key's team). Requests with no key (or no team) are not limited by a `key` (or `team`) budget.","enum":["router","key","team"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) whose crossing is logged and sent as a `budget.threshold` event to the `webhooks`, once per period each, by the settlement that crosses it (exactly one, also across replicas). Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`.","default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy.","default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller.","type":"array","uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"scope":{"description":"Keeps tenants apart by who they are rather than by a header: `key` (each caller key of `auth.keys`, or an identity a hook set) or `team` (the keys of a team share answers; a key without a team has its own). With a scope, `key_headers` defaults to `[]`, and requests with no identity are not cached.","enum":["key","team"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers (1ms–10m) for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first)."}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target.","type":"integer","minimum":1}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works)."},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s.","default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2.","type":"integer","minimum":1,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3.","type":"integer","minimum":1,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.","type":"integer","minimum":1,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s.","default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s.","default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`."}}},"mcp_tools":{"description":"Lets the model call tools of MCP servers (`mcp_servers:`): the gateway adds the servers' tools to each chat request, runs the calls the model makes to them and calls the model again with the results, then returns (or streams) the final answer. Calls to the caller's own tools are returned to the caller as usual; an answer calling both goes to the caller with only its own calls. The usage of every round is added up in the answer's `usage`, so budgets and rate limits count it.","type":"object","additionalProperties":false,"required":["servers"],"properties":{"servers":{"description":"The MCP servers whose tools the model may call, by their name in `mcp_servers` (1–32).","type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"#/$defs/name"}},"max_rounds":{"description":"The most model calls per request (1–20). Default 5. When the last one still calls MCP tools, it is returned without those calls, marked `x-sidegate-mcp-tools: max_rounds` (a stream carries it as an SSE comment line before its end).","type":"integer","minimum":1,"maximum":20,"default":5},"allow":{"description":"Only these tools are offered (default: all): tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}},"deny":{"description":"Tools never offered, even when `allow` lists them: tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept (256b to 1mb); longer bodies end with `…`. Default `16kb`.","default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1},"key":{"description":"Who shares a bucket (default `client_ip`): `client_ip` (the peer address; `X-Forwarded-For` only from `server.trusted_proxies`), `key` (each caller key by its name in `auth.keys`, or an identity a hook set; without one, a hash of the caller's bearer token or `x-api-key`, never the token; `api_key` is the same), `team` (each key's team; a key without a team is a team of its own), `header:<name>` (a hash of that header's value) or `global` (everyone together).","type":"string","pattern":"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","key","team","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share).","type":"array","items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"response_fingerprinting":{"description":"A stable hash of each answer's text (case and whitespace folded) in `X-Sidegate-Fingerprint` (non-streamed answers) and the access line (`fingerprint`). Identical answers to different prompts, or from different targets, are counted (`ai_gateway_repeated_answers_total`, the access line's `repeated_answer`): a sign of a stuck or caching upstream. `/stats` shows the top repeats. Non-streamed JSON answers are buffered to read them.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many repeated answers `/stats` lists (1 to 100). Default 10.","type":"integer","minimum":1,"maximum":100,"default":10},"max_tracked":{"description":"Recent fingerprints remembered (100 to 1000000), the least recent forgotten first. Default 10000.","type":"integer","minimum":100,"maximum":1000000,"default":10000},"header":{"description":"Send `X-Sidegate-Fingerprint` on non-streamed answers. Default true.","type":"boolean","default":true}}},"response_prefetch":{"description":"While the client reads an answer, asks the same router the likely next question in the background, so the router's `cache` or `semantic_cache` already holds its answer when the client asks it (the router needs one of them). Follow-ups are the configured `follow_ups` and, with `learn`, the most frequent next user turns seen after the same one. OpenAI chat completions only. Bounded by `max_per_minute` and `concurrency`.","type":"object","additionalProperties":false,"properties":{"follow_ups":{"description":"User turns to ask after every answer, e.g. `[\"Tell me more.\"]`.","type":"array","maxItems":10,"items":{"type":"string","minLength":1,"maxLength":2000}},"learn":{"description":"Learn follow-ups from traffic: after a user turn, the next turns seen after it most often.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many learned follow-ups to ask (1 to 5). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"min_count":{"description":"Seen at least this often (1 to 1000). Default 2.","type":"integer","minimum":1,"maximum":1000,"default":2},"max_tracked":{"description":"User turns remembered (100 to 100000). Default 5000.","type":"integer","minimum":100,"maximum":100000,"default":5000}}},"max_per_minute":{"description":"Warming requests per minute at most (1 to 10000): the prefetch budget. Default 30.","type":"integer","minimum":1,"maximum":10000,"default":30},"concurrency":{"description":"Warming requests in flight at most (1 to 64). Default 2.","type":"integer","minimum":1,"maximum":64,"default":2},"forward_headers":{"description":"The caller's headers sent with the warming requests (they key the cache per tenant). Default `[authorization, x-api-key, api-key]`.","type":"array","maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.","default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s.","default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.","default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`.","default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 10000). Default 1000. A lookup compares the prompt with every entry of its scope (exact cosine): about half a millisecond per thousand entries.","type":"integer","minimum":1,"maximum":10000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`.","default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`.","default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"semantic_memory":{"description":"Remembers what each user stated in earlier turns and adds the most relevant statements to new requests as a system message. Statements (the last user turn of an answered request, not a question) are embedded and stored per `scope`; answers carry `X-Sidegate-Memory: <facts added>`. `DELETE /memory?scope=<value>` on the admin listener forgets a scope.","type":"object","additionalProperties":false,"required":["scope"],"properties":{"scope":{"description":"Whose memory: `key` (a gateway key's name), `team`, `api_key` (a hash of the caller's key) or `header:<name>` (e.g. `header:x-user-id`). Values are hashed before they are stored.","type":"string","pattern":"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","examples":["header:x-user-id","key","team"]},"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"top_k":{"description":"Statements added at most (1 to 20). Default 3.","type":"integer","minimum":1,"maximum":20,"default":3},"threshold":{"description":"The least similarity (0 to 1) for a statement to be added. Default 0.3.","type":"number","minimum":0,"maximum":1,"default":0.3},"ttl":{"$ref":"#/$defs/duration","description":"How long a statement is kept. Default `30d`.","default":"30d"},"max_facts":{"description":"Statements kept per scope (1 to 10000), the oldest going first. Default 200.","type":"integer","minimum":1,"maximum":10000,"default":200},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's memory takes in this process. Default `20mb`.","default":"20mb"},"min_chars":{"description":"Shorter turns are not stored (1 to 1000). Default 12.","type":"integer","minimum":1,"maximum":1000,"default":12},"max_chars":{"description":"Longer turns are stored and compared by their start (100 to 32768). Default 2000.","type":"integer","minimum":100,"maximum":32768,"default":2000}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure."},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event."},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming)."}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}};
-const pattern30 = new RegExp("^/", "u");
-const pattern38 = new RegExp("^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$", "u");
-const pattern47 = new RegExp("^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$", "u");
+const schema49 = {"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Before the upstream call each request reserves its estimated cost (its prompt's tokens at the input price plus `max_tokens`, or the model's output limit, at the output price, from the `pricing` table) in one atomic step, and is admitted only while spend plus reservations is below `usd`: else 429 `budget_exceeded` (with `Retry-After` until the period ends). When it is done, its real cost (its `usage`) replaces the reservation; a reservation never settled expires after 10 minutes. So concurrent requests never overspend by more than one request's reservation, also across replicas sharing Redis. Spend lives in the `state` store and survives reloads.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`. Range: above 0, up to 1000000000.","type":"number","exclusiveMinimum":0,"maximum":1000000000},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together), `key` (each caller key, by its name in `auth.keys`, on its own) or `team` (each key's team). Requests with no key (or no team) are not limited by a `key` (or `team`) budget.","enum":["router","key","team"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) whose crossing is logged and sent as a `budget.threshold` event to the `webhooks`, once per period each, by the settlement that crosses it (exactly one, also across replicas). Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`. Range: 1ms to 30d.","x-range":["1ms","30d"],"default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy. Range: 1kb to 16gb.","x-range":["1kb","16gb"],"default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`. Range: 1b to 1gb.","x-range":["1b","1gb"],"default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller. At most 32.","type":"array","maxItems":32,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"scope":{"description":"Keeps tenants apart by who they are rather than by a header: `key` (each caller key of `auth.keys`, or an identity a hook set) or `team` (the keys of a team share answers; a key without a team has its own). With a scope, `key_headers` defaults to `[]`, and requests with no identity are not cached.","enum":["key","team"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first). Range: 1ms to 10m.","x-range":["1ms","10m"]}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works). Range: 10ms to 1h.","x-range":["10ms","1h"]},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s. Range: 1ms to 1m.","x-range":["1ms","1m"],"default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5. Range: 1 to 10000.","type":"integer","minimum":1,"maximum":10000,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`. Range: 1ms to 10m.","x-range":["1ms","10m"]}}},"mcp_tools":{"description":"Lets the model call tools of MCP servers (`mcp_servers:`): the gateway adds the servers' tools to each chat request, runs the calls the model makes to them and calls the model again with the results, then returns (or streams) the final answer. Calls to the caller's own tools are returned to the caller as usual; an answer calling both goes to the caller with only its own calls. The usage of every round is added up in the answer's `usage`, so budgets and rate limits count it.","type":"object","additionalProperties":false,"required":["servers"],"properties":{"servers":{"description":"The MCP servers whose tools the model may call, by their name in `mcp_servers` (1–32).","type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"#/$defs/name"}},"max_rounds":{"description":"The most model calls per request (1–20). Default 5. When the last one still calls MCP tools, it is returned without those calls, marked `x-sidegate-mcp-tools: max_rounds` (a stream carries it as an SSE comment line before its end).","type":"integer","minimum":1,"maximum":20,"default":5},"allow":{"description":"Only these tools are offered (default: all): tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}},"deny":{"description":"Tools never offered, even when `allow` lists them: tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept (256b to 1mb); longer bodies end with `…`. Default `16kb`.","default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate). Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`. Range: 1ms to 30d.","x-range":["1ms","30d"]},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`. Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it. Range: 1 to 1000000000000.","type":"integer","minimum":1,"maximum":1000000000000},"key":{"description":"Who shares a bucket (default `client_ip`): `client_ip` (the peer address; `X-Forwarded-For` only from `server.trusted_proxies`), `key` (each caller key by its name in `auth.keys`, or an identity a hook set; without one, a hash of the caller's bearer token or `x-api-key`, never the token; `api_key` is the same), `team` (each key's team; a key without a team is a team of its own), `header:<name>` (a hash of that header's value) or `global` (everyone together).","type":"string","pattern":"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","key","team","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share). At most 32.","type":"array","maxItems":32,"items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"response_fingerprinting":{"description":"A stable hash of each answer's text (case and whitespace folded) in `X-Sidegate-Fingerprint` (non-streamed answers) and the access line (`fingerprint`). Identical answers to different prompts, or from different targets, are counted (`ai_gateway_repeated_answers_total`, the access line's `repeated_answer`): a sign of a stuck or caching upstream. `/stats` shows the top repeats. Non-streamed JSON answers are buffered to read them.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many repeated answers `/stats` lists (1 to 100). Default 10.","type":"integer","minimum":1,"maximum":100,"default":10},"max_tracked":{"description":"Recent fingerprints remembered (100 to 1000000), the least recent forgotten first. Default 10000.","type":"integer","minimum":100,"maximum":1000000,"default":10000},"header":{"description":"Send `X-Sidegate-Fingerprint` on non-streamed answers. Default true.","type":"boolean","default":true}}},"response_prefetch":{"description":"While the client reads an answer, asks the same router the likely next question in the background, so the router's `cache` or `semantic_cache` already holds its answer when the client asks it (the router needs one of them). Follow-ups are the configured `follow_ups` and, with `learn`, the most frequent next user turns seen after the same one. OpenAI chat completions only. Bounded by `max_per_minute` and `concurrency`.","type":"object","additionalProperties":false,"properties":{"follow_ups":{"description":"User turns to ask after every answer, e.g. `[\"Tell me more.\"]`.","type":"array","maxItems":10,"items":{"type":"string","minLength":1,"maxLength":2000}},"learn":{"description":"Learn follow-ups from traffic: after a user turn, the next turns seen after it most often.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many learned follow-ups to ask (1 to 5). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"min_count":{"description":"Seen at least this often (1 to 1000). Default 2.","type":"integer","minimum":1,"maximum":1000,"default":2},"max_tracked":{"description":"User turns remembered (100 to 100000). Default 5000.","type":"integer","minimum":100,"maximum":100000,"default":5000}}},"max_per_minute":{"description":"Warming requests per minute at most (1 to 10000): the prefetch budget. Default 30.","type":"integer","minimum":1,"maximum":10000,"default":30},"concurrency":{"description":"Warming requests in flight at most (1 to 64). Default 2.","type":"integer","minimum":1,"maximum":64,"default":2},"forward_headers":{"description":"The caller's headers sent with the warming requests (they key the cache per tenant). Default `[authorization, x-api-key, api-key]`.","type":"array","maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms. Range: 0ms to 1m.","x-range":["0ms","1m"],"default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s. Range: 0ms to 10m.","x-range":["0ms","10m"],"default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s. Range: 0ms to 1h.","x-range":["0ms","1h"],"default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`. Range: 1ms to 30d.","x-range":["1ms","30d"],"default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 10000). Default 1000. A lookup compares the prompt with every entry of its scope (exact cosine): about half a millisecond per thousand entries.","type":"integer","minimum":1,"maximum":10000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`. Range: 1kb to 16gb.","x-range":["1kb","16gb"],"default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`. Range: 1b to 1gb.","x-range":["1b","1gb"],"default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"semantic_memory":{"description":"Remembers what each user stated in earlier turns and adds the most relevant statements to new requests as a system message. Statements (the last user turn of an answered request, not a question) are embedded and stored per `scope`; answers carry `X-Sidegate-Memory: <facts added>`. `DELETE /memory?scope=<value>` on the admin listener forgets a scope.","type":"object","additionalProperties":false,"required":["scope"],"properties":{"scope":{"description":"Whose memory: `key` (a gateway key's name), `team`, `api_key` (a hash of the caller's key) or `header:<name>` (e.g. `header:x-user-id`). Values are hashed before they are stored.","type":"string","pattern":"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","examples":["header:x-user-id","key","team"]},"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"top_k":{"description":"Statements added at most (1 to 20). Default 3.","type":"integer","minimum":1,"maximum":20,"default":3},"threshold":{"description":"The least similarity (0 to 1) for a statement to be added. Default 0.3.","type":"number","minimum":0,"maximum":1,"default":0.3},"ttl":{"$ref":"#/$defs/duration","description":"How long a statement is kept. Default `30d`.","default":"30d"},"max_facts":{"description":"Statements kept per scope (1 to 10000), the oldest going first. Default 200.","type":"integer","minimum":1,"maximum":10000,"default":200},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's memory takes in this process. Default `20mb`.","default":"20mb"},"min_chars":{"description":"Shorter turns are not stored (1 to 1000). Default 12.","type":"integer","minimum":1,"maximum":1000,"default":12},"max_chars":{"description":"Longer turns are stored and compared by their start (100 to 32768). Default 2000.","type":"integer","minimum":100,"maximum":32768,"default":2000}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins). Range: 1ms to 10m.","x-range":["1ms","10m"]},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure. Range: 1ms to 1d.","x-range":["1ms","1d"]},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event. Range: 1ms to 1d.","x-range":["1ms","1d"]},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming). Range: 1ms to 1d.","x-range":["1ms","1d"]}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}};
+const pattern33 = new RegExp("^/", "u");
+const pattern41 = new RegExp("^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$", "u");
+const pattern50 = new RegExp("^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$", "u");
 
 function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -635,7 +647,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(func1.call(schema46.properties, key0))){
+if(!(func1.call(schema49.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -684,8 +696,8 @@ errors++;
 if(data0.usd !== undefined){
 let data1 = data0.usd;
 if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 <= 0 || isNaN(data1)){
-const err4 = {instancePath:instancePath+"/budget/usd",schemaPath:"#/properties/budget/properties/usd/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(data1 > 1000000000 || isNaN(data1)){
+const err4 = {instancePath:instancePath+"/budget/usd",schemaPath:"#/properties/budget/properties/usd/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -694,9 +706,8 @@ vErrors.push(err4);
 }
 errors++;
 }
-}
-else {
-const err5 = {instancePath:instancePath+"/budget/usd",schemaPath:"#/properties/budget/properties/usd/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data1 <= 0 || isNaN(data1)){
+const err5 = {instancePath:instancePath+"/budget/usd",schemaPath:"#/properties/budget/properties/usd/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -706,10 +717,8 @@ vErrors.push(err5);
 errors++;
 }
 }
-if(data0.period !== undefined){
-let data2 = data0.period;
-if(!(((data2 === "day") || (data2 === "week")) || (data2 === "month"))){
-const err6 = {instancePath:instancePath+"/budget/period",schemaPath:"#/properties/budget/properties/period/enum",keyword:"enum",params:{allowedValues: schema46.properties.budget.properties.period.enum},message:"must be equal to one of the allowed values"};
+else {
+const err6 = {instancePath:instancePath+"/budget/usd",schemaPath:"#/properties/budget/properties/usd/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -719,10 +728,10 @@ vErrors.push(err6);
 errors++;
 }
 }
-if(data0.scope !== undefined){
-let data3 = data0.scope;
-if(!(((data3 === "router") || (data3 === "key")) || (data3 === "team"))){
-const err7 = {instancePath:instancePath+"/budget/scope",schemaPath:"#/properties/budget/properties/scope/enum",keyword:"enum",params:{allowedValues: schema46.properties.budget.properties.scope.enum},message:"must be equal to one of the allowed values"};
+if(data0.period !== undefined){
+let data2 = data0.period;
+if(!(((data2 === "day") || (data2 === "week")) || (data2 === "month"))){
+const err7 = {instancePath:instancePath+"/budget/period",schemaPath:"#/properties/budget/properties/period/enum",keyword:"enum",params:{allowedValues: schema49.properties.budget.properties.period.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -732,11 +741,10 @@ vErrors.push(err7);
 errors++;
 }
 }
-if(data0.thresholds !== undefined){
-let data4 = data0.thresholds;
-if(Array.isArray(data4)){
-if(data4.length > 10){
-const err8 = {instancePath:instancePath+"/budget/thresholds",schemaPath:"#/properties/budget/properties/thresholds/maxItems",keyword:"maxItems",params:{limit: 10},message:"must NOT have more than 10 items"};
+if(data0.scope !== undefined){
+let data3 = data0.scope;
+if(!(((data3 === "router") || (data3 === "key")) || (data3 === "team"))){
+const err8 = {instancePath:instancePath+"/budget/scope",schemaPath:"#/properties/budget/properties/scope/enum",keyword:"enum",params:{allowedValues: schema49.properties.budget.properties.scope.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -745,12 +753,12 @@ vErrors.push(err8);
 }
 errors++;
 }
-const len0 = data4.length;
-for(let i0=0; i0<len0; i0++){
-let data5 = data4[i0];
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 > 1 || isNaN(data5)){
-const err9 = {instancePath:instancePath+"/budget/thresholds/" + i0,schemaPath:"#/properties/budget/properties/thresholds/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+}
+if(data0.thresholds !== undefined){
+let data4 = data0.thresholds;
+if(Array.isArray(data4)){
+if(data4.length > 10){
+const err9 = {instancePath:instancePath+"/budget/thresholds",schemaPath:"#/properties/budget/properties/thresholds/maxItems",keyword:"maxItems",params:{limit: 10},message:"must NOT have more than 10 items"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -759,8 +767,12 @@ vErrors.push(err9);
 }
 errors++;
 }
-if(data5 <= 0 || isNaN(data5)){
-const err10 = {instancePath:instancePath+"/budget/thresholds/" + i0,schemaPath:"#/properties/budget/properties/thresholds/items/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+let data5 = data4[i0];
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 1 || isNaN(data5)){
+const err10 = {instancePath:instancePath+"/budget/thresholds/" + i0,schemaPath:"#/properties/budget/properties/thresholds/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -769,14 +781,24 @@ vErrors.push(err10);
 }
 errors++;
 }
-}
-else {
-const err11 = {instancePath:instancePath+"/budget/thresholds/" + i0,schemaPath:"#/properties/budget/properties/thresholds/items/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data5 <= 0 || isNaN(data5)){
+const err11 = {instancePath:instancePath+"/budget/thresholds/" + i0,schemaPath:"#/properties/budget/properties/thresholds/items/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err11];
 }
 else {
 vErrors.push(err11);
+}
+errors++;
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/budget/thresholds/" + i0,schemaPath:"#/properties/budget/properties/thresholds/items/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
 }
 errors++;
 }
@@ -792,12 +814,12 @@ continue;
 }
 if(typeof indices0[item0] == "number"){
 j0 = indices0[item0];
-const err12 = {instancePath:instancePath+"/budget/thresholds",schemaPath:"#/properties/budget/properties/thresholds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
+const err13 = {instancePath:instancePath+"/budget/thresholds",schemaPath:"#/properties/budget/properties/thresholds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
 if(vErrors === null){
-vErrors = [err12];
+vErrors = [err13];
 }
 else {
-vErrors.push(err12);
+vErrors.push(err13);
 }
 errors++;
 break;
@@ -807,19 +829,7 @@ indices0[item0] = i1;
 }
 }
 else {
-const err13 = {instancePath:instancePath+"/budget/thresholds",schemaPath:"#/properties/budget/properties/thresholds/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-}
-}
-else {
-const err14 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err14 = {instancePath:instancePath+"/budget/thresholds",schemaPath:"#/properties/budget/properties/thresholds/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -829,12 +839,9 @@ vErrors.push(err14);
 errors++;
 }
 }
-if(data.cache !== undefined){
-let data6 = data.cache;
-if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
-for(const key2 in data6){
-if(!((((((key2 === "ttl") || (key2 === "max_size")) || (key2 === "max_entry")) || (key2 === "key_headers")) || (key2 === "scope")) || (key2 === "statuses"))){
-const err15 = {instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+}
+else {
+const err15 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -844,11 +851,12 @@ vErrors.push(err15);
 errors++;
 }
 }
-if(data6.ttl !== undefined){
-let data7 = data6.ttl;
-if(typeof data7 === "string"){
-if(!pattern7.test(data7)){
-const err16 = {instancePath:instancePath+"/cache/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data.cache !== undefined){
+let data6 = data.cache;
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+for(const key2 in data6){
+if(!((((((key2 === "ttl") || (key2 === "max_size")) || (key2 === "max_entry")) || (key2 === "key_headers")) || (key2 === "scope")) || (key2 === "statuses"))){
+const err16 = {instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -858,8 +866,11 @@ vErrors.push(err16);
 errors++;
 }
 }
-else {
-const err17 = {instancePath:instancePath+"/cache/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data6.ttl !== undefined){
+let data7 = data6.ttl;
+if(typeof data7 === "string"){
+if(!pattern8.test(data7)){
+const err17 = {instancePath:instancePath+"/cache/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -869,11 +880,8 @@ vErrors.push(err17);
 errors++;
 }
 }
-if(data6.max_size !== undefined){
-let data8 = data6.max_size;
-if(typeof data8 === "string"){
-if(!pattern6.test(data8)){
-const err18 = {instancePath:instancePath+"/cache/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+else {
+const err18 = {instancePath:instancePath+"/cache/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -882,9 +890,9 @@ vErrors.push(err18);
 }
 errors++;
 }
-}
-else {
-const err19 = {instancePath:instancePath+"/cache/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let m0 = typeof data7 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data7) : null;
+if(m0 !== null && (Number(m0[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m0[2]] < 1 || Number(m0[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m0[2]] > 2592000000)){
+const err19 = {instancePath:instancePath+"/cache/ttl",schemaPath:"#/properties/cache/properties/ttl/x-range",keyword:"x-range",params:{min: "1ms", max: "30d"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -894,11 +902,11 @@ vErrors.push(err19);
 errors++;
 }
 }
-if(data6.max_entry !== undefined){
-let data9 = data6.max_entry;
-if(typeof data9 === "string"){
-if(!pattern6.test(data9)){
-const err20 = {instancePath:instancePath+"/cache/max_entry",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+if(data6.max_size !== undefined){
+let data8 = data6.max_size;
+if(typeof data8 === "string"){
+if(!pattern6.test(data8)){
+const err20 = {instancePath:instancePath+"/cache/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -909,7 +917,7 @@ errors++;
 }
 }
 else {
-const err21 = {instancePath:instancePath+"/cache/max_entry",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err21 = {instancePath:instancePath+"/cache/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -918,16 +926,9 @@ vErrors.push(err21);
 }
 errors++;
 }
-}
-if(data6.key_headers !== undefined){
-let data10 = data6.key_headers;
-if(Array.isArray(data10)){
-const len1 = data10.length;
-for(let i2=0; i2<len1; i2++){
-let data11 = data10[i2];
-if(typeof data11 === "string"){
-if(!pattern17.test(data11)){
-const err22 = {instancePath:instancePath+"/cache/key_headers/" + i2,schemaPath:"#/properties/cache/properties/key_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
+let m1 = typeof data8 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data8) : null;
+if(m1 !== null && (Number(m1[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m1[2]] < 1024 || Number(m1[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m1[2]] > 17179869184)){
+const err22 = {instancePath:instancePath+"/cache/max_size",schemaPath:"#/properties/cache/properties/max_size/x-range",keyword:"x-range",params:{min: "1kb", max: "16gb"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -937,13 +938,77 @@ vErrors.push(err22);
 errors++;
 }
 }
-else {
-const err23 = {instancePath:instancePath+"/cache/key_headers/" + i2,schemaPath:"#/properties/cache/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data6.max_entry !== undefined){
+let data9 = data6.max_entry;
+if(typeof data9 === "string"){
+if(!pattern6.test(data9)){
+const err23 = {instancePath:instancePath+"/cache/max_entry",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err23];
 }
 else {
 vErrors.push(err23);
+}
+errors++;
+}
+}
+else {
+const err24 = {instancePath:instancePath+"/cache/max_entry",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+let m2 = typeof data9 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data9) : null;
+if(m2 !== null && (Number(m2[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m2[2]] < 1 || Number(m2[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m2[2]] > 1073741824)){
+const err25 = {instancePath:instancePath+"/cache/max_entry",schemaPath:"#/properties/cache/properties/max_entry/x-range",keyword:"x-range",params:{min: "1b", max: "1gb"},message:"out of range"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+if(data6.key_headers !== undefined){
+let data10 = data6.key_headers;
+if(Array.isArray(data10)){
+if(data10.length > 32){
+const err26 = {instancePath:instancePath+"/cache/key_headers",schemaPath:"#/properties/cache/properties/key_headers/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+const len1 = data10.length;
+for(let i2=0; i2<len1; i2++){
+let data11 = data10[i2];
+if(typeof data11 === "string"){
+if(!pattern20.test(data11)){
+const err27 = {instancePath:instancePath+"/cache/key_headers/" + i2,schemaPath:"#/properties/cache/properties/key_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+else {
+const err28 = {instancePath:instancePath+"/cache/key_headers/" + i2,schemaPath:"#/properties/cache/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
 }
 errors++;
 }
@@ -959,12 +1024,12 @@ continue;
 }
 if(typeof indices1[item1] == "number"){
 j1 = indices1[item1];
-const err24 = {instancePath:instancePath+"/cache/key_headers",schemaPath:"#/properties/cache/properties/key_headers/uniqueItems",keyword:"uniqueItems",params:{i: i3, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i3+" are identical)"};
+const err29 = {instancePath:instancePath+"/cache/key_headers",schemaPath:"#/properties/cache/properties/key_headers/uniqueItems",keyword:"uniqueItems",params:{i: i3, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i3+" are identical)"};
 if(vErrors === null){
-vErrors = [err24];
+vErrors = [err29];
 }
 else {
-vErrors.push(err24);
+vErrors.push(err29);
 }
 errors++;
 break;
@@ -974,12 +1039,12 @@ indices1[item1] = i3;
 }
 }
 else {
-const err25 = {instancePath:instancePath+"/cache/key_headers",schemaPath:"#/properties/cache/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err30 = {instancePath:instancePath+"/cache/key_headers",schemaPath:"#/properties/cache/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
-vErrors = [err25];
+vErrors = [err30];
 }
 else {
-vErrors.push(err25);
+vErrors.push(err30);
 }
 errors++;
 }
@@ -987,12 +1052,12 @@ errors++;
 if(data6.scope !== undefined){
 let data12 = data6.scope;
 if(!((data12 === "key") || (data12 === "team"))){
-const err26 = {instancePath:instancePath+"/cache/scope",schemaPath:"#/properties/cache/properties/scope/enum",keyword:"enum",params:{allowedValues: schema46.properties.cache.properties.scope.enum},message:"must be equal to one of the allowed values"};
+const err31 = {instancePath:instancePath+"/cache/scope",schemaPath:"#/properties/cache/properties/scope/enum",keyword:"enum",params:{allowedValues: schema49.properties.cache.properties.scope.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
-vErrors = [err26];
+vErrors = [err31];
 }
 else {
-vErrors.push(err26);
+vErrors.push(err31);
 }
 errors++;
 }
@@ -1004,33 +1069,33 @@ const len2 = data13.length;
 for(let i4=0; i4<len2; i4++){
 let data14 = data13[i4];
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err27 = {instancePath:instancePath+"/cache/statuses/" + i4,schemaPath:"#/properties/cache/properties/statuses/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err32 = {instancePath:instancePath+"/cache/statuses/" + i4,schemaPath:"#/properties/cache/properties/statuses/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
-vErrors = [err27];
+vErrors = [err32];
 }
 else {
-vErrors.push(err27);
+vErrors.push(err32);
 }
 errors++;
 }
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 > 599 || isNaN(data14)){
-const err28 = {instancePath:instancePath+"/cache/statuses/" + i4,schemaPath:"#/properties/cache/properties/statuses/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
+const err33 = {instancePath:instancePath+"/cache/statuses/" + i4,schemaPath:"#/properties/cache/properties/statuses/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
 if(vErrors === null){
-vErrors = [err28];
+vErrors = [err33];
 }
 else {
-vErrors.push(err28);
+vErrors.push(err33);
 }
 errors++;
 }
 if(data14 < 100 || isNaN(data14)){
-const err29 = {instancePath:instancePath+"/cache/statuses/" + i4,schemaPath:"#/properties/cache/properties/statuses/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+const err34 = {instancePath:instancePath+"/cache/statuses/" + i4,schemaPath:"#/properties/cache/properties/statuses/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
 if(vErrors === null){
-vErrors = [err29];
+vErrors = [err34];
 }
 else {
-vErrors.push(err29);
+vErrors.push(err34);
 }
 errors++;
 }
@@ -1047,12 +1112,12 @@ continue;
 }
 if(typeof indices2[item2] == "number"){
 j2 = indices2[item2];
-const err30 = {instancePath:instancePath+"/cache/statuses",schemaPath:"#/properties/cache/properties/statuses/uniqueItems",keyword:"uniqueItems",params:{i: i5, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i5+" are identical)"};
+const err35 = {instancePath:instancePath+"/cache/statuses",schemaPath:"#/properties/cache/properties/statuses/uniqueItems",keyword:"uniqueItems",params:{i: i5, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i5+" are identical)"};
 if(vErrors === null){
-vErrors = [err30];
+vErrors = [err35];
 }
 else {
-vErrors.push(err30);
+vErrors.push(err35);
 }
 errors++;
 break;
@@ -1062,68 +1127,7 @@ indices2[item2] = i5;
 }
 }
 else {
-const err31 = {instancePath:instancePath+"/cache/statuses",schemaPath:"#/properties/cache/properties/statuses/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-}
-}
-else {
-const err32 = {instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-}
-if(data.context_compression !== undefined){
-let data15 = data.context_compression;
-if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
-for(const key3 in data15){
-if(!(((((key3 === "threshold") || (key3 === "router")) || (key3 === "prompt")) || (key3 === "keep_last")) || (key3 === "max_summary_tokens"))){
-const err33 = {instancePath:instancePath+"/context_compression",schemaPath:"#/properties/context_compression/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
-}
-errors++;
-}
-}
-if(data15.threshold !== undefined){
-let data16 = data15.threshold;
-if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-const err34 = {instancePath:instancePath+"/context_compression/threshold",schemaPath:"#/properties/context_compression/properties/threshold/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
-}
-errors++;
-}
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 > 10000000 || isNaN(data16)){
-const err35 = {instancePath:instancePath+"/context_compression/threshold",schemaPath:"#/properties/context_compression/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
-if(vErrors === null){
-vErrors = [err35];
-}
-else {
-vErrors.push(err35);
-}
-errors++;
-}
-if(data16 < 100 || isNaN(data16)){
-const err36 = {instancePath:instancePath+"/context_compression/threshold",schemaPath:"#/properties/context_compression/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+const err36 = {instancePath:instancePath+"/cache/statuses",schemaPath:"#/properties/cache/properties/statuses/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -1134,11 +1138,8 @@ errors++;
 }
 }
 }
-if(data15.router !== undefined){
-let data17 = data15.router;
-if(typeof data17 === "string"){
-if(!pattern15.test(data17)){
-const err37 = {instancePath:instancePath+"/context_compression/router",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+else {
+const err37 = {instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -1148,8 +1149,12 @@ vErrors.push(err37);
 errors++;
 }
 }
-else {
-const err38 = {instancePath:instancePath+"/context_compression/router",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.context_compression !== undefined){
+let data15 = data.context_compression;
+if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
+for(const key3 in data15){
+if(!(((((key3 === "threshold") || (key3 === "router")) || (key3 === "prompt")) || (key3 === "keep_last")) || (key3 === "max_summary_tokens"))){
+const err38 = {instancePath:instancePath+"/context_compression",schemaPath:"#/properties/context_compression/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -1159,11 +1164,10 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(data15.prompt !== undefined){
-let data18 = data15.prompt;
-if(typeof data18 === "string"){
-if(!pattern15.test(data18)){
-const err39 = {instancePath:instancePath+"/context_compression/prompt",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+if(data15.threshold !== undefined){
+let data16 = data15.threshold;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err39 = {instancePath:instancePath+"/context_compression/threshold",schemaPath:"#/properties/context_compression/properties/threshold/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -1172,9 +1176,9 @@ vErrors.push(err39);
 }
 errors++;
 }
-}
-else {
-const err40 = {instancePath:instancePath+"/context_compression/prompt",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 > 10000000 || isNaN(data16)){
+const err40 = {instancePath:instancePath+"/context_compression/threshold",schemaPath:"#/properties/context_compression/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -1183,11 +1187,8 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-if(data15.keep_last !== undefined){
-let data19 = data15.keep_last;
-if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err41 = {instancePath:instancePath+"/context_compression/keep_last",schemaPath:"#/properties/context_compression/properties/keep_last/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data16 < 100 || isNaN(data16)){
+const err41 = {instancePath:instancePath+"/context_compression/threshold",schemaPath:"#/properties/context_compression/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -1196,9 +1197,13 @@ vErrors.push(err41);
 }
 errors++;
 }
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 > 100 || isNaN(data19)){
-const err42 = {instancePath:instancePath+"/context_compression/keep_last",schemaPath:"#/properties/context_compression/properties/keep_last/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+}
+}
+if(data15.router !== undefined){
+let data17 = data15.router;
+if(typeof data17 === "string"){
+if(!pattern18.test(data17)){
+const err42 = {instancePath:instancePath+"/context_compression/router",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -1207,8 +1212,9 @@ vErrors.push(err42);
 }
 errors++;
 }
-if(data19 < 0 || isNaN(data19)){
-const err43 = {instancePath:instancePath+"/context_compression/keep_last",schemaPath:"#/properties/context_compression/properties/keep_last/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err43 = {instancePath:instancePath+"/context_compression/router",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -1218,11 +1224,11 @@ vErrors.push(err43);
 errors++;
 }
 }
-}
-if(data15.max_summary_tokens !== undefined){
-let data20 = data15.max_summary_tokens;
-if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err44 = {instancePath:instancePath+"/context_compression/max_summary_tokens",schemaPath:"#/properties/context_compression/properties/max_summary_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data15.prompt !== undefined){
+let data18 = data15.prompt;
+if(typeof data18 === "string"){
+if(!pattern18.test(data18)){
+const err44 = {instancePath:instancePath+"/context_compression/prompt",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -1231,9 +1237,9 @@ vErrors.push(err44);
 }
 errors++;
 }
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 > 100000 || isNaN(data20)){
-const err45 = {instancePath:instancePath+"/context_compression/max_summary_tokens",schemaPath:"#/properties/context_compression/properties/max_summary_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+}
+else {
+const err45 = {instancePath:instancePath+"/context_compression/prompt",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -1242,8 +1248,11 @@ vErrors.push(err45);
 }
 errors++;
 }
-if(data20 < 16 || isNaN(data20)){
-const err46 = {instancePath:instancePath+"/context_compression/max_summary_tokens",schemaPath:"#/properties/context_compression/properties/max_summary_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16"};
+}
+if(data15.keep_last !== undefined){
+let data19 = data15.keep_last;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+const err46 = {instancePath:instancePath+"/context_compression/keep_last",schemaPath:"#/properties/context_compression/properties/keep_last/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -1252,11 +1261,9 @@ vErrors.push(err46);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err47 = {instancePath:instancePath+"/context_compression",schemaPath:"#/properties/context_compression/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 > 100 || isNaN(data19)){
+const err47 = {instancePath:instancePath+"/context_compression/keep_last",schemaPath:"#/properties/context_compression/properties/keep_last/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -1265,13 +1272,8 @@ vErrors.push(err47);
 }
 errors++;
 }
-}
-if(data.context_trimming !== undefined){
-let data21 = data.context_trimming;
-if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
-for(const key4 in data21){
-if(!(key4 === "max_input_tokens")){
-const err48 = {instancePath:instancePath+"/context_trimming",schemaPath:"#/properties/context_trimming/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(data19 < 0 || isNaN(data19)){
+const err48 = {instancePath:instancePath+"/context_compression/keep_last",schemaPath:"#/properties/context_compression/properties/keep_last/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -1281,10 +1283,11 @@ vErrors.push(err48);
 errors++;
 }
 }
-if(data21.max_input_tokens !== undefined){
-let data22 = data21.max_input_tokens;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err49 = {instancePath:instancePath+"/context_trimming/max_input_tokens",schemaPath:"#/properties/context_trimming/properties/max_input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(data15.max_summary_tokens !== undefined){
+let data20 = data15.max_summary_tokens;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err49 = {instancePath:instancePath+"/context_compression/max_summary_tokens",schemaPath:"#/properties/context_compression/properties/max_summary_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -1293,9 +1296,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 > 10000000 || isNaN(data22)){
-const err50 = {instancePath:instancePath+"/context_trimming/max_input_tokens",schemaPath:"#/properties/context_trimming/properties/max_input_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 > 100000 || isNaN(data20)){
+const err50 = {instancePath:instancePath+"/context_compression/max_summary_tokens",schemaPath:"#/properties/context_compression/properties/max_summary_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -1304,8 +1307,8 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(data22 < 1 || isNaN(data22)){
-const err51 = {instancePath:instancePath+"/context_trimming/max_input_tokens",schemaPath:"#/properties/context_trimming/properties/max_input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data20 < 16 || isNaN(data20)){
+const err51 = {instancePath:instancePath+"/context_compression/max_summary_tokens",schemaPath:"#/properties/context_compression/properties/max_summary_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -1318,7 +1321,7 @@ errors++;
 }
 }
 else {
-const err52 = {instancePath:instancePath+"/context_trimming",schemaPath:"#/properties/context_trimming/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err52 = {instancePath:instancePath+"/context_compression",schemaPath:"#/properties/context_compression/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -1328,12 +1331,12 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data.cost_aware_routing !== undefined){
-let data23 = data.cost_aware_routing;
-if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
-for(const key5 in data23){
-if(!(key5 === "max_latency")){
-const err53 = {instancePath:instancePath+"/cost_aware_routing",schemaPath:"#/properties/cost_aware_routing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(data.context_trimming !== undefined){
+let data21 = data.context_trimming;
+if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
+for(const key4 in data21){
+if(!(key4 === "max_input_tokens")){
+const err53 = {instancePath:instancePath+"/context_trimming",schemaPath:"#/properties/context_trimming/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -1343,11 +1346,10 @@ vErrors.push(err53);
 errors++;
 }
 }
-if(data23.max_latency !== undefined){
-let data24 = data23.max_latency;
-if(typeof data24 === "string"){
-if(!pattern7.test(data24)){
-const err54 = {instancePath:instancePath+"/cost_aware_routing/max_latency",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data21.max_input_tokens !== undefined){
+let data22 = data21.max_input_tokens;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err54 = {instancePath:instancePath+"/context_trimming/max_input_tokens",schemaPath:"#/properties/context_trimming/properties/max_input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -1356,9 +1358,9 @@ vErrors.push(err54);
 }
 errors++;
 }
-}
-else {
-const err55 = {instancePath:instancePath+"/cost_aware_routing/max_latency",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 10000000 || isNaN(data22)){
+const err55 = {instancePath:instancePath+"/context_trimming/max_input_tokens",schemaPath:"#/properties/context_trimming/properties/max_input_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -1367,10 +1369,8 @@ vErrors.push(err55);
 }
 errors++;
 }
-}
-}
-else {
-const err56 = {instancePath:instancePath+"/cost_aware_routing",schemaPath:"#/properties/cost_aware_routing/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data22 < 1 || isNaN(data22)){
+const err56 = {instancePath:instancePath+"/context_trimming/max_input_tokens",schemaPath:"#/properties/context_trimming/properties/max_input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -1380,12 +1380,10 @@ vErrors.push(err56);
 errors++;
 }
 }
-if(data.fallback !== undefined){
-let data25 = data.fallback;
-if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
-for(const key6 in data25){
-if(!((key6 === "on") || (key6 === "max_targets"))){
-const err57 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+}
+}
+else {
+const err57 = {instancePath:instancePath+"/context_trimming",schemaPath:"#/properties/context_trimming/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -1395,16 +1393,94 @@ vErrors.push(err57);
 errors++;
 }
 }
-if(data25.on !== undefined){
-let data26 = data25.on;
-if(Array.isArray(data26)){
-if(data26.length < 1){
-const err58 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data.cost_aware_routing !== undefined){
+let data23 = data.cost_aware_routing;
+if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
+for(const key5 in data23){
+if(!(key5 === "max_latency")){
+const err58 = {instancePath:instancePath+"/cost_aware_routing",schemaPath:"#/properties/cost_aware_routing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err58];
 }
 else {
 vErrors.push(err58);
+}
+errors++;
+}
+}
+if(data23.max_latency !== undefined){
+let data24 = data23.max_latency;
+if(typeof data24 === "string"){
+if(!pattern8.test(data24)){
+const err59 = {instancePath:instancePath+"/cost_aware_routing/max_latency",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+}
+else {
+const err60 = {instancePath:instancePath+"/cost_aware_routing/max_latency",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+let m3 = typeof data24 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data24) : null;
+if(m3 !== null && (Number(m3[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m3[2]] < 1 || Number(m3[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m3[2]] > 600000)){
+const err61 = {instancePath:instancePath+"/cost_aware_routing/max_latency",schemaPath:"#/properties/cost_aware_routing/properties/max_latency/x-range",keyword:"x-range",params:{min: "1ms", max: "10m"},message:"out of range"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+}
+}
+else {
+const err62 = {instancePath:instancePath+"/cost_aware_routing",schemaPath:"#/properties/cost_aware_routing/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+if(data.fallback !== undefined){
+let data25 = data.fallback;
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+for(const key6 in data25){
+if(!((key6 === "on") || (key6 === "max_targets"))){
+const err63 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+if(data25.on !== undefined){
+let data26 = data25.on;
+if(Array.isArray(data26)){
+if(data26.length < 1){
+const err64 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
 }
 errors++;
 }
@@ -1415,33 +1491,33 @@ const _errs67 = errors;
 let valid24 = false;
 const _errs68 = errors;
 if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-const err59 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err65 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
-vErrors = [err59];
+vErrors = [err65];
 }
 else {
-vErrors.push(err59);
+vErrors.push(err65);
 }
 errors++;
 }
 if((typeof data27 == "number") && (isFinite(data27))){
 if(data27 > 599 || isNaN(data27)){
-const err60 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
+const err66 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
 if(vErrors === null){
-vErrors = [err60];
+vErrors = [err66];
 }
 else {
-vErrors.push(err60);
+vErrors.push(err66);
 }
 errors++;
 }
 if(data27 < 400 || isNaN(data27)){
-const err61 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
+const err67 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
 if(vErrors === null){
-vErrors = [err61];
+vErrors = [err67];
 }
 else {
-vErrors.push(err61);
+vErrors.push(err67);
 }
 errors++;
 }
@@ -1450,24 +1526,24 @@ var _valid0 = _errs68 === errors;
 valid24 = valid24 || _valid0;
 const _errs70 = errors;
 if(!((data27 === "connect_error") || (data27 === "timeout"))){
-const err62 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema46.properties.fallback.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
+const err68 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema49.properties.fallback.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
-vErrors = [err62];
+vErrors = [err68];
 }
 else {
-vErrors.push(err62);
+vErrors.push(err68);
 }
 errors++;
 }
 var _valid0 = _errs70 === errors;
 valid24 = valid24 || _valid0;
 if(!valid24){
-const err63 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const err69 = {instancePath:instancePath+"/fallback/on/" + i6,schemaPath:"#/properties/fallback/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err63];
+vErrors = [err69];
 }
 else {
-vErrors.push(err63);
+vErrors.push(err69);
 }
 errors++;
 }
@@ -1490,12 +1566,12 @@ outer0:
 for(;i7--;){
 for(j3 = i7; j3--;){
 if(func0(data26[i7], data26[j3])){
-const err64 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i7, j: j3},message:"must NOT have duplicate items (items ## "+j3+" and "+i7+" are identical)"};
+const err70 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i7, j: j3},message:"must NOT have duplicate items (items ## "+j3+" and "+i7+" are identical)"};
 if(vErrors === null){
-vErrors = [err64];
+vErrors = [err70];
 }
 else {
-vErrors.push(err64);
+vErrors.push(err70);
 }
 errors++;
 break outer0;
@@ -1505,84 +1581,7 @@ break outer0;
 }
 }
 else {
-const err65 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err65];
-}
-else {
-vErrors.push(err65);
-}
-errors++;
-}
-}
-if(data25.max_targets !== undefined){
-let data28 = data25.max_targets;
-if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err66 = {instancePath:instancePath+"/fallback/max_targets",schemaPath:"#/properties/fallback/properties/max_targets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err66];
-}
-else {
-vErrors.push(err66);
-}
-errors++;
-}
-if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 < 1 || isNaN(data28)){
-const err67 = {instancePath:instancePath+"/fallback/max_targets",schemaPath:"#/properties/fallback/properties/max_targets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err67];
-}
-else {
-vErrors.push(err67);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err68 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err68];
-}
-else {
-vErrors.push(err68);
-}
-errors++;
-}
-}
-if(data.health_check !== undefined){
-let data29 = data.health_check;
-if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
-for(const key7 in data29){
-if(!((((((((key7 === "interval") || (key7 === "path")) || (key7 === "timeout")) || (key7 === "healthy_after")) || (key7 === "unhealthy_after")) || (key7 === "failures")) || (key7 === "window")) || (key7 === "cooldown"))){
-const err69 = {instancePath:instancePath+"/health_check",schemaPath:"#/properties/health_check/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err69];
-}
-else {
-vErrors.push(err69);
-}
-errors++;
-}
-}
-if(data29.interval !== undefined){
-let data30 = data29.interval;
-if(typeof data30 === "string"){
-if(!pattern7.test(data30)){
-const err70 = {instancePath:instancePath+"/health_check/interval",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
-if(vErrors === null){
-vErrors = [err70];
-}
-else {
-vErrors.push(err70);
-}
-errors++;
-}
-}
-else {
-const err71 = {instancePath:instancePath+"/health_check/interval",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err71 = {instancePath:instancePath+"/fallback/on",schemaPath:"#/properties/fallback/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -1592,11 +1591,10 @@ vErrors.push(err71);
 errors++;
 }
 }
-if(data29.path !== undefined){
-let data31 = data29.path;
-if(typeof data31 === "string"){
-if(!pattern30.test(data31)){
-const err72 = {instancePath:instancePath+"/health_check/path",schemaPath:"#/properties/health_check/properties/path/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
+if(data25.max_targets !== undefined){
+let data28 = data25.max_targets;
+if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
+const err72 = {instancePath:instancePath+"/fallback/max_targets",schemaPath:"#/properties/fallback/properties/max_targets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -1605,9 +1603,9 @@ vErrors.push(err72);
 }
 errors++;
 }
-}
-else {
-const err73 = {instancePath:instancePath+"/health_check/path",schemaPath:"#/properties/health_check/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 > 100 || isNaN(data28)){
+const err73 = {instancePath:instancePath+"/fallback/max_targets",schemaPath:"#/properties/fallback/properties/max_targets/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -1616,12 +1614,8 @@ vErrors.push(err73);
 }
 errors++;
 }
-}
-if(data29.timeout !== undefined){
-let data32 = data29.timeout;
-if(typeof data32 === "string"){
-if(!pattern7.test(data32)){
-const err74 = {instancePath:instancePath+"/health_check/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data28 < 1 || isNaN(data28)){
+const err74 = {instancePath:instancePath+"/fallback/max_targets",schemaPath:"#/properties/fallback/properties/max_targets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1631,8 +1625,10 @@ vErrors.push(err74);
 errors++;
 }
 }
+}
+}
 else {
-const err75 = {instancePath:instancePath+"/health_check/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err75 = {instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1642,10 +1638,12 @@ vErrors.push(err75);
 errors++;
 }
 }
-if(data29.healthy_after !== undefined){
-let data33 = data29.healthy_after;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err76 = {instancePath:instancePath+"/health_check/healthy_after",schemaPath:"#/properties/health_check/properties/healthy_after/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.health_check !== undefined){
+let data29 = data.health_check;
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+for(const key7 in data29){
+if(!((((((((key7 === "interval") || (key7 === "path")) || (key7 === "timeout")) || (key7 === "healthy_after")) || (key7 === "unhealthy_after")) || (key7 === "failures")) || (key7 === "window")) || (key7 === "cooldown"))){
+const err76 = {instancePath:instancePath+"/health_check",schemaPath:"#/properties/health_check/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1654,9 +1652,12 @@ vErrors.push(err76);
 }
 errors++;
 }
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 1 || isNaN(data33)){
-const err77 = {instancePath:instancePath+"/health_check/healthy_after",schemaPath:"#/properties/health_check/properties/healthy_after/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data29.interval !== undefined){
+let data30 = data29.interval;
+if(typeof data30 === "string"){
+if(!pattern8.test(data30)){
+const err77 = {instancePath:instancePath+"/health_check/interval",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1666,11 +1667,8 @@ vErrors.push(err77);
 errors++;
 }
 }
-}
-if(data29.unhealthy_after !== undefined){
-let data34 = data29.unhealthy_after;
-if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
-const err78 = {instancePath:instancePath+"/health_check/unhealthy_after",schemaPath:"#/properties/health_check/properties/unhealthy_after/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err78 = {instancePath:instancePath+"/health_check/interval",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1679,9 +1677,9 @@ vErrors.push(err78);
 }
 errors++;
 }
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 < 1 || isNaN(data34)){
-const err79 = {instancePath:instancePath+"/health_check/unhealthy_after",schemaPath:"#/properties/health_check/properties/unhealthy_after/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+let m4 = typeof data30 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data30) : null;
+if(m4 !== null && (Number(m4[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m4[2]] < 10 || Number(m4[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m4[2]] > 3600000)){
+const err79 = {instancePath:instancePath+"/health_check/interval",schemaPath:"#/properties/health_check/properties/interval/x-range",keyword:"x-range",params:{min: "10ms", max: "1h"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1691,11 +1689,11 @@ vErrors.push(err79);
 errors++;
 }
 }
-}
-if(data29.failures !== undefined){
-let data35 = data29.failures;
-if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
-const err80 = {instancePath:instancePath+"/health_check/failures",schemaPath:"#/properties/health_check/properties/failures/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data29.path !== undefined){
+let data31 = data29.path;
+if(typeof data31 === "string"){
+if(!pattern33.test(data31)){
+const err80 = {instancePath:instancePath+"/health_check/path",schemaPath:"#/properties/health_check/properties/path/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1704,9 +1702,9 @@ vErrors.push(err80);
 }
 errors++;
 }
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 < 1 || isNaN(data35)){
-const err81 = {instancePath:instancePath+"/health_check/failures",schemaPath:"#/properties/health_check/properties/failures/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err81 = {instancePath:instancePath+"/health_check/path",schemaPath:"#/properties/health_check/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1716,12 +1714,11 @@ vErrors.push(err81);
 errors++;
 }
 }
-}
-if(data29.window !== undefined){
-let data36 = data29.window;
-if(typeof data36 === "string"){
-if(!pattern7.test(data36)){
-const err82 = {instancePath:instancePath+"/health_check/window",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data29.timeout !== undefined){
+let data32 = data29.timeout;
+if(typeof data32 === "string"){
+if(!pattern8.test(data32)){
+const err82 = {instancePath:instancePath+"/health_check/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1732,7 +1729,7 @@ errors++;
 }
 }
 else {
-const err83 = {instancePath:instancePath+"/health_check/window",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err83 = {instancePath:instancePath+"/health_check/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1741,12 +1738,9 @@ vErrors.push(err83);
 }
 errors++;
 }
-}
-if(data29.cooldown !== undefined){
-let data37 = data29.cooldown;
-if(typeof data37 === "string"){
-if(!pattern7.test(data37)){
-const err84 = {instancePath:instancePath+"/health_check/cooldown",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+let m5 = typeof data32 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data32) : null;
+if(m5 !== null && (Number(m5[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m5[2]] < 1 || Number(m5[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m5[2]] > 60000)){
+const err84 = {instancePath:instancePath+"/health_check/timeout",schemaPath:"#/properties/health_check/properties/timeout/x-range",keyword:"x-range",params:{min: "1ms", max: "1m"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1756,8 +1750,10 @@ vErrors.push(err84);
 errors++;
 }
 }
-else {
-const err85 = {instancePath:instancePath+"/health_check/cooldown",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data29.healthy_after !== undefined){
+let data33 = data29.healthy_after;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err85 = {instancePath:instancePath+"/health_check/healthy_after",schemaPath:"#/properties/health_check/properties/healthy_after/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1766,10 +1762,9 @@ vErrors.push(err85);
 }
 errors++;
 }
-}
-}
-else {
-const err86 = {instancePath:instancePath+"/health_check",schemaPath:"#/properties/health_check/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 > 100 || isNaN(data33)){
+const err86 = {instancePath:instancePath+"/health_check/healthy_after",schemaPath:"#/properties/health_check/properties/healthy_after/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1778,12 +1773,8 @@ vErrors.push(err86);
 }
 errors++;
 }
-}
-if(data.hedging !== undefined){
-let data38 = data.hedging;
-if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
-if(data38.after === undefined){
-const err87 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/required",keyword:"required",params:{missingProperty: "after"},message:"must have required property '"+"after"+"'"};
+if(data33 < 1 || isNaN(data33)){
+const err87 = {instancePath:instancePath+"/health_check/healthy_after",schemaPath:"#/properties/health_check/properties/healthy_after/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1792,9 +1783,12 @@ vErrors.push(err87);
 }
 errors++;
 }
-for(const key8 in data38){
-if(!(key8 === "after")){
-const err88 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+}
+}
+if(data29.unhealthy_after !== undefined){
+let data34 = data29.unhealthy_after;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err88 = {instancePath:instancePath+"/health_check/unhealthy_after",schemaPath:"#/properties/health_check/properties/unhealthy_after/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1803,12 +1797,9 @@ vErrors.push(err88);
 }
 errors++;
 }
-}
-if(data38.after !== undefined){
-let data39 = data38.after;
-if(typeof data39 === "string"){
-if(!pattern7.test(data39)){
-const err89 = {instancePath:instancePath+"/hedging/after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 > 100 || isNaN(data34)){
+const err89 = {instancePath:instancePath+"/health_check/unhealthy_after",schemaPath:"#/properties/health_check/properties/unhealthy_after/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1817,9 +1808,8 @@ vErrors.push(err89);
 }
 errors++;
 }
-}
-else {
-const err90 = {instancePath:instancePath+"/hedging/after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data34 < 1 || isNaN(data34)){
+const err90 = {instancePath:instancePath+"/health_check/unhealthy_after",schemaPath:"#/properties/health_check/properties/unhealthy_after/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1830,8 +1820,10 @@ errors++;
 }
 }
 }
-else {
-const err91 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data29.failures !== undefined){
+let data35 = data29.failures;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+const err91 = {instancePath:instancePath+"/health_check/failures",schemaPath:"#/properties/health_check/properties/failures/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1840,12 +1832,9 @@ vErrors.push(err91);
 }
 errors++;
 }
-}
-if(data.mcp_tools !== undefined){
-let data40 = data.mcp_tools;
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-if(data40.servers === undefined){
-const err92 = {instancePath:instancePath+"/mcp_tools",schemaPath:"#/properties/mcp_tools/required",keyword:"required",params:{missingProperty: "servers"},message:"must have required property '"+"servers"+"'"};
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 > 10000 || isNaN(data35)){
+const err92 = {instancePath:instancePath+"/health_check/failures",schemaPath:"#/properties/health_check/properties/failures/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1854,9 +1843,8 @@ vErrors.push(err92);
 }
 errors++;
 }
-for(const key9 in data40){
-if(!((((key9 === "servers") || (key9 === "max_rounds")) || (key9 === "allow")) || (key9 === "deny"))){
-const err93 = {instancePath:instancePath+"/mcp_tools",schemaPath:"#/properties/mcp_tools/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+if(data35 < 1 || isNaN(data35)){
+const err93 = {instancePath:instancePath+"/health_check/failures",schemaPath:"#/properties/health_check/properties/failures/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1866,11 +1854,12 @@ vErrors.push(err93);
 errors++;
 }
 }
-if(data40.servers !== undefined){
-let data41 = data40.servers;
-if(Array.isArray(data41)){
-if(data41.length > 32){
-const err94 = {instancePath:instancePath+"/mcp_tools/servers",schemaPath:"#/properties/mcp_tools/properties/servers/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+}
+if(data29.window !== undefined){
+let data36 = data29.window;
+if(typeof data36 === "string"){
+if(!pattern8.test(data36)){
+const err94 = {instancePath:instancePath+"/health_check/window",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1879,8 +1868,9 @@ vErrors.push(err94);
 }
 errors++;
 }
-if(data41.length < 1){
-const err95 = {instancePath:instancePath+"/mcp_tools/servers",schemaPath:"#/properties/mcp_tools/properties/servers/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+else {
+const err95 = {instancePath:instancePath+"/health_check/window",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1889,12 +1879,9 @@ vErrors.push(err95);
 }
 errors++;
 }
-const len4 = data41.length;
-for(let i8=0; i8<len4; i8++){
-let data42 = data41[i8];
-if(typeof data42 === "string"){
-if(!pattern15.test(data42)){
-const err96 = {instancePath:instancePath+"/mcp_tools/servers/" + i8,schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+let m6 = typeof data36 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data36) : null;
+if(m6 !== null && (Number(m6[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m6[2]] < 1 || Number(m6[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m6[2]] > 86400000)){
+const err96 = {instancePath:instancePath+"/health_check/window",schemaPath:"#/properties/health_check/properties/window/x-range",keyword:"x-range",params:{min: "1ms", max: "1d"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1904,13 +1891,197 @@ vErrors.push(err96);
 errors++;
 }
 }
-else {
-const err97 = {instancePath:instancePath+"/mcp_tools/servers/" + i8,schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data29.cooldown !== undefined){
+let data37 = data29.cooldown;
+if(typeof data37 === "string"){
+if(!pattern8.test(data37)){
+const err97 = {instancePath:instancePath+"/health_check/cooldown",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err97];
 }
 else {
 vErrors.push(err97);
+}
+errors++;
+}
+}
+else {
+const err98 = {instancePath:instancePath+"/health_check/cooldown",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+let m7 = typeof data37 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data37) : null;
+if(m7 !== null && (Number(m7[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m7[2]] < 1 || Number(m7[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m7[2]] > 86400000)){
+const err99 = {instancePath:instancePath+"/health_check/cooldown",schemaPath:"#/properties/health_check/properties/cooldown/x-range",keyword:"x-range",params:{min: "1ms", max: "1d"},message:"out of range"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+}
+}
+else {
+const err100 = {instancePath:instancePath+"/health_check",schemaPath:"#/properties/health_check/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+}
+if(data.hedging !== undefined){
+let data38 = data.hedging;
+if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
+if(data38.after === undefined){
+const err101 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/required",keyword:"required",params:{missingProperty: "after"},message:"must have required property '"+"after"+"'"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+for(const key8 in data38){
+if(!(key8 === "after")){
+const err102 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+}
+if(data38.after !== undefined){
+let data39 = data38.after;
+if(typeof data39 === "string"){
+if(!pattern8.test(data39)){
+const err103 = {instancePath:instancePath+"/hedging/after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+}
+else {
+const err104 = {instancePath:instancePath+"/hedging/after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+let m8 = typeof data39 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data39) : null;
+if(m8 !== null && (Number(m8[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m8[2]] < 1 || Number(m8[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m8[2]] > 600000)){
+const err105 = {instancePath:instancePath+"/hedging/after",schemaPath:"#/properties/hedging/properties/after/x-range",keyword:"x-range",params:{min: "1ms", max: "10m"},message:"out of range"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+}
+}
+else {
+const err106 = {instancePath:instancePath+"/hedging",schemaPath:"#/properties/hedging/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+}
+if(data.mcp_tools !== undefined){
+let data40 = data.mcp_tools;
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(data40.servers === undefined){
+const err107 = {instancePath:instancePath+"/mcp_tools",schemaPath:"#/properties/mcp_tools/required",keyword:"required",params:{missingProperty: "servers"},message:"must have required property '"+"servers"+"'"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+for(const key9 in data40){
+if(!((((key9 === "servers") || (key9 === "max_rounds")) || (key9 === "allow")) || (key9 === "deny"))){
+const err108 = {instancePath:instancePath+"/mcp_tools",schemaPath:"#/properties/mcp_tools/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+}
+if(data40.servers !== undefined){
+let data41 = data40.servers;
+if(Array.isArray(data41)){
+if(data41.length > 32){
+const err109 = {instancePath:instancePath+"/mcp_tools/servers",schemaPath:"#/properties/mcp_tools/properties/servers/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+if(data41.length < 1){
+const err110 = {instancePath:instancePath+"/mcp_tools/servers",schemaPath:"#/properties/mcp_tools/properties/servers/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+const len4 = data41.length;
+for(let i8=0; i8<len4; i8++){
+let data42 = data41[i8];
+if(typeof data42 === "string"){
+if(!pattern18.test(data42)){
+const err111 = {instancePath:instancePath+"/mcp_tools/servers/" + i8,schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+}
+else {
+const err112 = {instancePath:instancePath+"/mcp_tools/servers/" + i8,schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
 }
 errors++;
 }
@@ -1922,12 +2093,12 @@ outer1:
 for(;i9--;){
 for(j4 = i9; j4--;){
 if(func0(data41[i9], data41[j4])){
-const err98 = {instancePath:instancePath+"/mcp_tools/servers",schemaPath:"#/properties/mcp_tools/properties/servers/uniqueItems",keyword:"uniqueItems",params:{i: i9, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i9+" are identical)"};
+const err113 = {instancePath:instancePath+"/mcp_tools/servers",schemaPath:"#/properties/mcp_tools/properties/servers/uniqueItems",keyword:"uniqueItems",params:{i: i9, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i9+" are identical)"};
 if(vErrors === null){
-vErrors = [err98];
+vErrors = [err113];
 }
 else {
-vErrors.push(err98);
+vErrors.push(err113);
 }
 errors++;
 break outer1;
@@ -1937,191 +2108,7 @@ break outer1;
 }
 }
 else {
-const err99 = {instancePath:instancePath+"/mcp_tools/servers",schemaPath:"#/properties/mcp_tools/properties/servers/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err99];
-}
-else {
-vErrors.push(err99);
-}
-errors++;
-}
-}
-if(data40.max_rounds !== undefined){
-let data43 = data40.max_rounds;
-if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
-const err100 = {instancePath:instancePath+"/mcp_tools/max_rounds",schemaPath:"#/properties/mcp_tools/properties/max_rounds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err100];
-}
-else {
-vErrors.push(err100);
-}
-errors++;
-}
-if((typeof data43 == "number") && (isFinite(data43))){
-if(data43 > 20 || isNaN(data43)){
-const err101 = {instancePath:instancePath+"/mcp_tools/max_rounds",schemaPath:"#/properties/mcp_tools/properties/max_rounds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
-if(vErrors === null){
-vErrors = [err101];
-}
-else {
-vErrors.push(err101);
-}
-errors++;
-}
-if(data43 < 1 || isNaN(data43)){
-const err102 = {instancePath:instancePath+"/mcp_tools/max_rounds",schemaPath:"#/properties/mcp_tools/properties/max_rounds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err102];
-}
-else {
-vErrors.push(err102);
-}
-errors++;
-}
-}
-}
-if(data40.allow !== undefined){
-let data44 = data40.allow;
-if(Array.isArray(data44)){
-if(data44.length > 256){
-const err103 = {instancePath:instancePath+"/mcp_tools/allow",schemaPath:"#/properties/mcp_tools/properties/allow/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
-if(vErrors === null){
-vErrors = [err103];
-}
-else {
-vErrors.push(err103);
-}
-errors++;
-}
-const len5 = data44.length;
-for(let i10=0; i10<len5; i10++){
-let data45 = data44[i10];
-if(typeof data45 === "string"){
-if(func2(data45) > 200){
-const err104 = {instancePath:instancePath+"/mcp_tools/allow/" + i10,schemaPath:"#/properties/mcp_tools/properties/allow/items/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
-if(vErrors === null){
-vErrors = [err104];
-}
-else {
-vErrors.push(err104);
-}
-errors++;
-}
-if(func2(data45) < 1){
-const err105 = {instancePath:instancePath+"/mcp_tools/allow/" + i10,schemaPath:"#/properties/mcp_tools/properties/allow/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err105];
-}
-else {
-vErrors.push(err105);
-}
-errors++;
-}
-}
-else {
-const err106 = {instancePath:instancePath+"/mcp_tools/allow/" + i10,schemaPath:"#/properties/mcp_tools/properties/allow/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err106];
-}
-else {
-vErrors.push(err106);
-}
-errors++;
-}
-}
-}
-else {
-const err107 = {instancePath:instancePath+"/mcp_tools/allow",schemaPath:"#/properties/mcp_tools/properties/allow/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err107];
-}
-else {
-vErrors.push(err107);
-}
-errors++;
-}
-}
-if(data40.deny !== undefined){
-let data46 = data40.deny;
-if(Array.isArray(data46)){
-if(data46.length > 256){
-const err108 = {instancePath:instancePath+"/mcp_tools/deny",schemaPath:"#/properties/mcp_tools/properties/deny/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
-if(vErrors === null){
-vErrors = [err108];
-}
-else {
-vErrors.push(err108);
-}
-errors++;
-}
-const len6 = data46.length;
-for(let i11=0; i11<len6; i11++){
-let data47 = data46[i11];
-if(typeof data47 === "string"){
-if(func2(data47) > 200){
-const err109 = {instancePath:instancePath+"/mcp_tools/deny/" + i11,schemaPath:"#/properties/mcp_tools/properties/deny/items/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
-if(vErrors === null){
-vErrors = [err109];
-}
-else {
-vErrors.push(err109);
-}
-errors++;
-}
-if(func2(data47) < 1){
-const err110 = {instancePath:instancePath+"/mcp_tools/deny/" + i11,schemaPath:"#/properties/mcp_tools/properties/deny/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err110];
-}
-else {
-vErrors.push(err110);
-}
-errors++;
-}
-}
-else {
-const err111 = {instancePath:instancePath+"/mcp_tools/deny/" + i11,schemaPath:"#/properties/mcp_tools/properties/deny/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err111];
-}
-else {
-vErrors.push(err111);
-}
-errors++;
-}
-}
-}
-else {
-const err112 = {instancePath:instancePath+"/mcp_tools/deny",schemaPath:"#/properties/mcp_tools/properties/deny/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err112];
-}
-else {
-vErrors.push(err112);
-}
-errors++;
-}
-}
-}
-else {
-const err113 = {instancePath:instancePath+"/mcp_tools",schemaPath:"#/properties/mcp_tools/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err113];
-}
-else {
-vErrors.push(err113);
-}
-errors++;
-}
-}
-if(data.payload_log !== undefined){
-let data48 = data.payload_log;
-if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
-for(const key10 in data48){
-if(!(((key10 === "sample") || (key10 === "max_bytes")) || (key10 === "file"))){
-const err114 = {instancePath:instancePath+"/payload_log",schemaPath:"#/properties/payload_log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+const err114 = {instancePath:instancePath+"/mcp_tools/servers",schemaPath:"#/properties/mcp_tools/properties/servers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -2131,11 +2118,10 @@ vErrors.push(err114);
 errors++;
 }
 }
-if(data48.sample !== undefined){
-let data49 = data48.sample;
-if((typeof data49 == "number") && (isFinite(data49))){
-if(data49 > 1 || isNaN(data49)){
-const err115 = {instancePath:instancePath+"/payload_log/sample",schemaPath:"#/properties/payload_log/properties/sample/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data40.max_rounds !== undefined){
+let data43 = data40.max_rounds;
+if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
+const err115 = {instancePath:instancePath+"/mcp_tools/max_rounds",schemaPath:"#/properties/mcp_tools/properties/max_rounds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -2144,8 +2130,9 @@ vErrors.push(err115);
 }
 errors++;
 }
-if(data49 < 0 || isNaN(data49)){
-const err116 = {instancePath:instancePath+"/payload_log/sample",schemaPath:"#/properties/payload_log/properties/sample/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 > 20 || isNaN(data43)){
+const err116 = {instancePath:instancePath+"/mcp_tools/max_rounds",schemaPath:"#/properties/mcp_tools/properties/max_rounds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -2154,9 +2141,8 @@ vErrors.push(err116);
 }
 errors++;
 }
-}
-else {
-const err117 = {instancePath:instancePath+"/payload_log/sample",schemaPath:"#/properties/payload_log/properties/sample/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data43 < 1 || isNaN(data43)){
+const err117 = {instancePath:instancePath+"/mcp_tools/max_rounds",schemaPath:"#/properties/mcp_tools/properties/max_rounds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -2166,11 +2152,12 @@ vErrors.push(err117);
 errors++;
 }
 }
-if(data48.max_bytes !== undefined){
-let data50 = data48.max_bytes;
-if(typeof data50 === "string"){
-if(!pattern6.test(data50)){
-const err118 = {instancePath:instancePath+"/payload_log/max_bytes",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+}
+if(data40.allow !== undefined){
+let data44 = data40.allow;
+if(Array.isArray(data44)){
+if(data44.length > 256){
+const err118 = {instancePath:instancePath+"/mcp_tools/allow",schemaPath:"#/properties/mcp_tools/properties/allow/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -2179,9 +2166,12 @@ vErrors.push(err118);
 }
 errors++;
 }
-}
-else {
-const err119 = {instancePath:instancePath+"/payload_log/max_bytes",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len5 = data44.length;
+for(let i10=0; i10<len5; i10++){
+let data45 = data44[i10];
+if(typeof data45 === "string"){
+if(func3(data45) > 200){
+const err119 = {instancePath:instancePath+"/mcp_tools/allow/" + i10,schemaPath:"#/properties/mcp_tools/properties/allow/items/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -2190,12 +2180,8 @@ vErrors.push(err119);
 }
 errors++;
 }
-}
-if(data48.file !== undefined){
-let data51 = data48.file;
-if(typeof data51 === "string"){
-if(func2(data51) > 4096){
-const err120 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(func3(data45) < 1){
+const err120 = {instancePath:instancePath+"/mcp_tools/allow/" + i10,schemaPath:"#/properties/mcp_tools/properties/allow/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -2204,8 +2190,9 @@ vErrors.push(err120);
 }
 errors++;
 }
-if(func2(data51) < 1){
-const err121 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err121 = {instancePath:instancePath+"/mcp_tools/allow/" + i10,schemaPath:"#/properties/mcp_tools/properties/allow/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -2215,8 +2202,9 @@ vErrors.push(err121);
 errors++;
 }
 }
+}
 else {
-const err122 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err122 = {instancePath:instancePath+"/mcp_tools/allow",schemaPath:"#/properties/mcp_tools/properties/allow/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -2226,9 +2214,11 @@ vErrors.push(err122);
 errors++;
 }
 }
-}
-else {
-const err123 = {instancePath:instancePath+"/payload_log",schemaPath:"#/properties/payload_log/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data40.deny !== undefined){
+let data46 = data40.deny;
+if(Array.isArray(data46)){
+if(data46.length > 256){
+const err123 = {instancePath:instancePath+"/mcp_tools/deny",schemaPath:"#/properties/mcp_tools/properties/deny/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -2237,13 +2227,12 @@ vErrors.push(err123);
 }
 errors++;
 }
-}
-if(data.prompt_caching !== undefined){
-let data52 = data.prompt_caching;
-if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
-for(const key11 in data52){
-if(!(((key11 === "min_tokens") || (key11 === "ttl")) || (key11 === "key"))){
-const err124 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+const len6 = data46.length;
+for(let i11=0; i11<len6; i11++){
+let data47 = data46[i11];
+if(typeof data47 === "string"){
+if(func3(data47) > 200){
+const err124 = {instancePath:instancePath+"/mcp_tools/deny/" + i11,schemaPath:"#/properties/mcp_tools/properties/deny/items/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -2252,11 +2241,8 @@ vErrors.push(err124);
 }
 errors++;
 }
-}
-if(data52.min_tokens !== undefined){
-let data53 = data52.min_tokens;
-if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
-const err125 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(func3(data47) < 1){
+const err125 = {instancePath:instancePath+"/mcp_tools/deny/" + i11,schemaPath:"#/properties/mcp_tools/properties/deny/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -2265,9 +2251,9 @@ vErrors.push(err125);
 }
 errors++;
 }
-if((typeof data53 == "number") && (isFinite(data53))){
-if(data53 > 1000000 || isNaN(data53)){
-const err126 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+}
+else {
+const err126 = {instancePath:instancePath+"/mcp_tools/deny/" + i11,schemaPath:"#/properties/mcp_tools/properties/deny/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -2276,8 +2262,10 @@ vErrors.push(err126);
 }
 errors++;
 }
-if(data53 < 1 || isNaN(data53)){
-const err127 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+else {
+const err127 = {instancePath:instancePath+"/mcp_tools/deny",schemaPath:"#/properties/mcp_tools/properties/deny/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -2288,10 +2276,8 @@ errors++;
 }
 }
 }
-if(data52.ttl !== undefined){
-let data54 = data52.ttl;
-if(!((data54 === "5m") || (data54 === "1h"))){
-const err128 = {instancePath:instancePath+"/prompt_caching/ttl",schemaPath:"#/properties/prompt_caching/properties/ttl/enum",keyword:"enum",params:{allowedValues: schema46.properties.prompt_caching.properties.ttl.enum},message:"must be equal to one of the allowed values"};
+else {
+const err128 = {instancePath:instancePath+"/mcp_tools",schemaPath:"#/properties/mcp_tools/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -2301,9 +2287,12 @@ vErrors.push(err128);
 errors++;
 }
 }
-if(data52.key !== undefined){
-if(typeof data52.key !== "boolean"){
-const err129 = {instancePath:instancePath+"/prompt_caching/key",schemaPath:"#/properties/prompt_caching/properties/key/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data.payload_log !== undefined){
+let data48 = data.payload_log;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+for(const key10 in data48){
+if(!(((key10 === "sample") || (key10 === "max_bytes")) || (key10 === "file"))){
+const err129 = {instancePath:instancePath+"/payload_log",schemaPath:"#/properties/payload_log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -2313,9 +2302,11 @@ vErrors.push(err129);
 errors++;
 }
 }
-}
-else {
-const err130 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data48.sample !== undefined){
+let data49 = data48.sample;
+if((typeof data49 == "number") && (isFinite(data49))){
+if(data49 > 1 || isNaN(data49)){
+const err130 = {instancePath:instancePath+"/payload_log/sample",schemaPath:"#/properties/payload_log/properties/sample/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -2324,13 +2315,8 @@ vErrors.push(err130);
 }
 errors++;
 }
-}
-if(data.quality_gate !== undefined){
-let data56 = data.quality_gate;
-if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
-for(const key12 in data56){
-if(!(((((((key12 === "min_chars") || (key12 === "max_chars")) || (key12 === "must_match")) || (key12 === "must_not_match")) || (key12 === "json")) || (key12 === "refusal")) || (key12 === "buffer"))){
-const err131 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+if(data49 < 0 || isNaN(data49)){
+const err131 = {instancePath:instancePath+"/payload_log/sample",schemaPath:"#/properties/payload_log/properties/sample/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -2340,10 +2326,8 @@ vErrors.push(err131);
 errors++;
 }
 }
-if(data56.min_chars !== undefined){
-let data57 = data56.min_chars;
-if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
-const err132 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err132 = {instancePath:instancePath+"/payload_log/sample",schemaPath:"#/properties/payload_log/properties/sample/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -2352,9 +2336,12 @@ vErrors.push(err132);
 }
 errors++;
 }
-if((typeof data57 == "number") && (isFinite(data57))){
-if(data57 > 1000000 || isNaN(data57)){
-const err133 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+}
+if(data48.max_bytes !== undefined){
+let data50 = data48.max_bytes;
+if(typeof data50 === "string"){
+if(!pattern6.test(data50)){
+const err133 = {instancePath:instancePath+"/payload_log/max_bytes",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -2363,8 +2350,9 @@ vErrors.push(err133);
 }
 errors++;
 }
-if(data57 < 0 || isNaN(data57)){
-const err134 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err134 = {instancePath:instancePath+"/payload_log/max_bytes",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -2374,11 +2362,11 @@ vErrors.push(err134);
 errors++;
 }
 }
-}
-if(data56.max_chars !== undefined){
-let data58 = data56.max_chars;
-if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
-const err135 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data48.file !== undefined){
+let data51 = data48.file;
+if(typeof data51 === "string"){
+if(func3(data51) > 4096){
+const err135 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -2387,9 +2375,8 @@ vErrors.push(err135);
 }
 errors++;
 }
-if((typeof data58 == "number") && (isFinite(data58))){
-if(data58 > 10000000 || isNaN(data58)){
-const err136 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
+if(func3(data51) < 1){
+const err136 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -2398,13 +2385,197 @@ vErrors.push(err136);
 }
 errors++;
 }
-if(data58 < 1 || isNaN(data58)){
-const err137 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err137 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err137];
 }
 else {
 vErrors.push(err137);
+}
+errors++;
+}
+}
+}
+else {
+const err138 = {instancePath:instancePath+"/payload_log",schemaPath:"#/properties/payload_log/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+}
+if(data.prompt_caching !== undefined){
+let data52 = data.prompt_caching;
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+for(const key11 in data52){
+if(!(((key11 === "min_tokens") || (key11 === "ttl")) || (key11 === "key"))){
+const err139 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+}
+if(data52.min_tokens !== undefined){
+let data53 = data52.min_tokens;
+if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
+const err140 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+if((typeof data53 == "number") && (isFinite(data53))){
+if(data53 > 1000000 || isNaN(data53)){
+const err141 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+if(data53 < 1 || isNaN(data53)){
+const err142 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+}
+}
+if(data52.ttl !== undefined){
+let data54 = data52.ttl;
+if(!((data54 === "5m") || (data54 === "1h"))){
+const err143 = {instancePath:instancePath+"/prompt_caching/ttl",schemaPath:"#/properties/prompt_caching/properties/ttl/enum",keyword:"enum",params:{allowedValues: schema49.properties.prompt_caching.properties.ttl.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+}
+if(data52.key !== undefined){
+if(typeof data52.key !== "boolean"){
+const err144 = {instancePath:instancePath+"/prompt_caching/key",schemaPath:"#/properties/prompt_caching/properties/key/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+}
+}
+else {
+const err145 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+}
+if(data.quality_gate !== undefined){
+let data56 = data.quality_gate;
+if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
+for(const key12 in data56){
+if(!(((((((key12 === "min_chars") || (key12 === "max_chars")) || (key12 === "must_match")) || (key12 === "must_not_match")) || (key12 === "json")) || (key12 === "refusal")) || (key12 === "buffer"))){
+const err146 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+}
+if(data56.min_chars !== undefined){
+let data57 = data56.min_chars;
+if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
+const err147 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+}
+if((typeof data57 == "number") && (isFinite(data57))){
+if(data57 > 1000000 || isNaN(data57)){
+const err148 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+}
+if(data57 < 0 || isNaN(data57)){
+const err149 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+}
+}
+if(data56.max_chars !== undefined){
+let data58 = data56.max_chars;
+if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
+const err150 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
+}
+errors++;
+}
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 > 10000000 || isNaN(data58)){
+const err151 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+if(data58 < 1 || isNaN(data58)){
+const err152 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
 }
 errors++;
 }
@@ -2416,34 +2587,34 @@ const _errs146 = errors;
 let valid46 = false;
 const _errs147 = errors;
 if(typeof data59 === "string"){
-if(func2(data59) > 1000){
-const err138 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+if(func3(data59) > 1000){
+const err153 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
-vErrors = [err138];
+vErrors = [err153];
 }
 else {
-vErrors.push(err138);
+vErrors.push(err153);
 }
 errors++;
 }
-if(func2(data59) < 1){
-const err139 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(func3(data59) < 1){
+const err154 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
-vErrors = [err139];
+vErrors = [err154];
 }
 else {
-vErrors.push(err139);
+vErrors.push(err154);
 }
 errors++;
 }
 }
 else {
-const err140 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err155 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err140];
+vErrors = [err155];
 }
 else {
-vErrors.push(err140);
+vErrors.push(err155);
 }
 errors++;
 }
@@ -2452,22 +2623,22 @@ valid46 = valid46 || _valid1;
 const _errs149 = errors;
 if(Array.isArray(data59)){
 if(data59.length > 32){
-const err141 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+const err156 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
-vErrors = [err141];
+vErrors = [err156];
 }
 else {
-vErrors.push(err141);
+vErrors.push(err156);
 }
 errors++;
 }
 if(data59.length < 1){
-const err142 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+const err157 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
-vErrors = [err142];
+vErrors = [err157];
 }
 else {
-vErrors.push(err142);
+vErrors.push(err157);
 }
 errors++;
 }
@@ -2475,58 +2646,58 @@ const len7 = data59.length;
 for(let i12=0; i12<len7; i12++){
 let data60 = data59[i12];
 if(typeof data60 === "string"){
-if(func2(data60) > 1000){
-const err143 = {instancePath:instancePath+"/quality_gate/must_match/" + i12,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+if(func3(data60) > 1000){
+const err158 = {instancePath:instancePath+"/quality_gate/must_match/" + i12,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
-vErrors = [err143];
+vErrors = [err158];
 }
 else {
-vErrors.push(err143);
+vErrors.push(err158);
 }
 errors++;
 }
-if(func2(data60) < 1){
-const err144 = {instancePath:instancePath+"/quality_gate/must_match/" + i12,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(func3(data60) < 1){
+const err159 = {instancePath:instancePath+"/quality_gate/must_match/" + i12,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
-vErrors = [err144];
+vErrors = [err159];
 }
 else {
-vErrors.push(err144);
-}
-errors++;
-}
-}
-else {
-const err145 = {instancePath:instancePath+"/quality_gate/must_match/" + i12,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err145];
-}
-else {
-vErrors.push(err145);
+vErrors.push(err159);
 }
 errors++;
 }
 }
-}
 else {
-const err146 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err160 = {instancePath:instancePath+"/quality_gate/must_match/" + i12,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err146];
+vErrors = [err160];
 }
 else {
-vErrors.push(err146);
+vErrors.push(err160);
+}
+errors++;
+}
+}
+}
+else {
+const err161 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
 }
 errors++;
 }
 var _valid1 = _errs149 === errors;
 valid46 = valid46 || _valid1;
 if(!valid46){
-const err147 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const err162 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err147];
+vErrors = [err162];
 }
 else {
-vErrors.push(err147);
+vErrors.push(err162);
 }
 errors++;
 }
@@ -2548,34 +2719,34 @@ const _errs154 = errors;
 let valid49 = false;
 const _errs155 = errors;
 if(typeof data61 === "string"){
-if(func2(data61) > 1000){
-const err148 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+if(func3(data61) > 1000){
+const err163 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
-vErrors = [err148];
+vErrors = [err163];
 }
 else {
-vErrors.push(err148);
+vErrors.push(err163);
 }
 errors++;
 }
-if(func2(data61) < 1){
-const err149 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(func3(data61) < 1){
+const err164 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
-vErrors = [err149];
+vErrors = [err164];
 }
 else {
-vErrors.push(err149);
+vErrors.push(err164);
 }
 errors++;
 }
 }
 else {
-const err150 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err165 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err150];
+vErrors = [err165];
 }
 else {
-vErrors.push(err150);
+vErrors.push(err165);
 }
 errors++;
 }
@@ -2584,22 +2755,22 @@ valid49 = valid49 || _valid2;
 const _errs157 = errors;
 if(Array.isArray(data61)){
 if(data61.length > 32){
-const err151 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+const err166 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
-vErrors = [err151];
+vErrors = [err166];
 }
 else {
-vErrors.push(err151);
+vErrors.push(err166);
 }
 errors++;
 }
 if(data61.length < 1){
-const err152 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+const err167 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
-vErrors = [err152];
+vErrors = [err167];
 }
 else {
-vErrors.push(err152);
+vErrors.push(err167);
 }
 errors++;
 }
@@ -2607,58 +2778,58 @@ const len8 = data61.length;
 for(let i13=0; i13<len8; i13++){
 let data62 = data61[i13];
 if(typeof data62 === "string"){
-if(func2(data62) > 1000){
-const err153 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i13,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+if(func3(data62) > 1000){
+const err168 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i13,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
-vErrors = [err153];
+vErrors = [err168];
 }
 else {
-vErrors.push(err153);
+vErrors.push(err168);
 }
 errors++;
 }
-if(func2(data62) < 1){
-const err154 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i13,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(func3(data62) < 1){
+const err169 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i13,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
-vErrors = [err154];
+vErrors = [err169];
 }
 else {
-vErrors.push(err154);
-}
-errors++;
-}
-}
-else {
-const err155 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i13,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err155];
-}
-else {
-vErrors.push(err155);
+vErrors.push(err169);
 }
 errors++;
 }
 }
-}
 else {
-const err156 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err170 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i13,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err156];
+vErrors = [err170];
 }
 else {
-vErrors.push(err156);
+vErrors.push(err170);
+}
+errors++;
+}
+}
+}
+else {
+const err171 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
 }
 errors++;
 }
 var _valid2 = _errs157 === errors;
 valid49 = valid49 || _valid2;
 if(!valid49){
-const err157 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const err172 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err157];
+vErrors = [err172];
 }
 else {
-vErrors.push(err157);
+vErrors.push(err172);
 }
 errors++;
 }
@@ -2676,192 +2847,7 @@ vErrors = null;
 }
 if(data56.json !== undefined){
 if(typeof data56.json !== "boolean"){
-const err158 = {instancePath:instancePath+"/quality_gate/json",schemaPath:"#/properties/quality_gate/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err158];
-}
-else {
-vErrors.push(err158);
-}
-errors++;
-}
-}
-if(data56.refusal !== undefined){
-if(typeof data56.refusal !== "boolean"){
-const err159 = {instancePath:instancePath+"/quality_gate/refusal",schemaPath:"#/properties/quality_gate/properties/refusal/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err159];
-}
-else {
-vErrors.push(err159);
-}
-errors++;
-}
-}
-if(data56.buffer !== undefined){
-if(typeof data56.buffer !== "boolean"){
-const err160 = {instancePath:instancePath+"/quality_gate/buffer",schemaPath:"#/properties/quality_gate/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err160];
-}
-else {
-vErrors.push(err160);
-}
-errors++;
-}
-}
-}
-else {
-const err161 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err161];
-}
-else {
-vErrors.push(err161);
-}
-errors++;
-}
-}
-if(data.rate_limit !== undefined){
-let data66 = data.rate_limit;
-if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
-if(data66.requests === undefined){
-const err162 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "requests"},message:"must have required property '"+"requests"+"'"};
-if(vErrors === null){
-vErrors = [err162];
-}
-else {
-vErrors.push(err162);
-}
-errors++;
-}
-if(data66.per === undefined){
-const err163 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "per"},message:"must have required property '"+"per"+"'"};
-if(vErrors === null){
-vErrors = [err163];
-}
-else {
-vErrors.push(err163);
-}
-errors++;
-}
-for(const key13 in data66){
-if(!(((((key13 === "requests") || (key13 === "per")) || (key13 === "burst")) || (key13 === "tokens")) || (key13 === "key"))){
-const err164 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err164];
-}
-else {
-vErrors.push(err164);
-}
-errors++;
-}
-}
-if(data66.requests !== undefined){
-let data67 = data66.requests;
-if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
-const err165 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err165];
-}
-else {
-vErrors.push(err165);
-}
-errors++;
-}
-if((typeof data67 == "number") && (isFinite(data67))){
-if(data67 < 1 || isNaN(data67)){
-const err166 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err166];
-}
-else {
-vErrors.push(err166);
-}
-errors++;
-}
-}
-}
-if(data66.per !== undefined){
-let data68 = data66.per;
-if(typeof data68 === "string"){
-if(!pattern7.test(data68)){
-const err167 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
-if(vErrors === null){
-vErrors = [err167];
-}
-else {
-vErrors.push(err167);
-}
-errors++;
-}
-}
-else {
-const err168 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err168];
-}
-else {
-vErrors.push(err168);
-}
-errors++;
-}
-}
-if(data66.burst !== undefined){
-let data69 = data66.burst;
-if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
-const err169 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err169];
-}
-else {
-vErrors.push(err169);
-}
-errors++;
-}
-if((typeof data69 == "number") && (isFinite(data69))){
-if(data69 < 1 || isNaN(data69)){
-const err170 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err170];
-}
-else {
-vErrors.push(err170);
-}
-errors++;
-}
-}
-}
-if(data66.tokens !== undefined){
-let data70 = data66.tokens;
-if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
-const err171 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err171];
-}
-else {
-vErrors.push(err171);
-}
-errors++;
-}
-if((typeof data70 == "number") && (isFinite(data70))){
-if(data70 < 1 || isNaN(data70)){
-const err172 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err172];
-}
-else {
-vErrors.push(err172);
-}
-errors++;
-}
-}
-}
-if(data66.key !== undefined){
-let data71 = data66.key;
-if(typeof data71 === "string"){
-if(!pattern38.test(data71)){
-const err173 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/pattern",keyword:"pattern",params:{pattern: "^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
+const err173 = {instancePath:instancePath+"/quality_gate/json",schemaPath:"#/properties/quality_gate/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2871,8 +2857,9 @@ vErrors.push(err173);
 errors++;
 }
 }
-else {
-const err174 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data56.refusal !== undefined){
+if(typeof data56.refusal !== "boolean"){
+const err174 = {instancePath:instancePath+"/quality_gate/refusal",schemaPath:"#/properties/quality_gate/properties/refusal/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2882,9 +2869,9 @@ vErrors.push(err174);
 errors++;
 }
 }
-}
-else {
-const err175 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data56.buffer !== undefined){
+if(typeof data56.buffer !== "boolean"){
+const err175 = {instancePath:instancePath+"/quality_gate/buffer",schemaPath:"#/properties/quality_gate/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2894,12 +2881,9 @@ vErrors.push(err175);
 errors++;
 }
 }
-if(data.request_coalescing !== undefined){
-let data72 = data.request_coalescing;
-if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
-for(const key14 in data72){
-if(!(key14 === "key_headers")){
-const err176 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+}
+else {
+const err176 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2909,15 +2893,11 @@ vErrors.push(err176);
 errors++;
 }
 }
-if(data72.key_headers !== undefined){
-let data73 = data72.key_headers;
-if(Array.isArray(data73)){
-const len9 = data73.length;
-for(let i14=0; i14<len9; i14++){
-let data74 = data73[i14];
-if(typeof data74 === "string"){
-if(func2(data74) < 1){
-const err177 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i14,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data.rate_limit !== undefined){
+let data66 = data.rate_limit;
+if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
+if(data66.requests === undefined){
+const err177 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "requests"},message:"must have required property '"+"requests"+"'"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2926,9 +2906,8 @@ vErrors.push(err177);
 }
 errors++;
 }
-}
-else {
-const err178 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i14,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data66.per === undefined){
+const err178 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "per"},message:"must have required property '"+"per"+"'"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2937,10 +2916,9 @@ vErrors.push(err178);
 }
 errors++;
 }
-}
-}
-else {
-const err179 = {instancePath:instancePath+"/request_coalescing/key_headers",schemaPath:"#/properties/request_coalescing/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key13 in data66){
+if(!(((((key13 === "requests") || (key13 === "per")) || (key13 === "burst")) || (key13 === "tokens")) || (key13 === "key"))){
+const err179 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2950,9 +2928,10 @@ vErrors.push(err179);
 errors++;
 }
 }
-}
-else {
-const err180 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data66.requests !== undefined){
+let data67 = data66.requests;
+if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
+const err180 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2961,13 +2940,9 @@ vErrors.push(err180);
 }
 errors++;
 }
-}
-if(data.response_fingerprinting !== undefined){
-let data75 = data.response_fingerprinting;
-if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
-for(const key15 in data75){
-if(!(((key15 === "top") || (key15 === "max_tracked")) || (key15 === "header"))){
-const err181 = {instancePath:instancePath+"/response_fingerprinting",schemaPath:"#/properties/response_fingerprinting/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+if((typeof data67 == "number") && (isFinite(data67))){
+if(data67 > 1000000000 || isNaN(data67)){
+const err181 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2976,11 +2951,8 @@ vErrors.push(err181);
 }
 errors++;
 }
-}
-if(data75.top !== undefined){
-let data76 = data75.top;
-if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
-const err182 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data67 < 1 || isNaN(data67)){
+const err182 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2989,9 +2961,13 @@ vErrors.push(err182);
 }
 errors++;
 }
-if((typeof data76 == "number") && (isFinite(data76))){
-if(data76 > 100 || isNaN(data76)){
-const err183 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+}
+}
+if(data66.per !== undefined){
+let data68 = data66.per;
+if(typeof data68 === "string"){
+if(!pattern8.test(data68)){
+const err183 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -3000,8 +2976,9 @@ vErrors.push(err183);
 }
 errors++;
 }
-if(data76 < 1 || isNaN(data76)){
-const err184 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err184 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -3010,12 +2987,9 @@ vErrors.push(err184);
 }
 errors++;
 }
-}
-}
-if(data75.max_tracked !== undefined){
-let data77 = data75.max_tracked;
-if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
-const err185 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let m9 = typeof data68 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data68) : null;
+if(m9 !== null && (Number(m9[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m9[2]] < 1 || Number(m9[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m9[2]] > 2592000000)){
+const err185 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/properties/rate_limit/properties/per/x-range",keyword:"x-range",params:{min: "1ms", max: "30d"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -3024,9 +2998,11 @@ vErrors.push(err185);
 }
 errors++;
 }
-if((typeof data77 == "number") && (isFinite(data77))){
-if(data77 > 1000000 || isNaN(data77)){
-const err186 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+}
+if(data66.burst !== undefined){
+let data69 = data66.burst;
+if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
+const err186 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -3035,8 +3011,9 @@ vErrors.push(err186);
 }
 errors++;
 }
-if(data77 < 100 || isNaN(data77)){
-const err187 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+if((typeof data69 == "number") && (isFinite(data69))){
+if(data69 > 1000000000 || isNaN(data69)){
+const err187 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -3045,11 +3022,8 @@ vErrors.push(err187);
 }
 errors++;
 }
-}
-}
-if(data75.header !== undefined){
-if(typeof data75.header !== "boolean"){
-const err188 = {instancePath:instancePath+"/response_fingerprinting/header",schemaPath:"#/properties/response_fingerprinting/properties/header/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data69 < 1 || isNaN(data69)){
+const err188 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -3060,8 +3034,10 @@ errors++;
 }
 }
 }
-else {
-const err189 = {instancePath:instancePath+"/response_fingerprinting",schemaPath:"#/properties/response_fingerprinting/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data66.tokens !== undefined){
+let data70 = data66.tokens;
+if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
+const err189 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -3070,13 +3046,9 @@ vErrors.push(err189);
 }
 errors++;
 }
-}
-if(data.response_prefetch !== undefined){
-let data79 = data.response_prefetch;
-if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
-for(const key16 in data79){
-if(!(((((key16 === "follow_ups") || (key16 === "learn")) || (key16 === "max_per_minute")) || (key16 === "concurrency")) || (key16 === "forward_headers"))){
-const err190 = {instancePath:instancePath+"/response_prefetch",schemaPath:"#/properties/response_prefetch/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+if((typeof data70 == "number") && (isFinite(data70))){
+if(data70 > 1000000000000 || isNaN(data70)){
+const err190 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000000},message:"must be <= 1000000000000"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -3085,12 +3057,8 @@ vErrors.push(err190);
 }
 errors++;
 }
-}
-if(data79.follow_ups !== undefined){
-let data80 = data79.follow_ups;
-if(Array.isArray(data80)){
-if(data80.length > 10){
-const err191 = {instancePath:instancePath+"/response_prefetch/follow_ups",schemaPath:"#/properties/response_prefetch/properties/follow_ups/maxItems",keyword:"maxItems",params:{limit: 10},message:"must NOT have more than 10 items"};
+if(data70 < 1 || isNaN(data70)){
+const err191 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -3099,12 +3067,13 @@ vErrors.push(err191);
 }
 errors++;
 }
-const len10 = data80.length;
-for(let i15=0; i15<len10; i15++){
-let data81 = data80[i15];
-if(typeof data81 === "string"){
-if(func2(data81) > 2000){
-const err192 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i15,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
+}
+}
+if(data66.key !== undefined){
+let data71 = data66.key;
+if(typeof data71 === "string"){
+if(!pattern41.test(data71)){
+const err192 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/pattern",keyword:"pattern",params:{pattern: "^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -3113,8 +3082,9 @@ vErrors.push(err192);
 }
 errors++;
 }
-if(func2(data81) < 1){
-const err193 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i15,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err193 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -3124,8 +3094,9 @@ vErrors.push(err193);
 errors++;
 }
 }
+}
 else {
-const err194 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i15,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err194 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -3135,9 +3106,12 @@ vErrors.push(err194);
 errors++;
 }
 }
-}
-else {
-const err195 = {instancePath:instancePath+"/response_prefetch/follow_ups",schemaPath:"#/properties/response_prefetch/properties/follow_ups/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data.request_coalescing !== undefined){
+let data72 = data.request_coalescing;
+if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
+for(const key14 in data72){
+if(!(key14 === "key_headers")){
+const err195 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -3147,12 +3121,11 @@ vErrors.push(err195);
 errors++;
 }
 }
-if(data79.learn !== undefined){
-let data82 = data79.learn;
-if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
-for(const key17 in data82){
-if(!(((key17 === "top") || (key17 === "min_count")) || (key17 === "max_tracked"))){
-const err196 = {instancePath:instancePath+"/response_prefetch/learn",schemaPath:"#/properties/response_prefetch/properties/learn/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+if(data72.key_headers !== undefined){
+let data73 = data72.key_headers;
+if(Array.isArray(data73)){
+if(data73.length > 32){
+const err196 = {instancePath:instancePath+"/request_coalescing/key_headers",schemaPath:"#/properties/request_coalescing/properties/key_headers/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -3161,11 +3134,12 @@ vErrors.push(err196);
 }
 errors++;
 }
-}
-if(data82.top !== undefined){
-let data83 = data82.top;
-if(!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))){
-const err197 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const len9 = data73.length;
+for(let i14=0; i14<len9; i14++){
+let data74 = data73[i14];
+if(typeof data74 === "string"){
+if(func3(data74) < 1){
+const err197 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i14,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -3174,9 +3148,9 @@ vErrors.push(err197);
 }
 errors++;
 }
-if((typeof data83 == "number") && (isFinite(data83))){
-if(data83 > 5 || isNaN(data83)){
-const err198 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
+}
+else {
+const err198 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i14,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -3185,8 +3159,10 @@ vErrors.push(err198);
 }
 errors++;
 }
-if(data83 < 1 || isNaN(data83)){
-const err199 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+else {
+const err199 = {instancePath:instancePath+"/request_coalescing/key_headers",schemaPath:"#/properties/request_coalescing/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -3197,10 +3173,8 @@ errors++;
 }
 }
 }
-if(data82.min_count !== undefined){
-let data84 = data82.min_count;
-if(!(((typeof data84 == "number") && (!(data84 % 1) && !isNaN(data84))) && (isFinite(data84)))){
-const err200 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err200 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -3209,9 +3183,13 @@ vErrors.push(err200);
 }
 errors++;
 }
-if((typeof data84 == "number") && (isFinite(data84))){
-if(data84 > 1000 || isNaN(data84)){
-const err201 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+}
+if(data.response_fingerprinting !== undefined){
+let data75 = data.response_fingerprinting;
+if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
+for(const key15 in data75){
+if(!(((key15 === "top") || (key15 === "max_tracked")) || (key15 === "header"))){
+const err201 = {instancePath:instancePath+"/response_fingerprinting",schemaPath:"#/properties/response_fingerprinting/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -3220,8 +3198,11 @@ vErrors.push(err201);
 }
 errors++;
 }
-if(data84 < 1 || isNaN(data84)){
-const err202 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data75.top !== undefined){
+let data76 = data75.top;
+if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
+const err202 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -3230,12 +3211,9 @@ vErrors.push(err202);
 }
 errors++;
 }
-}
-}
-if(data82.max_tracked !== undefined){
-let data85 = data82.max_tracked;
-if(!(((typeof data85 == "number") && (!(data85 % 1) && !isNaN(data85))) && (isFinite(data85)))){
-const err203 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data76 == "number") && (isFinite(data76))){
+if(data76 > 100 || isNaN(data76)){
+const err203 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -3244,9 +3222,8 @@ vErrors.push(err203);
 }
 errors++;
 }
-if((typeof data85 == "number") && (isFinite(data85))){
-if(data85 > 100000 || isNaN(data85)){
-const err204 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+if(data76 < 1 || isNaN(data76)){
+const err204 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -3255,8 +3232,12 @@ vErrors.push(err204);
 }
 errors++;
 }
-if(data85 < 100 || isNaN(data85)){
-const err205 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+}
+}
+if(data75.max_tracked !== undefined){
+let data77 = data75.max_tracked;
+if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
+const err205 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -3265,11 +3246,9 @@ vErrors.push(err205);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err206 = {instancePath:instancePath+"/response_prefetch/learn",schemaPath:"#/properties/response_prefetch/properties/learn/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data77 == "number") && (isFinite(data77))){
+if(data77 > 1000000 || isNaN(data77)){
+const err206 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -3278,11 +3257,8 @@ vErrors.push(err206);
 }
 errors++;
 }
-}
-if(data79.max_per_minute !== undefined){
-let data86 = data79.max_per_minute;
-if(!(((typeof data86 == "number") && (!(data86 % 1) && !isNaN(data86))) && (isFinite(data86)))){
-const err207 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data77 < 100 || isNaN(data77)){
+const err207 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -3291,9 +3267,11 @@ vErrors.push(err207);
 }
 errors++;
 }
-if((typeof data86 == "number") && (isFinite(data86))){
-if(data86 > 10000 || isNaN(data86)){
-const err208 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+}
+if(data75.header !== undefined){
+if(typeof data75.header !== "boolean"){
+const err208 = {instancePath:instancePath+"/response_fingerprinting/header",schemaPath:"#/properties/response_fingerprinting/properties/header/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -3302,8 +3280,10 @@ vErrors.push(err208);
 }
 errors++;
 }
-if(data86 < 1 || isNaN(data86)){
-const err209 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+else {
+const err209 = {instancePath:instancePath+"/response_fingerprinting",schemaPath:"#/properties/response_fingerprinting/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -3313,11 +3293,12 @@ vErrors.push(err209);
 errors++;
 }
 }
-}
-if(data79.concurrency !== undefined){
-let data87 = data79.concurrency;
-if(!(((typeof data87 == "number") && (!(data87 % 1) && !isNaN(data87))) && (isFinite(data87)))){
-const err210 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.response_prefetch !== undefined){
+let data79 = data.response_prefetch;
+if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
+for(const key16 in data79){
+if(!(((((key16 === "follow_ups") || (key16 === "learn")) || (key16 === "max_per_minute")) || (key16 === "concurrency")) || (key16 === "forward_headers"))){
+const err210 = {instancePath:instancePath+"/response_prefetch",schemaPath:"#/properties/response_prefetch/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -3326,9 +3307,12 @@ vErrors.push(err210);
 }
 errors++;
 }
-if((typeof data87 == "number") && (isFinite(data87))){
-if(data87 > 64 || isNaN(data87)){
-const err211 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/maximum",keyword:"maximum",params:{comparison: "<=", limit: 64},message:"must be <= 64"};
+}
+if(data79.follow_ups !== undefined){
+let data80 = data79.follow_ups;
+if(Array.isArray(data80)){
+if(data80.length > 10){
+const err211 = {instancePath:instancePath+"/response_prefetch/follow_ups",schemaPath:"#/properties/response_prefetch/properties/follow_ups/maxItems",keyword:"maxItems",params:{limit: 10},message:"must NOT have more than 10 items"};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -3337,8 +3321,12 @@ vErrors.push(err211);
 }
 errors++;
 }
-if(data87 < 1 || isNaN(data87)){
-const err212 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const len10 = data80.length;
+for(let i15=0; i15<len10; i15++){
+let data81 = data80[i15];
+if(typeof data81 === "string"){
+if(func3(data81) > 2000){
+const err212 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i15,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -3347,13 +3335,8 @@ vErrors.push(err212);
 }
 errors++;
 }
-}
-}
-if(data79.forward_headers !== undefined){
-let data88 = data79.forward_headers;
-if(Array.isArray(data88)){
-if(data88.length > 16){
-const err213 = {instancePath:instancePath+"/response_prefetch/forward_headers",schemaPath:"#/properties/response_prefetch/properties/forward_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+if(func3(data81) < 1){
+const err213 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i15,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -3362,12 +3345,9 @@ vErrors.push(err213);
 }
 errors++;
 }
-const len11 = data88.length;
-for(let i16=0; i16<len11; i16++){
-let data89 = data88[i16];
-if(typeof data89 === "string"){
-if(!pattern17.test(data89)){
-const err214 = {instancePath:instancePath+"/response_prefetch/forward_headers/" + i16,schemaPath:"#/properties/response_prefetch/properties/forward_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
+}
+else {
+const err214 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i15,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -3377,8 +3357,9 @@ vErrors.push(err214);
 errors++;
 }
 }
+}
 else {
-const err215 = {instancePath:instancePath+"/response_prefetch/forward_headers/" + i16,schemaPath:"#/properties/response_prefetch/properties/forward_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err215 = {instancePath:instancePath+"/response_prefetch/follow_ups",schemaPath:"#/properties/response_prefetch/properties/follow_ups/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -3388,9 +3369,12 @@ vErrors.push(err215);
 errors++;
 }
 }
-}
-else {
-const err216 = {instancePath:instancePath+"/response_prefetch/forward_headers",schemaPath:"#/properties/response_prefetch/properties/forward_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data79.learn !== undefined){
+let data82 = data79.learn;
+if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
+for(const key17 in data82){
+if(!(((key17 === "top") || (key17 === "min_count")) || (key17 === "max_tracked"))){
+const err216 = {instancePath:instancePath+"/response_prefetch/learn",schemaPath:"#/properties/response_prefetch/properties/learn/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -3400,9 +3384,10 @@ vErrors.push(err216);
 errors++;
 }
 }
-}
-else {
-const err217 = {instancePath:instancePath+"/response_prefetch",schemaPath:"#/properties/response_prefetch/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data82.top !== undefined){
+let data83 = data82.top;
+if(!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))){
+const err217 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -3411,13 +3396,9 @@ vErrors.push(err217);
 }
 errors++;
 }
-}
-if(data.retry !== undefined){
-let data90 = data.retry;
-if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
-for(const key18 in data90){
-if(!(((((key18 === "attempts") || (key18 === "backoff")) || (key18 === "max_backoff")) || (key18 === "max_retry_after")) || (key18 === "on"))){
-const err218 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+if((typeof data83 == "number") && (isFinite(data83))){
+if(data83 > 5 || isNaN(data83)){
+const err218 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -3426,11 +3407,8 @@ vErrors.push(err218);
 }
 errors++;
 }
-}
-if(data90.attempts !== undefined){
-let data91 = data90.attempts;
-if(!(((typeof data91 == "number") && (!(data91 % 1) && !isNaN(data91))) && (isFinite(data91)))){
-const err219 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data83 < 1 || isNaN(data83)){
+const err219 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -3439,9 +3417,12 @@ vErrors.push(err219);
 }
 errors++;
 }
-if((typeof data91 == "number") && (isFinite(data91))){
-if(data91 > 10 || isNaN(data91)){
-const err220 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+}
+}
+if(data82.min_count !== undefined){
+let data84 = data82.min_count;
+if(!(((typeof data84 == "number") && (!(data84 % 1) && !isNaN(data84))) && (isFinite(data84)))){
+const err220 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -3450,8 +3431,9 @@ vErrors.push(err220);
 }
 errors++;
 }
-if(data91 < 1 || isNaN(data91)){
-const err221 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data84 == "number") && (isFinite(data84))){
+if(data84 > 1000 || isNaN(data84)){
+const err221 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -3460,13 +3442,8 @@ vErrors.push(err221);
 }
 errors++;
 }
-}
-}
-if(data90.backoff !== undefined){
-let data92 = data90.backoff;
-if(typeof data92 === "string"){
-if(!pattern7.test(data92)){
-const err222 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data84 < 1 || isNaN(data84)){
+const err222 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -3476,8 +3453,11 @@ vErrors.push(err222);
 errors++;
 }
 }
-else {
-const err223 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data82.max_tracked !== undefined){
+let data85 = data82.max_tracked;
+if(!(((typeof data85 == "number") && (!(data85 % 1) && !isNaN(data85))) && (isFinite(data85)))){
+const err223 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -3486,12 +3466,9 @@ vErrors.push(err223);
 }
 errors++;
 }
-}
-if(data90.max_backoff !== undefined){
-let data93 = data90.max_backoff;
-if(typeof data93 === "string"){
-if(!pattern7.test(data93)){
-const err224 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if((typeof data85 == "number") && (isFinite(data85))){
+if(data85 > 100000 || isNaN(data85)){
+const err224 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -3500,9 +3477,8 @@ vErrors.push(err224);
 }
 errors++;
 }
-}
-else {
-const err225 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data85 < 100 || isNaN(data85)){
+const err225 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -3512,11 +3488,10 @@ vErrors.push(err225);
 errors++;
 }
 }
-if(data90.max_retry_after !== undefined){
-let data94 = data90.max_retry_after;
-if(typeof data94 === "string"){
-if(!pattern7.test(data94)){
-const err226 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+}
+}
+else {
+const err226 = {instancePath:instancePath+"/response_prefetch/learn",schemaPath:"#/properties/response_prefetch/properties/learn/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -3526,8 +3501,10 @@ vErrors.push(err226);
 errors++;
 }
 }
-else {
-const err227 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data79.max_per_minute !== undefined){
+let data86 = data79.max_per_minute;
+if(!(((typeof data86 == "number") && (!(data86 % 1) && !isNaN(data86))) && (isFinite(data86)))){
+const err227 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -3536,17 +3513,295 @@ vErrors.push(err227);
 }
 errors++;
 }
-}
-if(data90.on !== undefined){
-let data95 = data90.on;
-if(Array.isArray(data95)){
-if(data95.length < 1){
-const err228 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if((typeof data86 == "number") && (isFinite(data86))){
+if(data86 > 10000 || isNaN(data86)){
+const err228 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err228];
 }
 else {
 vErrors.push(err228);
+}
+errors++;
+}
+if(data86 < 1 || isNaN(data86)){
+const err229 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err229];
+}
+else {
+vErrors.push(err229);
+}
+errors++;
+}
+}
+}
+if(data79.concurrency !== undefined){
+let data87 = data79.concurrency;
+if(!(((typeof data87 == "number") && (!(data87 % 1) && !isNaN(data87))) && (isFinite(data87)))){
+const err230 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err230];
+}
+else {
+vErrors.push(err230);
+}
+errors++;
+}
+if((typeof data87 == "number") && (isFinite(data87))){
+if(data87 > 64 || isNaN(data87)){
+const err231 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/maximum",keyword:"maximum",params:{comparison: "<=", limit: 64},message:"must be <= 64"};
+if(vErrors === null){
+vErrors = [err231];
+}
+else {
+vErrors.push(err231);
+}
+errors++;
+}
+if(data87 < 1 || isNaN(data87)){
+const err232 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err232];
+}
+else {
+vErrors.push(err232);
+}
+errors++;
+}
+}
+}
+if(data79.forward_headers !== undefined){
+let data88 = data79.forward_headers;
+if(Array.isArray(data88)){
+if(data88.length > 16){
+const err233 = {instancePath:instancePath+"/response_prefetch/forward_headers",schemaPath:"#/properties/response_prefetch/properties/forward_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+if(vErrors === null){
+vErrors = [err233];
+}
+else {
+vErrors.push(err233);
+}
+errors++;
+}
+const len11 = data88.length;
+for(let i16=0; i16<len11; i16++){
+let data89 = data88[i16];
+if(typeof data89 === "string"){
+if(!pattern20.test(data89)){
+const err234 = {instancePath:instancePath+"/response_prefetch/forward_headers/" + i16,schemaPath:"#/properties/response_prefetch/properties/forward_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
+if(vErrors === null){
+vErrors = [err234];
+}
+else {
+vErrors.push(err234);
+}
+errors++;
+}
+}
+else {
+const err235 = {instancePath:instancePath+"/response_prefetch/forward_headers/" + i16,schemaPath:"#/properties/response_prefetch/properties/forward_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err235];
+}
+else {
+vErrors.push(err235);
+}
+errors++;
+}
+}
+}
+else {
+const err236 = {instancePath:instancePath+"/response_prefetch/forward_headers",schemaPath:"#/properties/response_prefetch/properties/forward_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err236];
+}
+else {
+vErrors.push(err236);
+}
+errors++;
+}
+}
+}
+else {
+const err237 = {instancePath:instancePath+"/response_prefetch",schemaPath:"#/properties/response_prefetch/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err237];
+}
+else {
+vErrors.push(err237);
+}
+errors++;
+}
+}
+if(data.retry !== undefined){
+let data90 = data.retry;
+if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
+for(const key18 in data90){
+if(!(((((key18 === "attempts") || (key18 === "backoff")) || (key18 === "max_backoff")) || (key18 === "max_retry_after")) || (key18 === "on"))){
+const err238 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err238];
+}
+else {
+vErrors.push(err238);
+}
+errors++;
+}
+}
+if(data90.attempts !== undefined){
+let data91 = data90.attempts;
+if(!(((typeof data91 == "number") && (!(data91 % 1) && !isNaN(data91))) && (isFinite(data91)))){
+const err239 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err239];
+}
+else {
+vErrors.push(err239);
+}
+errors++;
+}
+if((typeof data91 == "number") && (isFinite(data91))){
+if(data91 > 10 || isNaN(data91)){
+const err240 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+if(vErrors === null){
+vErrors = [err240];
+}
+else {
+vErrors.push(err240);
+}
+errors++;
+}
+if(data91 < 1 || isNaN(data91)){
+const err241 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err241];
+}
+else {
+vErrors.push(err241);
+}
+errors++;
+}
+}
+}
+if(data90.backoff !== undefined){
+let data92 = data90.backoff;
+if(typeof data92 === "string"){
+if(!pattern8.test(data92)){
+const err242 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err242];
+}
+else {
+vErrors.push(err242);
+}
+errors++;
+}
+}
+else {
+const err243 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err243];
+}
+else {
+vErrors.push(err243);
+}
+errors++;
+}
+let m10 = typeof data92 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data92) : null;
+if(m10 !== null && (Number(m10[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m10[2]] < 0 || Number(m10[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m10[2]] > 60000)){
+const err244 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/properties/retry/properties/backoff/x-range",keyword:"x-range",params:{min: "0ms", max: "1m"},message:"out of range"};
+if(vErrors === null){
+vErrors = [err244];
+}
+else {
+vErrors.push(err244);
+}
+errors++;
+}
+}
+if(data90.max_backoff !== undefined){
+let data93 = data90.max_backoff;
+if(typeof data93 === "string"){
+if(!pattern8.test(data93)){
+const err245 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err245];
+}
+else {
+vErrors.push(err245);
+}
+errors++;
+}
+}
+else {
+const err246 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err246];
+}
+else {
+vErrors.push(err246);
+}
+errors++;
+}
+let m11 = typeof data93 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data93) : null;
+if(m11 !== null && (Number(m11[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m11[2]] < 0 || Number(m11[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m11[2]] > 600000)){
+const err247 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/properties/retry/properties/max_backoff/x-range",keyword:"x-range",params:{min: "0ms", max: "10m"},message:"out of range"};
+if(vErrors === null){
+vErrors = [err247];
+}
+else {
+vErrors.push(err247);
+}
+errors++;
+}
+}
+if(data90.max_retry_after !== undefined){
+let data94 = data90.max_retry_after;
+if(typeof data94 === "string"){
+if(!pattern8.test(data94)){
+const err248 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err248];
+}
+else {
+vErrors.push(err248);
+}
+errors++;
+}
+}
+else {
+const err249 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err249];
+}
+else {
+vErrors.push(err249);
+}
+errors++;
+}
+let m12 = typeof data94 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data94) : null;
+if(m12 !== null && (Number(m12[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m12[2]] < 0 || Number(m12[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m12[2]] > 3600000)){
+const err250 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/properties/retry/properties/max_retry_after/x-range",keyword:"x-range",params:{min: "0ms", max: "1h"},message:"out of range"};
+if(vErrors === null){
+vErrors = [err250];
+}
+else {
+vErrors.push(err250);
+}
+errors++;
+}
+}
+if(data90.on !== undefined){
+let data95 = data90.on;
+if(Array.isArray(data95)){
+if(data95.length < 1){
+const err251 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err251];
+}
+else {
+vErrors.push(err251);
 }
 errors++;
 }
@@ -3557,33 +3812,33 @@ const _errs238 = errors;
 let valid70 = false;
 const _errs239 = errors;
 if(!(((typeof data96 == "number") && (!(data96 % 1) && !isNaN(data96))) && (isFinite(data96)))){
-const err229 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err252 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
-vErrors = [err229];
+vErrors = [err252];
 }
 else {
-vErrors.push(err229);
+vErrors.push(err252);
 }
 errors++;
 }
 if((typeof data96 == "number") && (isFinite(data96))){
 if(data96 > 599 || isNaN(data96)){
-const err230 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
+const err253 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
 if(vErrors === null){
-vErrors = [err230];
+vErrors = [err253];
 }
 else {
-vErrors.push(err230);
+vErrors.push(err253);
 }
 errors++;
 }
 if(data96 < 400 || isNaN(data96)){
-const err231 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
+const err254 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
 if(vErrors === null){
-vErrors = [err231];
+vErrors = [err254];
 }
 else {
-vErrors.push(err231);
+vErrors.push(err254);
 }
 errors++;
 }
@@ -3592,24 +3847,24 @@ var _valid3 = _errs239 === errors;
 valid70 = valid70 || _valid3;
 const _errs241 = errors;
 if(!((data96 === "connect_error") || (data96 === "timeout"))){
-const err232 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema46.properties.retry.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
+const err255 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema49.properties.retry.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
-vErrors = [err232];
+vErrors = [err255];
 }
 else {
-vErrors.push(err232);
+vErrors.push(err255);
 }
 errors++;
 }
 var _valid3 = _errs241 === errors;
 valid70 = valid70 || _valid3;
 if(!valid70){
-const err233 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const err256 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err233];
+vErrors = [err256];
 }
 else {
-vErrors.push(err233);
+vErrors.push(err256);
 }
 errors++;
 }
@@ -3632,12 +3887,12 @@ outer2:
 for(;i18--;){
 for(j5 = i18; j5--;){
 if(func0(data95[i18], data95[j5])){
-const err234 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i18, j: j5},message:"must NOT have duplicate items (items ## "+j5+" and "+i18+" are identical)"};
+const err257 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i18, j: j5},message:"must NOT have duplicate items (items ## "+j5+" and "+i18+" are identical)"};
 if(vErrors === null){
-vErrors = [err234];
+vErrors = [err257];
 }
 else {
-vErrors.push(err234);
+vErrors.push(err257);
 }
 errors++;
 break outer2;
@@ -3647,24 +3902,24 @@ break outer2;
 }
 }
 else {
-const err235 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err258 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
-vErrors = [err235];
+vErrors = [err258];
 }
 else {
-vErrors.push(err235);
+vErrors.push(err258);
 }
 errors++;
 }
 }
 }
 else {
-const err236 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err259 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err236];
+vErrors = [err259];
 }
 else {
-vErrors.push(err236);
+vErrors.push(err259);
 }
 errors++;
 }
@@ -3674,12 +3929,12 @@ let data97 = data.semantic_cache;
 if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
 for(const key19 in data97){
 if(!((((((((key19 === "embedder") || (key19 === "threshold")) || (key19 === "ttl")) || (key19 === "max_entries")) || (key19 === "max_size")) || (key19 === "max_entry")) || (key19 === "key_headers")) || (key19 === "allow_temperature"))){
-const err237 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+const err260 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
 if(vErrors === null){
-vErrors = [err237];
+vErrors = [err260];
 }
 else {
-vErrors.push(err237);
+vErrors.push(err260);
 }
 errors++;
 }
@@ -3691,12 +3946,12 @@ let valid73 = false;
 let passing0 = null;
 const _errs247 = errors;
 if("local" !== data98){
-const err238 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
+const err261 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err238];
+vErrors = [err261];
 }
 else {
-vErrors.push(err238);
+vErrors.push(err261);
 }
 errors++;
 }
@@ -3708,33 +3963,33 @@ passing0 = 0;
 const _errs248 = errors;
 if(data98 && typeof data98 == "object" && !Array.isArray(data98)){
 if(data98.upstream === undefined){
-const err239 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
+const err262 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
 if(vErrors === null){
-vErrors = [err239];
+vErrors = [err262];
 }
 else {
-vErrors.push(err239);
+vErrors.push(err262);
 }
 errors++;
 }
 if(data98.model === undefined){
-const err240 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
+const err263 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
 if(vErrors === null){
-vErrors = [err240];
+vErrors = [err263];
 }
 else {
-vErrors.push(err240);
+vErrors.push(err263);
 }
 errors++;
 }
 for(const key20 in data98){
 if(!((key20 === "upstream") || (key20 === "model"))){
-const err241 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+const err264 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
 if(vErrors === null){
-vErrors = [err241];
+vErrors = [err264];
 }
 else {
-vErrors.push(err241);
+vErrors.push(err264);
 }
 errors++;
 }
@@ -3742,24 +3997,24 @@ errors++;
 if(data98.upstream !== undefined){
 let data99 = data98.upstream;
 if(typeof data99 === "string"){
-if(func2(data99) < 1){
-const err242 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(func3(data99) < 1){
+const err265 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
-vErrors = [err242];
+vErrors = [err265];
 }
 else {
-vErrors.push(err242);
+vErrors.push(err265);
 }
 errors++;
 }
 }
 else {
-const err243 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err266 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err243];
+vErrors = [err266];
 }
 else {
-vErrors.push(err243);
+vErrors.push(err266);
 }
 errors++;
 }
@@ -3767,46 +4022,46 @@ errors++;
 if(data98.model !== undefined){
 let data100 = data98.model;
 if(typeof data100 === "string"){
-if(func2(data100) > 256){
-const err244 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(func3(data100) > 256){
+const err267 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
-vErrors = [err244];
+vErrors = [err267];
 }
 else {
-vErrors.push(err244);
+vErrors.push(err267);
 }
 errors++;
 }
-if(func2(data100) < 1){
-const err245 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(func3(data100) < 1){
+const err268 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
-vErrors = [err245];
+vErrors = [err268];
 }
 else {
-vErrors.push(err245);
-}
-errors++;
-}
-}
-else {
-const err246 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err246];
-}
-else {
-vErrors.push(err246);
+vErrors.push(err268);
 }
 errors++;
 }
 }
-}
 else {
-const err247 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err269 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err247];
+vErrors = [err269];
 }
 else {
-vErrors.push(err247);
+vErrors.push(err269);
+}
+errors++;
+}
+}
+}
+else {
+const err270 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err270];
+}
+else {
+vErrors.push(err270);
 }
 errors++;
 }
@@ -3822,12 +4077,12 @@ passing0 = 1;
 }
 }
 if(!valid73){
-const err248 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+const err271 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
-vErrors = [err248];
+vErrors = [err271];
 }
 else {
-vErrors.push(err248);
+vErrors.push(err271);
 }
 errors++;
 }
@@ -3847,33 +4102,33 @@ if(data97.threshold !== undefined){
 let data101 = data97.threshold;
 if((typeof data101 == "number") && (isFinite(data101))){
 if(data101 > 1 || isNaN(data101)){
-const err249 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+const err272 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
-vErrors = [err249];
+vErrors = [err272];
 }
 else {
-vErrors.push(err249);
+vErrors.push(err272);
 }
 errors++;
 }
 if(data101 < 0 || isNaN(data101)){
-const err250 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err273 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
-vErrors = [err250];
+vErrors = [err273];
 }
 else {
-vErrors.push(err250);
+vErrors.push(err273);
 }
 errors++;
 }
 }
 else {
-const err251 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err274 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
-vErrors = [err251];
+vErrors = [err274];
 }
 else {
-vErrors.push(err251);
+vErrors.push(err274);
 }
 errors++;
 }
@@ -3881,24 +4136,35 @@ errors++;
 if(data97.ttl !== undefined){
 let data102 = data97.ttl;
 if(typeof data102 === "string"){
-if(!pattern7.test(data102)){
-const err252 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(!pattern8.test(data102)){
+const err275 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
-vErrors = [err252];
+vErrors = [err275];
 }
 else {
-vErrors.push(err252);
+vErrors.push(err275);
 }
 errors++;
 }
 }
 else {
-const err253 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err276 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err253];
+vErrors = [err276];
 }
 else {
-vErrors.push(err253);
+vErrors.push(err276);
+}
+errors++;
+}
+let m13 = typeof data102 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data102) : null;
+if(m13 !== null && (Number(m13[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m13[2]] < 1 || Number(m13[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m13[2]] > 2592000000)){
+const err277 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/properties/semantic_cache/properties/ttl/x-range",keyword:"x-range",params:{min: "1ms", max: "30d"},message:"out of range"};
+if(vErrors === null){
+vErrors = [err277];
+}
+else {
+vErrors.push(err277);
 }
 errors++;
 }
@@ -3906,33 +4172,33 @@ errors++;
 if(data97.max_entries !== undefined){
 let data103 = data97.max_entries;
 if(!(((typeof data103 == "number") && (!(data103 % 1) && !isNaN(data103))) && (isFinite(data103)))){
-const err254 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err278 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
-vErrors = [err254];
+vErrors = [err278];
 }
 else {
-vErrors.push(err254);
+vErrors.push(err278);
 }
 errors++;
 }
 if((typeof data103 == "number") && (isFinite(data103))){
 if(data103 > 10000 || isNaN(data103)){
-const err255 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+const err279 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
-vErrors = [err255];
+vErrors = [err279];
 }
 else {
-vErrors.push(err255);
+vErrors.push(err279);
 }
 errors++;
 }
 if(data103 < 1 || isNaN(data103)){
-const err256 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err280 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
-vErrors = [err256];
+vErrors = [err280];
 }
 else {
-vErrors.push(err256);
+vErrors.push(err280);
 }
 errors++;
 }
@@ -3942,23 +4208,34 @@ if(data97.max_size !== undefined){
 let data104 = data97.max_size;
 if(typeof data104 === "string"){
 if(!pattern6.test(data104)){
-const err257 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+const err281 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
-vErrors = [err257];
+vErrors = [err281];
 }
 else {
-vErrors.push(err257);
+vErrors.push(err281);
 }
 errors++;
 }
 }
 else {
-const err258 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err282 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err258];
+vErrors = [err282];
 }
 else {
-vErrors.push(err258);
+vErrors.push(err282);
+}
+errors++;
+}
+let m14 = typeof data104 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data104) : null;
+if(m14 !== null && (Number(m14[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m14[2]] < 1024 || Number(m14[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m14[2]] > 17179869184)){
+const err283 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/properties/semantic_cache/properties/max_size/x-range",keyword:"x-range",params:{min: "1kb", max: "16gb"},message:"out of range"};
+if(vErrors === null){
+vErrors = [err283];
+}
+else {
+vErrors.push(err283);
 }
 errors++;
 }
@@ -3967,23 +4244,34 @@ if(data97.max_entry !== undefined){
 let data105 = data97.max_entry;
 if(typeof data105 === "string"){
 if(!pattern6.test(data105)){
-const err259 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+const err284 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
-vErrors = [err259];
+vErrors = [err284];
 }
 else {
-vErrors.push(err259);
+vErrors.push(err284);
 }
 errors++;
 }
 }
 else {
-const err260 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err285 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err260];
+vErrors = [err285];
 }
 else {
-vErrors.push(err260);
+vErrors.push(err285);
+}
+errors++;
+}
+let m15 = typeof data105 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data105) : null;
+if(m15 !== null && (Number(m15[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m15[2]] < 1 || Number(m15[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m15[2]] > 1073741824)){
+const err286 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/properties/semantic_cache/properties/max_entry/x-range",keyword:"x-range",params:{min: "1b", max: "1gb"},message:"out of range"};
+if(vErrors === null){
+vErrors = [err286];
+}
+else {
+vErrors.push(err286);
 }
 errors++;
 }
@@ -3992,12 +4280,12 @@ if(data97.key_headers !== undefined){
 let data106 = data97.key_headers;
 if(Array.isArray(data106)){
 if(data106.length > 16){
-const err261 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+const err287 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
-vErrors = [err261];
+vErrors = [err287];
 }
 else {
-vErrors.push(err261);
+vErrors.push(err287);
 }
 errors++;
 }
@@ -4005,24 +4293,24 @@ const len13 = data106.length;
 for(let i19=0; i19<len13; i19++){
 let data107 = data106[i19];
 if(typeof data107 === "string"){
-if(!pattern17.test(data107)){
-const err262 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i19,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
+if(!pattern20.test(data107)){
+const err288 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i19,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
 if(vErrors === null){
-vErrors = [err262];
+vErrors = [err288];
 }
 else {
-vErrors.push(err262);
+vErrors.push(err288);
 }
 errors++;
 }
 }
 else {
-const err263 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i19,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err289 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i19,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err263];
+vErrors = [err289];
 }
 else {
-vErrors.push(err263);
+vErrors.push(err289);
 }
 errors++;
 }
@@ -4038,12 +4326,12 @@ continue;
 }
 if(typeof indices3[item3] == "number"){
 j6 = indices3[item3];
-const err264 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/uniqueItems",keyword:"uniqueItems",params:{i: i20, j: j6},message:"must NOT have duplicate items (items ## "+j6+" and "+i20+" are identical)"};
+const err290 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/uniqueItems",keyword:"uniqueItems",params:{i: i20, j: j6},message:"must NOT have duplicate items (items ## "+j6+" and "+i20+" are identical)"};
 if(vErrors === null){
-vErrors = [err264];
+vErrors = [err290];
 }
 else {
-vErrors.push(err264);
+vErrors.push(err290);
 }
 errors++;
 break;
@@ -4053,36 +4341,36 @@ indices3[item3] = i20;
 }
 }
 else {
-const err265 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err291 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
-vErrors = [err265];
+vErrors = [err291];
 }
 else {
-vErrors.push(err265);
+vErrors.push(err291);
 }
 errors++;
 }
 }
 if(data97.allow_temperature !== undefined){
 if(typeof data97.allow_temperature !== "boolean"){
-const err266 = {instancePath:instancePath+"/semantic_cache/allow_temperature",schemaPath:"#/properties/semantic_cache/properties/allow_temperature/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+const err292 = {instancePath:instancePath+"/semantic_cache/allow_temperature",schemaPath:"#/properties/semantic_cache/properties/allow_temperature/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
-vErrors = [err266];
+vErrors = [err292];
 }
 else {
-vErrors.push(err266);
+vErrors.push(err292);
 }
 errors++;
 }
 }
 }
 else {
-const err267 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err293 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err267];
+vErrors = [err293];
 }
 else {
-vErrors.push(err267);
+vErrors.push(err293);
 }
 errors++;
 }
@@ -4091,23 +4379,23 @@ if(data.semantic_memory !== undefined){
 let data109 = data.semantic_memory;
 if(data109 && typeof data109 == "object" && !Array.isArray(data109)){
 if(data109.scope === undefined){
-const err268 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/required",keyword:"required",params:{missingProperty: "scope"},message:"must have required property '"+"scope"+"'"};
+const err294 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/required",keyword:"required",params:{missingProperty: "scope"},message:"must have required property '"+"scope"+"'"};
 if(vErrors === null){
-vErrors = [err268];
+vErrors = [err294];
 }
 else {
-vErrors.push(err268);
+vErrors.push(err294);
 }
 errors++;
 }
 for(const key21 in data109){
-if(!(func1.call(schema46.properties.semantic_memory.properties, key21))){
-const err269 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
+if(!(func1.call(schema49.properties.semantic_memory.properties, key21))){
+const err295 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
 if(vErrors === null){
-vErrors = [err269];
+vErrors = [err295];
 }
 else {
-vErrors.push(err269);
+vErrors.push(err295);
 }
 errors++;
 }
@@ -4115,24 +4403,24 @@ errors++;
 if(data109.scope !== undefined){
 let data110 = data109.scope;
 if(typeof data110 === "string"){
-if(!pattern47.test(data110)){
-const err270 = {instancePath:instancePath+"/semantic_memory/scope",schemaPath:"#/properties/semantic_memory/properties/scope/pattern",keyword:"pattern",params:{pattern: "^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
+if(!pattern50.test(data110)){
+const err296 = {instancePath:instancePath+"/semantic_memory/scope",schemaPath:"#/properties/semantic_memory/properties/scope/pattern",keyword:"pattern",params:{pattern: "^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
 if(vErrors === null){
-vErrors = [err270];
+vErrors = [err296];
 }
 else {
-vErrors.push(err270);
+vErrors.push(err296);
 }
 errors++;
 }
 }
 else {
-const err271 = {instancePath:instancePath+"/semantic_memory/scope",schemaPath:"#/properties/semantic_memory/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err297 = {instancePath:instancePath+"/semantic_memory/scope",schemaPath:"#/properties/semantic_memory/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err271];
+vErrors = [err297];
 }
 else {
-vErrors.push(err271);
+vErrors.push(err297);
 }
 errors++;
 }
@@ -4144,12 +4432,12 @@ let valid82 = false;
 let passing1 = null;
 const _errs281 = errors;
 if("local" !== data111){
-const err272 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
+const err298 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err272];
+vErrors = [err298];
 }
 else {
-vErrors.push(err272);
+vErrors.push(err298);
 }
 errors++;
 }
@@ -4161,33 +4449,33 @@ passing1 = 0;
 const _errs282 = errors;
 if(data111 && typeof data111 == "object" && !Array.isArray(data111)){
 if(data111.upstream === undefined){
-const err273 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
+const err299 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
 if(vErrors === null){
-vErrors = [err273];
+vErrors = [err299];
 }
 else {
-vErrors.push(err273);
+vErrors.push(err299);
 }
 errors++;
 }
 if(data111.model === undefined){
-const err274 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
+const err300 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
 if(vErrors === null){
-vErrors = [err274];
+vErrors = [err300];
 }
 else {
-vErrors.push(err274);
+vErrors.push(err300);
 }
 errors++;
 }
 for(const key22 in data111){
 if(!((key22 === "upstream") || (key22 === "model"))){
-const err275 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
+const err301 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
 if(vErrors === null){
-vErrors = [err275];
+vErrors = [err301];
 }
 else {
-vErrors.push(err275);
+vErrors.push(err301);
 }
 errors++;
 }
@@ -4195,24 +4483,24 @@ errors++;
 if(data111.upstream !== undefined){
 let data112 = data111.upstream;
 if(typeof data112 === "string"){
-if(func2(data112) < 1){
-const err276 = {instancePath:instancePath+"/semantic_memory/embedder/upstream",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(func3(data112) < 1){
+const err302 = {instancePath:instancePath+"/semantic_memory/embedder/upstream",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
-vErrors = [err276];
+vErrors = [err302];
 }
 else {
-vErrors.push(err276);
+vErrors.push(err302);
 }
 errors++;
 }
 }
 else {
-const err277 = {instancePath:instancePath+"/semantic_memory/embedder/upstream",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err303 = {instancePath:instancePath+"/semantic_memory/embedder/upstream",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err277];
+vErrors = [err303];
 }
 else {
-vErrors.push(err277);
+vErrors.push(err303);
 }
 errors++;
 }
@@ -4220,46 +4508,46 @@ errors++;
 if(data111.model !== undefined){
 let data113 = data111.model;
 if(typeof data113 === "string"){
-if(func2(data113) > 256){
-const err278 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(func3(data113) > 256){
+const err304 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
-vErrors = [err278];
+vErrors = [err304];
 }
 else {
-vErrors.push(err278);
+vErrors.push(err304);
 }
 errors++;
 }
-if(func2(data113) < 1){
-const err279 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(func3(data113) < 1){
+const err305 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
-vErrors = [err279];
+vErrors = [err305];
 }
 else {
-vErrors.push(err279);
-}
-errors++;
-}
-}
-else {
-const err280 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err280];
-}
-else {
-vErrors.push(err280);
+vErrors.push(err305);
 }
 errors++;
 }
 }
-}
 else {
-const err281 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err306 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err281];
+vErrors = [err306];
 }
 else {
-vErrors.push(err281);
+vErrors.push(err306);
+}
+errors++;
+}
+}
+}
+else {
+const err307 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err307];
+}
+else {
+vErrors.push(err307);
 }
 errors++;
 }
@@ -4275,12 +4563,12 @@ passing1 = 1;
 }
 }
 if(!valid82){
-const err282 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+const err308 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
-vErrors = [err282];
+vErrors = [err308];
 }
 else {
-vErrors.push(err282);
+vErrors.push(err308);
 }
 errors++;
 }
@@ -4299,319 +4587,7 @@ vErrors = null;
 if(data109.top_k !== undefined){
 let data114 = data109.top_k;
 if(!(((typeof data114 == "number") && (!(data114 % 1) && !isNaN(data114))) && (isFinite(data114)))){
-const err283 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err283];
-}
-else {
-vErrors.push(err283);
-}
-errors++;
-}
-if((typeof data114 == "number") && (isFinite(data114))){
-if(data114 > 20 || isNaN(data114)){
-const err284 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
-if(vErrors === null){
-vErrors = [err284];
-}
-else {
-vErrors.push(err284);
-}
-errors++;
-}
-if(data114 < 1 || isNaN(data114)){
-const err285 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err285];
-}
-else {
-vErrors.push(err285);
-}
-errors++;
-}
-}
-}
-if(data109.threshold !== undefined){
-let data115 = data109.threshold;
-if((typeof data115 == "number") && (isFinite(data115))){
-if(data115 > 1 || isNaN(data115)){
-const err286 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
-if(vErrors === null){
-vErrors = [err286];
-}
-else {
-vErrors.push(err286);
-}
-errors++;
-}
-if(data115 < 0 || isNaN(data115)){
-const err287 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err287];
-}
-else {
-vErrors.push(err287);
-}
-errors++;
-}
-}
-else {
-const err288 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err288];
-}
-else {
-vErrors.push(err288);
-}
-errors++;
-}
-}
-if(data109.ttl !== undefined){
-let data116 = data109.ttl;
-if(typeof data116 === "string"){
-if(!pattern7.test(data116)){
-const err289 = {instancePath:instancePath+"/semantic_memory/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
-if(vErrors === null){
-vErrors = [err289];
-}
-else {
-vErrors.push(err289);
-}
-errors++;
-}
-}
-else {
-const err290 = {instancePath:instancePath+"/semantic_memory/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err290];
-}
-else {
-vErrors.push(err290);
-}
-errors++;
-}
-}
-if(data109.max_facts !== undefined){
-let data117 = data109.max_facts;
-if(!(((typeof data117 == "number") && (!(data117 % 1) && !isNaN(data117))) && (isFinite(data117)))){
-const err291 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err291];
-}
-else {
-vErrors.push(err291);
-}
-errors++;
-}
-if((typeof data117 == "number") && (isFinite(data117))){
-if(data117 > 10000 || isNaN(data117)){
-const err292 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
-if(vErrors === null){
-vErrors = [err292];
-}
-else {
-vErrors.push(err292);
-}
-errors++;
-}
-if(data117 < 1 || isNaN(data117)){
-const err293 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err293];
-}
-else {
-vErrors.push(err293);
-}
-errors++;
-}
-}
-}
-if(data109.max_size !== undefined){
-let data118 = data109.max_size;
-if(typeof data118 === "string"){
-if(!pattern6.test(data118)){
-const err294 = {instancePath:instancePath+"/semantic_memory/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
-if(vErrors === null){
-vErrors = [err294];
-}
-else {
-vErrors.push(err294);
-}
-errors++;
-}
-}
-else {
-const err295 = {instancePath:instancePath+"/semantic_memory/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err295];
-}
-else {
-vErrors.push(err295);
-}
-errors++;
-}
-}
-if(data109.min_chars !== undefined){
-let data119 = data109.min_chars;
-if(!(((typeof data119 == "number") && (!(data119 % 1) && !isNaN(data119))) && (isFinite(data119)))){
-const err296 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err296];
-}
-else {
-vErrors.push(err296);
-}
-errors++;
-}
-if((typeof data119 == "number") && (isFinite(data119))){
-if(data119 > 1000 || isNaN(data119)){
-const err297 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
-if(vErrors === null){
-vErrors = [err297];
-}
-else {
-vErrors.push(err297);
-}
-errors++;
-}
-if(data119 < 1 || isNaN(data119)){
-const err298 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err298];
-}
-else {
-vErrors.push(err298);
-}
-errors++;
-}
-}
-}
-if(data109.max_chars !== undefined){
-let data120 = data109.max_chars;
-if(!(((typeof data120 == "number") && (!(data120 % 1) && !isNaN(data120))) && (isFinite(data120)))){
-const err299 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err299];
-}
-else {
-vErrors.push(err299);
-}
-errors++;
-}
-if((typeof data120 == "number") && (isFinite(data120))){
-if(data120 > 32768 || isNaN(data120)){
-const err300 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32768},message:"must be <= 32768"};
-if(vErrors === null){
-vErrors = [err300];
-}
-else {
-vErrors.push(err300);
-}
-errors++;
-}
-if(data120 < 100 || isNaN(data120)){
-const err301 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
-if(vErrors === null){
-vErrors = [err301];
-}
-else {
-vErrors.push(err301);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err302 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err302];
-}
-else {
-vErrors.push(err302);
-}
-errors++;
-}
-}
-if(data.structured_output !== undefined){
-let data121 = data.structured_output;
-if(data121 && typeof data121 == "object" && !Array.isArray(data121)){
-for(const key23 in data121){
-if(!((((key23 === "attempts") || (key23 === "on_failure")) || (key23 === "buffer")) || (key23 === "schema"))){
-const err303 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err303];
-}
-else {
-vErrors.push(err303);
-}
-errors++;
-}
-}
-if(data121.attempts !== undefined){
-let data122 = data121.attempts;
-if(!(((typeof data122 == "number") && (!(data122 % 1) && !isNaN(data122))) && (isFinite(data122)))){
-const err304 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err304];
-}
-else {
-vErrors.push(err304);
-}
-errors++;
-}
-if((typeof data122 == "number") && (isFinite(data122))){
-if(data122 > 5 || isNaN(data122)){
-const err305 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
-if(vErrors === null){
-vErrors = [err305];
-}
-else {
-vErrors.push(err305);
-}
-errors++;
-}
-if(data122 < 1 || isNaN(data122)){
-const err306 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err306];
-}
-else {
-vErrors.push(err306);
-}
-errors++;
-}
-}
-}
-if(data121.on_failure !== undefined){
-let data123 = data121.on_failure;
-if(!((data123 === "error") || (data123 === "pass"))){
-const err307 = {instancePath:instancePath+"/structured_output/on_failure",schemaPath:"#/properties/structured_output/properties/on_failure/enum",keyword:"enum",params:{allowedValues: schema46.properties.structured_output.properties.on_failure.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err307];
-}
-else {
-vErrors.push(err307);
-}
-errors++;
-}
-}
-if(data121.buffer !== undefined){
-if(typeof data121.buffer !== "boolean"){
-const err308 = {instancePath:instancePath+"/structured_output/buffer",schemaPath:"#/properties/structured_output/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err308];
-}
-else {
-vErrors.push(err308);
-}
-errors++;
-}
-}
-if(data121.schema !== undefined){
-let data125 = data121.schema;
-if(!(data125 && typeof data125 == "object" && !Array.isArray(data125))){
-const err309 = {instancePath:instancePath+"/structured_output/schema",schemaPath:"#/properties/structured_output/properties/schema/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err309 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err309];
 }
@@ -4620,10 +4596,9 @@ vErrors.push(err309);
 }
 errors++;
 }
-}
-}
-else {
-const err310 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data114 == "number") && (isFinite(data114))){
+if(data114 > 20 || isNaN(data114)){
+const err310 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
 if(vErrors === null){
 vErrors = [err310];
 }
@@ -4632,13 +4607,8 @@ vErrors.push(err310);
 }
 errors++;
 }
-}
-if(data.timeout !== undefined){
-let data126 = data.timeout;
-if(data126 && typeof data126 == "object" && !Array.isArray(data126)){
-for(const key24 in data126){
-if(!((((key24 === "connect") || (key24 === "first_byte")) || (key24 === "idle")) || (key24 === "total"))){
-const err311 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+if(data114 < 1 || isNaN(data114)){
+const err311 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err311];
 }
@@ -4648,11 +4618,12 @@ vErrors.push(err311);
 errors++;
 }
 }
-if(data126.connect !== undefined){
-let data127 = data126.connect;
-if(typeof data127 === "string"){
-if(!pattern7.test(data127)){
-const err312 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+}
+if(data109.threshold !== undefined){
+let data115 = data109.threshold;
+if((typeof data115 == "number") && (isFinite(data115))){
+if(data115 > 1 || isNaN(data115)){
+const err312 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err312];
 }
@@ -4661,9 +4632,8 @@ vErrors.push(err312);
 }
 errors++;
 }
-}
-else {
-const err313 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data115 < 0 || isNaN(data115)){
+const err313 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err313];
 }
@@ -4673,11 +4643,8 @@ vErrors.push(err313);
 errors++;
 }
 }
-if(data126.first_byte !== undefined){
-let data128 = data126.first_byte;
-if(typeof data128 === "string"){
-if(!pattern7.test(data128)){
-const err314 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err314 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err314];
 }
@@ -4687,8 +4654,11 @@ vErrors.push(err314);
 errors++;
 }
 }
-else {
-const err315 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data109.ttl !== undefined){
+let data116 = data109.ttl;
+if(typeof data116 === "string"){
+if(!pattern8.test(data116)){
+const err315 = {instancePath:instancePath+"/semantic_memory/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err315];
 }
@@ -4698,11 +4668,8 @@ vErrors.push(err315);
 errors++;
 }
 }
-if(data126.idle !== undefined){
-let data129 = data126.idle;
-if(typeof data129 === "string"){
-if(!pattern7.test(data129)){
-const err316 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err316 = {instancePath:instancePath+"/semantic_memory/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err316];
 }
@@ -4712,8 +4679,10 @@ vErrors.push(err316);
 errors++;
 }
 }
-else {
-const err317 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data109.max_facts !== undefined){
+let data117 = data109.max_facts;
+if(!(((typeof data117 == "number") && (!(data117 % 1) && !isNaN(data117))) && (isFinite(data117)))){
+const err317 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err317];
 }
@@ -4722,12 +4691,9 @@ vErrors.push(err317);
 }
 errors++;
 }
-}
-if(data126.total !== undefined){
-let data130 = data126.total;
-if(typeof data130 === "string"){
-if(!pattern7.test(data130)){
-const err318 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if((typeof data117 == "number") && (isFinite(data117))){
+if(data117 > 10000 || isNaN(data117)){
+const err318 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err318];
 }
@@ -4736,9 +4702,8 @@ vErrors.push(err318);
 }
 errors++;
 }
-}
-else {
-const err319 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data117 < 1 || isNaN(data117)){
+const err319 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err319];
 }
@@ -4749,8 +4714,11 @@ errors++;
 }
 }
 }
-else {
-const err320 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data109.max_size !== undefined){
+let data118 = data109.max_size;
+if(typeof data118 === "string"){
+if(!pattern6.test(data118)){
+const err320 = {instancePath:instancePath+"/semantic_memory/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err320];
 }
@@ -4760,12 +4728,8 @@ vErrors.push(err320);
 errors++;
 }
 }
-if(data.token_optimization !== undefined){
-let data131 = data.token_optimization;
-if(data131 && typeof data131 == "object" && !Array.isArray(data131)){
-for(const key25 in data131){
-if(!((((key25 === "whitespace") || (key25 === "duplicate_system")) || (key25 === "empty_messages")) || (key25 === "minify_json"))){
-const err321 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
+else {
+const err321 = {instancePath:instancePath+"/semantic_memory/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err321];
 }
@@ -4775,9 +4739,10 @@ vErrors.push(err321);
 errors++;
 }
 }
-if(data131.whitespace !== undefined){
-if(typeof data131.whitespace !== "boolean"){
-const err322 = {instancePath:instancePath+"/token_optimization/whitespace",schemaPath:"#/properties/token_optimization/properties/whitespace/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data109.min_chars !== undefined){
+let data119 = data109.min_chars;
+if(!(((typeof data119 == "number") && (!(data119 % 1) && !isNaN(data119))) && (isFinite(data119)))){
+const err322 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err322];
 }
@@ -4786,10 +4751,9 @@ vErrors.push(err322);
 }
 errors++;
 }
-}
-if(data131.duplicate_system !== undefined){
-if(typeof data131.duplicate_system !== "boolean"){
-const err323 = {instancePath:instancePath+"/token_optimization/duplicate_system",schemaPath:"#/properties/token_optimization/properties/duplicate_system/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if((typeof data119 == "number") && (isFinite(data119))){
+if(data119 > 1000 || isNaN(data119)){
+const err323 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err323];
 }
@@ -4798,10 +4762,8 @@ vErrors.push(err323);
 }
 errors++;
 }
-}
-if(data131.empty_messages !== undefined){
-if(typeof data131.empty_messages !== "boolean"){
-const err324 = {instancePath:instancePath+"/token_optimization/empty_messages",schemaPath:"#/properties/token_optimization/properties/empty_messages/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data119 < 1 || isNaN(data119)){
+const err324 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err324];
 }
@@ -4811,9 +4773,11 @@ vErrors.push(err324);
 errors++;
 }
 }
-if(data131.minify_json !== undefined){
-if(typeof data131.minify_json !== "boolean"){
-const err325 = {instancePath:instancePath+"/token_optimization/minify_json",schemaPath:"#/properties/token_optimization/properties/minify_json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+if(data109.max_chars !== undefined){
+let data120 = data109.max_chars;
+if(!(((typeof data120 == "number") && (!(data120 % 1) && !isNaN(data120))) && (isFinite(data120)))){
+const err325 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err325];
 }
@@ -4822,10 +4786,9 @@ vErrors.push(err325);
 }
 errors++;
 }
-}
-}
-else {
-const err326 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data120 == "number") && (isFinite(data120))){
+if(data120 > 32768 || isNaN(data120)){
+const err326 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32768},message:"must be <= 32768"};
 if(vErrors === null){
 vErrors = [err326];
 }
@@ -4834,10 +4797,8 @@ vErrors.push(err326);
 }
 errors++;
 }
-}
-}
-else {
-const err327 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data120 < 100 || isNaN(data120)){
+const err327 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
 if(vErrors === null){
 vErrors = [err327];
 }
@@ -4846,2684 +4807,389 @@ vErrors.push(err327);
 }
 errors++;
 }
+}
+}
+}
+else {
+const err328 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err328];
+}
+else {
+vErrors.push(err328);
+}
+errors++;
+}
+}
+if(data.structured_output !== undefined){
+let data121 = data.structured_output;
+if(data121 && typeof data121 == "object" && !Array.isArray(data121)){
+for(const key23 in data121){
+if(!((((key23 === "attempts") || (key23 === "on_failure")) || (key23 === "buffer")) || (key23 === "schema"))){
+const err329 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err329];
+}
+else {
+vErrors.push(err329);
+}
+errors++;
+}
+}
+if(data121.attempts !== undefined){
+let data122 = data121.attempts;
+if(!(((typeof data122 == "number") && (!(data122 % 1) && !isNaN(data122))) && (isFinite(data122)))){
+const err330 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err330];
+}
+else {
+vErrors.push(err330);
+}
+errors++;
+}
+if((typeof data122 == "number") && (isFinite(data122))){
+if(data122 > 5 || isNaN(data122)){
+const err331 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
+if(vErrors === null){
+vErrors = [err331];
+}
+else {
+vErrors.push(err331);
+}
+errors++;
+}
+if(data122 < 1 || isNaN(data122)){
+const err332 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err332];
+}
+else {
+vErrors.push(err332);
+}
+errors++;
+}
+}
+}
+if(data121.on_failure !== undefined){
+let data123 = data121.on_failure;
+if(!((data123 === "error") || (data123 === "pass"))){
+const err333 = {instancePath:instancePath+"/structured_output/on_failure",schemaPath:"#/properties/structured_output/properties/on_failure/enum",keyword:"enum",params:{allowedValues: schema49.properties.structured_output.properties.on_failure.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err333];
+}
+else {
+vErrors.push(err333);
+}
+errors++;
+}
+}
+if(data121.buffer !== undefined){
+if(typeof data121.buffer !== "boolean"){
+const err334 = {instancePath:instancePath+"/structured_output/buffer",schemaPath:"#/properties/structured_output/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err334];
+}
+else {
+vErrors.push(err334);
+}
+errors++;
+}
+}
+if(data121.schema !== undefined){
+let data125 = data121.schema;
+if(!(data125 && typeof data125 == "object" && !Array.isArray(data125))){
+const err335 = {instancePath:instancePath+"/structured_output/schema",schemaPath:"#/properties/structured_output/properties/schema/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err335];
+}
+else {
+vErrors.push(err335);
+}
+errors++;
+}
+}
+}
+else {
+const err336 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err336];
+}
+else {
+vErrors.push(err336);
+}
+errors++;
+}
+}
+if(data.timeout !== undefined){
+let data126 = data.timeout;
+if(data126 && typeof data126 == "object" && !Array.isArray(data126)){
+for(const key24 in data126){
+if(!((((key24 === "connect") || (key24 === "first_byte")) || (key24 === "idle")) || (key24 === "total"))){
+const err337 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err337];
+}
+else {
+vErrors.push(err337);
+}
+errors++;
+}
+}
+if(data126.connect !== undefined){
+let data127 = data126.connect;
+if(typeof data127 === "string"){
+if(!pattern8.test(data127)){
+const err338 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err338];
+}
+else {
+vErrors.push(err338);
+}
+errors++;
+}
+}
+else {
+const err339 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err339];
+}
+else {
+vErrors.push(err339);
+}
+errors++;
+}
+let m16 = typeof data127 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data127) : null;
+if(m16 !== null && (Number(m16[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m16[2]] < 1 || Number(m16[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m16[2]] > 600000)){
+const err340 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/properties/timeout/properties/connect/x-range",keyword:"x-range",params:{min: "1ms", max: "10m"},message:"out of range"};
+if(vErrors === null){
+vErrors = [err340];
+}
+else {
+vErrors.push(err340);
+}
+errors++;
+}
+}
+if(data126.first_byte !== undefined){
+let data128 = data126.first_byte;
+if(typeof data128 === "string"){
+if(!pattern8.test(data128)){
+const err341 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err341];
+}
+else {
+vErrors.push(err341);
+}
+errors++;
+}
+}
+else {
+const err342 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err342];
+}
+else {
+vErrors.push(err342);
+}
+errors++;
+}
+let m17 = typeof data128 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data128) : null;
+if(m17 !== null && (Number(m17[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m17[2]] < 1 || Number(m17[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m17[2]] > 86400000)){
+const err343 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/properties/timeout/properties/first_byte/x-range",keyword:"x-range",params:{min: "1ms", max: "1d"},message:"out of range"};
+if(vErrors === null){
+vErrors = [err343];
+}
+else {
+vErrors.push(err343);
+}
+errors++;
+}
+}
+if(data126.idle !== undefined){
+let data129 = data126.idle;
+if(typeof data129 === "string"){
+if(!pattern8.test(data129)){
+const err344 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err344];
+}
+else {
+vErrors.push(err344);
+}
+errors++;
+}
+}
+else {
+const err345 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err345];
+}
+else {
+vErrors.push(err345);
+}
+errors++;
+}
+let m18 = typeof data129 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data129) : null;
+if(m18 !== null && (Number(m18[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m18[2]] < 1 || Number(m18[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m18[2]] > 86400000)){
+const err346 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/properties/timeout/properties/idle/x-range",keyword:"x-range",params:{min: "1ms", max: "1d"},message:"out of range"};
+if(vErrors === null){
+vErrors = [err346];
+}
+else {
+vErrors.push(err346);
+}
+errors++;
+}
+}
+if(data126.total !== undefined){
+let data130 = data126.total;
+if(typeof data130 === "string"){
+if(!pattern8.test(data130)){
+const err347 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err347];
+}
+else {
+vErrors.push(err347);
+}
+errors++;
+}
+}
+else {
+const err348 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err348];
+}
+else {
+vErrors.push(err348);
+}
+errors++;
+}
+let m19 = typeof data130 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data130) : null;
+if(m19 !== null && (Number(m19[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m19[2]] < 1 || Number(m19[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m19[2]] > 86400000)){
+const err349 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/properties/timeout/properties/total/x-range",keyword:"x-range",params:{min: "1ms", max: "1d"},message:"out of range"};
+if(vErrors === null){
+vErrors = [err349];
+}
+else {
+vErrors.push(err349);
+}
+errors++;
+}
+}
+}
+else {
+const err350 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err350];
+}
+else {
+vErrors.push(err350);
+}
+errors++;
+}
+}
+if(data.token_optimization !== undefined){
+let data131 = data.token_optimization;
+if(data131 && typeof data131 == "object" && !Array.isArray(data131)){
+for(const key25 in data131){
+if(!((((key25 === "whitespace") || (key25 === "duplicate_system")) || (key25 === "empty_messages")) || (key25 === "minify_json"))){
+const err351 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err351];
+}
+else {
+vErrors.push(err351);
+}
+errors++;
+}
+}
+if(data131.whitespace !== undefined){
+if(typeof data131.whitespace !== "boolean"){
+const err352 = {instancePath:instancePath+"/token_optimization/whitespace",schemaPath:"#/properties/token_optimization/properties/whitespace/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err352];
+}
+else {
+vErrors.push(err352);
+}
+errors++;
+}
+}
+if(data131.duplicate_system !== undefined){
+if(typeof data131.duplicate_system !== "boolean"){
+const err353 = {instancePath:instancePath+"/token_optimization/duplicate_system",schemaPath:"#/properties/token_optimization/properties/duplicate_system/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err353];
+}
+else {
+vErrors.push(err353);
+}
+errors++;
+}
+}
+if(data131.empty_messages !== undefined){
+if(typeof data131.empty_messages !== "boolean"){
+const err354 = {instancePath:instancePath+"/token_optimization/empty_messages",schemaPath:"#/properties/token_optimization/properties/empty_messages/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err354];
+}
+else {
+vErrors.push(err354);
+}
+errors++;
+}
+}
+if(data131.minify_json !== undefined){
+if(typeof data131.minify_json !== "boolean"){
+const err355 = {instancePath:instancePath+"/token_optimization/minify_json",schemaPath:"#/properties/token_optimization/properties/minify_json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err355];
+}
+else {
+vErrors.push(err355);
+}
+errors++;
+}
+}
+}
+else {
+const err356 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err356];
+}
+else {
+vErrors.push(err356);
+}
+errors++;
+}
+}
+}
+else {
+const err357 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err357];
+}
+else {
+vErrors.push(err357);
+}
+errors++;
+}
 validate23.errors = vErrors;
 return errors === 0;
 }
 validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema73 = {"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`.","type":"array","items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"ab_test":{"description":"An A/B test: each caller is put in one variant, chosen by a hash of `key` and `seed` and spread by the weights, so a caller stays in its variant. A variant can send the request to another `router`, put a `target` first, change the `model` or set `params`. The variant's name is answered in `x-sidegate-variant`, written in the access line (`variant`) and counted in `ai_gateway_interceptor_actions_total{interceptor=\"ab_test\",action=\"assign\",category=<variant>}`.","type":"object","additionalProperties":false,"required":["variants"],"properties":{"key":{"description":"Who stays in one variant: `client_ip` (the peer address; `X-Forwarded-For` only from `server.trusted_proxies`), `key` (each caller key by its name in `auth.keys`, or an identity a hook set; without one, a hash of the caller's bearer token or `x-api-key`, never the token; `api_key` is the same), `team` (each key's team; a key without a team is a team of its own), `header:<name>` (a hash of that header's value) or `global` (everyone together). Default `client_ip`.","type":"string","pattern":"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["header:x-user-id","api_key","client_ip"]},"seed":{"description":"Mixed into the hash: a new seed reshuffles callers between variants; two tests with different seeds split independently. Default empty.","type":"string","maxLength":200},"variants":{"description":"The variants (2 to 20), each with a unique `name`.","type":"array","minItems":2,"maxItems":20,"items":{"type":"object","additionalProperties":false,"required":["name","weight"],"properties":{"name":{"$ref":"#/$defs/name","description":"The variant's name, as `x-sidegate-variant` and the metric say it."},"weight":{"description":"Its share, relative to the other variants' weights (0 to 10000; 0 receives nobody).","type":"integer","minimum":0,"maximum":10000},"router":{"$ref":"#/$defs/name","description":"Send its requests to this router instead (its features and interceptors run from the start)."},"target":{"$ref":"#/$defs/name","description":"Put the router's target with this upstream first (the others stay as fallbacks)."},"model":{"description":"The model its requests are sent with, whatever the targets say.","type":"string","minLength":1,"maxLength":256},"params":{"description":"Body fields to set, e.g. `{ temperature: 0.2 }` (at most 50).","type":"object","maxProperties":50}}}}}},"content_filter":{"description":"Terms and patterns by category, in the prompt (every text but the system prompt) and in the answer, streams included. Needs at least one of `categories`, `terms` or `patterns`.","type":"object","additionalProperties":false,"properties":{"categories":{"description":"Shipped term lists to use: `profanity`, `violence`, `self_harm`, `hate`, `sexual`, `weapons`, `drugs`.","type":"array","uniqueItems":true,"minItems":1,"items":{"enum":["profanity","violence","self_harm","hate","sexual","weapons","drugs"]}},"terms":{"description":"Your own words or phrases (whole words, any case), reported under category `custom`. At most 1000.","type":"array","maxItems":1000,"items":{"type":"string","minLength":1,"maxLength":200}},"patterns":{"description":"Your own JavaScript regular expressions (case-insensitive), reported under category `custom`. At most 100.","type":"array","maxItems":100,"items":{"type":"string","minLength":1,"maxLength":500,"x-regex":true}},"action":{"description":"What happens on a finding: `block` answers 400 `content_blocked` in the caller's API format (or ends a started stream with an error event), naming the interceptor and the category, never the content; `redact` replaces what was found; `log` only counts it (metric and access line). `redact` writes `[FILTERED]`. Default `block`.","enum":["block","redact","log"],"default":"block"},"on":{"description":"Where it looks: `request` (the prompt: user, assistant and tool messages before it goes upstream), `response` (the answer, streams included), or `both`. Default `both`.","enum":["request","response","both"],"default":"both"},"stream_window":{"description":"Streamed answers: how many characters are held back so a value split over two chunks is still found whole (16 to 4096). A larger window finds longer values; the client sees text that much later. Default `64`.","type":"integer","minimum":16,"maximum":4096,"default":64}}},"custom":{"description":"A stage of your own: a JavaScript module (ES module or CommonJS; path relative to the config file) whose default export is an object implementing the library's `Stage` interface (`name`, and any of `onRequest`, `onResponse`, `onResponseBody`, `onChunk`, … as in the README) or a function `(options, { router })` that returns one. It is loaded when the config is loaded, and loaded again on reload when the file changed; a module that fails to load fails the reload and the running config stays. It runs at its place in the interceptor list unless it sets its own `priority` (STAGE_ORDER numbers: 150 runs before rate_limit).","type":"object","additionalProperties":false,"required":["module"],"properties":{"module":{"description":"The module's path, e.g. `./hooks/audit.js` (relative to the config file).","type":"string","minLength":1,"maxLength":1024},"options":{"description":"Passed to the module's factory function, when it exports one.","type":"object"}}},"pii_detector":{"description":"Finds personal data and secrets in the text the model reads (and, with `on: response`/`both`, in its answers, streams included, also when a value is split over two chunks). Runs in the gateway, with no service and no network call.","type":"object","additionalProperties":false,"properties":{"entities":{"description":"What to look for (default: all). `email`; `phone` (international numbers with `+`, and national ones of `phone_country`, validated by libphonenumber); `credit_card` (13–19 digits, a known issuer prefix and a valid Luhn checksum); `iban` (country length and mod-97 checksum); `ssn` (US, `123-45-6789`); `ip_address` (IPv4 and IPv6); `secret` (OpenAI, Anthropic, AWS, GitHub, GitLab, Slack, Stripe, Google and Hugging Face keys, JWTs, PEM private keys, and the value of `password=` / `api_key:` style assignments).","type":"array","uniqueItems":true,"minItems":1,"items":{"enum":["email","phone","credit_card","iban","ssn","ip_address","secret"]}},"action":{"description":"What happens on a finding: `block` answers 400 `content_blocked` in the caller's API format (or ends a started stream with an error event), naming the interceptor and the category, never the content; `redact` replaces what was found; `log` only counts it (metric and access line). `redact` writes `[EMAIL]`, `[CREDIT_CARD]`…; `pseudonymize` replaces each value in the request by a stable placeholder (`[EMAIL_1]`: the same value gets the same one) and puts the values back in the answer the client gets, streams included, so the model never sees them (`on` does not apply). Default `redact`.","enum":["block","redact","log","pseudonymize"],"default":"redact"},"on":{"description":"Where it looks: `request` (every text of the request, system prompt included before it goes upstream), `response` (the answer, streams included), or `both`. Default `request`.","enum":["request","response","both"],"default":"request"},"custom":{"description":"Your own patterns, each reported (and redacted as `[NAME]`) under its name, e.g. `{ name: employee_id, pattern: \"EMP-\\\\d{6}\" }`. At most 50.","type":"array","maxItems":50,"items":{"type":"object","additionalProperties":false,"required":["name","pattern"],"properties":{"name":{"description":"The category it is counted and redacted under (lower case; not one of the built-in entity names).","type":"string","pattern":"^[a-z][a-z0-9_]{0,39}$","not":{"enum":["email","phone","credit_card","iban","ssn","ip_address","secret"]}},"pattern":{"description":"A JavaScript regular expression (up to 500 characters).","type":"string","minLength":1,"maxLength":500,"x-regex":true},"flags":{"description":"Regular expression flags: any of `i`, `m`, `s`, `u`.","type":"string","pattern":"^[imsu]{0,4}$"}}}},"stream_window":{"description":"Streamed answers: how many characters are held back so a value split over two chunks is still found whole (16 to 4096). A larger window finds longer values; the client sees text that much later. Default `96`.","type":"integer","minimum":16,"maximum":4096,"default":96},"phone_country":{"description":"The country (ISO 3166-1 alpha-2) whose national format numbers without a `+` are read in. Default `US`.","type":"string","pattern":"^[A-Z]{2}$","default":"US"}}},"prompt":{"description":"Puts a template of the top-level `prompts:` first among the request's system instructions (a system message for chat completions, `instructions` for the Responses API, `system` for Anthropic Messages). Requests with no place for one (embeddings…) pass unchanged.","type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"$ref":"#/$defs/name","description":"The template's name under `prompts:`."},"variables":{"$ref":"#/$defs/prompt_variables","description":"Variables for this router, over the template's own."}}},"prompt_guard":{"description":"Prompt-injection and jailbreak detection on the request (user and tool texts): known phrasings (\"ignore previous instructions\", \"developer mode enabled\"…), role overrides (chat-template tokens, fake `system:` turns), payloads hidden in base64 or in invisible Unicode (zero-width, bidirectional controls, tag characters). Each signal has a weight; they combine into a score from 0 to 1 (`1 − Π(1 − weight)`), and a text scoring at or over `threshold` is acted on.","type":"object","additionalProperties":false,"properties":{"action":{"description":"What happens on a finding: `block` answers 400 `content_blocked` in the caller's API format (or ends a started stream with an error event), naming the interceptor and the category, never the content; `redact` replaces what was found; `log` only counts it (metric and access line). `redact` removes the phrases, encoded payloads and invisible characters found and sends the rest. Default `block`.","enum":["block","redact","log"],"default":"block"},"threshold":{"description":"The score (0 to 1) at which a text is acted on. One strong phrasing scores 0.85–0.9; lower is stricter. Default `0.8`.","type":"number","minimum":0,"maximum":1,"default":0.8}}},"prompt_shield":{"description":"Stops answers that reveal the system prompt: the share of the system prompt's word n-grams (distinct, case-folded) that the answer repeats. System prompts shorter than `2 × ngram` words are not checked (too short to tell a leak from chance).","type":"object","additionalProperties":false,"properties":{"action":{"description":"What happens on a finding: `block` answers 400 `content_blocked` in the caller's API format (or ends a started stream with an error event), naming the interceptor and the category, never the content; `redact` replaces what was found; `log` only counts it (metric and access line). (A partial leak cannot be redacted meaningfully, so there is no `redact`.) Default `block`.","enum":["block","log"],"default":"block"},"ngram":{"description":"Words per n-gram (3 to 12). Default `5`.","type":"integer","minimum":3,"maximum":12,"default":5},"threshold":{"description":"The share of the system prompt's n-grams (0 to 1, exclusive of 0) an answer may not repeat. Default `0.3`.","type":"number","exclusiveMinimum":0,"maximum":1,"default":0.3},"stream_window":{"description":"Streamed answers: how many characters are held back so a value split over two chunks is still found whole (16 to 4096). A larger window finds longer values; the client sees text that much later. Default `64`.","type":"integer","minimum":16,"maximum":4096,"default":64}}},"semantic_classifier":{"description":"Classifies the prompt (the last user text) against labelled examples by embedding similarity: the class of the most similar example, if it scores at least `threshold`, routes the request (to a `router`, a `target` or a `model`) or just tags it (`x-sidegate-class`, the access line's `class`, the metric). The examples' vectors are computed once per config version.","type":"object","additionalProperties":false,"required":["classes"],"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand). Default `local`.","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}]},"threshold":{"description":"The cosine similarity (0 to 1) a prompt needs with an example to take its class. Default `0.75`.","type":"number","minimum":0,"maximum":1,"default":0.75},"classes":{"description":"The classes by name (1 to 50), each with its examples and where it sends requests (nothing: only a tag).","type":"object","minProperties":1,"maxProperties":50,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["examples"],"properties":{"examples":{"description":"Prompts of this class (1 to 200, up to 2000 characters each; at most 2000 over all classes).","type":"array","minItems":1,"maxItems":200,"items":{"type":"string","minLength":1,"maxLength":2000}},"router":{"$ref":"#/$defs/name","description":"Send this class to this router (its features and interceptors run from the start)."},"target":{"$ref":"#/$defs/name","description":"Put the router's target with this upstream first."},"model":{"description":"Send this class with this model, whatever the targets say.","type":"string","minLength":1,"maxLength":256}}}}}},"transform":{"description":"Edits each request before it goes on: body fields are renamed, removed, defaulted, then set (in that order; dotted names reach into objects), and upstream request headers are removed, then set. `set` overrides what the client sent, `default` fills only what is missing.","type":"object","additionalProperties":false,"properties":{"set":{"description":"Fields to write whatever the client sent, e.g. `{ temperature: 0.2 }`. At most 100.","type":"object","maxProperties":100,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$","description":"A body field; dots reach into objects (`stream_options.include_usage`)."}},"default":{"description":"Fields to write only when the client sent none, e.g. `{ user: anon }`. At most 100.","type":"object","maxProperties":100,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$","description":"A body field; dots reach into objects (`stream_options.include_usage`)."}},"remove":{"description":"Fields to drop, e.g. `[logprobs]`. At most 100.","type":"array","maxItems":100,"items":{"type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$","description":"A body field; dots reach into objects (`stream_options.include_usage`)."}},"rename":{"description":"Fields to move: `{ old: new }`, e.g. `{ max_tokens: max_completion_tokens }`. At most 100.","type":"object","maxProperties":100,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$","description":"A body field; dots reach into objects (`stream_options.include_usage`)."},"additionalProperties":{"type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$","description":"A body field; dots reach into objects (`stream_options.include_usage`)."}},"headers":{"description":"Request headers sent upstream (not host, content-length or hop-by-hop headers).","type":"object","additionalProperties":false,"properties":{"set":{"description":"Headers to send, by lower-case name. Values are redacted in /config and logs (they may be credentials). At most 50.","type":"object","maxProperties":50,"propertyNames":{"type":"string","pattern":"^(?!(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer)$)[a-z0-9!#$%&'*+.^_`|~-]+$","description":"A lower-case header name."},"additionalProperties":{"type":"string","maxLength":8192,"x-secret":true,"description":"The header value."}},"remove":{"description":"Headers not to send, by lower-case name. At most 50.","type":"array","maxItems":50,"items":{"type":"string","pattern":"^(?!(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer)$)[a-z0-9!#$%&'*+.^_`|~-]+$","description":"A lower-case header name."}}}}}}}}};
-const pattern58 = new RegExp("^[a-z][a-z0-9_]{0,39}$", "u");
-const pattern59 = new RegExp("^[imsu]{0,4}$", "u");
-const pattern60 = new RegExp("^[A-Z]{2}$", "u");
-const pattern64 = new RegExp("^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$", "u");
-const pattern73 = new RegExp("^(?!(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer)$)[a-z0-9!#$%&'*+.^_`|~-]+$", "u");
-const schema78 = {"description":"Template variables by name: a text, `{ header: <name> }` (that request header) or `{ body: <field> }` (a body field; dots reach into objects). The last two are read by the `prompt` interceptor on each request.","type":"object","maxProperties":100,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"A variable's value.","anyOf":[{"title":"a text","type":"string","maxLength":10000},{"title":"{ header: <name> }","type":"object","additionalProperties":false,"required":["header"],"properties":{"header":{"description":"The request header whose value is used.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"}}},{"title":"{ body: <field> }","type":"object","additionalProperties":false,"required":["body"],"properties":{"body":{"description":"The body field whose value (a string or a number) is used, e.g. `metadata.plan`.","type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"}}}]}};
+const schema79 = {"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router. At most 1000.","type":"array","maxItems":1000,"uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one, at most 100.","type":"array","minItems":1,"maxItems":100,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}};
+const schema80 = {"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies. Range: 0 to 1000000.","type":"integer","minimum":0,"maximum":1000000}}};
 
 function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate26.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(Object.keys(data).length > 100){
-const err0 = {instancePath,schemaPath:"#/maxProperties",keyword:"maxProperties",params:{limit: 100},message:"must NOT have more than 100 properties"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-for(const key0 in data){
-const _errs1 = errors;
-if(typeof key0 === "string"){
-if(!pattern15.test(key0)){
-const err1 = {instancePath,schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key0};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-else {
-const err2 = {instancePath,schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key0};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-var valid0 = _errs1 === errors;
-if(!valid0){
-const err3 = {instancePath,schemaPath:"#/propertyNames",keyword:"propertyNames",params:{propertyName: key0},message:"property name must be valid"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-for(const key1 in data){
-let data0 = data[key1];
-const _errs6 = errors;
-let valid3 = false;
-const _errs7 = errors;
-if(typeof data0 === "string"){
-if(func2(data0) > 10000){
-const err4 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 10000},message:"must NOT have more than 10000 characters"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-else {
-const err5 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-var _valid0 = _errs7 === errors;
-valid3 = valid3 || _valid0;
-const _errs9 = errors;
-if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
-if(data0.header === undefined){
-const err6 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/anyOf/1/required",keyword:"required",params:{missingProperty: "header"},message:"must have required property '"+"header"+"'"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-for(const key2 in data0){
-if(!(key2 === "header")){
-const err7 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-if(data0.header !== undefined){
-let data1 = data0.header;
-if(typeof data1 === "string"){
-if(!pattern17.test(data1)){
-const err8 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/header",schemaPath:"#/additionalProperties/anyOf/1/properties/header/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-else {
-const err9 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/header",schemaPath:"#/additionalProperties/anyOf/1/properties/header/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-}
-else {
-const err10 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-var _valid0 = _errs9 === errors;
-valid3 = valid3 || _valid0;
-if(_valid0){
-var props0 = true;
-}
-const _errs14 = errors;
-if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
-if(data0.body === undefined){
-const err11 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/anyOf/2/required",keyword:"required",params:{missingProperty: "body"},message:"must have required property '"+"body"+"'"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-for(const key3 in data0){
-if(!(key3 === "body")){
-const err12 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/anyOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-}
-if(data0.body !== undefined){
-let data2 = data0.body;
-if(typeof data2 === "string"){
-if(!pattern64.test(data2)){
-const err13 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/body",schemaPath:"#/additionalProperties/anyOf/2/properties/body/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"+"\""};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-}
-else {
-const err14 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/body",schemaPath:"#/additionalProperties/anyOf/2/properties/body/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-}
-}
-else {
-const err15 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/anyOf/2/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-var _valid0 = _errs14 === errors;
-valid3 = valid3 || _valid0;
-if(_valid0){
-if(props0 !== true){
-props0 = true;
-}
-}
-if(!valid3){
-const err16 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-else {
-errors = _errs6;
-if(vErrors !== null){
-if(_errs6){
-vErrors.length = _errs6;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-}
-else {
-const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-validate26.errors = vErrors;
-return errors === 0;
-}
-validate26.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-
-function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate25.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(Array.isArray(data)){
-const len0 = data.length;
-for(let i0=0; i0<len0; i0++){
-let data0 = data[i0];
-if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
-if(Object.keys(data0).length > 1){
-const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(Object.keys(data0).length < 1){
-const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-for(const key0 in data0){
-if(!(func1.call(schema73.items.properties, key0))){
-const err2 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-if(data0.ab_test !== undefined){
-let data1 = data0.ab_test;
-if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
-if(data1.variants === undefined){
-const err3 = {instancePath:instancePath+"/" + i0+"/ab_test",schemaPath:"#/items/properties/ab_test/required",keyword:"required",params:{missingProperty: "variants"},message:"must have required property '"+"variants"+"'"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-for(const key1 in data1){
-if(!(((key1 === "key") || (key1 === "seed")) || (key1 === "variants"))){
-const err4 = {instancePath:instancePath+"/" + i0+"/ab_test",schemaPath:"#/items/properties/ab_test/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data1.key !== undefined){
-let data2 = data1.key;
-if(typeof data2 === "string"){
-if(!pattern38.test(data2)){
-const err5 = {instancePath:instancePath+"/" + i0+"/ab_test/key",schemaPath:"#/items/properties/ab_test/properties/key/pattern",keyword:"pattern",params:{pattern: "^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-else {
-const err6 = {instancePath:instancePath+"/" + i0+"/ab_test/key",schemaPath:"#/items/properties/ab_test/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-if(data1.seed !== undefined){
-let data3 = data1.seed;
-if(typeof data3 === "string"){
-if(func2(data3) > 200){
-const err7 = {instancePath:instancePath+"/" + i0+"/ab_test/seed",schemaPath:"#/items/properties/ab_test/properties/seed/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-else {
-const err8 = {instancePath:instancePath+"/" + i0+"/ab_test/seed",schemaPath:"#/items/properties/ab_test/properties/seed/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-if(data1.variants !== undefined){
-let data4 = data1.variants;
-if(Array.isArray(data4)){
-if(data4.length > 20){
-const err9 = {instancePath:instancePath+"/" + i0+"/ab_test/variants",schemaPath:"#/items/properties/ab_test/properties/variants/maxItems",keyword:"maxItems",params:{limit: 20},message:"must NOT have more than 20 items"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-if(data4.length < 2){
-const err10 = {instancePath:instancePath+"/" + i0+"/ab_test/variants",schemaPath:"#/items/properties/ab_test/properties/variants/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-const len1 = data4.length;
-for(let i1=0; i1<len1; i1++){
-let data5 = data4[i1];
-if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
-if(data5.name === undefined){
-const err11 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1,schemaPath:"#/items/properties/ab_test/properties/variants/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-if(data5.weight === undefined){
-const err12 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1,schemaPath:"#/items/properties/ab_test/properties/variants/items/required",keyword:"required",params:{missingProperty: "weight"},message:"must have required property '"+"weight"+"'"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-for(const key2 in data5){
-if(!((((((key2 === "name") || (key2 === "weight")) || (key2 === "router")) || (key2 === "target")) || (key2 === "model")) || (key2 === "params"))){
-const err13 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1,schemaPath:"#/items/properties/ab_test/properties/variants/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-}
-if(data5.name !== undefined){
-let data6 = data5.name;
-if(typeof data6 === "string"){
-if(!pattern15.test(data6)){
-const err14 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/name",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-}
-else {
-const err15 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/name",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-}
-if(data5.weight !== undefined){
-let data7 = data5.weight;
-if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-const err16 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/weight",schemaPath:"#/items/properties/ab_test/properties/variants/items/properties/weight/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 > 10000 || isNaN(data7)){
-const err17 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/weight",schemaPath:"#/items/properties/ab_test/properties/variants/items/properties/weight/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-if(data7 < 0 || isNaN(data7)){
-const err18 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/weight",schemaPath:"#/items/properties/ab_test/properties/variants/items/properties/weight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-}
-}
-if(data5.router !== undefined){
-let data8 = data5.router;
-if(typeof data8 === "string"){
-if(!pattern15.test(data8)){
-const err19 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/router",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-}
-else {
-const err20 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/router",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-}
-if(data5.target !== undefined){
-let data9 = data5.target;
-if(typeof data9 === "string"){
-if(!pattern15.test(data9)){
-const err21 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/target",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-else {
-const err22 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/target",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-}
-if(data5.model !== undefined){
-let data10 = data5.model;
-if(typeof data10 === "string"){
-if(func2(data10) > 256){
-const err23 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/model",schemaPath:"#/items/properties/ab_test/properties/variants/items/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-if(func2(data10) < 1){
-const err24 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/model",schemaPath:"#/items/properties/ab_test/properties/variants/items/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err24];
-}
-else {
-vErrors.push(err24);
-}
-errors++;
-}
-}
-else {
-const err25 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/model",schemaPath:"#/items/properties/ab_test/properties/variants/items/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err25];
-}
-else {
-vErrors.push(err25);
-}
-errors++;
-}
-}
-if(data5.params !== undefined){
-let data11 = data5.params;
-if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
-if(Object.keys(data11).length > 50){
-const err26 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/params",schemaPath:"#/items/properties/ab_test/properties/variants/items/properties/params/maxProperties",keyword:"maxProperties",params:{limit: 50},message:"must NOT have more than 50 properties"};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-}
-else {
-const err27 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/params",schemaPath:"#/items/properties/ab_test/properties/variants/items/properties/params/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-}
-}
-}
-else {
-const err28 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1,schemaPath:"#/items/properties/ab_test/properties/variants/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err28];
-}
-else {
-vErrors.push(err28);
-}
-errors++;
-}
-}
-}
-else {
-const err29 = {instancePath:instancePath+"/" + i0+"/ab_test/variants",schemaPath:"#/items/properties/ab_test/properties/variants/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err29];
-}
-else {
-vErrors.push(err29);
-}
-errors++;
-}
-}
-}
-else {
-const err30 = {instancePath:instancePath+"/" + i0+"/ab_test",schemaPath:"#/items/properties/ab_test/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err30];
-}
-else {
-vErrors.push(err30);
-}
-errors++;
-}
-}
-if(data0.content_filter !== undefined){
-let data12 = data0.content_filter;
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-for(const key3 in data12){
-if(!((((((key3 === "categories") || (key3 === "terms")) || (key3 === "patterns")) || (key3 === "action")) || (key3 === "on")) || (key3 === "stream_window"))){
-const err31 = {instancePath:instancePath+"/" + i0+"/content_filter",schemaPath:"#/items/properties/content_filter/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-}
-if(data12.categories !== undefined){
-let data13 = data12.categories;
-if(Array.isArray(data13)){
-if(data13.length < 1){
-const err32 = {instancePath:instancePath+"/" + i0+"/content_filter/categories",schemaPath:"#/items/properties/content_filter/properties/categories/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-const len2 = data13.length;
-for(let i2=0; i2<len2; i2++){
-let data14 = data13[i2];
-if(!(((((((data14 === "profanity") || (data14 === "violence")) || (data14 === "self_harm")) || (data14 === "hate")) || (data14 === "sexual")) || (data14 === "weapons")) || (data14 === "drugs"))){
-const err33 = {instancePath:instancePath+"/" + i0+"/content_filter/categories/" + i2,schemaPath:"#/items/properties/content_filter/properties/categories/items/enum",keyword:"enum",params:{allowedValues: schema73.items.properties.content_filter.properties.categories.items.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
-}
-errors++;
-}
-}
-let i3 = data13.length;
-let j0;
-if(i3 > 1){
-outer0:
-for(;i3--;){
-for(j0 = i3; j0--;){
-if(func0(data13[i3], data13[j0])){
-const err34 = {instancePath:instancePath+"/" + i0+"/content_filter/categories",schemaPath:"#/items/properties/content_filter/properties/categories/uniqueItems",keyword:"uniqueItems",params:{i: i3, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i3+" are identical)"};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
-}
-errors++;
-break outer0;
-}
-}
-}
-}
-}
-else {
-const err35 = {instancePath:instancePath+"/" + i0+"/content_filter/categories",schemaPath:"#/items/properties/content_filter/properties/categories/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err35];
-}
-else {
-vErrors.push(err35);
-}
-errors++;
-}
-}
-if(data12.terms !== undefined){
-let data15 = data12.terms;
-if(Array.isArray(data15)){
-if(data15.length > 1000){
-const err36 = {instancePath:instancePath+"/" + i0+"/content_filter/terms",schemaPath:"#/items/properties/content_filter/properties/terms/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-const len3 = data15.length;
-for(let i4=0; i4<len3; i4++){
-let data16 = data15[i4];
-if(typeof data16 === "string"){
-if(func2(data16) > 200){
-const err37 = {instancePath:instancePath+"/" + i0+"/content_filter/terms/" + i4,schemaPath:"#/items/properties/content_filter/properties/terms/items/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-if(func2(data16) < 1){
-const err38 = {instancePath:instancePath+"/" + i0+"/content_filter/terms/" + i4,schemaPath:"#/items/properties/content_filter/properties/terms/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err38];
-}
-else {
-vErrors.push(err38);
-}
-errors++;
-}
-}
-else {
-const err39 = {instancePath:instancePath+"/" + i0+"/content_filter/terms/" + i4,schemaPath:"#/items/properties/content_filter/properties/terms/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err39];
-}
-else {
-vErrors.push(err39);
-}
-errors++;
-}
-}
-}
-else {
-const err40 = {instancePath:instancePath+"/" + i0+"/content_filter/terms",schemaPath:"#/items/properties/content_filter/properties/terms/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err40];
-}
-else {
-vErrors.push(err40);
-}
-errors++;
-}
-}
-if(data12.patterns !== undefined){
-let data17 = data12.patterns;
-if(Array.isArray(data17)){
-if(data17.length > 100){
-const err41 = {instancePath:instancePath+"/" + i0+"/content_filter/patterns",schemaPath:"#/items/properties/content_filter/properties/patterns/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
-if(vErrors === null){
-vErrors = [err41];
-}
-else {
-vErrors.push(err41);
-}
-errors++;
-}
-const len4 = data17.length;
-for(let i5=0; i5<len4; i5++){
-let data18 = data17[i5];
-if(typeof data18 === "string"){
-if(func2(data18) > 500){
-const err42 = {instancePath:instancePath+"/" + i0+"/content_filter/patterns/" + i5,schemaPath:"#/items/properties/content_filter/properties/patterns/items/maxLength",keyword:"maxLength",params:{limit: 500},message:"must NOT have more than 500 characters"};
-if(vErrors === null){
-vErrors = [err42];
-}
-else {
-vErrors.push(err42);
-}
-errors++;
-}
-if(func2(data18) < 1){
-const err43 = {instancePath:instancePath+"/" + i0+"/content_filter/patterns/" + i5,schemaPath:"#/items/properties/content_filter/properties/patterns/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err43];
-}
-else {
-vErrors.push(err43);
-}
-errors++;
-}
-let valid18 = true;
-try{
-new RegExp(data18);
-}
-catch(e0){
-valid18 = false;
-}
-if(!valid18){
-const err44 = {instancePath:instancePath+"/" + i0+"/content_filter/patterns/" + i5,schemaPath:"#/items/properties/content_filter/properties/patterns/items/x-regex",keyword:"x-regex",params:{},message:"is not a valid JavaScript regular expression"};
-if(vErrors === null){
-vErrors = [err44];
-}
-else {
-vErrors.push(err44);
-}
-errors++;
-}
-}
-else {
-const err45 = {instancePath:instancePath+"/" + i0+"/content_filter/patterns/" + i5,schemaPath:"#/items/properties/content_filter/properties/patterns/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err45];
-}
-else {
-vErrors.push(err45);
-}
-errors++;
-}
-}
-}
-else {
-const err46 = {instancePath:instancePath+"/" + i0+"/content_filter/patterns",schemaPath:"#/items/properties/content_filter/properties/patterns/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err46];
-}
-else {
-vErrors.push(err46);
-}
-errors++;
-}
-}
-if(data12.action !== undefined){
-let data19 = data12.action;
-if(!(((data19 === "block") || (data19 === "redact")) || (data19 === "log"))){
-const err47 = {instancePath:instancePath+"/" + i0+"/content_filter/action",schemaPath:"#/items/properties/content_filter/properties/action/enum",keyword:"enum",params:{allowedValues: schema73.items.properties.content_filter.properties.action.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err47];
-}
-else {
-vErrors.push(err47);
-}
-errors++;
-}
-}
-if(data12.on !== undefined){
-let data20 = data12.on;
-if(!(((data20 === "request") || (data20 === "response")) || (data20 === "both"))){
-const err48 = {instancePath:instancePath+"/" + i0+"/content_filter/on",schemaPath:"#/items/properties/content_filter/properties/on/enum",keyword:"enum",params:{allowedValues: schema73.items.properties.content_filter.properties.on.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err48];
-}
-else {
-vErrors.push(err48);
-}
-errors++;
-}
-}
-if(data12.stream_window !== undefined){
-let data21 = data12.stream_window;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err49 = {instancePath:instancePath+"/" + i0+"/content_filter/stream_window",schemaPath:"#/items/properties/content_filter/properties/stream_window/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err49];
-}
-else {
-vErrors.push(err49);
-}
-errors++;
-}
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 4096 || isNaN(data21)){
-const err50 = {instancePath:instancePath+"/" + i0+"/content_filter/stream_window",schemaPath:"#/items/properties/content_filter/properties/stream_window/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
-if(vErrors === null){
-vErrors = [err50];
-}
-else {
-vErrors.push(err50);
-}
-errors++;
-}
-if(data21 < 16 || isNaN(data21)){
-const err51 = {instancePath:instancePath+"/" + i0+"/content_filter/stream_window",schemaPath:"#/items/properties/content_filter/properties/stream_window/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16"};
-if(vErrors === null){
-vErrors = [err51];
-}
-else {
-vErrors.push(err51);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err52 = {instancePath:instancePath+"/" + i0+"/content_filter",schemaPath:"#/items/properties/content_filter/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err52];
-}
-else {
-vErrors.push(err52);
-}
-errors++;
-}
-}
-if(data0.custom !== undefined){
-let data22 = data0.custom;
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
-if(data22.module === undefined){
-const err53 = {instancePath:instancePath+"/" + i0+"/custom",schemaPath:"#/items/properties/custom/required",keyword:"required",params:{missingProperty: "module"},message:"must have required property '"+"module"+"'"};
-if(vErrors === null){
-vErrors = [err53];
-}
-else {
-vErrors.push(err53);
-}
-errors++;
-}
-for(const key4 in data22){
-if(!((key4 === "module") || (key4 === "options"))){
-const err54 = {instancePath:instancePath+"/" + i0+"/custom",schemaPath:"#/items/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err54];
-}
-else {
-vErrors.push(err54);
-}
-errors++;
-}
-}
-if(data22.module !== undefined){
-let data23 = data22.module;
-if(typeof data23 === "string"){
-if(func2(data23) > 1024){
-const err55 = {instancePath:instancePath+"/" + i0+"/custom/module",schemaPath:"#/items/properties/custom/properties/module/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
-if(vErrors === null){
-vErrors = [err55];
-}
-else {
-vErrors.push(err55);
-}
-errors++;
-}
-if(func2(data23) < 1){
-const err56 = {instancePath:instancePath+"/" + i0+"/custom/module",schemaPath:"#/items/properties/custom/properties/module/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err56];
-}
-else {
-vErrors.push(err56);
-}
-errors++;
-}
-}
-else {
-const err57 = {instancePath:instancePath+"/" + i0+"/custom/module",schemaPath:"#/items/properties/custom/properties/module/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err57];
-}
-else {
-vErrors.push(err57);
-}
-errors++;
-}
-}
-if(data22.options !== undefined){
-let data24 = data22.options;
-if(!(data24 && typeof data24 == "object" && !Array.isArray(data24))){
-const err58 = {instancePath:instancePath+"/" + i0+"/custom/options",schemaPath:"#/items/properties/custom/properties/options/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err58];
-}
-else {
-vErrors.push(err58);
-}
-errors++;
-}
-}
-}
-else {
-const err59 = {instancePath:instancePath+"/" + i0+"/custom",schemaPath:"#/items/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err59];
-}
-else {
-vErrors.push(err59);
-}
-errors++;
-}
-}
-if(data0.pii_detector !== undefined){
-let data25 = data0.pii_detector;
-if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
-for(const key5 in data25){
-if(!((((((key5 === "entities") || (key5 === "action")) || (key5 === "on")) || (key5 === "custom")) || (key5 === "stream_window")) || (key5 === "phone_country"))){
-const err60 = {instancePath:instancePath+"/" + i0+"/pii_detector",schemaPath:"#/items/properties/pii_detector/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err60];
-}
-else {
-vErrors.push(err60);
-}
-errors++;
-}
-}
-if(data25.entities !== undefined){
-let data26 = data25.entities;
-if(Array.isArray(data26)){
-if(data26.length < 1){
-const err61 = {instancePath:instancePath+"/" + i0+"/pii_detector/entities",schemaPath:"#/items/properties/pii_detector/properties/entities/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
-if(vErrors === null){
-vErrors = [err61];
-}
-else {
-vErrors.push(err61);
-}
-errors++;
-}
-const len5 = data26.length;
-for(let i6=0; i6<len5; i6++){
-let data27 = data26[i6];
-if(!(((((((data27 === "email") || (data27 === "phone")) || (data27 === "credit_card")) || (data27 === "iban")) || (data27 === "ssn")) || (data27 === "ip_address")) || (data27 === "secret"))){
-const err62 = {instancePath:instancePath+"/" + i0+"/pii_detector/entities/" + i6,schemaPath:"#/items/properties/pii_detector/properties/entities/items/enum",keyword:"enum",params:{allowedValues: schema73.items.properties.pii_detector.properties.entities.items.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err62];
-}
-else {
-vErrors.push(err62);
-}
-errors++;
-}
-}
-let i7 = data26.length;
-let j1;
-if(i7 > 1){
-outer1:
-for(;i7--;){
-for(j1 = i7; j1--;){
-if(func0(data26[i7], data26[j1])){
-const err63 = {instancePath:instancePath+"/" + i0+"/pii_detector/entities",schemaPath:"#/items/properties/pii_detector/properties/entities/uniqueItems",keyword:"uniqueItems",params:{i: i7, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i7+" are identical)"};
-if(vErrors === null){
-vErrors = [err63];
-}
-else {
-vErrors.push(err63);
-}
-errors++;
-break outer1;
-}
-}
-}
-}
-}
-else {
-const err64 = {instancePath:instancePath+"/" + i0+"/pii_detector/entities",schemaPath:"#/items/properties/pii_detector/properties/entities/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err64];
-}
-else {
-vErrors.push(err64);
-}
-errors++;
-}
-}
-if(data25.action !== undefined){
-let data28 = data25.action;
-if(!((((data28 === "block") || (data28 === "redact")) || (data28 === "log")) || (data28 === "pseudonymize"))){
-const err65 = {instancePath:instancePath+"/" + i0+"/pii_detector/action",schemaPath:"#/items/properties/pii_detector/properties/action/enum",keyword:"enum",params:{allowedValues: schema73.items.properties.pii_detector.properties.action.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err65];
-}
-else {
-vErrors.push(err65);
-}
-errors++;
-}
-}
-if(data25.on !== undefined){
-let data29 = data25.on;
-if(!(((data29 === "request") || (data29 === "response")) || (data29 === "both"))){
-const err66 = {instancePath:instancePath+"/" + i0+"/pii_detector/on",schemaPath:"#/items/properties/pii_detector/properties/on/enum",keyword:"enum",params:{allowedValues: schema73.items.properties.pii_detector.properties.on.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err66];
-}
-else {
-vErrors.push(err66);
-}
-errors++;
-}
-}
-if(data25.custom !== undefined){
-let data30 = data25.custom;
-if(Array.isArray(data30)){
-if(data30.length > 50){
-const err67 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom",schemaPath:"#/items/properties/pii_detector/properties/custom/maxItems",keyword:"maxItems",params:{limit: 50},message:"must NOT have more than 50 items"};
-if(vErrors === null){
-vErrors = [err67];
-}
-else {
-vErrors.push(err67);
-}
-errors++;
-}
-const len6 = data30.length;
-for(let i8=0; i8<len6; i8++){
-let data31 = data30[i8];
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
-if(data31.name === undefined){
-const err68 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8,schemaPath:"#/items/properties/pii_detector/properties/custom/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
-if(vErrors === null){
-vErrors = [err68];
-}
-else {
-vErrors.push(err68);
-}
-errors++;
-}
-if(data31.pattern === undefined){
-const err69 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8,schemaPath:"#/items/properties/pii_detector/properties/custom/items/required",keyword:"required",params:{missingProperty: "pattern"},message:"must have required property '"+"pattern"+"'"};
-if(vErrors === null){
-vErrors = [err69];
-}
-else {
-vErrors.push(err69);
-}
-errors++;
-}
-for(const key6 in data31){
-if(!(((key6 === "name") || (key6 === "pattern")) || (key6 === "flags"))){
-const err70 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8,schemaPath:"#/items/properties/pii_detector/properties/custom/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err70];
-}
-else {
-vErrors.push(err70);
-}
-errors++;
-}
-}
-if(data31.name !== undefined){
-let data32 = data31.name;
-const _errs72 = errors;
-const _errs73 = errors;
-if(!(((((((data32 === "email") || (data32 === "phone")) || (data32 === "credit_card")) || (data32 === "iban")) || (data32 === "ssn")) || (data32 === "ip_address")) || (data32 === "secret"))){
-const err71 = {};
-if(vErrors === null){
-vErrors = [err71];
-}
-else {
-vErrors.push(err71);
-}
-errors++;
-}
-var valid27 = _errs73 === errors;
-if(valid27){
-const err72 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8+"/name",schemaPath:"#/items/properties/pii_detector/properties/custom/items/properties/name/not",keyword:"not",params:{},message:"must NOT be valid"};
-if(vErrors === null){
-vErrors = [err72];
-}
-else {
-vErrors.push(err72);
-}
-errors++;
-}
-else {
-errors = _errs72;
-if(vErrors !== null){
-if(_errs72){
-vErrors.length = _errs72;
-}
-else {
-vErrors = null;
-}
-}
-}
-if(typeof data32 === "string"){
-if(!pattern58.test(data32)){
-const err73 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8+"/name",schemaPath:"#/items/properties/pii_detector/properties/custom/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_]{0,39}$"},message:"must match pattern \""+"^[a-z][a-z0-9_]{0,39}$"+"\""};
-if(vErrors === null){
-vErrors = [err73];
-}
-else {
-vErrors.push(err73);
-}
-errors++;
-}
-}
-else {
-const err74 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8+"/name",schemaPath:"#/items/properties/pii_detector/properties/custom/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err74];
-}
-else {
-vErrors.push(err74);
-}
-errors++;
-}
-}
-if(data31.pattern !== undefined){
-let data33 = data31.pattern;
-if(typeof data33 === "string"){
-if(func2(data33) > 500){
-const err75 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8+"/pattern",schemaPath:"#/items/properties/pii_detector/properties/custom/items/properties/pattern/maxLength",keyword:"maxLength",params:{limit: 500},message:"must NOT have more than 500 characters"};
-if(vErrors === null){
-vErrors = [err75];
-}
-else {
-vErrors.push(err75);
-}
-errors++;
-}
-if(func2(data33) < 1){
-const err76 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8+"/pattern",schemaPath:"#/items/properties/pii_detector/properties/custom/items/properties/pattern/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err76];
-}
-else {
-vErrors.push(err76);
-}
-errors++;
-}
-let valid28 = true;
-try{
-new RegExp(data33);
-}
-catch(e1){
-valid28 = false;
-}
-if(!valid28){
-const err77 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8+"/pattern",schemaPath:"#/items/properties/pii_detector/properties/custom/items/properties/pattern/x-regex",keyword:"x-regex",params:{},message:"is not a valid JavaScript regular expression"};
-if(vErrors === null){
-vErrors = [err77];
-}
-else {
-vErrors.push(err77);
-}
-errors++;
-}
-}
-else {
-const err78 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8+"/pattern",schemaPath:"#/items/properties/pii_detector/properties/custom/items/properties/pattern/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err78];
-}
-else {
-vErrors.push(err78);
-}
-errors++;
-}
-}
-if(data31.flags !== undefined){
-let data34 = data31.flags;
-if(typeof data34 === "string"){
-if(!pattern59.test(data34)){
-const err79 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8+"/flags",schemaPath:"#/items/properties/pii_detector/properties/custom/items/properties/flags/pattern",keyword:"pattern",params:{pattern: "^[imsu]{0,4}$"},message:"must match pattern \""+"^[imsu]{0,4}$"+"\""};
-if(vErrors === null){
-vErrors = [err79];
-}
-else {
-vErrors.push(err79);
-}
-errors++;
-}
-}
-else {
-const err80 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8+"/flags",schemaPath:"#/items/properties/pii_detector/properties/custom/items/properties/flags/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err80];
-}
-else {
-vErrors.push(err80);
-}
-errors++;
-}
-}
-}
-else {
-const err81 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8,schemaPath:"#/items/properties/pii_detector/properties/custom/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err81];
-}
-else {
-vErrors.push(err81);
-}
-errors++;
-}
-}
-}
-else {
-const err82 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom",schemaPath:"#/items/properties/pii_detector/properties/custom/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err82];
-}
-else {
-vErrors.push(err82);
-}
-errors++;
-}
-}
-if(data25.stream_window !== undefined){
-let data35 = data25.stream_window;
-if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
-const err83 = {instancePath:instancePath+"/" + i0+"/pii_detector/stream_window",schemaPath:"#/items/properties/pii_detector/properties/stream_window/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err83];
-}
-else {
-vErrors.push(err83);
-}
-errors++;
-}
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 > 4096 || isNaN(data35)){
-const err84 = {instancePath:instancePath+"/" + i0+"/pii_detector/stream_window",schemaPath:"#/items/properties/pii_detector/properties/stream_window/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
-if(vErrors === null){
-vErrors = [err84];
-}
-else {
-vErrors.push(err84);
-}
-errors++;
-}
-if(data35 < 16 || isNaN(data35)){
-const err85 = {instancePath:instancePath+"/" + i0+"/pii_detector/stream_window",schemaPath:"#/items/properties/pii_detector/properties/stream_window/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16"};
-if(vErrors === null){
-vErrors = [err85];
-}
-else {
-vErrors.push(err85);
-}
-errors++;
-}
-}
-}
-if(data25.phone_country !== undefined){
-let data36 = data25.phone_country;
-if(typeof data36 === "string"){
-if(!pattern60.test(data36)){
-const err86 = {instancePath:instancePath+"/" + i0+"/pii_detector/phone_country",schemaPath:"#/items/properties/pii_detector/properties/phone_country/pattern",keyword:"pattern",params:{pattern: "^[A-Z]{2}$"},message:"must match pattern \""+"^[A-Z]{2}$"+"\""};
-if(vErrors === null){
-vErrors = [err86];
-}
-else {
-vErrors.push(err86);
-}
-errors++;
-}
-}
-else {
-const err87 = {instancePath:instancePath+"/" + i0+"/pii_detector/phone_country",schemaPath:"#/items/properties/pii_detector/properties/phone_country/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err87];
-}
-else {
-vErrors.push(err87);
-}
-errors++;
-}
-}
-}
-else {
-const err88 = {instancePath:instancePath+"/" + i0+"/pii_detector",schemaPath:"#/items/properties/pii_detector/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err88];
-}
-else {
-vErrors.push(err88);
-}
-errors++;
-}
-}
-if(data0.prompt !== undefined){
-let data37 = data0.prompt;
-if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
-if(data37.name === undefined){
-const err89 = {instancePath:instancePath+"/" + i0+"/prompt",schemaPath:"#/items/properties/prompt/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
-if(vErrors === null){
-vErrors = [err89];
-}
-else {
-vErrors.push(err89);
-}
-errors++;
-}
-for(const key7 in data37){
-if(!((key7 === "name") || (key7 === "variables"))){
-const err90 = {instancePath:instancePath+"/" + i0+"/prompt",schemaPath:"#/items/properties/prompt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err90];
-}
-else {
-vErrors.push(err90);
-}
-errors++;
-}
-}
-if(data37.name !== undefined){
-let data38 = data37.name;
-if(typeof data38 === "string"){
-if(!pattern15.test(data38)){
-const err91 = {instancePath:instancePath+"/" + i0+"/prompt/name",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
-if(vErrors === null){
-vErrors = [err91];
-}
-else {
-vErrors.push(err91);
-}
-errors++;
-}
-}
-else {
-const err92 = {instancePath:instancePath+"/" + i0+"/prompt/name",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err92];
-}
-else {
-vErrors.push(err92);
-}
-errors++;
-}
-}
-if(data37.variables !== undefined){
-if(!(validate26.call(this, data37.variables, {instancePath:instancePath+"/" + i0+"/prompt/variables",parentData:data37,parentDataProperty:"variables",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err93 = {instancePath:instancePath+"/" + i0+"/prompt",schemaPath:"#/items/properties/prompt/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err93];
-}
-else {
-vErrors.push(err93);
-}
-errors++;
-}
-}
-if(data0.prompt_guard !== undefined){
-let data40 = data0.prompt_guard;
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-for(const key8 in data40){
-if(!((key8 === "action") || (key8 === "threshold"))){
-const err94 = {instancePath:instancePath+"/" + i0+"/prompt_guard",schemaPath:"#/items/properties/prompt_guard/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err94];
-}
-else {
-vErrors.push(err94);
-}
-errors++;
-}
-}
-if(data40.action !== undefined){
-let data41 = data40.action;
-if(!(((data41 === "block") || (data41 === "redact")) || (data41 === "log"))){
-const err95 = {instancePath:instancePath+"/" + i0+"/prompt_guard/action",schemaPath:"#/items/properties/prompt_guard/properties/action/enum",keyword:"enum",params:{allowedValues: schema73.items.properties.prompt_guard.properties.action.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err95];
-}
-else {
-vErrors.push(err95);
-}
-errors++;
-}
-}
-if(data40.threshold !== undefined){
-let data42 = data40.threshold;
-if((typeof data42 == "number") && (isFinite(data42))){
-if(data42 > 1 || isNaN(data42)){
-const err96 = {instancePath:instancePath+"/" + i0+"/prompt_guard/threshold",schemaPath:"#/items/properties/prompt_guard/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
-if(vErrors === null){
-vErrors = [err96];
-}
-else {
-vErrors.push(err96);
-}
-errors++;
-}
-if(data42 < 0 || isNaN(data42)){
-const err97 = {instancePath:instancePath+"/" + i0+"/prompt_guard/threshold",schemaPath:"#/items/properties/prompt_guard/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err97];
-}
-else {
-vErrors.push(err97);
-}
-errors++;
-}
-}
-else {
-const err98 = {instancePath:instancePath+"/" + i0+"/prompt_guard/threshold",schemaPath:"#/items/properties/prompt_guard/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err98];
-}
-else {
-vErrors.push(err98);
-}
-errors++;
-}
-}
-}
-else {
-const err99 = {instancePath:instancePath+"/" + i0+"/prompt_guard",schemaPath:"#/items/properties/prompt_guard/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err99];
-}
-else {
-vErrors.push(err99);
-}
-errors++;
-}
-}
-if(data0.prompt_shield !== undefined){
-let data43 = data0.prompt_shield;
-if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
-for(const key9 in data43){
-if(!((((key9 === "action") || (key9 === "ngram")) || (key9 === "threshold")) || (key9 === "stream_window"))){
-const err100 = {instancePath:instancePath+"/" + i0+"/prompt_shield",schemaPath:"#/items/properties/prompt_shield/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err100];
-}
-else {
-vErrors.push(err100);
-}
-errors++;
-}
-}
-if(data43.action !== undefined){
-let data44 = data43.action;
-if(!((data44 === "block") || (data44 === "log"))){
-const err101 = {instancePath:instancePath+"/" + i0+"/prompt_shield/action",schemaPath:"#/items/properties/prompt_shield/properties/action/enum",keyword:"enum",params:{allowedValues: schema73.items.properties.prompt_shield.properties.action.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err101];
-}
-else {
-vErrors.push(err101);
-}
-errors++;
-}
-}
-if(data43.ngram !== undefined){
-let data45 = data43.ngram;
-if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
-const err102 = {instancePath:instancePath+"/" + i0+"/prompt_shield/ngram",schemaPath:"#/items/properties/prompt_shield/properties/ngram/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err102];
-}
-else {
-vErrors.push(err102);
-}
-errors++;
-}
-if((typeof data45 == "number") && (isFinite(data45))){
-if(data45 > 12 || isNaN(data45)){
-const err103 = {instancePath:instancePath+"/" + i0+"/prompt_shield/ngram",schemaPath:"#/items/properties/prompt_shield/properties/ngram/maximum",keyword:"maximum",params:{comparison: "<=", limit: 12},message:"must be <= 12"};
-if(vErrors === null){
-vErrors = [err103];
-}
-else {
-vErrors.push(err103);
-}
-errors++;
-}
-if(data45 < 3 || isNaN(data45)){
-const err104 = {instancePath:instancePath+"/" + i0+"/prompt_shield/ngram",schemaPath:"#/items/properties/prompt_shield/properties/ngram/minimum",keyword:"minimum",params:{comparison: ">=", limit: 3},message:"must be >= 3"};
-if(vErrors === null){
-vErrors = [err104];
-}
-else {
-vErrors.push(err104);
-}
-errors++;
-}
-}
-}
-if(data43.threshold !== undefined){
-let data46 = data43.threshold;
-if((typeof data46 == "number") && (isFinite(data46))){
-if(data46 > 1 || isNaN(data46)){
-const err105 = {instancePath:instancePath+"/" + i0+"/prompt_shield/threshold",schemaPath:"#/items/properties/prompt_shield/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
-if(vErrors === null){
-vErrors = [err105];
-}
-else {
-vErrors.push(err105);
-}
-errors++;
-}
-if(data46 <= 0 || isNaN(data46)){
-const err106 = {instancePath:instancePath+"/" + i0+"/prompt_shield/threshold",schemaPath:"#/items/properties/prompt_shield/properties/threshold/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
-if(vErrors === null){
-vErrors = [err106];
-}
-else {
-vErrors.push(err106);
-}
-errors++;
-}
-}
-else {
-const err107 = {instancePath:instancePath+"/" + i0+"/prompt_shield/threshold",schemaPath:"#/items/properties/prompt_shield/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err107];
-}
-else {
-vErrors.push(err107);
-}
-errors++;
-}
-}
-if(data43.stream_window !== undefined){
-let data47 = data43.stream_window;
-if(!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))){
-const err108 = {instancePath:instancePath+"/" + i0+"/prompt_shield/stream_window",schemaPath:"#/items/properties/prompt_shield/properties/stream_window/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err108];
-}
-else {
-vErrors.push(err108);
-}
-errors++;
-}
-if((typeof data47 == "number") && (isFinite(data47))){
-if(data47 > 4096 || isNaN(data47)){
-const err109 = {instancePath:instancePath+"/" + i0+"/prompt_shield/stream_window",schemaPath:"#/items/properties/prompt_shield/properties/stream_window/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
-if(vErrors === null){
-vErrors = [err109];
-}
-else {
-vErrors.push(err109);
-}
-errors++;
-}
-if(data47 < 16 || isNaN(data47)){
-const err110 = {instancePath:instancePath+"/" + i0+"/prompt_shield/stream_window",schemaPath:"#/items/properties/prompt_shield/properties/stream_window/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16"};
-if(vErrors === null){
-vErrors = [err110];
-}
-else {
-vErrors.push(err110);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err111 = {instancePath:instancePath+"/" + i0+"/prompt_shield",schemaPath:"#/items/properties/prompt_shield/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err111];
-}
-else {
-vErrors.push(err111);
-}
-errors++;
-}
-}
-if(data0.semantic_classifier !== undefined){
-let data48 = data0.semantic_classifier;
-if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
-if(data48.classes === undefined){
-const err112 = {instancePath:instancePath+"/" + i0+"/semantic_classifier",schemaPath:"#/items/properties/semantic_classifier/required",keyword:"required",params:{missingProperty: "classes"},message:"must have required property '"+"classes"+"'"};
-if(vErrors === null){
-vErrors = [err112];
-}
-else {
-vErrors.push(err112);
-}
-errors++;
-}
-for(const key10 in data48){
-if(!(((key10 === "embedder") || (key10 === "threshold")) || (key10 === "classes"))){
-const err113 = {instancePath:instancePath+"/" + i0+"/semantic_classifier",schemaPath:"#/items/properties/semantic_classifier/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err113];
-}
-else {
-vErrors.push(err113);
-}
-errors++;
-}
-}
-if(data48.embedder !== undefined){
-let data49 = data48.embedder;
-const _errs109 = errors;
-let valid34 = false;
-let passing0 = null;
-const _errs110 = errors;
-if("local" !== data49){
-const err114 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err114];
-}
-else {
-vErrors.push(err114);
-}
-errors++;
-}
-var _valid0 = _errs110 === errors;
-if(_valid0){
-valid34 = true;
-passing0 = 0;
-}
-const _errs111 = errors;
-if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
-if(data49.upstream === undefined){
-const err115 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
-if(vErrors === null){
-vErrors = [err115];
-}
-else {
-vErrors.push(err115);
-}
-errors++;
-}
-if(data49.model === undefined){
-const err116 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
-if(vErrors === null){
-vErrors = [err116];
-}
-else {
-vErrors.push(err116);
-}
-errors++;
-}
-for(const key11 in data49){
-if(!((key11 === "upstream") || (key11 === "model"))){
-const err117 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err117];
-}
-else {
-vErrors.push(err117);
-}
-errors++;
-}
-}
-if(data49.upstream !== undefined){
-let data50 = data49.upstream;
-if(typeof data50 === "string"){
-if(func2(data50) < 1){
-const err118 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder/upstream",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err118];
-}
-else {
-vErrors.push(err118);
-}
-errors++;
-}
-}
-else {
-const err119 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder/upstream",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err119];
-}
-else {
-vErrors.push(err119);
-}
-errors++;
-}
-}
-if(data49.model !== undefined){
-let data51 = data49.model;
-if(typeof data51 === "string"){
-if(func2(data51) > 256){
-const err120 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder/model",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
-if(vErrors === null){
-vErrors = [err120];
-}
-else {
-vErrors.push(err120);
-}
-errors++;
-}
-if(func2(data51) < 1){
-const err121 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder/model",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err121];
-}
-else {
-vErrors.push(err121);
-}
-errors++;
-}
-}
-else {
-const err122 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder/model",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err122];
-}
-else {
-vErrors.push(err122);
-}
-errors++;
-}
-}
-}
-else {
-const err123 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err123];
-}
-else {
-vErrors.push(err123);
-}
-errors++;
-}
-var _valid0 = _errs111 === errors;
-if(_valid0 && valid34){
-valid34 = false;
-passing0 = [passing0, 1];
-}
-else {
-if(_valid0){
-valid34 = true;
-passing0 = 1;
-}
-}
-if(!valid34){
-const err124 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
-if(vErrors === null){
-vErrors = [err124];
-}
-else {
-vErrors.push(err124);
-}
-errors++;
-}
-else {
-errors = _errs109;
-if(vErrors !== null){
-if(_errs109){
-vErrors.length = _errs109;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data48.threshold !== undefined){
-let data52 = data48.threshold;
-if((typeof data52 == "number") && (isFinite(data52))){
-if(data52 > 1 || isNaN(data52)){
-const err125 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/threshold",schemaPath:"#/items/properties/semantic_classifier/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
-if(vErrors === null){
-vErrors = [err125];
-}
-else {
-vErrors.push(err125);
-}
-errors++;
-}
-if(data52 < 0 || isNaN(data52)){
-const err126 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/threshold",schemaPath:"#/items/properties/semantic_classifier/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err126];
-}
-else {
-vErrors.push(err126);
-}
-errors++;
-}
-}
-else {
-const err127 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/threshold",schemaPath:"#/items/properties/semantic_classifier/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err127];
-}
-else {
-vErrors.push(err127);
-}
-errors++;
-}
-}
-if(data48.classes !== undefined){
-let data53 = data48.classes;
-if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
-if(Object.keys(data53).length > 50){
-const err128 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes",schemaPath:"#/items/properties/semantic_classifier/properties/classes/maxProperties",keyword:"maxProperties",params:{limit: 50},message:"must NOT have more than 50 properties"};
-if(vErrors === null){
-vErrors = [err128];
-}
-else {
-vErrors.push(err128);
-}
-errors++;
-}
-if(Object.keys(data53).length < 1){
-const err129 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes",schemaPath:"#/items/properties/semantic_classifier/properties/classes/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
-if(vErrors === null){
-vErrors = [err129];
-}
-else {
-vErrors.push(err129);
-}
-errors++;
-}
-for(const key12 in data53){
-const _errs122 = errors;
-if(typeof key12 === "string"){
-if(!pattern15.test(key12)){
-const err130 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key12};
-if(vErrors === null){
-vErrors = [err130];
-}
-else {
-vErrors.push(err130);
-}
-errors++;
-}
-}
-else {
-const err131 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key12};
-if(vErrors === null){
-vErrors = [err131];
-}
-else {
-vErrors.push(err131);
-}
-errors++;
-}
-var valid36 = _errs122 === errors;
-if(!valid36){
-const err132 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes",schemaPath:"#/items/properties/semantic_classifier/properties/classes/propertyNames",keyword:"propertyNames",params:{propertyName: key12},message:"property name must be valid"};
-if(vErrors === null){
-vErrors = [err132];
-}
-else {
-vErrors.push(err132);
-}
-errors++;
-}
-}
-for(const key13 in data53){
-let data54 = data53[key13];
-if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
-if(data54.examples === undefined){
-const err133 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/required",keyword:"required",params:{missingProperty: "examples"},message:"must have required property '"+"examples"+"'"};
-if(vErrors === null){
-vErrors = [err133];
-}
-else {
-vErrors.push(err133);
-}
-errors++;
-}
-for(const key14 in data54){
-if(!((((key14 === "examples") || (key14 === "router")) || (key14 === "target")) || (key14 === "model"))){
-const err134 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err134];
-}
-else {
-vErrors.push(err134);
-}
-errors++;
-}
-}
-if(data54.examples !== undefined){
-let data55 = data54.examples;
-if(Array.isArray(data55)){
-if(data55.length > 200){
-const err135 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/examples",schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/properties/examples/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
-if(vErrors === null){
-vErrors = [err135];
-}
-else {
-vErrors.push(err135);
-}
-errors++;
-}
-if(data55.length < 1){
-const err136 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/examples",schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/properties/examples/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
-if(vErrors === null){
-vErrors = [err136];
-}
-else {
-vErrors.push(err136);
-}
-errors++;
-}
-const len7 = data55.length;
-for(let i9=0; i9<len7; i9++){
-let data56 = data55[i9];
-if(typeof data56 === "string"){
-if(func2(data56) > 2000){
-const err137 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/examples/" + i9,schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/properties/examples/items/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
-if(vErrors === null){
-vErrors = [err137];
-}
-else {
-vErrors.push(err137);
-}
-errors++;
-}
-if(func2(data56) < 1){
-const err138 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/examples/" + i9,schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/properties/examples/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err138];
-}
-else {
-vErrors.push(err138);
-}
-errors++;
-}
-}
-else {
-const err139 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/examples/" + i9,schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/properties/examples/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err139];
-}
-else {
-vErrors.push(err139);
-}
-errors++;
-}
-}
-}
-else {
-const err140 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/examples",schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/properties/examples/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err140];
-}
-else {
-vErrors.push(err140);
-}
-errors++;
-}
-}
-if(data54.router !== undefined){
-let data57 = data54.router;
-if(typeof data57 === "string"){
-if(!pattern15.test(data57)){
-const err141 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/router",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
-if(vErrors === null){
-vErrors = [err141];
-}
-else {
-vErrors.push(err141);
-}
-errors++;
-}
-}
-else {
-const err142 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/router",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err142];
-}
-else {
-vErrors.push(err142);
-}
-errors++;
-}
-}
-if(data54.target !== undefined){
-let data58 = data54.target;
-if(typeof data58 === "string"){
-if(!pattern15.test(data58)){
-const err143 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/target",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
-if(vErrors === null){
-vErrors = [err143];
-}
-else {
-vErrors.push(err143);
-}
-errors++;
-}
-}
-else {
-const err144 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/target",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err144];
-}
-else {
-vErrors.push(err144);
-}
-errors++;
-}
-}
-if(data54.model !== undefined){
-let data59 = data54.model;
-if(typeof data59 === "string"){
-if(func2(data59) > 256){
-const err145 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/model",schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
-if(vErrors === null){
-vErrors = [err145];
-}
-else {
-vErrors.push(err145);
-}
-errors++;
-}
-if(func2(data59) < 1){
-const err146 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/model",schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err146];
-}
-else {
-vErrors.push(err146);
-}
-errors++;
-}
-}
-else {
-const err147 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/model",schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err147];
-}
-else {
-vErrors.push(err147);
-}
-errors++;
-}
-}
-}
-else {
-const err148 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err148];
-}
-else {
-vErrors.push(err148);
-}
-errors++;
-}
-}
-}
-else {
-const err149 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes",schemaPath:"#/items/properties/semantic_classifier/properties/classes/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err149];
-}
-else {
-vErrors.push(err149);
-}
-errors++;
-}
-}
-}
-else {
-const err150 = {instancePath:instancePath+"/" + i0+"/semantic_classifier",schemaPath:"#/items/properties/semantic_classifier/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err150];
-}
-else {
-vErrors.push(err150);
-}
-errors++;
-}
-}
-if(data0.transform !== undefined){
-let data60 = data0.transform;
-if(data60 && typeof data60 == "object" && !Array.isArray(data60)){
-for(const key15 in data60){
-if(!(((((key15 === "set") || (key15 === "default")) || (key15 === "remove")) || (key15 === "rename")) || (key15 === "headers"))){
-const err151 = {instancePath:instancePath+"/" + i0+"/transform",schemaPath:"#/items/properties/transform/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err151];
-}
-else {
-vErrors.push(err151);
-}
-errors++;
-}
-}
-if(data60.set !== undefined){
-let data61 = data60.set;
-if(data61 && typeof data61 == "object" && !Array.isArray(data61)){
-if(Object.keys(data61).length > 100){
-const err152 = {instancePath:instancePath+"/" + i0+"/transform/set",schemaPath:"#/items/properties/transform/properties/set/maxProperties",keyword:"maxProperties",params:{limit: 100},message:"must NOT have more than 100 properties"};
-if(vErrors === null){
-vErrors = [err152];
-}
-else {
-vErrors.push(err152);
-}
-errors++;
-}
-for(const key16 in data61){
-const _errs146 = errors;
-if(typeof key16 === "string"){
-if(!pattern64.test(key16)){
-const err153 = {instancePath:instancePath+"/" + i0+"/transform/set",schemaPath:"#/items/properties/transform/properties/set/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"+"\"",propertyName:key16};
-if(vErrors === null){
-vErrors = [err153];
-}
-else {
-vErrors.push(err153);
-}
-errors++;
-}
-}
-else {
-const err154 = {instancePath:instancePath+"/" + i0+"/transform/set",schemaPath:"#/items/properties/transform/properties/set/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key16};
-if(vErrors === null){
-vErrors = [err154];
-}
-else {
-vErrors.push(err154);
-}
-errors++;
-}
-var valid45 = _errs146 === errors;
-if(!valid45){
-const err155 = {instancePath:instancePath+"/" + i0+"/transform/set",schemaPath:"#/items/properties/transform/properties/set/propertyNames",keyword:"propertyNames",params:{propertyName: key16},message:"property name must be valid"};
-if(vErrors === null){
-vErrors = [err155];
-}
-else {
-vErrors.push(err155);
-}
-errors++;
-}
-}
-}
-else {
-const err156 = {instancePath:instancePath+"/" + i0+"/transform/set",schemaPath:"#/items/properties/transform/properties/set/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err156];
-}
-else {
-vErrors.push(err156);
-}
-errors++;
-}
-}
-if(data60.default !== undefined){
-let data62 = data60.default;
-if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
-if(Object.keys(data62).length > 100){
-const err157 = {instancePath:instancePath+"/" + i0+"/transform/default",schemaPath:"#/items/properties/transform/properties/default/maxProperties",keyword:"maxProperties",params:{limit: 100},message:"must NOT have more than 100 properties"};
-if(vErrors === null){
-vErrors = [err157];
-}
-else {
-vErrors.push(err157);
-}
-errors++;
-}
-for(const key17 in data62){
-const _errs150 = errors;
-if(typeof key17 === "string"){
-if(!pattern64.test(key17)){
-const err158 = {instancePath:instancePath+"/" + i0+"/transform/default",schemaPath:"#/items/properties/transform/properties/default/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"+"\"",propertyName:key17};
-if(vErrors === null){
-vErrors = [err158];
-}
-else {
-vErrors.push(err158);
-}
-errors++;
-}
-}
-else {
-const err159 = {instancePath:instancePath+"/" + i0+"/transform/default",schemaPath:"#/items/properties/transform/properties/default/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key17};
-if(vErrors === null){
-vErrors = [err159];
-}
-else {
-vErrors.push(err159);
-}
-errors++;
-}
-var valid46 = _errs150 === errors;
-if(!valid46){
-const err160 = {instancePath:instancePath+"/" + i0+"/transform/default",schemaPath:"#/items/properties/transform/properties/default/propertyNames",keyword:"propertyNames",params:{propertyName: key17},message:"property name must be valid"};
-if(vErrors === null){
-vErrors = [err160];
-}
-else {
-vErrors.push(err160);
-}
-errors++;
-}
-}
-}
-else {
-const err161 = {instancePath:instancePath+"/" + i0+"/transform/default",schemaPath:"#/items/properties/transform/properties/default/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err161];
-}
-else {
-vErrors.push(err161);
-}
-errors++;
-}
-}
-if(data60.remove !== undefined){
-let data63 = data60.remove;
-if(Array.isArray(data63)){
-if(data63.length > 100){
-const err162 = {instancePath:instancePath+"/" + i0+"/transform/remove",schemaPath:"#/items/properties/transform/properties/remove/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
-if(vErrors === null){
-vErrors = [err162];
-}
-else {
-vErrors.push(err162);
-}
-errors++;
-}
-const len8 = data63.length;
-for(let i10=0; i10<len8; i10++){
-let data64 = data63[i10];
-if(typeof data64 === "string"){
-if(!pattern64.test(data64)){
-const err163 = {instancePath:instancePath+"/" + i0+"/transform/remove/" + i10,schemaPath:"#/items/properties/transform/properties/remove/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"+"\""};
-if(vErrors === null){
-vErrors = [err163];
-}
-else {
-vErrors.push(err163);
-}
-errors++;
-}
-}
-else {
-const err164 = {instancePath:instancePath+"/" + i0+"/transform/remove/" + i10,schemaPath:"#/items/properties/transform/properties/remove/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err164];
-}
-else {
-vErrors.push(err164);
-}
-errors++;
-}
-}
-}
-else {
-const err165 = {instancePath:instancePath+"/" + i0+"/transform/remove",schemaPath:"#/items/properties/transform/properties/remove/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err165];
-}
-else {
-vErrors.push(err165);
-}
-errors++;
-}
-}
-if(data60.rename !== undefined){
-let data65 = data60.rename;
-if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
-if(Object.keys(data65).length > 100){
-const err166 = {instancePath:instancePath+"/" + i0+"/transform/rename",schemaPath:"#/items/properties/transform/properties/rename/maxProperties",keyword:"maxProperties",params:{limit: 100},message:"must NOT have more than 100 properties"};
-if(vErrors === null){
-vErrors = [err166];
-}
-else {
-vErrors.push(err166);
-}
-errors++;
-}
-for(const key18 in data65){
-const _errs158 = errors;
-if(typeof key18 === "string"){
-if(!pattern64.test(key18)){
-const err167 = {instancePath:instancePath+"/" + i0+"/transform/rename",schemaPath:"#/items/properties/transform/properties/rename/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"+"\"",propertyName:key18};
-if(vErrors === null){
-vErrors = [err167];
-}
-else {
-vErrors.push(err167);
-}
-errors++;
-}
-}
-else {
-const err168 = {instancePath:instancePath+"/" + i0+"/transform/rename",schemaPath:"#/items/properties/transform/properties/rename/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key18};
-if(vErrors === null){
-vErrors = [err168];
-}
-else {
-vErrors.push(err168);
-}
-errors++;
-}
-var valid49 = _errs158 === errors;
-if(!valid49){
-const err169 = {instancePath:instancePath+"/" + i0+"/transform/rename",schemaPath:"#/items/properties/transform/properties/rename/propertyNames",keyword:"propertyNames",params:{propertyName: key18},message:"property name must be valid"};
-if(vErrors === null){
-vErrors = [err169];
-}
-else {
-vErrors.push(err169);
-}
-errors++;
-}
-}
-for(const key19 in data65){
-let data66 = data65[key19];
-if(typeof data66 === "string"){
-if(!pattern64.test(data66)){
-const err170 = {instancePath:instancePath+"/" + i0+"/transform/rename/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/transform/properties/rename/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"+"\""};
-if(vErrors === null){
-vErrors = [err170];
-}
-else {
-vErrors.push(err170);
-}
-errors++;
-}
-}
-else {
-const err171 = {instancePath:instancePath+"/" + i0+"/transform/rename/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/transform/properties/rename/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err171];
-}
-else {
-vErrors.push(err171);
-}
-errors++;
-}
-}
-}
-else {
-const err172 = {instancePath:instancePath+"/" + i0+"/transform/rename",schemaPath:"#/items/properties/transform/properties/rename/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err172];
-}
-else {
-vErrors.push(err172);
-}
-errors++;
-}
-}
-if(data60.headers !== undefined){
-let data67 = data60.headers;
-if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
-for(const key20 in data67){
-if(!((key20 === "set") || (key20 === "remove"))){
-const err173 = {instancePath:instancePath+"/" + i0+"/transform/headers",schemaPath:"#/items/properties/transform/properties/headers/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err173];
-}
-else {
-vErrors.push(err173);
-}
-errors++;
-}
-}
-if(data67.set !== undefined){
-let data68 = data67.set;
-if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
-if(Object.keys(data68).length > 50){
-const err174 = {instancePath:instancePath+"/" + i0+"/transform/headers/set",schemaPath:"#/items/properties/transform/properties/headers/properties/set/maxProperties",keyword:"maxProperties",params:{limit: 50},message:"must NOT have more than 50 properties"};
-if(vErrors === null){
-vErrors = [err174];
-}
-else {
-vErrors.push(err174);
-}
-errors++;
-}
-for(const key21 in data68){
-const _errs168 = errors;
-if(typeof key21 === "string"){
-if(!pattern73.test(key21)){
-const err175 = {instancePath:instancePath+"/" + i0+"/transform/headers/set",schemaPath:"#/items/properties/transform/properties/headers/properties/set/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer)$)[a-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^(?!(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer)$)[a-z0-9!#$%&'*+.^_`|~-]+$"+"\"",propertyName:key21};
-if(vErrors === null){
-vErrors = [err175];
-}
-else {
-vErrors.push(err175);
-}
-errors++;
-}
-}
-else {
-const err176 = {instancePath:instancePath+"/" + i0+"/transform/headers/set",schemaPath:"#/items/properties/transform/properties/headers/properties/set/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key21};
-if(vErrors === null){
-vErrors = [err176];
-}
-else {
-vErrors.push(err176);
-}
-errors++;
-}
-var valid52 = _errs168 === errors;
-if(!valid52){
-const err177 = {instancePath:instancePath+"/" + i0+"/transform/headers/set",schemaPath:"#/items/properties/transform/properties/headers/properties/set/propertyNames",keyword:"propertyNames",params:{propertyName: key21},message:"property name must be valid"};
-if(vErrors === null){
-vErrors = [err177];
-}
-else {
-vErrors.push(err177);
-}
-errors++;
-}
-}
-for(const key22 in data68){
-let data69 = data68[key22];
-this.secrets.push(instancePath + "/" + i0+"/transform/headers/set/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"));
-if(typeof data69 === "string"){
-if(func2(data69) > 8192){
-const err178 = {instancePath:instancePath+"/" + i0+"/transform/headers/set/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/transform/properties/headers/properties/set/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 8192},message:"must NOT have more than 8192 characters"};
-if(vErrors === null){
-vErrors = [err178];
-}
-else {
-vErrors.push(err178);
-}
-errors++;
-}
-}
-else {
-const err179 = {instancePath:instancePath+"/" + i0+"/transform/headers/set/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/transform/properties/headers/properties/set/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err179];
-}
-else {
-vErrors.push(err179);
-}
-errors++;
-}
-}
-}
-else {
-const err180 = {instancePath:instancePath+"/" + i0+"/transform/headers/set",schemaPath:"#/items/properties/transform/properties/headers/properties/set/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err180];
-}
-else {
-vErrors.push(err180);
-}
-errors++;
-}
-}
-if(data67.remove !== undefined){
-let data70 = data67.remove;
-if(Array.isArray(data70)){
-if(data70.length > 50){
-const err181 = {instancePath:instancePath+"/" + i0+"/transform/headers/remove",schemaPath:"#/items/properties/transform/properties/headers/properties/remove/maxItems",keyword:"maxItems",params:{limit: 50},message:"must NOT have more than 50 items"};
-if(vErrors === null){
-vErrors = [err181];
-}
-else {
-vErrors.push(err181);
-}
-errors++;
-}
-const len9 = data70.length;
-for(let i11=0; i11<len9; i11++){
-let data71 = data70[i11];
-if(typeof data71 === "string"){
-if(!pattern73.test(data71)){
-const err182 = {instancePath:instancePath+"/" + i0+"/transform/headers/remove/" + i11,schemaPath:"#/items/properties/transform/properties/headers/properties/remove/items/pattern",keyword:"pattern",params:{pattern: "^(?!(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer)$)[a-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^(?!(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer)$)[a-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
-if(vErrors === null){
-vErrors = [err182];
-}
-else {
-vErrors.push(err182);
-}
-errors++;
-}
-}
-else {
-const err183 = {instancePath:instancePath+"/" + i0+"/transform/headers/remove/" + i11,schemaPath:"#/items/properties/transform/properties/headers/properties/remove/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err183];
-}
-else {
-vErrors.push(err183);
-}
-errors++;
-}
-}
-}
-else {
-const err184 = {instancePath:instancePath+"/" + i0+"/transform/headers/remove",schemaPath:"#/items/properties/transform/properties/headers/properties/remove/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err184];
-}
-else {
-vErrors.push(err184);
-}
-errors++;
-}
-}
-}
-else {
-const err185 = {instancePath:instancePath+"/" + i0+"/transform/headers",schemaPath:"#/items/properties/transform/properties/headers/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err185];
-}
-else {
-vErrors.push(err185);
-}
-errors++;
-}
-}
-}
-else {
-const err186 = {instancePath:instancePath+"/" + i0+"/transform",schemaPath:"#/items/properties/transform/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err186];
-}
-else {
-vErrors.push(err186);
-}
-errors++;
-}
-}
-}
-else {
-const err187 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err187];
-}
-else {
-vErrors.push(err187);
-}
-errors++;
-}
-}
-}
-else {
-const err188 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err188];
-}
-else {
-vErrors.push(err188);
-}
-errors++;
-}
-validate25.errors = vErrors;
-return errors === 0;
-}
-validate25.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
-
-const schema85 = {"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one.","type":"array","minItems":1,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}};
-const schema86 = {"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies.","type":"integer","minimum":0}}};
-
-function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate30.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7556,7 +5222,7 @@ errors++;
 if(data.upstream !== undefined){
 let data0 = data.upstream;
 if(typeof data0 === "string"){
-if(!pattern15.test(data0)){
+if(!pattern18.test(data0)){
 const err2 = {instancePath:instancePath+"/upstream",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err2];
@@ -7581,7 +5247,7 @@ errors++;
 if(data.model !== undefined){
 let data1 = data.model;
 if(typeof data1 === "string"){
-if(func2(data1) < 1){
+if(func3(data1) < 1){
 const err4 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err4];
@@ -7616,8 +5282,8 @@ vErrors.push(err6);
 errors++;
 }
 if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 < 0 || isNaN(data2)){
-const err7 = {instancePath:instancePath+"/weight",schemaPath:"#/properties/weight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data2 > 1000000 || isNaN(data2)){
+const err7 = {instancePath:instancePath+"/weight",schemaPath:"#/properties/weight/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -7626,11 +5292,8 @@ vErrors.push(err7);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data2 < 0 || isNaN(data2)){
+const err8 = {instancePath:instancePath+"/weight",schemaPath:"#/properties/weight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -7639,16 +5302,29 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate30.errors = vErrors;
+}
+}
+}
+else {
+const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+validate26.errors = vErrors;
 return errors === 0;
 }
-validate30.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate26.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate29.evaluated;
+const evaluated0 = validate25.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7681,12 +5357,8 @@ errors++;
 if(data.aliases !== undefined){
 let data0 = data.aliases;
 if(Array.isArray(data0)){
-const len0 = data0.length;
-for(let i0=0; i0<len0; i0++){
-let data1 = data0[i0];
-if(typeof data1 === "string"){
-if(func2(data1) < 1){
-const err2 = {instancePath:instancePath+"/aliases/" + i0,schemaPath:"#/properties/aliases/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data0.length > 1000){
+const err2 = {instancePath:instancePath+"/aliases",schemaPath:"#/properties/aliases/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -7695,14 +5367,28 @@ vErrors.push(err2);
 }
 errors++;
 }
-}
-else {
-const err3 = {instancePath:instancePath+"/aliases/" + i0,schemaPath:"#/properties/aliases/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+let data1 = data0[i0];
+if(typeof data1 === "string"){
+if(func3(data1) < 1){
+const err3 = {instancePath:instancePath+"/aliases/" + i0,schemaPath:"#/properties/aliases/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err3];
 }
 else {
 vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/aliases/" + i0,schemaPath:"#/properties/aliases/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
 }
 errors++;
 }
@@ -7718,12 +5404,12 @@ continue;
 }
 if(typeof indices0[item0] == "number"){
 j0 = indices0[item0];
-const err4 = {instancePath:instancePath+"/aliases",schemaPath:"#/properties/aliases/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
+const err5 = {instancePath:instancePath+"/aliases",schemaPath:"#/properties/aliases/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
 if(vErrors === null){
-vErrors = [err4];
+vErrors = [err5];
 }
 else {
-vErrors.push(err4);
+vErrors.push(err5);
 }
 errors++;
 break;
@@ -7733,20 +5419,7 @@ indices0[item0] = i1;
 }
 }
 else {
-const err5 = {instancePath:instancePath+"/aliases",schemaPath:"#/properties/aliases/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-if(data.strategy !== undefined){
-let data2 = data.strategy;
-if(!(((((((data2 === "failover") || (data2 === "round_robin")) || (data2 === "weighted")) || (data2 === "percentage")) || (data2 === "random")) || (data2 === "latency_based")) || (data2 === "cost_aware"))){
-const err6 = {instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/enum",keyword:"enum",params:{allowedValues: schema85.properties.strategy.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/aliases",schemaPath:"#/properties/aliases/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -7756,11 +5429,10 @@ vErrors.push(err6);
 errors++;
 }
 }
-if(data.targets !== undefined){
-let data3 = data.targets;
-if(Array.isArray(data3)){
-if(data3.length < 1){
-const err7 = {instancePath:instancePath+"/targets",schemaPath:"#/properties/targets/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data.strategy !== undefined){
+let data2 = data.strategy;
+if(!(((((((data2 === "failover") || (data2 === "round_robin")) || (data2 === "weighted")) || (data2 === "percentage")) || (data2 === "random")) || (data2 === "latency_based")) || (data2 === "cost_aware"))){
+const err7 = {instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/enum",keyword:"enum",params:{allowedValues: schema79.properties.strategy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -7769,21 +5441,45 @@ vErrors.push(err7);
 }
 errors++;
 }
-const len1 = data3.length;
-for(let i2=0; i2<len1; i2++){
-if(!(validate30.call(this, data3[i2], {instancePath:instancePath+"/targets/" + i2,parentData:data3,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
-errors = vErrors.length;
 }
-}
-}
-else {
-const err8 = {instancePath:instancePath+"/targets",schemaPath:"#/properties/targets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data.targets !== undefined){
+let data3 = data.targets;
+if(Array.isArray(data3)){
+if(data3.length > 100){
+const err8 = {instancePath:instancePath+"/targets",schemaPath:"#/properties/targets/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
 if(vErrors === null){
 vErrors = [err8];
 }
 else {
 vErrors.push(err8);
+}
+errors++;
+}
+if(data3.length < 1){
+const err9 = {instancePath:instancePath+"/targets",schemaPath:"#/properties/targets/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+const len1 = data3.length;
+for(let i2=0; i2<len1; i2++){
+if(!(validate26.call(this, data3[i2], {instancePath:instancePath+"/targets/" + i2,parentData:data3,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/targets",schemaPath:"#/properties/targets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
 }
 errors++;
 }
@@ -7795,39 +5491,104 @@ errors = vErrors.length;
 }
 }
 if(data.interceptors !== undefined){
-if(!(validate25.call(this, data.interceptors, {instancePath:instancePath+"/interceptors",parentData:data,parentDataProperty:"interceptors",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data6 = data.interceptors;
+if(Array.isArray(data6)){
+if(data6.length > 64){
+const err11 = {instancePath:instancePath+"/interceptors",schemaPath:"#/$defs/interceptors/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
 if(vErrors === null){
-vErrors = [err9];
+vErrors = [err11];
 }
 else {
-vErrors.push(err9);
+vErrors.push(err11);
 }
 errors++;
 }
-validate29.errors = vErrors;
+const len2 = data6.length;
+for(let i3=0; i3<len2; i3++){
+let data7 = data6[i3];
+if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+if(Object.keys(data7).length > 1){
+const err12 = {instancePath:instancePath+"/interceptors/" + i3,schemaPath:"#/$defs/interceptors/items/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(Object.keys(data7).length < 1){
+const err13 = {instancePath:instancePath+"/interceptors/" + i3,schemaPath:"#/$defs/interceptors/items/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+for(const key1 in data7){
+const err14 = {instancePath:instancePath+"/interceptors/" + i3,schemaPath:"#/$defs/interceptors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/interceptors/" + i3,schemaPath:"#/$defs/interceptors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/interceptors",schemaPath:"#/$defs/interceptors/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+else {
+const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+validate25.errors = vErrors;
 return errors === 0;
 }
-validate29.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate25.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema97 = {"description":"Keys (at most 10000 per list).","type":"array","maxItems":10000,"items":{"$ref":"#/$defs/tenant_key"}};
-const schema98 = {"description":"One caller of the gateway. It presents its key as `Authorization: Bearer <key>` or `x-api-key: <key>`; the gateway keeps only its sha256 (`sidegate keys new NAME` makes a key and this entry).","type":"object","additionalProperties":false,"required":["name","sha256"],"properties":{"name":{"$ref":"#/$defs/name","description":"The key's name: what logs, metrics, /stats and GET /keys show (never the key). Unique."},"sha256":{"description":"The SHA-256 of the key, in hex (`sidegate keys hash` prints it). Unique. Redacted in /config.","type":"string","pattern":"^[0-9a-fA-F]{64}$","x-secret":true},"team":{"$ref":"#/$defs/name","description":"The team (an entry of `teams`) whose budget, rate limit and routers also apply."},"routers":{"description":"The routers this key may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The key's own rate limit, across every router."},"budget":{"$ref":"#/$defs/tenant_budget","description":"The key's own budget, across every router."},"expires":{"title":"ISO 8601 date or date-time","description":"From this instant on the key is refused (401), e.g. `2026-01-01` (00:00 UTC) or `2026-01-01T12:00:00Z`. Without it the key does not expire.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$","examples":["2026-01-01","2026-01-01T12:00:00Z"]},"disabled":{"description":"Refuse the key (401) without removing it. Default `false`.","type":"boolean","default":false},"labels":{"description":"Free-form labels (at most 32), e.g. `{ owner: checkout-team }`; user hooks read them from the request's identity.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9_.-]{1,63}$"},"additionalProperties":{"description":"A label value (at most 256 characters).","type":"string","maxLength":256}}}};
-const schema104 = {"description":"A USD spend limit of its own per calendar period (UTC), across every router. Each request reserves its estimated cost before the call and settles what it really cost after it; once spend and reservations reach `usd`, requests get 429 `budget_exceeded`.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`.","type":"number","exclusiveMinimum":0},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]}}};
-const pattern90 = new RegExp("^[0-9a-fA-F]{64}$", "u");
-const pattern94 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$", "u");
-const pattern95 = new RegExp("^[A-Za-z0-9_.-]{1,63}$", "u");
-const schema102 = {"description":"A rate limit of its own, across every router (the rate_limit feature's shape without `key`). A request over it gets 429 `rate_limit_exceeded`.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate).","type":"integer","minimum":1},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`."},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`.","type":"integer","minimum":1},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.","type":"integer","minimum":1}}};
+const schema93 = {"description":"Keys (at most 10000 per list).","type":"array","maxItems":10000,"items":{"$ref":"#/$defs/tenant_key"}};
+const schema94 = {"description":"One caller of the gateway. It presents its key as `Authorization: Bearer <key>` or `x-api-key: <key>`; the gateway keeps only its sha256 (`sidegate keys new NAME` makes a key and this entry).","type":"object","additionalProperties":false,"required":["name","sha256"],"properties":{"name":{"$ref":"#/$defs/name","description":"The key's name: what logs, metrics, /stats and GET /keys show (never the key). Unique."},"sha256":{"description":"The SHA-256 of the key, in hex (`sidegate keys hash` prints it). Unique. Redacted in /config.","type":"string","pattern":"^[0-9a-fA-F]{64}$","x-secret":true},"team":{"$ref":"#/$defs/name","description":"The team (an entry of `teams`) whose budget, rate limit and routers also apply."},"routers":{"description":"The routers this key may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The key's own rate limit, across every router."},"budget":{"$ref":"#/$defs/tenant_budget","description":"The key's own budget, across every router."},"expires":{"title":"ISO 8601 date or date-time","description":"From this instant on the key is refused (401), e.g. `2026-01-01` (00:00 UTC) or `2026-01-01T12:00:00Z`. Without it the key does not expire.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$","examples":["2026-01-01","2026-01-01T12:00:00Z"]},"disabled":{"description":"Refuse the key (401) without removing it. Default `false`.","type":"boolean","default":false},"labels":{"description":"Free-form labels (at most 32), e.g. `{ owner: checkout-team }`; user hooks read them from the request's identity.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9_.-]{1,63}$"},"additionalProperties":{"description":"A label value (at most 256 characters).","type":"string","maxLength":256}}}};
+const schema100 = {"description":"A USD spend limit of its own per calendar period (UTC), across every router. Each request reserves its estimated cost before the call and settles what it really cost after it; once spend and reservations reach `usd`, requests get 429 `budget_exceeded`.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`. Range: above 0, up to 1000000000.","type":"number","exclusiveMinimum":0,"maximum":1000000000},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]}}};
+const pattern73 = new RegExp("^[0-9a-fA-F]{64}$", "u");
+const pattern77 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$", "u");
+const pattern78 = new RegExp("^[A-Za-z0-9_.-]{1,63}$", "u");
+const schema98 = {"description":"A rate limit of its own, across every router (the rate_limit feature's shape without `key`). A request over it gets 429 `rate_limit_exceeded`.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate). Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`. Range: 1ms to 30d.","x-range":["1ms","30d"]},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`. Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it. Range: 1 to 1000000000000.","type":"integer","minimum":1,"maximum":1000000000000}}};
 
-function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate38.evaluated;
+const evaluated0 = validate32.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7880,8 +5641,8 @@ vErrors.push(err3);
 errors++;
 }
 if((typeof data0 == "number") && (isFinite(data0))){
-if(data0 < 1 || isNaN(data0)){
-const err4 = {instancePath:instancePath+"/requests",schemaPath:"#/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data0 > 1000000000 || isNaN(data0)){
+const err4 = {instancePath:instancePath+"/requests",schemaPath:"#/properties/requests/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -7890,13 +5651,8 @@ vErrors.push(err4);
 }
 errors++;
 }
-}
-}
-if(data.per !== undefined){
-let data1 = data.per;
-if(typeof data1 === "string"){
-if(!pattern7.test(data1)){
-const err5 = {instancePath:instancePath+"/per",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data0 < 1 || isNaN(data0)){
+const err5 = {instancePath:instancePath+"/requests",schemaPath:"#/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -7906,8 +5662,12 @@ vErrors.push(err5);
 errors++;
 }
 }
-else {
-const err6 = {instancePath:instancePath+"/per",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data.per !== undefined){
+let data1 = data.per;
+if(typeof data1 === "string"){
+if(!pattern8.test(data1)){
+const err6 = {instancePath:instancePath+"/per",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -7917,10 +5677,8 @@ vErrors.push(err6);
 errors++;
 }
 }
-if(data.burst !== undefined){
-let data2 = data.burst;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-const err7 = {instancePath:instancePath+"/burst",schemaPath:"#/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err7 = {instancePath:instancePath+"/per",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -7929,9 +5687,9 @@ vErrors.push(err7);
 }
 errors++;
 }
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 < 1 || isNaN(data2)){
-const err8 = {instancePath:instancePath+"/burst",schemaPath:"#/properties/burst/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+let m0 = typeof data1 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data1) : null;
+if(m0 !== null && (Number(m0[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m0[2]] < 1 || Number(m0[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m0[2]] > 2592000000)){
+const err8 = {instancePath:instancePath+"/per",schemaPath:"#/properties/per/x-range",keyword:"x-range",params:{min: "1ms", max: "30d"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -7941,11 +5699,10 @@ vErrors.push(err8);
 errors++;
 }
 }
-}
-if(data.tokens !== undefined){
-let data3 = data.tokens;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err9 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.burst !== undefined){
+let data2 = data.burst;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err9 = {instancePath:instancePath+"/burst",schemaPath:"#/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -7954,9 +5711,9 @@ vErrors.push(err9);
 }
 errors++;
 }
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 < 1 || isNaN(data3)){
-const err10 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 1000000000 || isNaN(data2)){
+const err10 = {instancePath:instancePath+"/burst",schemaPath:"#/properties/burst/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -7965,11 +5722,8 @@ vErrors.push(err10);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data2 < 1 || isNaN(data2)){
+const err11 = {instancePath:instancePath+"/burst",schemaPath:"#/properties/burst/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -7978,16 +5732,64 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate38.errors = vErrors;
+}
+}
+if(data.tokens !== undefined){
+let data3 = data.tokens;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+const err12 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 1000000000000 || isNaN(data3)){
+const err13 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000000},message:"must be <= 1000000000000"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data3 < 1 || isNaN(data3)){
+const err14 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err15 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+validate32.errors = vErrors;
 return errors === 0;
 }
-validate38.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate32.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate37.evaluated;
+const evaluated0 = validate31.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8016,7 +5818,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema98.properties, key0))){
+if(!(func1.call(schema94.properties, key0))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -8030,7 +5832,7 @@ errors++;
 if(data.name !== undefined){
 let data0 = data.name;
 if(typeof data0 === "string"){
-if(!pattern15.test(data0)){
+if(!pattern18.test(data0)){
 const err3 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err3];
@@ -8056,7 +5858,7 @@ if(data.sha256 !== undefined){
 let data1 = data.sha256;
 this.secrets.push(instancePath + "/sha256");
 if(typeof data1 === "string"){
-if(!pattern90.test(data1)){
+if(!pattern73.test(data1)){
 const err5 = {instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-fA-F]{64}$"},message:"must match pattern \""+"^[0-9a-fA-F]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -8081,7 +5883,7 @@ errors++;
 if(data.team !== undefined){
 let data2 = data.team;
 if(typeof data2 === "string"){
-if(!pattern15.test(data2)){
+if(!pattern18.test(data2)){
 const err7 = {instancePath:instancePath+"/team",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -8120,7 +5922,7 @@ const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
 let data4 = data3[i0];
 if(typeof data4 === "string"){
-if(!pattern15.test(data4)){
+if(!pattern18.test(data4)){
 const err10 = {instancePath:instancePath+"/routers/" + i0,schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -8175,8 +5977,8 @@ errors++;
 }
 }
 if(data.rate_limit !== undefined){
-if(!(validate38.call(this, data.rate_limit, {instancePath:instancePath+"/rate_limit",parentData:data,parentDataProperty:"rate_limit",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate38.errors : vErrors.concat(validate38.errors);
+if(!(validate32.call(this, data.rate_limit, {instancePath:instancePath+"/rate_limit",parentData:data,parentDataProperty:"rate_limit",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
 errors = vErrors.length;
 }
 }
@@ -8218,8 +6020,8 @@ errors++;
 if(data6.usd !== undefined){
 let data7 = data6.usd;
 if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 <= 0 || isNaN(data7)){
-const err17 = {instancePath:instancePath+"/budget/usd",schemaPath:"#/$defs/tenant_budget/properties/usd/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(data7 > 1000000000 || isNaN(data7)){
+const err17 = {instancePath:instancePath+"/budget/usd",schemaPath:"#/$defs/tenant_budget/properties/usd/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -8228,9 +6030,8 @@ vErrors.push(err17);
 }
 errors++;
 }
-}
-else {
-const err18 = {instancePath:instancePath+"/budget/usd",schemaPath:"#/$defs/tenant_budget/properties/usd/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data7 <= 0 || isNaN(data7)){
+const err18 = {instancePath:instancePath+"/budget/usd",schemaPath:"#/$defs/tenant_budget/properties/usd/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -8240,10 +6041,8 @@ vErrors.push(err18);
 errors++;
 }
 }
-if(data6.period !== undefined){
-let data8 = data6.period;
-if(!(((data8 === "day") || (data8 === "week")) || (data8 === "month"))){
-const err19 = {instancePath:instancePath+"/budget/period",schemaPath:"#/$defs/tenant_budget/properties/period/enum",keyword:"enum",params:{allowedValues: schema104.properties.period.enum},message:"must be equal to one of the allowed values"};
+else {
+const err19 = {instancePath:instancePath+"/budget/usd",schemaPath:"#/$defs/tenant_budget/properties/usd/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -8253,9 +6052,10 @@ vErrors.push(err19);
 errors++;
 }
 }
-}
-else {
-const err20 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/tenant_budget/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data6.period !== undefined){
+let data8 = data6.period;
+if(!(((data8 === "day") || (data8 === "week")) || (data8 === "month"))){
+const err20 = {instancePath:instancePath+"/budget/period",schemaPath:"#/$defs/tenant_budget/properties/period/enum",keyword:"enum",params:{allowedValues: schema100.properties.period.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -8265,11 +6065,9 @@ vErrors.push(err20);
 errors++;
 }
 }
-if(data.expires !== undefined){
-let data9 = data.expires;
-if(typeof data9 === "string"){
-if(!pattern94.test(data9)){
-const err21 = {instancePath:instancePath+"/expires",schemaPath:"#/properties/expires/pattern",keyword:"pattern",params:{pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$"},message:"must match pattern \""+"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$"+"\""};
+}
+else {
+const err21 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/tenant_budget/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -8279,8 +6077,11 @@ vErrors.push(err21);
 errors++;
 }
 }
-else {
-const err22 = {instancePath:instancePath+"/expires",schemaPath:"#/properties/expires/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.expires !== undefined){
+let data9 = data.expires;
+if(typeof data9 === "string"){
+if(!pattern77.test(data9)){
+const err22 = {instancePath:instancePath+"/expires",schemaPath:"#/properties/expires/pattern",keyword:"pattern",params:{pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$"},message:"must match pattern \""+"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$"+"\""};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -8290,9 +6091,8 @@ vErrors.push(err22);
 errors++;
 }
 }
-if(data.disabled !== undefined){
-if(typeof data.disabled !== "boolean"){
-const err23 = {instancePath:instancePath+"/disabled",schemaPath:"#/properties/disabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err23 = {instancePath:instancePath+"/expires",schemaPath:"#/properties/expires/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -8302,11 +6102,9 @@ vErrors.push(err23);
 errors++;
 }
 }
-if(data.labels !== undefined){
-let data11 = data.labels;
-if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
-if(Object.keys(data11).length > 32){
-const err24 = {instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
+if(data.disabled !== undefined){
+if(typeof data.disabled !== "boolean"){
+const err24 = {instancePath:instancePath+"/disabled",schemaPath:"#/properties/disabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -8315,11 +6113,12 @@ vErrors.push(err24);
 }
 errors++;
 }
-for(const key2 in data11){
-const _errs29 = errors;
-if(typeof key2 === "string"){
-if(!pattern95.test(key2)){
-const err25 = {instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,63}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,63}$"+"\"",propertyName:key2};
+}
+if(data.labels !== undefined){
+let data11 = data.labels;
+if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
+if(Object.keys(data11).length > 32){
+const err25 = {instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -8328,10 +6127,11 @@ vErrors.push(err25);
 }
 errors++;
 }
-}
-var valid9 = _errs29 === errors;
-if(!valid9){
-const err26 = {instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/propertyNames",keyword:"propertyNames",params:{propertyName: key2},message:"property name must be valid"};
+for(const key2 in data11){
+const _errs29 = errors;
+if(typeof key2 === "string"){
+if(!pattern78.test(key2)){
+const err26 = {instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,63}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,63}$"+"\"",propertyName:key2};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -8341,11 +6141,9 @@ vErrors.push(err26);
 errors++;
 }
 }
-for(const key3 in data11){
-let data12 = data11[key3];
-if(typeof data12 === "string"){
-if(func2(data12) > 256){
-const err27 = {instancePath:instancePath+"/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/labels/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+var valid9 = _errs29 === errors;
+if(!valid9){
+const err27 = {instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/propertyNames",keyword:"propertyNames",params:{propertyName: key2},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -8355,8 +6153,11 @@ vErrors.push(err27);
 errors++;
 }
 }
-else {
-const err28 = {instancePath:instancePath+"/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/labels/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key3 in data11){
+let data12 = data11[key3];
+if(typeof data12 === "string"){
+if(func3(data12) > 256){
+const err28 = {instancePath:instancePath+"/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/labels/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -8366,9 +6167,8 @@ vErrors.push(err28);
 errors++;
 }
 }
-}
 else {
-const err29 = {instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err29 = {instancePath:instancePath+"/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/labels/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -8380,7 +6180,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err30 = {instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -8389,16 +6189,28 @@ vErrors.push(err30);
 }
 errors++;
 }
-validate37.errors = vErrors;
+}
+}
+else {
+const err31 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+validate31.errors = vErrors;
 return errors === 0;
 }
-validate37.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate31.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate36.evaluated;
+const evaluated0 = validate30.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8418,8 +6230,8 @@ errors++;
 }
 const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate37.call(this, data[i0], {instancePath:instancePath+"/" + i0,parentData:data,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate37.errors : vErrors.concat(validate37.errors);
+if(!(validate31.call(this, data[i0], {instancePath:instancePath+"/" + i0,parentData:data,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate31.errors : vErrors.concat(validate31.errors);
 errors = vErrors.length;
 }
 }
@@ -8434,17 +6246,17 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate36.errors = vErrors;
+validate30.errors = vErrors;
 return errors === 0;
 }
-validate36.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate30.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema106 = {"description":"A team of keys: its budget and rate limit are shared by all of its keys together.","type":"object","additionalProperties":false,"properties":{"budget":{"$ref":"#/$defs/tenant_budget","description":"The team's budget: the spend of all its keys together."},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The team's rate limit: all its keys share one bucket."},"routers":{"description":"The routers the team's keys may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}}}};
+const schema102 = {"description":"A team of keys: its budget and rate limit are shared by all of its keys together.","type":"object","additionalProperties":false,"properties":{"budget":{"$ref":"#/$defs/tenant_budget","description":"The team's budget: the spend of all its keys together."},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The team's rate limit: all its keys share one bucket."},"routers":{"description":"The routers the team's keys may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}}}};
 
-function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate42.evaluated;
+const evaluated0 = validate36.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8502,8 +6314,8 @@ errors++;
 if(data0.usd !== undefined){
 let data1 = data0.usd;
 if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 <= 0 || isNaN(data1)){
-const err4 = {instancePath:instancePath+"/budget/usd",schemaPath:"#/$defs/tenant_budget/properties/usd/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(data1 > 1000000000 || isNaN(data1)){
+const err4 = {instancePath:instancePath+"/budget/usd",schemaPath:"#/$defs/tenant_budget/properties/usd/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -8512,9 +6324,8 @@ vErrors.push(err4);
 }
 errors++;
 }
-}
-else {
-const err5 = {instancePath:instancePath+"/budget/usd",schemaPath:"#/$defs/tenant_budget/properties/usd/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data1 <= 0 || isNaN(data1)){
+const err5 = {instancePath:instancePath+"/budget/usd",schemaPath:"#/$defs/tenant_budget/properties/usd/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -8524,10 +6335,8 @@ vErrors.push(err5);
 errors++;
 }
 }
-if(data0.period !== undefined){
-let data2 = data0.period;
-if(!(((data2 === "day") || (data2 === "week")) || (data2 === "month"))){
-const err6 = {instancePath:instancePath+"/budget/period",schemaPath:"#/$defs/tenant_budget/properties/period/enum",keyword:"enum",params:{allowedValues: schema104.properties.period.enum},message:"must be equal to one of the allowed values"};
+else {
+const err6 = {instancePath:instancePath+"/budget/usd",schemaPath:"#/$defs/tenant_budget/properties/usd/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -8537,9 +6346,10 @@ vErrors.push(err6);
 errors++;
 }
 }
-}
-else {
-const err7 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/tenant_budget/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data0.period !== undefined){
+let data2 = data0.period;
+if(!(((data2 === "day") || (data2 === "week")) || (data2 === "month"))){
+const err7 = {instancePath:instancePath+"/budget/period",schemaPath:"#/$defs/tenant_budget/properties/period/enum",keyword:"enum",params:{allowedValues: schema100.properties.period.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -8549,17 +6359,9 @@ vErrors.push(err7);
 errors++;
 }
 }
-if(data.rate_limit !== undefined){
-if(!(validate38.call(this, data.rate_limit, {instancePath:instancePath+"/rate_limit",parentData:data,parentDataProperty:"rate_limit",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate38.errors : vErrors.concat(validate38.errors);
-errors = vErrors.length;
 }
-}
-if(data.routers !== undefined){
-let data4 = data.routers;
-if(Array.isArray(data4)){
-if(data4.length > 256){
-const err8 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
+else {
+const err8 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/tenant_budget/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -8568,12 +6370,18 @@ vErrors.push(err8);
 }
 errors++;
 }
-const len0 = data4.length;
-for(let i0=0; i0<len0; i0++){
-let data5 = data4[i0];
-if(typeof data5 === "string"){
-if(!pattern15.test(data5)){
-const err9 = {instancePath:instancePath+"/routers/" + i0,schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+}
+if(data.rate_limit !== undefined){
+if(!(validate32.call(this, data.rate_limit, {instancePath:instancePath+"/rate_limit",parentData:data,parentDataProperty:"rate_limit",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.routers !== undefined){
+let data4 = data.routers;
+if(Array.isArray(data4)){
+if(data4.length > 256){
+const err9 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -8582,14 +6390,28 @@ vErrors.push(err9);
 }
 errors++;
 }
-}
-else {
-const err10 = {instancePath:instancePath+"/routers/" + i0,schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+let data5 = data4[i0];
+if(typeof data5 === "string"){
+if(!pattern18.test(data5)){
+const err10 = {instancePath:instancePath+"/routers/" + i0,schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err10];
 }
 else {
 vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/routers/" + i0,schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
 }
 errors++;
 }
@@ -8601,12 +6423,12 @@ outer0:
 for(;i1--;){
 for(j0 = i1; j0--;){
 if(func0(data4[i1], data4[j0])){
-const err11 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
+const err12 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
 if(vErrors === null){
-vErrors = [err11];
+vErrors = [err12];
 }
 else {
-vErrors.push(err11);
+vErrors.push(err12);
 }
 errors++;
 break outer0;
@@ -8616,19 +6438,7 @@ break outer0;
 }
 }
 else {
-const err12 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-}
-}
-else {
-const err13 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err13 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -8637,10 +6447,22 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate42.errors = vErrors;
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+validate36.errors = vErrors;
 return errors === 0;
 }
-validate42.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate36.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -8713,7 +6535,7 @@ if(data.server !== undefined){
 let data1 = data.server;
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 for(const key1 in data1){
-if(!((((((((key1 === "listen") || (key1 === "admin")) || (key1 === "max_body")) || (key1 === "drain")) || (key1 === "health")) || (key1 === "metrics")) || (key1 === "trusted_proxies")) || (key1 === "admin_token"))){
+if(!(func1.call(schema31.properties.server.properties, key1))){
 const err5 = {instancePath:instancePath+"/server",schemaPath:"#/properties/server/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err5];
@@ -8837,12 +6659,9 @@ vErrors.push(err13);
 }
 errors++;
 }
-}
-if(data1.drain !== undefined){
-let data5 = data1.drain;
-if(typeof data5 === "string"){
-if(!pattern7.test(data5)){
-const err14 = {instancePath:instancePath+"/server/drain",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+let m0 = typeof data4 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data4) : null;
+if(m0 !== null && (Number(m0[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m0[2]] < 1024 || Number(m0[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m0[2]] > 1073741824)){
+const err14 = {instancePath:instancePath+"/server/max_body",schemaPath:"#/properties/server/properties/max_body/x-range",keyword:"x-range",params:{min: "1kb", max: "1gb"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -8852,8 +6671,11 @@ vErrors.push(err14);
 errors++;
 }
 }
-else {
-const err15 = {instancePath:instancePath+"/server/drain",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data1.max_event !== undefined){
+let data5 = data1.max_event;
+if(typeof data5 === "string"){
+if(!pattern6.test(data5)){
+const err15 = {instancePath:instancePath+"/server/max_event",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -8863,11 +6685,8 @@ vErrors.push(err15);
 errors++;
 }
 }
-if(data1.health !== undefined){
-let data6 = data1.health;
-if(typeof data6 === "string"){
-if(!pattern4.test(data6)){
-const err16 = {instancePath:instancePath+"/server/health",schemaPath:"#/$defs/host_port/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"+"\""};
+else {
+const err16 = {instancePath:instancePath+"/server/max_event",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -8876,9 +6695,9 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-else {
-const err17 = {instancePath:instancePath+"/server/health",schemaPath:"#/$defs/host_port/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let m1 = typeof data5 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data5) : null;
+if(m1 !== null && (Number(m1[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m1[2]] < 1024 || Number(m1[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m1[2]] > 268435456)){
+const err17 = {instancePath:instancePath+"/server/max_event",schemaPath:"#/properties/server/properties/max_event/x-range",keyword:"x-range",params:{min: "1kb", max: "256mb"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -8888,11 +6707,12 @@ vErrors.push(err17);
 errors++;
 }
 }
-if(data1.metrics !== undefined){
-let data7 = data1.metrics;
-if(typeof data7 === "string"){
-if(!pattern4.test(data7)){
-const err18 = {instancePath:instancePath+"/server/metrics",schemaPath:"#/$defs/host_port/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"+"\""};
+if(data1.timeouts !== undefined){
+let data6 = data1.timeouts;
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+for(const key2 in data6){
+if(!((key2 === "headers") || (key2 === "body"))){
+const err18 = {instancePath:instancePath+"/server/timeouts",schemaPath:"#/properties/server/properties/timeouts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -8902,8 +6722,11 @@ vErrors.push(err18);
 errors++;
 }
 }
-else {
-const err19 = {instancePath:instancePath+"/server/metrics",schemaPath:"#/$defs/host_port/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data6.headers !== undefined){
+let data7 = data6.headers;
+if(typeof data7 === "string"){
+if(!pattern8.test(data7)){
+const err19 = {instancePath:instancePath+"/server/timeouts/headers",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -8913,15 +6736,8 @@ vErrors.push(err19);
 errors++;
 }
 }
-if(data1.trusted_proxies !== undefined){
-let data8 = data1.trusted_proxies;
-if(Array.isArray(data8)){
-const len0 = data8.length;
-for(let i0=0; i0<len0; i0++){
-let data9 = data8[i0];
-if(typeof data9 === "string"){
-if(!pattern10.test(data9)){
-const err20 = {instancePath:instancePath+"/server/trusted_proxies/" + i0,schemaPath:"#/properties/server/properties/trusted_proxies/items/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"},message:"must match pattern \""+"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"+"\""};
+else {
+const err20 = {instancePath:instancePath+"/server/timeouts/headers",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -8930,9 +6746,9 @@ vErrors.push(err20);
 }
 errors++;
 }
-}
-else {
-const err21 = {instancePath:instancePath+"/server/trusted_proxies/" + i0,schemaPath:"#/properties/server/properties/trusted_proxies/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let m2 = typeof data7 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data7) : null;
+if(m2 !== null && (Number(m2[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m2[2]] < 100 || Number(m2[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m2[2]] > 600000)){
+const err21 = {instancePath:instancePath+"/server/timeouts/headers",schemaPath:"#/properties/server/properties/timeouts/properties/headers/x-range",keyword:"x-range",params:{min: "100ms", max: "10m"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -8942,9 +6758,11 @@ vErrors.push(err21);
 errors++;
 }
 }
-}
-else {
-const err22 = {instancePath:instancePath+"/server/trusted_proxies",schemaPath:"#/properties/server/properties/trusted_proxies/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data6.body !== undefined){
+let data8 = data6.body;
+if(typeof data8 === "string"){
+if(!pattern8.test(data8)){
+const err22 = {instancePath:instancePath+"/server/timeouts/body",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -8954,12 +6772,8 @@ vErrors.push(err22);
 errors++;
 }
 }
-if(data1.admin_token !== undefined){
-let data10 = data1.admin_token;
-this.secrets.push(instancePath + "/server/admin_token");
-if(typeof data10 === "string"){
-if(func2(data10) < 16){
-const err23 = {instancePath:instancePath+"/server/admin_token",schemaPath:"#/properties/server/properties/admin_token/minLength",keyword:"minLength",params:{limit: 16},message:"must NOT have fewer than 16 characters"};
+else {
+const err23 = {instancePath:instancePath+"/server/timeouts/body",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -8968,9 +6782,9 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-else {
-const err24 = {instancePath:instancePath+"/server/admin_token",schemaPath:"#/properties/server/properties/admin_token/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let m3 = typeof data8 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data8) : null;
+if(m3 !== null && (Number(m3[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m3[2]] < 100 || Number(m3[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m3[2]] > 3600000)){
+const err24 = {instancePath:instancePath+"/server/timeouts/body",schemaPath:"#/properties/server/properties/timeouts/properties/body/x-range",keyword:"x-range",params:{min: "100ms", max: "1h"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -8982,7 +6796,7 @@ errors++;
 }
 }
 else {
-const err25 = {instancePath:instancePath+"/server",schemaPath:"#/properties/server/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err25 = {instancePath:instancePath+"/server/timeouts",schemaPath:"#/properties/server/properties/timeouts/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -8992,12 +6806,11 @@ vErrors.push(err25);
 errors++;
 }
 }
-if(data.logging !== undefined){
-let data11 = data.logging;
-if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
-for(const key2 in data11){
-if(!((key2 === "level") || (key2 === "access"))){
-const err26 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(data1.drain !== undefined){
+let data9 = data1.drain;
+if(typeof data9 === "string"){
+if(!pattern8.test(data9)){
+const err26 = {instancePath:instancePath+"/server/drain",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -9007,10 +6820,8 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data11.level !== undefined){
-let data12 = data11.level;
-if(!(((((((data12 === "fatal") || (data12 === "error")) || (data12 === "warn")) || (data12 === "info")) || (data12 === "debug")) || (data12 === "trace")) || (data12 === "silent"))){
-const err27 = {instancePath:instancePath+"/logging/level",schemaPath:"#/properties/logging/properties/level/enum",keyword:"enum",params:{allowedValues: schema31.properties.logging.properties.level.enum},message:"must be equal to one of the allowed values"};
+else {
+const err27 = {instancePath:instancePath+"/server/drain",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -9019,10 +6830,9 @@ vErrors.push(err27);
 }
 errors++;
 }
-}
-if(data11.access !== undefined){
-if(typeof data11.access !== "boolean"){
-const err28 = {instancePath:instancePath+"/logging/access",schemaPath:"#/properties/logging/properties/access/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+let m4 = typeof data9 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data9) : null;
+if(m4 !== null && (Number(m4[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m4[2]] < 0 || Number(m4[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m4[2]] > 3600000)){
+const err28 = {instancePath:instancePath+"/server/drain",schemaPath:"#/properties/server/properties/drain/x-range",keyword:"x-range",params:{min: "0ms", max: "1h"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -9032,9 +6842,11 @@ vErrors.push(err28);
 errors++;
 }
 }
-}
-else {
-const err29 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data1.health !== undefined){
+let data10 = data1.health;
+if(typeof data10 === "string"){
+if(!pattern4.test(data10)){
+const err29 = {instancePath:instancePath+"/server/health",schemaPath:"#/$defs/host_port/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"+"\""};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -9044,15 +6856,8 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data.state !== undefined){
-let data14 = data.state;
-const _errs41 = errors;
-let valid12 = true;
-const _errs42 = errors;
-if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
-let missing0;
-if((data14.backend === undefined) && (missing0 = "backend")){
-const err30 = {};
+else {
+const err30 = {instancePath:instancePath+"/server/health",schemaPath:"#/$defs/host_port/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -9061,10 +6866,12 @@ vErrors.push(err30);
 }
 errors++;
 }
-else {
-if(data14.backend !== undefined){
-if("redis" !== data14.backend){
-const err31 = {};
+}
+if(data1.metrics !== undefined){
+let data11 = data1.metrics;
+if(typeof data11 === "string"){
+if(!pattern4.test(data11)){
+const err31 = {instancePath:instancePath+"/server/metrics",schemaPath:"#/$defs/host_port/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"+"\""};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -9074,23 +6881,8 @@ vErrors.push(err31);
 errors++;
 }
 }
-}
-}
-var _valid1 = _errs42 === errors;
-errors = _errs41;
-if(vErrors !== null){
-if(_errs41){
-vErrors.length = _errs41;
-}
 else {
-vErrors = null;
-}
-}
-if(_valid1){
-const _errs44 = errors;
-if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
-if(data14.redis === undefined){
-const err32 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/then/required",keyword:"required",params:{missingProperty: "redis"},message:"must have required property '"+"redis"+"'"};
+const err32 = {instancePath:instancePath+"/server/metrics",schemaPath:"#/$defs/host_port/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -9100,16 +6892,11 @@ vErrors.push(err32);
 errors++;
 }
 }
-var _valid1 = _errs44 === errors;
-valid12 = _valid1;
-if(valid12){
-var props0 = {};
-props0.redis = true;
-props0.backend = true;
-}
-}
-if(!valid12){
-const err33 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
+if(data1.trusted_proxies !== undefined){
+let data12 = data1.trusted_proxies;
+if(Array.isArray(data12)){
+if(data12.length > 1000){
+const err33 = {instancePath:instancePath+"/server/trusted_proxies",schemaPath:"#/properties/server/properties/trusted_proxies/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -9118,9 +6905,12 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
-if(data14.backend === undefined){
-const err34 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/required",keyword:"required",params:{missingProperty: "backend"},message:"must have required property '"+"backend"+"'"};
+const len0 = data12.length;
+for(let i0=0; i0<len0; i0++){
+let data13 = data12[i0];
+if(typeof data13 === "string"){
+if(!pattern13.test(data13)){
+const err34 = {instancePath:instancePath+"/server/trusted_proxies/" + i0,schemaPath:"#/properties/server/properties/trusted_proxies/items/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"},message:"must match pattern \""+"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"+"\""};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -9129,9 +6919,9 @@ vErrors.push(err34);
 }
 errors++;
 }
-for(const key3 in data14){
-if(!((key3 === "backend") || (key3 === "redis"))){
-const err35 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+}
+else {
+const err35 = {instancePath:instancePath+"/server/trusted_proxies/" + i0,schemaPath:"#/properties/server/properties/trusted_proxies/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -9141,10 +6931,9 @@ vErrors.push(err35);
 errors++;
 }
 }
-if(data14.backend !== undefined){
-let data16 = data14.backend;
-if(!((data16 === "memory") || (data16 === "redis"))){
-const err36 = {instancePath:instancePath+"/state/backend",schemaPath:"#/properties/state/properties/backend/enum",keyword:"enum",params:{allowedValues: schema31.properties.state.properties.backend.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err36 = {instancePath:instancePath+"/server/trusted_proxies",schemaPath:"#/properties/server/properties/trusted_proxies/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -9154,12 +6943,12 @@ vErrors.push(err36);
 errors++;
 }
 }
-if(data14.redis !== undefined){
-let data17 = data14.redis;
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-for(const key4 in data17){
-if(!(((((((key4 === "url") || (key4 === "nodes")) || (key4 === "sentinels")) || (key4 === "name")) || (key4 === "password")) || (key4 === "prefix")) || (key4 === "timeout"))){
-const err37 = {instancePath:instancePath+"/state/redis",schemaPath:"#/properties/state/properties/redis/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(data1.admin_token !== undefined){
+let data14 = data1.admin_token;
+this.secrets.push(instancePath + "/server/admin_token");
+if(typeof data14 === "string"){
+if(func3(data14) < 16){
+const err37 = {instancePath:instancePath+"/server/admin_token",schemaPath:"#/properties/server/properties/admin_token/minLength",keyword:"minLength",params:{limit: 16},message:"must NOT have fewer than 16 characters"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -9169,12 +6958,8 @@ vErrors.push(err37);
 errors++;
 }
 }
-if(data17.url !== undefined){
-let data18 = data17.url;
-this.secrets.push(instancePath + "/state/redis/url");
-if(typeof data18 === "string"){
-if(!pattern11.test(data18)){
-const err38 = {instancePath:instancePath+"/state/redis/url",schemaPath:"#/properties/state/properties/redis/properties/url/pattern",keyword:"pattern",params:{pattern: "^rediss?://\\S+$"},message:"must match pattern \""+"^rediss?://\\S+$"+"\""};
+else {
+const err38 = {instancePath:instancePath+"/server/admin_token",schemaPath:"#/properties/server/properties/admin_token/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -9184,8 +6969,9 @@ vErrors.push(err38);
 errors++;
 }
 }
+}
 else {
-const err39 = {instancePath:instancePath+"/state/redis/url",schemaPath:"#/properties/state/properties/redis/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err39 = {instancePath:instancePath+"/server",schemaPath:"#/properties/server/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -9195,11 +6981,12 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data17.nodes !== undefined){
-let data19 = data17.nodes;
-if(Array.isArray(data19)){
-if(data19.length > 100){
-const err40 = {instancePath:instancePath+"/state/redis/nodes",schemaPath:"#/properties/state/properties/redis/properties/nodes/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
+if(data.logging !== undefined){
+let data15 = data.logging;
+if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
+for(const key3 in data15){
+if(!((key3 === "level") || (key3 === "access"))){
+const err40 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -9208,8 +6995,11 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(data19.length < 1){
-const err41 = {instancePath:instancePath+"/state/redis/nodes",schemaPath:"#/properties/state/properties/redis/properties/nodes/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+if(data15.level !== undefined){
+let data16 = data15.level;
+if(!(((((((data16 === "fatal") || (data16 === "error")) || (data16 === "warn")) || (data16 === "info")) || (data16 === "debug")) || (data16 === "trace")) || (data16 === "silent"))){
+const err41 = {instancePath:instancePath+"/logging/level",schemaPath:"#/properties/logging/properties/level/enum",keyword:"enum",params:{allowedValues: schema31.properties.logging.properties.level.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -9218,12 +7008,10 @@ vErrors.push(err41);
 }
 errors++;
 }
-const len1 = data19.length;
-for(let i1=0; i1<len1; i1++){
-let data20 = data19[i1];
-if(typeof data20 === "string"){
-if(!pattern4.test(data20)){
-const err42 = {instancePath:instancePath+"/state/redis/nodes/" + i1,schemaPath:"#/$defs/host_port/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"+"\""};
+}
+if(data15.access !== undefined){
+if(typeof data15.access !== "boolean"){
+const err42 = {instancePath:instancePath+"/logging/access",schemaPath:"#/properties/logging/properties/access/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -9233,8 +7021,9 @@ vErrors.push(err42);
 errors++;
 }
 }
+}
 else {
-const err43 = {instancePath:instancePath+"/state/redis/nodes/" + i1,schemaPath:"#/$defs/host_port/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err43 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -9244,14 +7033,15 @@ vErrors.push(err43);
 errors++;
 }
 }
-let i2 = data19.length;
-let j0;
-if(i2 > 1){
-outer0:
-for(;i2--;){
-for(j0 = i2; j0--;){
-if(func0(data19[i2], data19[j0])){
-const err44 = {instancePath:instancePath+"/state/redis/nodes",schemaPath:"#/properties/state/properties/redis/properties/nodes/uniqueItems",keyword:"uniqueItems",params:{i: i2, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i2+" are identical)"};
+if(data.state !== undefined){
+let data18 = data.state;
+const _errs53 = errors;
+let valid16 = true;
+const _errs54 = errors;
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+let missing0;
+if((data18.backend === undefined) && (missing0 = "backend")){
+const err44 = {};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -9259,14 +7049,11 @@ else {
 vErrors.push(err44);
 }
 errors++;
-break outer0;
-}
-}
-}
-}
 }
 else {
-const err45 = {instancePath:instancePath+"/state/redis/nodes",schemaPath:"#/properties/state/properties/redis/properties/nodes/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data18.backend !== undefined){
+if("redis" !== data18.backend){
+const err45 = {};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -9276,11 +7063,23 @@ vErrors.push(err45);
 errors++;
 }
 }
-if(data17.sentinels !== undefined){
-let data21 = data17.sentinels;
-if(Array.isArray(data21)){
-if(data21.length > 100){
-const err46 = {instancePath:instancePath+"/state/redis/sentinels",schemaPath:"#/properties/state/properties/redis/properties/sentinels/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
+}
+}
+var _valid1 = _errs54 === errors;
+errors = _errs53;
+if(vErrors !== null){
+if(_errs53){
+vErrors.length = _errs53;
+}
+else {
+vErrors = null;
+}
+}
+if(_valid1){
+const _errs56 = errors;
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+if(data18.redis === undefined){
+const err46 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/then/required",keyword:"required",params:{missingProperty: "redis"},message:"must have required property '"+"redis"+"'"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -9289,8 +7088,17 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(data21.length < 1){
-const err47 = {instancePath:instancePath+"/state/redis/sentinels",schemaPath:"#/properties/state/properties/redis/properties/sentinels/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+var _valid1 = _errs56 === errors;
+valid16 = _valid1;
+if(valid16){
+var props0 = {};
+props0.redis = true;
+props0.backend = true;
+}
+}
+if(!valid16){
+const err47 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -9299,12 +7107,9 @@ vErrors.push(err47);
 }
 errors++;
 }
-const len2 = data21.length;
-for(let i3=0; i3<len2; i3++){
-let data22 = data21[i3];
-if(typeof data22 === "string"){
-if(!pattern4.test(data22)){
-const err48 = {instancePath:instancePath+"/state/redis/sentinels/" + i3,schemaPath:"#/$defs/host_port/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"+"\""};
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+if(data18.backend === undefined){
+const err48 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/required",keyword:"required",params:{missingProperty: "backend"},message:"must have required property '"+"backend"+"'"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -9313,9 +7118,9 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-else {
-const err49 = {instancePath:instancePath+"/state/redis/sentinels/" + i3,schemaPath:"#/$defs/host_port/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key4 in data18){
+if(!((key4 === "backend") || (key4 === "redis"))){
+const err49 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -9325,14 +7130,10 @@ vErrors.push(err49);
 errors++;
 }
 }
-let i4 = data21.length;
-let j1;
-if(i4 > 1){
-outer1:
-for(;i4--;){
-for(j1 = i4; j1--;){
-if(func0(data21[i4], data21[j1])){
-const err50 = {instancePath:instancePath+"/state/redis/sentinels",schemaPath:"#/properties/state/properties/redis/properties/sentinels/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i4+" are identical)"};
+if(data18.backend !== undefined){
+let data20 = data18.backend;
+if(!((data20 === "memory") || (data20 === "redis"))){
+const err50 = {instancePath:instancePath+"/state/backend",schemaPath:"#/properties/state/properties/backend/enum",keyword:"enum",params:{allowedValues: schema31.properties.state.properties.backend.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -9340,14 +7141,14 @@ else {
 vErrors.push(err50);
 }
 errors++;
-break outer1;
 }
 }
-}
-}
-}
-else {
-const err51 = {instancePath:instancePath+"/state/redis/sentinels",schemaPath:"#/properties/state/properties/redis/properties/sentinels/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data18.redis !== undefined){
+let data21 = data18.redis;
+if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
+for(const key5 in data21){
+if(!(((((((key5 === "url") || (key5 === "nodes")) || (key5 === "sentinels")) || (key5 === "name")) || (key5 === "password")) || (key5 === "prefix")) || (key5 === "timeout"))){
+const err51 = {instancePath:instancePath+"/state/redis",schemaPath:"#/properties/state/properties/redis/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -9357,11 +7158,12 @@ vErrors.push(err51);
 errors++;
 }
 }
-if(data17.name !== undefined){
-let data23 = data17.name;
-if(typeof data23 === "string"){
-if(func2(data23) > 256){
-const err52 = {instancePath:instancePath+"/state/redis/name",schemaPath:"#/properties/state/properties/redis/properties/name/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(data21.url !== undefined){
+let data22 = data21.url;
+this.secrets.push(instancePath + "/state/redis/url");
+if(typeof data22 === "string"){
+if(!pattern14.test(data22)){
+const err52 = {instancePath:instancePath+"/state/redis/url",schemaPath:"#/properties/state/properties/redis/properties/url/pattern",keyword:"pattern",params:{pattern: "^rediss?://\\S+$"},message:"must match pattern \""+"^rediss?://\\S+$"+"\""};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -9370,8 +7172,9 @@ vErrors.push(err52);
 }
 errors++;
 }
-if(func2(data23) < 1){
-const err53 = {instancePath:instancePath+"/state/redis/name",schemaPath:"#/properties/state/properties/redis/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err53 = {instancePath:instancePath+"/state/redis/url",schemaPath:"#/properties/state/properties/redis/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -9381,8 +7184,11 @@ vErrors.push(err53);
 errors++;
 }
 }
-else {
-const err54 = {instancePath:instancePath+"/state/redis/name",schemaPath:"#/properties/state/properties/redis/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data21.nodes !== undefined){
+let data23 = data21.nodes;
+if(Array.isArray(data23)){
+if(data23.length > 100){
+const err54 = {instancePath:instancePath+"/state/redis/nodes",schemaPath:"#/properties/state/properties/redis/properties/nodes/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -9391,13 +7197,8 @@ vErrors.push(err54);
 }
 errors++;
 }
-}
-if(data17.password !== undefined){
-let data24 = data17.password;
-this.secrets.push(instancePath + "/state/redis/password");
-if(typeof data24 === "string"){
-if(func2(data24) < 1){
-const err55 = {instancePath:instancePath+"/state/redis/password",schemaPath:"#/properties/state/properties/redis/properties/password/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data23.length < 1){
+const err55 = {instancePath:instancePath+"/state/redis/nodes",schemaPath:"#/properties/state/properties/redis/properties/nodes/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -9406,9 +7207,12 @@ vErrors.push(err55);
 }
 errors++;
 }
-}
-else {
-const err56 = {instancePath:instancePath+"/state/redis/password",schemaPath:"#/properties/state/properties/redis/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len1 = data23.length;
+for(let i1=0; i1<len1; i1++){
+let data24 = data23[i1];
+if(typeof data24 === "string"){
+if(!pattern4.test(data24)){
+const err56 = {instancePath:instancePath+"/state/redis/nodes/" + i1,schemaPath:"#/$defs/host_port/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"+"\""};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -9418,9 +7222,8 @@ vErrors.push(err56);
 errors++;
 }
 }
-if(data17.prefix !== undefined){
-if(typeof data17.prefix !== "string"){
-const err57 = {instancePath:instancePath+"/state/redis/prefix",schemaPath:"#/properties/state/properties/redis/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err57 = {instancePath:instancePath+"/state/redis/nodes/" + i1,schemaPath:"#/$defs/host_port/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -9430,11 +7233,14 @@ vErrors.push(err57);
 errors++;
 }
 }
-if(data17.timeout !== undefined){
-let data26 = data17.timeout;
-if(typeof data26 === "string"){
-if(!pattern7.test(data26)){
-const err58 = {instancePath:instancePath+"/state/redis/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+let i2 = data23.length;
+let j0;
+if(i2 > 1){
+outer0:
+for(;i2--;){
+for(j0 = i2; j0--;){
+if(func0(data23[i2], data23[j0])){
+const err58 = {instancePath:instancePath+"/state/redis/nodes",schemaPath:"#/properties/state/properties/redis/properties/nodes/uniqueItems",keyword:"uniqueItems",params:{i: i2, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i2+" are identical)"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -9442,10 +7248,14 @@ else {
 vErrors.push(err58);
 }
 errors++;
+break outer0;
+}
+}
+}
 }
 }
 else {
-const err59 = {instancePath:instancePath+"/state/redis/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err59 = {instancePath:instancePath+"/state/redis/nodes",schemaPath:"#/properties/state/properties/redis/properties/nodes/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -9455,12 +7265,11 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(data17.sentinels !== undefined){
-if(data17.name === undefined){
-const err60 = {instancePath:instancePath+"/state/redis",schemaPath:"#/properties/state/properties/redis/dependentRequired",keyword:"dependentRequired",params:{property: "sentinels",
-    missingProperty: "name",
-    depsCount: 1,
-    deps: "name"},message:"must have property name when property sentinels is present"};
+if(data21.sentinels !== undefined){
+let data25 = data21.sentinels;
+if(Array.isArray(data25)){
+if(data25.length > 100){
+const err60 = {instancePath:instancePath+"/state/redis/sentinels",schemaPath:"#/properties/state/properties/redis/properties/sentinels/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -9469,10 +7278,8 @@ vErrors.push(err60);
 }
 errors++;
 }
-}
-}
-else {
-const err61 = {instancePath:instancePath+"/state/redis",schemaPath:"#/properties/state/properties/redis/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data25.length < 1){
+const err61 = {instancePath:instancePath+"/state/redis/sentinels",schemaPath:"#/properties/state/properties/redis/properties/sentinels/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -9481,10 +7288,12 @@ vErrors.push(err61);
 }
 errors++;
 }
-}
-}
-else {
-const err62 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const len2 = data25.length;
+for(let i3=0; i3<len2; i3++){
+let data26 = data25[i3];
+if(typeof data26 === "string"){
+if(!pattern4.test(data26)){
+const err62 = {instancePath:instancePath+"/state/redis/sentinels/" + i3,schemaPath:"#/$defs/host_port/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"+"\""};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -9494,11 +7303,8 @@ vErrors.push(err62);
 errors++;
 }
 }
-if(data.upstreams !== undefined){
-let data27 = data.upstreams;
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
-if(Object.keys(data27).length < 1){
-const err63 = {instancePath:instancePath+"/upstreams",schemaPath:"#/properties/upstreams/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+else {
+const err63 = {instancePath:instancePath+"/state/redis/sentinels/" + i3,schemaPath:"#/$defs/host_port/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -9507,11 +7313,15 @@ vErrors.push(err63);
 }
 errors++;
 }
-for(const key5 in data27){
-const _errs73 = errors;
-if(typeof key5 === "string"){
-if(!pattern15.test(key5)){
-const err64 = {instancePath:instancePath+"/upstreams",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key5};
+}
+let i4 = data25.length;
+let j1;
+if(i4 > 1){
+outer1:
+for(;i4--;){
+for(j1 = i4; j1--;){
+if(func0(data25[i4], data25[j1])){
+const err64 = {instancePath:instancePath+"/state/redis/sentinels",schemaPath:"#/properties/state/properties/redis/properties/sentinels/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i4+" are identical)"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -9519,10 +7329,14 @@ else {
 vErrors.push(err64);
 }
 errors++;
+break outer1;
+}
+}
+}
 }
 }
 else {
-const err65 = {instancePath:instancePath+"/upstreams",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key5};
+const err65 = {instancePath:instancePath+"/state/redis/sentinels",schemaPath:"#/properties/state/properties/redis/properties/sentinels/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -9531,9 +7345,12 @@ vErrors.push(err65);
 }
 errors++;
 }
-var valid25 = _errs73 === errors;
-if(!valid25){
-const err66 = {instancePath:instancePath+"/upstreams",schemaPath:"#/properties/upstreams/propertyNames",keyword:"propertyNames",params:{propertyName: key5},message:"property name must be valid"};
+}
+if(data21.name !== undefined){
+let data27 = data21.name;
+if(typeof data27 === "string"){
+if(func3(data27) > 256){
+const err66 = {instancePath:instancePath+"/state/redis/name",schemaPath:"#/properties/state/properties/redis/properties/name/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -9542,16 +7359,8 @@ vErrors.push(err66);
 }
 errors++;
 }
-}
-for(const key6 in data27){
-if(!(validate21.call(this, data27[key6], {instancePath:instancePath+"/upstreams/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data27,parentDataProperty:key6,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err67 = {instancePath:instancePath+"/upstreams",schemaPath:"#/properties/upstreams/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(func3(data27) < 1){
+const err67 = {instancePath:instancePath+"/state/redis/name",schemaPath:"#/properties/state/properties/redis/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -9561,12 +7370,8 @@ vErrors.push(err67);
 errors++;
 }
 }
-if(data.defaults !== undefined){
-let data29 = data.defaults;
-if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
-for(const key7 in data29){
-if(!((key7 === "features") || (key7 === "interceptors"))){
-const err68 = {instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+else {
+const err68 = {instancePath:instancePath+"/state/redis/name",schemaPath:"#/properties/state/properties/redis/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -9576,21 +7381,12 @@ vErrors.push(err68);
 errors++;
 }
 }
-if(data29.features !== undefined){
-if(!(validate23.call(this, data29.features, {instancePath:instancePath+"/defaults/features",parentData:data29,parentDataProperty:"features",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate23.errors : vErrors.concat(validate23.errors);
-errors = vErrors.length;
-}
-}
-if(data29.interceptors !== undefined){
-if(!(validate25.call(this, data29.interceptors, {instancePath:instancePath+"/defaults/interceptors",parentData:data29,parentDataProperty:"interceptors",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err69 = {instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data21.password !== undefined){
+let data28 = data21.password;
+this.secrets.push(instancePath + "/state/redis/password");
+if(typeof data28 === "string"){
+if(func3(data28) < 1){
+const err69 = {instancePath:instancePath+"/state/redis/password",schemaPath:"#/properties/state/properties/redis/properties/password/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -9600,11 +7396,8 @@ vErrors.push(err69);
 errors++;
 }
 }
-if(data.default_router !== undefined){
-let data32 = data.default_router;
-if(typeof data32 === "string"){
-if(!pattern15.test(data32)){
-const err70 = {instancePath:instancePath+"/default_router",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+else {
+const err70 = {instancePath:instancePath+"/state/redis/password",schemaPath:"#/properties/state/properties/redis/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -9614,8 +7407,9 @@ vErrors.push(err70);
 errors++;
 }
 }
-else {
-const err71 = {instancePath:instancePath+"/default_router",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data21.prefix !== undefined){
+if(typeof data21.prefix !== "string"){
+const err71 = {instancePath:instancePath+"/state/redis/prefix",schemaPath:"#/properties/state/properties/redis/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -9625,11 +7419,11 @@ vErrors.push(err71);
 errors++;
 }
 }
-if(data.routers !== undefined){
-let data33 = data.routers;
-if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
-if(Object.keys(data33).length < 1){
-const err72 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+if(data21.timeout !== undefined){
+let data30 = data21.timeout;
+if(typeof data30 === "string"){
+if(!pattern8.test(data30)){
+const err72 = {instancePath:instancePath+"/state/redis/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -9638,11 +7432,9 @@ vErrors.push(err72);
 }
 errors++;
 }
-for(const key8 in data33){
-const _errs88 = errors;
-if(typeof key8 === "string"){
-if(!pattern15.test(key8)){
-const err73 = {instancePath:instancePath+"/routers",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key8};
+}
+else {
+const err73 = {instancePath:instancePath+"/state/redis/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -9651,9 +7443,9 @@ vErrors.push(err73);
 }
 errors++;
 }
-}
-else {
-const err74 = {instancePath:instancePath+"/routers",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key8};
+let m5 = typeof data30 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data30) : null;
+if(m5 !== null && (Number(m5[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m5[2]] < 1 || Number(m5[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m5[2]] > 60000)){
+const err74 = {instancePath:instancePath+"/state/redis/timeout",schemaPath:"#/properties/state/properties/redis/properties/timeout/x-range",keyword:"x-range",params:{min: "1ms", max: "1m"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -9662,9 +7454,13 @@ vErrors.push(err74);
 }
 errors++;
 }
-var valid30 = _errs88 === errors;
-if(!valid30){
-const err75 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/propertyNames",keyword:"propertyNames",params:{propertyName: key8},message:"property name must be valid"};
+}
+if(data21.sentinels !== undefined){
+if(data21.name === undefined){
+const err75 = {instancePath:instancePath+"/state/redis",schemaPath:"#/properties/state/properties/redis/dependentRequired",keyword:"dependentRequired",params:{property: "sentinels",
+    missingProperty: "name",
+    depsCount: 1,
+    deps: "name"},message:"must have property name when property sentinels is present"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -9674,15 +7470,9 @@ vErrors.push(err75);
 errors++;
 }
 }
-for(const key9 in data33){
-if(!(validate29.call(this, data33[key9], {instancePath:instancePath+"/routers/" + key9.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data33,parentDataProperty:key9,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
-errors = vErrors.length;
-}
-}
 }
 else {
-const err76 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err76 = {instancePath:instancePath+"/state/redis",schemaPath:"#/properties/state/properties/redis/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -9692,11 +7482,9 @@ vErrors.push(err76);
 errors++;
 }
 }
-if(data.prompts !== undefined){
-let data35 = data.prompts;
-if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
-if(Object.keys(data35).length > 1000){
-const err77 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"};
+}
+else {
+const err77 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -9705,11 +7493,12 @@ vErrors.push(err77);
 }
 errors++;
 }
-for(const key10 in data35){
-const _errs95 = errors;
-if(typeof key10 === "string"){
-if(!pattern15.test(key10)){
-const err78 = {instancePath:instancePath+"/prompts",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key10};
+}
+if(data.upstreams !== undefined){
+let data31 = data.upstreams;
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+if(Object.keys(data31).length > 1000){
+const err78 = {instancePath:instancePath+"/upstreams",schemaPath:"#/properties/upstreams/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -9718,9 +7507,8 @@ vErrors.push(err78);
 }
 errors++;
 }
-}
-else {
-const err79 = {instancePath:instancePath+"/prompts",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key10};
+if(Object.keys(data31).length < 1){
+const err79 = {instancePath:instancePath+"/upstreams",schemaPath:"#/properties/upstreams/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -9729,9 +7517,11 @@ vErrors.push(err79);
 }
 errors++;
 }
-var valid33 = _errs95 === errors;
-if(!valid33){
-const err80 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/propertyNames",keyword:"propertyNames",params:{propertyName: key10},message:"property name must be valid"};
+for(const key6 in data31){
+const _errs85 = errors;
+if(typeof key6 === "string"){
+if(!pattern18.test(key6)){
+const err80 = {instancePath:instancePath+"/upstreams",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key6};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -9741,11 +7531,8 @@ vErrors.push(err80);
 errors++;
 }
 }
-for(const key11 in data35){
-let data36 = data35[key11];
-if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
-if(data36.template === undefined){
-const err81 = {instancePath:instancePath+"/prompts/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/required",keyword:"required",params:{missingProperty: "template"},message:"must have required property '"+"template"+"'"};
+else {
+const err81 = {instancePath:instancePath+"/upstreams",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key6};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -9754,9 +7541,9 @@ vErrors.push(err81);
 }
 errors++;
 }
-for(const key12 in data36){
-if(!((key12 === "template") || (key12 === "variables"))){
-const err82 = {instancePath:instancePath+"/prompts/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+var valid29 = _errs85 === errors;
+if(!valid29){
+const err82 = {instancePath:instancePath+"/upstreams",schemaPath:"#/properties/upstreams/propertyNames",keyword:"propertyNames",params:{propertyName: key6},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -9766,11 +7553,15 @@ vErrors.push(err82);
 errors++;
 }
 }
-if(data36.template !== undefined){
-let data37 = data36.template;
-if(typeof data37 === "string"){
-if(func2(data37) > 100000){
-const err83 = {instancePath:instancePath+"/prompts/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/maxLength",keyword:"maxLength",params:{limit: 100000},message:"must NOT have more than 100000 characters"};
+for(const key7 in data31){
+if(!(validate21.call(this, data31[key7], {instancePath:instancePath+"/upstreams/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data31,parentDataProperty:key7,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err83 = {instancePath:instancePath+"/upstreams",schemaPath:"#/properties/upstreams/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -9779,8 +7570,13 @@ vErrors.push(err83);
 }
 errors++;
 }
-if(func2(data37) < 1){
-const err84 = {instancePath:instancePath+"/prompts/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data.defaults !== undefined){
+let data33 = data.defaults;
+if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
+for(const key8 in data33){
+if(!((key8 === "features") || (key8 === "interceptors"))){
+const err84 = {instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -9790,8 +7586,17 @@ vErrors.push(err84);
 errors++;
 }
 }
-else {
-const err85 = {instancePath:instancePath+"/prompts/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data33.features !== undefined){
+if(!(validate23.call(this, data33.features, {instancePath:instancePath+"/defaults/features",parentData:data33,parentDataProperty:"features",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate23.errors : vErrors.concat(validate23.errors);
+errors = vErrors.length;
+}
+}
+if(data33.interceptors !== undefined){
+let data35 = data33.interceptors;
+if(Array.isArray(data35)){
+if(data35.length > 64){
+const err85 = {instancePath:instancePath+"/defaults/interceptors",schemaPath:"#/$defs/interceptors/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -9800,16 +7605,12 @@ vErrors.push(err85);
 }
 errors++;
 }
-}
-if(data36.variables !== undefined){
-if(!(validate26.call(this, data36.variables, {instancePath:instancePath+"/prompts/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",parentData:data36,parentDataProperty:"variables",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err86 = {instancePath:instancePath+"/prompts/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const len3 = data35.length;
+for(let i5=0; i5<len3; i5++){
+let data36 = data35[i5];
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+if(Object.keys(data36).length > 1){
+const err86 = {instancePath:instancePath+"/defaults/interceptors/" + i5,schemaPath:"#/$defs/interceptors/items/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -9818,10 +7619,8 @@ vErrors.push(err86);
 }
 errors++;
 }
-}
-}
-else {
-const err87 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(Object.keys(data36).length < 1){
+const err87 = {instancePath:instancePath+"/defaults/interceptors/" + i5,schemaPath:"#/$defs/interceptors/items/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -9830,15 +7629,8 @@ vErrors.push(err87);
 }
 errors++;
 }
-}
-if(data.pricing !== undefined){
-let data39 = data.pricing;
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-for(const key13 in data39){
-const _errs107 = errors;
-if(typeof key13 === "string"){
-if(func2(key13) < 1){
-const err88 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/propertyNames/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",propertyName:key13};
+for(const key9 in data36){
+const err88 = {instancePath:instancePath+"/defaults/interceptors/" + i5,schemaPath:"#/$defs/interceptors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -9848,9 +7640,8 @@ vErrors.push(err88);
 errors++;
 }
 }
-var valid37 = _errs107 === errors;
-if(!valid37){
-const err89 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/propertyNames",keyword:"propertyNames",params:{propertyName: key13},message:"property name must be valid"};
+else {
+const err89 = {instancePath:instancePath+"/defaults/interceptors/" + i5,schemaPath:"#/$defs/interceptors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -9860,11 +7651,9 @@ vErrors.push(err89);
 errors++;
 }
 }
-for(const key14 in data39){
-let data40 = data39[key14];
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-if(data40.input === undefined){
-const err90 = {instancePath:instancePath+"/pricing/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/required",keyword:"required",params:{missingProperty: "input"},message:"must have required property '"+"input"+"'"};
+}
+else {
+const err90 = {instancePath:instancePath+"/defaults/interceptors",schemaPath:"#/$defs/interceptors/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -9873,8 +7662,10 @@ vErrors.push(err90);
 }
 errors++;
 }
-if(data40.output === undefined){
-const err91 = {instancePath:instancePath+"/pricing/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/required",keyword:"required",params:{missingProperty: "output"},message:"must have required property '"+"output"+"'"};
+}
+}
+else {
+const err91 = {instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -9883,9 +7674,12 @@ vErrors.push(err91);
 }
 errors++;
 }
-for(const key15 in data40){
-if(!((((key15 === "input") || (key15 === "output")) || (key15 === "cached_input")) || (key15 === "cache_write"))){
-const err92 = {instancePath:instancePath+"/pricing/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+}
+if(data.default_router !== undefined){
+let data37 = data.default_router;
+if(typeof data37 === "string"){
+if(!pattern18.test(data37)){
+const err92 = {instancePath:instancePath+"/default_router",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -9895,11 +7689,8 @@ vErrors.push(err92);
 errors++;
 }
 }
-if(data40.input !== undefined){
-let data41 = data40.input;
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 < 0 || isNaN(data41)){
-const err93 = {instancePath:instancePath+"/pricing/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+else {
+const err93 = {instancePath:instancePath+"/default_router",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -9909,8 +7700,11 @@ vErrors.push(err93);
 errors++;
 }
 }
-else {
-const err94 = {instancePath:instancePath+"/pricing/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data.routers !== undefined){
+let data38 = data.routers;
+if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
+if(Object.keys(data38).length > 10000){
+const err94 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/maxProperties",keyword:"maxProperties",params:{limit: 10000},message:"must NOT have more than 10000 properties"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -9919,12 +7713,8 @@ vErrors.push(err94);
 }
 errors++;
 }
-}
-if(data40.output !== undefined){
-let data42 = data40.output;
-if((typeof data42 == "number") && (isFinite(data42))){
-if(data42 < 0 || isNaN(data42)){
-const err95 = {instancePath:instancePath+"/pricing/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(Object.keys(data38).length < 1){
+const err95 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -9933,9 +7723,11 @@ vErrors.push(err95);
 }
 errors++;
 }
-}
-else {
-const err96 = {instancePath:instancePath+"/pricing/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/type",keyword:"type",params:{type: "number"},message:"must be number"};
+for(const key10 in data38){
+const _errs106 = errors;
+if(typeof key10 === "string"){
+if(!pattern18.test(key10)){
+const err96 = {instancePath:instancePath+"/routers",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key10};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -9945,11 +7737,8 @@ vErrors.push(err96);
 errors++;
 }
 }
-if(data40.cached_input !== undefined){
-let data43 = data40.cached_input;
-if((typeof data43 == "number") && (isFinite(data43))){
-if(data43 < 0 || isNaN(data43)){
-const err97 = {instancePath:instancePath+"/pricing/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+else {
+const err97 = {instancePath:instancePath+"/routers",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key10};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -9958,9 +7747,9 @@ vErrors.push(err97);
 }
 errors++;
 }
-}
-else {
-const err98 = {instancePath:instancePath+"/pricing/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/type",keyword:"type",params:{type: "number"},message:"must be number"};
+var valid37 = _errs106 === errors;
+if(!valid37){
+const err98 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/propertyNames",keyword:"propertyNames",params:{propertyName: key10},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -9970,11 +7759,15 @@ vErrors.push(err98);
 errors++;
 }
 }
-if(data40.cache_write !== undefined){
-let data44 = data40.cache_write;
-if((typeof data44 == "number") && (isFinite(data44))){
-if(data44 < 0 || isNaN(data44)){
-const err99 = {instancePath:instancePath+"/pricing/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key11 in data38){
+if(!(validate25.call(this, data38[key11], {instancePath:instancePath+"/routers/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data38,parentDataProperty:key11,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err99 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -9984,8 +7777,11 @@ vErrors.push(err99);
 errors++;
 }
 }
-else {
-const err100 = {instancePath:instancePath+"/pricing/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data.prompts !== undefined){
+let data40 = data.prompts;
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(Object.keys(data40).length > 1000){
+const err100 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -9994,10 +7790,11 @@ vErrors.push(err100);
 }
 errors++;
 }
-}
-}
-else {
-const err101 = {instancePath:instancePath+"/pricing/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key12 in data40){
+const _errs113 = errors;
+if(typeof key12 === "string"){
+if(!pattern18.test(key12)){
+const err101 = {instancePath:instancePath+"/prompts",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key12};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -10007,9 +7804,8 @@ vErrors.push(err101);
 errors++;
 }
 }
-}
 else {
-const err102 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err102 = {instancePath:instancePath+"/prompts",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key12};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -10018,12 +7814,9 @@ vErrors.push(err102);
 }
 errors++;
 }
-}
-if(data.telemetry !== undefined){
-let data45 = data.telemetry;
-if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
-if(data45.otlp === undefined){
-const err103 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/required",keyword:"required",params:{missingProperty: "otlp"},message:"must have required property '"+"otlp"+"'"};
+var valid40 = _errs113 === errors;
+if(!valid40){
+const err103 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/propertyNames",keyword:"propertyNames",params:{propertyName: key12},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -10032,9 +7825,12 @@ vErrors.push(err103);
 }
 errors++;
 }
-for(const key16 in data45){
-if(!((((key16 === "otlp") || (key16 === "service_name")) || (key16 === "sample")) || (key16 === "metrics_interval"))){
-const err104 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+}
+for(const key13 in data40){
+let data41 = data40[key13];
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+if(data41.template === undefined){
+const err104 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/required",keyword:"required",params:{missingProperty: "template"},message:"must have required property '"+"template"+"'"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -10043,12 +7839,9 @@ vErrors.push(err104);
 }
 errors++;
 }
-}
-if(data45.otlp !== undefined){
-let data46 = data45.otlp;
-if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
-if(data46.url === undefined){
-const err105 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
+for(const key14 in data41){
+if(!((key14 === "template") || (key14 === "variables"))){
+const err105 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -10057,9 +7850,12 @@ vErrors.push(err105);
 }
 errors++;
 }
-for(const key17 in data46){
-if(!((((key17 === "url") || (key17 === "protocol")) || (key17 === "headers")) || (key17 === "timeout"))){
-const err106 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+}
+if(data41.template !== undefined){
+let data42 = data41.template;
+if(typeof data42 === "string"){
+if(func3(data42) > 100000){
+const err106 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/maxLength",keyword:"maxLength",params:{limit: 100000},message:"must NOT have more than 100000 characters"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -10068,12 +7864,8 @@ vErrors.push(err106);
 }
 errors++;
 }
-}
-if(data46.url !== undefined){
-let data47 = data46.url;
-if(typeof data47 === "string"){
-if(!pattern16.test(data47)){
-const err107 = {instancePath:instancePath+"/telemetry/otlp/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
+if(func3(data42) < 1){
+const err107 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -10084,7 +7876,7 @@ errors++;
 }
 }
 else {
-const err108 = {instancePath:instancePath+"/telemetry/otlp/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err108 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -10094,10 +7886,11 @@ vErrors.push(err108);
 errors++;
 }
 }
-if(data46.protocol !== undefined){
-let data48 = data46.protocol;
-if(!((data48 === "http/protobuf") || (data48 === "http/json"))){
-const err109 = {instancePath:instancePath+"/telemetry/otlp/protocol",schemaPath:"#/properties/telemetry/properties/otlp/properties/protocol/enum",keyword:"enum",params:{allowedValues: schema31.properties.telemetry.properties.otlp.properties.protocol.enum},message:"must be equal to one of the allowed values"};
+if(data41.variables !== undefined){
+let data43 = data41.variables;
+if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
+if(Object.keys(data43).length > 100){
+const err109 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/properties/prompts/additionalProperties/properties/variables/maxProperties",keyword:"maxProperties",params:{limit: 100},message:"must NOT have more than 100 properties"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -10106,12 +7899,11 @@ vErrors.push(err109);
 }
 errors++;
 }
-}
-if(data46.headers !== undefined){
-let data49 = data46.headers;
-if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
-if(Object.keys(data49).length > 32){
-const err110 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
+for(const key15 in data43){
+const _errs124 = errors;
+if(typeof key15 === "string"){
+if(!pattern18.test(key15)){
+const err110 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key15};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -10120,11 +7912,9 @@ vErrors.push(err110);
 }
 errors++;
 }
-for(const key18 in data49){
-const _errs132 = errors;
-if(typeof key18 === "string"){
-if(!pattern17.test(key18)){
-const err111 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\"",propertyName:key18};
+}
+else {
+const err111 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key15};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -10133,10 +7923,9 @@ vErrors.push(err111);
 }
 errors++;
 }
-}
-var valid43 = _errs132 === errors;
-if(!valid43){
-const err112 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/propertyNames",keyword:"propertyNames",params:{propertyName: key18},message:"property name must be valid"};
+var valid44 = _errs124 === errors;
+if(!valid44){
+const err112 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/properties/prompts/additionalProperties/properties/variables/propertyNames",keyword:"propertyNames",params:{propertyName: key15},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -10146,12 +7935,11 @@ vErrors.push(err112);
 errors++;
 }
 }
-for(const key19 in data49){
-let data50 = data49[key19];
-this.secrets.push(instancePath + "/telemetry/otlp/headers/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"));
-if(typeof data50 === "string"){
-if(func2(data50) > 4096){
-const err113 = {instancePath:instancePath+"/telemetry/otlp/headers/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+for(const key16 in data43){
+let data44 = data43[key16];
+if(typeof data44 === "string"){
+if(func3(data44) > 10000){
+const err113 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables/" + key16.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/properties/variables/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 10000},message:"must NOT have more than 10000 characters"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -10162,7 +7950,7 @@ errors++;
 }
 }
 else {
-const err114 = {instancePath:instancePath+"/telemetry/otlp/headers/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err114 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables/" + key16.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/properties/variables/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -10174,7 +7962,7 @@ errors++;
 }
 }
 else {
-const err115 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err115 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/properties/prompts/additionalProperties/properties/variables/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -10184,11 +7972,9 @@ vErrors.push(err115);
 errors++;
 }
 }
-if(data46.timeout !== undefined){
-let data51 = data46.timeout;
-if(typeof data51 === "string"){
-if(!pattern7.test(data51)){
-const err116 = {instancePath:instancePath+"/telemetry/otlp/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+}
+else {
+const err116 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -10198,8 +7984,9 @@ vErrors.push(err116);
 errors++;
 }
 }
+}
 else {
-const err117 = {instancePath:instancePath+"/telemetry/otlp/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err117 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -10209,9 +7996,11 @@ vErrors.push(err117);
 errors++;
 }
 }
-}
-else {
-const err118 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.pricing !== undefined){
+let data45 = data.pricing;
+if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
+if(Object.keys(data45).length > 10000){
+const err118 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/maxProperties",keyword:"maxProperties",params:{limit: 10000},message:"must NOT have more than 10000 properties"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -10220,12 +8009,11 @@ vErrors.push(err118);
 }
 errors++;
 }
-}
-if(data45.service_name !== undefined){
-let data52 = data45.service_name;
-if(typeof data52 === "string"){
-if(func2(data52) > 256){
-const err119 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+for(const key17 in data45){
+const _errs132 = errors;
+if(typeof key17 === "string"){
+if(func3(key17) < 1){
+const err119 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/propertyNames/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",propertyName:key17};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -10234,8 +8022,10 @@ vErrors.push(err119);
 }
 errors++;
 }
-if(func2(data52) < 1){
-const err120 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+var valid47 = _errs132 === errors;
+if(!valid47){
+const err120 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/propertyNames",keyword:"propertyNames",params:{propertyName: key17},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -10245,8 +8035,11 @@ vErrors.push(err120);
 errors++;
 }
 }
-else {
-const err121 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key18 in data45){
+let data46 = data45[key18];
+if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
+if(data46.input === undefined){
+const err121 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/required",keyword:"required",params:{missingProperty: "input"},message:"must have required property '"+"input"+"'"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -10255,12 +8048,8 @@ vErrors.push(err121);
 }
 errors++;
 }
-}
-if(data45.sample !== undefined){
-let data53 = data45.sample;
-if((typeof data53 == "number") && (isFinite(data53))){
-if(data53 > 1 || isNaN(data53)){
-const err122 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data46.output === undefined){
+const err122 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/required",keyword:"required",params:{missingProperty: "output"},message:"must have required property '"+"output"+"'"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -10269,8 +8058,9 @@ vErrors.push(err122);
 }
 errors++;
 }
-if(data53 < 0 || isNaN(data53)){
-const err123 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key19 in data46){
+if(!((((key19 === "input") || (key19 === "output")) || (key19 === "cached_input")) || (key19 === "cache_write"))){
+const err123 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -10280,8 +8070,11 @@ vErrors.push(err123);
 errors++;
 }
 }
-else {
-const err124 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data46.input !== undefined){
+let data47 = data46.input;
+if((typeof data47 == "number") && (isFinite(data47))){
+if(data47 > 1000000 || isNaN(data47)){
+const err124 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -10290,12 +8083,8 @@ vErrors.push(err124);
 }
 errors++;
 }
-}
-if(data45.metrics_interval !== undefined){
-let data54 = data45.metrics_interval;
-if(typeof data54 === "string"){
-if(!pattern7.test(data54)){
-const err125 = {instancePath:instancePath+"/telemetry/metrics_interval",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data47 < 0 || isNaN(data47)){
+const err125 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -10306,7 +8095,7 @@ errors++;
 }
 }
 else {
-const err126 = {instancePath:instancePath+"/telemetry/metrics_interval",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err126 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -10316,9 +8105,11 @@ vErrors.push(err126);
 errors++;
 }
 }
-}
-else {
-const err127 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data46.output !== undefined){
+let data48 = data46.output;
+if((typeof data48 == "number") && (isFinite(data48))){
+if(data48 > 1000000 || isNaN(data48)){
+const err127 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -10327,12 +8118,8 @@ vErrors.push(err127);
 }
 errors++;
 }
-}
-if(data.webhooks !== undefined){
-let data55 = data.webhooks;
-if(Array.isArray(data55)){
-if(data55.length > 16){
-const err128 = {instancePath:instancePath+"/webhooks",schemaPath:"#/properties/webhooks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+if(data48 < 0 || isNaN(data48)){
+const err128 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -10341,12 +8128,9 @@ vErrors.push(err128);
 }
 errors++;
 }
-const len3 = data55.length;
-for(let i5=0; i5<len3; i5++){
-let data56 = data55[i5];
-if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
-if(data56.url === undefined){
-const err129 = {instancePath:instancePath+"/webhooks/" + i5,schemaPath:"#/properties/webhooks/items/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
+}
+else {
+const err129 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -10355,8 +8139,12 @@ vErrors.push(err129);
 }
 errors++;
 }
-if(data56.secret === undefined){
-const err130 = {instancePath:instancePath+"/webhooks/" + i5,schemaPath:"#/properties/webhooks/items/required",keyword:"required",params:{missingProperty: "secret"},message:"must have required property '"+"secret"+"'"};
+}
+if(data46.cached_input !== undefined){
+let data49 = data46.cached_input;
+if((typeof data49 == "number") && (isFinite(data49))){
+if(data49 > 1000000 || isNaN(data49)){
+const err130 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -10365,9 +8153,8 @@ vErrors.push(err130);
 }
 errors++;
 }
-for(const key20 in data56){
-if(!(func1.call(schema31.properties.webhooks.items.properties, key20))){
-const err131 = {instancePath:instancePath+"/webhooks/" + i5,schemaPath:"#/properties/webhooks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+if(data49 < 0 || isNaN(data49)){
+const err131 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -10377,11 +8164,8 @@ vErrors.push(err131);
 errors++;
 }
 }
-if(data56.url !== undefined){
-let data57 = data56.url;
-if(typeof data57 === "string"){
-if(!pattern16.test(data57)){
-const err132 = {instancePath:instancePath+"/webhooks/" + i5+"/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
+else {
+const err132 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -10391,8 +8175,11 @@ vErrors.push(err132);
 errors++;
 }
 }
-else {
-const err133 = {instancePath:instancePath+"/webhooks/" + i5+"/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data46.cache_write !== undefined){
+let data50 = data46.cache_write;
+if((typeof data50 == "number") && (isFinite(data50))){
+if(data50 > 1000000 || isNaN(data50)){
+const err133 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -10401,13 +8188,8 @@ vErrors.push(err133);
 }
 errors++;
 }
-}
-if(data56.secret !== undefined){
-let data58 = data56.secret;
-this.secrets.push(instancePath + "/webhooks/" + i5+"/secret");
-if(typeof data58 === "string"){
-if(!pattern84.test(data58)){
-const err134 = {instancePath:instancePath+"/webhooks/" + i5+"/secret",schemaPath:"#/properties/webhooks/items/properties/secret/pattern",keyword:"pattern",params:{pattern: "^whsec_[A-Za-z0-9+/]{16,}={0,2}$"},message:"must match pattern \""+"^whsec_[A-Za-z0-9+/]{16,}={0,2}$"+"\""};
+if(data50 < 0 || isNaN(data50)){
+const err134 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -10418,7 +8200,7 @@ errors++;
 }
 }
 else {
-const err135 = {instancePath:instancePath+"/webhooks/" + i5+"/secret",schemaPath:"#/properties/webhooks/items/properties/secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err135 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -10428,11 +8210,9 @@ vErrors.push(err135);
 errors++;
 }
 }
-if(data56.name !== undefined){
-let data59 = data56.name;
-if(typeof data59 === "string"){
-if(!pattern15.test(data59)){
-const err136 = {instancePath:instancePath+"/webhooks/" + i5+"/name",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+}
+else {
+const err136 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -10442,8 +8222,9 @@ vErrors.push(err136);
 errors++;
 }
 }
+}
 else {
-const err137 = {instancePath:instancePath+"/webhooks/" + i5+"/name",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err137 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -10453,11 +8234,11 @@ vErrors.push(err137);
 errors++;
 }
 }
-if(data56.events !== undefined){
-let data60 = data56.events;
-if(Array.isArray(data60)){
-if(data60.length < 1){
-const err138 = {instancePath:instancePath+"/webhooks/" + i5+"/events",schemaPath:"#/properties/webhooks/items/properties/events/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data.telemetry !== undefined){
+let data51 = data.telemetry;
+if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
+if(data51.otlp === undefined){
+const err138 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/required",keyword:"required",params:{missingProperty: "otlp"},message:"must have required property '"+"otlp"+"'"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -10466,11 +8247,9 @@ vErrors.push(err138);
 }
 errors++;
 }
-const len4 = data60.length;
-for(let i6=0; i6<len4; i6++){
-let data61 = data60[i6];
-if(!((((((data61 === "budget.threshold") || (data61 === "circuit.opened")) || (data61 === "circuit.closed")) || (data61 === "reload.succeeded")) || (data61 === "reload.failed")) || (data61 === "key.expired"))){
-const err139 = {instancePath:instancePath+"/webhooks/" + i5+"/events/" + i6,schemaPath:"#/properties/webhooks/items/properties/events/items/enum",keyword:"enum",params:{allowedValues: schema31.properties.webhooks.items.properties.events.items.enum},message:"must be equal to one of the allowed values"};
+for(const key20 in data51){
+if(!((((key20 === "otlp") || (key20 === "service_name")) || (key20 === "sample")) || (key20 === "metrics_interval"))){
+const err139 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -10480,14 +8259,11 @@ vErrors.push(err139);
 errors++;
 }
 }
-let i7 = data60.length;
-let j2;
-if(i7 > 1){
-outer2:
-for(;i7--;){
-for(j2 = i7; j2--;){
-if(func0(data60[i7], data60[j2])){
-const err140 = {instancePath:instancePath+"/webhooks/" + i5+"/events",schemaPath:"#/properties/webhooks/items/properties/events/uniqueItems",keyword:"uniqueItems",params:{i: i7, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i7+" are identical)"};
+if(data51.otlp !== undefined){
+let data52 = data51.otlp;
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+if(data52.url === undefined){
+const err140 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -10495,14 +8271,10 @@ else {
 vErrors.push(err140);
 }
 errors++;
-break outer2;
 }
-}
-}
-}
-}
-else {
-const err141 = {instancePath:instancePath+"/webhooks/" + i5+"/events",schemaPath:"#/properties/webhooks/items/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key21 in data52){
+if(!((((key21 === "url") || (key21 === "protocol")) || (key21 === "headers")) || (key21 === "timeout"))){
+const err141 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -10512,11 +8284,11 @@ vErrors.push(err141);
 errors++;
 }
 }
-if(data56.timeout !== undefined){
-let data62 = data56.timeout;
-if(typeof data62 === "string"){
-if(!pattern7.test(data62)){
-const err142 = {instancePath:instancePath+"/webhooks/" + i5+"/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data52.url !== undefined){
+let data53 = data52.url;
+if(typeof data53 === "string"){
+if(!pattern19.test(data53)){
+const err142 = {instancePath:instancePath+"/telemetry/otlp/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -10527,7 +8299,7 @@ errors++;
 }
 }
 else {
-const err143 = {instancePath:instancePath+"/webhooks/" + i5+"/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err143 = {instancePath:instancePath+"/telemetry/otlp/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -10537,10 +8309,10 @@ vErrors.push(err143);
 errors++;
 }
 }
-if(data56.max_attempts !== undefined){
-let data63 = data56.max_attempts;
-if(!(((typeof data63 == "number") && (!(data63 % 1) && !isNaN(data63))) && (isFinite(data63)))){
-const err144 = {instancePath:instancePath+"/webhooks/" + i5+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data52.protocol !== undefined){
+let data54 = data52.protocol;
+if(!((data54 === "http/protobuf") || (data54 === "http/json"))){
+const err144 = {instancePath:instancePath+"/telemetry/otlp/protocol",schemaPath:"#/properties/telemetry/properties/otlp/properties/protocol/enum",keyword:"enum",params:{allowedValues: schema31.properties.telemetry.properties.otlp.properties.protocol.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -10549,9 +8321,12 @@ vErrors.push(err144);
 }
 errors++;
 }
-if((typeof data63 == "number") && (isFinite(data63))){
-if(data63 > 20 || isNaN(data63)){
-const err145 = {instancePath:instancePath+"/webhooks/" + i5+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
+}
+if(data52.headers !== undefined){
+let data55 = data52.headers;
+if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
+if(Object.keys(data55).length > 32){
+const err145 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -10560,8 +8335,11 @@ vErrors.push(err145);
 }
 errors++;
 }
-if(data63 < 1 || isNaN(data63)){
-const err146 = {instancePath:instancePath+"/webhooks/" + i5+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+for(const key22 in data55){
+const _errs157 = errors;
+if(typeof key22 === "string"){
+if(!pattern20.test(key22)){
+const err146 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\"",propertyName:key22};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -10571,12 +8349,9 @@ vErrors.push(err146);
 errors++;
 }
 }
-}
-if(data56.backoff !== undefined){
-let data64 = data56.backoff;
-if(typeof data64 === "string"){
-if(!pattern7.test(data64)){
-const err147 = {instancePath:instancePath+"/webhooks/" + i5+"/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+var valid53 = _errs157 === errors;
+if(!valid53){
+const err147 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/propertyNames",keyword:"propertyNames",params:{propertyName: key22},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -10586,8 +8361,12 @@ vErrors.push(err147);
 errors++;
 }
 }
-else {
-const err148 = {instancePath:instancePath+"/webhooks/" + i5+"/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key23 in data55){
+let data56 = data55[key23];
+this.secrets.push(instancePath + "/telemetry/otlp/headers/" + key23.replace(/~/g, "~0").replace(/\//g, "~1"));
+if(typeof data56 === "string"){
+if(func3(data56) > 4096){
+const err148 = {instancePath:instancePath+"/telemetry/otlp/headers/" + key23.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -10597,11 +8376,8 @@ vErrors.push(err148);
 errors++;
 }
 }
-if(data56.max_backoff !== undefined){
-let data65 = data56.max_backoff;
-if(typeof data65 === "string"){
-if(!pattern7.test(data65)){
-const err149 = {instancePath:instancePath+"/webhooks/" + i5+"/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err149 = {instancePath:instancePath+"/telemetry/otlp/headers/" + key23.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -10611,8 +8387,9 @@ vErrors.push(err149);
 errors++;
 }
 }
+}
 else {
-const err150 = {instancePath:instancePath+"/webhooks/" + i5+"/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err150 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -10622,10 +8399,11 @@ vErrors.push(err150);
 errors++;
 }
 }
-if(data56.max_queue !== undefined){
-let data66 = data56.max_queue;
-if(!(((typeof data66 == "number") && (!(data66 % 1) && !isNaN(data66))) && (isFinite(data66)))){
-const err151 = {instancePath:instancePath+"/webhooks/" + i5+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data52.timeout !== undefined){
+let data57 = data52.timeout;
+if(typeof data57 === "string"){
+if(!pattern8.test(data57)){
+const err151 = {instancePath:instancePath+"/telemetry/otlp/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -10634,9 +8412,9 @@ vErrors.push(err151);
 }
 errors++;
 }
-if((typeof data66 == "number") && (isFinite(data66))){
-if(data66 > 100000 || isNaN(data66)){
-const err152 = {instancePath:instancePath+"/webhooks/" + i5+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+}
+else {
+const err152 = {instancePath:instancePath+"/telemetry/otlp/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -10645,8 +8423,10 @@ vErrors.push(err152);
 }
 errors++;
 }
-if(data66 < 1 || isNaN(data66)){
-const err153 = {instancePath:instancePath+"/webhooks/" + i5+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+else {
+const err153 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -10656,10 +8436,11 @@ vErrors.push(err153);
 errors++;
 }
 }
-}
-}
-else {
-const err154 = {instancePath:instancePath+"/webhooks/" + i5,schemaPath:"#/properties/webhooks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data51.service_name !== undefined){
+let data58 = data51.service_name;
+if(typeof data58 === "string"){
+if(func3(data58) > 256){
+const err154 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -10668,10 +8449,8 @@ vErrors.push(err154);
 }
 errors++;
 }
-}
-}
-else {
-const err155 = {instancePath:instancePath+"/webhooks",schemaPath:"#/properties/webhooks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(func3(data58) < 1){
+const err155 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -10681,12 +8460,8 @@ vErrors.push(err155);
 errors++;
 }
 }
-if(data.auth !== undefined){
-let data67 = data.auth;
-if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
-for(const key21 in data67){
-if(!((key21 === "keys") || (key21 === "keys_file"))){
-const err156 = {instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
+else {
+const err156 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -10696,17 +8471,11 @@ vErrors.push(err156);
 errors++;
 }
 }
-if(data67.keys !== undefined){
-if(!(validate36.call(this, data67.keys, {instancePath:instancePath+"/auth/keys",parentData:data67,parentDataProperty:"keys",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate36.errors : vErrors.concat(validate36.errors);
-errors = vErrors.length;
-}
-}
-if(data67.keys_file !== undefined){
-let data69 = data67.keys_file;
-if(typeof data69 === "string"){
-if(func2(data69) < 1){
-const err157 = {instancePath:instancePath+"/auth/keys_file",schemaPath:"#/properties/auth/properties/keys_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data51.sample !== undefined){
+let data59 = data51.sample;
+if((typeof data59 == "number") && (isFinite(data59))){
+if(data59 > 1 || isNaN(data59)){
+const err157 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -10715,9 +8484,8 @@ vErrors.push(err157);
 }
 errors++;
 }
-}
-else {
-const err158 = {instancePath:instancePath+"/auth/keys_file",schemaPath:"#/properties/auth/properties/keys_file/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data59 < 0 || isNaN(data59)){
+const err158 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -10727,9 +8495,8 @@ vErrors.push(err158);
 errors++;
 }
 }
-}
 else {
-const err159 = {instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err159 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -10739,11 +8506,11 @@ vErrors.push(err159);
 errors++;
 }
 }
-if(data.teams !== undefined){
-let data70 = data.teams;
-if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
-if(Object.keys(data70).length > 1000){
-const err160 = {instancePath:instancePath+"/teams",schemaPath:"#/properties/teams/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"};
+if(data51.metrics_interval !== undefined){
+let data60 = data51.metrics_interval;
+if(typeof data60 === "string"){
+if(!pattern8.test(data60)){
+const err160 = {instancePath:instancePath+"/telemetry/metrics_interval",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -10752,11 +8519,9 @@ vErrors.push(err160);
 }
 errors++;
 }
-for(const key22 in data70){
-const _errs183 = errors;
-if(typeof key22 === "string"){
-if(!pattern15.test(key22)){
-const err161 = {instancePath:instancePath+"/teams",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key22};
+}
+else {
+const err161 = {instancePath:instancePath+"/telemetry/metrics_interval",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -10766,8 +8531,9 @@ vErrors.push(err161);
 errors++;
 }
 }
+}
 else {
-const err162 = {instancePath:instancePath+"/teams",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key22};
+const err162 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -10776,9 +8542,12 @@ vErrors.push(err162);
 }
 errors++;
 }
-var valid59 = _errs183 === errors;
-if(!valid59){
-const err163 = {instancePath:instancePath+"/teams",schemaPath:"#/properties/teams/propertyNames",keyword:"propertyNames",params:{propertyName: key22},message:"property name must be valid"};
+}
+if(data.webhooks !== undefined){
+let data61 = data.webhooks;
+if(Array.isArray(data61)){
+if(data61.length > 16){
+const err163 = {instancePath:instancePath+"/webhooks",schemaPath:"#/properties/webhooks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -10787,16 +8556,12 @@ vErrors.push(err163);
 }
 errors++;
 }
-}
-for(const key23 in data70){
-if(!(validate42.call(this, data70[key23], {instancePath:instancePath+"/teams/" + key23.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data70,parentDataProperty:key23,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate42.errors : vErrors.concat(validate42.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err164 = {instancePath:instancePath+"/teams",schemaPath:"#/properties/teams/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const len4 = data61.length;
+for(let i6=0; i6<len4; i6++){
+let data62 = data61[i6];
+if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
+if(data62.url === undefined){
+const err164 = {instancePath:instancePath+"/webhooks/" + i6,schemaPath:"#/properties/webhooks/items/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -10805,12 +8570,8 @@ vErrors.push(err164);
 }
 errors++;
 }
-}
-if(data.mcp_servers !== undefined){
-let data72 = data.mcp_servers;
-if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
-if(Object.keys(data72).length > 32){
-const err165 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/properties/mcp_servers/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
+if(data62.secret === undefined){
+const err165 = {instancePath:instancePath+"/webhooks/" + i6,schemaPath:"#/properties/webhooks/items/required",keyword:"required",params:{missingProperty: "secret"},message:"must have required property '"+"secret"+"'"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -10819,11 +8580,9 @@ vErrors.push(err165);
 }
 errors++;
 }
-for(const key24 in data72){
-const _errs190 = errors;
-if(typeof key24 === "string"){
-if(!pattern15.test(key24)){
-const err166 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key24};
+for(const key24 in data62){
+if(!(func1.call(schema31.properties.webhooks.items.properties, key24))){
+const err166 = {instancePath:instancePath+"/webhooks/" + i6,schemaPath:"#/properties/webhooks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -10833,8 +8592,11 @@ vErrors.push(err166);
 errors++;
 }
 }
-else {
-const err167 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key24};
+if(data62.url !== undefined){
+let data63 = data62.url;
+if(typeof data63 === "string"){
+if(!pattern19.test(data63)){
+const err167 = {instancePath:instancePath+"/webhooks/" + i6+"/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -10843,9 +8605,9 @@ vErrors.push(err167);
 }
 errors++;
 }
-var valid62 = _errs190 === errors;
-if(!valid62){
-const err168 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/properties/mcp_servers/propertyNames",keyword:"propertyNames",params:{propertyName: key24},message:"property name must be valid"};
+}
+else {
+const err168 = {instancePath:instancePath+"/webhooks/" + i6+"/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -10855,15 +8617,12 @@ vErrors.push(err168);
 errors++;
 }
 }
-for(const key25 in data72){
-let data73 = data72[key25];
-const _errs195 = errors;
-let valid65 = false;
-let passing0 = null;
-const _errs196 = errors;
-if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
-if(data73.url === undefined){
-const err169 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
+if(data62.secret !== undefined){
+let data64 = data62.secret;
+this.secrets.push(instancePath + "/webhooks/" + i6+"/secret");
+if(typeof data64 === "string"){
+if(!pattern67.test(data64)){
+const err169 = {instancePath:instancePath+"/webhooks/" + i6+"/secret",schemaPath:"#/properties/webhooks/items/properties/secret/pattern",keyword:"pattern",params:{pattern: "^whsec_[A-Za-z0-9+/]{16,}={0,2}$"},message:"must match pattern \""+"^whsec_[A-Za-z0-9+/]{16,}={0,2}$"+"\""};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -10872,9 +8631,9 @@ vErrors.push(err169);
 }
 errors++;
 }
-for(const key26 in data73){
-if(!((key26 === "url") || (key26 === "headers"))){
-const err170 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties"};
+}
+else {
+const err170 = {instancePath:instancePath+"/webhooks/" + i6+"/secret",schemaPath:"#/properties/webhooks/items/properties/secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -10884,11 +8643,11 @@ vErrors.push(err170);
 errors++;
 }
 }
-if(data73.url !== undefined){
-let data74 = data73.url;
-if(typeof data74 === "string"){
-if(!pattern16.test(data74)){
-const err171 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
+if(data62.name !== undefined){
+let data65 = data62.name;
+if(typeof data65 === "string"){
+if(!pattern18.test(data65)){
+const err171 = {instancePath:instancePath+"/webhooks/" + i6+"/name",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -10899,7 +8658,7 @@ errors++;
 }
 }
 else {
-const err172 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err172 = {instancePath:instancePath+"/webhooks/" + i6+"/name",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -10909,11 +8668,11 @@ vErrors.push(err172);
 errors++;
 }
 }
-if(data73.headers !== undefined){
-let data75 = data73.headers;
-if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
-if(Object.keys(data75).length > 32){
-const err173 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
+if(data62.events !== undefined){
+let data66 = data62.events;
+if(Array.isArray(data66)){
+if(data66.length < 1){
+const err173 = {instancePath:instancePath+"/webhooks/" + i6+"/events",schemaPath:"#/properties/webhooks/items/properties/events/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -10922,11 +8681,11 @@ vErrors.push(err173);
 }
 errors++;
 }
-for(const key27 in data75){
-const _errs204 = errors;
-if(typeof key27 === "string"){
-if(!pattern17.test(key27)){
-const err174 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\"",propertyName:key27};
+const len5 = data66.length;
+for(let i7=0; i7<len5; i7++){
+let data67 = data66[i7];
+if(!((((((data67 === "budget.threshold") || (data67 === "circuit.opened")) || (data67 === "circuit.closed")) || (data67 === "reload.succeeded")) || (data67 === "reload.failed")) || (data67 === "key.expired"))){
+const err174 = {instancePath:instancePath+"/webhooks/" + i6+"/events/" + i7,schemaPath:"#/properties/webhooks/items/properties/events/items/enum",keyword:"enum",params:{allowedValues: schema31.properties.webhooks.items.properties.events.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -10936,9 +8695,14 @@ vErrors.push(err174);
 errors++;
 }
 }
-var valid68 = _errs204 === errors;
-if(!valid68){
-const err175 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/propertyNames",keyword:"propertyNames",params:{propertyName: key27},message:"property name must be valid"};
+let i8 = data66.length;
+let j2;
+if(i8 > 1){
+outer2:
+for(;i8--;){
+for(j2 = i8; j2--;){
+if(func0(data66[i8], data66[j2])){
+const err175 = {instancePath:instancePath+"/webhooks/" + i6+"/events",schemaPath:"#/properties/webhooks/items/properties/events/uniqueItems",keyword:"uniqueItems",params:{i: i8, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i8+" are identical)"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -10946,14 +8710,14 @@ else {
 vErrors.push(err175);
 }
 errors++;
+break outer2;
 }
 }
-for(const key28 in data75){
-let data76 = data75[key28];
-this.secrets.push(instancePath + "/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"));
-if(typeof data76 === "string"){
-if(func2(data76) > 4096){
-const err176 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+}
+}
+else {
+const err176 = {instancePath:instancePath+"/webhooks/" + i6+"/events",schemaPath:"#/properties/webhooks/items/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -10963,8 +8727,11 @@ vErrors.push(err176);
 errors++;
 }
 }
-else {
-const err177 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data62.timeout !== undefined){
+let data68 = data62.timeout;
+if(typeof data68 === "string"){
+if(!pattern8.test(data68)){
+const err177 = {instancePath:instancePath+"/webhooks/" + i6+"/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -10974,9 +8741,8 @@ vErrors.push(err177);
 errors++;
 }
 }
-}
 else {
-const err178 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err178 = {instancePath:instancePath+"/webhooks/" + i6+"/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -10986,9 +8752,10 @@ vErrors.push(err178);
 errors++;
 }
 }
-}
-else {
-const err179 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data62.max_attempts !== undefined){
+let data69 = data62.max_attempts;
+if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
+const err179 = {instancePath:instancePath+"/webhooks/" + i6+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -10997,16 +8764,9 @@ vErrors.push(err179);
 }
 errors++;
 }
-var _valid2 = _errs196 === errors;
-if(_valid2){
-valid65 = true;
-passing0 = 0;
-var props1 = true;
-}
-const _errs208 = errors;
-if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
-if(data73.command === undefined){
-const err180 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/required",keyword:"required",params:{missingProperty: "command"},message:"must have required property '"+"command"+"'"};
+if((typeof data69 == "number") && (isFinite(data69))){
+if(data69 > 20 || isNaN(data69)){
+const err180 = {instancePath:instancePath+"/webhooks/" + i6+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -11015,9 +8775,8 @@ vErrors.push(err180);
 }
 errors++;
 }
-for(const key29 in data73){
-if(!(((key29 === "command") || (key29 === "args")) || (key29 === "env"))){
-const err181 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key29},message:"must NOT have additional properties"};
+if(data69 < 1 || isNaN(data69)){
+const err181 = {instancePath:instancePath+"/webhooks/" + i6+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -11027,11 +8786,12 @@ vErrors.push(err181);
 errors++;
 }
 }
-if(data73.command !== undefined){
-let data77 = data73.command;
-if(typeof data77 === "string"){
-if(func2(data77) > 4096){
-const err182 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/command/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+if(data62.backoff !== undefined){
+let data70 = data62.backoff;
+if(typeof data70 === "string"){
+if(!pattern8.test(data70)){
+const err182 = {instancePath:instancePath+"/webhooks/" + i6+"/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -11040,8 +8800,9 @@ vErrors.push(err182);
 }
 errors++;
 }
-if(func2(data77) < 1){
-const err183 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/command/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err183 = {instancePath:instancePath+"/webhooks/" + i6+"/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -11051,8 +8812,11 @@ vErrors.push(err183);
 errors++;
 }
 }
-else {
-const err184 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data62.max_backoff !== undefined){
+let data71 = data62.max_backoff;
+if(typeof data71 === "string"){
+if(!pattern8.test(data71)){
+const err184 = {instancePath:instancePath+"/webhooks/" + i6+"/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -11062,11 +8826,8 @@ vErrors.push(err184);
 errors++;
 }
 }
-if(data73.args !== undefined){
-let data78 = data73.args;
-if(Array.isArray(data78)){
-if(data78.length > 64){
-const err185 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/args",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+else {
+const err185 = {instancePath:instancePath+"/webhooks/" + i6+"/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -11075,12 +8836,11 @@ vErrors.push(err185);
 }
 errors++;
 }
-const len5 = data78.length;
-for(let i8=0; i8<len5; i8++){
-let data79 = data78[i8];
-if(typeof data79 === "string"){
-if(func2(data79) > 4096){
-const err186 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/args/" + i8,schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/items/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+if(data62.max_queue !== undefined){
+let data72 = data62.max_queue;
+if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
+const err186 = {instancePath:instancePath+"/webhooks/" + i6+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -11089,9 +8849,9 @@ vErrors.push(err186);
 }
 errors++;
 }
-}
-else {
-const err187 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/args/" + i8,schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data72 == "number") && (isFinite(data72))){
+if(data72 > 100000 || isNaN(data72)){
+const err187 = {instancePath:instancePath+"/webhooks/" + i6+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -11100,10 +8860,8 @@ vErrors.push(err187);
 }
 errors++;
 }
-}
-}
-else {
-const err188 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/args",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data72 < 1 || isNaN(data72)){
+const err188 = {instancePath:instancePath+"/webhooks/" + i6+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -11113,11 +8871,10 @@ vErrors.push(err188);
 errors++;
 }
 }
-if(data73.env !== undefined){
-let data80 = data73.env;
-if(data80 && typeof data80 == "object" && !Array.isArray(data80)){
-if(Object.keys(data80).length > 64){
-const err189 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+}
+}
+else {
+const err189 = {instancePath:instancePath+"/webhooks/" + i6,schemaPath:"#/properties/webhooks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -11126,11 +8883,10 @@ vErrors.push(err189);
 }
 errors++;
 }
-for(const key30 in data80){
-const _errs219 = errors;
-if(typeof key30 === "string"){
-if(!pattern101.test(key30)){
-const err190 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",propertyName:key30};
+}
+}
+else {
+const err190 = {instancePath:instancePath+"/webhooks",schemaPath:"#/properties/webhooks/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -11140,9 +8896,12 @@ vErrors.push(err190);
 errors++;
 }
 }
-var valid73 = _errs219 === errors;
-if(!valid73){
-const err191 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/propertyNames",keyword:"propertyNames",params:{propertyName: key30},message:"property name must be valid"};
+if(data.auth !== undefined){
+let data73 = data.auth;
+if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
+for(const key25 in data73){
+if(!((key25 === "keys") || (key25 === "keys_file"))){
+const err191 = {instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -11152,12 +8911,17 @@ vErrors.push(err191);
 errors++;
 }
 }
-for(const key31 in data80){
-let data81 = data80[key31];
-this.secrets.push(instancePath + "/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key31.replace(/~/g, "~0").replace(/\//g, "~1"));
-if(typeof data81 === "string"){
-if(func2(data81) > 4096){
-const err192 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key31.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(data73.keys !== undefined){
+if(!(validate30.call(this, data73.keys, {instancePath:instancePath+"/auth/keys",parentData:data73,parentDataProperty:"keys",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
+errors = vErrors.length;
+}
+}
+if(data73.keys_file !== undefined){
+let data75 = data73.keys_file;
+if(typeof data75 === "string"){
+if(func3(data75) < 1){
+const err192 = {instancePath:instancePath+"/auth/keys_file",schemaPath:"#/properties/auth/properties/keys_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -11168,7 +8932,7 @@ errors++;
 }
 }
 else {
-const err193 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key31.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err193 = {instancePath:instancePath+"/auth/keys_file",schemaPath:"#/properties/auth/properties/keys_file/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -11180,7 +8944,7 @@ errors++;
 }
 }
 else {
-const err194 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err194 = {instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -11190,9 +8954,11 @@ vErrors.push(err194);
 errors++;
 }
 }
-}
-else {
-const err195 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.teams !== undefined){
+let data76 = data.teams;
+if(data76 && typeof data76 == "object" && !Array.isArray(data76)){
+if(Object.keys(data76).length > 1000){
+const err195 = {instancePath:instancePath+"/teams",schemaPath:"#/properties/teams/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -11201,22 +8967,11 @@ vErrors.push(err195);
 }
 errors++;
 }
-var _valid2 = _errs208 === errors;
-if(_valid2 && valid65){
-valid65 = false;
-passing0 = [passing0, 1];
-}
-else {
-if(_valid2){
-valid65 = true;
-passing0 = 1;
-if(props1 !== true){
-props1 = true;
-}
-}
-}
-if(!valid65){
-const err196 = {instancePath:instancePath+"/mcp_servers/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+for(const key26 in data76){
+const _errs208 = errors;
+if(typeof key26 === "string"){
+if(!pattern18.test(key26)){
+const err196 = {instancePath:instancePath+"/teams",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key26};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -11225,11 +8980,471 @@ vErrors.push(err196);
 }
 errors++;
 }
+}
 else {
-errors = _errs195;
+const err197 = {instancePath:instancePath+"/teams",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key26};
+if(vErrors === null){
+vErrors = [err197];
+}
+else {
+vErrors.push(err197);
+}
+errors++;
+}
+var valid69 = _errs208 === errors;
+if(!valid69){
+const err198 = {instancePath:instancePath+"/teams",schemaPath:"#/properties/teams/propertyNames",keyword:"propertyNames",params:{propertyName: key26},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err198];
+}
+else {
+vErrors.push(err198);
+}
+errors++;
+}
+}
+for(const key27 in data76){
+if(!(validate36.call(this, data76[key27], {instancePath:instancePath+"/teams/" + key27.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data76,parentDataProperty:key27,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate36.errors : vErrors.concat(validate36.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err199 = {instancePath:instancePath+"/teams",schemaPath:"#/properties/teams/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err199];
+}
+else {
+vErrors.push(err199);
+}
+errors++;
+}
+}
+if(data.mcp_servers !== undefined){
+let data78 = data.mcp_servers;
+if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
+if(Object.keys(data78).length > 32){
+const err200 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/properties/mcp_servers/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
+if(vErrors === null){
+vErrors = [err200];
+}
+else {
+vErrors.push(err200);
+}
+errors++;
+}
+for(const key28 in data78){
+const _errs215 = errors;
+if(typeof key28 === "string"){
+if(!pattern18.test(key28)){
+const err201 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key28};
+if(vErrors === null){
+vErrors = [err201];
+}
+else {
+vErrors.push(err201);
+}
+errors++;
+}
+}
+else {
+const err202 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key28};
+if(vErrors === null){
+vErrors = [err202];
+}
+else {
+vErrors.push(err202);
+}
+errors++;
+}
+var valid72 = _errs215 === errors;
+if(!valid72){
+const err203 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/properties/mcp_servers/propertyNames",keyword:"propertyNames",params:{propertyName: key28},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err203];
+}
+else {
+vErrors.push(err203);
+}
+errors++;
+}
+}
+for(const key29 in data78){
+let data79 = data78[key29];
+const _errs220 = errors;
+let valid75 = false;
+let passing0 = null;
+const _errs221 = errors;
+if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
+if(data79.url === undefined){
+const err204 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
+if(vErrors === null){
+vErrors = [err204];
+}
+else {
+vErrors.push(err204);
+}
+errors++;
+}
+for(const key30 in data79){
+if(!((key30 === "url") || (key30 === "headers"))){
+const err205 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key30},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err205];
+}
+else {
+vErrors.push(err205);
+}
+errors++;
+}
+}
+if(data79.url !== undefined){
+let data80 = data79.url;
+if(typeof data80 === "string"){
+if(!pattern19.test(data80)){
+const err206 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
+if(vErrors === null){
+vErrors = [err206];
+}
+else {
+vErrors.push(err206);
+}
+errors++;
+}
+}
+else {
+const err207 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err207];
+}
+else {
+vErrors.push(err207);
+}
+errors++;
+}
+}
+if(data79.headers !== undefined){
+let data81 = data79.headers;
+if(data81 && typeof data81 == "object" && !Array.isArray(data81)){
+if(Object.keys(data81).length > 32){
+const err208 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
+if(vErrors === null){
+vErrors = [err208];
+}
+else {
+vErrors.push(err208);
+}
+errors++;
+}
+for(const key31 in data81){
+const _errs229 = errors;
+if(typeof key31 === "string"){
+if(!pattern20.test(key31)){
+const err209 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\"",propertyName:key31};
+if(vErrors === null){
+vErrors = [err209];
+}
+else {
+vErrors.push(err209);
+}
+errors++;
+}
+}
+var valid78 = _errs229 === errors;
+if(!valid78){
+const err210 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/propertyNames",keyword:"propertyNames",params:{propertyName: key31},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err210];
+}
+else {
+vErrors.push(err210);
+}
+errors++;
+}
+}
+for(const key32 in data81){
+let data82 = data81[key32];
+this.secrets.push(instancePath + "/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"));
+if(typeof data82 === "string"){
+if(func3(data82) > 4096){
+const err211 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err211];
+}
+else {
+vErrors.push(err211);
+}
+errors++;
+}
+}
+else {
+const err212 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err212];
+}
+else {
+vErrors.push(err212);
+}
+errors++;
+}
+}
+}
+else {
+const err213 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err213];
+}
+else {
+vErrors.push(err213);
+}
+errors++;
+}
+}
+}
+else {
+const err214 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err214];
+}
+else {
+vErrors.push(err214);
+}
+errors++;
+}
+var _valid2 = _errs221 === errors;
+if(_valid2){
+valid75 = true;
+passing0 = 0;
+var props1 = true;
+}
+const _errs233 = errors;
+if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
+if(data79.command === undefined){
+const err215 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/required",keyword:"required",params:{missingProperty: "command"},message:"must have required property '"+"command"+"'"};
+if(vErrors === null){
+vErrors = [err215];
+}
+else {
+vErrors.push(err215);
+}
+errors++;
+}
+for(const key33 in data79){
+if(!(((key33 === "command") || (key33 === "args")) || (key33 === "env"))){
+const err216 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key33},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err216];
+}
+else {
+vErrors.push(err216);
+}
+errors++;
+}
+}
+if(data79.command !== undefined){
+let data83 = data79.command;
+if(typeof data83 === "string"){
+if(func3(data83) > 4096){
+const err217 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/command/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err217];
+}
+else {
+vErrors.push(err217);
+}
+errors++;
+}
+if(func3(data83) < 1){
+const err218 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/command/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err218];
+}
+else {
+vErrors.push(err218);
+}
+errors++;
+}
+}
+else {
+const err219 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err219];
+}
+else {
+vErrors.push(err219);
+}
+errors++;
+}
+}
+if(data79.args !== undefined){
+let data84 = data79.args;
+if(Array.isArray(data84)){
+if(data84.length > 64){
+const err220 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/args",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+if(vErrors === null){
+vErrors = [err220];
+}
+else {
+vErrors.push(err220);
+}
+errors++;
+}
+const len6 = data84.length;
+for(let i9=0; i9<len6; i9++){
+let data85 = data84[i9];
+if(typeof data85 === "string"){
+if(func3(data85) > 4096){
+const err221 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/args/" + i9,schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/items/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err221];
+}
+else {
+vErrors.push(err221);
+}
+errors++;
+}
+}
+else {
+const err222 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/args/" + i9,schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err222];
+}
+else {
+vErrors.push(err222);
+}
+errors++;
+}
+}
+}
+else {
+const err223 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/args",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err223];
+}
+else {
+vErrors.push(err223);
+}
+errors++;
+}
+}
+if(data79.env !== undefined){
+let data86 = data79.env;
+if(data86 && typeof data86 == "object" && !Array.isArray(data86)){
+if(Object.keys(data86).length > 64){
+const err224 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(vErrors === null){
+vErrors = [err224];
+}
+else {
+vErrors.push(err224);
+}
+errors++;
+}
+for(const key34 in data86){
+const _errs244 = errors;
+if(typeof key34 === "string"){
+if(!pattern84.test(key34)){
+const err225 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",propertyName:key34};
+if(vErrors === null){
+vErrors = [err225];
+}
+else {
+vErrors.push(err225);
+}
+errors++;
+}
+}
+var valid83 = _errs244 === errors;
+if(!valid83){
+const err226 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/propertyNames",keyword:"propertyNames",params:{propertyName: key34},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err226];
+}
+else {
+vErrors.push(err226);
+}
+errors++;
+}
+}
+for(const key35 in data86){
+let data87 = data86[key35];
+this.secrets.push(instancePath + "/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"));
+if(typeof data87 === "string"){
+if(func3(data87) > 4096){
+const err227 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err227];
+}
+else {
+vErrors.push(err227);
+}
+errors++;
+}
+}
+else {
+const err228 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err228];
+}
+else {
+vErrors.push(err228);
+}
+errors++;
+}
+}
+}
+else {
+const err229 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err229];
+}
+else {
+vErrors.push(err229);
+}
+errors++;
+}
+}
+}
+else {
+const err230 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err230];
+}
+else {
+vErrors.push(err230);
+}
+errors++;
+}
+var _valid2 = _errs233 === errors;
+if(_valid2 && valid75){
+valid75 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid2){
+valid75 = true;
+passing0 = 1;
+if(props1 !== true){
+props1 = true;
+}
+}
+}
+if(!valid75){
+const err231 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err231];
+}
+else {
+vErrors.push(err231);
+}
+errors++;
+}
+else {
+errors = _errs220;
 if(vErrors !== null){
-if(_errs195){
-vErrors.length = _errs195;
+if(_errs220){
+vErrors.length = _errs220;
 }
 else {
 vErrors = null;
@@ -11239,24 +9454,24 @@ vErrors = null;
 }
 }
 else {
-const err197 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/properties/mcp_servers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err232 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/properties/mcp_servers/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err197];
+vErrors = [err232];
 }
 else {
-vErrors.push(err197);
+vErrors.push(err232);
 }
 errors++;
 }
 }
 }
 else {
-const err198 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err233 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err198];
+vErrors = [err233];
 }
 else {
-vErrors.push(err198);
+vErrors.push(err233);
 }
 errors++;
 }

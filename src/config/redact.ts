@@ -1,17 +1,32 @@
 /**
  * The printable copy of a config (for `/config` and logs): values the schema marks
  * `"x-secret": true`, values that came from the environment, and the password of any URL
- * (`http://user:pass@host` → `http://user:[redacted]@host`) become "[redacted]".
+ * (`http://user:pass@host` → `http://user:[redacted]@host`) and URL query values become "[redacted]".
  */
 import { toPointer } from './positions.js';
 
 export const REDACTED = '[redacted]';
 
 const URL_PASSWORD = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#@:]*):([^/?#@]+)@/;
+/** `scheme://token@host`: a userinfo without a password is the credential itself. */
+const URL_USER = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#@:]+)@/;
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
+/** One `name=value` (or bare `token`) of a query string, up to the fragment. */
+const QUERY_PART = /([?&])([^=&#]*)(=[^&#]*)?/g;
 
-/** The string with a URL's userinfo password replaced; other strings unchanged. */
+/**
+ * The string with a URL's credentials replaced: the userinfo password (or a lone
+ * userinfo token) and every query value (`?key=sk-…`). Strings that are not URLs are
+ * returned unchanged.
+ */
 export function redactUrl(text: string): string {
-  return text.replace(URL_PASSWORD, `$1:${REDACTED}@`);
+  if (!SCHEME.test(text)) return text;
+  let out = text.replace(URL_PASSWORD, `$1:${REDACTED}@`).replace(URL_USER, `$1${REDACTED}@`);
+  const query = out.indexOf('?');
+  if (query >= 0) out = out.slice(0, query) + out.slice(query).replace(QUERY_PART, (part, sep: string, name: string, value?: string) =>
+      part.length === 1 ? part : value === undefined ? `${sep}${REDACTED}` : `${sep}${name}=${REDACTED}`,
+    );
+  return out;
 }
 
 /**

@@ -8,9 +8,13 @@
  *   `#/$defs/host_port`: the shared string formats (error messages use their title and examples).
  * - `"x-secret": true` on a property whose value is a credential: it is redacted in /config and logs.
  * - `"x-regex": true` on a string that must be a valid regular expression.
+ * - `"x-range": [min, max]` beside a duration or size `$ref` (use `bounded()` from ranges.js):
+ *   every duration, size and count has a documented range.
  * - a `description` on every property and `additionalProperties: false` on every object.
  */
 import { DURATION_PATTERN, SIZE_PATTERN } from '../util/units.js';
+import { bounded, RANGE_KEYWORD } from './ranges.js';
+import { LIMITS } from '../server/limits.js';
 import { FEATURES } from '../features/registry.js';
 import { budget } from '../features/budget.js';
 import { rateLimit } from '../features/rate_limit.js';
@@ -25,6 +29,7 @@ import { KIND_KEYWORD, REGEX_KEYWORD, SECRET_KEYWORD } from './schema-keywords.j
 import { tenancyDefs, tenancyProperties } from './tenancy-schema.js';
 
 export { KIND_KEYWORD, REGEX_KEYWORD, SECRET_KEYWORD };
+export { RANGE_KEYWORD };
 
 export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
 const PORT = '([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])';
@@ -40,6 +45,9 @@ export const CONFIG_DEFAULTS = Object.freeze({
   listen: '127.0.0.1:8080',
   admin: '127.0.0.1:9090',
   max_body: '10mb',
+  max_event: LIMITS.max_event,
+  header_timeout: LIMITS.header_timeout,
+  body_timeout: LIMITS.body_timeout,
   drain: '25s',
   log_level: 'info',
   access_log: true,
@@ -69,10 +77,11 @@ const ref = (def: string, description: string, extra: SchemaFragment = {}): Sche
 });
 
 /** A map from names to entries of `$defs/<def>`, with at least one entry. */
-const namedMap = (def: string, description: string): SchemaFragment => ({
-  description,
+const namedMap = (def: string, description: string, max: number): SchemaFragment => ({
+  description: `${description} At most ${max}.`,
   type: 'object',
   minProperties: 1,
+  maxProperties: max,
   propertyNames: { $ref: '#/$defs/name' },
   additionalProperties: { $ref: `#/$defs/${def}` },
 });
@@ -178,8 +187,10 @@ function baseDefs(): Record<string, SchemaFragment> {
             'Credentials in the URL are redacted in /config and logs.',
         ),
         auth: ref('auth', 'How the gateway authenticates to this upstream. Default `passthrough`.'),
-        timeout: ref(
+        timeout: bounded(
           'duration',
+          '1ms',
+          '1d',
           'How long to wait for the response headers, and the longest gap allowed between two ' +
             'chunks of a streamed body. Default `60s`.',
           { default: CONFIG_DEFAULTS.timeout },
@@ -226,9 +237,10 @@ function baseDefs(): Record<string, SchemaFragment> {
         weight: {
           description:
             'The target\'s share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and ' +
-            '`percentage` (percent of requests; required, and the router\'s weights add up to 100). Ignored by other strategies.',
+            '`percentage` (percent of requests; required, and the router\'s weights add up to 100). Ignored by other strategies. Range: 0 to 1000000.',
           type: 'integer',
           minimum: 0,
+          maximum: 1_000_000,
         },
       },
     },
@@ -243,8 +255,9 @@ function baseDefs(): Record<string, SchemaFragment> {
         aliases: {
           description:
             'More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, ' +
-            'and never the name of another router.',
+            'and never the name of another router. At most 1000.',
           type: 'array',
+          maxItems: 1000,
           uniqueItems: true,
           items: { type: 'string', minLength: 1 },
         },
@@ -261,9 +274,10 @@ function baseDefs(): Record<string, SchemaFragment> {
           default: CONFIG_DEFAULTS.strategy,
         },
         targets: {
-          description: 'Where requests go, in strategy order. At least one.',
+          description: 'Where requests go, in strategy order. At least one, at most 100.',
           type: 'array',
           minItems: 1,
+          maxItems: 100,
           items: { $ref: '#/$defs/target' },
         },
         features: ref('features', 'This router\'s features; each key overrides the same key under `defaults.features`.'),
@@ -308,8 +322,9 @@ function interceptorsDef(): SchemaFragment {
   return {
     description:
       'Interceptors, in the order they run on the request (the response side runs them in reverse). ' +
-      'Each item is a map with one key, the interceptor\'s name, e.g. `- pii_detector: { action: redact }`.',
+      'Each item is a map with one key, the interceptor\'s name, e.g. `- pii_detector: { action: redact }`. At most 64.',
     type: 'array',
+    maxItems: 64,
     items: {
       description: 'One interceptor: `{ <name>: <its config> }`.',
       type: 'object',
@@ -571,11 +586,37 @@ export function gatewaySchema(): Record<string, unknown> {
               { title: 'false (no admin listener)', const: false },
             ],
           },
-          max_body: ref('size', 'The largest request body accepted; larger requests get 413. Default `10mb`.', {
-            default: CONFIG_DEFAULTS.max_body,
-          }),
-          drain: ref(
+          max_body: bounded(
+            'size',
+            '1kb',
+            '1gb',
+            'The largest request body accepted, JSON, streamed or chunked; larger requests get 413 `request_too_large` and the upstream call is aborted. Default `10mb`.',
+            { default: CONFIG_DEFAULTS.max_body },
+          ),
+          max_event: bounded(
+            'size',
+            '1kb',
+            '256mb',
+            'The largest server-sent event an upstream may send (bytes buffered before its blank line). Past it the stream ends with an SSE `error` event. Default `4mb`.',
+            { default: CONFIG_DEFAULTS.max_event },
+          ),
+          timeouts: {
+            description: 'How long a client may take to send its request; past it the connection gets 408 and is closed.',
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              headers: bounded('duration', '100ms', '10m', 'Time to receive the request line and headers. Default `10s`.', {
+                default: CONFIG_DEFAULTS.header_timeout,
+              }),
+              body: bounded('duration', '100ms', '1h', 'Time to receive the body, once the headers are in. Default `60s`.', {
+                default: CONFIG_DEFAULTS.body_timeout,
+              }),
+            },
+          },
+          drain: bounded(
             'duration',
+            '0ms',
+            '1h',
             'On SIGTERM, how long in-flight requests may take to finish (readiness fails at once) before the process exits. Default `25s`.',
             { default: CONFIG_DEFAULTS.drain },
           ),
@@ -593,8 +634,9 @@ export function gatewaySchema(): Record<string, unknown> {
             description:
               'Peers (IPs or CIDRs, e.g. `10.0.0.0/8`, `::1`) whose `X-Forwarded-For` header is believed when the gateway ' +
               'needs the client\'s address (rate limits keyed by `client_ip`). The client is the rightmost address not in ' +
-              'this list. Default: none, so the TCP peer is the client.',
+              'this list. Default: none, so the TCP peer is the client. At most 1000.',
             type: 'array',
+            maxItems: 1000,
             items: { type: 'string', pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$' },
           },
           admin_token: {
@@ -692,9 +734,12 @@ export function gatewaySchema(): Record<string, unknown> {
                 type: 'string',
                 default: CONFIG_DEFAULTS.redis_prefix,
               },
-              timeout: ref(
+              timeout: bounded(
                 'duration',
-                'The longest wait for one Redis command; past it the operation is answered from local counters (and counted as a failure). Default `250ms`.',
+                '1ms',
+                '1m',
+                'The longest wait for one Redis command; past it the operation is answered from local counters (and counted as a failure), ' +
+                  'and Redis is marked down: every operation is local until a background probe finds it answering again. Default `250ms`.',
                 { default: CONFIG_DEFAULTS.redis_timeout },
               ),
             },
@@ -707,7 +752,7 @@ export function gatewaySchema(): Record<string, unknown> {
           required: ['redis'],
         },
       },
-      upstreams: namedMap('upstream', 'The providers the gateway may call, by name (at least one). Nothing else is ever called.'),
+      upstreams: namedMap('upstream', 'The providers the gateway may call, by name (at least one). Nothing else is ever called.', 1000),
       defaults: {
         description: 'Inherited by every router; a router\'s own keys win.',
         type: 'object',
@@ -721,7 +766,7 @@ export function gatewaySchema(): Record<string, unknown> {
         'name',
         'The router for requests whose `model` names no router or alias. Without it, such requests get 404 `model_not_found`.',
       ),
-      routers: namedMap('router', 'The routes, by name (at least one). A request\'s `model` selects a router by name or alias.'),
+      routers: namedMap('router', 'The routes, by name (at least one). A request\'s `model` selects a router by name or alias.', 10_000),
       prompts: {
         description:
           'Prompt templates by name, for the features and interceptors that name one (`context_compression.prompt`, the `prompt` ' +
@@ -746,8 +791,9 @@ export function gatewaySchema(): Record<string, unknown> {
         description:
           'What tokens cost, in USD per 1M tokens, by model name. A default table for common OpenAI and Anthropic models ships ' +
           'with the gateway; entries here override or extend it. A dated model name (`gpt-4o-2024-08-06`) uses the entry it ' +
-          'starts with. Budgets and cost-aware routing read it.',
+          'starts with. Budgets and cost-aware routing read it. At most 10000 entries.',
         type: 'object',
+        maxProperties: 10_000,
         propertyNames: { minLength: 1 },
         additionalProperties: {
           description: 'The price of one model.',
@@ -755,10 +801,10 @@ export function gatewaySchema(): Record<string, unknown> {
           additionalProperties: false,
           required: ['input', 'output'],
           properties: {
-            input: { description: 'USD per 1M prompt (input) tokens.', type: 'number', minimum: 0 },
-            output: { description: 'USD per 1M completion (output) tokens.', type: 'number', minimum: 0 },
-            cached_input: { description: 'USD per 1M input tokens read from the provider\'s prompt cache. Default: `input`.', type: 'number', minimum: 0 },
-            cache_write: { description: 'USD per 1M input tokens written to the provider\'s prompt cache (Anthropic). Default: `input`.', type: 'number', minimum: 0 },
+            input: { description: 'USD per 1M prompt (input) tokens. Range: 0 to 1000000.', type: 'number', minimum: 0, maximum: 1_000_000 },
+            output: { description: 'USD per 1M completion (output) tokens. Range: 0 to 1000000.', type: 'number', minimum: 0, maximum: 1_000_000 },
+            cached_input: { description: 'USD per 1M input tokens read from the provider\'s prompt cache. Default: `input`. Range: 0 to 1000000.', type: 'number', minimum: 0, maximum: 1_000_000 },
+            cache_write: { description: 'USD per 1M input tokens written to the provider\'s prompt cache (Anthropic). Default: `input`. Range: 0 to 1000000.', type: 'number', minimum: 0, maximum: 1_000_000 },
           },
         },
       },

@@ -62,6 +62,8 @@ export interface ServerConfig {
   listen?: string;
   admin?: string | false;
   max_body?: string;
+  max_event?: string;
+  timeouts?: { headers?: string; body?: string };
   drain?: string;
   /** The probe-only listener: /healthz and /readyz (for the kubelet). */
   health?: string;

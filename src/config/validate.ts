@@ -16,6 +16,8 @@ import { gatewaySchema, KIND_KEYWORD, REGEX_KEYWORD, registryNames, SCHEMA_ID, S
 import { pathFromPointer, toPointer, valueAt, type Locator } from './positions.js';
 import { closest } from './suggest.js';
 import { REDACTED, redactUrl } from './redact.js';
+import { RANGE_KEYWORD, rangeKeyword } from './ranges.js';
+import { echoable } from './echo.js';
 
 let ajv: Ajv2020 | undefined;
 let validator: ValidateFunction | undefined;
@@ -36,7 +38,7 @@ export interface ValidationContext {
 export function newAjv(options: Options = {}): Ajv2020 {
   // ajv's compiler is loaded only here (it is CommonJS, so synchronously): a valid config never needs it.
   const require = createRequire(import.meta.url);
-  const { Ajv2020, _ } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+  const { Ajv2020, _, stringify } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
   const names = (require('ajv/dist/compile/names.js') as typeof import('ajv/dist/compile/names.js')).default;
   const instance = new Ajv2020({ allErrors: true, strict: true, passContext: true, ...options });
   instance.addKeyword({
@@ -62,6 +64,7 @@ export function newAjv(options: Options = {}): Ajv2020 {
       cxt.pass(valid);
     },
   });
+  instance.addKeyword(rangeKeyword(_ as never, stringify));
   return instance;
 }
 
@@ -268,7 +271,7 @@ function kindOf(value: unknown): string {
   if (typeof value === 'object') return 'a map';
   if (typeof value === 'number') return `the number ${value}`;
   if (typeof value === 'boolean') return String(value);
-  return `the string ${quote(value as string)}`;
+  return 'a string'; // never the text itself: a misplaced credential would be printed
 }
 
 function quote(text: string): string {
@@ -292,9 +295,11 @@ function toIssue(error: ErrorObject, root: unknown, context: CheckContext): Conf
   const parent = (error.parentSchema ?? {}) as AnySchemaObject;
   const params = error.params as Record<string, unknown>;
   const fromEnv = context.fromEnv.has(error.instancePath);
-  const show = (value: unknown): string =>
-    fromEnv ? JSON.stringify(REDACTED) : typeof value === 'string' ? quote(value) : JSON.stringify(value);
-  const got = (): string => ` (got ${fromEnv ? 'a value from the environment' : kindOf(error.data)})`;
+  const show = (value: unknown, suggestion?: string): string =>
+    fromEnv ? JSON.stringify(REDACTED) : typeof value !== 'string' ? JSON.stringify(value) : echoable(value, parent, suggestion) ? quote(value) : 'the value';
+  /** `(got …)`: a string is quoted only when it is a near miss of an allowed word (never a credential). */
+  const got = (suggestion?: string): string =>
+    ` (got ${fromEnv ? 'a value from the environment' : typeof error.data === 'string' && suggestion !== undefined && echoable(error.data, parent, suggestion) ? `the string ${quote(error.data)}` : kindOf(error.data)})`;
   const kind = typeof parent[KIND_KEYWORD] === 'string' ? (parent[KIND_KEYWORD] as string) : undefined;
   /** The closest of the allowed string values to the (string) value given. */
   const suggestAmong = (allowed: unknown[]): string | undefined =>
@@ -333,11 +338,12 @@ function toIssue(error: ErrorObject, root: unknown, context: CheckContext): Conf
       return locator.issue(path, `must be ${String(params.type).split(',').map((t) => TYPE_NAMES[t] ?? t).join(' or ')}${got()}`);
     case 'enum': {
       const allowed = (error.schema as unknown[]) ?? [];
+      const suggestion = suggestAmong(allowed);
       const message =
         allowed.length === 1
           ? `must be ${JSON.stringify(allowed[0])}${got()}`
-          : `${show(error.data)} is not one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`;
-      return locator.issue(path, message, { suggestion: suggestAmong(allowed) });
+          : `${show(error.data, suggestion)} is not one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`;
+      return locator.issue(path, message, { suggestion });
     }
     case 'const':
       return locator.issue(path, `must be ${JSON.stringify(params.allowedValue)}${got()}`);
@@ -381,13 +387,17 @@ function toIssue(error: ErrorObject, root: unknown, context: CheckContext): Conf
         return [s.const, ...(Array.isArray(s.enum) ? s.enum : [])];
       });
       const message = `${ambiguous ? 'matches more than one of' : 'must be one of'}: ${branches.map(describeSchema).join(', ')}`;
-      return locator.issue(path, ambiguous ? message : message + got(), { suggestion: suggestAmong(values) });
+      const suggestion = suggestAmong(values);
+      return locator.issue(path, ambiguous ? message : message + got(suggestion), { suggestion });
     }
     case 'not':
     case 'false schema':
       return locator.issue(path, 'is not allowed here');
     case 'dependentRequired':
       return locator.issue(path, `${quote(String(params.property))} also needs ${quote(String(params.missingProperty))}`);
+    case RANGE_KEYWORD:
+      // The value matched the duration or size format, so it is short and structural: safe to print.
+      return locator.issue(path, `must be between ${String(params.min)} and ${String(params.max)} (got ${fromEnv ? 'a value from the environment' : quote(String(error.data))})`);
     case 'multipleOf':
       return locator.issue(path, `must be a multiple of ${String(params.multipleOf)}${got()}`);
     default:

@@ -182,7 +182,7 @@ export const budget: FeatureModule<BudgetConfig> = {
     additionalProperties: false,
     required: ['usd', 'period'],
     properties: {
-      usd: { description: 'The spend limit in USD per period, e.g. `25`.', type: 'number', exclusiveMinimum: 0 },
+      usd: { description: 'The spend limit in USD per period, e.g. `25`. Range: above 0, up to 1000000000.', type: 'number', exclusiveMinimum: 0, maximum: 1_000_000_000 },
       period: {
         description: 'The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period\'s start.',
         enum: ['day', 'week', 'month'],

@@ -1,4 +1,5 @@
 import type { FeatureModule } from './feature.js';
+import { bounded } from '../config/ranges.js';
 import { ORDER } from './feature.js';
 import type { CompileDeps } from '../pipeline/compile-deps.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -160,21 +161,23 @@ export const cache: FeatureModule<CacheConfig> = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      ttl: { $ref: '#/$defs/duration', description: 'How long an entry is served. Default `5m`.', default: DEFAULTS.ttl },
-      max_size: {
-        $ref: '#/$defs/size',
-        description:
+      ttl: bounded('duration', '1ms', '30d', 'How long an entry is served. Default `5m`.', { default: DEFAULTS.ttl }),
+      max_size: bounded(
+        'size',
+        '1kb',
+        '16gb',
           'The most bytes this router\'s entries may take (the real size of each entry); the least recently used go first. ' +
           'Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself ' +
           'is bounded by its own `maxmemory` policy.',
-        default: DEFAULTS.max_size,
-      },
-      max_entry: { $ref: '#/$defs/size', description: 'Larger answers are not stored. Default `1mb`.', default: DEFAULTS.max_entry },
+        { default: DEFAULTS.max_size },
+      ),
+      max_entry: bounded('size', '1b', '1gb', 'Larger answers are not stored. Default `1mb`.', { default: DEFAULTS.max_entry }),
       key_headers: {
         description:
           'Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API\'s credential header), so callers with different credentials never ' +
-          'share entries; `[]` shares answers between every caller.',
+          'share entries; `[]` shares answers between every caller. At most 32.',
         type: 'array',
+        maxItems: 32,
         uniqueItems: true,
         items: { type: 'string', pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' },
         default: DEFAULTS.key_headers,

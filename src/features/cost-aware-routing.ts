@@ -1,4 +1,5 @@
 import type { CompiledTarget } from '../pipeline/compiled.js';
+import { bounded } from '../config/ranges.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { Pricing } from '../pricing.js';
@@ -88,10 +89,12 @@ export const costAwareRouting: FeatureModule<CostAwareRoutingConfig> = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      max_latency: {
-        $ref: '#/$defs/duration',
-        description: 'The longest average time to response headers (1ms–10m) for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first).',
-      },
+      max_latency: bounded(
+        'duration',
+        '1ms',
+        '10m',
+        'The longest average time to response headers for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first).',
+      ),
     },
   },
   create(config, deps) {

@@ -26,7 +26,7 @@ export const fallback: FeatureModule<FallbackConfig> = {
     additionalProperties: false,
     properties: {
       on: failureListSchema('The failures that move the request to the next target.'),
-      max_targets: { description: 'How many targets a request may try in all, the first included. Default: every target.', type: 'integer', minimum: 1 },
+      max_targets: { description: 'How many targets a request may try in all, the first included. Default: every target. Range: 1 to 100.', type: 'integer', minimum: 1, maximum: 100 },
     },
   },
   create(config, deps) {

@@ -1,4 +1,5 @@
 import type { FeatureModule } from './feature.js';
+import { bounded } from '../config/ranges.js';
 import { ORDER } from './feature.js';
 import { failureKind } from '../errors.js';
 import type { CompiledTarget } from '../pipeline/compiled.js';
@@ -67,14 +68,14 @@ export const healthCheck: FeatureModule<HealthCheckConfig> = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      interval: { $ref: '#/$defs/duration', description: 'Probe every target this often. Without it, no active probes (passive ejection still works).' },
+      interval: bounded('duration', '10ms', '1h', 'Probe every target this often. Without it, no active probes (passive ejection still works).'),
       path: { description: 'What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.', type: 'string', pattern: '^/', default: DEFAULTS.path },
-      timeout: { $ref: '#/$defs/duration', description: 'A probe that takes longer failed. Default 5s.', default: DEFAULTS.timeout },
-      healthy_after: { description: 'Successful probes in a row that mark a down target up. Default 2.', type: 'integer', minimum: 1, default: DEFAULTS.healthy_after },
-      unhealthy_after: { description: 'Failed probes in a row that mark a target down. Default 3.', type: 'integer', minimum: 1, default: DEFAULTS.unhealthy_after },
-      failures: { description: 'Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5.', type: 'integer', minimum: 1, default: DEFAULTS.failures },
-      window: { $ref: '#/$defs/duration', description: 'The window `failures` are counted in. Default 30s.', default: DEFAULTS.window },
-      cooldown: { $ref: '#/$defs/duration', description: 'How long an ejected target is skipped before one request tests it again. Default 30s.', default: DEFAULTS.cooldown },
+      timeout: bounded('duration', '1ms', '1m', 'A probe that takes longer failed. Default 5s.', { default: DEFAULTS.timeout }),
+      healthy_after: { description: 'Successful probes in a row that mark a down target up. Default 2. Range: 1 to 100.', type: 'integer', minimum: 1, maximum: 100, default: DEFAULTS.healthy_after },
+      unhealthy_after: { description: 'Failed probes in a row that mark a target down. Default 3. Range: 1 to 100.', type: 'integer', minimum: 1, maximum: 100, default: DEFAULTS.unhealthy_after },
+      failures: { description: 'Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5. Range: 1 to 10000.', type: 'integer', minimum: 1, maximum: 10_000, default: DEFAULTS.failures },
+      window: bounded('duration', '1ms', '1d', 'The window `failures` are counted in. Default 30s.', { default: DEFAULTS.window }),
+      cooldown: bounded('duration', '1ms', '1d', 'How long an ejected target is skipped before one request tests it again. Default 30s.', { default: DEFAULTS.cooldown }),
     },
   },
   create(config, deps) {

@@ -1,4 +1,5 @@
 import type { FeatureModule } from './feature.js';
+import { bounded } from '../config/ranges.js';
 import { ORDER } from './feature.js';
 import { discard } from '../pipeline/failures.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -35,7 +36,7 @@ export const hedging: FeatureModule<HedgingConfig> = {
     additionalProperties: false,
     required: ['after'],
     properties: {
-      after: { $ref: '#/$defs/duration', description: 'How long to wait for response headers before asking the next target too, e.g. `2s`.' },
+      after: bounded('duration', '1ms', '10m', 'How long to wait for response headers before asking the next target too, e.g. `2s`.'),
     },
   },
   create(config, deps) {

@@ -1,3 +1,4 @@
+import { bounded } from '../config/ranges.js';
 import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
 import type { CompileDeps } from '../pipeline/compile-deps.js';
@@ -236,20 +237,22 @@ export const rateLimit: FeatureModule<RateLimitConfig> = {
     additionalProperties: false,
     required: ['requests', 'per'],
     properties: {
-      requests: { description: 'Requests allowed per `per` (the bucket refills at this rate).', type: 'integer', minimum: 1 },
-      per: { $ref: '#/$defs/duration', description: 'The window the limits are counted over, e.g. `1m`.' },
+      requests: { description: 'Requests allowed per `per` (the bucket refills at this rate). Range: 1 to 1000000000.', type: 'integer', minimum: 1, maximum: 1_000_000_000 },
+      per: bounded('duration', '1ms', '30d', 'The window the limits are counted over, e.g. `1m`.'),
       burst: {
-        description: 'The bucket\'s size: how many requests may arrive at once. Default: `requests`.',
+        description: 'The bucket\'s size: how many requests may arrive at once. Default: `requests`. Range: 1 to 1000000000.',
         type: 'integer',
         minimum: 1,
+        maximum: 1_000_000_000,
       },
       tokens: {
         description:
           'Tokens (prompt + completion, from each response\'s `usage`) allowed per `per`. A request needs a non-empty token ' +
           'bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage ' +
-          '(`stream_options.include_usage`) and hides that extra event from clients that did not ask for it.',
+          '(`stream_options.include_usage`) and hides that extra event from clients that did not ask for it. Range: 1 to 1000000000000.',
         type: 'integer',
         minimum: 1,
+        maximum: 1_000_000_000_000,
       },
       key: {
         description:

@@ -57,8 +57,9 @@ export const requestCoalescing: FeatureModule<RequestCoalescingConfig> = {
     additionalProperties: false,
     properties: {
       key_headers: {
-        description: 'Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API\'s credential header, so callers with different keys never share).',
+        description: 'Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API\'s credential header, so callers with different keys never share). At most 32.',
         type: 'array',
+        maxItems: 32,
         items: { description: 'A header name.', type: 'string', minLength: 1 },
         default: DEFAULT_KEY_HEADERS,
       },

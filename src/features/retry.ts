@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { bounded } from '../config/ranges.js';
 import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
 import { DEFAULT_FAILURES, discard, FailureSet, failureListSchema, retryAfterMs, type FailureName } from '../pipeline/failures.js';
@@ -42,13 +43,15 @@ export const retry: FeatureModule<RetryConfig> = {
     additionalProperties: false,
     properties: {
       attempts: { description: 'Tries in all, the first included (2 = one retry). Default 2.', type: 'integer', minimum: 1, maximum: 10, default: DEFAULTS.attempts },
-      backoff: { $ref: '#/$defs/duration', description: 'The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.', default: DEFAULTS.backoff },
-      max_backoff: { $ref: '#/$defs/duration', description: 'The longest computed delay. Default 2s.', default: DEFAULTS.max_backoff },
-      max_retry_after: {
-        $ref: '#/$defs/duration',
-        description: 'The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.',
-        default: DEFAULTS.max_retry_after,
-      },
+      backoff: bounded('duration', '0ms', '1m', 'The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms.', { default: DEFAULTS.backoff }),
+      max_backoff: bounded('duration', '0ms', '10m', 'The longest computed delay. Default 2s.', { default: DEFAULTS.max_backoff }),
+      max_retry_after: bounded(
+        'duration',
+        '0ms',
+        '1h',
+        'The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s.',
+        { default: DEFAULTS.max_retry_after },
+      ),
       on: failureListSchema('The failures that are retried.'),
     },
   },

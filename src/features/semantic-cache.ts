@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { bounded } from '../config/ranges.js';
 import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
 import type { CompileDeps } from '../pipeline/compile-deps.js';
@@ -216,7 +217,7 @@ export const semanticCache: FeatureModule<SemanticCacheConfig> = {
         minimum: 0,
         maximum: 1,
       },
-      ttl: { $ref: '#/$defs/duration', description: 'How long an entry is served. Default `1h`.', default: DEFAULTS.ttl },
+      ttl: bounded('duration', '1ms', '30d', 'How long an entry is served. Default `1h`.', { default: DEFAULTS.ttl }),
       max_entries: {
         description:
           'Entries kept per scope (tenant and exact request part), the oldest going first (1 to 10000). Default 1000. A lookup ' +
@@ -226,8 +227,8 @@ export const semanticCache: FeatureModule<SemanticCacheConfig> = {
         maximum: 10_000,
         default: DEFAULTS.max_entries,
       },
-      max_size: { $ref: '#/$defs/size', description: 'The most bytes the router\'s entries may take in this process, vectors included. Default `50mb`.', default: DEFAULTS.max_size },
-      max_entry: { $ref: '#/$defs/size', description: 'Larger answers are not stored. Default `1mb`.', default: DEFAULTS.max_entry },
+      max_size: bounded('size', '1kb', '16gb', 'The most bytes the router\'s entries may take in this process, vectors included. Default `50mb`.', { default: DEFAULTS.max_size }),
+      max_entry: bounded('size', '1b', '1gb', 'Larger answers are not stored. Default `1mb`.', { default: DEFAULTS.max_entry }),
       key_headers: {
         description: 'Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).',
         type: 'array',

@@ -1,4 +1,5 @@
 import { GatewayError } from '../errors.js';
+import { bounded } from '../config/ranges.js';
 import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
 import { parseDuration } from '../util/units.js';
@@ -30,10 +31,10 @@ export const timeout: FeatureModule<TimeoutConfig> = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      connect: { $ref: '#/$defs/duration', description: "Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)." },
-      first_byte: { $ref: '#/$defs/duration', description: 'Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure.' },
-      idle: { $ref: '#/$defs/duration', description: 'The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event.' },
-      total: { $ref: '#/$defs/duration', description: 'The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming).' },
+      connect: bounded('duration', '1ms', '10m', "Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins)."),
+      first_byte: bounded('duration', '1ms', '1d', 'Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure.'),
+      idle: bounded('duration', '1ms', '1d', 'The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event.'),
+      total: bounded('duration', '1ms', '1d', 'The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming).'),
     },
   },
   create(config) {

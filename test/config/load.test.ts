@@ -59,7 +59,7 @@ describe('interpolation', () => {
 
   test('a quoted ${...} stays a string', () => {
     rejects(withUpstream('    connections: "${CONN:-64}"'), [
-      'upstreams.openai.connections: must be an integer (got the string "64") (gateway.yaml:6:18)',
+      'upstreams.openai.connections: must be an integer (got a string) (gateway.yaml:6:18)',
     ]);
   });
 
@@ -87,7 +87,7 @@ describe('interpolation', () => {
   test('malformed references are reported', () => {
     assert.deepEqual(interpolateString('a ${1X} b ${OK:-y} ${', { OK: 'x' }).errors, [
       'invalid reference "${1X}": expected ${NAME} or ${NAME:-default} (write "$${" for a literal "${")',
-      'unclosed "${" in "a ${1X} b ${OK:-y} ${" (write "$${" for a literal "${")',
+      'unclosed "${" (write "$${" for a literal "${")',
     ]);
     assert.deepEqual(interpolateString('cost: $5 ${A}', { A: '1' }), { value: 'cost: $5 1', fromEnv: true, whole: false, errors: [] });
     assert.equal(interpolateString('${A}', { A: '1' }).whole, true);
@@ -109,7 +109,7 @@ describe('validation', () => {
 
   test('an unknown key with nothing close lists the allowed keys', () => {
     rejects(yaml(...HEAD, '    url: https://api.openai.com', 'server:', '  port: 80', ...ROUTERS), [
-      'server: unknown key "port"; expected one of: listen, admin, max_body, drain, health, metrics, trusted_proxies, admin_token (gateway.yaml:7:3)',
+      'server: unknown key "port"; expected one of: listen, admin, max_body, max_event, timeouts, drain, health, metrics, trusted_proxies, admin_token (gateway.yaml:7:3)',
     ]);
   });
 
@@ -154,7 +154,7 @@ describe('validation', () => {
 
   test('oneOf: the branch the value was meant for, or one summary line', () => {
     rejects(withUpstream('    auth: bearer'), [
-      'upstreams.openai.auth: must be one of: "passthrough", { bearer: <token> }, { header: <name>, value: <value> } (got the string "bearer") (gateway.yaml:6:11)',
+      'upstreams.openai.auth: must be one of: "passthrough", { bearer: <token> }, { header: <name>, value: <value> } (got a string) (gateway.yaml:6:11)',
     ]);
     rejects(withUpstream('    auth: { bearer: 42 }'), [
       'upstreams.openai.auth.bearer: must be a string (got the number 42) (gateway.yaml:6:21)',
