@@ -7,7 +7,11 @@ import type { GatewayConfig } from './config/types.js';
 import { watchConfigFile, type ConfigWatcher } from './config/watch.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
-import { closePipeline, compile, type CompileOptions } from './pipeline/compile.js';
+import { closePipeline, compile, compileSliced, type CompileOptions } from './pipeline/compile.js';
+import { ConfigLoader, type AsyncLoad } from './config/load-async.js';
+import { onClientError, timeoutOptions } from './server/client-error.js';
+import { GatewayError } from './errors.js';
+import type { RequestContext } from './pipeline/context.js';
 import type { Pipeline } from './pipeline/compiled.js';
 import { handleRequest, type Runtime } from './pipeline/handle.js';
 import type { Stage } from './pipeline/stage.js';
@@ -84,6 +88,18 @@ function load(source: ConfigSource, env: NodeJS.ProcessEnv): LoadedConfig {
   return loadConfigText(stringify(source), '<object>', env);
 }
 
+/** `load` on the loader's worker thread (reloads), skipping the result when its hash is `unlessHash`. */
+function loadOffThread(loader: ConfigLoader, source: ConfigSource, env: NodeJS.ProcessEnv, unlessHash: string): Promise<AsyncLoad> {
+  if (typeof source === 'string') return loader.load({ kind: 'file', path: source }, env, unlessHash);
+  if ('yaml' in source && typeof source.yaml === 'string') {
+    return loader.load({ kind: 'text', text: source.yaml, source: source.source ?? '<inline>' }, env, unlessHash);
+  }
+  return loader.load({ kind: 'text', text: stringify(source), source: '<object>' }, env, unlessHash);
+}
+
+/** How long the drain cut waits for the streams it ended to flush their final `error` event. */
+const CUT_GRACE_MS = 1000;
+
 /**
  * The engine: a live compiled pipeline, a Node request handler, listeners, reload and
  * shutdown. `createGateway()` is the only way to make one.
@@ -111,6 +127,10 @@ export class Gateway extends EventEmitter implements Runtime {
   private readonly startedAt = Date.now();
   private readonly ownsLogger: boolean;
   private inflight = 0;
+  /** Requests in flight, so the drain cut can end each one properly (an SSE `error` event for streams). */
+  private readonly active = new Set<RequestContext>();
+  /** Parses and validates reloads off the event loop. */
+  private readonly loader = new ConfigLoader();
   private idleWaiters: Array<() => void> = [];
   private reloadChain: Promise<unknown> = Promise.resolve();
   private reloadCounts = { success: 0, error: 0, unchanged: 0 };
@@ -242,14 +262,16 @@ export class Gateway extends EventEmitter implements Runtime {
     return this.live;
   }
 
-  acquire(pipeline: Pipeline): void {
+  acquire(pipeline: Pipeline, ctx?: RequestContext): void {
     pipeline.lease.inflight++;
     this.inflight++;
+    if (ctx) this.active.add(ctx);
   }
 
-  release(pipeline: Pipeline): void {
+  release(pipeline: Pipeline, ctx?: RequestContext): void {
     pipeline.lease.inflight--;
     this.inflight--;
+    if (ctx) this.active.delete(ctx);
     if (pipeline.lease.retired && pipeline.lease.inflight === 0) void closePipeline(pipeline);
     if (this.inflight === 0 && this.idleWaiters.length) {
       const waiters = this.idleWaiters;
@@ -259,8 +281,9 @@ export class Gateway extends EventEmitter implements Runtime {
   }
 
   /**
-   * Loads the config again (from `source` if given, else from where it came), compiles
-   * it beside the live pipeline and swaps atomically. Requests in flight finish on the
+   * Loads the config again (from `source` if given, else from where it came) on a worker
+   * thread, compiles it beside the live pipeline in slices between requests, and swaps
+   * atomically. Requests in flight finish on the
    * pipeline they started with, whose pools close once they are done. A config that
    * fails to load or compile is logged and counted and never replaces the live one.
    */
@@ -278,9 +301,10 @@ export class Gateway extends EventEmitter implements Runtime {
     let telemetry = this.telemetry;
     let webhooks = this.webhooks;
     try {
-      const loaded = load(this.source, this.env);
+      const result = await loadOffThread(this.loader, this.source, this.env, this.live.loaded.hash);
+      const loaded = result.unchanged ? this.live.loaded : result.loaded; // the same hash: the same config
       modules = await loadHookModules(hookModulePaths(loaded.config, loaded.source), this.modules);
-      if (loaded.hash === this.live.loaded.hash && sameHookModules(modules, this.modules)) {
+      if (result.unchanged && sameHookModules(modules, this.modules)) {
         this.reloadCounts.unchanged++;
         this.metrics.reloads.labels('unchanged').inc();
         return { changed: false, version: this.live.version, compileMs: 0 };
@@ -292,7 +316,7 @@ export class Gateway extends EventEmitter implements Runtime {
           telemetry = loaded.config.telemetry ? new Telemetry(loaded.config.telemetry) : null;
         }
         if (JSON.stringify(loaded.config.webhooks ?? []) !== JSON.stringify(before.webhooks ?? [])) webhooks = this.newWebhooks(loaded);
-        pipeline = compile(loaded, { ...this.compileFor(store, telemetry), modules });
+        pipeline = await compileSliced(loaded, { ...this.compileFor(store, telemetry), modules });
       } catch (err) {
         if (store !== this.store) void store.close();
         if (telemetry !== this.telemetry) void telemetry?.close();
@@ -309,9 +333,20 @@ export class Gateway extends EventEmitter implements Runtime {
       this.emit('reload_error', err);
       throw err;
     }
+    if (this.closed) {
+      // The gateway closed while this reload was compiling: nothing will serve it.
+      if (store !== this.store) void store.close();
+      void closePipeline(pipeline);
+      return { changed: false, version: this.live.version, compileMs: pipeline.compileMs };
+    }
     const previous = this.live;
     this.live = pipeline;
     this.modules = modules;
+    if (this.server) {
+      const timeouts = timeoutOptions(pipeline.limits); // the checking interval stays as created
+      this.server.headersTimeout = timeouts.headersTimeout;
+      this.server.requestTimeout = timeouts.requestTimeout;
+    }
     if (store !== this.store) {
       const old = this.store;
       this.store = store;
@@ -374,12 +409,9 @@ export class Gateway extends EventEmitter implements Runtime {
   async listen(overrides: ListenOverrides = {}): Promise<Addresses> {
     if (this.server) throw new Error('the gateway is already listening');
     await this.ready();
-    const server = createServer({ keepAliveTimeout: 65_000 }, this.handler);
+    const server = createServer({ keepAliveTimeout: 65_000, ...timeoutOptions(this.live.limits) }, this.handler);
     server.on('upgrade', this.upgradeHandler);
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-      if (err.code === 'ECONNRESET' || !socket.writable) return socket.destroy();
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    });
+    server.on('clientError', onClientError);
     this.server = server;
     const serverConfig = this.live.loaded.config.server ?? {};
     const url = await listenOn(server, overrides.listen ?? serverConfig.listen ?? CONFIG_DEFAULTS.listen);
@@ -439,12 +471,16 @@ export class Gateway extends EventEmitter implements Runtime {
       }),
     ]);
     clearTimeout(timer);
-    if (timedOut) this.logger.warn({ in_flight: this.inflight }, 'drain time is over; closing the remaining connections');
+    if (timedOut) {
+      this.logger.warn({ in_flight: this.inflight }, 'drain time is over; closing the remaining connections');
+      await this.cutInFlight();
+    }
     server?.closeAllConnections();
     for (const socket of this.upgraded) socket.destroy();
     await serverClosed;
     await closePipeline(this.live);
     await this.store.close();
+    await this.loader.close();
     await Promise.all([this.webhooks?.close(WEBHOOK_GRACE_MS), this.telemetry?.close()]);
     for (const listener of [this.admin, ...this.side]) {
       if (!listener) continue;
@@ -453,6 +489,18 @@ export class Gateway extends EventEmitter implements Runtime {
     }
     this.logger.info('closed');
     this.emit('close');
+  }
+
+  /**
+   * Ends every request still in flight with a 503 `unavailable` (a stream with a final SSE
+   * `error` event), then waits a moment for those last bytes to be written.
+   */
+  private async cutInFlight(): Promise<void> {
+    const cut = new GatewayError('unavailable', 'The gateway is shutting down: the drain time (server.drain) is over.');
+    for (const ctx of this.active) ctx.abort.abort(cut);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, CUT_GRACE_MS)))]);
+    clearTimeout(timer);
   }
 
   /** The /stats document: config version and hash, uptime, requests in flight, per router. */

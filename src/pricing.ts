@@ -59,6 +59,11 @@ export class Pricing {
     return this.table.get(model);
   }
 
+  /** The table entry a model is priced by: its own name, the entry it starts with, or null (bounded metric labels). */
+  entryOf(model: string): string | null {
+    return this.table.keyOf(model);
+  }
+
   /**
    * USD for a number of prompt and completion tokens, or null for a model with no price.
    * Of the prompt tokens, `cachedTokens` were read from the provider's prompt cache and

@@ -20,6 +20,7 @@ import { redactConfig } from './redact.js';
 import type { KeyConfig } from './types.js';
 import { keysFilePath, loadKeysFile } from './keys-file.js';
 import { checkTenancy, type PlacedKey } from './tenancy-references.js';
+import { deepFreeze } from './freeze.js';
 import { expandedSize, MAX_ALIAS_COUNT, MAX_CONFIG_BYTES, MAX_CONFIG_VALUES, tooLargeMessage } from './limits.js';
 
 export interface ConfigIssue {
@@ -77,14 +78,6 @@ export interface LoadedConfig {
 
 /** How a config is loaded; the gateway uses the defaults. */
 export type LoadOptions = InterpolationOptions;
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const item of Object.values(value)) deepFreeze(item);
-  }
-  return value;
-}
 
 function byPosition(a: ConfigIssue, b: ConfigIssue): number {
   return (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? Infinity) - (b.column ?? Infinity);

@@ -40,13 +40,15 @@ export function checkReferences(config: unknown, { locator, fromEnv, failed }: C
   };
 
   const upstreams = isObject(config.upstreams) ? Object.keys(config.upstreams) : [];
+  const upstreamSet = new Set(upstreams); // sets, not lists: a config may hold 10 000 routers
   const routers = entries(config.routers);
   const routerNames = routers.map(([name]) => name);
+  const routerSet = new Set(routerNames);
 
   for (const [name, router] of routers) {
     if (!isObject(router) || !Array.isArray(router.targets)) continue;
     router.targets.forEach((target, i) => {
-      if (!isObject(target) || typeof target.upstream !== 'string' || upstreams.includes(target.upstream)) return;
+      if (!isObject(target) || typeof target.upstream !== 'string' || upstreamSet.has(target.upstream)) return;
       unknown(['routers', name, 'targets', i, 'upstream'], 'upstream', target.upstream, upstreams);
     });
   }
@@ -70,7 +72,7 @@ export function checkReferences(config: unknown, { locator, fromEnv, failed }: C
       const path = ['routers', name, 'aliases', i];
       if (typeof alias !== 'string' || failed.has(toPointer(path))) return;
       const first = owner.get(alias);
-      if (alias !== name && routerNames.includes(alias)) {
+      if (alias !== name && routerSet.has(alias)) {
         issues.push(locator.issue(path, `alias ${show(alias, path)} is the name of another router`));
       } else if (first !== undefined && first !== name) {
         issues.push(locator.issue(path, `alias ${show(alias, path)} is already an alias of router "${first}"`));
@@ -137,7 +139,7 @@ export function checkReferences(config: unknown, { locator, fromEnv, failed }: C
   }
 
   const defaultRouter = config.default_router;
-  if (typeof defaultRouter === 'string' && !routerNames.includes(defaultRouter)) {
+  if (typeof defaultRouter === 'string' && !routerSet.has(defaultRouter)) {
     const path = ['default_router'];
     const aliased = owner.get(defaultRouter);
     if (aliased !== undefined) {

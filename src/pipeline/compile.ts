@@ -23,6 +23,9 @@ import type { CompileDeps } from './compile-deps.js';
 import { createHash } from 'node:crypto';
 import { clientIpResolver, type ClientIp } from '../server/client-ip.js';
 import { MemoryStore } from '../state/memory.js';
+import { serverLimits } from '../server/limits.js';
+import { ModelLabels } from '../observability/model-labels.js';
+import { redactUrl } from '../config/redact.js';
 import type { StateStore } from '../state/store.js';
 import { Embedders } from '../embeddings/create.js';
 import type { Inject } from '../server/inject.js';
@@ -93,7 +96,7 @@ function compileUpstream(name: string, config: UpstreamConfig, connectTimeoutMs:
 function describeUpstream(name: string, config: UpstreamConfig): string {
   const auth = !config.auth || config.auth === 'passthrough' ? "caller's credential" : 'injected credential';
   const module = PROVIDERS.find((p) => p.name === config.provider);
-  const where = module?.inProcess ? 'in process' : (config.url ?? module?.defaultUrl ?? '');
+  const where = module?.inProcess ? 'in process' : redactUrl(config.url ?? module?.defaultUrl ?? '');
   return `${name} (${config.provider}, ${where}, ${auth}, timeout ${config.timeout ?? CONFIG_DEFAULTS.timeout})`;
 }
 
@@ -187,6 +190,32 @@ function compileRouter(
  * already built is closed and the error propagates (the live pipeline stays).
  */
 export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline {
+  const steps = compileSteps(loaded, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * `compile`, giving the event loop back every `sliceMs` of work: a reload of a config with
+ * thousands of routers runs between requests instead of stalling them.
+ */
+export async function compileSliced(loaded: LoadedConfig, options: CompileOptions, sliceMs = 5): Promise<Pipeline> {
+  const steps = compileSteps(loaded, options);
+  let sliceStart = performance.now();
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    if (performance.now() - sliceStart >= sliceMs) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
+}
+
+/** The work of compiling, one router per step. */
+function* compileSteps(loaded: LoadedConfig, options: CompileOptions): Generator<void, Pipeline, void> {
   const started = performance.now();
   const config = loaded.config;
   const upstreams = new Map<string, CompiledUpstream>();
@@ -224,6 +253,7 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
       routers.set(name, router);
       byModel.set(name, router);
       for (const alias of router.aliases) byModel.set(alias, router);
+      yield;
     }
     return Object.freeze({
       loaded,
@@ -236,6 +266,8 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
       upstreams,
       pricing,
       maxBody: parseSize(config.server?.max_body ?? CONFIG_DEFAULTS.max_body),
+      limits: serverLimits(config.server),
+      modelLabels: new ModelLabels(config, pricing),
       accessLog: config.logging?.access ?? CONFIG_DEFAULTS.access_log,
       telemetry: options.telemetry ? options.telemetry.forPipeline(config.upstreams) : null,
       tenancy,

@@ -8,6 +8,8 @@ import type { Stage, UpstreamCall } from './stage.js';
 import type { Strategy } from './strategies.js';
 import type { RequestContext } from './context.js';
 import type { Tenancy } from '../tenancy/tenancy.js';
+import type { ServerLimits } from '../server/limits.js';
+import type { ModelLabels } from '../observability/model-labels.js';
 
 /** An upstream as compiled: its provider (with its pool) and its credential, if injected. */
 export interface CompiledUpstream {
@@ -63,6 +65,10 @@ export interface Pipeline {
   readonly defaultRouter: CompiledRouter | null;
   readonly upstreams: ReadonlyMap<string, CompiledUpstream>;
   readonly maxBody: number;
+  /** server.max_event and server.timeouts, parsed. */
+  readonly limits: ServerLimits;
+  /** Bounded `model` label values for metrics. */
+  readonly modelLabels: ModelLabels;
   /** Token prices: the shipped table with the config's `pricing:` over it. */
   readonly pricing: Pricing;
   readonly accessLog: boolean;

@@ -4,6 +4,8 @@ import { infoLine } from '../observability/logger.js';
 import { endTrace } from './tracing.js';
 
 const NO_ROUTER = '';
+/** Model names are client input: the log keeps their first 256 characters. */
+const MAX_LOGGED_MODEL = 256;
 
 /** Accounting once a request is over: stages' onDone, metrics, the access log line. */
 export function finishRequest(runtime: Runtime, ctx: RequestContext): void {
@@ -22,7 +24,7 @@ export function finishRequest(runtime: Runtime, ctx: RequestContext): void {
   if (metrics) {
     metrics.request(upstreamName, status, totalMs / 1000, ctx.ttfbMs < 0 ? -1 : ctx.ttfbMs / 1000, ctx.overheadMs < 0 ? -1 : ctx.overheadMs / 1000);
     if (ctx.promptTokens > 0 || ctx.completionTokens > 0) {
-      metrics.tokens(upstreamName, ctx.model ?? '', ctx.promptTokens, ctx.completionTokens, ctx.cachedTokens);
+      metrics.tokens(upstreamName, ctx.pipeline.modelLabels.label(ctx.model), ctx.promptTokens, ctx.completionTokens, ctx.cachedTokens);
     }
   } else {
     runtime.metrics.requests.child(NO_ROUTER, NO_ROUTER, String(status)).inc();
@@ -38,7 +40,7 @@ export function finishRequest(runtime: Runtime, ctx: RequestContext): void {
         key: ctx.identity?.key ?? null,
         team: ctx.identity?.team ?? null,
         upstream: ctx.target?.upstream.name ?? null,
-        model: ctx.model ?? null,
+        model: logged(ctx.model),
         stream: ctx.stream,
         status,
         duration_ms: round(totalMs),
@@ -57,7 +59,13 @@ export function finishRequest(runtime: Runtime, ctx: RequestContext): void {
       'request',
     );
   }
-  runtime.release(ctx.pipeline);
+  runtime.release(ctx.pipeline, ctx);
+}
+
+/** A client-sent model name as the log shows it: at most MAX_LOGGED_MODEL characters. */
+function logged(model: string | undefined): string | null {
+  if (model === undefined) return null;
+  return model.length > MAX_LOGGED_MODEL ? `${model.slice(0, MAX_LOGGED_MODEL)}…` : model;
 }
 
 function round(ms: number): number {

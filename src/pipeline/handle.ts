@@ -20,8 +20,8 @@ export interface Runtime {
   /** The live pipeline; a request captures it once, on arrival. */
   current(): Pipeline;
   /** Called when a request captured `pipeline` and when it is done with it. */
-  acquire(pipeline: Pipeline): void;
-  release(pipeline: Pipeline): void;
+  acquire(pipeline: Pipeline, ctx?: RequestContext): void;
+  release(pipeline: Pipeline, ctx?: RequestContext): void;
 }
 
 const kContext = Symbol('sidegate.context');
@@ -130,8 +130,8 @@ async function run(ctx: RequestContext): Promise<void> {
 /** The data-plane request handler: every request of every router goes through here. */
 export function handleRequest(runtime: Runtime, req: IncomingMessage, res: ServerResponse): void {
   const pipeline = runtime.current();
-  runtime.acquire(pipeline);
   const ctx = new RequestContext(pipeline, req, res);
+  runtime.acquire(pipeline, ctx);
   if (pipeline.telemetry !== null) beginTrace(ctx);
   const tagged = res as TaggedResponse;
   tagged[kContext] = ctx;

@@ -10,7 +10,8 @@ const MEMO_LIMIT = 1024;
 export class ModelLookup<T> {
   private readonly exact: ReadonlyMap<string, T>;
   private readonly prefixes: readonly string[];
-  private readonly memo = new Map<string, T | null>();
+  /** Model name → the table key it falls under (null: none). */
+  private readonly memo = new Map<string, string | null>();
 
   constructor(table: Readonly<Record<string, T>>) {
     this.exact = new Map(Object.entries(table));
@@ -20,12 +21,19 @@ export class ModelLookup<T> {
   get(model: string): T | null {
     const known = this.exact.get(model);
     if (known !== undefined) return known;
+    const key = this.keyOf(model);
+    return key === null ? null : this.exact.get(key)!;
+  }
+
+  /** The table key a model falls under: its own name, the longest key it starts with (then `-`), or null. */
+  keyOf(model: string): string | null {
+    if (this.exact.has(model)) return model;
     let found = this.memo.get(model);
     if (found !== undefined) return found;
     found = null;
     for (const prefix of this.prefixes) {
       if (model.startsWith(prefix) && model.charCodeAt(prefix.length) === 0x2d /* - */) {
-        found = this.exact.get(prefix)!;
+        found = prefix;
         break;
       }
     }
