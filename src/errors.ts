@@ -106,6 +106,11 @@ export function failureKind(err: unknown): FailureKind {
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
     case 'UND_ERR_CONNECT_TIMEOUT':
+    // A connection closed before any response byte: nothing was answered, like a refusal.
+    // (Errors after the response head come from its body, which is not classified here.)
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'UND_ERR_SOCKET':
       return 'connect_error';
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
@@ -117,6 +122,8 @@ export function failureKind(err: unknown): FailureKind {
   return name === 'AbortError' ? 'aborted' : 'error';
 }
 
+const RESETS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+
 /**
  * Classifies a failure of an upstream call by undici's stable `err.code` (never by
  * `instanceof`, which breaks across undici copies).
@@ -126,7 +133,11 @@ export function upstreamFailure(err: unknown, upstream: string): GatewayError {
   const code = (err as { code?: string } | null)?.code ?? '';
   switch (failureKind(err)) {
     case 'connect_error':
-      return new GatewayError('upstream_connect_error', `could not connect to upstream "${upstream}" (${code})`, { cause: err });
+      return new GatewayError(
+        'upstream_connect_error',
+        RESETS.has(code) ? `upstream "${upstream}" closed the connection before answering (${code})` : `could not connect to upstream "${upstream}" (${code})`,
+        { cause: err },
+      );
     case 'timeout':
       return new GatewayError('upstream_timeout', `upstream "${upstream}" timed out (${code})`, { cause: err });
     default:

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import { RequestAbort } from './abort.js';
+import { streamedBody } from './body.js';
 import type { CompiledRouter, CompiledTarget, Pipeline } from './compiled.js';
 import type { WireFormat } from '../formats/format.js';
 import { OPENAI_FORMAT } from '../formats/openai.js';
@@ -209,8 +210,12 @@ export class RequestContext {
       }
       return this.rawBody;
     }
-    return hasBody(this.req) ? this.req : null;
+    if (!hasBody(this.req)) return null;
+    return (this.streamed ??= streamedBody(this.req, this.pipeline.maxBody));
   }
+
+  /** The pass-through body as sent upstream (counted against server.max_body when chunked). */
+  private streamed: Readable | null = null;
 }
 
 function abortWith(abort: RequestAbort, reason: () => GatewayError): void {

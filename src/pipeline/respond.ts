@@ -167,7 +167,7 @@ async function forwardBytes(ctx: RequestContext, source: Source, tail: TailBuffe
 
 /** Forwards a stream event by event as they arrive, through the steps: only whole events reach the client. */
 async function forwardEvents(ctx: RequestContext, source: Source, tail: TailBuffer, steps: readonly BodyStep[]): Promise<void> {
-  const splitter = new EventSplitter();
+  const splitter = new EventSplitter(ctx.pipeline.limits.maxEvent);
   for await (const chunk of chunksOf(source)) {
     const whole = splitter.push(chunk);
     if (whole === null) continue;

@@ -1,7 +1,11 @@
 /**
  * How a request finds its router (CONFIG.md): `/router/{name}/v1/...` pins a router;
  * otherwise a JSON body's `model` names a router or alias; otherwise `default_router`.
+ * A path that could climb out of where it is sent (dot-segments, raw or percent-encoded,
+ * encoded slashes, backslashes) is refused with 400 before any routing: the path goes
+ * upstream as written, under the upstream's base path, and must stay there.
  */
+import { GatewayError } from '../errors.js';
 
 import type { WireFormat } from '../formats/format.js';
 import { inboundFormat } from '../formats/registry.js';
@@ -23,8 +27,42 @@ function isV1(path: string): boolean {
   return path.startsWith('/v1/') || path === '/v1' || path.startsWith('/v1?');
 }
 
-/** The route of a request URL, or null when the path is not one the gateway proxies. */
+const DECODE_ROUNDS = 3;
+
+function unsafePath(): GatewayError {
+  return new GatewayError(
+    'invalid_request',
+    'The request path may not contain "." or ".." segments, encoded slashes or backslashes.',
+    { param: 'path' },
+  );
+}
+
+/**
+ * Throws 400 when a segment of the path is `.` or `..`, or holds a slash or backslash, as
+ * written or after percent-decoding (up to three times, for double encoding). Paths with
+ * no `%`, `\` or `/.` (nearly all) are passed after three substring checks.
+ */
+export function checkPath(url: string): void {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  if (path.indexOf('%') < 0 && path.indexOf('\\') < 0 && path.indexOf('/.') < 0) return;
+  for (const raw of path.split('/')) {
+    let segment = raw;
+    for (let round = 0; round <= DECODE_ROUNDS; round++) {
+      if (segment === '.' || segment === '..' || segment.includes('/') || segment.includes('\\')) throw unsafePath();
+      if (!segment.includes('%')) break;
+      try {
+        segment = decodeURIComponent(segment);
+      } catch {
+        throw new GatewayError('invalid_request', 'The request path has malformed percent-encoding.', { param: 'path' });
+      }
+    }
+  }
+}
+
+/** The route of a request URL, or null when the path is not one the gateway proxies (400 when it is unsafe). */
 export function parseRoute(url: string): Route | null {
+  checkPath(url);
   if (isV1(url)) return route(null, url);
   if (url.startsWith(ROUTER_PREFIX)) {
     const slash = url.indexOf('/', ROUTER_PREFIX.length);

@@ -1,3 +1,4 @@
+import { GatewayError } from '../errors.js';
 import type { SseEvent } from '../pipeline/stage.js';
 
 const LF = 0x0a;
@@ -59,10 +60,18 @@ export function makeEvent(data: string, event: string | null = null): SseEvent {
  * once (plus the three bytes before it, for an event end split across chunks), and held
  * bytes are joined only when the event they belong to is complete.
  */
+/** An upstream event outgrew `server.max_event`: the stream ends with this as its `error` event. */
+function eventTooLarge(limit: number): GatewayError {
+  return new GatewayError('stream_error', `The upstream sent a server-sent event larger than the gateway's limit of ${limit} bytes (server.max_event).`);
+}
+
 export class EventSplitter {
   private held: Buffer[] = [];
   /** Bytes held back: the start of an event whose end has not arrived. */
   heldBytes = 0;
+
+  /** `maxEvent`: the most bytes of one unfinished event held (server.max_event); past it, push throws a `stream_error`. */
+  constructor(private readonly maxEvent = Number.POSITIVE_INFINITY) {}
 
   /** Adds a chunk; returns the whole events completed so far, or null. */
   push(chunk: Buffer): Buffer | null {
@@ -71,6 +80,7 @@ export class EventSplitter {
     if (end < 0) {
       this.held.push(chunk);
       this.heldBytes += chunk.length;
+      if (this.heldBytes > this.maxEvent) throw eventTooLarge(this.maxEvent);
       return null;
     }
     let out: Buffer;
@@ -86,6 +96,7 @@ export class EventSplitter {
       const rest = Buffer.from(chunk.subarray(end)); // a copy: the caller may reuse `chunk`
       this.held.push(rest);
       this.heldBytes = rest.length;
+      if (this.heldBytes > this.maxEvent) throw eventTooLarge(this.maxEvent);
     }
     return out;
   }
