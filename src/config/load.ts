@@ -111,7 +111,9 @@ export function loadConfigText(
         message:
           error.code === 'MULTIPLE_DOCS'
             ? 'the file holds more than one YAML document; a config is exactly one'
-            : `YAML syntax error: ${error.message}`,
+            : /call stack/i.test(error.message)
+              ? TOO_DEEP
+              : `YAML syntax error: ${error.message}`,
         source,
       })).sort(byPosition),
     );
@@ -169,8 +171,10 @@ export function loadConfigText(
   return Object.freeze({ config: deepFreeze(config), source, hash: fullHash, redacted, placeholders, keys: keys && deepFreeze(keys), keysFile });
 }
 
+const TOO_DEEP = 'the config nests too deeply to be read';
+
 function tooDeep(source: string): ConfigError {
-  return new ConfigError([{ path: '', message: 'the config nests too deeply to be read', source }]);
+  return new ConfigError([{ path: '', message: TOO_DEEP, source }]);
 }
 
 /** Read and load a config file. Throws ConfigError, also when the file cannot be read or is over the size limit. */

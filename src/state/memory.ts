@@ -13,6 +13,7 @@ import type {
   StateStore,
 } from './store.js';
 import { MemoryVectorSpace, type VectorSpaceLimits } from './vector-space.js';
+import { LIMITS } from '../server/limits.js';
 
 /** One budget period of one spender: settled spend, and reservations by id (usd, until when). */
 interface Ledger {
@@ -98,7 +99,8 @@ export class MemoryCacheSpace implements CacheSpace {
 }
 
 /**
- * Everything in this process: token buckets (refilled lazily, swept when idle), budget
+ * Everything in this process: token buckets (refilled lazily, swept when idle, at most
+ * LIMITS.memory_buckets of them, least recently used forgotten first), budget
  * ledgers (dropped after their period), and one LRU per router cache.
  */
 export class MemoryStore extends EventEmitter implements StateStore {
@@ -111,7 +113,14 @@ export class MemoryStore extends EventEmitter implements StateStore {
   private timer: NodeJS.Timeout | null = null;
   private lastSweep = 0;
 
-  constructor(private readonly now: () => number = Date.now) {
+  /**
+   * `maxBuckets` bounds the buckets held (keys come from clients: IPs, API keys, headers);
+   * past it the least recently used bucket is forgotten, which refills it.
+   */
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly maxBuckets: number = LIMITS.memory_buckets,
+  ) {
     super();
   }
 
@@ -136,7 +145,9 @@ export class MemoryStore extends EventEmitter implements StateStore {
   }
 
   private setBucket(key: string, fullAt: number): void {
+    this.buckets.delete(key); // re-inserted last: the map's order is least recently used first
     this.buckets.set(key, fullAt);
+    if (this.buckets.size > this.maxBuckets) this.buckets.delete(this.buckets.keys().next().value!);
     this.timer ??= setInterval(() => this.sweep(), SWEEP_MS).unref();
     if (this.buckets.size > SWEEP_SIZE && this.now() - this.lastSweep > 1000) this.sweep();
   }

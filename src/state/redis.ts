@@ -144,6 +144,14 @@ function budgetKeys(prefix: string, key: string): [string, string, string] {
 /** Large finite stand-in for an unlimited budget (Lua cannot read "Infinity"). */
 const NO_LIMIT = 1e300;
 
+/** How often a Redis that stopped answering is probed (PING) while local counters stand in. */
+export const PROBE_INTERVAL_MS = 1000;
+
+/** A failure that says Redis is not answering (a timeout, a lost connection), not a bad command. */
+function isOutage(err: Error): boolean {
+  return err.name !== 'ReplyError';
+}
+
 /** A router's cache in Redis (`<prefix>cache:<router>:<sha256>`), with a local LRU while Redis is down. */
 class RedisCacheSpace implements CacheSpace {
   hits = 0;
@@ -232,6 +240,8 @@ export class RedisStore extends EventEmitter implements StateStore {
   private downSince: number | null = null;
   private readonly firstAnswer: Promise<void>;
   private closing = false;
+  /** Set while Redis is marked down with its connection still open (hung): PINGs until it answers. */
+  private probe: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: RedisStoreOptions) {
     super();
@@ -291,7 +301,9 @@ export class RedisStore extends EventEmitter implements StateStore {
   }
 
   private markUp(): void {
-    if (this.up) return;
+    if (this.probe) clearInterval(this.probe);
+    this.probe = null;
+    if (this.up || this.closing) return;
     this.up = true;
     this.options.up.set(1);
     if (this.downSince !== null) this.options.logger.info({ backend: 'redis' }, 'redis is back: shared counters and cache resume');
@@ -317,9 +329,24 @@ export class RedisStore extends EventEmitter implements StateStore {
     this.options.failures.labels(op).inc();
   }
 
+  /**
+   * An operation Redis failed. A timeout or a lost connection opens the circuit at once:
+   * Redis is marked down, every later operation is answered locally without waiting, and
+   * a background PING every PROBE_INTERVAL_MS closes it again when Redis answers (a hung
+   * Redis keeps its connection open, so no reconnect event would tell).
+   */
   failed(op: string, err: Error): void {
     this.lastError = err.message;
     this.fellBack(op);
+    if (!isOutage(err) || !this.up) return;
+    this.markDown(err);
+    this.probe ??= setInterval(() => {
+      if (this.client.status !== 'ready') return; // reconnecting: the 'ready' event brings it back
+      this.client.ping().then(
+        () => this.markUp(),
+        () => {},
+      );
+    }, PROBE_INTERVAL_MS).unref();
   }
 
   take(specs: readonly BucketSpec[], now: number, force = false): Promise<BucketResult> | BucketResult {
@@ -443,6 +470,8 @@ export class RedisStore extends EventEmitter implements StateStore {
 
   async close(): Promise<void> {
     this.closing = true;
+    if (this.probe) clearInterval(this.probe);
+    this.probe = null;
     await this.local.close();
     if (this.client.status === 'ready') {
       await this.client.quit().catch(() => this.client.disconnect());

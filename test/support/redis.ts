@@ -76,7 +76,18 @@ export class RedisServer {
   }
 
   stop(): Promise<void> {
+    if (this.child?.signalCode === 'SIGSTOP') this.child.kill('SIGCONT');
     return this.kill();
+  }
+
+  /** Freezes the server (SIGSTOP): connections stay open and nothing is answered, as with a hung host. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** Thaws a paused server (SIGCONT). */
+  resume(): void {
+    this.child?.kill('SIGCONT');
   }
 }
 
