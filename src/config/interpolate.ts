@@ -14,7 +14,8 @@
  * Works on the YAML tree in place, before it becomes a plain value, so every issue points
  * at its node and the paths of values that came from the environment can be redacted.
  */
-import { isAlias, isMap, isScalar, isSeq, Scalar, type Document } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, Scalar, type Alias, type Document, type Node } from 'yaml';
+import { aliasTargets } from './anchors.js';
 import type { ConfigIssue } from './load.js';
 import { toPointer, type Locator, type PathSegment } from './positions.js';
 
@@ -135,13 +136,14 @@ export function interpolateDocument(
   env: NodeJS.ProcessEnv,
   locator: Locator,
   options: InterpolationOptions = {},
+  targets: ReadonlyMap<Alias, Node> = aliasTargets(doc),
 ): DocumentInterpolation {
   const out: DocumentInterpolation = { issues: [], fromEnv: new Set(), failed: new Set(), placeholders: [] };
   const done = new Map<Scalar, Interpolated>();
   const active = new Set<unknown>();
 
   const visit = (node: unknown, path: PathSegment[]): void => {
-    if (isAlias(node)) node = node.resolve(doc);
+    if (isAlias(node)) node = targets.get(node);
     if (!node || active.has(node)) return;
     if (isScalar(node)) {
       if (typeof node.value !== 'string') return;

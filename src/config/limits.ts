@@ -4,7 +4,7 @@
  * before anything walks it. A config is written by people and reviewed in pull requests;
  * these are far above any real one and far below what would stall or exhaust the process.
  */
-import { isAlias, isMap, isScalar, isSeq, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, type Alias, type Document, type Node } from 'yaml';
 
 /** The largest config file accepted, in bytes (checked before it is read). */
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
@@ -13,8 +13,6 @@ export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
  * expanded: an alias bomb ("billion laughs") stands for billions in a few hundred bytes.
  */
 export const MAX_CONFIG_VALUES = 1_000_000;
-/** yaml's own guard against alias fan-out while building values (its `maxAliasCount`). */
-export const MAX_ALIAS_COUNT = 100;
 
 export function tooLargeMessage(bytes: number): string {
   return `the config file is ${bytes} bytes; the limit is ${MAX_CONFIG_BYTES} bytes (4mb)`;
@@ -25,11 +23,11 @@ export function tooLargeMessage(bytes: number): string {
  * names; stops as soon as the count passes `limit`. Linear in the document's own nodes:
  * the size of each anchored node is computed once.
  */
-export function expandedSize(doc: Document, limit = MAX_CONFIG_VALUES): number {
+export function expandedSize(doc: Document, targets: ReadonlyMap<Alias, Node>, limit = MAX_CONFIG_VALUES): number {
   const sizes = new Map<unknown, number>();
   const active = new Set<unknown>();
   const size = (node: unknown): number => {
-    if (isAlias(node)) node = node.resolve(doc);
+    if (isAlias(node)) node = targets.get(node);
     if (!node || typeof node !== 'object') return 1;
     const known = sizes.get(node);
     if (known !== undefined) return known;

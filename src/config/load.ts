@@ -21,7 +21,8 @@ import type { KeyConfig } from './types.js';
 import { keysFilePath, loadKeysFile } from './keys-file.js';
 import { checkTenancy, type PlacedKey } from './tenancy-references.js';
 import { deepFreeze } from './freeze.js';
-import { expandedSize, MAX_ALIAS_COUNT, MAX_CONFIG_BYTES, MAX_CONFIG_VALUES, tooLargeMessage } from './limits.js';
+import { aliasTargets, duplicateKeyOffsets, toPlain } from './anchors.js';
+import { expandedSize, MAX_CONFIG_BYTES, MAX_CONFIG_VALUES, tooLargeMessage } from './limits.js';
 
 export interface ConfigIssue {
   /** The YAML path, `routers.chat.targets[1].upstream`; '' for the file as a whole. */
@@ -96,13 +97,17 @@ export function loadConfigText(
   const lineCounter = new LineCounter();
   let doc: ReturnType<typeof parseDocument>;
   try {
-    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false }); // checked below, in linear time
   } catch (error) {
     if (error instanceof RangeError) throw tooDeep(source); // nesting deep enough to exhaust the parser's stack
     throw error;
   }
   const locator = new Locator(doc, lineCounter, source);
 
+  const duplicates = doc.errors.length === 0 ? duplicateKeyOffsets(doc) : [];
+  if (duplicates.length > 0) {
+    throw new ConfigError(duplicates.map((offset) => ({ path: '', ...locator.at(offset), message: 'YAML syntax error: Map keys must be unique', source })));
+  }
   if (doc.errors.length > 0) {
     throw new ConfigError(
       doc.errors.map((error) => ({
@@ -122,9 +127,10 @@ export function loadConfigText(
     throw new ConfigError([{ path: '', message: 'the config is empty; it needs at least version, upstreams and routers', source }]);
   }
 
+  const targets = aliasTargets(doc);
   let values: number;
   try {
-    values = expandedSize(doc);
+    values = expandedSize(doc, targets);
   } catch (error) {
     if (error instanceof RangeError) throw tooDeep(source);
     throw error;
@@ -134,10 +140,10 @@ export function loadConfigText(
       { path: '', message: `the config expands to more than ${MAX_CONFIG_VALUES} values (YAML aliases repeat what they name); the limit is ${MAX_CONFIG_VALUES}`, source },
     ]);
   }
-  const interpolation = interpolateDocument(doc, env, locator, options);
+  const interpolation = interpolateDocument(doc, env, locator, options, targets);
   let data: unknown;
   try {
-    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    data = toPlain(doc, targets);
   } catch (error) {
     throw new ConfigError([...interpolation.issues, { path: '', message: `cannot read the YAML: ${(error as Error).message}`, source }]);
   }
