@@ -55,7 +55,9 @@ export function sendError(ctx: RequestContext, error: GatewayError, phases: Phas
   }
   const rendered = ctx.format.renderError(error, ctx.id);
   ctx.status = rendered.status;
-  if (error.status === 413) res.shouldKeepAlive = false; // the unread upload must not poison the connection
+  // The rest of a refused upload is read and dropped (within server.timeouts.body), so the
+  // client, still sending, gets to read this answer instead of a reset connection.
+  if (error.status === 413) ctx.req.resume();
   const headers: OutgoingHttpHeaders = { ...error.headers, 'content-type': 'application/json', 'content-length': rendered.body.length };
   gatewayHeaders(ctx, headers, ownTime(ctx));
   res.writeHead(rendered.status, headers);

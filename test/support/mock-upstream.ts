@@ -168,7 +168,12 @@ export class MockUpstream {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const at = performance.now();
     const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
+    let cut = false;
+    try {
+      for await (const c of req) chunks.push(c as Buffer);
+    } catch {
+      cut = true; // the gateway aborted the upload: recorded with what arrived, never answered
+    }
     const body = Buffer.concat(chunks);
     const aborted = new Promise<void>((resolve) => {
       res.once('close', () => {
@@ -187,6 +192,7 @@ export class MockUpstream {
     };
     this.received.push(received);
     this.waiters = this.waiters.filter((w) => (this.received.length >= w.count ? (w.resolve(), false) : true));
+    if (cut) return;
     const step = this.queue.shift() ?? this.fallback;
     try {
       await step(received, res);
