@@ -95,7 +95,7 @@ routers:
 
   test('a connection reset before any response byte fails over like a refused connection', async () => {
     const before = upstream.received.length;
-    upstream.script((_req, res) => res.socket!.resetAndDestroy(), steps.chat('from the second'));
+    upstream.script((_req, res) => void res.socket!.resetAndDestroy(), steps.chat('from the second'));
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -109,7 +109,7 @@ routers:
   });
 
   test("a gateway-made 502 says which target was tried and how many times", async () => {
-    upstream.script((_req, res) => res.socket!.resetAndDestroy());
+    upstream.script((_req, res) => void res.socket!.resetAndDestroy());
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
