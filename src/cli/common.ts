@@ -1,17 +1,15 @@
 /** What the `sidegate` commands share: usage errors, reading a config (a file or `git:REF:path`), loading it. */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError, loadConfigText, type LoadedConfig } from '../config/load.js';
 import { Locator } from '../config/positions.js';
+import { MAX_CONFIG_BYTES, tooLargeMessage } from '../config/limits.js';
 
 /** A command line that cannot be run as written: exit 2 with the message and the usage. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
-
-/** The largest config file a command reads (a file or `git show`), bytes. */
-const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
 export interface ConfigText {
   /** The name issues print: the path, or `git:REF:path`. */
@@ -40,13 +38,16 @@ export function readConfigText(spec: string): ConfigText {
       throw new ConfigError([{ path: '', message: `cannot read it from git: ${stderr || (err as Error).message}`, source: spec }]);
     }
   }
+  let size: number;
+  let text: string;
   try {
-    const text = readFileSync(spec, 'utf8');
-    if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw new Error(`larger than ${MAX_CONFIG_BYTES} bytes`);
-    return { source: spec, text };
+    size = statSync(spec).size; // checked before the file is read
+    text = size > MAX_CONFIG_BYTES ? '' : readFileSync(spec, 'utf8');
   } catch (err) {
     throw new ConfigError([{ path: '', message: `cannot read the config file: ${(err as Error).message}`, source: spec }]);
   }
+  if (size > MAX_CONFIG_BYTES) throw new ConfigError([{ path: '', message: tooLargeMessage(size), source: spec }]);
+  return { source: spec, text };
 }
 
 export interface EnvChoice {

@@ -597,7 +597,8 @@ export function gatewaySchema(): Record<string, unknown> {
             'size',
             '1kb',
             '256mb',
-            'The largest server-sent event an upstream may send (bytes buffered before its blank line). Past it the stream ends with an SSE `error` event. Default `4mb`.',
+            'The largest server-sent event the gateway holds while a stage reads or changes a stream event by event (token counting, answer checks, translation); ' +
+              'streams no stage reads flow through byte by byte and hold nothing. Past it the stream ends with an SSE `error` event. Default `4mb`.',
             { default: CONFIG_DEFAULTS.max_event },
           ),
           timeouts: {

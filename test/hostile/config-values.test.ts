@@ -71,7 +71,7 @@ routers:
     assert.doesNotMatch(out.stderr, /sk-live/);
     assert.match(out.stderr, /upstreams\.a\.auth: must be one of: "passthrough", \{ bearer: <token> \}, \{ header: <name>, value: <value> \} \(got a string\)/);
     assert.match(out.stderr, /upstreams\.b\.connections: must be an integer \(got a string\)/);
-    assert.match(out.stderr, /upstreams\.d\.provider: the value is not one of "openai", "openai_compatible", "mock"/);
+    assert.match(out.stderr, /upstreams\.d\.provider: the value is not one of "openai", "openai_compatible", "azure_openai", "anthropic", "mock"/);
   });
 
   test('a failed reload: neither the log line nor /stats.last_reload_error holds the secret', async () => {

@@ -33,6 +33,9 @@ routers:
     features: { fallback: {} }
   single:
     targets: [{ upstream: first }]
+  events:
+    targets: [{ upstream: first }]
+    features: { rate_limit: { requests: 1000, per: 1m, tokens: 1000000 } }   # reads every event (usage)
 `);
   });
   after(async () => {
@@ -40,7 +43,7 @@ routers:
     await upstream.close();
   });
 
-  test('one SSE event larger than server.max_event, with no end: the stream ends with an SSE error event', async () => {
+  test('one SSE event larger than server.max_event, with no end, to a router that reads events: the stream ends with an SSE error event', async () => {
     upstream.script(async (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(`data: ${JSON.stringify(chunk('m', 'ok'))}\n\n`);
@@ -50,7 +53,7 @@ routers:
       }
       res.end();
     });
-    const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: STREAM });
+    const res = await fetch(`${gw.url}/router/events/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: STREAM });
     assert.equal(res.status, 200);
     const text = await readAll(res);
     assert.equal(
@@ -72,7 +75,7 @@ routers:
       res.write(`data: ${'y'.repeat(100 * 1024)}`);
       res.end();
     });
-    const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'sk-test', maxRetries: 0 });
+    const client = new OpenAI({ baseURL: `${gw.url}/router/events/v1`, apiKey: 'sk-test', maxRetries: 0 });
     const stream = await client.chat.completions.create({ model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }] });
     await assert.rejects(
       (async () => {
@@ -89,7 +92,7 @@ routers:
       for (let i = 0; i < events.length; i += 3) res.write(events.slice(i, i + 3));
       res.end();
     });
-    const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: STREAM });
+    const res = await fetch(`${gw.url}/router/events/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: STREAM });
     assert.equal(await readAll(res), events);
   });
 
