@@ -7,7 +7,7 @@ export const REGISTRIES = "rate_limit,budget,cache,semantic_cache,response_finge
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sidegate.dev/schemas/gateway.schema.json","title":"sidegate gateway configuration","description":"gateway.yaml: the one configuration file of the sidegate AI gateway. `${VAR}` and `${VAR:-default}` in any value read the environment at load time (`$${` writes a literal `${`).","type":"object","additionalProperties":false,"required":["version","upstreams","routers"],"properties":{"version":{"description":"The config format version. Always `1`.","const":1},"server":{"description":"The listeners.","type":"object","additionalProperties":false,"properties":{"listen":{"$ref":"#/$defs/host_port","description":"Where the data plane listens: the apps' base URL is `http://<listen>/v1`. Default `127.0.0.1:8080`; port 0 picks a free port.","default":"127.0.0.1:8080"},"admin":{"description":"Where the admin listener (`/healthz`, `/readyz`, `/metrics`, `/stats`, `/config`) listens, or `false` for none. Default `127.0.0.1:9090`.","default":"127.0.0.1:9090","anyOf":[{"title":"a host:port like 127.0.0.1:9090","$ref":"#/$defs/host_port"},{"title":"false (no admin listener)","const":false}]},"max_body":{"$ref":"#/$defs/size","description":"The largest request body accepted, JSON, streamed or chunked; larger requests get 413 `request_too_large` and the upstream call is aborted. Default `10mb`. Range: 1kb to 1gb.","x-range":["1kb","1gb"],"default":"10mb"},"max_event":{"$ref":"#/$defs/size","description":"The largest server-sent event the gateway holds while a stage reads or changes a stream event by event (token counting, answer checks, translation); streams no stage reads flow through byte by byte and hold nothing. Past it the stream ends with an SSE `error` event. Default `4mb`. Range: 1kb to 256mb.","x-range":["1kb","256mb"],"default":"4mb"},"timeouts":{"description":"How long a client may take to send its request; past it the connection gets 408 and is closed.","type":"object","additionalProperties":false,"properties":{"headers":{"$ref":"#/$defs/duration","description":"Time to receive the request line and headers. Default `10s`. Range: 100ms to 10m.","x-range":["100ms","10m"],"default":"10s"},"body":{"$ref":"#/$defs/duration","description":"Time to receive the body, once the headers are in. Default `60s`. Range: 100ms to 1h.","x-range":["100ms","1h"],"default":"60s"}}},"drain":{"$ref":"#/$defs/duration","description":"On SIGTERM, how long in-flight requests may take to finish (readiness fails at once) before the process exits. Default `25s`. Range: 0ms to 1h.","x-range":["0ms","1h"],"default":"25s"},"health":{"$ref":"#/$defs/host_port","description":"A probe-only listener serving just `/healthz` and `/readyz`, for the kubelet (e.g. `0.0.0.0:9091`), so the admin listener can stay on loopback. Default: none."},"metrics":{"$ref":"#/$defs/host_port","description":"A listener serving only `/metrics`, for Prometheus scraping from outside the pod (e.g. `0.0.0.0:9092`), so the admin listener (with `/config` and `DELETE /cache`) can stay on loopback. Default: none."},"trusted_proxies":{"description":"Peers (IPs or CIDRs, e.g. `10.0.0.0/8`, `::1`) whose `X-Forwarded-For` header is believed when the gateway needs the client's address (rate limits keyed by `client_ip`). The client is the rightmost address not in this list. Default: none, so the TCP peer is the client. At most 1000.","type":"array","maxItems":1000,"items":{"type":"string","pattern":"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"}},"admin_token":{"description":"A bearer token (at least 16 characters) the admin listener requires as `Authorization: Bearer <token>` on every endpoint except `/healthz` and `/readyz`, so probes keep working when it listens on the pod IP. Use `${VAR}`; redacted in /config and logs. Default: none (the admin listener is loopback by default).","type":"string","minLength":16,"x-secret":true}}},"logging":{"description":"Logs (JSON lines on stdout).","type":"object","additionalProperties":false,"properties":{"level":{"description":"The lowest level written. Default `info`; `silent` writes nothing.","enum":["fatal","error","warn","info","debug","trace","silent"],"default":"info"},"access":{"description":"Write one access line per request. Default `true`.","type":"boolean","default":true}}},"state":{"description":"Where shared state lives: rate-limit buckets, budget spend and cached answers. It survives config reloads (a changed `state` section starts a new store).","type":"object","additionalProperties":false,"required":["backend"],"properties":{"backend":{"description":"The state store. `memory` (default): in this process only. `redis`: shared by every replica that uses the same Redis and `prefix`, so they enforce one limit and one budget and share one cache. If Redis is unreachable the gateway keeps serving on local counters, logs it, counts the failures (`ai_gateway_state_failures_total`) and reports it in /readyz, and uses Redis again once it returns.","enum":["memory","redis"],"default":"memory"},"redis":{"description":"The Redis connection; required when `backend` is `redis`. Exactly one of `url` (one server), `nodes` (a Redis Cluster) or `sentinels` with `name` (a Sentinel-managed primary). Every script the gateway runs touches keys of one hash slot (hash tags), so a cluster serves it as one server would.","type":"object","additionalProperties":false,"dependentRequired":{"sentinels":["name"]},"properties":{"url":{"description":"A `redis://` or `rediss://` (TLS) URL, e.g. `\"${REDIS_URL}\"`; a password goes in the URL (`redis://:pass@host:6379/0`). Redacted in /config and logs.","type":"string","pattern":"^rediss?://\\S+$","x-secret":true},"nodes":{"description":"Some nodes of a Redis Cluster (`host:port`, 1 to 100); the others are discovered from them.","type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"$ref":"#/$defs/host_port"}},"sentinels":{"description":"Redis Sentinels (`host:port`, 1 to 100) that name the primary called `name`.","type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"$ref":"#/$defs/host_port"}},"name":{"description":"With `sentinels`: the name of the primary the sentinels watch, e.g. `mymaster`.","type":"string","minLength":1,"maxLength":256},"password":{"description":"With `nodes` or `sentinels`: the password of the Redis servers, e.g. `\"${REDIS_PASSWORD}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true},"prefix":{"description":"Prepended to every key the gateway writes, so several gateways or apps can share one Redis. Default `sidegate:`.","type":"string","default":"sidegate:"},"timeout":{"$ref":"#/$defs/duration","description":"The longest wait for one Redis command; past it the operation is answered from local counters (and counted as a failure), and Redis is marked down: every operation is local until a background probe finds it answering again. Default `250ms`. Range: 1ms to 1m.","x-range":["1ms","1m"],"default":"250ms"}}}},"if":{"properties":{"backend":{"const":"redis"}},"required":["backend"]},"then":{"description":"redis needs its connection","properties":{"redis":{"description":"Required when `backend` is `redis`."}},"required":["redis"]}},"upstreams":{"description":"The providers the gateway may call, by name (at least one). Nothing else is ever called. At most 1000.","type":"object","minProperties":1,"maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/upstream"}},"defaults":{"description":"Inherited by every router; a router's own keys win.","type":"object","additionalProperties":false,"properties":{"features":{"$ref":"#/$defs/features","description":"Features every router gets unless it sets the same feature itself."},"interceptors":{"$ref":"#/$defs/interceptors","description":"Interceptors for routers that do not list their own."}}},"default_router":{"$ref":"#/$defs/name","description":"The router for requests whose `model` names no router or alias. Without it, such requests get 404 `model_not_found`."},"routers":{"description":"The routes, by name (at least one). A request's `model` selects a router by name or alias. At most 10000.","type":"object","minProperties":1,"maxProperties":10000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/router"}},"prompts":{"description":"Prompt templates by name, for the features and interceptors that name one (e.g. `context_compression.prompt`). `{{name}}` placeholders are filled from `variables`.","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One prompt template.","type":"object","additionalProperties":false,"required":["template"],"properties":{"template":{"description":"The prompt text, with `{{name}}` placeholders (at most 100000 characters).","type":"string","minLength":1,"maxLength":100000},"variables":{"description":"Default values of the placeholders, by name.","type":"object","maxProperties":100,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"A placeholder value.","type":"string","maxLength":10000}}}}},"pricing":{"description":"What tokens cost, in USD per 1M tokens, by model name. A default table for common OpenAI and Anthropic models ships with the gateway; entries here override or extend it. A dated model name (`gpt-4o-2024-08-06`) uses the entry it starts with. Budgets and cost-aware routing read it. At most 10000 entries.","type":"object","maxProperties":10000,"propertyNames":{"minLength":1},"additionalProperties":{"description":"The price of one model.","type":"object","additionalProperties":false,"required":["input","output"],"properties":{"input":{"description":"USD per 1M prompt (input) tokens. Range: 0 to 1000000000.","type":"number","minimum":0,"maximum":1000000000},"output":{"description":"USD per 1M completion (output) tokens. Range: 0 to 1000000000.","type":"number","minimum":0,"maximum":1000000000},"cached_input":{"description":"USD per 1M input tokens read from the provider's prompt cache. Default: `input`. Range: 0 to 1000000000.","type":"number","minimum":0,"maximum":1000000000},"cache_write":{"description":"USD per 1M input tokens written to the provider's prompt cache (Anthropic). Default: `input`. Range: 0 to 1000000000.","type":"number","minimum":0,"maximum":1000000000}}}},"telemetry":{"description":"OpenTelemetry, off unless set: a span per request and a child span per upstream try (GenAI semantic conventions), the caller's `traceparent` continued and each try's sent upstream, `trace_id` in the access line, and the metrics `gen_ai.client.token.usage` and `gen_ai.client.operation.duration`, all exported over OTLP/HTTP.","type":"object","additionalProperties":false,"required":["otlp"],"properties":{"otlp":{"description":"Where to export: an OpenTelemetry Collector (or any OTLP/HTTP receiver).","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"The receiver's base URL, e.g. `http://otel-collector:4318`; `/v1/traces` and `/v1/metrics` are appended."},"protocol":{"description":"The OTLP/HTTP encoding: `http/protobuf` (default) or `http/json`.","enum":["http/protobuf","http/json"],"default":"http/protobuf"},"headers":{"description":"Headers sent with every export, e.g. `{ authorization: \"Bearer ${OTLP_TOKEN}\" }` (at most 32). Values are redacted in /config and logs.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}},"timeout":{"$ref":"#/$defs/duration","description":"How long one export may take (100ms to 60s). Default `10s`.","default":"10s"}}},"service_name":{"description":"The `service.name` resource attribute. Default `sidegate`.","type":"string","minLength":1,"maxLength":256,"default":"sidegate"},"sample":{"description":"The share of new traces recorded, 0 to 1. Default `1`. A caller's `traceparent` decides for its own trace (sampled or not).","type":"number","minimum":0,"maximum":1,"default":1},"metrics_interval":{"$ref":"#/$defs/duration","description":"How often metrics are exported (1s to 1h). Default `60s`; they are also exported at shutdown.","default":"60s"}}},"webhooks":{"description":"Events POSTed to other systems, signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`). Delivered off the request path from a bounded queue, one at a time per webhook, retried with exponential backoff on network errors, 408, 429 and 5xx. At most 16.","type":"array","maxItems":16,"items":{"description":"One receiver.","type":"object","additionalProperties":false,"required":["url","secret"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"Where events are POSTed, e.g. `https://hooks.example.com/sidegate`. Credentials in the URL are redacted in /config and logs."},"secret":{"description":"The signing secret, `whsec_` and base64 (as Standard Webhooks libraries make them), e.g. `\"${WEBHOOK_SECRET}\"`. Redacted in /config and logs.","type":"string","pattern":"^whsec_[A-Za-z0-9+/]{16,}={0,2}$","x-secret":true},"name":{"$ref":"#/$defs/name","description":"Names this webhook in logs and in `ai_gateway_webhook_deliveries_total{webhook}`. Default `webhook-<index>`."},"events":{"description":"The events sent to this webhook. Default: all of them (budget.threshold, circuit.opened, circuit.closed, reload.succeeded, reload.failed, key.expired).","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["budget.threshold","circuit.opened","circuit.closed","reload.succeeded","reload.failed","key.expired"]}},"timeout":{"$ref":"#/$defs/duration","description":"How long one delivery may take (100ms to 60s). Default `10s`.","default":"10s"},"max_attempts":{"description":"Tries per event, the first included (1 to 20). Default `8`.","type":"integer","minimum":1,"maximum":20,"default":8},"backoff":{"$ref":"#/$defs/duration","description":"The first retry waits up to this long, each next one twice as long (full jitter). Default `1s`.","default":"1s"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest wait between two tries. Default `5m`.","default":"5m"},"max_queue":{"description":"Events waiting for this webhook at most (1 to 100000); past it new events are dropped and counted. Default `1000`.","type":"integer","minimum":1,"maximum":100000,"default":1000}}}},"auth":{"description":"Tenancy: with keys set, every request needs a known, enabled, unexpired key (else 401, in the caller's API format), a key on a router it may not use gets 403, and the caller's key is never forwarded: every upstream must inject its own credential (`auth: { bearer: ... }`), so apps never hold provider keys.","type":"object","additionalProperties":false,"properties":{"keys":{"$ref":"#/$defs/tenant_keys","description":"The keys, inline (at most 10000)."},"keys_file":{"description":"A YAML file holding a list of keys in the same shape (e.g. a mounted Kubernetes Secret), relative to the config file. It is watched and reloaded like the config; a bad file never replaces the good one. Its keys join `keys`.","type":"string","minLength":1}}},"teams":{"description":"Teams of keys, by name (at most 1000).","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/team"}},"mcp_servers":{"description":"MCP (Model Context Protocol) servers by name (at most 32), for the `mcp_tools` feature: each is streamable HTTP (`url`, `headers`) or a child process spoken to over stdio (`command`, `args`, `env`). A pipeline connects to the servers its routers use in the background, lists their tools, and keeps the lists fresh on `notifications/tools/list_changed`; a server that is down has no tools until it is back (retried with backoff).","type":"object","maxProperties":32,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One MCP server: `{ url, headers }` or `{ command, args, env }`.","oneOf":[{"description":"A streamable HTTP server.","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"The server's MCP endpoint, e.g. `http://127.0.0.1:3001/mcp`. Credentials in the URL are redacted in /config and logs."},"headers":{"description":"Headers sent with every request to the server, e.g. `{ authorization: \"Bearer ${MCP_TOKEN}\" }` (at most 32); values may come from `${VAR}` and are redacted in /config, logs and explain.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}}}},{"description":"A server the gateway starts as a child process and speaks to over stdin/stdout; it is stopped with its pipeline.","type":"object","additionalProperties":false,"required":["command"],"properties":{"command":{"description":"The program to run, e.g. `npx` or `/usr/local/bin/my-mcp-server`.","type":"string","minLength":1,"maxLength":4096},"args":{"description":"Its arguments (at most 64).","type":"array","maxItems":64,"items":{"description":"One argument.","type":"string","maxLength":4096}},"env":{"description":"Environment variables for the process, over a minimal inherited set (PATH, HOME, …) (at most 64); values may come from `${VAR}` and are redacted in /config, logs and explain.","type":"object","maxProperties":64,"propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}}}}]}}},"$defs":{"name":{"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]},"duration":{"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]},"size":{"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]},"host_port":{"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]},"http_url":{"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]},"auth":{"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]},"upstream":{"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}},"target":{"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies. Range: 0 to 1000000.","type":"integer","minimum":0,"maximum":1000000}}},"router":{"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router. At most 1000.","type":"array","maxItems":1000,"uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one, at most 100.","type":"array","minItems":1,"maxItems":100,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}},"tenant_rate_limit":{"description":"A rate limit of its own, across every router (the rate_limit feature's shape without `key`). A request over it gets 429 `rate_limit_exceeded`.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate). Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`. Range: 1ms to 30d.","x-range":["1ms","30d"]},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`. Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it. Range: 1 to 1000000000000.","type":"integer","minimum":1,"maximum":1000000000000}}},"tenant_budget":{"description":"A USD spend limit of its own per calendar period (UTC), across every router. Each request reserves its estimated cost before the call and settles what it really cost after it; once spend and reservations reach `usd`, requests get 429 `budget_exceeded`.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`. Range: above 0, up to 1000000000.","type":"number","exclusiveMinimum":0,"maximum":1000000000},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]}}},"tenant_key":{"description":"One caller of the gateway. It presents its key as `Authorization: Bearer <key>` or `x-api-key: <key>`; the gateway keeps only its sha256 (`sidegate keys new NAME` makes a key and this entry).","type":"object","additionalProperties":false,"required":["name","sha256"],"properties":{"name":{"$ref":"#/$defs/name","description":"The key's name: what logs, metrics, /stats and GET /keys show (never the key). Unique."},"sha256":{"description":"The SHA-256 of the key, in hex (`sidegate keys hash` prints it). Unique. Redacted in /config.","type":"string","pattern":"^[0-9a-fA-F]{64}$","x-secret":true},"team":{"$ref":"#/$defs/name","description":"The team (an entry of `teams`) whose budget, rate limit and routers also apply."},"routers":{"description":"The routers this key may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The key's own rate limit, across every router."},"budget":{"$ref":"#/$defs/tenant_budget","description":"The key's own budget, across every router."},"expires":{"title":"ISO 8601 date or date-time","description":"From this instant on the key is refused (401), e.g. `2026-01-01` (00:00 UTC) or `2026-01-01T12:00:00Z`. Without it the key does not expire.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$","examples":["2026-01-01","2026-01-01T12:00:00Z"]},"disabled":{"description":"Refuse the key (401) without removing it. Default `false`.","type":"boolean","default":false},"labels":{"description":"Free-form labels (at most 32), e.g. `{ owner: checkout-team }`; user hooks read them from the request's identity.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9_.-]{1,63}$"},"additionalProperties":{"description":"A label value (at most 256 characters).","type":"string","maxLength":256}}}},"tenant_keys":{"description":"Keys (at most 10000 per list).","type":"array","maxItems":10000,"items":{"$ref":"#/$defs/tenant_key"}},"team":{"description":"A team of keys: its budget and rate limit are shared by all of its keys together.","type":"object","additionalProperties":false,"properties":{"budget":{"$ref":"#/$defs/tenant_budget","description":"The team's budget: the spend of all its keys together."},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The team's rate limit: all its keys share one bucket."},"routers":{"description":"The routers the team's keys may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}}}},"features":{"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Before the upstream call each request reserves its estimated cost (its prompt's tokens at the input price plus `max_tokens`, or the model's output limit, at the output price, from the `pricing` table) in one atomic step, and is admitted only while spend plus reservations is below `usd`: else 429 `budget_exceeded` (with `Retry-After` until the period ends). When it is done, its real cost (its `usage`) replaces the reservation; a reservation never settled expires after 10 minutes. So concurrent requests never overspend by more than one request's reservation, also across replicas sharing Redis. Spend lives in the `state` store and survives reloads.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`. Range: above 0, up to 1000000000.","type":"number","exclusiveMinimum":0,"maximum":1000000000},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together), `key` (each caller key, by its name in `auth.keys`, on its own) or `team` (each key's team). Requests with no key (or no team) are not limited by a `key` (or `team`) budget.","enum":["router","key","team"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) whose crossing is logged and sent as a `budget.threshold` event to the `webhooks`, once per period each, by the settlement that crosses it (exactly one, also across replicas). Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`. Range: 1ms to 30d.","x-range":["1ms","30d"],"default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy. Range: 1kb to 16gb.","x-range":["1kb","16gb"],"default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`. Range: 1b to 1gb.","x-range":["1b","1gb"],"default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller. At most 32.","type":"array","maxItems":32,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"scope":{"description":"Keeps tenants apart by who they are rather than by a header: `key` (each caller key of `auth.keys`, or an identity a hook set) or `team` (the keys of a team share answers; a key without a team has its own). With a scope, `key_headers` defaults to `[]`, and requests with no identity are not cached.","enum":["key","team"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first). Range: 1ms to 10m.","x-range":["1ms","10m"]}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works). Range: 10ms to 1h.","x-range":["10ms","1h"]},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s. Range: 1ms to 1m.","x-range":["1ms","1m"],"default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5. Range: 1 to 10000.","type":"integer","minimum":1,"maximum":10000,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`. Range: 1ms to 10m.","x-range":["1ms","10m"]}}},"mcp_tools":{"description":"Lets the model call tools of MCP servers (`mcp_servers:`): the gateway adds the servers' tools to each chat request, runs the calls the model makes to them and calls the model again with the results, then returns (or streams) the final answer. Calls to the caller's own tools are returned to the caller as usual; an answer calling both goes to the caller with only its own calls. The usage of every round is added up in the answer's `usage`, so budgets and rate limits count it.","type":"object","additionalProperties":false,"required":["servers"],"properties":{"servers":{"description":"The MCP servers whose tools the model may call, by their name in `mcp_servers` (1–32).","type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"#/$defs/name"}},"max_rounds":{"description":"The most model calls per request (1–20). Default 5. When the last one still calls MCP tools, it is returned without those calls, marked `x-sidegate-mcp-tools: max_rounds` (a stream carries it as an SSE comment line before its end).","type":"integer","minimum":1,"maximum":20,"default":5},"allow":{"description":"Only these tools are offered (default: all): tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}},"deny":{"description":"Tools never offered, even when `allow` lists them: tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept (256b to 1mb); longer bodies end with `…`. Default `16kb`.","default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate). Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`. Range: 1ms to 30d.","x-range":["1ms","30d"]},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`. Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it. Range: 1 to 1000000000000.","type":"integer","minimum":1,"maximum":1000000000000},"key":{"description":"Who shares a bucket (default `client_ip`): `client_ip` (the peer address; `X-Forwarded-For` only from `server.trusted_proxies`), `key` (each caller key by its name in `auth.keys`, or an identity a hook set; without one, a hash of the caller's bearer token or `x-api-key`, never the token; `api_key` is the same), `team` (each key's team; a key without a team is a team of its own), `header:<name>` (a hash of that header's value) or `global` (everyone together).","type":"string","pattern":"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","key","team","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share). At most 32.","type":"array","maxItems":32,"items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"response_fingerprinting":{"description":"A stable hash of each answer's text (case and whitespace folded) in `X-Sidegate-Fingerprint` (non-streamed answers) and the access line (`fingerprint`). Identical answers to different prompts, or from different targets, are counted (`ai_gateway_repeated_answers_total`, the access line's `repeated_answer`): a sign of a stuck or caching upstream. `/stats` shows the top repeats. Non-streamed JSON answers are buffered to read them.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many repeated answers `/stats` lists (1 to 100). Default 10.","type":"integer","minimum":1,"maximum":100,"default":10},"max_tracked":{"description":"Recent fingerprints remembered (100 to 1000000), the least recent forgotten first. Default 10000.","type":"integer","minimum":100,"maximum":1000000,"default":10000},"header":{"description":"Send `X-Sidegate-Fingerprint` on non-streamed answers. Default true.","type":"boolean","default":true}}},"response_prefetch":{"description":"While the client reads an answer, asks the same router the likely next question in the background, so the router's `cache` or `semantic_cache` already holds its answer when the client asks it (the router needs one of them). Follow-ups are the configured `follow_ups` and, with `learn`, the most frequent next user turns seen after the same one. OpenAI chat completions only. Bounded by `max_per_minute` and `concurrency`.","type":"object","additionalProperties":false,"properties":{"follow_ups":{"description":"User turns to ask after every answer, e.g. `[\"Tell me more.\"]`.","type":"array","maxItems":10,"items":{"type":"string","minLength":1,"maxLength":2000}},"learn":{"description":"Learn follow-ups from traffic: after a user turn, the next turns seen after it most often.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many learned follow-ups to ask (1 to 5). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"min_count":{"description":"Seen at least this often (1 to 1000). Default 2.","type":"integer","minimum":1,"maximum":1000,"default":2},"max_tracked":{"description":"User turns remembered (100 to 100000). Default 5000.","type":"integer","minimum":100,"maximum":100000,"default":5000}}},"max_per_minute":{"description":"Warming requests per minute at most (1 to 10000): the prefetch budget. Default 30.","type":"integer","minimum":1,"maximum":10000,"default":30},"concurrency":{"description":"Warming requests in flight at most (1 to 64). Default 2.","type":"integer","minimum":1,"maximum":64,"default":2},"forward_headers":{"description":"The caller's headers sent with the warming requests (they key the cache per tenant). Default `[authorization, x-api-key, api-key]`.","type":"array","maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms. Range: 0ms to 1m.","x-range":["0ms","1m"],"default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s. Range: 0ms to 10m.","x-range":["0ms","10m"],"default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s. Range: 0ms to 1h.","x-range":["0ms","1h"],"default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`. Range: 1ms to 30d.","x-range":["1ms","30d"],"default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 10000). Default 1000. A lookup compares the prompt with every entry of its scope (exact cosine): about half a millisecond per thousand entries.","type":"integer","minimum":1,"maximum":10000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`. Range: 1kb to 16gb.","x-range":["1kb","16gb"],"default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`. Range: 1b to 1gb.","x-range":["1b","1gb"],"default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"semantic_memory":{"description":"Remembers what each user stated in earlier turns and adds the most relevant statements to new requests as a system message. Statements (the last user turn of an answered request, not a question) are embedded and stored per `scope`; answers carry `X-Sidegate-Memory: <facts added>`. `DELETE /memory?scope=<value>` on the admin listener forgets a scope.","type":"object","additionalProperties":false,"required":["scope"],"properties":{"scope":{"description":"Whose memory: `key` (a gateway key's name), `team`, `api_key` (a hash of the caller's key) or `header:<name>` (e.g. `header:x-user-id`). Values are hashed before they are stored.","type":"string","pattern":"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","examples":["header:x-user-id","key","team"]},"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"top_k":{"description":"Statements added at most (1 to 20). Default 3.","type":"integer","minimum":1,"maximum":20,"default":3},"threshold":{"description":"The least similarity (0 to 1) for a statement to be added. Default 0.3.","type":"number","minimum":0,"maximum":1,"default":0.3},"ttl":{"$ref":"#/$defs/duration","description":"How long a statement is kept. Default `30d`.","default":"30d"},"max_facts":{"description":"Statements kept per scope (1 to 10000), the oldest going first. Default 200.","type":"integer","minimum":1,"maximum":10000,"default":200},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's memory takes in this process. Default `20mb`.","default":"20mb"},"min_chars":{"description":"Shorter turns are not stored (1 to 1000). Default 12.","type":"integer","minimum":1,"maximum":1000,"default":12},"max_chars":{"description":"Longer turns are stored and compared by their start (100 to 32768). Default 2000.","type":"integer","minimum":100,"maximum":32768,"default":2000}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins). Range: 1ms to 10m.","x-range":["1ms","10m"]},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure. Range: 1ms to 1d.","x-range":["1ms","1d"]},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event. Range: 1ms to 1d.","x-range":["1ms","1d"]},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming). Range: 1ms to 1d.","x-range":["1ms","1d"]}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}},"interceptors":{"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`. At most 64.","type":"array","maxItems":64,"items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sidegate.dev/schemas/gateway.schema.json","title":"sidegate gateway configuration","description":"gateway.yaml: the one configuration file of the sidegate AI gateway. `${VAR}` and `${VAR:-default}` in any value read the environment at load time (`$${` writes a literal `${`).","type":"object","additionalProperties":false,"required":["version","upstreams","routers"],"properties":{"version":{"description":"The config format version. Always `1`.","const":1},"server":{"description":"The listeners.","type":"object","additionalProperties":false,"properties":{"listen":{"$ref":"#/$defs/host_port","description":"Where the data plane listens: the apps' base URL is `http://<listen>/v1`. Default `127.0.0.1:8080`; port 0 picks a free port.","default":"127.0.0.1:8080"},"admin":{"description":"Where the admin listener (`/healthz`, `/readyz`, `/metrics`, `/stats`, `/config`) listens, or `false` for none. Default `127.0.0.1:9090`.","default":"127.0.0.1:9090","anyOf":[{"title":"a host:port like 127.0.0.1:9090","$ref":"#/$defs/host_port"},{"title":"false (no admin listener)","const":false}]},"max_body":{"$ref":"#/$defs/size","description":"The largest request body accepted, JSON, streamed or chunked; larger requests get 413 `request_too_large` and the upstream call is aborted. Default `10mb`. Range: 1kb to 1gb.","x-range":["1kb","1gb"],"default":"10mb"},"max_event":{"$ref":"#/$defs/size","description":"The largest server-sent event the gateway holds while a stage reads or changes a stream event by event (token counting, answer checks, translation); streams no stage reads flow through byte by byte and hold nothing. Past it the stream ends with an SSE `error` event. Default `4mb`. Range: 1kb to 256mb.","x-range":["1kb","256mb"],"default":"4mb"},"timeouts":{"description":"How long a client may take to send its request; past it the connection gets 408 and is closed.","type":"object","additionalProperties":false,"properties":{"headers":{"$ref":"#/$defs/duration","description":"Time to receive the request line and headers. Default `10s`. Range: 100ms to 10m.","x-range":["100ms","10m"],"default":"10s"},"body":{"$ref":"#/$defs/duration","description":"Time to receive the body, once the headers are in. Default `60s`. Range: 100ms to 1h.","x-range":["100ms","1h"],"default":"60s"}}},"drain":{"$ref":"#/$defs/duration","description":"On SIGTERM, how long in-flight requests may take to finish (readiness fails at once) before the process exits. Default `25s`. Range: 0ms to 1h.","x-range":["0ms","1h"],"default":"25s"},"health":{"$ref":"#/$defs/host_port","description":"A probe-only listener serving just `/healthz` and `/readyz`, for the kubelet (e.g. `0.0.0.0:9091`), so the admin listener can stay on loopback. Default: none."},"metrics":{"$ref":"#/$defs/host_port","description":"A listener serving only `/metrics`, for Prometheus scraping from outside the pod (e.g. `0.0.0.0:9092`), so the admin listener (with `/config` and `DELETE /cache`) can stay on loopback. Default: none."},"trusted_proxies":{"description":"Peers (IPs or CIDRs, e.g. `10.0.0.0/8`, `::1`) whose `X-Forwarded-For` header is believed when the gateway needs the client's address (rate limits keyed by `client_ip`). The client is the rightmost address not in this list. Default: none, so the TCP peer is the client. At most 1000.","type":"array","maxItems":1000,"items":{"type":"string","pattern":"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"}},"admin_token":{"description":"A bearer token (at least 16 characters) the admin listener requires as `Authorization: Bearer <token>` on every endpoint except `/healthz` and `/readyz`, so probes keep working when it listens on the pod IP. Use `${VAR}`; redacted in /config and logs. Default: none (the admin listener is loopback by default).","type":"string","minLength":16,"x-secret":true}}},"logging":{"description":"Logs (JSON lines on stdout).","type":"object","additionalProperties":false,"properties":{"level":{"description":"The lowest level written. Default `info`; `silent` writes nothing.","enum":["fatal","error","warn","info","debug","trace","silent"],"default":"info"},"access":{"description":"Write one access line per request. Default `true`.","type":"boolean","default":true}}},"state":{"description":"Where shared state lives: rate-limit buckets, budget spend and cached answers. It survives config reloads (a changed `state` section starts a new store).","type":"object","additionalProperties":false,"required":["backend"],"properties":{"backend":{"description":"The state store. `memory` (default): in this process only. `redis`: shared by every replica that uses the same Redis and `prefix`, so they enforce one limit and one budget and share one cache. If Redis is unreachable the gateway keeps serving on local counters, logs it, counts the failures (`ai_gateway_state_failures_total`) and reports it in /readyz, and uses Redis again once it returns.","enum":["memory","redis"],"default":"memory"},"redis":{"description":"The Redis connection; required when `backend` is `redis`. Exactly one of `url` (one server), `nodes` (a Redis Cluster) or `sentinels` with `name` (a Sentinel-managed primary). Every script the gateway runs touches keys of one hash slot (hash tags), so a cluster serves it as one server would.","type":"object","additionalProperties":false,"dependentRequired":{"sentinels":["name"]},"properties":{"url":{"description":"A `redis://` or `rediss://` (TLS) URL, e.g. `\"${REDIS_URL}\"`; a password goes in the URL (`redis://:pass@host:6379/0`). Redacted in /config and logs.","type":"string","pattern":"^rediss?://\\S+$","x-secret":true},"nodes":{"description":"Some nodes of a Redis Cluster (`host:port`, 1 to 100); the others are discovered from them.","type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"$ref":"#/$defs/host_port"}},"sentinels":{"description":"Redis Sentinels (`host:port`, 1 to 100) that name the primary called `name`.","type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"$ref":"#/$defs/host_port"}},"name":{"description":"With `sentinels`: the name of the primary the sentinels watch, e.g. `mymaster`.","type":"string","minLength":1,"maxLength":256},"password":{"description":"With `nodes` or `sentinels`: the password of the Redis servers, e.g. `\"${REDIS_PASSWORD}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true},"prefix":{"description":"Prepended to every key the gateway writes, so several gateways or apps can share one Redis. Default `sidegate:`.","type":"string","default":"sidegate:"},"timeout":{"$ref":"#/$defs/duration","description":"The longest wait for one Redis command; past it the operation is answered from local counters (and counted as a failure), and Redis is marked down: every operation is local until a background probe finds it answering again. Default `250ms`. Range: 1ms to 1m.","x-range":["1ms","1m"],"default":"250ms"}}}},"if":{"properties":{"backend":{"const":"redis"}},"required":["backend"]},"then":{"description":"redis needs its connection","properties":{"redis":{"description":"Required when `backend` is `redis`."}},"required":["redis"]}},"upstreams":{"description":"The providers the gateway may call, by name (at least one). Nothing else is ever called. At most 1000.","type":"object","minProperties":1,"maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/upstream"}},"defaults":{"description":"Inherited by every router; a router's own keys win.","type":"object","additionalProperties":false,"properties":{"features":{"$ref":"#/$defs/features","description":"Features every router gets unless it sets the same feature itself."},"interceptors":{"$ref":"#/$defs/interceptors","description":"Interceptors for routers that do not list their own."}}},"default_router":{"$ref":"#/$defs/name","description":"The router for requests whose `model` names no router or alias. Without it, such requests get 404 `model_not_found`."},"routers":{"description":"The routes, by name (at least one). A request's `model` selects a router by name or alias. At most 10000.","type":"object","minProperties":1,"maxProperties":10000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/router"}},"prompts":{"description":"Prompt templates by name, for the features and interceptors that name one (e.g. `context_compression.prompt`). `{{name}}` placeholders are filled from `variables`.","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One prompt template.","type":"object","additionalProperties":false,"required":["template"],"properties":{"template":{"description":"The prompt text, with `{{name}}` placeholders (at most 100000 characters).","type":"string","minLength":1,"maxLength":100000},"variables":{"description":"Default values of the placeholders, by name.","type":"object","maxProperties":100,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"A placeholder value.","type":"string","maxLength":10000}}}}},"pricing":{"description":"What tokens cost, in USD per 1M tokens, by model name. A default table for common OpenAI and Anthropic models ships with the gateway; entries here override or extend it. A dated model name (`gpt-4o-2024-08-06`) uses the entry it starts with. Budgets and cost-aware routing read it. At most 10000 entries.","type":"object","maxProperties":10000,"propertyNames":{"minLength":1},"additionalProperties":{"description":"The price of one model.","type":"object","additionalProperties":false,"required":["input","output"],"properties":{"input":{"description":"USD per 1M prompt (input) tokens. Range: 0 to 1000000000.","type":"number","minimum":0,"maximum":1000000000},"output":{"description":"USD per 1M completion (output) tokens. Range: 0 to 1000000000.","type":"number","minimum":0,"maximum":1000000000},"cached_input":{"description":"USD per 1M input tokens read from the provider's prompt cache. Default: `input`. Range: 0 to 1000000000.","type":"number","minimum":0,"maximum":1000000000},"cache_write":{"description":"USD per 1M input tokens written to the provider's prompt cache (Anthropic). Default: `input`. Range: 0 to 1000000000.","type":"number","minimum":0,"maximum":1000000000}}}},"telemetry":{"description":"OpenTelemetry, off unless set: a span per request and a child span per upstream try (GenAI semantic conventions), the caller's `traceparent` continued and each try's sent upstream, `trace_id` in the access line, and the metrics `gen_ai.client.token.usage` and `gen_ai.client.operation.duration`, all exported over OTLP/HTTP.","type":"object","additionalProperties":false,"required":["otlp"],"properties":{"otlp":{"description":"Where to export: an OpenTelemetry Collector (or any OTLP/HTTP receiver).","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"The receiver's base URL, e.g. `http://otel-collector:4318`; `/v1/traces` and `/v1/metrics` are appended."},"protocol":{"description":"The OTLP/HTTP encoding: `http/protobuf` (default) or `http/json`.","enum":["http/protobuf","http/json"],"default":"http/protobuf"},"headers":{"description":"Headers sent with every export, e.g. `{ authorization: \"Bearer ${OTLP_TOKEN}\" }` (at most 32). Values are redacted in /config and logs.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}},"timeout":{"$ref":"#/$defs/duration","description":"How long one export may take. Default `10s`. Range: 100ms to 60s.","x-range":["100ms","60s"],"default":"10s"}}},"service_name":{"description":"The `service.name` resource attribute. Default `sidegate`.","type":"string","minLength":1,"maxLength":256,"default":"sidegate"},"sample":{"description":"The share of new traces recorded, 0 to 1. Default `1`. A caller's `traceparent` decides for its own trace (sampled or not).","type":"number","minimum":0,"maximum":1,"default":1},"metrics_interval":{"$ref":"#/$defs/duration","description":"How often metrics are exported. Default `60s`; they are also exported at shutdown. Range: 1s to 1h.","x-range":["1s","1h"],"default":"60s"}}},"webhooks":{"description":"Events POSTed to other systems, signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`). Delivered off the request path from a bounded queue, one at a time per webhook, retried with exponential backoff on network errors, 408, 429 and 5xx. At most 16.","type":"array","maxItems":16,"items":{"description":"One receiver.","type":"object","additionalProperties":false,"required":["url","secret"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"Where events are POSTed, e.g. `https://hooks.example.com/sidegate`. Credentials in the URL are redacted in /config and logs."},"secret":{"description":"The signing secret, `whsec_` and base64 (as Standard Webhooks libraries make them), e.g. `\"${WEBHOOK_SECRET}\"`. Redacted in /config and logs.","type":"string","pattern":"^whsec_[A-Za-z0-9+/]{16,}={0,2}$","x-secret":true},"name":{"$ref":"#/$defs/name","description":"Names this webhook in logs and in `ai_gateway_webhook_deliveries_total{webhook}`. Default `webhook-<index>`."},"events":{"description":"The events sent to this webhook. Default: all of them (budget.threshold, circuit.opened, circuit.closed, reload.succeeded, reload.failed, key.expired).","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["budget.threshold","circuit.opened","circuit.closed","reload.succeeded","reload.failed","key.expired"]}},"timeout":{"$ref":"#/$defs/duration","description":"How long one delivery may take. Default `10s`. Range: 100ms to 60s.","x-range":["100ms","60s"],"default":"10s"},"max_attempts":{"description":"Tries per event, the first included (1 to 20). Default `8`.","type":"integer","minimum":1,"maximum":20,"default":8},"backoff":{"$ref":"#/$defs/duration","description":"The first retry waits up to this long, each next one twice as long (full jitter). Default `1s`. Range: 0ms to 1h.","x-range":["0ms","1h"],"default":"1s"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest wait between two tries. Default `5m`. Range: 0ms to 1d.","x-range":["0ms","1d"],"default":"5m"},"max_queue":{"description":"Events waiting for this webhook at most (1 to 100000); past it new events are dropped and counted. Default `1000`.","type":"integer","minimum":1,"maximum":100000,"default":1000}}}},"auth":{"description":"Tenancy: with keys set, every request needs a known, enabled, unexpired key (else 401, in the caller's API format), a key on a router it may not use gets 403, and the caller's key is never forwarded: every upstream must inject its own credential (`auth: { bearer: ... }`), so apps never hold provider keys.","type":"object","additionalProperties":false,"properties":{"keys":{"$ref":"#/$defs/tenant_keys","description":"The keys, inline (at most 10000)."},"keys_file":{"description":"A YAML file holding a list of keys in the same shape (e.g. a mounted Kubernetes Secret), relative to the config file. It is watched and reloaded like the config; a bad file never replaces the good one. Its keys join `keys`.","type":"string","minLength":1}}},"teams":{"description":"Teams of keys, by name (at most 1000).","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/team"}},"mcp_servers":{"description":"MCP (Model Context Protocol) servers by name (at most 32), for the `mcp_tools` feature: each is streamable HTTP (`url`, `headers`) or a child process spoken to over stdio (`command`, `args`, `env`). A pipeline connects to the servers its routers use in the background, lists their tools, and keeps the lists fresh on `notifications/tools/list_changed`; a server that is down has no tools until it is back (retried with backoff).","type":"object","maxProperties":32,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One MCP server: `{ url, headers }` or `{ command, args, env }`.","oneOf":[{"description":"A streamable HTTP server.","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"The server's MCP endpoint, e.g. `http://127.0.0.1:3001/mcp`. Credentials in the URL are redacted in /config and logs."},"headers":{"description":"Headers sent with every request to the server, e.g. `{ authorization: \"Bearer ${MCP_TOKEN}\" }` (at most 32); values may come from `${VAR}` and are redacted in /config, logs and explain.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}}}},{"description":"A server the gateway starts as a child process and speaks to over stdin/stdout; it is stopped with its pipeline.","type":"object","additionalProperties":false,"required":["command"],"properties":{"command":{"description":"The program to run, e.g. `npx` or `/usr/local/bin/my-mcp-server`.","type":"string","minLength":1,"maxLength":4096},"args":{"description":"Its arguments (at most 64).","type":"array","maxItems":64,"items":{"description":"One argument.","type":"string","maxLength":4096}},"env":{"description":"Environment variables for the process, over a minimal inherited set (PATH, HOME, …) (at most 64); values may come from `${VAR}` and are redacted in /config, logs and explain.","type":"object","maxProperties":64,"propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}}}}]}}},"$defs":{"name":{"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]},"duration":{"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]},"size":{"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]},"host_port":{"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]},"http_url":{"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]},"auth":{"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]},"upstream":{"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}},"target":{"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies. Range: 0 to 1000000.","type":"integer","minimum":0,"maximum":1000000}}},"router":{"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router. At most 1000.","type":"array","maxItems":1000,"uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one, at most 100.","type":"array","minItems":1,"maxItems":100,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}},"tenant_rate_limit":{"description":"A rate limit of its own, across every router (the rate_limit feature's shape without `key`). A request over it gets 429 `rate_limit_exceeded`.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate). Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`. Range: 1ms to 30d.","x-range":["1ms","30d"]},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`. Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it. Range: 1 to 1000000000000.","type":"integer","minimum":1,"maximum":1000000000000}}},"tenant_budget":{"description":"A USD spend limit of its own per calendar period (UTC), across every router. Each request reserves its estimated cost before the call and settles what it really cost after it; once spend and reservations reach `usd`, requests get 429 `budget_exceeded`.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`. Range: above 0, up to 1000000000.","type":"number","exclusiveMinimum":0,"maximum":1000000000},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]}}},"tenant_key":{"description":"One caller of the gateway. It presents its key as `Authorization: Bearer <key>` or `x-api-key: <key>`; the gateway keeps only its sha256 (`sidegate keys new NAME` makes a key and this entry).","type":"object","additionalProperties":false,"required":["name","sha256"],"properties":{"name":{"$ref":"#/$defs/name","description":"The key's name: what logs, metrics, /stats and GET /keys show (never the key). Unique."},"sha256":{"description":"The SHA-256 of the key, in hex (`sidegate keys hash` prints it). Unique. Redacted in /config.","type":"string","pattern":"^[0-9a-fA-F]{64}$","x-secret":true},"team":{"$ref":"#/$defs/name","description":"The team (an entry of `teams`) whose budget, rate limit and routers also apply."},"routers":{"description":"The routers this key may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The key's own rate limit, across every router."},"budget":{"$ref":"#/$defs/tenant_budget","description":"The key's own budget, across every router."},"expires":{"title":"ISO 8601 date or date-time","description":"From this instant on the key is refused (401), e.g. `2026-01-01` (00:00 UTC) or `2026-01-01T12:00:00Z`. Without it the key does not expire.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$","examples":["2026-01-01","2026-01-01T12:00:00Z"]},"disabled":{"description":"Refuse the key (401) without removing it. Default `false`.","type":"boolean","default":false},"labels":{"description":"Free-form labels (at most 32), e.g. `{ owner: checkout-team }`; user hooks read them from the request's identity.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9_.-]{1,63}$"},"additionalProperties":{"description":"A label value (at most 256 characters).","type":"string","maxLength":256}}}},"tenant_keys":{"description":"Keys (at most 10000 per list).","type":"array","maxItems":10000,"items":{"$ref":"#/$defs/tenant_key"}},"team":{"description":"A team of keys: its budget and rate limit are shared by all of its keys together.","type":"object","additionalProperties":false,"properties":{"budget":{"$ref":"#/$defs/tenant_budget","description":"The team's budget: the spend of all its keys together."},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The team's rate limit: all its keys share one bucket."},"routers":{"description":"The routers the team's keys may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}}}},"features":{"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Before the upstream call each request reserves its estimated cost (its prompt's tokens at the input price plus `max_tokens`, or the model's output limit, at the output price, from the `pricing` table) in one atomic step, and is admitted only while spend plus reservations is below `usd`: else 429 `budget_exceeded` (with `Retry-After` until the period ends). When it is done, its real cost (its `usage`) replaces the reservation; a reservation never settled expires after 10 minutes. So concurrent requests never overspend by more than one request's reservation, also across replicas sharing Redis. Spend lives in the `state` store and survives reloads.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`. Range: above 0, up to 1000000000.","type":"number","exclusiveMinimum":0,"maximum":1000000000},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together), `key` (each caller key, by its name in `auth.keys`, on its own) or `team` (each key's team). Requests with no key (or no team) are not limited by a `key` (or `team`) budget.","enum":["router","key","team"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) whose crossing is logged and sent as a `budget.threshold` event to the `webhooks`, once per period each, by the settlement that crosses it (exactly one, also across replicas). Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`. Range: 1ms to 30d.","x-range":["1ms","30d"],"default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy. Range: 1kb to 16gb.","x-range":["1kb","16gb"],"default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`. Range: 1b to 1gb.","x-range":["1b","1gb"],"default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller. At most 32.","type":"array","maxItems":32,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"scope":{"description":"Keeps tenants apart by who they are rather than by a header: `key` (each caller key of `auth.keys`, or an identity a hook set) or `team` (the keys of a team share answers; a key without a team has its own). With a scope, `key_headers` defaults to `[]`, and requests with no identity are not cached.","enum":["key","team"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first). Range: 1ms to 10m.","x-range":["1ms","10m"]}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works). Range: 10ms to 1h.","x-range":["10ms","1h"]},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s. Range: 1ms to 1m.","x-range":["1ms","1m"],"default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5. Range: 1 to 10000.","type":"integer","minimum":1,"maximum":10000,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`. Range: 1ms to 10m.","x-range":["1ms","10m"]}}},"mcp_tools":{"description":"Lets the model call tools of MCP servers (`mcp_servers:`): the gateway adds the servers' tools to each chat request, runs the calls the model makes to them and calls the model again with the results, then returns (or streams) the final answer. Calls to the caller's own tools are returned to the caller as usual; an answer calling both goes to the caller with only its own calls. The usage of every round is added up in the answer's `usage`, so budgets and rate limits count it.","type":"object","additionalProperties":false,"required":["servers"],"properties":{"servers":{"description":"The MCP servers whose tools the model may call, by their name in `mcp_servers` (1–32).","type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"#/$defs/name"}},"max_rounds":{"description":"The most model calls per request (1–20). Default 5. When the last one still calls MCP tools, it is returned without those calls, marked `x-sidegate-mcp-tools: max_rounds` (a stream carries it as an SSE comment line before its end).","type":"integer","minimum":1,"maximum":20,"default":5},"allow":{"description":"Only these tools are offered (default: all): tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}},"deny":{"description":"Tools never offered, even when `allow` lists them: tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept; longer bodies end with `…`. Default `16kb`. Range: 256b to 1mb.","x-range":["256b","1mb"],"default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate). Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`. Range: 1ms to 30d.","x-range":["1ms","30d"]},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`. Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it. Range: 1 to 1000000000000.","type":"integer","minimum":1,"maximum":1000000000000},"key":{"description":"Who shares a bucket (default `client_ip`): `client_ip` (the peer address; `X-Forwarded-For` only from `server.trusted_proxies`), `key` (each caller key by its name in `auth.keys`, or an identity a hook set; without one, a hash of the caller's bearer token or `x-api-key`, never the token; `api_key` is the same), `team` (each key's team; a key without a team is a team of its own), `header:<name>` (a hash of that header's value) or `global` (everyone together).","type":"string","pattern":"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","key","team","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share). At most 32.","type":"array","maxItems":32,"items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"response_fingerprinting":{"description":"A stable hash of each answer's text (case and whitespace folded) in `X-Sidegate-Fingerprint` (non-streamed answers) and the access line (`fingerprint`). Identical answers to different prompts, or from different targets, are counted (`ai_gateway_repeated_answers_total`, the access line's `repeated_answer`): a sign of a stuck or caching upstream. `/stats` shows the top repeats. Non-streamed JSON answers are buffered to read them.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many repeated answers `/stats` lists (1 to 100). Default 10.","type":"integer","minimum":1,"maximum":100,"default":10},"max_tracked":{"description":"Recent fingerprints remembered (100 to 1000000), the least recent forgotten first. Default 10000.","type":"integer","minimum":100,"maximum":1000000,"default":10000},"header":{"description":"Send `X-Sidegate-Fingerprint` on non-streamed answers. Default true.","type":"boolean","default":true}}},"response_prefetch":{"description":"While the client reads an answer, asks the same router the likely next question in the background, so the router's `cache` or `semantic_cache` already holds its answer when the client asks it (the router needs one of them). Follow-ups are the configured `follow_ups` and, with `learn`, the most frequent next user turns seen after the same one. OpenAI chat completions only. Bounded by `max_per_minute` and `concurrency`.","type":"object","additionalProperties":false,"properties":{"follow_ups":{"description":"User turns to ask after every answer, e.g. `[\"Tell me more.\"]`.","type":"array","maxItems":10,"items":{"type":"string","minLength":1,"maxLength":2000}},"learn":{"description":"Learn follow-ups from traffic: after a user turn, the next turns seen after it most often.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many learned follow-ups to ask (1 to 5). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"min_count":{"description":"Seen at least this often (1 to 1000). Default 2.","type":"integer","minimum":1,"maximum":1000,"default":2},"max_tracked":{"description":"User turns remembered (100 to 100000). Default 5000.","type":"integer","minimum":100,"maximum":100000,"default":5000}}},"max_per_minute":{"description":"Warming requests per minute at most (1 to 10000): the prefetch budget. Default 30.","type":"integer","minimum":1,"maximum":10000,"default":30},"concurrency":{"description":"Warming requests in flight at most (1 to 64). Default 2.","type":"integer","minimum":1,"maximum":64,"default":2},"forward_headers":{"description":"The caller's headers sent with the warming requests (they key the cache per tenant). Default `[authorization, x-api-key, api-key]`.","type":"array","maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms. Range: 0ms to 1m.","x-range":["0ms","1m"],"default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s. Range: 0ms to 10m.","x-range":["0ms","10m"],"default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s. Range: 0ms to 1h.","x-range":["0ms","1h"],"default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`. Range: 1ms to 30d.","x-range":["1ms","30d"],"default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 10000). Default 1000. A lookup compares the prompt with every entry of its scope (exact cosine): about half a millisecond per thousand entries.","type":"integer","minimum":1,"maximum":10000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`. Range: 1kb to 16gb.","x-range":["1kb","16gb"],"default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`. Range: 1b to 1gb.","x-range":["1b","1gb"],"default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"semantic_memory":{"description":"Remembers what each user stated in earlier turns and adds the most relevant statements to new requests as a system message. Statements (the last user turn of an answered request, not a question) are embedded and stored per `scope`; answers carry `X-Sidegate-Memory: <facts added>`. `DELETE /memory?scope=<value>` on the admin listener forgets a scope.","type":"object","additionalProperties":false,"required":["scope"],"properties":{"scope":{"description":"Whose memory: `key` (a gateway key's name), `team`, `api_key` (a hash of the caller's key) or `header:<name>` (e.g. `header:x-user-id`). Values are hashed before they are stored.","type":"string","pattern":"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","examples":["header:x-user-id","key","team"]},"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"top_k":{"description":"Statements added at most (1 to 20). Default 3.","type":"integer","minimum":1,"maximum":20,"default":3},"threshold":{"description":"The least similarity (0 to 1) for a statement to be added. Default 0.3.","type":"number","minimum":0,"maximum":1,"default":0.3},"ttl":{"$ref":"#/$defs/duration","description":"How long a statement is kept. Default `30d`. Range: 1ms to 365d.","x-range":["1ms","365d"],"default":"30d"},"max_facts":{"description":"Statements kept per scope (1 to 10000), the oldest going first. Default 200.","type":"integer","minimum":1,"maximum":10000,"default":200},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's memory takes in this process. Default `20mb`. Range: 1kb to 16gb.","x-range":["1kb","16gb"],"default":"20mb"},"min_chars":{"description":"Shorter turns are not stored (1 to 1000). Default 12.","type":"integer","minimum":1,"maximum":1000,"default":12},"max_chars":{"description":"Longer turns are stored and compared by their start (100 to 32768). Default 2000.","type":"integer","minimum":100,"maximum":32768,"default":2000}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins). Range: 1ms to 10m.","x-range":["1ms","10m"]},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure. Range: 1ms to 1d.","x-range":["1ms","1d"]},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event. Range: 1ms to 1d.","x-range":["1ms","1d"]},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming). Range: 1ms to 1d.","x-range":["1ms","1d"]}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}},"interceptors":{"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`. At most 64.","type":"array","maxItems":64,"items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}}}};
 const schema32 = {"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]};
 const schema34 = {"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]};
 const schema36 = {"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]};
@@ -630,7 +630,7 @@ return errors === 0;
 }
 validate21.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema49 = {"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Before the upstream call each request reserves its estimated cost (its prompt's tokens at the input price plus `max_tokens`, or the model's output limit, at the output price, from the `pricing` table) in one atomic step, and is admitted only while spend plus reservations is below `usd`: else 429 `budget_exceeded` (with `Retry-After` until the period ends). When it is done, its real cost (its `usage`) replaces the reservation; a reservation never settled expires after 10 minutes. So concurrent requests never overspend by more than one request's reservation, also across replicas sharing Redis. Spend lives in the `state` store and survives reloads.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`. Range: above 0, up to 1000000000.","type":"number","exclusiveMinimum":0,"maximum":1000000000},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together), `key` (each caller key, by its name in `auth.keys`, on its own) or `team` (each key's team). Requests with no key (or no team) are not limited by a `key` (or `team`) budget.","enum":["router","key","team"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) whose crossing is logged and sent as a `budget.threshold` event to the `webhooks`, once per period each, by the settlement that crosses it (exactly one, also across replicas). Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`. Range: 1ms to 30d.","x-range":["1ms","30d"],"default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy. Range: 1kb to 16gb.","x-range":["1kb","16gb"],"default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`. Range: 1b to 1gb.","x-range":["1b","1gb"],"default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller. At most 32.","type":"array","maxItems":32,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"scope":{"description":"Keeps tenants apart by who they are rather than by a header: `key` (each caller key of `auth.keys`, or an identity a hook set) or `team` (the keys of a team share answers; a key without a team has its own). With a scope, `key_headers` defaults to `[]`, and requests with no identity are not cached.","enum":["key","team"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first). Range: 1ms to 10m.","x-range":["1ms","10m"]}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works). Range: 10ms to 1h.","x-range":["10ms","1h"]},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s. Range: 1ms to 1m.","x-range":["1ms","1m"],"default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5. Range: 1 to 10000.","type":"integer","minimum":1,"maximum":10000,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`. Range: 1ms to 10m.","x-range":["1ms","10m"]}}},"mcp_tools":{"description":"Lets the model call tools of MCP servers (`mcp_servers:`): the gateway adds the servers' tools to each chat request, runs the calls the model makes to them and calls the model again with the results, then returns (or streams) the final answer. Calls to the caller's own tools are returned to the caller as usual; an answer calling both goes to the caller with only its own calls. The usage of every round is added up in the answer's `usage`, so budgets and rate limits count it.","type":"object","additionalProperties":false,"required":["servers"],"properties":{"servers":{"description":"The MCP servers whose tools the model may call, by their name in `mcp_servers` (1–32).","type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"#/$defs/name"}},"max_rounds":{"description":"The most model calls per request (1–20). Default 5. When the last one still calls MCP tools, it is returned without those calls, marked `x-sidegate-mcp-tools: max_rounds` (a stream carries it as an SSE comment line before its end).","type":"integer","minimum":1,"maximum":20,"default":5},"allow":{"description":"Only these tools are offered (default: all): tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}},"deny":{"description":"Tools never offered, even when `allow` lists them: tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept (256b to 1mb); longer bodies end with `…`. Default `16kb`.","default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate). Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`. Range: 1ms to 30d.","x-range":["1ms","30d"]},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`. Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it. Range: 1 to 1000000000000.","type":"integer","minimum":1,"maximum":1000000000000},"key":{"description":"Who shares a bucket (default `client_ip`): `client_ip` (the peer address; `X-Forwarded-For` only from `server.trusted_proxies`), `key` (each caller key by its name in `auth.keys`, or an identity a hook set; without one, a hash of the caller's bearer token or `x-api-key`, never the token; `api_key` is the same), `team` (each key's team; a key without a team is a team of its own), `header:<name>` (a hash of that header's value) or `global` (everyone together).","type":"string","pattern":"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","key","team","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share). At most 32.","type":"array","maxItems":32,"items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"response_fingerprinting":{"description":"A stable hash of each answer's text (case and whitespace folded) in `X-Sidegate-Fingerprint` (non-streamed answers) and the access line (`fingerprint`). Identical answers to different prompts, or from different targets, are counted (`ai_gateway_repeated_answers_total`, the access line's `repeated_answer`): a sign of a stuck or caching upstream. `/stats` shows the top repeats. Non-streamed JSON answers are buffered to read them.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many repeated answers `/stats` lists (1 to 100). Default 10.","type":"integer","minimum":1,"maximum":100,"default":10},"max_tracked":{"description":"Recent fingerprints remembered (100 to 1000000), the least recent forgotten first. Default 10000.","type":"integer","minimum":100,"maximum":1000000,"default":10000},"header":{"description":"Send `X-Sidegate-Fingerprint` on non-streamed answers. Default true.","type":"boolean","default":true}}},"response_prefetch":{"description":"While the client reads an answer, asks the same router the likely next question in the background, so the router's `cache` or `semantic_cache` already holds its answer when the client asks it (the router needs one of them). Follow-ups are the configured `follow_ups` and, with `learn`, the most frequent next user turns seen after the same one. OpenAI chat completions only. Bounded by `max_per_minute` and `concurrency`.","type":"object","additionalProperties":false,"properties":{"follow_ups":{"description":"User turns to ask after every answer, e.g. `[\"Tell me more.\"]`.","type":"array","maxItems":10,"items":{"type":"string","minLength":1,"maxLength":2000}},"learn":{"description":"Learn follow-ups from traffic: after a user turn, the next turns seen after it most often.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many learned follow-ups to ask (1 to 5). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"min_count":{"description":"Seen at least this often (1 to 1000). Default 2.","type":"integer","minimum":1,"maximum":1000,"default":2},"max_tracked":{"description":"User turns remembered (100 to 100000). Default 5000.","type":"integer","minimum":100,"maximum":100000,"default":5000}}},"max_per_minute":{"description":"Warming requests per minute at most (1 to 10000): the prefetch budget. Default 30.","type":"integer","minimum":1,"maximum":10000,"default":30},"concurrency":{"description":"Warming requests in flight at most (1 to 64). Default 2.","type":"integer","minimum":1,"maximum":64,"default":2},"forward_headers":{"description":"The caller's headers sent with the warming requests (they key the cache per tenant). Default `[authorization, x-api-key, api-key]`.","type":"array","maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms. Range: 0ms to 1m.","x-range":["0ms","1m"],"default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s. Range: 0ms to 10m.","x-range":["0ms","10m"],"default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s. Range: 0ms to 1h.","x-range":["0ms","1h"],"default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`. Range: 1ms to 30d.","x-range":["1ms","30d"],"default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 10000). Default 1000. A lookup compares the prompt with every entry of its scope (exact cosine): about half a millisecond per thousand entries.","type":"integer","minimum":1,"maximum":10000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`. Range: 1kb to 16gb.","x-range":["1kb","16gb"],"default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`. Range: 1b to 1gb.","x-range":["1b","1gb"],"default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"semantic_memory":{"description":"Remembers what each user stated in earlier turns and adds the most relevant statements to new requests as a system message. Statements (the last user turn of an answered request, not a question) are embedded and stored per `scope`; answers carry `X-Sidegate-Memory: <facts added>`. `DELETE /memory?scope=<value>` on the admin listener forgets a scope.","type":"object","additionalProperties":false,"required":["scope"],"properties":{"scope":{"description":"Whose memory: `key` (a gateway key's name), `team`, `api_key` (a hash of the caller's key) or `header:<name>` (e.g. `header:x-user-id`). Values are hashed before they are stored.","type":"string","pattern":"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","examples":["header:x-user-id","key","team"]},"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"top_k":{"description":"Statements added at most (1 to 20). Default 3.","type":"integer","minimum":1,"maximum":20,"default":3},"threshold":{"description":"The least similarity (0 to 1) for a statement to be added. Default 0.3.","type":"number","minimum":0,"maximum":1,"default":0.3},"ttl":{"$ref":"#/$defs/duration","description":"How long a statement is kept. Default `30d`.","default":"30d"},"max_facts":{"description":"Statements kept per scope (1 to 10000), the oldest going first. Default 200.","type":"integer","minimum":1,"maximum":10000,"default":200},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's memory takes in this process. Default `20mb`.","default":"20mb"},"min_chars":{"description":"Shorter turns are not stored (1 to 1000). Default 12.","type":"integer","minimum":1,"maximum":1000,"default":12},"max_chars":{"description":"Longer turns are stored and compared by their start (100 to 32768). Default 2000.","type":"integer","minimum":100,"maximum":32768,"default":2000}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins). Range: 1ms to 10m.","x-range":["1ms","10m"]},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure. Range: 1ms to 1d.","x-range":["1ms","1d"]},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event. Range: 1ms to 1d.","x-range":["1ms","1d"]},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming). Range: 1ms to 1d.","x-range":["1ms","1d"]}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}};
+const schema49 = {"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Before the upstream call each request reserves its estimated cost (its prompt's tokens at the input price plus `max_tokens`, or the model's output limit, at the output price, from the `pricing` table) in one atomic step, and is admitted only while spend plus reservations is below `usd`: else 429 `budget_exceeded` (with `Retry-After` until the period ends). When it is done, its real cost (its `usage`) replaces the reservation; a reservation never settled expires after 10 minutes. So concurrent requests never overspend by more than one request's reservation, also across replicas sharing Redis. Spend lives in the `state` store and survives reloads.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`. Range: above 0, up to 1000000000.","type":"number","exclusiveMinimum":0,"maximum":1000000000},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together), `key` (each caller key, by its name in `auth.keys`, on its own) or `team` (each key's team). Requests with no key (or no team) are not limited by a `key` (or `team`) budget.","enum":["router","key","team"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) whose crossing is logged and sent as a `budget.threshold` event to the `webhooks`, once per period each, by the settlement that crosses it (exactly one, also across replicas). Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`. Range: 1ms to 30d.","x-range":["1ms","30d"],"default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy. Range: 1kb to 16gb.","x-range":["1kb","16gb"],"default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`. Range: 1b to 1gb.","x-range":["1b","1gb"],"default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller. At most 32.","type":"array","maxItems":32,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"scope":{"description":"Keeps tenants apart by who they are rather than by a header: `key` (each caller key of `auth.keys`, or an identity a hook set) or `team` (the keys of a team share answers; a key without a team has its own). With a scope, `key_headers` defaults to `[]`, and requests with no identity are not cached.","enum":["key","team"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first). Range: 1ms to 10m.","x-range":["1ms","10m"]}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works). Range: 10ms to 1h.","x-range":["10ms","1h"]},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s. Range: 1ms to 1m.","x-range":["1ms","1m"],"default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5. Range: 1 to 10000.","type":"integer","minimum":1,"maximum":10000,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`. Range: 1ms to 10m.","x-range":["1ms","10m"]}}},"mcp_tools":{"description":"Lets the model call tools of MCP servers (`mcp_servers:`): the gateway adds the servers' tools to each chat request, runs the calls the model makes to them and calls the model again with the results, then returns (or streams) the final answer. Calls to the caller's own tools are returned to the caller as usual; an answer calling both goes to the caller with only its own calls. The usage of every round is added up in the answer's `usage`, so budgets and rate limits count it.","type":"object","additionalProperties":false,"required":["servers"],"properties":{"servers":{"description":"The MCP servers whose tools the model may call, by their name in `mcp_servers` (1–32).","type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"#/$defs/name"}},"max_rounds":{"description":"The most model calls per request (1–20). Default 5. When the last one still calls MCP tools, it is returned without those calls, marked `x-sidegate-mcp-tools: max_rounds` (a stream carries it as an SSE comment line before its end).","type":"integer","minimum":1,"maximum":20,"default":5},"allow":{"description":"Only these tools are offered (default: all): tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}},"deny":{"description":"Tools never offered, even when `allow` lists them: tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept; longer bodies end with `…`. Default `16kb`. Range: 256b to 1mb.","x-range":["256b","1mb"],"default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate). Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`. Range: 1ms to 30d.","x-range":["1ms","30d"]},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`. Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it. Range: 1 to 1000000000000.","type":"integer","minimum":1,"maximum":1000000000000},"key":{"description":"Who shares a bucket (default `client_ip`): `client_ip` (the peer address; `X-Forwarded-For` only from `server.trusted_proxies`), `key` (each caller key by its name in `auth.keys`, or an identity a hook set; without one, a hash of the caller's bearer token or `x-api-key`, never the token; `api_key` is the same), `team` (each key's team; a key without a team is a team of its own), `header:<name>` (a hash of that header's value) or `global` (everyone together).","type":"string","pattern":"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","key","team","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share). At most 32.","type":"array","maxItems":32,"items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"response_fingerprinting":{"description":"A stable hash of each answer's text (case and whitespace folded) in `X-Sidegate-Fingerprint` (non-streamed answers) and the access line (`fingerprint`). Identical answers to different prompts, or from different targets, are counted (`ai_gateway_repeated_answers_total`, the access line's `repeated_answer`): a sign of a stuck or caching upstream. `/stats` shows the top repeats. Non-streamed JSON answers are buffered to read them.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many repeated answers `/stats` lists (1 to 100). Default 10.","type":"integer","minimum":1,"maximum":100,"default":10},"max_tracked":{"description":"Recent fingerprints remembered (100 to 1000000), the least recent forgotten first. Default 10000.","type":"integer","minimum":100,"maximum":1000000,"default":10000},"header":{"description":"Send `X-Sidegate-Fingerprint` on non-streamed answers. Default true.","type":"boolean","default":true}}},"response_prefetch":{"description":"While the client reads an answer, asks the same router the likely next question in the background, so the router's `cache` or `semantic_cache` already holds its answer when the client asks it (the router needs one of them). Follow-ups are the configured `follow_ups` and, with `learn`, the most frequent next user turns seen after the same one. OpenAI chat completions only. Bounded by `max_per_minute` and `concurrency`.","type":"object","additionalProperties":false,"properties":{"follow_ups":{"description":"User turns to ask after every answer, e.g. `[\"Tell me more.\"]`.","type":"array","maxItems":10,"items":{"type":"string","minLength":1,"maxLength":2000}},"learn":{"description":"Learn follow-ups from traffic: after a user turn, the next turns seen after it most often.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many learned follow-ups to ask (1 to 5). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"min_count":{"description":"Seen at least this often (1 to 1000). Default 2.","type":"integer","minimum":1,"maximum":1000,"default":2},"max_tracked":{"description":"User turns remembered (100 to 100000). Default 5000.","type":"integer","minimum":100,"maximum":100000,"default":5000}}},"max_per_minute":{"description":"Warming requests per minute at most (1 to 10000): the prefetch budget. Default 30.","type":"integer","minimum":1,"maximum":10000,"default":30},"concurrency":{"description":"Warming requests in flight at most (1 to 64). Default 2.","type":"integer","minimum":1,"maximum":64,"default":2},"forward_headers":{"description":"The caller's headers sent with the warming requests (they key the cache per tenant). Default `[authorization, x-api-key, api-key]`.","type":"array","maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms. Range: 0ms to 1m.","x-range":["0ms","1m"],"default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s. Range: 0ms to 10m.","x-range":["0ms","10m"],"default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s. Range: 0ms to 1h.","x-range":["0ms","1h"],"default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`. Range: 1ms to 30d.","x-range":["1ms","30d"],"default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 10000). Default 1000. A lookup compares the prompt with every entry of its scope (exact cosine): about half a millisecond per thousand entries.","type":"integer","minimum":1,"maximum":10000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`. Range: 1kb to 16gb.","x-range":["1kb","16gb"],"default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`. Range: 1b to 1gb.","x-range":["1b","1gb"],"default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"semantic_memory":{"description":"Remembers what each user stated in earlier turns and adds the most relevant statements to new requests as a system message. Statements (the last user turn of an answered request, not a question) are embedded and stored per `scope`; answers carry `X-Sidegate-Memory: <facts added>`. `DELETE /memory?scope=<value>` on the admin listener forgets a scope.","type":"object","additionalProperties":false,"required":["scope"],"properties":{"scope":{"description":"Whose memory: `key` (a gateway key's name), `team`, `api_key` (a hash of the caller's key) or `header:<name>` (e.g. `header:x-user-id`). Values are hashed before they are stored.","type":"string","pattern":"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","examples":["header:x-user-id","key","team"]},"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"top_k":{"description":"Statements added at most (1 to 20). Default 3.","type":"integer","minimum":1,"maximum":20,"default":3},"threshold":{"description":"The least similarity (0 to 1) for a statement to be added. Default 0.3.","type":"number","minimum":0,"maximum":1,"default":0.3},"ttl":{"$ref":"#/$defs/duration","description":"How long a statement is kept. Default `30d`. Range: 1ms to 365d.","x-range":["1ms","365d"],"default":"30d"},"max_facts":{"description":"Statements kept per scope (1 to 10000), the oldest going first. Default 200.","type":"integer","minimum":1,"maximum":10000,"default":200},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's memory takes in this process. Default `20mb`. Range: 1kb to 16gb.","x-range":["1kb","16gb"],"default":"20mb"},"min_chars":{"description":"Shorter turns are not stored (1 to 1000). Default 12.","type":"integer","minimum":1,"maximum":1000,"default":12},"max_chars":{"description":"Longer turns are stored and compared by their start (100 to 32768). Default 2000.","type":"integer","minimum":100,"maximum":32768,"default":2000}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins). Range: 1ms to 10m.","x-range":["1ms","10m"]},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure. Range: 1ms to 1d.","x-range":["1ms","1d"]},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event. Range: 1ms to 1d.","x-range":["1ms","1d"]},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming). Range: 1ms to 1d.","x-range":["1ms","1d"]}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}};
 const pattern33 = new RegExp("^/", "u");
 const pattern41 = new RegExp("^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$", "u");
 const pattern50 = new RegExp("^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$", "u");
@@ -2361,12 +2361,9 @@ vErrors.push(err134);
 }
 errors++;
 }
-}
-if(data48.file !== undefined){
-let data51 = data48.file;
-if(typeof data51 === "string"){
-if(func3(data51) > 4096){
-const err135 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+let m9 = typeof data50 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data50) : null;
+if(m9 !== null && (Number(m9[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m9[2]] < 256 || Number(m9[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m9[2]] > 1048576)){
+const err135 = {instancePath:instancePath+"/payload_log/max_bytes",schemaPath:"#/properties/payload_log/properties/max_bytes/x-range",keyword:"x-range",params:{min: "256b", max: "1mb"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -2375,8 +2372,12 @@ vErrors.push(err135);
 }
 errors++;
 }
-if(func3(data51) < 1){
-const err136 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data48.file !== undefined){
+let data51 = data48.file;
+if(typeof data51 === "string"){
+if(func3(data51) > 4096){
+const err136 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -2385,9 +2386,8 @@ vErrors.push(err136);
 }
 errors++;
 }
-}
-else {
-const err137 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func3(data51) < 1){
+const err137 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -2397,9 +2397,8 @@ vErrors.push(err137);
 errors++;
 }
 }
-}
 else {
-const err138 = {instancePath:instancePath+"/payload_log",schemaPath:"#/properties/payload_log/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err138 = {instancePath:instancePath+"/payload_log/file",schemaPath:"#/properties/payload_log/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -2409,12 +2408,9 @@ vErrors.push(err138);
 errors++;
 }
 }
-if(data.prompt_caching !== undefined){
-let data52 = data.prompt_caching;
-if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
-for(const key11 in data52){
-if(!(((key11 === "min_tokens") || (key11 === "ttl")) || (key11 === "key"))){
-const err139 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+}
+else {
+const err139 = {instancePath:instancePath+"/payload_log",schemaPath:"#/properties/payload_log/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -2424,10 +2420,12 @@ vErrors.push(err139);
 errors++;
 }
 }
-if(data52.min_tokens !== undefined){
-let data53 = data52.min_tokens;
-if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
-const err140 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.prompt_caching !== undefined){
+let data52 = data.prompt_caching;
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+for(const key11 in data52){
+if(!(((key11 === "min_tokens") || (key11 === "ttl")) || (key11 === "key"))){
+const err140 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -2436,9 +2434,11 @@ vErrors.push(err140);
 }
 errors++;
 }
-if((typeof data53 == "number") && (isFinite(data53))){
-if(data53 > 1000000 || isNaN(data53)){
-const err141 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+}
+if(data52.min_tokens !== undefined){
+let data53 = data52.min_tokens;
+if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
+const err141 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -2447,8 +2447,9 @@ vErrors.push(err141);
 }
 errors++;
 }
-if(data53 < 1 || isNaN(data53)){
-const err142 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data53 == "number") && (isFinite(data53))){
+if(data53 > 1000000 || isNaN(data53)){
+const err142 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -2457,12 +2458,8 @@ vErrors.push(err142);
 }
 errors++;
 }
-}
-}
-if(data52.ttl !== undefined){
-let data54 = data52.ttl;
-if(!((data54 === "5m") || (data54 === "1h"))){
-const err143 = {instancePath:instancePath+"/prompt_caching/ttl",schemaPath:"#/properties/prompt_caching/properties/ttl/enum",keyword:"enum",params:{allowedValues: schema49.properties.prompt_caching.properties.ttl.enum},message:"must be equal to one of the allowed values"};
+if(data53 < 1 || isNaN(data53)){
+const err143 = {instancePath:instancePath+"/prompt_caching/min_tokens",schemaPath:"#/properties/prompt_caching/properties/min_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -2472,9 +2469,11 @@ vErrors.push(err143);
 errors++;
 }
 }
-if(data52.key !== undefined){
-if(typeof data52.key !== "boolean"){
-const err144 = {instancePath:instancePath+"/prompt_caching/key",schemaPath:"#/properties/prompt_caching/properties/key/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+if(data52.ttl !== undefined){
+let data54 = data52.ttl;
+if(!((data54 === "5m") || (data54 === "1h"))){
+const err144 = {instancePath:instancePath+"/prompt_caching/ttl",schemaPath:"#/properties/prompt_caching/properties/ttl/enum",keyword:"enum",params:{allowedValues: schema49.properties.prompt_caching.properties.ttl.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -2484,9 +2483,9 @@ vErrors.push(err144);
 errors++;
 }
 }
-}
-else {
-const err145 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data52.key !== undefined){
+if(typeof data52.key !== "boolean"){
+const err145 = {instancePath:instancePath+"/prompt_caching/key",schemaPath:"#/properties/prompt_caching/properties/key/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -2496,12 +2495,9 @@ vErrors.push(err145);
 errors++;
 }
 }
-if(data.quality_gate !== undefined){
-let data56 = data.quality_gate;
-if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
-for(const key12 in data56){
-if(!(((((((key12 === "min_chars") || (key12 === "max_chars")) || (key12 === "must_match")) || (key12 === "must_not_match")) || (key12 === "json")) || (key12 === "refusal")) || (key12 === "buffer"))){
-const err146 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+}
+else {
+const err146 = {instancePath:instancePath+"/prompt_caching",schemaPath:"#/properties/prompt_caching/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -2511,10 +2507,12 @@ vErrors.push(err146);
 errors++;
 }
 }
-if(data56.min_chars !== undefined){
-let data57 = data56.min_chars;
-if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
-const err147 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.quality_gate !== undefined){
+let data56 = data.quality_gate;
+if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
+for(const key12 in data56){
+if(!(((((((key12 === "min_chars") || (key12 === "max_chars")) || (key12 === "must_match")) || (key12 === "must_not_match")) || (key12 === "json")) || (key12 === "refusal")) || (key12 === "buffer"))){
+const err147 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -2523,9 +2521,11 @@ vErrors.push(err147);
 }
 errors++;
 }
-if((typeof data57 == "number") && (isFinite(data57))){
-if(data57 > 1000000 || isNaN(data57)){
-const err148 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+}
+if(data56.min_chars !== undefined){
+let data57 = data56.min_chars;
+if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
+const err148 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -2534,8 +2534,9 @@ vErrors.push(err148);
 }
 errors++;
 }
-if(data57 < 0 || isNaN(data57)){
-const err149 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data57 == "number") && (isFinite(data57))){
+if(data57 > 1000000 || isNaN(data57)){
+const err149 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -2544,12 +2545,8 @@ vErrors.push(err149);
 }
 errors++;
 }
-}
-}
-if(data56.max_chars !== undefined){
-let data58 = data56.max_chars;
-if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
-const err150 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data57 < 0 || isNaN(data57)){
+const err150 = {instancePath:instancePath+"/quality_gate/min_chars",schemaPath:"#/properties/quality_gate/properties/min_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -2558,9 +2555,12 @@ vErrors.push(err150);
 }
 errors++;
 }
-if((typeof data58 == "number") && (isFinite(data58))){
-if(data58 > 10000000 || isNaN(data58)){
-const err151 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
+}
+}
+if(data56.max_chars !== undefined){
+let data58 = data56.max_chars;
+if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
+const err151 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -2569,13 +2569,24 @@ vErrors.push(err151);
 }
 errors++;
 }
-if(data58 < 1 || isNaN(data58)){
-const err152 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 > 10000000 || isNaN(data58)){
+const err152 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
 if(vErrors === null){
 vErrors = [err152];
 }
 else {
 vErrors.push(err152);
+}
+errors++;
+}
+if(data58 < 1 || isNaN(data58)){
+const err153 = {instancePath:instancePath+"/quality_gate/max_chars",schemaPath:"#/properties/quality_gate/properties/max_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
 }
 errors++;
 }
@@ -2588,17 +2599,7 @@ let valid46 = false;
 const _errs147 = errors;
 if(typeof data59 === "string"){
 if(func3(data59) > 1000){
-const err153 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
-if(vErrors === null){
-vErrors = [err153];
-}
-else {
-vErrors.push(err153);
-}
-errors++;
-}
-if(func3(data59) < 1){
-const err154 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err154 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -2607,9 +2608,8 @@ vErrors.push(err154);
 }
 errors++;
 }
-}
-else {
-const err155 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func3(data59) < 1){
+const err155 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -2618,12 +2618,9 @@ vErrors.push(err155);
 }
 errors++;
 }
-var _valid1 = _errs147 === errors;
-valid46 = valid46 || _valid1;
-const _errs149 = errors;
-if(Array.isArray(data59)){
-if(data59.length > 32){
-const err156 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+}
+else {
+const err156 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -2632,8 +2629,12 @@ vErrors.push(err156);
 }
 errors++;
 }
-if(data59.length < 1){
-const err157 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+var _valid1 = _errs147 === errors;
+valid46 = valid46 || _valid1;
+const _errs149 = errors;
+if(Array.isArray(data59)){
+if(data59.length > 32){
+const err157 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -2642,12 +2643,8 @@ vErrors.push(err157);
 }
 errors++;
 }
-const len7 = data59.length;
-for(let i12=0; i12<len7; i12++){
-let data60 = data59[i12];
-if(typeof data60 === "string"){
-if(func3(data60) > 1000){
-const err158 = {instancePath:instancePath+"/quality_gate/must_match/" + i12,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+if(data59.length < 1){
+const err158 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -2656,8 +2653,12 @@ vErrors.push(err158);
 }
 errors++;
 }
-if(func3(data60) < 1){
-const err159 = {instancePath:instancePath+"/quality_gate/must_match/" + i12,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const len7 = data59.length;
+for(let i12=0; i12<len7; i12++){
+let data60 = data59[i12];
+if(typeof data60 === "string"){
+if(func3(data60) > 1000){
+const err159 = {instancePath:instancePath+"/quality_gate/must_match/" + i12,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -2666,9 +2667,8 @@ vErrors.push(err159);
 }
 errors++;
 }
-}
-else {
-const err160 = {instancePath:instancePath+"/quality_gate/must_match/" + i12,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func3(data60) < 1){
+const err160 = {instancePath:instancePath+"/quality_gate/must_match/" + i12,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -2678,9 +2678,8 @@ vErrors.push(err160);
 errors++;
 }
 }
-}
 else {
-const err161 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err161 = {instancePath:instancePath+"/quality_gate/must_match/" + i12,schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -2689,15 +2688,27 @@ vErrors.push(err161);
 }
 errors++;
 }
-var _valid1 = _errs149 === errors;
-valid46 = valid46 || _valid1;
-if(!valid46){
-const err162 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+}
+else {
+const err162 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err162];
 }
 else {
 vErrors.push(err162);
+}
+errors++;
+}
+var _valid1 = _errs149 === errors;
+valid46 = valid46 || _valid1;
+if(!valid46){
+const err163 = {instancePath:instancePath+"/quality_gate/must_match",schemaPath:"#/properties/quality_gate/properties/must_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err163];
+}
+else {
+vErrors.push(err163);
 }
 errors++;
 }
@@ -2720,17 +2731,7 @@ let valid49 = false;
 const _errs155 = errors;
 if(typeof data61 === "string"){
 if(func3(data61) > 1000){
-const err163 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
-if(vErrors === null){
-vErrors = [err163];
-}
-else {
-vErrors.push(err163);
-}
-errors++;
-}
-if(func3(data61) < 1){
-const err164 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err164 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -2739,9 +2740,8 @@ vErrors.push(err164);
 }
 errors++;
 }
-}
-else {
-const err165 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func3(data61) < 1){
+const err165 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2750,12 +2750,9 @@ vErrors.push(err165);
 }
 errors++;
 }
-var _valid2 = _errs155 === errors;
-valid49 = valid49 || _valid2;
-const _errs157 = errors;
-if(Array.isArray(data61)){
-if(data61.length > 32){
-const err166 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+}
+else {
+const err166 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2764,8 +2761,12 @@ vErrors.push(err166);
 }
 errors++;
 }
-if(data61.length < 1){
-const err167 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+var _valid2 = _errs155 === errors;
+valid49 = valid49 || _valid2;
+const _errs157 = errors;
+if(Array.isArray(data61)){
+if(data61.length > 32){
+const err167 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2774,12 +2775,8 @@ vErrors.push(err167);
 }
 errors++;
 }
-const len8 = data61.length;
-for(let i13=0; i13<len8; i13++){
-let data62 = data61[i13];
-if(typeof data62 === "string"){
-if(func3(data62) > 1000){
-const err168 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i13,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+if(data61.length < 1){
+const err168 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2788,8 +2785,12 @@ vErrors.push(err168);
 }
 errors++;
 }
-if(func3(data62) < 1){
-const err169 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i13,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const len8 = data61.length;
+for(let i13=0; i13<len8; i13++){
+let data62 = data61[i13];
+if(typeof data62 === "string"){
+if(func3(data62) > 1000){
+const err169 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i13,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2798,9 +2799,8 @@ vErrors.push(err169);
 }
 errors++;
 }
-}
-else {
-const err170 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i13,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func3(data62) < 1){
+const err170 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i13,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2810,9 +2810,8 @@ vErrors.push(err170);
 errors++;
 }
 }
-}
 else {
-const err171 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err171 = {instancePath:instancePath+"/quality_gate/must_not_match/" + i13,schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2821,15 +2820,27 @@ vErrors.push(err171);
 }
 errors++;
 }
-var _valid2 = _errs157 === errors;
-valid49 = valid49 || _valid2;
-if(!valid49){
-const err172 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+}
+else {
+const err172 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err172];
 }
 else {
 vErrors.push(err172);
+}
+errors++;
+}
+var _valid2 = _errs157 === errors;
+valid49 = valid49 || _valid2;
+if(!valid49){
+const err173 = {instancePath:instancePath+"/quality_gate/must_not_match",schemaPath:"#/properties/quality_gate/properties/must_not_match/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err173];
+}
+else {
+vErrors.push(err173);
 }
 errors++;
 }
@@ -2847,19 +2858,7 @@ vErrors = null;
 }
 if(data56.json !== undefined){
 if(typeof data56.json !== "boolean"){
-const err173 = {instancePath:instancePath+"/quality_gate/json",schemaPath:"#/properties/quality_gate/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err173];
-}
-else {
-vErrors.push(err173);
-}
-errors++;
-}
-}
-if(data56.refusal !== undefined){
-if(typeof data56.refusal !== "boolean"){
-const err174 = {instancePath:instancePath+"/quality_gate/refusal",schemaPath:"#/properties/quality_gate/properties/refusal/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+const err174 = {instancePath:instancePath+"/quality_gate/json",schemaPath:"#/properties/quality_gate/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2869,9 +2868,9 @@ vErrors.push(err174);
 errors++;
 }
 }
-if(data56.buffer !== undefined){
-if(typeof data56.buffer !== "boolean"){
-const err175 = {instancePath:instancePath+"/quality_gate/buffer",schemaPath:"#/properties/quality_gate/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data56.refusal !== undefined){
+if(typeof data56.refusal !== "boolean"){
+const err175 = {instancePath:instancePath+"/quality_gate/refusal",schemaPath:"#/properties/quality_gate/properties/refusal/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2881,9 +2880,9 @@ vErrors.push(err175);
 errors++;
 }
 }
-}
-else {
-const err176 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data56.buffer !== undefined){
+if(typeof data56.buffer !== "boolean"){
+const err176 = {instancePath:instancePath+"/quality_gate/buffer",schemaPath:"#/properties/quality_gate/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2893,11 +2892,9 @@ vErrors.push(err176);
 errors++;
 }
 }
-if(data.rate_limit !== undefined){
-let data66 = data.rate_limit;
-if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
-if(data66.requests === undefined){
-const err177 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "requests"},message:"must have required property '"+"requests"+"'"};
+}
+else {
+const err177 = {instancePath:instancePath+"/quality_gate",schemaPath:"#/properties/quality_gate/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2906,8 +2903,12 @@ vErrors.push(err177);
 }
 errors++;
 }
-if(data66.per === undefined){
-const err178 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "per"},message:"must have required property '"+"per"+"'"};
+}
+if(data.rate_limit !== undefined){
+let data66 = data.rate_limit;
+if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
+if(data66.requests === undefined){
+const err178 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "requests"},message:"must have required property '"+"requests"+"'"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2916,9 +2917,8 @@ vErrors.push(err178);
 }
 errors++;
 }
-for(const key13 in data66){
-if(!(((((key13 === "requests") || (key13 === "per")) || (key13 === "burst")) || (key13 === "tokens")) || (key13 === "key"))){
-const err179 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+if(data66.per === undefined){
+const err179 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/required",keyword:"required",params:{missingProperty: "per"},message:"must have required property '"+"per"+"'"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2927,11 +2927,9 @@ vErrors.push(err179);
 }
 errors++;
 }
-}
-if(data66.requests !== undefined){
-let data67 = data66.requests;
-if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
-const err180 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key13 in data66){
+if(!(((((key13 === "requests") || (key13 === "per")) || (key13 === "burst")) || (key13 === "tokens")) || (key13 === "key"))){
+const err180 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2940,9 +2938,11 @@ vErrors.push(err180);
 }
 errors++;
 }
-if((typeof data67 == "number") && (isFinite(data67))){
-if(data67 > 1000000000 || isNaN(data67)){
-const err181 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
+}
+if(data66.requests !== undefined){
+let data67 = data66.requests;
+if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
+const err181 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2951,8 +2951,9 @@ vErrors.push(err181);
 }
 errors++;
 }
-if(data67 < 1 || isNaN(data67)){
-const err182 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data67 == "number") && (isFinite(data67))){
+if(data67 > 1000000000 || isNaN(data67)){
+const err182 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2961,13 +2962,8 @@ vErrors.push(err182);
 }
 errors++;
 }
-}
-}
-if(data66.per !== undefined){
-let data68 = data66.per;
-if(typeof data68 === "string"){
-if(!pattern8.test(data68)){
-const err183 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data67 < 1 || isNaN(data67)){
+const err183 = {instancePath:instancePath+"/rate_limit/requests",schemaPath:"#/properties/rate_limit/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2977,8 +2973,12 @@ vErrors.push(err183);
 errors++;
 }
 }
-else {
-const err184 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data66.per !== undefined){
+let data68 = data66.per;
+if(typeof data68 === "string"){
+if(!pattern8.test(data68)){
+const err184 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2987,9 +2987,9 @@ vErrors.push(err184);
 }
 errors++;
 }
-let m9 = typeof data68 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data68) : null;
-if(m9 !== null && (Number(m9[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m9[2]] < 1 || Number(m9[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m9[2]] > 2592000000)){
-const err185 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/properties/rate_limit/properties/per/x-range",keyword:"x-range",params:{min: "1ms", max: "30d"},message:"out of range"};
+}
+else {
+const err185 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2998,11 +2998,9 @@ vErrors.push(err185);
 }
 errors++;
 }
-}
-if(data66.burst !== undefined){
-let data69 = data66.burst;
-if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
-const err186 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let m10 = typeof data68 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data68) : null;
+if(m10 !== null && (Number(m10[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m10[2]] < 1 || Number(m10[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m10[2]] > 2592000000)){
+const err186 = {instancePath:instancePath+"/rate_limit/per",schemaPath:"#/properties/rate_limit/properties/per/x-range",keyword:"x-range",params:{min: "1ms", max: "30d"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -3011,9 +3009,11 @@ vErrors.push(err186);
 }
 errors++;
 }
-if((typeof data69 == "number") && (isFinite(data69))){
-if(data69 > 1000000000 || isNaN(data69)){
-const err187 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
+}
+if(data66.burst !== undefined){
+let data69 = data66.burst;
+if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
+const err187 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -3022,8 +3022,9 @@ vErrors.push(err187);
 }
 errors++;
 }
-if(data69 < 1 || isNaN(data69)){
-const err188 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data69 == "number") && (isFinite(data69))){
+if(data69 > 1000000000 || isNaN(data69)){
+const err188 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -3032,12 +3033,8 @@ vErrors.push(err188);
 }
 errors++;
 }
-}
-}
-if(data66.tokens !== undefined){
-let data70 = data66.tokens;
-if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
-const err189 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data69 < 1 || isNaN(data69)){
+const err189 = {instancePath:instancePath+"/rate_limit/burst",schemaPath:"#/properties/rate_limit/properties/burst/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -3046,9 +3043,12 @@ vErrors.push(err189);
 }
 errors++;
 }
-if((typeof data70 == "number") && (isFinite(data70))){
-if(data70 > 1000000000000 || isNaN(data70)){
-const err190 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000000},message:"must be <= 1000000000000"};
+}
+}
+if(data66.tokens !== undefined){
+let data70 = data66.tokens;
+if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
+const err190 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -3057,8 +3057,9 @@ vErrors.push(err190);
 }
 errors++;
 }
-if(data70 < 1 || isNaN(data70)){
-const err191 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data70 == "number") && (isFinite(data70))){
+if(data70 > 1000000000000 || isNaN(data70)){
+const err191 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000000},message:"must be <= 1000000000000"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -3067,13 +3068,8 @@ vErrors.push(err191);
 }
 errors++;
 }
-}
-}
-if(data66.key !== undefined){
-let data71 = data66.key;
-if(typeof data71 === "string"){
-if(!pattern41.test(data71)){
-const err192 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/pattern",keyword:"pattern",params:{pattern: "^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
+if(data70 < 1 || isNaN(data70)){
+const err192 = {instancePath:instancePath+"/rate_limit/tokens",schemaPath:"#/properties/rate_limit/properties/tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -3083,8 +3079,12 @@ vErrors.push(err192);
 errors++;
 }
 }
-else {
-const err193 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data66.key !== undefined){
+let data71 = data66.key;
+if(typeof data71 === "string"){
+if(!pattern41.test(data71)){
+const err193 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/pattern",keyword:"pattern",params:{pattern: "^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -3094,9 +3094,8 @@ vErrors.push(err193);
 errors++;
 }
 }
-}
 else {
-const err194 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err194 = {instancePath:instancePath+"/rate_limit/key",schemaPath:"#/properties/rate_limit/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -3106,12 +3105,9 @@ vErrors.push(err194);
 errors++;
 }
 }
-if(data.request_coalescing !== undefined){
-let data72 = data.request_coalescing;
-if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
-for(const key14 in data72){
-if(!(key14 === "key_headers")){
-const err195 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+}
+else {
+const err195 = {instancePath:instancePath+"/rate_limit",schemaPath:"#/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -3121,11 +3117,12 @@ vErrors.push(err195);
 errors++;
 }
 }
-if(data72.key_headers !== undefined){
-let data73 = data72.key_headers;
-if(Array.isArray(data73)){
-if(data73.length > 32){
-const err196 = {instancePath:instancePath+"/request_coalescing/key_headers",schemaPath:"#/properties/request_coalescing/properties/key_headers/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(data.request_coalescing !== undefined){
+let data72 = data.request_coalescing;
+if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
+for(const key14 in data72){
+if(!(key14 === "key_headers")){
+const err196 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -3134,12 +3131,12 @@ vErrors.push(err196);
 }
 errors++;
 }
-const len9 = data73.length;
-for(let i14=0; i14<len9; i14++){
-let data74 = data73[i14];
-if(typeof data74 === "string"){
-if(func3(data74) < 1){
-const err197 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i14,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data72.key_headers !== undefined){
+let data73 = data72.key_headers;
+if(Array.isArray(data73)){
+if(data73.length > 32){
+const err197 = {instancePath:instancePath+"/request_coalescing/key_headers",schemaPath:"#/properties/request_coalescing/properties/key_headers/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -3148,9 +3145,12 @@ vErrors.push(err197);
 }
 errors++;
 }
-}
-else {
-const err198 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i14,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len9 = data73.length;
+for(let i14=0; i14<len9; i14++){
+let data74 = data73[i14];
+if(typeof data74 === "string"){
+if(func3(data74) < 1){
+const err198 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i14,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -3160,9 +3160,8 @@ vErrors.push(err198);
 errors++;
 }
 }
-}
 else {
-const err199 = {instancePath:instancePath+"/request_coalescing/key_headers",schemaPath:"#/properties/request_coalescing/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err199 = {instancePath:instancePath+"/request_coalescing/key_headers/" + i14,schemaPath:"#/properties/request_coalescing/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -3174,7 +3173,7 @@ errors++;
 }
 }
 else {
-const err200 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err200 = {instancePath:instancePath+"/request_coalescing/key_headers",schemaPath:"#/properties/request_coalescing/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -3184,12 +3183,9 @@ vErrors.push(err200);
 errors++;
 }
 }
-if(data.response_fingerprinting !== undefined){
-let data75 = data.response_fingerprinting;
-if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
-for(const key15 in data75){
-if(!(((key15 === "top") || (key15 === "max_tracked")) || (key15 === "header"))){
-const err201 = {instancePath:instancePath+"/response_fingerprinting",schemaPath:"#/properties/response_fingerprinting/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+}
+else {
+const err201 = {instancePath:instancePath+"/request_coalescing",schemaPath:"#/properties/request_coalescing/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -3199,10 +3195,12 @@ vErrors.push(err201);
 errors++;
 }
 }
-if(data75.top !== undefined){
-let data76 = data75.top;
-if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
-const err202 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.response_fingerprinting !== undefined){
+let data75 = data.response_fingerprinting;
+if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
+for(const key15 in data75){
+if(!(((key15 === "top") || (key15 === "max_tracked")) || (key15 === "header"))){
+const err202 = {instancePath:instancePath+"/response_fingerprinting",schemaPath:"#/properties/response_fingerprinting/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -3211,9 +3209,11 @@ vErrors.push(err202);
 }
 errors++;
 }
-if((typeof data76 == "number") && (isFinite(data76))){
-if(data76 > 100 || isNaN(data76)){
-const err203 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+}
+if(data75.top !== undefined){
+let data76 = data75.top;
+if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
+const err203 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -3222,8 +3222,9 @@ vErrors.push(err203);
 }
 errors++;
 }
-if(data76 < 1 || isNaN(data76)){
-const err204 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data76 == "number") && (isFinite(data76))){
+if(data76 > 100 || isNaN(data76)){
+const err204 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -3232,12 +3233,8 @@ vErrors.push(err204);
 }
 errors++;
 }
-}
-}
-if(data75.max_tracked !== undefined){
-let data77 = data75.max_tracked;
-if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
-const err205 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data76 < 1 || isNaN(data76)){
+const err205 = {instancePath:instancePath+"/response_fingerprinting/top",schemaPath:"#/properties/response_fingerprinting/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -3246,9 +3243,12 @@ vErrors.push(err205);
 }
 errors++;
 }
-if((typeof data77 == "number") && (isFinite(data77))){
-if(data77 > 1000000 || isNaN(data77)){
-const err206 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+}
+}
+if(data75.max_tracked !== undefined){
+let data77 = data75.max_tracked;
+if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
+const err206 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -3257,8 +3257,9 @@ vErrors.push(err206);
 }
 errors++;
 }
-if(data77 < 100 || isNaN(data77)){
-const err207 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+if((typeof data77 == "number") && (isFinite(data77))){
+if(data77 > 1000000 || isNaN(data77)){
+const err207 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -3267,11 +3268,8 @@ vErrors.push(err207);
 }
 errors++;
 }
-}
-}
-if(data75.header !== undefined){
-if(typeof data75.header !== "boolean"){
-const err208 = {instancePath:instancePath+"/response_fingerprinting/header",schemaPath:"#/properties/response_fingerprinting/properties/header/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data77 < 100 || isNaN(data77)){
+const err208 = {instancePath:instancePath+"/response_fingerprinting/max_tracked",schemaPath:"#/properties/response_fingerprinting/properties/max_tracked/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -3282,8 +3280,9 @@ errors++;
 }
 }
 }
-else {
-const err209 = {instancePath:instancePath+"/response_fingerprinting",schemaPath:"#/properties/response_fingerprinting/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data75.header !== undefined){
+if(typeof data75.header !== "boolean"){
+const err209 = {instancePath:instancePath+"/response_fingerprinting/header",schemaPath:"#/properties/response_fingerprinting/properties/header/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -3293,12 +3292,9 @@ vErrors.push(err209);
 errors++;
 }
 }
-if(data.response_prefetch !== undefined){
-let data79 = data.response_prefetch;
-if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
-for(const key16 in data79){
-if(!(((((key16 === "follow_ups") || (key16 === "learn")) || (key16 === "max_per_minute")) || (key16 === "concurrency")) || (key16 === "forward_headers"))){
-const err210 = {instancePath:instancePath+"/response_prefetch",schemaPath:"#/properties/response_prefetch/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+}
+else {
+const err210 = {instancePath:instancePath+"/response_fingerprinting",schemaPath:"#/properties/response_fingerprinting/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -3308,11 +3304,12 @@ vErrors.push(err210);
 errors++;
 }
 }
-if(data79.follow_ups !== undefined){
-let data80 = data79.follow_ups;
-if(Array.isArray(data80)){
-if(data80.length > 10){
-const err211 = {instancePath:instancePath+"/response_prefetch/follow_ups",schemaPath:"#/properties/response_prefetch/properties/follow_ups/maxItems",keyword:"maxItems",params:{limit: 10},message:"must NOT have more than 10 items"};
+if(data.response_prefetch !== undefined){
+let data79 = data.response_prefetch;
+if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
+for(const key16 in data79){
+if(!(((((key16 === "follow_ups") || (key16 === "learn")) || (key16 === "max_per_minute")) || (key16 === "concurrency")) || (key16 === "forward_headers"))){
+const err211 = {instancePath:instancePath+"/response_prefetch",schemaPath:"#/properties/response_prefetch/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -3321,12 +3318,12 @@ vErrors.push(err211);
 }
 errors++;
 }
-const len10 = data80.length;
-for(let i15=0; i15<len10; i15++){
-let data81 = data80[i15];
-if(typeof data81 === "string"){
-if(func3(data81) > 2000){
-const err212 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i15,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
+}
+if(data79.follow_ups !== undefined){
+let data80 = data79.follow_ups;
+if(Array.isArray(data80)){
+if(data80.length > 10){
+const err212 = {instancePath:instancePath+"/response_prefetch/follow_ups",schemaPath:"#/properties/response_prefetch/properties/follow_ups/maxItems",keyword:"maxItems",params:{limit: 10},message:"must NOT have more than 10 items"};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -3335,8 +3332,12 @@ vErrors.push(err212);
 }
 errors++;
 }
-if(func3(data81) < 1){
-const err213 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i15,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const len10 = data80.length;
+for(let i15=0; i15<len10; i15++){
+let data81 = data80[i15];
+if(typeof data81 === "string"){
+if(func3(data81) > 2000){
+const err213 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i15,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -3345,9 +3346,8 @@ vErrors.push(err213);
 }
 errors++;
 }
-}
-else {
-const err214 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i15,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func3(data81) < 1){
+const err214 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i15,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -3357,9 +3357,8 @@ vErrors.push(err214);
 errors++;
 }
 }
-}
 else {
-const err215 = {instancePath:instancePath+"/response_prefetch/follow_ups",schemaPath:"#/properties/response_prefetch/properties/follow_ups/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err215 = {instancePath:instancePath+"/response_prefetch/follow_ups/" + i15,schemaPath:"#/properties/response_prefetch/properties/follow_ups/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -3369,12 +3368,9 @@ vErrors.push(err215);
 errors++;
 }
 }
-if(data79.learn !== undefined){
-let data82 = data79.learn;
-if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
-for(const key17 in data82){
-if(!(((key17 === "top") || (key17 === "min_count")) || (key17 === "max_tracked"))){
-const err216 = {instancePath:instancePath+"/response_prefetch/learn",schemaPath:"#/properties/response_prefetch/properties/learn/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+}
+else {
+const err216 = {instancePath:instancePath+"/response_prefetch/follow_ups",schemaPath:"#/properties/response_prefetch/properties/follow_ups/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -3384,10 +3380,12 @@ vErrors.push(err216);
 errors++;
 }
 }
-if(data82.top !== undefined){
-let data83 = data82.top;
-if(!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))){
-const err217 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data79.learn !== undefined){
+let data82 = data79.learn;
+if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
+for(const key17 in data82){
+if(!(((key17 === "top") || (key17 === "min_count")) || (key17 === "max_tracked"))){
+const err217 = {instancePath:instancePath+"/response_prefetch/learn",schemaPath:"#/properties/response_prefetch/properties/learn/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -3396,9 +3394,11 @@ vErrors.push(err217);
 }
 errors++;
 }
-if((typeof data83 == "number") && (isFinite(data83))){
-if(data83 > 5 || isNaN(data83)){
-const err218 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
+}
+if(data82.top !== undefined){
+let data83 = data82.top;
+if(!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))){
+const err218 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -3407,8 +3407,9 @@ vErrors.push(err218);
 }
 errors++;
 }
-if(data83 < 1 || isNaN(data83)){
-const err219 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data83 == "number") && (isFinite(data83))){
+if(data83 > 5 || isNaN(data83)){
+const err219 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -3417,12 +3418,8 @@ vErrors.push(err219);
 }
 errors++;
 }
-}
-}
-if(data82.min_count !== undefined){
-let data84 = data82.min_count;
-if(!(((typeof data84 == "number") && (!(data84 % 1) && !isNaN(data84))) && (isFinite(data84)))){
-const err220 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data83 < 1 || isNaN(data83)){
+const err220 = {instancePath:instancePath+"/response_prefetch/learn/top",schemaPath:"#/properties/response_prefetch/properties/learn/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -3431,9 +3428,12 @@ vErrors.push(err220);
 }
 errors++;
 }
-if((typeof data84 == "number") && (isFinite(data84))){
-if(data84 > 1000 || isNaN(data84)){
-const err221 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+}
+}
+if(data82.min_count !== undefined){
+let data84 = data82.min_count;
+if(!(((typeof data84 == "number") && (!(data84 % 1) && !isNaN(data84))) && (isFinite(data84)))){
+const err221 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -3442,8 +3442,9 @@ vErrors.push(err221);
 }
 errors++;
 }
-if(data84 < 1 || isNaN(data84)){
-const err222 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data84 == "number") && (isFinite(data84))){
+if(data84 > 1000 || isNaN(data84)){
+const err222 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -3452,12 +3453,8 @@ vErrors.push(err222);
 }
 errors++;
 }
-}
-}
-if(data82.max_tracked !== undefined){
-let data85 = data82.max_tracked;
-if(!(((typeof data85 == "number") && (!(data85 % 1) && !isNaN(data85))) && (isFinite(data85)))){
-const err223 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data84 < 1 || isNaN(data84)){
+const err223 = {instancePath:instancePath+"/response_prefetch/learn/min_count",schemaPath:"#/properties/response_prefetch/properties/learn/properties/min_count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -3466,9 +3463,12 @@ vErrors.push(err223);
 }
 errors++;
 }
-if((typeof data85 == "number") && (isFinite(data85))){
-if(data85 > 100000 || isNaN(data85)){
-const err224 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+}
+}
+if(data82.max_tracked !== undefined){
+let data85 = data82.max_tracked;
+if(!(((typeof data85 == "number") && (!(data85 % 1) && !isNaN(data85))) && (isFinite(data85)))){
+const err224 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -3477,8 +3477,9 @@ vErrors.push(err224);
 }
 errors++;
 }
-if(data85 < 100 || isNaN(data85)){
-const err225 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+if((typeof data85 == "number") && (isFinite(data85))){
+if(data85 > 100000 || isNaN(data85)){
+const err225 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -3487,11 +3488,8 @@ vErrors.push(err225);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err226 = {instancePath:instancePath+"/response_prefetch/learn",schemaPath:"#/properties/response_prefetch/properties/learn/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data85 < 100 || isNaN(data85)){
+const err226 = {instancePath:instancePath+"/response_prefetch/learn/max_tracked",schemaPath:"#/properties/response_prefetch/properties/learn/properties/max_tracked/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -3501,10 +3499,10 @@ vErrors.push(err226);
 errors++;
 }
 }
-if(data79.max_per_minute !== undefined){
-let data86 = data79.max_per_minute;
-if(!(((typeof data86 == "number") && (!(data86 % 1) && !isNaN(data86))) && (isFinite(data86)))){
-const err227 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+}
+else {
+const err227 = {instancePath:instancePath+"/response_prefetch/learn",schemaPath:"#/properties/response_prefetch/properties/learn/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -3513,9 +3511,11 @@ vErrors.push(err227);
 }
 errors++;
 }
-if((typeof data86 == "number") && (isFinite(data86))){
-if(data86 > 10000 || isNaN(data86)){
-const err228 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+if(data79.max_per_minute !== undefined){
+let data86 = data79.max_per_minute;
+if(!(((typeof data86 == "number") && (!(data86 % 1) && !isNaN(data86))) && (isFinite(data86)))){
+const err228 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -3524,8 +3524,9 @@ vErrors.push(err228);
 }
 errors++;
 }
-if(data86 < 1 || isNaN(data86)){
-const err229 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data86 == "number") && (isFinite(data86))){
+if(data86 > 10000 || isNaN(data86)){
+const err229 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -3534,12 +3535,8 @@ vErrors.push(err229);
 }
 errors++;
 }
-}
-}
-if(data79.concurrency !== undefined){
-let data87 = data79.concurrency;
-if(!(((typeof data87 == "number") && (!(data87 % 1) && !isNaN(data87))) && (isFinite(data87)))){
-const err230 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data86 < 1 || isNaN(data86)){
+const err230 = {instancePath:instancePath+"/response_prefetch/max_per_minute",schemaPath:"#/properties/response_prefetch/properties/max_per_minute/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -3548,9 +3545,12 @@ vErrors.push(err230);
 }
 errors++;
 }
-if((typeof data87 == "number") && (isFinite(data87))){
-if(data87 > 64 || isNaN(data87)){
-const err231 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/maximum",keyword:"maximum",params:{comparison: "<=", limit: 64},message:"must be <= 64"};
+}
+}
+if(data79.concurrency !== undefined){
+let data87 = data79.concurrency;
+if(!(((typeof data87 == "number") && (!(data87 % 1) && !isNaN(data87))) && (isFinite(data87)))){
+const err231 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -3559,13 +3559,24 @@ vErrors.push(err231);
 }
 errors++;
 }
-if(data87 < 1 || isNaN(data87)){
-const err232 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data87 == "number") && (isFinite(data87))){
+if(data87 > 64 || isNaN(data87)){
+const err232 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/maximum",keyword:"maximum",params:{comparison: "<=", limit: 64},message:"must be <= 64"};
 if(vErrors === null){
 vErrors = [err232];
 }
 else {
 vErrors.push(err232);
+}
+errors++;
+}
+if(data87 < 1 || isNaN(data87)){
+const err233 = {instancePath:instancePath+"/response_prefetch/concurrency",schemaPath:"#/properties/response_prefetch/properties/concurrency/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err233];
+}
+else {
+vErrors.push(err233);
 }
 errors++;
 }
@@ -3575,21 +3586,7 @@ if(data79.forward_headers !== undefined){
 let data88 = data79.forward_headers;
 if(Array.isArray(data88)){
 if(data88.length > 16){
-const err233 = {instancePath:instancePath+"/response_prefetch/forward_headers",schemaPath:"#/properties/response_prefetch/properties/forward_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
-if(vErrors === null){
-vErrors = [err233];
-}
-else {
-vErrors.push(err233);
-}
-errors++;
-}
-const len11 = data88.length;
-for(let i16=0; i16<len11; i16++){
-let data89 = data88[i16];
-if(typeof data89 === "string"){
-if(!pattern20.test(data89)){
-const err234 = {instancePath:instancePath+"/response_prefetch/forward_headers/" + i16,schemaPath:"#/properties/response_prefetch/properties/forward_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
+const err234 = {instancePath:instancePath+"/response_prefetch/forward_headers",schemaPath:"#/properties/response_prefetch/properties/forward_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -3598,9 +3595,12 @@ vErrors.push(err234);
 }
 errors++;
 }
-}
-else {
-const err235 = {instancePath:instancePath+"/response_prefetch/forward_headers/" + i16,schemaPath:"#/properties/response_prefetch/properties/forward_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len11 = data88.length;
+for(let i16=0; i16<len11; i16++){
+let data89 = data88[i16];
+if(typeof data89 === "string"){
+if(!pattern20.test(data89)){
+const err235 = {instancePath:instancePath+"/response_prefetch/forward_headers/" + i16,schemaPath:"#/properties/response_prefetch/properties/forward_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -3610,9 +3610,8 @@ vErrors.push(err235);
 errors++;
 }
 }
-}
 else {
-const err236 = {instancePath:instancePath+"/response_prefetch/forward_headers",schemaPath:"#/properties/response_prefetch/properties/forward_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err236 = {instancePath:instancePath+"/response_prefetch/forward_headers/" + i16,schemaPath:"#/properties/response_prefetch/properties/forward_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -3624,7 +3623,7 @@ errors++;
 }
 }
 else {
-const err237 = {instancePath:instancePath+"/response_prefetch",schemaPath:"#/properties/response_prefetch/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err237 = {instancePath:instancePath+"/response_prefetch/forward_headers",schemaPath:"#/properties/response_prefetch/properties/forward_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -3634,12 +3633,9 @@ vErrors.push(err237);
 errors++;
 }
 }
-if(data.retry !== undefined){
-let data90 = data.retry;
-if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
-for(const key18 in data90){
-if(!(((((key18 === "attempts") || (key18 === "backoff")) || (key18 === "max_backoff")) || (key18 === "max_retry_after")) || (key18 === "on"))){
-const err238 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+}
+else {
+const err238 = {instancePath:instancePath+"/response_prefetch",schemaPath:"#/properties/response_prefetch/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -3649,10 +3645,12 @@ vErrors.push(err238);
 errors++;
 }
 }
-if(data90.attempts !== undefined){
-let data91 = data90.attempts;
-if(!(((typeof data91 == "number") && (!(data91 % 1) && !isNaN(data91))) && (isFinite(data91)))){
-const err239 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.retry !== undefined){
+let data90 = data.retry;
+if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
+for(const key18 in data90){
+if(!(((((key18 === "attempts") || (key18 === "backoff")) || (key18 === "max_backoff")) || (key18 === "max_retry_after")) || (key18 === "on"))){
+const err239 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -3661,9 +3659,11 @@ vErrors.push(err239);
 }
 errors++;
 }
-if((typeof data91 == "number") && (isFinite(data91))){
-if(data91 > 10 || isNaN(data91)){
-const err240 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+}
+if(data90.attempts !== undefined){
+let data91 = data90.attempts;
+if(!(((typeof data91 == "number") && (!(data91 % 1) && !isNaN(data91))) && (isFinite(data91)))){
+const err240 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -3672,8 +3672,9 @@ vErrors.push(err240);
 }
 errors++;
 }
-if(data91 < 1 || isNaN(data91)){
-const err241 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data91 == "number") && (isFinite(data91))){
+if(data91 > 10 || isNaN(data91)){
+const err241 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -3682,13 +3683,8 @@ vErrors.push(err241);
 }
 errors++;
 }
-}
-}
-if(data90.backoff !== undefined){
-let data92 = data90.backoff;
-if(typeof data92 === "string"){
-if(!pattern8.test(data92)){
-const err242 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data91 < 1 || isNaN(data91)){
+const err242 = {instancePath:instancePath+"/retry/attempts",schemaPath:"#/properties/retry/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -3698,8 +3694,12 @@ vErrors.push(err242);
 errors++;
 }
 }
-else {
-const err243 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data90.backoff !== undefined){
+let data92 = data90.backoff;
+if(typeof data92 === "string"){
+if(!pattern8.test(data92)){
+const err243 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -3708,9 +3708,9 @@ vErrors.push(err243);
 }
 errors++;
 }
-let m10 = typeof data92 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data92) : null;
-if(m10 !== null && (Number(m10[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m10[2]] < 0 || Number(m10[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m10[2]] > 60000)){
-const err244 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/properties/retry/properties/backoff/x-range",keyword:"x-range",params:{min: "0ms", max: "1m"},message:"out of range"};
+}
+else {
+const err244 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -3719,12 +3719,9 @@ vErrors.push(err244);
 }
 errors++;
 }
-}
-if(data90.max_backoff !== undefined){
-let data93 = data90.max_backoff;
-if(typeof data93 === "string"){
-if(!pattern8.test(data93)){
-const err245 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+let m11 = typeof data92 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data92) : null;
+if(m11 !== null && (Number(m11[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m11[2]] < 0 || Number(m11[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m11[2]] > 60000)){
+const err245 = {instancePath:instancePath+"/retry/backoff",schemaPath:"#/properties/retry/properties/backoff/x-range",keyword:"x-range",params:{min: "0ms", max: "1m"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -3734,8 +3731,11 @@ vErrors.push(err245);
 errors++;
 }
 }
-else {
-const err246 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data90.max_backoff !== undefined){
+let data93 = data90.max_backoff;
+if(typeof data93 === "string"){
+if(!pattern8.test(data93)){
+const err246 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -3744,9 +3744,9 @@ vErrors.push(err246);
 }
 errors++;
 }
-let m11 = typeof data93 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data93) : null;
-if(m11 !== null && (Number(m11[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m11[2]] < 0 || Number(m11[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m11[2]] > 600000)){
-const err247 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/properties/retry/properties/max_backoff/x-range",keyword:"x-range",params:{min: "0ms", max: "10m"},message:"out of range"};
+}
+else {
+const err247 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -3755,12 +3755,9 @@ vErrors.push(err247);
 }
 errors++;
 }
-}
-if(data90.max_retry_after !== undefined){
-let data94 = data90.max_retry_after;
-if(typeof data94 === "string"){
-if(!pattern8.test(data94)){
-const err248 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+let m12 = typeof data93 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data93) : null;
+if(m12 !== null && (Number(m12[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m12[2]] < 0 || Number(m12[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m12[2]] > 600000)){
+const err248 = {instancePath:instancePath+"/retry/max_backoff",schemaPath:"#/properties/retry/properties/max_backoff/x-range",keyword:"x-range",params:{min: "0ms", max: "10m"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -3770,8 +3767,11 @@ vErrors.push(err248);
 errors++;
 }
 }
-else {
-const err249 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data90.max_retry_after !== undefined){
+let data94 = data90.max_retry_after;
+if(typeof data94 === "string"){
+if(!pattern8.test(data94)){
+const err249 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -3780,9 +3780,9 @@ vErrors.push(err249);
 }
 errors++;
 }
-let m12 = typeof data94 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data94) : null;
-if(m12 !== null && (Number(m12[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m12[2]] < 0 || Number(m12[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m12[2]] > 3600000)){
-const err250 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/properties/retry/properties/max_retry_after/x-range",keyword:"x-range",params:{min: "0ms", max: "1h"},message:"out of range"};
+}
+else {
+const err250 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -3791,17 +3791,28 @@ vErrors.push(err250);
 }
 errors++;
 }
-}
-if(data90.on !== undefined){
-let data95 = data90.on;
-if(Array.isArray(data95)){
-if(data95.length < 1){
-const err251 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+let m13 = typeof data94 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data94) : null;
+if(m13 !== null && (Number(m13[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m13[2]] < 0 || Number(m13[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m13[2]] > 3600000)){
+const err251 = {instancePath:instancePath+"/retry/max_retry_after",schemaPath:"#/properties/retry/properties/max_retry_after/x-range",keyword:"x-range",params:{min: "0ms", max: "1h"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err251];
 }
 else {
 vErrors.push(err251);
+}
+errors++;
+}
+}
+if(data90.on !== undefined){
+let data95 = data90.on;
+if(Array.isArray(data95)){
+if(data95.length < 1){
+const err252 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err252];
+}
+else {
+vErrors.push(err252);
 }
 errors++;
 }
@@ -3812,18 +3823,7 @@ const _errs238 = errors;
 let valid70 = false;
 const _errs239 = errors;
 if(!(((typeof data96 == "number") && (!(data96 % 1) && !isNaN(data96))) && (isFinite(data96)))){
-const err252 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err252];
-}
-else {
-vErrors.push(err252);
-}
-errors++;
-}
-if((typeof data96 == "number") && (isFinite(data96))){
-if(data96 > 599 || isNaN(data96)){
-const err253 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
+const err253 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -3832,8 +3832,9 @@ vErrors.push(err253);
 }
 errors++;
 }
-if(data96 < 400 || isNaN(data96)){
-const err254 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
+if((typeof data96 == "number") && (isFinite(data96))){
+if(data96 > 599 || isNaN(data96)){
+const err254 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599},message:"must be <= 599"};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -3842,12 +3843,8 @@ vErrors.push(err254);
 }
 errors++;
 }
-}
-var _valid3 = _errs239 === errors;
-valid70 = valid70 || _valid3;
-const _errs241 = errors;
-if(!((data96 === "connect_error") || (data96 === "timeout"))){
-const err255 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema49.properties.retry.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
+if(data96 < 400 || isNaN(data96)){
+const err255 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400},message:"must be >= 400"};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -3856,15 +3853,29 @@ vErrors.push(err255);
 }
 errors++;
 }
-var _valid3 = _errs241 === errors;
+}
+var _valid3 = _errs239 === errors;
 valid70 = valid70 || _valid3;
-if(!valid70){
-const err256 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs241 = errors;
+if(!((data96 === "connect_error") || (data96 === "timeout"))){
+const err256 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema49.properties.retry.properties.on.items.anyOf[1].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err256];
 }
 else {
 vErrors.push(err256);
+}
+errors++;
+}
+var _valid3 = _errs241 === errors;
+valid70 = valid70 || _valid3;
+if(!valid70){
+const err257 = {instancePath:instancePath+"/retry/on/" + i17,schemaPath:"#/properties/retry/properties/on/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err257];
+}
+else {
+vErrors.push(err257);
 }
 errors++;
 }
@@ -3887,12 +3898,12 @@ outer2:
 for(;i18--;){
 for(j5 = i18; j5--;){
 if(func0(data95[i18], data95[j5])){
-const err257 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i18, j: j5},message:"must NOT have duplicate items (items ## "+j5+" and "+i18+" are identical)"};
+const err258 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i18, j: j5},message:"must NOT have duplicate items (items ## "+j5+" and "+i18+" are identical)"};
 if(vErrors === null){
-vErrors = [err257];
+vErrors = [err258];
 }
 else {
-vErrors.push(err257);
+vErrors.push(err258);
 }
 errors++;
 break outer2;
@@ -3902,19 +3913,7 @@ break outer2;
 }
 }
 else {
-const err258 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err258];
-}
-else {
-vErrors.push(err258);
-}
-errors++;
-}
-}
-}
-else {
-const err259 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err259 = {instancePath:instancePath+"/retry/on",schemaPath:"#/properties/retry/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err259];
 }
@@ -3924,17 +3923,29 @@ vErrors.push(err259);
 errors++;
 }
 }
-if(data.semantic_cache !== undefined){
-let data97 = data.semantic_cache;
-if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
-for(const key19 in data97){
-if(!((((((((key19 === "embedder") || (key19 === "threshold")) || (key19 === "ttl")) || (key19 === "max_entries")) || (key19 === "max_size")) || (key19 === "max_entry")) || (key19 === "key_headers")) || (key19 === "allow_temperature"))){
-const err260 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+}
+else {
+const err260 = {instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err260];
 }
 else {
 vErrors.push(err260);
+}
+errors++;
+}
+}
+if(data.semantic_cache !== undefined){
+let data97 = data.semantic_cache;
+if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
+for(const key19 in data97){
+if(!((((((((key19 === "embedder") || (key19 === "threshold")) || (key19 === "ttl")) || (key19 === "max_entries")) || (key19 === "max_size")) || (key19 === "max_entry")) || (key19 === "key_headers")) || (key19 === "allow_temperature"))){
+const err261 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err261];
+}
+else {
+vErrors.push(err261);
 }
 errors++;
 }
@@ -3946,12 +3957,12 @@ let valid73 = false;
 let passing0 = null;
 const _errs247 = errors;
 if("local" !== data98){
-const err261 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
+const err262 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err261];
+vErrors = [err262];
 }
 else {
-vErrors.push(err261);
+vErrors.push(err262);
 }
 errors++;
 }
@@ -3963,17 +3974,7 @@ passing0 = 0;
 const _errs248 = errors;
 if(data98 && typeof data98 == "object" && !Array.isArray(data98)){
 if(data98.upstream === undefined){
-const err262 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
-if(vErrors === null){
-vErrors = [err262];
-}
-else {
-vErrors.push(err262);
-}
-errors++;
-}
-if(data98.model === undefined){
-const err263 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
+const err263 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -3982,9 +3983,8 @@ vErrors.push(err263);
 }
 errors++;
 }
-for(const key20 in data98){
-if(!((key20 === "upstream") || (key20 === "model"))){
-const err264 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+if(data98.model === undefined){
+const err264 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -3993,12 +3993,9 @@ vErrors.push(err264);
 }
 errors++;
 }
-}
-if(data98.upstream !== undefined){
-let data99 = data98.upstream;
-if(typeof data99 === "string"){
-if(func3(data99) < 1){
-const err265 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key20 in data98){
+if(!((key20 === "upstream") || (key20 === "model"))){
+const err265 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -4008,8 +4005,11 @@ vErrors.push(err265);
 errors++;
 }
 }
-else {
-const err266 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data98.upstream !== undefined){
+let data99 = data98.upstream;
+if(typeof data99 === "string"){
+if(func3(data99) < 1){
+const err266 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err266];
 }
@@ -4019,11 +4019,8 @@ vErrors.push(err266);
 errors++;
 }
 }
-if(data98.model !== undefined){
-let data100 = data98.model;
-if(typeof data100 === "string"){
-if(func3(data100) > 256){
-const err267 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+else {
+const err267 = {instancePath:instancePath+"/semantic_cache/embedder/upstream",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err267];
 }
@@ -4032,8 +4029,12 @@ vErrors.push(err267);
 }
 errors++;
 }
-if(func3(data100) < 1){
-const err268 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data98.model !== undefined){
+let data100 = data98.model;
+if(typeof data100 === "string"){
+if(func3(data100) > 256){
+const err268 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err268];
 }
@@ -4042,9 +4043,8 @@ vErrors.push(err268);
 }
 errors++;
 }
-}
-else {
-const err269 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func3(data100) < 1){
+const err269 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err269];
 }
@@ -4054,14 +4054,25 @@ vErrors.push(err269);
 errors++;
 }
 }
-}
 else {
-const err270 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err270 = {instancePath:instancePath+"/semantic_cache/embedder/model",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err270];
 }
 else {
 vErrors.push(err270);
+}
+errors++;
+}
+}
+}
+else {
+const err271 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err271];
+}
+else {
+vErrors.push(err271);
 }
 errors++;
 }
@@ -4077,12 +4088,12 @@ passing0 = 1;
 }
 }
 if(!valid73){
-const err271 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+const err272 = {instancePath:instancePath+"/semantic_cache/embedder",schemaPath:"#/properties/semantic_cache/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
-vErrors = [err271];
+vErrors = [err272];
 }
 else {
-vErrors.push(err271);
+vErrors.push(err272);
 }
 errors++;
 }
@@ -4102,17 +4113,7 @@ if(data97.threshold !== undefined){
 let data101 = data97.threshold;
 if((typeof data101 == "number") && (isFinite(data101))){
 if(data101 > 1 || isNaN(data101)){
-const err272 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
-if(vErrors === null){
-vErrors = [err272];
-}
-else {
-vErrors.push(err272);
-}
-errors++;
-}
-if(data101 < 0 || isNaN(data101)){
-const err273 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err273 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err273];
 }
@@ -4121,9 +4122,8 @@ vErrors.push(err273);
 }
 errors++;
 }
-}
-else {
-const err274 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data101 < 0 || isNaN(data101)){
+const err274 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err274];
 }
@@ -4133,11 +4133,8 @@ vErrors.push(err274);
 errors++;
 }
 }
-if(data97.ttl !== undefined){
-let data102 = data97.ttl;
-if(typeof data102 === "string"){
-if(!pattern8.test(data102)){
-const err275 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err275 = {instancePath:instancePath+"/semantic_cache/threshold",schemaPath:"#/properties/semantic_cache/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err275];
 }
@@ -4147,8 +4144,11 @@ vErrors.push(err275);
 errors++;
 }
 }
-else {
-const err276 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data97.ttl !== undefined){
+let data102 = data97.ttl;
+if(typeof data102 === "string"){
+if(!pattern8.test(data102)){
+const err276 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err276];
 }
@@ -4157,9 +4157,9 @@ vErrors.push(err276);
 }
 errors++;
 }
-let m13 = typeof data102 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data102) : null;
-if(m13 !== null && (Number(m13[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m13[2]] < 1 || Number(m13[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m13[2]] > 2592000000)){
-const err277 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/properties/semantic_cache/properties/ttl/x-range",keyword:"x-range",params:{min: "1ms", max: "30d"},message:"out of range"};
+}
+else {
+const err277 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err277];
 }
@@ -4168,11 +4168,9 @@ vErrors.push(err277);
 }
 errors++;
 }
-}
-if(data97.max_entries !== undefined){
-let data103 = data97.max_entries;
-if(!(((typeof data103 == "number") && (!(data103 % 1) && !isNaN(data103))) && (isFinite(data103)))){
-const err278 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let m14 = typeof data102 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data102) : null;
+if(m14 !== null && (Number(m14[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m14[2]] < 1 || Number(m14[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m14[2]] > 2592000000)){
+const err278 = {instancePath:instancePath+"/semantic_cache/ttl",schemaPath:"#/properties/semantic_cache/properties/ttl/x-range",keyword:"x-range",params:{min: "1ms", max: "30d"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err278];
 }
@@ -4181,9 +4179,11 @@ vErrors.push(err278);
 }
 errors++;
 }
-if((typeof data103 == "number") && (isFinite(data103))){
-if(data103 > 10000 || isNaN(data103)){
-const err279 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+if(data97.max_entries !== undefined){
+let data103 = data97.max_entries;
+if(!(((typeof data103 == "number") && (!(data103 % 1) && !isNaN(data103))) && (isFinite(data103)))){
+const err279 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err279];
 }
@@ -4192,8 +4192,9 @@ vErrors.push(err279);
 }
 errors++;
 }
-if(data103 < 1 || isNaN(data103)){
-const err280 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data103 == "number") && (isFinite(data103))){
+if(data103 > 10000 || isNaN(data103)){
+const err280 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err280];
 }
@@ -4202,13 +4203,8 @@ vErrors.push(err280);
 }
 errors++;
 }
-}
-}
-if(data97.max_size !== undefined){
-let data104 = data97.max_size;
-if(typeof data104 === "string"){
-if(!pattern6.test(data104)){
-const err281 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+if(data103 < 1 || isNaN(data103)){
+const err281 = {instancePath:instancePath+"/semantic_cache/max_entries",schemaPath:"#/properties/semantic_cache/properties/max_entries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err281];
 }
@@ -4218,8 +4214,12 @@ vErrors.push(err281);
 errors++;
 }
 }
-else {
-const err282 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data97.max_size !== undefined){
+let data104 = data97.max_size;
+if(typeof data104 === "string"){
+if(!pattern6.test(data104)){
+const err282 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err282];
 }
@@ -4228,9 +4228,9 @@ vErrors.push(err282);
 }
 errors++;
 }
-let m14 = typeof data104 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data104) : null;
-if(m14 !== null && (Number(m14[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m14[2]] < 1024 || Number(m14[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m14[2]] > 17179869184)){
-const err283 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/properties/semantic_cache/properties/max_size/x-range",keyword:"x-range",params:{min: "1kb", max: "16gb"},message:"out of range"};
+}
+else {
+const err283 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err283];
 }
@@ -4239,12 +4239,9 @@ vErrors.push(err283);
 }
 errors++;
 }
-}
-if(data97.max_entry !== undefined){
-let data105 = data97.max_entry;
-if(typeof data105 === "string"){
-if(!pattern6.test(data105)){
-const err284 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+let m15 = typeof data104 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data104) : null;
+if(m15 !== null && (Number(m15[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m15[2]] < 1024 || Number(m15[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m15[2]] > 17179869184)){
+const err284 = {instancePath:instancePath+"/semantic_cache/max_size",schemaPath:"#/properties/semantic_cache/properties/max_size/x-range",keyword:"x-range",params:{min: "1kb", max: "16gb"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err284];
 }
@@ -4254,8 +4251,11 @@ vErrors.push(err284);
 errors++;
 }
 }
-else {
-const err285 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data97.max_entry !== undefined){
+let data105 = data97.max_entry;
+if(typeof data105 === "string"){
+if(!pattern6.test(data105)){
+const err285 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err285];
 }
@@ -4264,9 +4264,9 @@ vErrors.push(err285);
 }
 errors++;
 }
-let m15 = typeof data105 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data105) : null;
-if(m15 !== null && (Number(m15[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m15[2]] < 1 || Number(m15[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m15[2]] > 1073741824)){
-const err286 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/properties/semantic_cache/properties/max_entry/x-range",keyword:"x-range",params:{min: "1b", max: "1gb"},message:"out of range"};
+}
+else {
+const err286 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err286];
 }
@@ -4275,12 +4275,9 @@ vErrors.push(err286);
 }
 errors++;
 }
-}
-if(data97.key_headers !== undefined){
-let data106 = data97.key_headers;
-if(Array.isArray(data106)){
-if(data106.length > 16){
-const err287 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+let m16 = typeof data105 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data105) : null;
+if(m16 !== null && (Number(m16[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m16[2]] < 1 || Number(m16[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m16[2]] > 1073741824)){
+const err287 = {instancePath:instancePath+"/semantic_cache/max_entry",schemaPath:"#/properties/semantic_cache/properties/max_entry/x-range",keyword:"x-range",params:{min: "1b", max: "1gb"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err287];
 }
@@ -4289,12 +4286,12 @@ vErrors.push(err287);
 }
 errors++;
 }
-const len13 = data106.length;
-for(let i19=0; i19<len13; i19++){
-let data107 = data106[i19];
-if(typeof data107 === "string"){
-if(!pattern20.test(data107)){
-const err288 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i19,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
+}
+if(data97.key_headers !== undefined){
+let data106 = data97.key_headers;
+if(Array.isArray(data106)){
+if(data106.length > 16){
+const err288 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err288];
 }
@@ -4303,14 +4300,28 @@ vErrors.push(err288);
 }
 errors++;
 }
-}
-else {
-const err289 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i19,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len13 = data106.length;
+for(let i19=0; i19<len13; i19++){
+let data107 = data106[i19];
+if(typeof data107 === "string"){
+if(!pattern20.test(data107)){
+const err289 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i19,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err289];
 }
 else {
 vErrors.push(err289);
+}
+errors++;
+}
+}
+else {
+const err290 = {instancePath:instancePath+"/semantic_cache/key_headers/" + i19,schemaPath:"#/properties/semantic_cache/properties/key_headers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err290];
+}
+else {
+vErrors.push(err290);
 }
 errors++;
 }
@@ -4326,12 +4337,12 @@ continue;
 }
 if(typeof indices3[item3] == "number"){
 j6 = indices3[item3];
-const err290 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/uniqueItems",keyword:"uniqueItems",params:{i: i20, j: j6},message:"must NOT have duplicate items (items ## "+j6+" and "+i20+" are identical)"};
+const err291 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/uniqueItems",keyword:"uniqueItems",params:{i: i20, j: j6},message:"must NOT have duplicate items (items ## "+j6+" and "+i20+" are identical)"};
 if(vErrors === null){
-vErrors = [err290];
+vErrors = [err291];
 }
 else {
-vErrors.push(err290);
+vErrors.push(err291);
 }
 errors++;
 break;
@@ -4341,19 +4352,7 @@ indices3[item3] = i20;
 }
 }
 else {
-const err291 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err291];
-}
-else {
-vErrors.push(err291);
-}
-errors++;
-}
-}
-if(data97.allow_temperature !== undefined){
-if(typeof data97.allow_temperature !== "boolean"){
-const err292 = {instancePath:instancePath+"/semantic_cache/allow_temperature",schemaPath:"#/properties/semantic_cache/properties/allow_temperature/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+const err292 = {instancePath:instancePath+"/semantic_cache/key_headers",schemaPath:"#/properties/semantic_cache/properties/key_headers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err292];
 }
@@ -4363,9 +4362,9 @@ vErrors.push(err292);
 errors++;
 }
 }
-}
-else {
-const err293 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data97.allow_temperature !== undefined){
+if(typeof data97.allow_temperature !== "boolean"){
+const err293 = {instancePath:instancePath+"/semantic_cache/allow_temperature",schemaPath:"#/properties/semantic_cache/properties/allow_temperature/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err293];
 }
@@ -4375,11 +4374,9 @@ vErrors.push(err293);
 errors++;
 }
 }
-if(data.semantic_memory !== undefined){
-let data109 = data.semantic_memory;
-if(data109 && typeof data109 == "object" && !Array.isArray(data109)){
-if(data109.scope === undefined){
-const err294 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/required",keyword:"required",params:{missingProperty: "scope"},message:"must have required property '"+"scope"+"'"};
+}
+else {
+const err294 = {instancePath:instancePath+"/semantic_cache",schemaPath:"#/properties/semantic_cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err294];
 }
@@ -4388,9 +4385,12 @@ vErrors.push(err294);
 }
 errors++;
 }
-for(const key21 in data109){
-if(!(func1.call(schema49.properties.semantic_memory.properties, key21))){
-const err295 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
+}
+if(data.semantic_memory !== undefined){
+let data109 = data.semantic_memory;
+if(data109 && typeof data109 == "object" && !Array.isArray(data109)){
+if(data109.scope === undefined){
+const err295 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/required",keyword:"required",params:{missingProperty: "scope"},message:"must have required property '"+"scope"+"'"};
 if(vErrors === null){
 vErrors = [err295];
 }
@@ -4399,12 +4399,9 @@ vErrors.push(err295);
 }
 errors++;
 }
-}
-if(data109.scope !== undefined){
-let data110 = data109.scope;
-if(typeof data110 === "string"){
-if(!pattern50.test(data110)){
-const err296 = {instancePath:instancePath+"/semantic_memory/scope",schemaPath:"#/properties/semantic_memory/properties/scope/pattern",keyword:"pattern",params:{pattern: "^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
+for(const key21 in data109){
+if(!(func1.call(schema49.properties.semantic_memory.properties, key21))){
+const err296 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err296];
 }
@@ -4414,13 +4411,27 @@ vErrors.push(err296);
 errors++;
 }
 }
-else {
-const err297 = {instancePath:instancePath+"/semantic_memory/scope",schemaPath:"#/properties/semantic_memory/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data109.scope !== undefined){
+let data110 = data109.scope;
+if(typeof data110 === "string"){
+if(!pattern50.test(data110)){
+const err297 = {instancePath:instancePath+"/semantic_memory/scope",schemaPath:"#/properties/semantic_memory/properties/scope/pattern",keyword:"pattern",params:{pattern: "^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
 if(vErrors === null){
 vErrors = [err297];
 }
 else {
 vErrors.push(err297);
+}
+errors++;
+}
+}
+else {
+const err298 = {instancePath:instancePath+"/semantic_memory/scope",schemaPath:"#/properties/semantic_memory/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err298];
+}
+else {
+vErrors.push(err298);
 }
 errors++;
 }
@@ -4432,12 +4443,12 @@ let valid82 = false;
 let passing1 = null;
 const _errs281 = errors;
 if("local" !== data111){
-const err298 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
+const err299 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err298];
+vErrors = [err299];
 }
 else {
-vErrors.push(err298);
+vErrors.push(err299);
 }
 errors++;
 }
@@ -4449,17 +4460,7 @@ passing1 = 0;
 const _errs282 = errors;
 if(data111 && typeof data111 == "object" && !Array.isArray(data111)){
 if(data111.upstream === undefined){
-const err299 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
-if(vErrors === null){
-vErrors = [err299];
-}
-else {
-vErrors.push(err299);
-}
-errors++;
-}
-if(data111.model === undefined){
-const err300 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
+const err300 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
 if(vErrors === null){
 vErrors = [err300];
 }
@@ -4468,9 +4469,8 @@ vErrors.push(err300);
 }
 errors++;
 }
-for(const key22 in data111){
-if(!((key22 === "upstream") || (key22 === "model"))){
-const err301 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
+if(data111.model === undefined){
+const err301 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
 if(vErrors === null){
 vErrors = [err301];
 }
@@ -4479,12 +4479,9 @@ vErrors.push(err301);
 }
 errors++;
 }
-}
-if(data111.upstream !== undefined){
-let data112 = data111.upstream;
-if(typeof data112 === "string"){
-if(func3(data112) < 1){
-const err302 = {instancePath:instancePath+"/semantic_memory/embedder/upstream",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key22 in data111){
+if(!((key22 === "upstream") || (key22 === "model"))){
+const err302 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err302];
 }
@@ -4494,8 +4491,11 @@ vErrors.push(err302);
 errors++;
 }
 }
-else {
-const err303 = {instancePath:instancePath+"/semantic_memory/embedder/upstream",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data111.upstream !== undefined){
+let data112 = data111.upstream;
+if(typeof data112 === "string"){
+if(func3(data112) < 1){
+const err303 = {instancePath:instancePath+"/semantic_memory/embedder/upstream",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err303];
 }
@@ -4505,11 +4505,8 @@ vErrors.push(err303);
 errors++;
 }
 }
-if(data111.model !== undefined){
-let data113 = data111.model;
-if(typeof data113 === "string"){
-if(func3(data113) > 256){
-const err304 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+else {
+const err304 = {instancePath:instancePath+"/semantic_memory/embedder/upstream",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err304];
 }
@@ -4518,8 +4515,12 @@ vErrors.push(err304);
 }
 errors++;
 }
-if(func3(data113) < 1){
-const err305 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data111.model !== undefined){
+let data113 = data111.model;
+if(typeof data113 === "string"){
+if(func3(data113) > 256){
+const err305 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err305];
 }
@@ -4528,9 +4529,8 @@ vErrors.push(err305);
 }
 errors++;
 }
-}
-else {
-const err306 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func3(data113) < 1){
+const err306 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err306];
 }
@@ -4540,14 +4540,25 @@ vErrors.push(err306);
 errors++;
 }
 }
-}
 else {
-const err307 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err307 = {instancePath:instancePath+"/semantic_memory/embedder/model",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err307];
 }
 else {
 vErrors.push(err307);
+}
+errors++;
+}
+}
+}
+else {
+const err308 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err308];
+}
+else {
+vErrors.push(err308);
 }
 errors++;
 }
@@ -4563,12 +4574,12 @@ passing1 = 1;
 }
 }
 if(!valid82){
-const err308 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+const err309 = {instancePath:instancePath+"/semantic_memory/embedder",schemaPath:"#/properties/semantic_memory/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
-vErrors = [err308];
+vErrors = [err309];
 }
 else {
-vErrors.push(err308);
+vErrors.push(err309);
 }
 errors++;
 }
@@ -4587,18 +4598,7 @@ vErrors = null;
 if(data109.top_k !== undefined){
 let data114 = data109.top_k;
 if(!(((typeof data114 == "number") && (!(data114 % 1) && !isNaN(data114))) && (isFinite(data114)))){
-const err309 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err309];
-}
-else {
-vErrors.push(err309);
-}
-errors++;
-}
-if((typeof data114 == "number") && (isFinite(data114))){
-if(data114 > 20 || isNaN(data114)){
-const err310 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
+const err310 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err310];
 }
@@ -4607,13 +4607,24 @@ vErrors.push(err310);
 }
 errors++;
 }
-if(data114 < 1 || isNaN(data114)){
-const err311 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data114 == "number") && (isFinite(data114))){
+if(data114 > 20 || isNaN(data114)){
+const err311 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
 if(vErrors === null){
 vErrors = [err311];
 }
 else {
 vErrors.push(err311);
+}
+errors++;
+}
+if(data114 < 1 || isNaN(data114)){
+const err312 = {instancePath:instancePath+"/semantic_memory/top_k",schemaPath:"#/properties/semantic_memory/properties/top_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err312];
+}
+else {
+vErrors.push(err312);
 }
 errors++;
 }
@@ -4623,17 +4634,7 @@ if(data109.threshold !== undefined){
 let data115 = data109.threshold;
 if((typeof data115 == "number") && (isFinite(data115))){
 if(data115 > 1 || isNaN(data115)){
-const err312 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
-if(vErrors === null){
-vErrors = [err312];
-}
-else {
-vErrors.push(err312);
-}
-errors++;
-}
-if(data115 < 0 || isNaN(data115)){
-const err313 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err313 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err313];
 }
@@ -4642,9 +4643,8 @@ vErrors.push(err313);
 }
 errors++;
 }
-}
-else {
-const err314 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data115 < 0 || isNaN(data115)){
+const err314 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err314];
 }
@@ -4654,11 +4654,8 @@ vErrors.push(err314);
 errors++;
 }
 }
-if(data109.ttl !== undefined){
-let data116 = data109.ttl;
-if(typeof data116 === "string"){
-if(!pattern8.test(data116)){
-const err315 = {instancePath:instancePath+"/semantic_memory/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err315 = {instancePath:instancePath+"/semantic_memory/threshold",schemaPath:"#/properties/semantic_memory/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err315];
 }
@@ -4668,8 +4665,11 @@ vErrors.push(err315);
 errors++;
 }
 }
-else {
-const err316 = {instancePath:instancePath+"/semantic_memory/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data109.ttl !== undefined){
+let data116 = data109.ttl;
+if(typeof data116 === "string"){
+if(!pattern8.test(data116)){
+const err316 = {instancePath:instancePath+"/semantic_memory/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err316];
 }
@@ -4679,10 +4679,8 @@ vErrors.push(err316);
 errors++;
 }
 }
-if(data109.max_facts !== undefined){
-let data117 = data109.max_facts;
-if(!(((typeof data117 == "number") && (!(data117 % 1) && !isNaN(data117))) && (isFinite(data117)))){
-const err317 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err317 = {instancePath:instancePath+"/semantic_memory/ttl",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err317];
 }
@@ -4691,9 +4689,9 @@ vErrors.push(err317);
 }
 errors++;
 }
-if((typeof data117 == "number") && (isFinite(data117))){
-if(data117 > 10000 || isNaN(data117)){
-const err318 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+let m17 = typeof data116 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data116) : null;
+if(m17 !== null && (Number(m17[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m17[2]] < 1 || Number(m17[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m17[2]] > 31536000000)){
+const err318 = {instancePath:instancePath+"/semantic_memory/ttl",schemaPath:"#/properties/semantic_memory/properties/ttl/x-range",keyword:"x-range",params:{min: "1ms", max: "365d"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err318];
 }
@@ -4702,8 +4700,11 @@ vErrors.push(err318);
 }
 errors++;
 }
-if(data117 < 1 || isNaN(data117)){
-const err319 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data109.max_facts !== undefined){
+let data117 = data109.max_facts;
+if(!(((typeof data117 == "number") && (!(data117 % 1) && !isNaN(data117))) && (isFinite(data117)))){
+const err319 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err319];
 }
@@ -4712,13 +4713,9 @@ vErrors.push(err319);
 }
 errors++;
 }
-}
-}
-if(data109.max_size !== undefined){
-let data118 = data109.max_size;
-if(typeof data118 === "string"){
-if(!pattern6.test(data118)){
-const err320 = {instancePath:instancePath+"/semantic_memory/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
+if((typeof data117 == "number") && (isFinite(data117))){
+if(data117 > 10000 || isNaN(data117)){
+const err320 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err320];
 }
@@ -4727,9 +4724,8 @@ vErrors.push(err320);
 }
 errors++;
 }
-}
-else {
-const err321 = {instancePath:instancePath+"/semantic_memory/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data117 < 1 || isNaN(data117)){
+const err321 = {instancePath:instancePath+"/semantic_memory/max_facts",schemaPath:"#/properties/semantic_memory/properties/max_facts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err321];
 }
@@ -4739,10 +4735,12 @@ vErrors.push(err321);
 errors++;
 }
 }
-if(data109.min_chars !== undefined){
-let data119 = data109.min_chars;
-if(!(((typeof data119 == "number") && (!(data119 % 1) && !isNaN(data119))) && (isFinite(data119)))){
-const err322 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(data109.max_size !== undefined){
+let data118 = data109.max_size;
+if(typeof data118 === "string"){
+if(!pattern6.test(data118)){
+const err322 = {instancePath:instancePath+"/semantic_memory/max_size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$"+"\""};
 if(vErrors === null){
 vErrors = [err322];
 }
@@ -4751,9 +4749,9 @@ vErrors.push(err322);
 }
 errors++;
 }
-if((typeof data119 == "number") && (isFinite(data119))){
-if(data119 > 1000 || isNaN(data119)){
-const err323 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+}
+else {
+const err323 = {instancePath:instancePath+"/semantic_memory/max_size",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err323];
 }
@@ -4762,8 +4760,9 @@ vErrors.push(err323);
 }
 errors++;
 }
-if(data119 < 1 || isNaN(data119)){
-const err324 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+let m18 = typeof data118 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data118) : null;
+if(m18 !== null && (Number(m18[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m18[2]] < 1024 || Number(m18[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m18[2]] > 17179869184)){
+const err324 = {instancePath:instancePath+"/semantic_memory/max_size",schemaPath:"#/properties/semantic_memory/properties/max_size/x-range",keyword:"x-range",params:{min: "1kb", max: "16gb"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err324];
 }
@@ -4773,11 +4772,10 @@ vErrors.push(err324);
 errors++;
 }
 }
-}
-if(data109.max_chars !== undefined){
-let data120 = data109.max_chars;
-if(!(((typeof data120 == "number") && (!(data120 % 1) && !isNaN(data120))) && (isFinite(data120)))){
-const err325 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data109.min_chars !== undefined){
+let data119 = data109.min_chars;
+if(!(((typeof data119 == "number") && (!(data119 % 1) && !isNaN(data119))) && (isFinite(data119)))){
+const err325 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err325];
 }
@@ -4786,9 +4784,9 @@ vErrors.push(err325);
 }
 errors++;
 }
-if((typeof data120 == "number") && (isFinite(data120))){
-if(data120 > 32768 || isNaN(data120)){
-const err326 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32768},message:"must be <= 32768"};
+if((typeof data119 == "number") && (isFinite(data119))){
+if(data119 > 1000 || isNaN(data119)){
+const err326 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err326];
 }
@@ -4797,8 +4795,8 @@ vErrors.push(err326);
 }
 errors++;
 }
-if(data120 < 100 || isNaN(data120)){
-const err327 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+if(data119 < 1 || isNaN(data119)){
+const err327 = {instancePath:instancePath+"/semantic_memory/min_chars",schemaPath:"#/properties/semantic_memory/properties/min_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err327];
 }
@@ -4809,14 +4807,49 @@ errors++;
 }
 }
 }
-}
-else {
-const err328 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data109.max_chars !== undefined){
+let data120 = data109.max_chars;
+if(!(((typeof data120 == "number") && (!(data120 % 1) && !isNaN(data120))) && (isFinite(data120)))){
+const err328 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err328];
 }
 else {
 vErrors.push(err328);
+}
+errors++;
+}
+if((typeof data120 == "number") && (isFinite(data120))){
+if(data120 > 32768 || isNaN(data120)){
+const err329 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32768},message:"must be <= 32768"};
+if(vErrors === null){
+vErrors = [err329];
+}
+else {
+vErrors.push(err329);
+}
+errors++;
+}
+if(data120 < 100 || isNaN(data120)){
+const err330 = {instancePath:instancePath+"/semantic_memory/max_chars",schemaPath:"#/properties/semantic_memory/properties/max_chars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+if(vErrors === null){
+vErrors = [err330];
+}
+else {
+vErrors.push(err330);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err331 = {instancePath:instancePath+"/semantic_memory",schemaPath:"#/properties/semantic_memory/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err331];
+}
+else {
+vErrors.push(err331);
 }
 errors++;
 }
@@ -4826,41 +4859,7 @@ let data121 = data.structured_output;
 if(data121 && typeof data121 == "object" && !Array.isArray(data121)){
 for(const key23 in data121){
 if(!((((key23 === "attempts") || (key23 === "on_failure")) || (key23 === "buffer")) || (key23 === "schema"))){
-const err329 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err329];
-}
-else {
-vErrors.push(err329);
-}
-errors++;
-}
-}
-if(data121.attempts !== undefined){
-let data122 = data121.attempts;
-if(!(((typeof data122 == "number") && (!(data122 % 1) && !isNaN(data122))) && (isFinite(data122)))){
-const err330 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err330];
-}
-else {
-vErrors.push(err330);
-}
-errors++;
-}
-if((typeof data122 == "number") && (isFinite(data122))){
-if(data122 > 5 || isNaN(data122)){
-const err331 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
-if(vErrors === null){
-vErrors = [err331];
-}
-else {
-vErrors.push(err331);
-}
-errors++;
-}
-if(data122 < 1 || isNaN(data122)){
-const err332 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err332 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err332];
 }
@@ -4870,11 +4869,10 @@ vErrors.push(err332);
 errors++;
 }
 }
-}
-if(data121.on_failure !== undefined){
-let data123 = data121.on_failure;
-if(!((data123 === "error") || (data123 === "pass"))){
-const err333 = {instancePath:instancePath+"/structured_output/on_failure",schemaPath:"#/properties/structured_output/properties/on_failure/enum",keyword:"enum",params:{allowedValues: schema49.properties.structured_output.properties.on_failure.enum},message:"must be equal to one of the allowed values"};
+if(data121.attempts !== undefined){
+let data122 = data121.attempts;
+if(!(((typeof data122 == "number") && (!(data122 % 1) && !isNaN(data122))) && (isFinite(data122)))){
+const err333 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err333];
 }
@@ -4883,10 +4881,9 @@ vErrors.push(err333);
 }
 errors++;
 }
-}
-if(data121.buffer !== undefined){
-if(typeof data121.buffer !== "boolean"){
-const err334 = {instancePath:instancePath+"/structured_output/buffer",schemaPath:"#/properties/structured_output/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if((typeof data122 == "number") && (isFinite(data122))){
+if(data122 > 5 || isNaN(data122)){
+const err334 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
 if(vErrors === null){
 vErrors = [err334];
 }
@@ -4895,11 +4892,8 @@ vErrors.push(err334);
 }
 errors++;
 }
-}
-if(data121.schema !== undefined){
-let data125 = data121.schema;
-if(!(data125 && typeof data125 == "object" && !Array.isArray(data125))){
-const err335 = {instancePath:instancePath+"/structured_output/schema",schemaPath:"#/properties/structured_output/properties/schema/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data122 < 1 || isNaN(data122)){
+const err335 = {instancePath:instancePath+"/structured_output/attempts",schemaPath:"#/properties/structured_output/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err335];
 }
@@ -4910,8 +4904,10 @@ errors++;
 }
 }
 }
-else {
-const err336 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data121.on_failure !== undefined){
+let data123 = data121.on_failure;
+if(!((data123 === "error") || (data123 === "pass"))){
+const err336 = {instancePath:instancePath+"/structured_output/on_failure",schemaPath:"#/properties/structured_output/properties/on_failure/enum",keyword:"enum",params:{allowedValues: schema49.properties.structured_output.properties.on_failure.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err336];
 }
@@ -4921,12 +4917,9 @@ vErrors.push(err336);
 errors++;
 }
 }
-if(data.timeout !== undefined){
-let data126 = data.timeout;
-if(data126 && typeof data126 == "object" && !Array.isArray(data126)){
-for(const key24 in data126){
-if(!((((key24 === "connect") || (key24 === "first_byte")) || (key24 === "idle")) || (key24 === "total"))){
-const err337 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+if(data121.buffer !== undefined){
+if(typeof data121.buffer !== "boolean"){
+const err337 = {instancePath:instancePath+"/structured_output/buffer",schemaPath:"#/properties/structured_output/properties/buffer/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err337];
 }
@@ -4936,11 +4929,10 @@ vErrors.push(err337);
 errors++;
 }
 }
-if(data126.connect !== undefined){
-let data127 = data126.connect;
-if(typeof data127 === "string"){
-if(!pattern8.test(data127)){
-const err338 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data121.schema !== undefined){
+let data125 = data121.schema;
+if(!(data125 && typeof data125 == "object" && !Array.isArray(data125))){
+const err338 = {instancePath:instancePath+"/structured_output/schema",schemaPath:"#/properties/structured_output/properties/schema/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err338];
 }
@@ -4950,8 +4942,9 @@ vErrors.push(err338);
 errors++;
 }
 }
+}
 else {
-const err339 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err339 = {instancePath:instancePath+"/structured_output",schemaPath:"#/properties/structured_output/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err339];
 }
@@ -4960,9 +4953,13 @@ vErrors.push(err339);
 }
 errors++;
 }
-let m16 = typeof data127 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data127) : null;
-if(m16 !== null && (Number(m16[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m16[2]] < 1 || Number(m16[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m16[2]] > 600000)){
-const err340 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/properties/timeout/properties/connect/x-range",keyword:"x-range",params:{min: "1ms", max: "10m"},message:"out of range"};
+}
+if(data.timeout !== undefined){
+let data126 = data.timeout;
+if(data126 && typeof data126 == "object" && !Array.isArray(data126)){
+for(const key24 in data126){
+if(!((((key24 === "connect") || (key24 === "first_byte")) || (key24 === "idle")) || (key24 === "total"))){
+const err340 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err340];
 }
@@ -4972,11 +4969,11 @@ vErrors.push(err340);
 errors++;
 }
 }
-if(data126.first_byte !== undefined){
-let data128 = data126.first_byte;
-if(typeof data128 === "string"){
-if(!pattern8.test(data128)){
-const err341 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data126.connect !== undefined){
+let data127 = data126.connect;
+if(typeof data127 === "string"){
+if(!pattern8.test(data127)){
+const err341 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err341];
 }
@@ -4987,7 +4984,7 @@ errors++;
 }
 }
 else {
-const err342 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err342 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err342];
 }
@@ -4996,9 +4993,9 @@ vErrors.push(err342);
 }
 errors++;
 }
-let m17 = typeof data128 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data128) : null;
-if(m17 !== null && (Number(m17[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m17[2]] < 1 || Number(m17[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m17[2]] > 86400000)){
-const err343 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/properties/timeout/properties/first_byte/x-range",keyword:"x-range",params:{min: "1ms", max: "1d"},message:"out of range"};
+let m19 = typeof data127 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data127) : null;
+if(m19 !== null && (Number(m19[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m19[2]] < 1 || Number(m19[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m19[2]] > 600000)){
+const err343 = {instancePath:instancePath+"/timeout/connect",schemaPath:"#/properties/timeout/properties/connect/x-range",keyword:"x-range",params:{min: "1ms", max: "10m"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err343];
 }
@@ -5008,11 +5005,11 @@ vErrors.push(err343);
 errors++;
 }
 }
-if(data126.idle !== undefined){
-let data129 = data126.idle;
-if(typeof data129 === "string"){
-if(!pattern8.test(data129)){
-const err344 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data126.first_byte !== undefined){
+let data128 = data126.first_byte;
+if(typeof data128 === "string"){
+if(!pattern8.test(data128)){
+const err344 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err344];
 }
@@ -5023,7 +5020,7 @@ errors++;
 }
 }
 else {
-const err345 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err345 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err345];
 }
@@ -5032,9 +5029,9 @@ vErrors.push(err345);
 }
 errors++;
 }
-let m18 = typeof data129 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data129) : null;
-if(m18 !== null && (Number(m18[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m18[2]] < 1 || Number(m18[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m18[2]] > 86400000)){
-const err346 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/properties/timeout/properties/idle/x-range",keyword:"x-range",params:{min: "1ms", max: "1d"},message:"out of range"};
+let m20 = typeof data128 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data128) : null;
+if(m20 !== null && (Number(m20[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m20[2]] < 1 || Number(m20[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m20[2]] > 86400000)){
+const err346 = {instancePath:instancePath+"/timeout/first_byte",schemaPath:"#/properties/timeout/properties/first_byte/x-range",keyword:"x-range",params:{min: "1ms", max: "1d"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err346];
 }
@@ -5044,11 +5041,11 @@ vErrors.push(err346);
 errors++;
 }
 }
-if(data126.total !== undefined){
-let data130 = data126.total;
-if(typeof data130 === "string"){
-if(!pattern8.test(data130)){
-const err347 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data126.idle !== undefined){
+let data129 = data126.idle;
+if(typeof data129 === "string"){
+if(!pattern8.test(data129)){
+const err347 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err347];
 }
@@ -5059,7 +5056,7 @@ errors++;
 }
 }
 else {
-const err348 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err348 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err348];
 }
@@ -5068,9 +5065,9 @@ vErrors.push(err348);
 }
 errors++;
 }
-let m19 = typeof data130 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data130) : null;
-if(m19 !== null && (Number(m19[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m19[2]] < 1 || Number(m19[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m19[2]] > 86400000)){
-const err349 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/properties/timeout/properties/total/x-range",keyword:"x-range",params:{min: "1ms", max: "1d"},message:"out of range"};
+let m21 = typeof data129 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data129) : null;
+if(m21 !== null && (Number(m21[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m21[2]] < 1 || Number(m21[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m21[2]] > 86400000)){
+const err349 = {instancePath:instancePath+"/timeout/idle",schemaPath:"#/properties/timeout/properties/idle/x-range",keyword:"x-range",params:{min: "1ms", max: "1d"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err349];
 }
@@ -5080,9 +5077,11 @@ vErrors.push(err349);
 errors++;
 }
 }
-}
-else {
-const err350 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data126.total !== undefined){
+let data130 = data126.total;
+if(typeof data130 === "string"){
+if(!pattern8.test(data130)){
+const err350 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err350];
 }
@@ -5092,12 +5091,8 @@ vErrors.push(err350);
 errors++;
 }
 }
-if(data.token_optimization !== undefined){
-let data131 = data.token_optimization;
-if(data131 && typeof data131 == "object" && !Array.isArray(data131)){
-for(const key25 in data131){
-if(!((((key25 === "whitespace") || (key25 === "duplicate_system")) || (key25 === "empty_messages")) || (key25 === "minify_json"))){
-const err351 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
+else {
+const err351 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err351];
 }
@@ -5106,10 +5101,9 @@ vErrors.push(err351);
 }
 errors++;
 }
-}
-if(data131.whitespace !== undefined){
-if(typeof data131.whitespace !== "boolean"){
-const err352 = {instancePath:instancePath+"/token_optimization/whitespace",schemaPath:"#/properties/token_optimization/properties/whitespace/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+let m22 = typeof data130 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data130) : null;
+if(m22 !== null && (Number(m22[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m22[2]] < 1 || Number(m22[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m22[2]] > 86400000)){
+const err352 = {instancePath:instancePath+"/timeout/total",schemaPath:"#/properties/timeout/properties/total/x-range",keyword:"x-range",params:{min: "1ms", max: "1d"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err352];
 }
@@ -5119,9 +5113,9 @@ vErrors.push(err352);
 errors++;
 }
 }
-if(data131.duplicate_system !== undefined){
-if(typeof data131.duplicate_system !== "boolean"){
-const err353 = {instancePath:instancePath+"/token_optimization/duplicate_system",schemaPath:"#/properties/token_optimization/properties/duplicate_system/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err353 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err353];
 }
@@ -5131,9 +5125,12 @@ vErrors.push(err353);
 errors++;
 }
 }
-if(data131.empty_messages !== undefined){
-if(typeof data131.empty_messages !== "boolean"){
-const err354 = {instancePath:instancePath+"/token_optimization/empty_messages",schemaPath:"#/properties/token_optimization/properties/empty_messages/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data.token_optimization !== undefined){
+let data131 = data.token_optimization;
+if(data131 && typeof data131 == "object" && !Array.isArray(data131)){
+for(const key25 in data131){
+if(!((((key25 === "whitespace") || (key25 === "duplicate_system")) || (key25 === "empty_messages")) || (key25 === "minify_json"))){
+const err354 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err354];
 }
@@ -5143,9 +5140,9 @@ vErrors.push(err354);
 errors++;
 }
 }
-if(data131.minify_json !== undefined){
-if(typeof data131.minify_json !== "boolean"){
-const err355 = {instancePath:instancePath+"/token_optimization/minify_json",schemaPath:"#/properties/token_optimization/properties/minify_json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data131.whitespace !== undefined){
+if(typeof data131.whitespace !== "boolean"){
+const err355 = {instancePath:instancePath+"/token_optimization/whitespace",schemaPath:"#/properties/token_optimization/properties/whitespace/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err355];
 }
@@ -5155,9 +5152,9 @@ vErrors.push(err355);
 errors++;
 }
 }
-}
-else {
-const err356 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data131.duplicate_system !== undefined){
+if(typeof data131.duplicate_system !== "boolean"){
+const err356 = {instancePath:instancePath+"/token_optimization/duplicate_system",schemaPath:"#/properties/token_optimization/properties/duplicate_system/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err356];
 }
@@ -5167,14 +5164,50 @@ vErrors.push(err356);
 errors++;
 }
 }
-}
-else {
-const err357 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data131.empty_messages !== undefined){
+if(typeof data131.empty_messages !== "boolean"){
+const err357 = {instancePath:instancePath+"/token_optimization/empty_messages",schemaPath:"#/properties/token_optimization/properties/empty_messages/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err357];
 }
 else {
 vErrors.push(err357);
+}
+errors++;
+}
+}
+if(data131.minify_json !== undefined){
+if(typeof data131.minify_json !== "boolean"){
+const err358 = {instancePath:instancePath+"/token_optimization/minify_json",schemaPath:"#/properties/token_optimization/properties/minify_json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err358];
+}
+else {
+vErrors.push(err358);
+}
+errors++;
+}
+}
+}
+else {
+const err359 = {instancePath:instancePath+"/token_optimization",schemaPath:"#/properties/token_optimization/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err359];
+}
+else {
+vErrors.push(err359);
+}
+errors++;
+}
+}
+}
+else {
+const err360 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err360];
+}
+else {
+vErrors.push(err360);
 }
 errors++;
 }
@@ -8423,10 +8456,9 @@ vErrors.push(err152);
 }
 errors++;
 }
-}
-}
-else {
-const err153 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let m6 = typeof data57 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data57) : null;
+if(m6 !== null && (Number(m6[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m6[2]] < 100 || Number(m6[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m6[2]] > 60000)){
+const err153 = {instancePath:instancePath+"/telemetry/otlp/timeout",schemaPath:"#/properties/telemetry/properties/otlp/properties/timeout/x-range",keyword:"x-range",params:{min: "100ms", max: "60s"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -8436,11 +8468,9 @@ vErrors.push(err153);
 errors++;
 }
 }
-if(data51.service_name !== undefined){
-let data58 = data51.service_name;
-if(typeof data58 === "string"){
-if(func3(data58) > 256){
-const err154 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+}
+else {
+const err154 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -8449,8 +8479,12 @@ vErrors.push(err154);
 }
 errors++;
 }
-if(func3(data58) < 1){
-const err155 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data51.service_name !== undefined){
+let data58 = data51.service_name;
+if(typeof data58 === "string"){
+if(func3(data58) > 256){
+const err155 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -8459,9 +8493,8 @@ vErrors.push(err155);
 }
 errors++;
 }
-}
-else {
-const err156 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func3(data58) < 1){
+const err156 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -8471,11 +8504,8 @@ vErrors.push(err156);
 errors++;
 }
 }
-if(data51.sample !== undefined){
-let data59 = data51.sample;
-if((typeof data59 == "number") && (isFinite(data59))){
-if(data59 > 1 || isNaN(data59)){
-const err157 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+else {
+const err157 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -8484,8 +8514,12 @@ vErrors.push(err157);
 }
 errors++;
 }
-if(data59 < 0 || isNaN(data59)){
-const err158 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data51.sample !== undefined){
+let data59 = data51.sample;
+if((typeof data59 == "number") && (isFinite(data59))){
+if(data59 > 1 || isNaN(data59)){
+const err158 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -8494,9 +8528,8 @@ vErrors.push(err158);
 }
 errors++;
 }
-}
-else {
-const err159 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data59 < 0 || isNaN(data59)){
+const err159 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -8506,11 +8539,8 @@ vErrors.push(err159);
 errors++;
 }
 }
-if(data51.metrics_interval !== undefined){
-let data60 = data51.metrics_interval;
-if(typeof data60 === "string"){
-if(!pattern8.test(data60)){
-const err160 = {instancePath:instancePath+"/telemetry/metrics_interval",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err160 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -8520,8 +8550,11 @@ vErrors.push(err160);
 errors++;
 }
 }
-else {
-const err161 = {instancePath:instancePath+"/telemetry/metrics_interval",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data51.metrics_interval !== undefined){
+let data60 = data51.metrics_interval;
+if(typeof data60 === "string"){
+if(!pattern8.test(data60)){
+const err161 = {instancePath:instancePath+"/telemetry/metrics_interval",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -8531,9 +8564,8 @@ vErrors.push(err161);
 errors++;
 }
 }
-}
 else {
-const err162 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err162 = {instancePath:instancePath+"/telemetry/metrics_interval",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -8542,12 +8574,9 @@ vErrors.push(err162);
 }
 errors++;
 }
-}
-if(data.webhooks !== undefined){
-let data61 = data.webhooks;
-if(Array.isArray(data61)){
-if(data61.length > 16){
-const err163 = {instancePath:instancePath+"/webhooks",schemaPath:"#/properties/webhooks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+let m7 = typeof data60 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data60) : null;
+if(m7 !== null && (Number(m7[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m7[2]] < 1000 || Number(m7[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m7[2]] > 3600000)){
+const err163 = {instancePath:instancePath+"/telemetry/metrics_interval",schemaPath:"#/properties/telemetry/properties/metrics_interval/x-range",keyword:"x-range",params:{min: "1s", max: "1h"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -8556,12 +8585,10 @@ vErrors.push(err163);
 }
 errors++;
 }
-const len4 = data61.length;
-for(let i6=0; i6<len4; i6++){
-let data62 = data61[i6];
-if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
-if(data62.url === undefined){
-const err164 = {instancePath:instancePath+"/webhooks/" + i6,schemaPath:"#/properties/webhooks/items/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
+}
+}
+else {
+const err164 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -8570,8 +8597,12 @@ vErrors.push(err164);
 }
 errors++;
 }
-if(data62.secret === undefined){
-const err165 = {instancePath:instancePath+"/webhooks/" + i6,schemaPath:"#/properties/webhooks/items/required",keyword:"required",params:{missingProperty: "secret"},message:"must have required property '"+"secret"+"'"};
+}
+if(data.webhooks !== undefined){
+let data61 = data.webhooks;
+if(Array.isArray(data61)){
+if(data61.length > 16){
+const err165 = {instancePath:instancePath+"/webhooks",schemaPath:"#/properties/webhooks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -8580,9 +8611,12 @@ vErrors.push(err165);
 }
 errors++;
 }
-for(const key24 in data62){
-if(!(func1.call(schema31.properties.webhooks.items.properties, key24))){
-const err166 = {instancePath:instancePath+"/webhooks/" + i6,schemaPath:"#/properties/webhooks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+const len4 = data61.length;
+for(let i6=0; i6<len4; i6++){
+let data62 = data61[i6];
+if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
+if(data62.url === undefined){
+const err166 = {instancePath:instancePath+"/webhooks/" + i6,schemaPath:"#/properties/webhooks/items/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -8591,12 +8625,8 @@ vErrors.push(err166);
 }
 errors++;
 }
-}
-if(data62.url !== undefined){
-let data63 = data62.url;
-if(typeof data63 === "string"){
-if(!pattern19.test(data63)){
-const err167 = {instancePath:instancePath+"/webhooks/" + i6+"/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
+if(data62.secret === undefined){
+const err167 = {instancePath:instancePath+"/webhooks/" + i6,schemaPath:"#/properties/webhooks/items/required",keyword:"required",params:{missingProperty: "secret"},message:"must have required property '"+"secret"+"'"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -8605,9 +8635,9 @@ vErrors.push(err167);
 }
 errors++;
 }
-}
-else {
-const err168 = {instancePath:instancePath+"/webhooks/" + i6+"/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key24 in data62){
+if(!(func1.call(schema31.properties.webhooks.items.properties, key24))){
+const err168 = {instancePath:instancePath+"/webhooks/" + i6,schemaPath:"#/properties/webhooks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -8617,12 +8647,11 @@ vErrors.push(err168);
 errors++;
 }
 }
-if(data62.secret !== undefined){
-let data64 = data62.secret;
-this.secrets.push(instancePath + "/webhooks/" + i6+"/secret");
-if(typeof data64 === "string"){
-if(!pattern67.test(data64)){
-const err169 = {instancePath:instancePath+"/webhooks/" + i6+"/secret",schemaPath:"#/properties/webhooks/items/properties/secret/pattern",keyword:"pattern",params:{pattern: "^whsec_[A-Za-z0-9+/]{16,}={0,2}$"},message:"must match pattern \""+"^whsec_[A-Za-z0-9+/]{16,}={0,2}$"+"\""};
+if(data62.url !== undefined){
+let data63 = data62.url;
+if(typeof data63 === "string"){
+if(!pattern19.test(data63)){
+const err169 = {instancePath:instancePath+"/webhooks/" + i6+"/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -8633,7 +8662,7 @@ errors++;
 }
 }
 else {
-const err170 = {instancePath:instancePath+"/webhooks/" + i6+"/secret",schemaPath:"#/properties/webhooks/items/properties/secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err170 = {instancePath:instancePath+"/webhooks/" + i6+"/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -8643,11 +8672,12 @@ vErrors.push(err170);
 errors++;
 }
 }
-if(data62.name !== undefined){
-let data65 = data62.name;
-if(typeof data65 === "string"){
-if(!pattern18.test(data65)){
-const err171 = {instancePath:instancePath+"/webhooks/" + i6+"/name",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+if(data62.secret !== undefined){
+let data64 = data62.secret;
+this.secrets.push(instancePath + "/webhooks/" + i6+"/secret");
+if(typeof data64 === "string"){
+if(!pattern67.test(data64)){
+const err171 = {instancePath:instancePath+"/webhooks/" + i6+"/secret",schemaPath:"#/properties/webhooks/items/properties/secret/pattern",keyword:"pattern",params:{pattern: "^whsec_[A-Za-z0-9+/]{16,}={0,2}$"},message:"must match pattern \""+"^whsec_[A-Za-z0-9+/]{16,}={0,2}$"+"\""};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -8658,7 +8688,7 @@ errors++;
 }
 }
 else {
-const err172 = {instancePath:instancePath+"/webhooks/" + i6+"/name",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err172 = {instancePath:instancePath+"/webhooks/" + i6+"/secret",schemaPath:"#/properties/webhooks/items/properties/secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -8668,11 +8698,11 @@ vErrors.push(err172);
 errors++;
 }
 }
-if(data62.events !== undefined){
-let data66 = data62.events;
-if(Array.isArray(data66)){
-if(data66.length < 1){
-const err173 = {instancePath:instancePath+"/webhooks/" + i6+"/events",schemaPath:"#/properties/webhooks/items/properties/events/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data62.name !== undefined){
+let data65 = data62.name;
+if(typeof data65 === "string"){
+if(!pattern18.test(data65)){
+const err173 = {instancePath:instancePath+"/webhooks/" + i6+"/name",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -8681,16 +8711,41 @@ vErrors.push(err173);
 }
 errors++;
 }
-const len5 = data66.length;
-for(let i7=0; i7<len5; i7++){
-let data67 = data66[i7];
-if(!((((((data67 === "budget.threshold") || (data67 === "circuit.opened")) || (data67 === "circuit.closed")) || (data67 === "reload.succeeded")) || (data67 === "reload.failed")) || (data67 === "key.expired"))){
-const err174 = {instancePath:instancePath+"/webhooks/" + i6+"/events/" + i7,schemaPath:"#/properties/webhooks/items/properties/events/items/enum",keyword:"enum",params:{allowedValues: schema31.properties.webhooks.items.properties.events.items.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err174 = {instancePath:instancePath+"/webhooks/" + i6+"/name",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err174];
 }
 else {
 vErrors.push(err174);
+}
+errors++;
+}
+}
+if(data62.events !== undefined){
+let data66 = data62.events;
+if(Array.isArray(data66)){
+if(data66.length < 1){
+const err175 = {instancePath:instancePath+"/webhooks/" + i6+"/events",schemaPath:"#/properties/webhooks/items/properties/events/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err175];
+}
+else {
+vErrors.push(err175);
+}
+errors++;
+}
+const len5 = data66.length;
+for(let i7=0; i7<len5; i7++){
+let data67 = data66[i7];
+if(!((((((data67 === "budget.threshold") || (data67 === "circuit.opened")) || (data67 === "circuit.closed")) || (data67 === "reload.succeeded")) || (data67 === "reload.failed")) || (data67 === "key.expired"))){
+const err176 = {instancePath:instancePath+"/webhooks/" + i6+"/events/" + i7,schemaPath:"#/properties/webhooks/items/properties/events/items/enum",keyword:"enum",params:{allowedValues: schema31.properties.webhooks.items.properties.events.items.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err176];
+}
+else {
+vErrors.push(err176);
 }
 errors++;
 }
@@ -8702,12 +8757,12 @@ outer2:
 for(;i8--;){
 for(j2 = i8; j2--;){
 if(func0(data66[i8], data66[j2])){
-const err175 = {instancePath:instancePath+"/webhooks/" + i6+"/events",schemaPath:"#/properties/webhooks/items/properties/events/uniqueItems",keyword:"uniqueItems",params:{i: i8, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i8+" are identical)"};
+const err177 = {instancePath:instancePath+"/webhooks/" + i6+"/events",schemaPath:"#/properties/webhooks/items/properties/events/uniqueItems",keyword:"uniqueItems",params:{i: i8, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i8+" are identical)"};
 if(vErrors === null){
-vErrors = [err175];
+vErrors = [err177];
 }
 else {
-vErrors.push(err175);
+vErrors.push(err177);
 }
 errors++;
 break outer2;
@@ -8717,32 +8772,7 @@ break outer2;
 }
 }
 else {
-const err176 = {instancePath:instancePath+"/webhooks/" + i6+"/events",schemaPath:"#/properties/webhooks/items/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err176];
-}
-else {
-vErrors.push(err176);
-}
-errors++;
-}
-}
-if(data62.timeout !== undefined){
-let data68 = data62.timeout;
-if(typeof data68 === "string"){
-if(!pattern8.test(data68)){
-const err177 = {instancePath:instancePath+"/webhooks/" + i6+"/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
-if(vErrors === null){
-vErrors = [err177];
-}
-else {
-vErrors.push(err177);
-}
-errors++;
-}
-}
-else {
-const err178 = {instancePath:instancePath+"/webhooks/" + i6+"/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err178 = {instancePath:instancePath+"/webhooks/" + i6+"/events",schemaPath:"#/properties/webhooks/items/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -8752,10 +8782,11 @@ vErrors.push(err178);
 errors++;
 }
 }
-if(data62.max_attempts !== undefined){
-let data69 = data62.max_attempts;
-if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
-const err179 = {instancePath:instancePath+"/webhooks/" + i6+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data62.timeout !== undefined){
+let data68 = data62.timeout;
+if(typeof data68 === "string"){
+if(!pattern8.test(data68)){
+const err179 = {instancePath:instancePath+"/webhooks/" + i6+"/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -8764,9 +8795,9 @@ vErrors.push(err179);
 }
 errors++;
 }
-if((typeof data69 == "number") && (isFinite(data69))){
-if(data69 > 20 || isNaN(data69)){
-const err180 = {instancePath:instancePath+"/webhooks/" + i6+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
+}
+else {
+const err180 = {instancePath:instancePath+"/webhooks/" + i6+"/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -8775,8 +8806,9 @@ vErrors.push(err180);
 }
 errors++;
 }
-if(data69 < 1 || isNaN(data69)){
-const err181 = {instancePath:instancePath+"/webhooks/" + i6+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+let m8 = typeof data68 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data68) : null;
+if(m8 !== null && (Number(m8[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m8[2]] < 100 || Number(m8[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m8[2]] > 60000)){
+const err181 = {instancePath:instancePath+"/webhooks/" + i6+"/timeout",schemaPath:"#/properties/webhooks/items/properties/timeout/x-range",keyword:"x-range",params:{min: "100ms", max: "60s"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -8786,12 +8818,10 @@ vErrors.push(err181);
 errors++;
 }
 }
-}
-if(data62.backoff !== undefined){
-let data70 = data62.backoff;
-if(typeof data70 === "string"){
-if(!pattern8.test(data70)){
-const err182 = {instancePath:instancePath+"/webhooks/" + i6+"/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data62.max_attempts !== undefined){
+let data69 = data62.max_attempts;
+if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
+const err182 = {instancePath:instancePath+"/webhooks/" + i6+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -8800,9 +8830,9 @@ vErrors.push(err182);
 }
 errors++;
 }
-}
-else {
-const err183 = {instancePath:instancePath+"/webhooks/" + i6+"/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data69 == "number") && (isFinite(data69))){
+if(data69 > 20 || isNaN(data69)){
+const err183 = {instancePath:instancePath+"/webhooks/" + i6+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -8811,12 +8841,8 @@ vErrors.push(err183);
 }
 errors++;
 }
-}
-if(data62.max_backoff !== undefined){
-let data71 = data62.max_backoff;
-if(typeof data71 === "string"){
-if(!pattern8.test(data71)){
-const err184 = {instancePath:instancePath+"/webhooks/" + i6+"/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(data69 < 1 || isNaN(data69)){
+const err184 = {instancePath:instancePath+"/webhooks/" + i6+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -8826,8 +8852,12 @@ vErrors.push(err184);
 errors++;
 }
 }
-else {
-const err185 = {instancePath:instancePath+"/webhooks/" + i6+"/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data62.backoff !== undefined){
+let data70 = data62.backoff;
+if(typeof data70 === "string"){
+if(!pattern8.test(data70)){
+const err185 = {instancePath:instancePath+"/webhooks/" + i6+"/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -8837,10 +8867,8 @@ vErrors.push(err185);
 errors++;
 }
 }
-if(data62.max_queue !== undefined){
-let data72 = data62.max_queue;
-if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
-const err186 = {instancePath:instancePath+"/webhooks/" + i6+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err186 = {instancePath:instancePath+"/webhooks/" + i6+"/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -8849,9 +8877,9 @@ vErrors.push(err186);
 }
 errors++;
 }
-if((typeof data72 == "number") && (isFinite(data72))){
-if(data72 > 100000 || isNaN(data72)){
-const err187 = {instancePath:instancePath+"/webhooks/" + i6+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+let m9 = typeof data70 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data70) : null;
+if(m9 !== null && (Number(m9[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m9[2]] < 0 || Number(m9[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m9[2]] > 3600000)){
+const err187 = {instancePath:instancePath+"/webhooks/" + i6+"/backoff",schemaPath:"#/properties/webhooks/items/properties/backoff/x-range",keyword:"x-range",params:{min: "0ms", max: "1h"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -8860,8 +8888,12 @@ vErrors.push(err187);
 }
 errors++;
 }
-if(data72 < 1 || isNaN(data72)){
-const err188 = {instancePath:instancePath+"/webhooks/" + i6+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data62.max_backoff !== undefined){
+let data71 = data62.max_backoff;
+if(typeof data71 === "string"){
+if(!pattern8.test(data71)){
+const err188 = {instancePath:instancePath+"/webhooks/" + i6+"/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -8871,10 +8903,8 @@ vErrors.push(err188);
 errors++;
 }
 }
-}
-}
 else {
-const err189 = {instancePath:instancePath+"/webhooks/" + i6,schemaPath:"#/properties/webhooks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err189 = {instancePath:instancePath+"/webhooks/" + i6+"/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -8883,10 +8913,9 @@ vErrors.push(err189);
 }
 errors++;
 }
-}
-}
-else {
-const err190 = {instancePath:instancePath+"/webhooks",schemaPath:"#/properties/webhooks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+let m10 = typeof data71 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data71) : null;
+if(m10 !== null && (Number(m10[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m10[2]] < 0 || Number(m10[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m10[2]] > 86400000)){
+const err190 = {instancePath:instancePath+"/webhooks/" + i6+"/max_backoff",schemaPath:"#/properties/webhooks/items/properties/max_backoff/x-range",keyword:"x-range",params:{min: "0ms", max: "1d"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -8896,17 +8925,76 @@ vErrors.push(err190);
 errors++;
 }
 }
-if(data.auth !== undefined){
-let data73 = data.auth;
-if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
-for(const key25 in data73){
-if(!((key25 === "keys") || (key25 === "keys_file"))){
-const err191 = {instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
+if(data62.max_queue !== undefined){
+let data72 = data62.max_queue;
+if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
+const err191 = {instancePath:instancePath+"/webhooks/" + i6+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err191];
 }
 else {
 vErrors.push(err191);
+}
+errors++;
+}
+if((typeof data72 == "number") && (isFinite(data72))){
+if(data72 > 100000 || isNaN(data72)){
+const err192 = {instancePath:instancePath+"/webhooks/" + i6+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+if(vErrors === null){
+vErrors = [err192];
+}
+else {
+vErrors.push(err192);
+}
+errors++;
+}
+if(data72 < 1 || isNaN(data72)){
+const err193 = {instancePath:instancePath+"/webhooks/" + i6+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err193];
+}
+else {
+vErrors.push(err193);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err194 = {instancePath:instancePath+"/webhooks/" + i6,schemaPath:"#/properties/webhooks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err194];
+}
+else {
+vErrors.push(err194);
+}
+errors++;
+}
+}
+}
+else {
+const err195 = {instancePath:instancePath+"/webhooks",schemaPath:"#/properties/webhooks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err195];
+}
+else {
+vErrors.push(err195);
+}
+errors++;
+}
+}
+if(data.auth !== undefined){
+let data73 = data.auth;
+if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
+for(const key25 in data73){
+if(!((key25 === "keys") || (key25 === "keys_file"))){
+const err196 = {instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err196];
+}
+else {
+vErrors.push(err196);
 }
 errors++;
 }
@@ -8921,68 +9009,7 @@ if(data73.keys_file !== undefined){
 let data75 = data73.keys_file;
 if(typeof data75 === "string"){
 if(func3(data75) < 1){
-const err192 = {instancePath:instancePath+"/auth/keys_file",schemaPath:"#/properties/auth/properties/keys_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err192];
-}
-else {
-vErrors.push(err192);
-}
-errors++;
-}
-}
-else {
-const err193 = {instancePath:instancePath+"/auth/keys_file",schemaPath:"#/properties/auth/properties/keys_file/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err193];
-}
-else {
-vErrors.push(err193);
-}
-errors++;
-}
-}
-}
-else {
-const err194 = {instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err194];
-}
-else {
-vErrors.push(err194);
-}
-errors++;
-}
-}
-if(data.teams !== undefined){
-let data76 = data.teams;
-if(data76 && typeof data76 == "object" && !Array.isArray(data76)){
-if(Object.keys(data76).length > 1000){
-const err195 = {instancePath:instancePath+"/teams",schemaPath:"#/properties/teams/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"};
-if(vErrors === null){
-vErrors = [err195];
-}
-else {
-vErrors.push(err195);
-}
-errors++;
-}
-for(const key26 in data76){
-const _errs208 = errors;
-if(typeof key26 === "string"){
-if(!pattern18.test(key26)){
-const err196 = {instancePath:instancePath+"/teams",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key26};
-if(vErrors === null){
-vErrors = [err196];
-}
-else {
-vErrors.push(err196);
-}
-errors++;
-}
-}
-else {
-const err197 = {instancePath:instancePath+"/teams",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key26};
+const err197 = {instancePath:instancePath+"/auth/keys_file",schemaPath:"#/properties/auth/properties/keys_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -8991,14 +9018,75 @@ vErrors.push(err197);
 }
 errors++;
 }
-var valid69 = _errs208 === errors;
-if(!valid69){
-const err198 = {instancePath:instancePath+"/teams",schemaPath:"#/properties/teams/propertyNames",keyword:"propertyNames",params:{propertyName: key26},message:"property name must be valid"};
+}
+else {
+const err198 = {instancePath:instancePath+"/auth/keys_file",schemaPath:"#/properties/auth/properties/keys_file/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err198];
 }
 else {
 vErrors.push(err198);
+}
+errors++;
+}
+}
+}
+else {
+const err199 = {instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err199];
+}
+else {
+vErrors.push(err199);
+}
+errors++;
+}
+}
+if(data.teams !== undefined){
+let data76 = data.teams;
+if(data76 && typeof data76 == "object" && !Array.isArray(data76)){
+if(Object.keys(data76).length > 1000){
+const err200 = {instancePath:instancePath+"/teams",schemaPath:"#/properties/teams/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"};
+if(vErrors === null){
+vErrors = [err200];
+}
+else {
+vErrors.push(err200);
+}
+errors++;
+}
+for(const key26 in data76){
+const _errs208 = errors;
+if(typeof key26 === "string"){
+if(!pattern18.test(key26)){
+const err201 = {instancePath:instancePath+"/teams",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key26};
+if(vErrors === null){
+vErrors = [err201];
+}
+else {
+vErrors.push(err201);
+}
+errors++;
+}
+}
+else {
+const err202 = {instancePath:instancePath+"/teams",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key26};
+if(vErrors === null){
+vErrors = [err202];
+}
+else {
+vErrors.push(err202);
+}
+errors++;
+}
+var valid69 = _errs208 === errors;
+if(!valid69){
+const err203 = {instancePath:instancePath+"/teams",schemaPath:"#/properties/teams/propertyNames",keyword:"propertyNames",params:{propertyName: key26},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err203];
+}
+else {
+vErrors.push(err203);
 }
 errors++;
 }
@@ -9011,12 +9099,12 @@ errors = vErrors.length;
 }
 }
 else {
-const err199 = {instancePath:instancePath+"/teams",schemaPath:"#/properties/teams/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err204 = {instancePath:instancePath+"/teams",schemaPath:"#/properties/teams/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err199];
+vErrors = [err204];
 }
 else {
-vErrors.push(err199);
+vErrors.push(err204);
 }
 errors++;
 }
@@ -9025,12 +9113,12 @@ if(data.mcp_servers !== undefined){
 let data78 = data.mcp_servers;
 if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
 if(Object.keys(data78).length > 32){
-const err200 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/properties/mcp_servers/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
+const err205 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/properties/mcp_servers/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
 if(vErrors === null){
-vErrors = [err200];
+vErrors = [err205];
 }
 else {
-vErrors.push(err200);
+vErrors.push(err205);
 }
 errors++;
 }
@@ -9038,34 +9126,34 @@ for(const key28 in data78){
 const _errs215 = errors;
 if(typeof key28 === "string"){
 if(!pattern18.test(key28)){
-const err201 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key28};
+const err206 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key28};
 if(vErrors === null){
-vErrors = [err201];
+vErrors = [err206];
 }
 else {
-vErrors.push(err201);
+vErrors.push(err206);
 }
 errors++;
 }
 }
 else {
-const err202 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key28};
+const err207 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key28};
 if(vErrors === null){
-vErrors = [err202];
+vErrors = [err207];
 }
 else {
-vErrors.push(err202);
+vErrors.push(err207);
 }
 errors++;
 }
 var valid72 = _errs215 === errors;
 if(!valid72){
-const err203 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/properties/mcp_servers/propertyNames",keyword:"propertyNames",params:{propertyName: key28},message:"property name must be valid"};
+const err208 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/properties/mcp_servers/propertyNames",keyword:"propertyNames",params:{propertyName: key28},message:"property name must be valid"};
 if(vErrors === null){
-vErrors = [err203];
+vErrors = [err208];
 }
 else {
-vErrors.push(err203);
+vErrors.push(err208);
 }
 errors++;
 }
@@ -9078,70 +9166,7 @@ let passing0 = null;
 const _errs221 = errors;
 if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
 if(data79.url === undefined){
-const err204 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
-if(vErrors === null){
-vErrors = [err204];
-}
-else {
-vErrors.push(err204);
-}
-errors++;
-}
-for(const key30 in data79){
-if(!((key30 === "url") || (key30 === "headers"))){
-const err205 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key30},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err205];
-}
-else {
-vErrors.push(err205);
-}
-errors++;
-}
-}
-if(data79.url !== undefined){
-let data80 = data79.url;
-if(typeof data80 === "string"){
-if(!pattern19.test(data80)){
-const err206 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
-if(vErrors === null){
-vErrors = [err206];
-}
-else {
-vErrors.push(err206);
-}
-errors++;
-}
-}
-else {
-const err207 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err207];
-}
-else {
-vErrors.push(err207);
-}
-errors++;
-}
-}
-if(data79.headers !== undefined){
-let data81 = data79.headers;
-if(data81 && typeof data81 == "object" && !Array.isArray(data81)){
-if(Object.keys(data81).length > 32){
-const err208 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
-if(vErrors === null){
-vErrors = [err208];
-}
-else {
-vErrors.push(err208);
-}
-errors++;
-}
-for(const key31 in data81){
-const _errs229 = errors;
-if(typeof key31 === "string"){
-if(!pattern20.test(key31)){
-const err209 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\"",propertyName:key31};
+const err209 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -9150,10 +9175,9 @@ vErrors.push(err209);
 }
 errors++;
 }
-}
-var valid78 = _errs229 === errors;
-if(!valid78){
-const err210 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/propertyNames",keyword:"propertyNames",params:{propertyName: key31},message:"property name must be valid"};
+for(const key30 in data79){
+if(!((key30 === "url") || (key30 === "headers"))){
+const err210 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key30},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -9163,12 +9187,11 @@ vErrors.push(err210);
 errors++;
 }
 }
-for(const key32 in data81){
-let data82 = data81[key32];
-this.secrets.push(instancePath + "/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"));
-if(typeof data82 === "string"){
-if(func3(data82) > 4096){
-const err211 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(data79.url !== undefined){
+let data80 = data79.url;
+if(typeof data80 === "string"){
+if(!pattern19.test(data80)){
+const err211 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -9179,7 +9202,7 @@ errors++;
 }
 }
 else {
-const err212 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err212 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -9189,9 +9212,11 @@ vErrors.push(err212);
 errors++;
 }
 }
-}
-else {
-const err213 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data79.headers !== undefined){
+let data81 = data79.headers;
+if(data81 && typeof data81 == "object" && !Array.isArray(data81)){
+if(Object.keys(data81).length > 32){
+const err213 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -9200,15 +9225,78 @@ vErrors.push(err213);
 }
 errors++;
 }
-}
-}
-else {
-const err214 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key31 in data81){
+const _errs229 = errors;
+if(typeof key31 === "string"){
+if(!pattern20.test(key31)){
+const err214 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\"",propertyName:key31};
 if(vErrors === null){
 vErrors = [err214];
 }
 else {
 vErrors.push(err214);
+}
+errors++;
+}
+}
+var valid78 = _errs229 === errors;
+if(!valid78){
+const err215 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/propertyNames",keyword:"propertyNames",params:{propertyName: key31},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err215];
+}
+else {
+vErrors.push(err215);
+}
+errors++;
+}
+}
+for(const key32 in data81){
+let data82 = data81[key32];
+this.secrets.push(instancePath + "/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"));
+if(typeof data82 === "string"){
+if(func3(data82) > 4096){
+const err216 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err216];
+}
+else {
+vErrors.push(err216);
+}
+errors++;
+}
+}
+else {
+const err217 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err217];
+}
+else {
+vErrors.push(err217);
+}
+errors++;
+}
+}
+}
+else {
+const err218 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err218];
+}
+else {
+vErrors.push(err218);
+}
+errors++;
+}
+}
+}
+else {
+const err219 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err219];
+}
+else {
+vErrors.push(err219);
 }
 errors++;
 }
@@ -9221,67 +9309,7 @@ var props1 = true;
 const _errs233 = errors;
 if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
 if(data79.command === undefined){
-const err215 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/required",keyword:"required",params:{missingProperty: "command"},message:"must have required property '"+"command"+"'"};
-if(vErrors === null){
-vErrors = [err215];
-}
-else {
-vErrors.push(err215);
-}
-errors++;
-}
-for(const key33 in data79){
-if(!(((key33 === "command") || (key33 === "args")) || (key33 === "env"))){
-const err216 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key33},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err216];
-}
-else {
-vErrors.push(err216);
-}
-errors++;
-}
-}
-if(data79.command !== undefined){
-let data83 = data79.command;
-if(typeof data83 === "string"){
-if(func3(data83) > 4096){
-const err217 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/command/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
-if(vErrors === null){
-vErrors = [err217];
-}
-else {
-vErrors.push(err217);
-}
-errors++;
-}
-if(func3(data83) < 1){
-const err218 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/command/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err218];
-}
-else {
-vErrors.push(err218);
-}
-errors++;
-}
-}
-else {
-const err219 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err219];
-}
-else {
-vErrors.push(err219);
-}
-errors++;
-}
-}
-if(data79.args !== undefined){
-let data84 = data79.args;
-if(Array.isArray(data84)){
-if(data84.length > 64){
-const err220 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/args",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+const err220 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/required",keyword:"required",params:{missingProperty: "command"},message:"must have required property '"+"command"+"'"};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -9290,12 +9318,9 @@ vErrors.push(err220);
 }
 errors++;
 }
-const len6 = data84.length;
-for(let i9=0; i9<len6; i9++){
-let data85 = data84[i9];
-if(typeof data85 === "string"){
-if(func3(data85) > 4096){
-const err221 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/args/" + i9,schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/items/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+for(const key33 in data79){
+if(!(((key33 === "command") || (key33 === "args")) || (key33 === "env"))){
+const err221 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key33},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -9305,8 +9330,11 @@ vErrors.push(err221);
 errors++;
 }
 }
-else {
-const err222 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/args/" + i9,schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data79.command !== undefined){
+let data83 = data79.command;
+if(typeof data83 === "string"){
+if(func3(data83) > 4096){
+const err222 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/command/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -9315,10 +9343,8 @@ vErrors.push(err222);
 }
 errors++;
 }
-}
-}
-else {
-const err223 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/args",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(func3(data83) < 1){
+const err223 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/command/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -9328,11 +9354,8 @@ vErrors.push(err223);
 errors++;
 }
 }
-if(data79.env !== undefined){
-let data86 = data79.env;
-if(data86 && typeof data86 == "object" && !Array.isArray(data86)){
-if(Object.keys(data86).length > 64){
-const err224 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+else {
+const err224 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -9341,11 +9364,12 @@ vErrors.push(err224);
 }
 errors++;
 }
-for(const key34 in data86){
-const _errs244 = errors;
-if(typeof key34 === "string"){
-if(!pattern84.test(key34)){
-const err225 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",propertyName:key34};
+}
+if(data79.args !== undefined){
+let data84 = data79.args;
+if(Array.isArray(data84)){
+if(data84.length > 64){
+const err225 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/args",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -9354,10 +9378,12 @@ vErrors.push(err225);
 }
 errors++;
 }
-}
-var valid83 = _errs244 === errors;
-if(!valid83){
-const err226 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/propertyNames",keyword:"propertyNames",params:{propertyName: key34},message:"property name must be valid"};
+const len6 = data84.length;
+for(let i9=0; i9<len6; i9++){
+let data85 = data84[i9];
+if(typeof data85 === "string"){
+if(func3(data85) > 4096){
+const err226 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/args/" + i9,schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/items/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -9367,12 +9393,8 @@ vErrors.push(err226);
 errors++;
 }
 }
-for(const key35 in data86){
-let data87 = data86[key35];
-this.secrets.push(instancePath + "/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"));
-if(typeof data87 === "string"){
-if(func3(data87) > 4096){
-const err227 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+else {
+const err227 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/args/" + i9,schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -9382,8 +9404,9 @@ vErrors.push(err227);
 errors++;
 }
 }
+}
 else {
-const err228 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err228 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/args",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -9393,9 +9416,11 @@ vErrors.push(err228);
 errors++;
 }
 }
-}
-else {
-const err229 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data79.env !== undefined){
+let data86 = data79.env;
+if(data86 && typeof data86 == "object" && !Array.isArray(data86)){
+if(Object.keys(data86).length > 64){
+const err229 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -9404,15 +9429,78 @@ vErrors.push(err229);
 }
 errors++;
 }
-}
-}
-else {
-const err230 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key34 in data86){
+const _errs244 = errors;
+if(typeof key34 === "string"){
+if(!pattern84.test(key34)){
+const err230 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",propertyName:key34};
 if(vErrors === null){
 vErrors = [err230];
 }
 else {
 vErrors.push(err230);
+}
+errors++;
+}
+}
+var valid83 = _errs244 === errors;
+if(!valid83){
+const err231 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/propertyNames",keyword:"propertyNames",params:{propertyName: key34},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err231];
+}
+else {
+vErrors.push(err231);
+}
+errors++;
+}
+}
+for(const key35 in data86){
+let data87 = data86[key35];
+this.secrets.push(instancePath + "/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"));
+if(typeof data87 === "string"){
+if(func3(data87) > 4096){
+const err232 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err232];
+}
+else {
+vErrors.push(err232);
+}
+errors++;
+}
+}
+else {
+const err233 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err233];
+}
+else {
+vErrors.push(err233);
+}
+errors++;
+}
+}
+}
+else {
+const err234 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err234];
+}
+else {
+vErrors.push(err234);
+}
+errors++;
+}
+}
+}
+else {
+const err235 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err235];
+}
+else {
+vErrors.push(err235);
 }
 errors++;
 }
@@ -9431,12 +9519,12 @@ props1 = true;
 }
 }
 if(!valid75){
-const err231 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+const err236 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
-vErrors = [err231];
+vErrors = [err236];
 }
 else {
-vErrors.push(err231);
+vErrors.push(err236);
 }
 errors++;
 }
@@ -9454,24 +9542,24 @@ vErrors = null;
 }
 }
 else {
-const err232 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/properties/mcp_servers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err237 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/properties/mcp_servers/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err232];
+vErrors = [err237];
 }
 else {
-vErrors.push(err232);
+vErrors.push(err237);
 }
 errors++;
 }
 }
 }
 else {
-const err233 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err238 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err233];
+vErrors = [err238];
 }
 else {
-vErrors.push(err233);
+vErrors.push(err238);
 }
 errors++;
 }

@@ -378,7 +378,7 @@ function telemetrySchema(): SchemaFragment {
             propertyNames: { pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' },
             additionalProperties: { type: 'string', maxLength: 4096, [SECRET_KEYWORD]: true },
           },
-          timeout: ref('duration', 'How long one export may take (100ms to 60s). Default `10s`.', { default: CONFIG_DEFAULTS.otlp_timeout }),
+          timeout: bounded('duration', '100ms', '60s', 'How long one export may take. Default `10s`.', { default: CONFIG_DEFAULTS.otlp_timeout }),
         },
       },
       service_name: {
@@ -396,7 +396,7 @@ function telemetrySchema(): SchemaFragment {
         maximum: 1,
         default: CONFIG_DEFAULTS.trace_sample,
       },
-      metrics_interval: ref('duration', 'How often metrics are exported (1s to 1h). Default `60s`; they are also exported at shutdown.', {
+      metrics_interval: bounded('duration', '1s', '1h', 'How often metrics are exported. Default `60s`; they are also exported at shutdown.', {
         default: CONFIG_DEFAULTS.metrics_interval,
       }),
     },
@@ -490,7 +490,7 @@ function webhooksSchema(): SchemaFragment {
           uniqueItems: true,
           items: { enum: [...EVENT_TYPES] },
         },
-        timeout: ref('duration', 'How long one delivery may take (100ms to 60s). Default `10s`.', { default: CONFIG_DEFAULTS.webhook_timeout }),
+        timeout: bounded('duration', '100ms', '60s', 'How long one delivery may take. Default `10s`.', { default: CONFIG_DEFAULTS.webhook_timeout }),
         max_attempts: {
           description: 'Tries per event, the first included (1 to 20). Default `8`.',
           type: 'integer',
@@ -498,8 +498,8 @@ function webhooksSchema(): SchemaFragment {
           maximum: 20,
           default: CONFIG_DEFAULTS.webhook_max_attempts,
         },
-        backoff: ref('duration', 'The first retry waits up to this long, each next one twice as long (full jitter). Default `1s`.', { default: CONFIG_DEFAULTS.webhook_backoff }),
-        max_backoff: ref('duration', 'The longest wait between two tries. Default `5m`.', { default: CONFIG_DEFAULTS.webhook_max_backoff }),
+        backoff: bounded('duration', '0ms', '1h', 'The first retry waits up to this long, each next one twice as long (full jitter). Default `1s`.', { default: CONFIG_DEFAULTS.webhook_backoff }),
+        max_backoff: bounded('duration', '0ms', '1d', 'The longest wait between two tries. Default `5m`.', { default: CONFIG_DEFAULTS.webhook_max_backoff }),
         max_queue: {
           description: 'Events waiting for this webhook at most (1 to 100000); past it new events are dropped and counted. Default `1000`.',
           type: 'integer',

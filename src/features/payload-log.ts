@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { bounded } from '../config/ranges.js';
 import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -120,7 +121,7 @@ export const payloadLog: FeatureModule<PayloadLogConfig> = {
     additionalProperties: false,
     properties: {
       sample: { description: 'The share of requests logged, 0 to 1. Default `1` (every request).', type: 'number', minimum: 0, maximum: 1, default: DEFAULTS.sample },
-      max_bytes: { $ref: '#/$defs/size', description: 'The most of each body kept (256b to 1mb); longer bodies end with `…`. Default `16kb`.', default: DEFAULTS.max_bytes },
+      max_bytes: bounded('size', '256b', '1mb', 'The most of each body kept; longer bodies end with `…`. Default `16kb`.', { default: DEFAULTS.max_bytes }),
       file: {
         description: 'Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.',
         type: 'string',

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { bounded } from '../config/ranges.js';
 import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
 import type { CompileDeps } from '../pipeline/compile-deps.js';
@@ -208,9 +209,9 @@ export const semanticMemory: FeatureModule<SemanticMemoryConfig> = {
       embedder: { ...EMBEDDER_SCHEMA, default: 'local' },
       top_k: { description: 'Statements added at most (1 to 20). Default 3.', type: 'integer', minimum: 1, maximum: 20, default: DEFAULTS.top_k },
       threshold: { description: 'The least similarity (0 to 1) for a statement to be added. Default 0.3.', type: 'number', minimum: 0, maximum: 1, default: DEFAULTS.threshold },
-      ttl: { $ref: '#/$defs/duration', description: 'How long a statement is kept. Default `30d`.', default: DEFAULTS.ttl },
+      ttl: bounded('duration', '1ms', '365d', 'How long a statement is kept. Default `30d`.', { default: DEFAULTS.ttl }),
       max_facts: { description: 'Statements kept per scope (1 to 10000), the oldest going first. Default 200.', type: 'integer', minimum: 1, maximum: 10_000, default: DEFAULTS.max_facts },
-      max_size: { $ref: '#/$defs/size', description: 'The most bytes the router\'s memory takes in this process. Default `20mb`.', default: DEFAULTS.max_size },
+      max_size: bounded('size', '1kb', '16gb', 'The most bytes the router\'s memory takes in this process. Default `20mb`.', { default: DEFAULTS.max_size }),
       min_chars: { description: 'Shorter turns are not stored (1 to 1000). Default 12.', type: 'integer', minimum: 1, maximum: 1000, default: DEFAULTS.min_chars },
       max_chars: { description: 'Longer turns are stored and compared by their start (100 to 32768). Default 2000.', type: 'integer', minimum: 100, maximum: 32_768, default: DEFAULTS.max_chars },
     },
