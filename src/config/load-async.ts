@@ -16,7 +16,8 @@ export type LoadRequest =
 
 export type LoadReply =
   | { id: number; unchanged: true }
-  | { id: number; loaded: LoadedConfig }
+  /** The LoadedConfig as JSON: parsing it is several times faster than a structured copy of many small objects. */
+  | { id: number; loaded: string }
   | { id: number; issues: ConfigIssue[] }
   | { id: number; error: string };
 
@@ -72,8 +73,8 @@ export class ConfigLoader {
     if ('unchanged' in reply) return call.resolve({ unchanged: true });
     if ('issues' in reply) return call.reject(new ConfigError(reply.issues));
     if ('error' in reply) return call.reject(new Error(reply.error));
-    // A structured copy of the worker's LoadedConfig (plain data): frozen again, whole.
-    call.resolve({ unchanged: false, loaded: deepFreeze(reply.loaded) });
+    // The worker's LoadedConfig is plain data: parsed back and frozen again, whole.
+    call.resolve({ unchanged: false, loaded: deepFreeze(JSON.parse(reply.loaded) as LoadedConfig) });
   }
 
   /** Loads on the worker; resolves `unchanged` when the file's hash is `unlessHash`. Rejects with ConfigError. */

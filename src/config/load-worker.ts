@@ -12,7 +12,7 @@ function run(request: LoadRequest): LoadReply {
     const loaded: LoadedConfig =
       request.kind === 'file' ? loadConfigFile(request.path, request.env) : loadConfigText(request.text, request.source, request.env);
     if (loaded.hash === request.unlessHash) return { id: request.id, unchanged: true };
-    return { id: request.id, loaded };
+    return { id: request.id, loaded: JSON.stringify(loaded) };
   } catch (err) {
     if (err instanceof ConfigError) return { id: request.id, issues: err.issues };
     return { id: request.id, error: err instanceof Error ? err.message : String(err) };
