@@ -3,16 +3,15 @@
  * The gateway schema compiled by ajv into standalone code; called with a ValidationContext as `this`. */
 import runtime_equal from 'ajv/dist/runtime/equal.js';
 import runtime_ucs2length from 'ajv/dist/runtime/ucs2length.js';
-export const REGISTRIES = "rate_limit,budget,cache,semantic_cache,response_fingerprinting,semantic_memory,response_prefetch,request_coalescing,retry,fallback,timeout,hedging,health_check,structured_output,quality_gate,context_trimming,token_optimization,context_compression,prompt_caching,cost_aware_routing,payload_log,mcp_tools;";
+export const REGISTRIES = "rate_limit,budget,cache,semantic_cache,response_fingerprinting,semantic_memory,response_prefetch,request_coalescing,retry,fallback,timeout,hedging,health_check,structured_output,quality_gate,context_trimming,token_optimization,context_compression,prompt_caching,cost_aware_routing,payload_log,mcp_tools;pii_detector,content_filter,prompt_guard,prompt_shield,semantic_classifier,ab_test,transform,prompt,custom";
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sidegate.dev/schemas/gateway.schema.json","title":"sidegate gateway configuration","description":"gateway.yaml: the one configuration file of the sidegate AI gateway. `${VAR}` and `${VAR:-default}` in any value read the environment at load time (`$${` writes a literal `${`).","type":"object","additionalProperties":false,"required":["version","upstreams","routers"],"properties":{"version":{"description":"The config format version. Always `1`.","const":1},"server":{"description":"The listeners.","type":"object","additionalProperties":false,"properties":{"listen":{"$ref":"#/$defs/host_port","description":"Where the data plane listens: the apps' base URL is `http://<listen>/v1`. Default `127.0.0.1:8080`; port 0 picks a free port.","default":"127.0.0.1:8080"},"admin":{"description":"Where the admin listener (`/healthz`, `/readyz`, `/metrics`, `/stats`, `/config`) listens, or `false` for none. Default `127.0.0.1:9090`.","default":"127.0.0.1:9090","anyOf":[{"title":"a host:port like 127.0.0.1:9090","$ref":"#/$defs/host_port"},{"title":"false (no admin listener)","const":false}]},"max_body":{"$ref":"#/$defs/size","description":"The largest request body accepted, JSON, streamed or chunked; larger requests get 413 `request_too_large` and the upstream call is aborted. Default `10mb`. Range: 1kb to 1gb.","x-range":["1kb","1gb"],"default":"10mb"},"max_event":{"$ref":"#/$defs/size","description":"The largest server-sent event the gateway holds while a stage reads or changes a stream event by event (token counting, answer checks, translation); streams no stage reads flow through byte by byte and hold nothing. Past it the stream ends with an SSE `error` event. Default `4mb`. Range: 1kb to 256mb.","x-range":["1kb","256mb"],"default":"4mb"},"timeouts":{"description":"How long a client may take to send its request; past it the connection gets 408 and is closed.","type":"object","additionalProperties":false,"properties":{"headers":{"$ref":"#/$defs/duration","description":"Time to receive the request line and headers. Default `10s`. Range: 100ms to 10m.","x-range":["100ms","10m"],"default":"10s"},"body":{"$ref":"#/$defs/duration","description":"Time to receive the body, once the headers are in. Default `60s`. Range: 100ms to 1h.","x-range":["100ms","1h"],"default":"60s"}}},"drain":{"$ref":"#/$defs/duration","description":"On SIGTERM, how long in-flight requests may take to finish (readiness fails at once) before the process exits. Default `25s`. Range: 0ms to 1h.","x-range":["0ms","1h"],"default":"25s"},"health":{"$ref":"#/$defs/host_port","description":"A probe-only listener serving just `/healthz` and `/readyz`, for the kubelet (e.g. `0.0.0.0:9091`), so the admin listener can stay on loopback. Default: none."},"metrics":{"$ref":"#/$defs/host_port","description":"A listener serving only `/metrics`, for Prometheus scraping from outside the pod (e.g. `0.0.0.0:9092`), so the admin listener (with `/config` and `DELETE /cache`) can stay on loopback. Default: none."},"trusted_proxies":{"description":"Peers (IPs or CIDRs, e.g. `10.0.0.0/8`, `::1`) whose `X-Forwarded-For` header is believed when the gateway needs the client's address (rate limits keyed by `client_ip`). The client is the rightmost address not in this list. Default: none, so the TCP peer is the client. At most 1000.","type":"array","maxItems":1000,"items":{"type":"string","pattern":"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"}},"admin_token":{"description":"A bearer token (at least 16 characters) the admin listener requires as `Authorization: Bearer <token>` on every endpoint except `/healthz` and `/readyz`, so probes keep working when it listens on the pod IP. Use `${VAR}`; redacted in /config and logs. Default: none (the admin listener is loopback by default).","type":"string","minLength":16,"x-secret":true}}},"logging":{"description":"Logs (JSON lines on stdout).","type":"object","additionalProperties":false,"properties":{"level":{"description":"The lowest level written. Default `info`; `silent` writes nothing.","enum":["fatal","error","warn","info","debug","trace","silent"],"default":"info"},"access":{"description":"Write one access line per request. Default `true`.","type":"boolean","default":true}}},"state":{"description":"Where shared state lives: rate-limit buckets, budget spend and cached answers. It survives config reloads (a changed `state` section starts a new store).","type":"object","additionalProperties":false,"required":["backend"],"properties":{"backend":{"description":"The state store. `memory` (default): in this process only. `redis`: shared by every replica that uses the same Redis and `prefix`, so they enforce one limit and one budget and share one cache. If Redis is unreachable the gateway keeps serving on local counters, logs it, counts the failures (`ai_gateway_state_failures_total`) and reports it in /readyz, and uses Redis again once it returns.","enum":["memory","redis"],"default":"memory"},"redis":{"description":"The Redis connection; required when `backend` is `redis`. Exactly one of `url` (one server), `nodes` (a Redis Cluster) or `sentinels` with `name` (a Sentinel-managed primary). Every script the gateway runs touches keys of one hash slot (hash tags), so a cluster serves it as one server would.","type":"object","additionalProperties":false,"dependentRequired":{"sentinels":["name"]},"properties":{"url":{"description":"A `redis://` or `rediss://` (TLS) URL, e.g. `\"${REDIS_URL}\"`; a password goes in the URL (`redis://:pass@host:6379/0`). Redacted in /config and logs.","type":"string","pattern":"^rediss?://\\S+$","x-secret":true},"nodes":{"description":"Some nodes of a Redis Cluster (`host:port`, 1 to 100); the others are discovered from them.","type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"$ref":"#/$defs/host_port"}},"sentinels":{"description":"Redis Sentinels (`host:port`, 1 to 100) that name the primary called `name`.","type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"$ref":"#/$defs/host_port"}},"name":{"description":"With `sentinels`: the name of the primary the sentinels watch, e.g. `mymaster`.","type":"string","minLength":1,"maxLength":256},"password":{"description":"With `nodes` or `sentinels`: the password of the Redis servers, e.g. `\"${REDIS_PASSWORD}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true},"prefix":{"description":"Prepended to every key the gateway writes, so several gateways or apps can share one Redis. Default `sidegate:`.","type":"string","default":"sidegate:"},"timeout":{"$ref":"#/$defs/duration","description":"The longest wait for one Redis command; past it the operation is answered from local counters (and counted as a failure), and Redis is marked down: every operation is local until a background probe finds it answering again. Default `250ms`. Range: 1ms to 1m.","x-range":["1ms","1m"],"default":"250ms"}}}},"if":{"properties":{"backend":{"const":"redis"}},"required":["backend"]},"then":{"description":"redis needs its connection","properties":{"redis":{"description":"Required when `backend` is `redis`."}},"required":["redis"]}},"upstreams":{"description":"The providers the gateway may call, by name (at least one). Nothing else is ever called. At most 1000.","type":"object","minProperties":1,"maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/upstream"}},"defaults":{"description":"Inherited by every router; a router's own keys win.","type":"object","additionalProperties":false,"properties":{"features":{"$ref":"#/$defs/features","description":"Features every router gets unless it sets the same feature itself."},"interceptors":{"$ref":"#/$defs/interceptors","description":"Interceptors for routers that do not list their own."}}},"default_router":{"$ref":"#/$defs/name","description":"The router for requests whose `model` names no router or alias. Without it, such requests get 404 `model_not_found`."},"routers":{"description":"The routes, by name (at least one). A request's `model` selects a router by name or alias. At most 10000.","type":"object","minProperties":1,"maxProperties":10000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/router"}},"prompts":{"description":"Prompt templates by name, for the features and interceptors that name one (e.g. `context_compression.prompt`). `{{name}}` placeholders are filled from `variables`.","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One prompt template.","type":"object","additionalProperties":false,"required":["template"],"properties":{"template":{"description":"The prompt text, with `{{name}}` placeholders (at most 100000 characters).","type":"string","minLength":1,"maxLength":100000},"variables":{"description":"Default values of the placeholders, by name.","type":"object","maxProperties":100,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"A placeholder value.","type":"string","maxLength":10000}}}}},"pricing":{"description":"What tokens cost, in USD per 1M tokens, by model name. A default table for common OpenAI and Anthropic models ships with the gateway; entries here override or extend it. A dated model name (`gpt-4o-2024-08-06`) uses the entry it starts with. Budgets and cost-aware routing read it. At most 10000 entries.","type":"object","maxProperties":10000,"propertyNames":{"minLength":1},"additionalProperties":{"description":"The price of one model.","type":"object","additionalProperties":false,"required":["input","output"],"properties":{"input":{"description":"USD per 1M prompt (input) tokens. Range: 0 to 1000000000.","type":"number","minimum":0,"maximum":1000000000},"output":{"description":"USD per 1M completion (output) tokens. Range: 0 to 1000000000.","type":"number","minimum":0,"maximum":1000000000},"cached_input":{"description":"USD per 1M input tokens read from the provider's prompt cache. Default: `input`. Range: 0 to 1000000000.","type":"number","minimum":0,"maximum":1000000000},"cache_write":{"description":"USD per 1M input tokens written to the provider's prompt cache (Anthropic). Default: `input`. Range: 0 to 1000000000.","type":"number","minimum":0,"maximum":1000000000}}}},"telemetry":{"description":"OpenTelemetry, off unless set: a span per request and a child span per upstream try (GenAI semantic conventions), the caller's `traceparent` continued and each try's sent upstream, `trace_id` in the access line, and the metrics `gen_ai.client.token.usage` and `gen_ai.client.operation.duration`, all exported over OTLP/HTTP.","type":"object","additionalProperties":false,"required":["otlp"],"properties":{"otlp":{"description":"Where to export: an OpenTelemetry Collector (or any OTLP/HTTP receiver).","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"The receiver's base URL, e.g. `http://otel-collector:4318`; `/v1/traces` and `/v1/metrics` are appended."},"protocol":{"description":"The OTLP/HTTP encoding: `http/protobuf` (default) or `http/json`.","enum":["http/protobuf","http/json"],"default":"http/protobuf"},"headers":{"description":"Headers sent with every export, e.g. `{ authorization: \"Bearer ${OTLP_TOKEN}\" }` (at most 32). Values are redacted in /config and logs.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}},"timeout":{"$ref":"#/$defs/duration","description":"How long one export may take. Default `10s`. Range: 100ms to 60s.","x-range":["100ms","60s"],"default":"10s"}}},"service_name":{"description":"The `service.name` resource attribute. Default `sidegate`.","type":"string","minLength":1,"maxLength":256,"default":"sidegate"},"sample":{"description":"The share of new traces recorded, 0 to 1. Default `1`. A caller's `traceparent` decides for its own trace (sampled or not).","type":"number","minimum":0,"maximum":1,"default":1},"metrics_interval":{"$ref":"#/$defs/duration","description":"How often metrics are exported. Default `60s`; they are also exported at shutdown. Range: 1s to 1h.","x-range":["1s","1h"],"default":"60s"}}},"webhooks":{"description":"Events POSTed to other systems, signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`). Delivered off the request path from a bounded queue, one at a time per webhook, retried with exponential backoff on network errors, 408, 429 and 5xx. At most 16.","type":"array","maxItems":16,"items":{"description":"One receiver.","type":"object","additionalProperties":false,"required":["url","secret"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"Where events are POSTed, e.g. `https://hooks.example.com/sidegate`. Credentials in the URL are redacted in /config and logs."},"secret":{"description":"The signing secret, `whsec_` and base64 (as Standard Webhooks libraries make them), e.g. `\"${WEBHOOK_SECRET}\"`. Redacted in /config and logs.","type":"string","pattern":"^whsec_[A-Za-z0-9+/]{16,}={0,2}$","x-secret":true},"name":{"$ref":"#/$defs/name","description":"Names this webhook in logs and in `ai_gateway_webhook_deliveries_total{webhook}`. Default `webhook-<index>`."},"events":{"description":"The events sent to this webhook. Default: all of them (budget.threshold, circuit.opened, circuit.closed, reload.succeeded, reload.failed, key.expired).","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["budget.threshold","circuit.opened","circuit.closed","reload.succeeded","reload.failed","key.expired"]}},"timeout":{"$ref":"#/$defs/duration","description":"How long one delivery may take. Default `10s`. Range: 100ms to 60s.","x-range":["100ms","60s"],"default":"10s"},"max_attempts":{"description":"Tries per event, the first included (1 to 20). Default `8`.","type":"integer","minimum":1,"maximum":20,"default":8},"backoff":{"$ref":"#/$defs/duration","description":"The first retry waits up to this long, each next one twice as long (full jitter). Default `1s`. Range: 0ms to 1h.","x-range":["0ms","1h"],"default":"1s"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest wait between two tries. Default `5m`. Range: 0ms to 1d.","x-range":["0ms","1d"],"default":"5m"},"max_queue":{"description":"Events waiting for this webhook at most (1 to 100000); past it new events are dropped and counted. Default `1000`.","type":"integer","minimum":1,"maximum":100000,"default":1000}}}},"auth":{"description":"Tenancy: with keys set, every request needs a known, enabled, unexpired key (else 401, in the caller's API format), a key on a router it may not use gets 403, and the caller's key is never forwarded: every upstream must inject its own credential (`auth: { bearer: ... }`), so apps never hold provider keys.","type":"object","additionalProperties":false,"properties":{"keys":{"$ref":"#/$defs/tenant_keys","description":"The keys, inline (at most 10000)."},"keys_file":{"description":"A YAML file holding a list of keys in the same shape (e.g. a mounted Kubernetes Secret), relative to the config file. It is watched and reloaded like the config; a bad file never replaces the good one. Its keys join `keys`.","type":"string","minLength":1}}},"teams":{"description":"Teams of keys, by name (at most 1000).","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/team"}},"mcp_servers":{"description":"MCP (Model Context Protocol) servers by name (at most 32), for the `mcp_tools` feature: each is streamable HTTP (`url`, `headers`) or a child process spoken to over stdio (`command`, `args`, `env`). A pipeline connects to the servers its routers use in the background, lists their tools, and keeps the lists fresh on `notifications/tools/list_changed`; a server that is down has no tools until it is back (retried with backoff).","type":"object","maxProperties":32,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One MCP server: `{ url, headers }` or `{ command, args, env }`.","oneOf":[{"description":"A streamable HTTP server.","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"The server's MCP endpoint, e.g. `http://127.0.0.1:3001/mcp`. Credentials in the URL are redacted in /config and logs."},"headers":{"description":"Headers sent with every request to the server, e.g. `{ authorization: \"Bearer ${MCP_TOKEN}\" }` (at most 32); values may come from `${VAR}` and are redacted in /config, logs and explain.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}}}},{"description":"A server the gateway starts as a child process and speaks to over stdin/stdout; it is stopped with its pipeline.","type":"object","additionalProperties":false,"required":["command"],"properties":{"command":{"description":"The program to run, e.g. `npx` or `/usr/local/bin/my-mcp-server`.","type":"string","minLength":1,"maxLength":4096},"args":{"description":"Its arguments (at most 64).","type":"array","maxItems":64,"items":{"description":"One argument.","type":"string","maxLength":4096}},"env":{"description":"Environment variables for the process, over a minimal inherited set (PATH, HOME, …) (at most 64); values may come from `${VAR}` and are redacted in /config, logs and explain.","type":"object","maxProperties":64,"propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}}}}]}}},"$defs":{"name":{"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]},"duration":{"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]},"size":{"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]},"host_port":{"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]},"http_url":{"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]},"auth":{"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]},"upstream":{"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}},"target":{"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies. Range: 0 to 1000000.","type":"integer","minimum":0,"maximum":1000000}}},"router":{"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router. At most 1000.","type":"array","maxItems":1000,"uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one, at most 100.","type":"array","minItems":1,"maxItems":100,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}},"tenant_rate_limit":{"description":"A rate limit of its own, across every router (the rate_limit feature's shape without `key`). A request over it gets 429 `rate_limit_exceeded`.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate). Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`. Range: 1ms to 30d.","x-range":["1ms","30d"]},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`. Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it. Range: 1 to 1000000000000.","type":"integer","minimum":1,"maximum":1000000000000}}},"tenant_budget":{"description":"A USD spend limit of its own per calendar period (UTC), across every router. Each request reserves its estimated cost before the call and settles what it really cost after it; once spend and reservations reach `usd`, requests get 429 `budget_exceeded`.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`. Range: above 0, up to 1000000000.","type":"number","exclusiveMinimum":0,"maximum":1000000000},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]}}},"tenant_key":{"description":"One caller of the gateway. It presents its key as `Authorization: Bearer <key>` or `x-api-key: <key>`; the gateway keeps only its sha256 (`sidegate keys new NAME` makes a key and this entry).","type":"object","additionalProperties":false,"required":["name","sha256"],"properties":{"name":{"$ref":"#/$defs/name","description":"The key's name: what logs, metrics, /stats and GET /keys show (never the key). Unique."},"sha256":{"description":"The SHA-256 of the key, in hex (`sidegate keys hash` prints it). Unique. Redacted in /config.","type":"string","pattern":"^[0-9a-fA-F]{64}$","x-secret":true},"team":{"$ref":"#/$defs/name","description":"The team (an entry of `teams`) whose budget, rate limit and routers also apply."},"routers":{"description":"The routers this key may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The key's own rate limit, across every router."},"budget":{"$ref":"#/$defs/tenant_budget","description":"The key's own budget, across every router."},"expires":{"title":"ISO 8601 date or date-time","description":"From this instant on the key is refused (401), e.g. `2026-01-01` (00:00 UTC) or `2026-01-01T12:00:00Z`. Without it the key does not expire.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$","examples":["2026-01-01","2026-01-01T12:00:00Z"]},"disabled":{"description":"Refuse the key (401) without removing it. Default `false`.","type":"boolean","default":false},"labels":{"description":"Free-form labels (at most 32), e.g. `{ owner: checkout-team }`; user hooks read them from the request's identity.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9_.-]{1,63}$"},"additionalProperties":{"description":"A label value (at most 256 characters).","type":"string","maxLength":256}}}},"tenant_keys":{"description":"Keys (at most 10000 per list).","type":"array","maxItems":10000,"items":{"$ref":"#/$defs/tenant_key"}},"team":{"description":"A team of keys: its budget and rate limit are shared by all of its keys together.","type":"object","additionalProperties":false,"properties":{"budget":{"$ref":"#/$defs/tenant_budget","description":"The team's budget: the spend of all its keys together."},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The team's rate limit: all its keys share one bucket."},"routers":{"description":"The routers the team's keys may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}}}},"features":{"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Before the upstream call each request reserves its estimated cost (its prompt's tokens at the input price plus `max_tokens`, or the model's output limit, at the output price, from the `pricing` table) in one atomic step, and is admitted only while spend plus reservations is below `usd`: else 429 `budget_exceeded` (with `Retry-After` until the period ends). When it is done, its real cost (its `usage`) replaces the reservation; a reservation never settled expires after 10 minutes. So concurrent requests never overspend by more than one request's reservation, also across replicas sharing Redis. Spend lives in the `state` store and survives reloads.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`. Range: above 0, up to 1000000000.","type":"number","exclusiveMinimum":0,"maximum":1000000000},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together), `key` (each caller key, by its name in `auth.keys`, on its own) or `team` (each key's team). Requests with no key (or no team) are not limited by a `key` (or `team`) budget.","enum":["router","key","team"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) whose crossing is logged and sent as a `budget.threshold` event to the `webhooks`, once per period each, by the settlement that crosses it (exactly one, also across replicas). Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`. Range: 1ms to 30d.","x-range":["1ms","30d"],"default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy. Range: 1kb to 16gb.","x-range":["1kb","16gb"],"default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`. Range: 1b to 1gb.","x-range":["1b","1gb"],"default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller. At most 32.","type":"array","maxItems":32,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"scope":{"description":"Keeps tenants apart by who they are rather than by a header: `key` (each caller key of `auth.keys`, or an identity a hook set) or `team` (the keys of a team share answers; a key without a team has its own). With a scope, `key_headers` defaults to `[]`, and requests with no identity are not cached.","enum":["key","team"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first). Range: 1ms to 10m.","x-range":["1ms","10m"]}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works). Range: 10ms to 1h.","x-range":["10ms","1h"]},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s. Range: 1ms to 1m.","x-range":["1ms","1m"],"default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5. Range: 1 to 10000.","type":"integer","minimum":1,"maximum":10000,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`. Range: 1ms to 10m.","x-range":["1ms","10m"]}}},"mcp_tools":{"description":"Lets the model call tools of MCP servers (`mcp_servers:`): the gateway adds the servers' tools to each chat request, runs the calls the model makes to them and calls the model again with the results, then returns (or streams) the final answer. Calls to the caller's own tools are returned to the caller as usual; an answer calling both goes to the caller with only its own calls. The usage of every round is added up in the answer's `usage`, so budgets and rate limits count it.","type":"object","additionalProperties":false,"required":["servers"],"properties":{"servers":{"description":"The MCP servers whose tools the model may call, by their name in `mcp_servers` (1–32).","type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"#/$defs/name"}},"max_rounds":{"description":"The most model calls per request (1–20). Default 5. When the last one still calls MCP tools, it is returned without those calls, marked `x-sidegate-mcp-tools: max_rounds` (a stream carries it as an SSE comment line before its end).","type":"integer","minimum":1,"maximum":20,"default":5},"allow":{"description":"Only these tools are offered (default: all): tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}},"deny":{"description":"Tools never offered, even when `allow` lists them: tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept; longer bodies end with `…`. Default `16kb`. Range: 256b to 1mb.","x-range":["256b","1mb"],"default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate). Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`. Range: 1ms to 30d.","x-range":["1ms","30d"]},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`. Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it. Range: 1 to 1000000000000.","type":"integer","minimum":1,"maximum":1000000000000},"key":{"description":"Who shares a bucket (default `client_ip`): `client_ip` (the peer address; `X-Forwarded-For` only from `server.trusted_proxies`), `key` (each caller key by its name in `auth.keys`, or an identity a hook set; without one, a hash of the caller's bearer token or `x-api-key`, never the token; `api_key` is the same), `team` (each key's team; a key without a team is a team of its own), `header:<name>` (a hash of that header's value) or `global` (everyone together).","type":"string","pattern":"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","key","team","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share). At most 32.","type":"array","maxItems":32,"items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"response_fingerprinting":{"description":"A stable hash of each answer's text (case and whitespace folded) in `X-Sidegate-Fingerprint` (non-streamed answers) and the access line (`fingerprint`). Identical answers to different prompts, or from different targets, are counted (`ai_gateway_repeated_answers_total`, the access line's `repeated_answer`): a sign of a stuck or caching upstream. `/stats` shows the top repeats. Non-streamed JSON answers are buffered to read them.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many repeated answers `/stats` lists (1 to 100). Default 10.","type":"integer","minimum":1,"maximum":100,"default":10},"max_tracked":{"description":"Recent fingerprints remembered (100 to 1000000), the least recent forgotten first. Default 10000.","type":"integer","minimum":100,"maximum":1000000,"default":10000},"header":{"description":"Send `X-Sidegate-Fingerprint` on non-streamed answers. Default true.","type":"boolean","default":true}}},"response_prefetch":{"description":"While the client reads an answer, asks the same router the likely next question in the background, so the router's `cache` or `semantic_cache` already holds its answer when the client asks it (the router needs one of them). Follow-ups are the configured `follow_ups` and, with `learn`, the most frequent next user turns seen after the same one. OpenAI chat completions only. Bounded by `max_per_minute` and `concurrency`.","type":"object","additionalProperties":false,"properties":{"follow_ups":{"description":"User turns to ask after every answer, e.g. `[\"Tell me more.\"]`.","type":"array","maxItems":10,"items":{"type":"string","minLength":1,"maxLength":2000}},"learn":{"description":"Learn follow-ups from traffic: after a user turn, the next turns seen after it most often.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many learned follow-ups to ask (1 to 5). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"min_count":{"description":"Seen at least this often (1 to 1000). Default 2.","type":"integer","minimum":1,"maximum":1000,"default":2},"max_tracked":{"description":"User turns remembered (100 to 100000). Default 5000.","type":"integer","minimum":100,"maximum":100000,"default":5000}}},"max_per_minute":{"description":"Warming requests per minute at most (1 to 10000): the prefetch budget. Default 30.","type":"integer","minimum":1,"maximum":10000,"default":30},"concurrency":{"description":"Warming requests in flight at most (1 to 64). Default 2.","type":"integer","minimum":1,"maximum":64,"default":2},"forward_headers":{"description":"The caller's headers sent with the warming requests (they key the cache per tenant). Default `[authorization, x-api-key, api-key]`.","type":"array","maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms. Range: 0ms to 1m.","x-range":["0ms","1m"],"default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s. Range: 0ms to 10m.","x-range":["0ms","10m"],"default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s. Range: 0ms to 1h.","x-range":["0ms","1h"],"default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`. Range: 1ms to 30d.","x-range":["1ms","30d"],"default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 10000). Default 1000. A lookup compares the prompt with every entry of its scope (exact cosine): about half a millisecond per thousand entries.","type":"integer","minimum":1,"maximum":10000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`. Range: 1kb to 16gb.","x-range":["1kb","16gb"],"default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`. Range: 1b to 1gb.","x-range":["1b","1gb"],"default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"semantic_memory":{"description":"Remembers what each user stated in earlier turns and adds the most relevant statements to new requests as a system message. Statements (the last user turn of an answered request, not a question) are embedded and stored per `scope`; answers carry `X-Sidegate-Memory: <facts added>`. `DELETE /memory?scope=<value>` on the admin listener forgets a scope.","type":"object","additionalProperties":false,"required":["scope"],"properties":{"scope":{"description":"Whose memory: `key` (a gateway key's name), `team`, `api_key` (a hash of the caller's key) or `header:<name>` (e.g. `header:x-user-id`). Values are hashed before they are stored.","type":"string","pattern":"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","examples":["header:x-user-id","key","team"]},"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"top_k":{"description":"Statements added at most (1 to 20). Default 3.","type":"integer","minimum":1,"maximum":20,"default":3},"threshold":{"description":"The least similarity (0 to 1) for a statement to be added. Default 0.3.","type":"number","minimum":0,"maximum":1,"default":0.3},"ttl":{"$ref":"#/$defs/duration","description":"How long a statement is kept. Default `30d`. Range: 1ms to 365d.","x-range":["1ms","365d"],"default":"30d"},"max_facts":{"description":"Statements kept per scope (1 to 10000), the oldest going first. Default 200.","type":"integer","minimum":1,"maximum":10000,"default":200},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's memory takes in this process. Default `20mb`. Range: 1kb to 16gb.","x-range":["1kb","16gb"],"default":"20mb"},"min_chars":{"description":"Shorter turns are not stored (1 to 1000). Default 12.","type":"integer","minimum":1,"maximum":1000,"default":12},"max_chars":{"description":"Longer turns are stored and compared by their start (100 to 32768). Default 2000.","type":"integer","minimum":100,"maximum":32768,"default":2000}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins). Range: 1ms to 10m.","x-range":["1ms","10m"]},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure. Range: 1ms to 1d.","x-range":["1ms","1d"]},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event. Range: 1ms to 1d.","x-range":["1ms","1d"]},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming). Range: 1ms to 1d.","x-range":["1ms","1d"]}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}},"interceptors":{"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`. At most 64.","type":"array","maxItems":64,"items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sidegate.dev/schemas/gateway.schema.json","title":"sidegate gateway configuration","description":"gateway.yaml: the one configuration file of the sidegate AI gateway. `${VAR}` and `${VAR:-default}` in any value read the environment at load time (`$${` writes a literal `${`).","type":"object","additionalProperties":false,"required":["version","upstreams","routers"],"properties":{"version":{"description":"The config format version. Always `1`.","const":1},"server":{"description":"The listeners.","type":"object","additionalProperties":false,"properties":{"listen":{"$ref":"#/$defs/host_port","description":"Where the data plane listens: the apps' base URL is `http://<listen>/v1`. Default `127.0.0.1:8080`; port 0 picks a free port.","default":"127.0.0.1:8080"},"admin":{"description":"Where the admin listener (`/healthz`, `/readyz`, `/metrics`, `/stats`, `/config`) listens, or `false` for none. Default `127.0.0.1:9090`.","default":"127.0.0.1:9090","anyOf":[{"title":"a host:port like 127.0.0.1:9090","$ref":"#/$defs/host_port"},{"title":"false (no admin listener)","const":false}]},"max_body":{"$ref":"#/$defs/size","description":"The largest request body accepted, JSON, streamed or chunked; larger requests get 413 `request_too_large` and the upstream call is aborted. Default `10mb`. Range: 1kb to 1gb.","x-range":["1kb","1gb"],"default":"10mb"},"max_event":{"$ref":"#/$defs/size","description":"The largest server-sent event the gateway holds while a stage reads or changes a stream event by event (token counting, answer checks, translation); streams no stage reads flow through byte by byte and hold nothing. Past it the stream ends with an SSE `error` event. Default `4mb`. Range: 1kb to 256mb.","x-range":["1kb","256mb"],"default":"4mb"},"timeouts":{"description":"How long a client may take to send its request; past it the connection gets 408 and is closed.","type":"object","additionalProperties":false,"properties":{"headers":{"$ref":"#/$defs/duration","description":"Time to receive the request line and headers. Default `10s`. Range: 100ms to 10m.","x-range":["100ms","10m"],"default":"10s"},"body":{"$ref":"#/$defs/duration","description":"Time to receive the body, once the headers are in. Default `60s`. Range: 100ms to 1h.","x-range":["100ms","1h"],"default":"60s"}}},"drain":{"$ref":"#/$defs/duration","description":"On SIGTERM, how long in-flight requests may take to finish (readiness fails at once) before the process exits. Default `25s`. Range: 0ms to 1h.","x-range":["0ms","1h"],"default":"25s"},"health":{"$ref":"#/$defs/host_port","description":"A probe-only listener serving just `/healthz` and `/readyz`, for the kubelet (e.g. `0.0.0.0:9091`), so the admin listener can stay on loopback. Default: none."},"metrics":{"$ref":"#/$defs/host_port","description":"A listener serving only `/metrics`, for Prometheus scraping from outside the pod (e.g. `0.0.0.0:9092`), so the admin listener (with `/config` and `DELETE /cache`) can stay on loopback. Default: none."},"trusted_proxies":{"description":"Peers (IPs or CIDRs, e.g. `10.0.0.0/8`, `::1`) whose `X-Forwarded-For` header is believed when the gateway needs the client's address (rate limits keyed by `client_ip`). The client is the rightmost address not in this list. Default: none, so the TCP peer is the client. At most 1000.","type":"array","maxItems":1000,"items":{"type":"string","pattern":"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"}},"admin_token":{"description":"A bearer token (at least 16 characters) the admin listener requires as `Authorization: Bearer <token>` on every endpoint except `/healthz` and `/readyz`, so probes keep working when it listens on the pod IP. Use `${VAR}`; redacted in /config and logs. Default: none (the admin listener is loopback by default).","type":"string","minLength":16,"x-secret":true}}},"logging":{"description":"Logs (JSON lines on stdout).","type":"object","additionalProperties":false,"properties":{"level":{"description":"The lowest level written. Default `info`; `silent` writes nothing.","enum":["fatal","error","warn","info","debug","trace","silent"],"default":"info"},"access":{"description":"Write one access line per request. Default `true`.","type":"boolean","default":true}}},"state":{"description":"Where shared state lives: rate-limit buckets, budget spend and cached answers. It survives config reloads (a changed `state` section starts a new store).","type":"object","additionalProperties":false,"required":["backend"],"properties":{"backend":{"description":"The state store. `memory` (default): in this process only. `redis`: shared by every replica that uses the same Redis and `prefix`, so they enforce one limit and one budget and share one cache. If Redis is unreachable the gateway keeps serving on local counters, logs it, counts the failures (`ai_gateway_state_failures_total`) and reports it in /readyz, and uses Redis again once it returns.","enum":["memory","redis"],"default":"memory"},"redis":{"description":"The Redis connection; required when `backend` is `redis`. Exactly one of `url` (one server), `nodes` (a Redis Cluster) or `sentinels` with `name` (a Sentinel-managed primary). Every script the gateway runs touches keys of one hash slot (hash tags), so a cluster serves it as one server would.","type":"object","additionalProperties":false,"dependentRequired":{"sentinels":["name"]},"properties":{"url":{"description":"A `redis://` or `rediss://` (TLS) URL, e.g. `\"${REDIS_URL}\"`; a password goes in the URL (`redis://:pass@host:6379/0`). Redacted in /config and logs.","type":"string","pattern":"^rediss?://\\S+$","x-secret":true},"nodes":{"description":"Some nodes of a Redis Cluster (`host:port`, 1 to 100); the others are discovered from them.","type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"$ref":"#/$defs/host_port"}},"sentinels":{"description":"Redis Sentinels (`host:port`, 1 to 100) that name the primary called `name`.","type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"$ref":"#/$defs/host_port"}},"name":{"description":"With `sentinels`: the name of the primary the sentinels watch, e.g. `mymaster`.","type":"string","minLength":1,"maxLength":256},"password":{"description":"With `nodes` or `sentinels`: the password of the Redis servers, e.g. `\"${REDIS_PASSWORD}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true},"prefix":{"description":"Prepended to every key the gateway writes, so several gateways or apps can share one Redis. Default `sidegate:`.","type":"string","default":"sidegate:"},"timeout":{"$ref":"#/$defs/duration","description":"The longest wait for one Redis command; past it the operation is answered from local counters (and counted as a failure), and Redis is marked down: every operation is local until a background probe finds it answering again. Default `250ms`. Range: 1ms to 1m.","x-range":["1ms","1m"],"default":"250ms"}}}},"if":{"properties":{"backend":{"const":"redis"}},"required":["backend"]},"then":{"description":"redis needs its connection","properties":{"redis":{"description":"Required when `backend` is `redis`."}},"required":["redis"]}},"upstreams":{"description":"The providers the gateway may call, by name (at least one). Nothing else is ever called. At most 1000.","type":"object","minProperties":1,"maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/upstream"}},"defaults":{"description":"Inherited by every router; a router's own keys win.","type":"object","additionalProperties":false,"properties":{"features":{"$ref":"#/$defs/features","description":"Features every router gets unless it sets the same feature itself."},"interceptors":{"$ref":"#/$defs/interceptors","description":"Interceptors for routers that do not list their own."}}},"default_router":{"$ref":"#/$defs/name","description":"The router for requests whose `model` names no router or alias. Without it, such requests get 404 `model_not_found`."},"routers":{"description":"The routes, by name (at least one). A request's `model` selects a router by name or alias. At most 10000.","type":"object","minProperties":1,"maxProperties":10000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/router"}},"prompts":{"description":"Prompt templates by name, for the features and interceptors that name one (`context_compression.prompt`, the `prompt` interceptor). `{{name}}` placeholders are filled from `variables`: a text from the config, or (for the `prompt` interceptor) a value read from each request (`{ header: x-user-name }`, `{ body: metadata.plan }`). A variable the interceptor's template uses but nothing declares is a config error; one a request lacks is a 400, never a blank.","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One prompt template.","type":"object","additionalProperties":false,"required":["template"],"properties":{"template":{"description":"The prompt text, with `{{name}}` placeholders (at most 100000 characters).","type":"string","minLength":1,"maxLength":100000},"variables":{"$ref":"#/$defs/prompt_variables","description":"Values of the placeholders, by name; a `prompt` interceptor may override them."}}}},"pricing":{"description":"What tokens cost, in USD per 1M tokens, by model name. A default table for common OpenAI and Anthropic models ships with the gateway; entries here override or extend it. A dated model name (`gpt-4o-2024-08-06`) uses the entry it starts with. Budgets and cost-aware routing read it. At most 10000 entries.","type":"object","maxProperties":10000,"propertyNames":{"minLength":1},"additionalProperties":{"description":"The price of one model.","type":"object","additionalProperties":false,"required":["input","output"],"properties":{"input":{"description":"USD per 1M prompt (input) tokens. Range: 0 to 1000000000.","type":"number","minimum":0,"maximum":1000000000},"output":{"description":"USD per 1M completion (output) tokens. Range: 0 to 1000000000.","type":"number","minimum":0,"maximum":1000000000},"cached_input":{"description":"USD per 1M input tokens read from the provider's prompt cache. Default: `input`. Range: 0 to 1000000000.","type":"number","minimum":0,"maximum":1000000000},"cache_write":{"description":"USD per 1M input tokens written to the provider's prompt cache (Anthropic). Default: `input`. Range: 0 to 1000000000.","type":"number","minimum":0,"maximum":1000000000}}}},"telemetry":{"description":"OpenTelemetry, off unless set: a span per request and a child span per upstream try (GenAI semantic conventions), the caller's `traceparent` continued and each try's sent upstream, `trace_id` in the access line, and the metrics `gen_ai.client.token.usage` and `gen_ai.client.operation.duration`, all exported over OTLP/HTTP.","type":"object","additionalProperties":false,"required":["otlp"],"properties":{"otlp":{"description":"Where to export: an OpenTelemetry Collector (or any OTLP/HTTP receiver).","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"The receiver's base URL, e.g. `http://otel-collector:4318`; `/v1/traces` and `/v1/metrics` are appended."},"protocol":{"description":"The OTLP/HTTP encoding: `http/protobuf` (default) or `http/json`.","enum":["http/protobuf","http/json"],"default":"http/protobuf"},"headers":{"description":"Headers sent with every export, e.g. `{ authorization: \"Bearer ${OTLP_TOKEN}\" }` (at most 32). Values are redacted in /config and logs.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}},"timeout":{"$ref":"#/$defs/duration","description":"How long one export may take. Default `10s`. Range: 100ms to 60s.","x-range":["100ms","60s"],"default":"10s"}}},"service_name":{"description":"The `service.name` resource attribute. Default `sidegate`.","type":"string","minLength":1,"maxLength":256,"default":"sidegate"},"sample":{"description":"The share of new traces recorded, 0 to 1. Default `1`. A caller's `traceparent` decides for its own trace (sampled or not).","type":"number","minimum":0,"maximum":1,"default":1},"metrics_interval":{"$ref":"#/$defs/duration","description":"How often metrics are exported. Default `60s`; they are also exported at shutdown. Range: 1s to 1h.","x-range":["1s","1h"],"default":"60s"}}},"webhooks":{"description":"Events POSTed to other systems, signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`). Delivered off the request path from a bounded queue, one at a time per webhook, retried with exponential backoff on network errors, 408, 429 and 5xx. At most 16.","type":"array","maxItems":16,"items":{"description":"One receiver.","type":"object","additionalProperties":false,"required":["url","secret"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"Where events are POSTed, e.g. `https://hooks.example.com/sidegate`. Credentials in the URL are redacted in /config and logs."},"secret":{"description":"The signing secret, `whsec_` and base64 (as Standard Webhooks libraries make them), e.g. `\"${WEBHOOK_SECRET}\"`. Redacted in /config and logs.","type":"string","pattern":"^whsec_[A-Za-z0-9+/]{16,}={0,2}$","x-secret":true},"name":{"$ref":"#/$defs/name","description":"Names this webhook in logs and in `ai_gateway_webhook_deliveries_total{webhook}`. Default `webhook-<index>`."},"events":{"description":"The events sent to this webhook. Default: all of them (budget.threshold, circuit.opened, circuit.closed, reload.succeeded, reload.failed, key.expired).","type":"array","minItems":1,"uniqueItems":true,"items":{"enum":["budget.threshold","circuit.opened","circuit.closed","reload.succeeded","reload.failed","key.expired"]}},"timeout":{"$ref":"#/$defs/duration","description":"How long one delivery may take. Default `10s`. Range: 100ms to 60s.","x-range":["100ms","60s"],"default":"10s"},"max_attempts":{"description":"Tries per event, the first included (1 to 20). Default `8`.","type":"integer","minimum":1,"maximum":20,"default":8},"backoff":{"$ref":"#/$defs/duration","description":"The first retry waits up to this long, each next one twice as long (full jitter). Default `1s`. Range: 0ms to 1h.","x-range":["0ms","1h"],"default":"1s"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest wait between two tries. Default `5m`. Range: 0ms to 1d.","x-range":["0ms","1d"],"default":"5m"},"max_queue":{"description":"Events waiting for this webhook at most (1 to 100000); past it new events are dropped and counted. Default `1000`.","type":"integer","minimum":1,"maximum":100000,"default":1000}}}},"auth":{"description":"Tenancy: with keys set, every request needs a known, enabled, unexpired key (else 401, in the caller's API format), a key on a router it may not use gets 403, and the caller's key is never forwarded: every upstream must inject its own credential (`auth: { bearer: ... }`), so apps never hold provider keys.","type":"object","additionalProperties":false,"properties":{"keys":{"$ref":"#/$defs/tenant_keys","description":"The keys, inline (at most 10000)."},"keys_file":{"description":"A YAML file holding a list of keys in the same shape (e.g. a mounted Kubernetes Secret), relative to the config file. It is watched and reloaded like the config; a bad file never replaces the good one. Its keys join `keys`.","type":"string","minLength":1}}},"teams":{"description":"Teams of keys, by name (at most 1000).","type":"object","maxProperties":1000,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/team"}},"mcp_servers":{"description":"MCP (Model Context Protocol) servers by name (at most 32), for the `mcp_tools` feature: each is streamable HTTP (`url`, `headers`) or a child process spoken to over stdio (`command`, `args`, `env`). A pipeline connects to the servers its routers use in the background, lists their tools, and keeps the lists fresh on `notifications/tools/list_changed`; a server that is down has no tools until it is back (retried with backoff).","type":"object","maxProperties":32,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"One MCP server: `{ url, headers }` or `{ command, args, env }`.","oneOf":[{"description":"A streamable HTTP server.","type":"object","additionalProperties":false,"required":["url"],"properties":{"url":{"$ref":"#/$defs/http_url","description":"The server's MCP endpoint, e.g. `http://127.0.0.1:3001/mcp`. Credentials in the URL are redacted in /config and logs."},"headers":{"description":"Headers sent with every request to the server, e.g. `{ authorization: \"Bearer ${MCP_TOKEN}\" }` (at most 32); values may come from `${VAR}` and are redacted in /config, logs and explain.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}}}},{"description":"A server the gateway starts as a child process and speaks to over stdin/stdout; it is stopped with its pipeline.","type":"object","additionalProperties":false,"required":["command"],"properties":{"command":{"description":"The program to run, e.g. `npx` or `/usr/local/bin/my-mcp-server`.","type":"string","minLength":1,"maxLength":4096},"args":{"description":"Its arguments (at most 64).","type":"array","maxItems":64,"items":{"description":"One argument.","type":"string","maxLength":4096}},"env":{"description":"Environment variables for the process, over a minimal inherited set (PATH, HOME, …) (at most 64); values may come from `${VAR}` and are redacted in /config, logs and explain.","type":"object","maxProperties":64,"propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string","maxLength":4096,"x-secret":true}}}}]}}},"$defs":{"name":{"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]},"duration":{"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]},"size":{"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]},"host_port":{"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]},"http_url":{"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]},"auth":{"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]},"upstream":{"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}},"target":{"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies. Range: 0 to 1000000.","type":"integer","minimum":0,"maximum":1000000}}},"router":{"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router. At most 1000.","type":"array","maxItems":1000,"uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one, at most 100.","type":"array","minItems":1,"maxItems":100,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}},"tenant_rate_limit":{"description":"A rate limit of its own, across every router (the rate_limit feature's shape without `key`). A request over it gets 429 `rate_limit_exceeded`.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate). Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`. Range: 1ms to 30d.","x-range":["1ms","30d"]},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`. Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it. Range: 1 to 1000000000000.","type":"integer","minimum":1,"maximum":1000000000000}}},"tenant_budget":{"description":"A USD spend limit of its own per calendar period (UTC), across every router. Each request reserves its estimated cost before the call and settles what it really cost after it; once spend and reservations reach `usd`, requests get 429 `budget_exceeded`.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`. Range: above 0, up to 1000000000.","type":"number","exclusiveMinimum":0,"maximum":1000000000},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]}}},"tenant_key":{"description":"One caller of the gateway. It presents its key as `Authorization: Bearer <key>` or `x-api-key: <key>`; the gateway keeps only its sha256 (`sidegate keys new NAME` makes a key and this entry).","type":"object","additionalProperties":false,"required":["name","sha256"],"properties":{"name":{"$ref":"#/$defs/name","description":"The key's name: what logs, metrics, /stats and GET /keys show (never the key). Unique."},"sha256":{"description":"The SHA-256 of the key, in hex (`sidegate keys hash` prints it). Unique. Redacted in /config.","type":"string","pattern":"^[0-9a-fA-F]{64}$","x-secret":true},"team":{"$ref":"#/$defs/name","description":"The team (an entry of `teams`) whose budget, rate limit and routers also apply."},"routers":{"description":"The routers this key may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The key's own rate limit, across every router."},"budget":{"$ref":"#/$defs/tenant_budget","description":"The key's own budget, across every router."},"expires":{"title":"ISO 8601 date or date-time","description":"From this instant on the key is refused (401), e.g. `2026-01-01` (00:00 UTC) or `2026-01-01T12:00:00Z`. Without it the key does not expire.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$","examples":["2026-01-01","2026-01-01T12:00:00Z"]},"disabled":{"description":"Refuse the key (401) without removing it. Default `false`.","type":"boolean","default":false},"labels":{"description":"Free-form labels (at most 32), e.g. `{ owner: checkout-team }`; user hooks read them from the request's identity.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9_.-]{1,63}$"},"additionalProperties":{"description":"A label value (at most 256 characters).","type":"string","maxLength":256}}}},"tenant_keys":{"description":"Keys (at most 10000 per list).","type":"array","maxItems":10000,"items":{"$ref":"#/$defs/tenant_key"}},"team":{"description":"A team of keys: its budget and rate limit are shared by all of its keys together.","type":"object","additionalProperties":false,"properties":{"budget":{"$ref":"#/$defs/tenant_budget","description":"The team's budget: the spend of all its keys together."},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The team's rate limit: all its keys share one bucket."},"routers":{"description":"The routers the team's keys may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}}}},"features":{"description":"Features, keyed by name; each at most once. They run in the gateway's fixed pipeline order, whatever order they are written in. A feature that is not listed costs nothing.","type":"object","x-kind":"feature","additionalProperties":false,"properties":{"budget":{"description":"A USD spend limit per calendar period (UTC). Before the upstream call each request reserves its estimated cost (its prompt's tokens at the input price plus `max_tokens`, or the model's output limit, at the output price, from the `pricing` table) in one atomic step, and is admitted only while spend plus reservations is below `usd`: else 429 `budget_exceeded` (with `Retry-After` until the period ends). When it is done, its real cost (its `usage`) replaces the reservation; a reservation never settled expires after 10 minutes. So concurrent requests never overspend by more than one request's reservation, also across replicas sharing Redis. Spend lives in the `state` store and survives reloads.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`. Range: above 0, up to 1000000000.","type":"number","exclusiveMinimum":0,"maximum":1000000000},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]},"scope":{"description":"Whose spend is limited: `router` (default: all of this router's traffic together), `key` (each caller key, by its name in `auth.keys`, on its own) or `team` (each key's team). Requests with no key (or no team) are not limited by a `key` (or `team`) budget.","enum":["router","key","team"],"default":"router"},"thresholds":{"description":"Fractions of `usd` (above 0, at most 1; at most 10 of them) whose crossing is logged and sent as a `budget.threshold` event to the `webhooks`, once per period each, by the settlement that crosses it (exactly one, also across replicas). Default `[0.8, 1]`.","type":"array","maxItems":10,"uniqueItems":true,"items":{"type":"number","exclusiveMinimum":0,"maximum":1},"default":[0.8,1]}}},"cache":{"description":"Exact response cache. Key: SHA-256 of the caller's API, method, path, the `key_headers` and the body with its keys sorted (`stream` and `stream_options` aside, so a stored answer also serves the other delivery). Cached: GET, and POST to `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages`. Streams are recorded and replayed as SSE; a stored JSON completion answers a streaming request as SSE too. Answers carry `X-Cache: HIT|MISS`, and hits `X-Cache-Timestamp` and `Age`. A request with `Cache-Control: no-cache` skips the lookup, `no-store` (request or response) skips storing. `DELETE /cache` on the admin listener empties it (`?router=<name>` for one router).","type":"object","additionalProperties":false,"properties":{"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `5m`. Range: 1ms to 30d.","x-range":["1ms","30d"],"default":"5m"},"max_size":{"$ref":"#/$defs/size","description":"The most bytes this router's entries may take (the real size of each entry); the least recently used go first. Default `100mb`. With the redis backend this bounds the local stand-in used while Redis is down; Redis itself is bounded by its own `maxmemory` policy. Range: 1kb to 16gb.","x-range":["1kb","16gb"],"default":"100mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`. Range: 1b to 1gb.","x-range":["1b","1gb"],"default":"1mb"},"key_headers":{"description":"Request headers that are part of the key. Default `[authorization, x-api-key, api-key]` (every API's credential header), so callers with different credentials never share entries; `[]` shares answers between every caller. At most 32.","type":"array","maxItems":32,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]},"scope":{"description":"Keeps tenants apart by who they are rather than by a header: `key` (each caller key of `auth.keys`, or an identity a hook set) or `team` (the keys of a team share answers; a key without a team has its own). With a scope, `key_headers` defaults to `[]`, and requests with no identity are not cached.","enum":["key","team"]},"statuses":{"description":"Upstream statuses that are stored. Default `[200, 201, 400, 401]`.","type":"array","uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599},"default":[200,201,400,401]}}},"context_compression":{"description":"Past `threshold` input tokens, older turns are replaced by a summary written by a router (in process, through its pipeline) and cached by the hash of the turns it replaced. Answers say how many messages were replaced in `x-sidegate-compressed-messages`.","type":"object","additionalProperties":false,"properties":{"threshold":{"description":"Input tokens (100–10000000) past which a request is compressed. Default 16000.","type":"integer","minimum":100,"maximum":10000000,"default":16000},"router":{"$ref":"#/$defs/name","description":"The router that writes summaries (a small, cheap model). Default: this router (summary requests are never compressed themselves)."},"prompt":{"$ref":"#/$defs/name","description":"A template from `prompts:` to ask for the summary; `{{conversation}}` in it is replaced by the transcript (else the transcript follows as a user turn). Default: a built-in prompt."},"keep_last":{"description":"Turns kept word for word at the end (0–100; a tool call with its results is one turn). Default 4.","type":"integer","minimum":0,"maximum":100,"default":4},"max_summary_tokens":{"description":"The `max_tokens` of a summary request (16–100000). Default 1024.","type":"integer","minimum":16,"maximum":100000,"default":1024}}},"context_trimming":{"description":"Keeps chat requests under an input token limit by dropping the oldest non-system turns whole (a tool call and its results together). The system prompt and the last user turn always stay; a request that still does not fit gets 400 `context_length_exceeded`. Answers say what was dropped in `x-sidegate-trimmed-messages` and `x-sidegate-trimmed-tokens`.","type":"object","additionalProperties":false,"properties":{"max_input_tokens":{"description":"The most input tokens a request may have (1–10000000), counted with the model family's tokenizer. Default: the smallest context window among the router's target models (the model table) minus the request's `max_tokens` (or the model's output limit).","type":"integer","minimum":1,"maximum":10000000}}},"cost_aware_routing":{"description":"Orders the targets cheapest first by the `pricing` table (input + output USD per 1M tokens of the model each target is sent), preferring the ones whose moving average time to response headers is within `max_latency`. Unpriced targets go last; unhealthy ones (`health_check`) after every healthy one.","type":"object","additionalProperties":false,"properties":{"max_latency":{"$ref":"#/$defs/duration","description":"The longest average time to response headers for a target to count as fast enough, e.g. `2s`. A target not measured yet counts as fast enough. Default: no bound (cheapest first). Range: 1ms to 10m.","x-range":["1ms","10m"]}}},"fallback":{"description":"On the listed failures, tries the router's other targets in strategy order.","type":"object","additionalProperties":false,"properties":{"on":{"description":"The failures that move the request to the next target. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}},"max_targets":{"description":"How many targets a request may try in all, the first included. Default: every target. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100}}},"health_check":{"description":"Tracks each target's health (active probes and passive ejection); unhealthy targets are skipped while a healthy one remains.","type":"object","additionalProperties":false,"properties":{"interval":{"$ref":"#/$defs/duration","description":"Probe every target this often. Without it, no active probes (passive ejection still works). Range: 10ms to 1h.","x-range":["10ms","1h"]},"path":{"description":"What a probe GETs on the upstream, with its injected credential if it has one. Default `/v1/models`.","type":"string","pattern":"^/","default":"/v1/models"},"timeout":{"$ref":"#/$defs/duration","description":"A probe that takes longer failed. Default 5s. Range: 1ms to 1m.","x-range":["1ms","1m"],"default":"5s"},"healthy_after":{"description":"Successful probes in a row that mark a down target up. Default 2. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100,"default":2},"unhealthy_after":{"description":"Failed probes in a row that mark a target down. Default 3. Range: 1 to 100.","type":"integer","minimum":1,"maximum":100,"default":3},"failures":{"description":"Failed tries (5xx, connect_error, timeout) within `window` that open the circuit. Default 5. Range: 1 to 10000.","type":"integer","minimum":1,"maximum":10000,"default":5},"window":{"$ref":"#/$defs/duration","description":"The window `failures` are counted in. Default 30s. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"30s"},"cooldown":{"$ref":"#/$defs/duration","description":"How long an ejected target is skipped before one request tests it again. Default 30s. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"30s"}}},"hedging":{"description":"Sends the request to a second target when the first is slow to answer; the first answer wins.","type":"object","additionalProperties":false,"required":["after"],"properties":{"after":{"$ref":"#/$defs/duration","description":"How long to wait for response headers before asking the next target too, e.g. `2s`. Range: 1ms to 10m.","x-range":["1ms","10m"]}}},"mcp_tools":{"description":"Lets the model call tools of MCP servers (`mcp_servers:`): the gateway adds the servers' tools to each chat request, runs the calls the model makes to them and calls the model again with the results, then returns (or streams) the final answer. Calls to the caller's own tools are returned to the caller as usual; an answer calling both goes to the caller with only its own calls. The usage of every round is added up in the answer's `usage`, so budgets and rate limits count it.","type":"object","additionalProperties":false,"required":["servers"],"properties":{"servers":{"description":"The MCP servers whose tools the model may call, by their name in `mcp_servers` (1–32).","type":"array","minItems":1,"maxItems":32,"uniqueItems":true,"items":{"$ref":"#/$defs/name"}},"max_rounds":{"description":"The most model calls per request (1–20). Default 5. When the last one still calls MCP tools, it is returned without those calls, marked `x-sidegate-mcp-tools: max_rounds` (a stream carries it as an SSE comment line before its end).","type":"integer","minimum":1,"maximum":20,"default":5},"allow":{"description":"Only these tools are offered (default: all): tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}},"deny":{"description":"Tools never offered, even when `allow` lists them: tool names or `SERVER/TOOL`, `*` matching any characters (at most 256 entries).","type":"array","maxItems":256,"items":{"type":"string","minLength":1,"maxLength":200}}}},"payload_log":{"description":"Logs a sample of this router's request and response bodies (the request as sent upstream, the upstream's answer; streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and phone numbers are redacted first; each body is cut at `max_bytes`.","type":"object","additionalProperties":false,"properties":{"sample":{"description":"The share of requests logged, 0 to 1. Default `1` (every request).","type":"number","minimum":0,"maximum":1,"default":1},"max_bytes":{"$ref":"#/$defs/size","description":"The most of each body kept; longer bodies end with `…`. Default `16kb`. Range: 256b to 1mb.","x-range":["256b","1mb"],"default":"16kb"},"file":{"description":"Append the lines to this file (created with its directory) instead of stdout, e.g. `/var/log/sidegate/payloads.jsonl`.","type":"string","minLength":1,"maxLength":4096}}},"prompt_caching":{"description":"Marks long stable prefixes for the provider's prompt cache: Anthropic `cache_control` breakpoints (at most 4 per request, the caller's own included) on the last stable turn, the system prompt and the tools; OpenAI `prompt_cache_key`. Cached input tokens are priced at the `cached_input` rate of `pricing`.","type":"object","additionalProperties":false,"properties":{"min_tokens":{"description":"The shortest prefix worth a breakpoint, in tokens (1–1000000). Anthropic caches nothing shorter than 1024 tokens (2048 for Haiku models). Default 1024.","type":"integer","minimum":1,"maximum":1000000,"default":1024},"ttl":{"description":"How long Anthropic keeps the cached prefix: `5m` (default) or `1h` (written at a higher price).","enum":["5m","1h"],"default":"5m"},"key":{"description":"Set `prompt_cache_key` on requests to OpenAI targets that carry none (a hash of the system prompt and tools). Default true.","type":"boolean","default":true}}},"quality_gate":{"description":"Rejects answers that fail simple checks. A rejected answer is a failed try: `retry` tries again and `fallback` moves to the next target without listing anything in `on:`; when every try failed, the client gets 502 `answer_rejected` naming the checks. Answers that only call tools pass. `{}` rejects empty answers and refusals.","type":"object","additionalProperties":false,"properties":{"min_chars":{"description":"The fewest characters an answer may have (0–1000000). Default 1: an empty answer fails.","type":"integer","minimum":0,"maximum":1000000,"default":1},"max_chars":{"description":"The most characters an answer may have (1–10000000). Default: no limit.","type":"integer","minimum":1,"maximum":10000000},"must_match":{"description":"A regular expression (JavaScript syntax; a leading `(?i)` ignores case) the answer must match, or a list of them (at most 32), all required.","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"must_not_match":{"description":"A regular expression the answer must not match, or a list of them (at most 32).","anyOf":[{"type":"string","minLength":1,"maxLength":1000},{"type":"array","minItems":1,"maxItems":32,"items":{"type":"string","minLength":1,"maxLength":1000}}]},"json":{"description":"The answer must be valid JSON. Default false.","type":"boolean","default":false},"refusal":{"description":"Reject refusals: the model's `refusal` field, or an answer that starts like a common refusal (\"I'm sorry, but I can't help with that\"). Default true.","type":"boolean","default":true},"buffer":{"description":"Streams: hold the whole stream until it passed, so a failed one is retried before the client saw any of it. Default false: a stream flows and is checked at its end, where a failure becomes a final SSE `error` event.","type":"boolean","default":false}}},"rate_limit":{"description":"Token-bucket rate limit per key. Every answer of the router carries OpenAI's `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` headers (and the `-tokens` set with `tokens`); over the limit the answer is a 429 with code `rate_limit_exceeded` and `Retry-After`. Buckets live in the `state` store: they survive reloads, and replicas sharing Redis share them.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate). Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`. Range: 1ms to 30d.","x-range":["1ms","30d"]},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`. Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it. Range: 1 to 1000000000000.","type":"integer","minimum":1,"maximum":1000000000000},"key":{"description":"Who shares a bucket (default `client_ip`): `client_ip` (the peer address; `X-Forwarded-For` only from `server.trusted_proxies`), `key` (each caller key by its name in `auth.keys`, or an identity a hook set; without one, a hash of the caller's bearer token or `x-api-key`, never the token; `api_key` is the same), `team` (each key's team; a key without a team is a team of its own), `header:<name>` (a hash of that header's value) or `global` (everyone together).","type":"string","pattern":"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["client_ip","key","team","header:x-user-id","global"]}}},"request_coalescing":{"description":"Identical non-streaming requests in flight at the same time share one upstream call.","type":"object","additionalProperties":false,"properties":{"key_headers":{"description":"Request headers that must also be equal to share a call (default `[authorization, x-api-key, api-key]`, every API's credential header, so callers with different keys never share). At most 32.","type":"array","maxItems":32,"items":{"description":"A header name.","type":"string","minLength":1},"default":["authorization","x-api-key","api-key"]}}},"response_fingerprinting":{"description":"A stable hash of each answer's text (case and whitespace folded) in `X-Sidegate-Fingerprint` (non-streamed answers) and the access line (`fingerprint`). Identical answers to different prompts, or from different targets, are counted (`ai_gateway_repeated_answers_total`, the access line's `repeated_answer`): a sign of a stuck or caching upstream. `/stats` shows the top repeats. Non-streamed JSON answers are buffered to read them.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many repeated answers `/stats` lists (1 to 100). Default 10.","type":"integer","minimum":1,"maximum":100,"default":10},"max_tracked":{"description":"Recent fingerprints remembered (100 to 1000000), the least recent forgotten first. Default 10000.","type":"integer","minimum":100,"maximum":1000000,"default":10000},"header":{"description":"Send `X-Sidegate-Fingerprint` on non-streamed answers. Default true.","type":"boolean","default":true}}},"response_prefetch":{"description":"While the client reads an answer, asks the same router the likely next question in the background, so the router's `cache` or `semantic_cache` already holds its answer when the client asks it (the router needs one of them). Follow-ups are the configured `follow_ups` and, with `learn`, the most frequent next user turns seen after the same one. OpenAI chat completions only. Bounded by `max_per_minute` and `concurrency`.","type":"object","additionalProperties":false,"properties":{"follow_ups":{"description":"User turns to ask after every answer, e.g. `[\"Tell me more.\"]`.","type":"array","maxItems":10,"items":{"type":"string","minLength":1,"maxLength":2000}},"learn":{"description":"Learn follow-ups from traffic: after a user turn, the next turns seen after it most often.","type":"object","additionalProperties":false,"properties":{"top":{"description":"How many learned follow-ups to ask (1 to 5). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"min_count":{"description":"Seen at least this often (1 to 1000). Default 2.","type":"integer","minimum":1,"maximum":1000,"default":2},"max_tracked":{"description":"User turns remembered (100 to 100000). Default 5000.","type":"integer","minimum":100,"maximum":100000,"default":5000}}},"max_per_minute":{"description":"Warming requests per minute at most (1 to 10000): the prefetch budget. Default 30.","type":"integer","minimum":1,"maximum":10000,"default":30},"concurrency":{"description":"Warming requests in flight at most (1 to 64). Default 2.","type":"integer","minimum":1,"maximum":64,"default":2},"forward_headers":{"description":"The caller's headers sent with the warming requests (they key the cache per tenant). Default `[authorization, x-api-key, api-key]`.","type":"array","maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization","x-api-key","api-key"]}}},"retry":{"description":"Sends a failed request to the same target again (never once a stream has started reaching the client; never a PATCH or an upload that streamed through).","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (2 = one retry). Default 2.","type":"integer","minimum":1,"maximum":10,"default":2},"backoff":{"$ref":"#/$defs/duration","description":"The base delay: try n waits a random time up to backoff × 2^(n−1) (full jitter). Default 100ms. Range: 0ms to 1m.","x-range":["0ms","1m"],"default":"100ms"},"max_backoff":{"$ref":"#/$defs/duration","description":"The longest computed delay. Default 2s. Range: 0ms to 10m.","x-range":["0ms","10m"],"default":"2s"},"max_retry_after":{"$ref":"#/$defs/duration","description":"The longest `Retry-After` / `retry-after-ms` the gateway waits for; an upstream asking for longer gets its answer passed to the client instead. Default 30s. Range: 0ms to 1h.","x-range":["0ms","1h"],"default":"30s"},"on":{"description":"The failures that are retried. HTTP statuses (400–599) and `connect_error` (the upstream could not be reached), `timeout` (no response headers in time). Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded), connect_error, timeout].","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"An HTTP status, `connect_error` or `timeout`.","anyOf":[{"title":"an HTTP status (400-599)","type":"integer","minimum":400,"maximum":599},{"title":"connect_error or timeout","enum":["connect_error","timeout"]}]}}}},"semantic_cache":{"description":"Answers from a stored answer whose prompt means the same: the last user turn (or a completion's prompt) is embedded and compared by cosine similarity; everything else in the request (system prompt, earlier turns, model, parameters, the `key_headers`) must match exactly. The exact `cache` is asked first. Hits carry `X-Cache: SEMANTIC_HIT` and `X-Sidegate-Similarity`; streams are recorded and replayed as for the exact cache. Requests with `temperature` > 0 are left alone unless `allow_temperature`. With the redis state backend, replicas share the entries.","type":"object","additionalProperties":false,"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"threshold":{"description":"The similarity (0 to 1) at or above which a stored answer is served. Default 0.8 with the local embedder, 0.9 with an upstream one.","type":"number","minimum":0,"maximum":1},"ttl":{"$ref":"#/$defs/duration","description":"How long an entry is served. Default `1h`. Range: 1ms to 30d.","x-range":["1ms","30d"],"default":"1h"},"max_entries":{"description":"Entries kept per scope (tenant and exact request part), the oldest going first (1 to 10000). Default 1000. A lookup compares the prompt with every entry of its scope (exact cosine): about half a millisecond per thousand entries.","type":"integer","minimum":1,"maximum":10000,"default":1000},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's entries may take in this process, vectors included. Default `50mb`. Range: 1kb to 16gb.","x-range":["1kb","16gb"],"default":"50mb"},"max_entry":{"$ref":"#/$defs/size","description":"Larger answers are not stored. Default `1mb`. Range: 1b to 1gb.","x-range":["1b","1gb"],"default":"1mb"},"key_headers":{"description":"Request headers that scope the entries (default `[authorization]`: callers with different credentials never share).","type":"array","uniqueItems":true,"maxItems":16,"items":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"default":["authorization"]},"allow_temperature":{"description":"Also answer requests sampled with `temperature` > 0 (their answers vary by design). Default false.","type":"boolean","default":false}}},"semantic_memory":{"description":"Remembers what each user stated in earlier turns and adds the most relevant statements to new requests as a system message. Statements (the last user turn of an answered request, not a question) are embedded and stored per `scope`; answers carry `X-Sidegate-Memory: <facts added>`. `DELETE /memory?scope=<value>` on the admin listener forgets a scope.","type":"object","additionalProperties":false,"required":["scope"],"properties":{"scope":{"description":"Whose memory: `key` (a gateway key's name), `team`, `api_key` (a hash of the caller's key) or `header:<name>` (e.g. `header:x-user-id`). Values are hashed before they are stored.","type":"string","pattern":"^(key|team|api_key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","examples":["header:x-user-id","key","team"]},"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand).","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}],"default":"local"},"top_k":{"description":"Statements added at most (1 to 20). Default 3.","type":"integer","minimum":1,"maximum":20,"default":3},"threshold":{"description":"The least similarity (0 to 1) for a statement to be added. Default 0.3.","type":"number","minimum":0,"maximum":1,"default":0.3},"ttl":{"$ref":"#/$defs/duration","description":"How long a statement is kept. Default `30d`. Range: 1ms to 365d.","x-range":["1ms","365d"],"default":"30d"},"max_facts":{"description":"Statements kept per scope (1 to 10000), the oldest going first. Default 200.","type":"integer","minimum":1,"maximum":10000,"default":200},"max_size":{"$ref":"#/$defs/size","description":"The most bytes the router's memory takes in this process. Default `20mb`. Range: 1kb to 16gb.","x-range":["1kb","16gb"],"default":"20mb"},"min_chars":{"description":"Shorter turns are not stored (1 to 1000). Default 12.","type":"integer","minimum":1,"maximum":1000,"default":12},"max_chars":{"description":"Longer turns are stored and compared by their start (100 to 32768). Default 2000.","type":"integer","minimum":100,"maximum":32768,"default":2000}}},"structured_output":{"description":"Validates JSON answers against the request's `response_format.json_schema` (Anthropic: `output_format`) or the configured `schema`, and asks again with the validation errors when an answer is invalid. The answer carries `x-sidegate-structured-output: valid` or `invalid`.","type":"object","additionalProperties":false,"properties":{"attempts":{"description":"Tries in all, the first included (1–5; 1: validate, never ask again). Default 2.","type":"integer","minimum":1,"maximum":5,"default":2},"on_failure":{"description":"When the last try is still invalid: `error` (default) answers 422 `invalid_structured_output` listing the errors; `pass` returns the answer marked `x-sidegate-structured-output: invalid`.","enum":["error","pass"],"default":"error"},"buffer":{"description":"Streams: hold the whole stream until it validated, so an invalid one is tried again before the client saw any of it. Default false: a stream flows and is validated at its end (an invalid one ends with an SSE `error` event under `on_failure: error`).","type":"boolean","default":false},"schema":{"description":"A JSON Schema (draft 2020-12) for answers of requests that name none (a request's own schema wins); it also makes such requests' answers be validated.","type":"object"}}},"timeout":{"description":"Time limits; each one left out falls back to the upstream's `timeout`.","type":"object","additionalProperties":false,"properties":{"connect":{"$ref":"#/$defs/duration","description":"Time to open a connection to a target's upstream (set per upstream pool: the smallest among routers wins). Range: 1ms to 10m.","x-range":["1ms","10m"]},"first_byte":{"$ref":"#/$defs/duration","description":"Time for each try to get response headers (for a stream: until it starts). A retryable `timeout` failure. Range: 1ms to 1d.","x-range":["1ms","1d"]},"idle":{"$ref":"#/$defs/duration","description":"The longest gap between body chunks (stream events). Mid-stream, the stream ends with an SSE `error` event. Range: 1ms to 1d.","x-range":["1ms","1d"]},"total":{"$ref":"#/$defs/duration","description":"The whole request, from arrival to the last byte, across retries and fallbacks; then 504 (or an SSE `error` event once streaming). Range: 1ms to 1d.","x-range":["1ms","1d"]}}},"token_optimization":{"description":"Loss-free request shrinking: whitespace folding outside code blocks, repeated system messages and empty messages dropped, JSON in prompts minified. The tokens saved are answered in `x-sidegate-tokens-saved`, logged, and counted in `ai_gateway_tokens_saved_total`. Each step is on unless set to false.","type":"object","additionalProperties":false,"properties":{"whitespace":{"description":"Fold runs of spaces, trailing spaces and runs of blank lines in prose (never in fenced code blocks, never leading indentation). Default true.","type":"boolean","default":true},"duplicate_system":{"description":"Drop a system message whose text repeats an earlier one. Default true.","type":"boolean","default":true},"empty_messages":{"description":"Drop messages with no content (except tool results, tool calls and the last message). Default true.","type":"boolean","default":true},"minify_json":{"description":"Strip the whitespace of a message that is JSON, and of ```json code blocks (values unchanged, byte for byte). Default true.","type":"boolean","default":true}}}}},"interceptors":{"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`. At most 64.","type":"array","maxItems":64,"items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"ab_test":{"description":"An A/B test: each caller is put in one variant, chosen by a hash of `key` and `seed` and spread by the weights, so a caller stays in its variant. A variant can send the request to another `router`, put a `target` first, change the `model` or set `params`. The variant's name is answered in `x-sidegate-variant`, written in the access line (`variant`) and counted in `ai_gateway_interceptor_actions_total{interceptor=\"ab_test\",action=\"assign\",category=<variant>}`.","type":"object","additionalProperties":false,"required":["variants"],"properties":{"key":{"description":"Who stays in one variant: `client_ip` (the peer address; `X-Forwarded-For` only from `server.trusted_proxies`), `key` (each caller key by its name in `auth.keys`, or an identity a hook set; without one, a hash of the caller's bearer token or `x-api-key`, never the token; `api_key` is the same), `team` (each key's team; a key without a team is a team of its own), `header:<name>` (a hash of that header's value) or `global` (everyone together). Default `client_ip`.","type":"string","pattern":"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["header:x-user-id","api_key","client_ip"]},"seed":{"description":"Mixed into the hash: a new seed reshuffles callers between variants; two tests with different seeds split independently. Default empty.","type":"string","maxLength":200},"variants":{"description":"The variants (2 to 20), each with a unique `name`.","type":"array","minItems":2,"maxItems":20,"items":{"type":"object","additionalProperties":false,"required":["name","weight"],"properties":{"name":{"$ref":"#/$defs/name","description":"The variant's name, as `x-sidegate-variant` and the metric say it."},"weight":{"description":"Its share, relative to the other variants' weights (0 to 10000; 0 receives nobody).","type":"integer","minimum":0,"maximum":10000},"router":{"$ref":"#/$defs/name","description":"Send its requests to this router instead (its features and interceptors run from the start)."},"target":{"$ref":"#/$defs/name","description":"Put the router's target with this upstream first (the others stay as fallbacks)."},"model":{"description":"The model its requests are sent with, whatever the targets say.","type":"string","minLength":1,"maxLength":256},"params":{"description":"Body fields to set, e.g. `{ temperature: 0.2 }` (at most 50).","type":"object","maxProperties":50}}}}}},"content_filter":{"description":"Terms and patterns by category, in the prompt (every text but the system prompt) and in the answer, streams included. Needs at least one of `categories`, `terms` or `patterns`.","type":"object","additionalProperties":false,"properties":{"categories":{"description":"Shipped term lists to use: `profanity`, `violence`, `self_harm`, `hate`, `sexual`, `weapons`, `drugs`.","type":"array","uniqueItems":true,"minItems":1,"items":{"enum":["profanity","violence","self_harm","hate","sexual","weapons","drugs"]}},"terms":{"description":"Your own words or phrases (whole words, any case), reported under category `custom`. At most 1000.","type":"array","maxItems":1000,"items":{"type":"string","minLength":1,"maxLength":200}},"patterns":{"description":"Your own JavaScript regular expressions (case-insensitive), reported under category `custom`. At most 100.","type":"array","maxItems":100,"items":{"type":"string","minLength":1,"maxLength":500,"x-regex":true}},"action":{"description":"What happens on a finding: `block` answers 400 `content_blocked` in the caller's API format (or ends a started stream with an error event), naming the interceptor and the category, never the content; `redact` replaces what was found; `log` only counts it (metric and access line). `redact` writes `[FILTERED]`. Default `block`.","enum":["block","redact","log"],"default":"block"},"on":{"description":"Where it looks: `request` (the prompt: user, assistant and tool messages before it goes upstream), `response` (the answer, streams included), or `both`. Default `both`.","enum":["request","response","both"],"default":"both"},"stream_window":{"description":"Streamed answers: how many characters are held back so a value split over two chunks is still found whole (16 to 4096). A larger window finds longer values; the client sees text that much later. Default `64`.","type":"integer","minimum":16,"maximum":4096,"default":64}}},"custom":{"description":"A stage of your own: a JavaScript module (ES module or CommonJS; path relative to the config file) whose default export is an object implementing the library's `Stage` interface (`name`, and any of `onRequest`, `onResponse`, `onResponseBody`, `onChunk`, … as in the README) or a function `(options, { router })` that returns one. It is loaded when the config is loaded, and loaded again on reload when the file changed; a module that fails to load fails the reload and the running config stays. It runs at its place in the interceptor list unless it sets its own `priority` (STAGE_ORDER numbers: 150 runs before rate_limit).","type":"object","additionalProperties":false,"required":["module"],"properties":{"module":{"description":"The module's path, e.g. `./hooks/audit.js` (relative to the config file).","type":"string","minLength":1,"maxLength":1024},"options":{"description":"Passed to the module's factory function, when it exports one.","type":"object"}}},"pii_detector":{"description":"Finds personal data and secrets in the text the model reads (and, with `on: response`/`both`, in its answers, streams included, also when a value is split over two chunks). Runs in the gateway, with no service and no network call.","type":"object","additionalProperties":false,"properties":{"entities":{"description":"What to look for (default: all). `email`; `phone` (international numbers with `+`, and national ones of `phone_country`, validated by libphonenumber); `credit_card` (13–19 digits, a known issuer prefix and a valid Luhn checksum); `iban` (country length and mod-97 checksum); `ssn` (US, `123-45-6789`); `ip_address` (IPv4 and IPv6); `secret` (OpenAI, Anthropic, AWS, GitHub, GitLab, Slack, Stripe, Google and Hugging Face keys, JWTs, PEM private keys, and the value of `password=` / `api_key:` style assignments).","type":"array","uniqueItems":true,"minItems":1,"items":{"enum":["email","phone","credit_card","iban","ssn","ip_address","secret"]}},"action":{"description":"What happens on a finding: `block` answers 400 `content_blocked` in the caller's API format (or ends a started stream with an error event), naming the interceptor and the category, never the content; `redact` replaces what was found; `log` only counts it (metric and access line). `redact` writes `[EMAIL]`, `[CREDIT_CARD]`…; `pseudonymize` replaces each value in the request by a stable placeholder (`[EMAIL_1]`: the same value gets the same one) and puts the values back in the answer the client gets, streams included, so the model never sees them (`on` does not apply). Default `redact`.","enum":["block","redact","log","pseudonymize"],"default":"redact"},"on":{"description":"Where it looks: `request` (every text of the request, system prompt included before it goes upstream), `response` (the answer, streams included), or `both`. Default `request`.","enum":["request","response","both"],"default":"request"},"custom":{"description":"Your own patterns, each reported (and redacted as `[NAME]`) under its name, e.g. `{ name: employee_id, pattern: \"EMP-\\\\d{6}\" }`. At most 50.","type":"array","maxItems":50,"items":{"type":"object","additionalProperties":false,"required":["name","pattern"],"properties":{"name":{"description":"The category it is counted and redacted under (lower case; not one of the built-in entity names).","type":"string","pattern":"^[a-z][a-z0-9_]{0,39}$","not":{"enum":["email","phone","credit_card","iban","ssn","ip_address","secret"]}},"pattern":{"description":"A JavaScript regular expression (up to 500 characters).","type":"string","minLength":1,"maxLength":500,"x-regex":true},"flags":{"description":"Regular expression flags: any of `i`, `m`, `s`, `u`.","type":"string","pattern":"^[imsu]{0,4}$"}}}},"stream_window":{"description":"Streamed answers: how many characters are held back so a value split over two chunks is still found whole (16 to 4096). A larger window finds longer values; the client sees text that much later. Default `96`.","type":"integer","minimum":16,"maximum":4096,"default":96},"phone_country":{"description":"The country (ISO 3166-1 alpha-2) whose national format numbers without a `+` are read in. Default `US`.","type":"string","pattern":"^[A-Z]{2}$","default":"US"}}},"prompt":{"description":"Puts a template of the top-level `prompts:` first among the request's system instructions (a system message for chat completions, `instructions` for the Responses API, `system` for Anthropic Messages). Requests with no place for one (embeddings…) pass unchanged.","type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"$ref":"#/$defs/name","description":"The template's name under `prompts:`."},"variables":{"$ref":"#/$defs/prompt_variables","description":"Variables for this router, over the template's own."}}},"prompt_guard":{"description":"Prompt-injection and jailbreak detection on the request (user and tool texts): known phrasings (\"ignore previous instructions\", \"developer mode enabled\"…), role overrides (chat-template tokens, fake `system:` turns), payloads hidden in base64 or in invisible Unicode (zero-width, bidirectional controls, tag characters). Each signal has a weight; they combine into a score from 0 to 1 (`1 − Π(1 − weight)`), and a text scoring at or over `threshold` is acted on.","type":"object","additionalProperties":false,"properties":{"action":{"description":"What happens on a finding: `block` answers 400 `content_blocked` in the caller's API format (or ends a started stream with an error event), naming the interceptor and the category, never the content; `redact` replaces what was found; `log` only counts it (metric and access line). `redact` removes the phrases, encoded payloads and invisible characters found and sends the rest. Default `block`.","enum":["block","redact","log"],"default":"block"},"threshold":{"description":"The score (0 to 1) at which a text is acted on. One strong phrasing scores 0.85–0.9; lower is stricter. Default `0.8`.","type":"number","minimum":0,"maximum":1,"default":0.8}}},"prompt_shield":{"description":"Stops answers that reveal the system prompt: the share of the system prompt's word n-grams (distinct, case-folded) that the answer repeats. System prompts shorter than `2 × ngram` words are not checked (too short to tell a leak from chance).","type":"object","additionalProperties":false,"properties":{"action":{"description":"What happens on a finding: `block` answers 400 `content_blocked` in the caller's API format (or ends a started stream with an error event), naming the interceptor and the category, never the content; `redact` replaces what was found; `log` only counts it (metric and access line). (A partial leak cannot be redacted meaningfully, so there is no `redact`.) Default `block`.","enum":["block","log"],"default":"block"},"ngram":{"description":"Words per n-gram (3 to 12). Default `5`.","type":"integer","minimum":3,"maximum":12,"default":5},"threshold":{"description":"The share of the system prompt's n-grams (0 to 1, exclusive of 0) an answer may not repeat. Default `0.3`.","type":"number","exclusiveMinimum":0,"maximum":1,"default":0.3},"stream_window":{"description":"Streamed answers: how many characters are held back so a value split over two chunks is still found whole (16 to 4096). A larger window finds longer values; the client sees text that much later. Default `64`.","type":"integer","minimum":16,"maximum":4096,"default":64}}},"semantic_classifier":{"description":"Classifies the prompt (the last user text) against labelled examples by embedding similarity: the class of the most similar example, if it scores at least `threshold`, routes the request (to a `router`, a `target` or a `model`) or just tags it (`x-sidegate-class`, the access line's `class`, the metric). The examples' vectors are computed once per config version.","type":"object","additionalProperties":false,"required":["classes"],"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand). Default `local`.","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}]},"threshold":{"description":"The cosine similarity (0 to 1) a prompt needs with an example to take its class. Default `0.75`.","type":"number","minimum":0,"maximum":1,"default":0.75},"classes":{"description":"The classes by name (1 to 50), each with its examples and where it sends requests (nothing: only a tag).","type":"object","minProperties":1,"maxProperties":50,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["examples"],"properties":{"examples":{"description":"Prompts of this class (1 to 200, up to 2000 characters each; at most 2000 over all classes).","type":"array","minItems":1,"maxItems":200,"items":{"type":"string","minLength":1,"maxLength":2000}},"router":{"$ref":"#/$defs/name","description":"Send this class to this router (its features and interceptors run from the start)."},"target":{"$ref":"#/$defs/name","description":"Put the router's target with this upstream first."},"model":{"description":"Send this class with this model, whatever the targets say.","type":"string","minLength":1,"maxLength":256}}}}}},"transform":{"description":"Edits each request before it goes on: body fields are renamed, removed, defaulted, then set (in that order; dotted names reach into objects), and upstream request headers are removed, then set. `set` overrides what the client sent, `default` fills only what is missing.","type":"object","additionalProperties":false,"properties":{"set":{"description":"Fields to write whatever the client sent, e.g. `{ temperature: 0.2 }`. At most 100.","type":"object","maxProperties":100,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$","description":"A body field; dots reach into objects (`stream_options.include_usage`)."}},"default":{"description":"Fields to write only when the client sent none, e.g. `{ user: anon }`. At most 100.","type":"object","maxProperties":100,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$","description":"A body field; dots reach into objects (`stream_options.include_usage`)."}},"remove":{"description":"Fields to drop, e.g. `[logprobs]`. At most 100.","type":"array","maxItems":100,"items":{"type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$","description":"A body field; dots reach into objects (`stream_options.include_usage`)."}},"rename":{"description":"Fields to move: `{ old: new }`, e.g. `{ max_tokens: max_completion_tokens }`. At most 100.","type":"object","maxProperties":100,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$","description":"A body field; dots reach into objects (`stream_options.include_usage`)."},"additionalProperties":{"type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$","description":"A body field; dots reach into objects (`stream_options.include_usage`)."}},"headers":{"description":"Request headers sent upstream (not host, content-length or hop-by-hop headers).","type":"object","additionalProperties":false,"properties":{"set":{"description":"Headers to send, by lower-case name. Values are redacted in /config and logs (they may be credentials). At most 50.","type":"object","maxProperties":50,"propertyNames":{"type":"string","pattern":"^(?!(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer)$)[a-z0-9!#$%&'*+.^_`|~-]+$","description":"A lower-case header name."},"additionalProperties":{"type":"string","maxLength":8192,"x-secret":true,"description":"The header value."}},"remove":{"description":"Headers not to send, by lower-case name. At most 50.","type":"array","maxItems":50,"items":{"type":"string","pattern":"^(?!(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer)$)[a-z0-9!#$%&'*+.^_`|~-]+$","description":"A lower-case header name."}}}}}}}}},"prompt_variables":{"description":"Template variables by name: a text, `{ header: <name> }` (that request header) or `{ body: <field> }` (a body field; dots reach into objects). The last two are read by the `prompt` interceptor on each request.","type":"object","maxProperties":100,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"A variable's value.","anyOf":[{"title":"a text","type":"string","maxLength":10000},{"title":"{ header: <name> }","type":"object","additionalProperties":false,"required":["header"],"properties":{"header":{"description":"The request header whose value is used.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"}}},{"title":"{ body: <field> }","type":"object","additionalProperties":false,"required":["body"],"properties":{"body":{"description":"The body field whose value (a string or a number) is used, e.g. `metadata.plan`.","type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"}}}]}}}};
 const schema32 = {"title":"host:port","description":"An address to listen on: `host:port` (IPv6 hosts in brackets). Port 0 picks a free port.","type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$","examples":["127.0.0.1:8080","0.0.0.0:8080","[::1]:8080","127.0.0.1:0"]};
 const schema34 = {"title":"size","description":"A size in bytes: a number and a unit, one of b, kb, mb, gb (1kb = 1024 bytes; e.g. `64kb`, `10mb`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(b|kb|mb|gb)$","examples":["64kb","10mb","1gb"]};
 const schema36 = {"title":"duration","description":"A duration: a number and a unit, one of ms, s, m, h, d (e.g. `250ms`, `30s`, `5m`, `1h`, `7d`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$","examples":["250ms","30s","5m","1h","7d"]};
 const schema44 = {"title":"name","description":"A name: letters, digits, `_`, `.` and `-`, starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","examples":["openai","chat","gpt-4o.fast"]};
-const schema76 = {"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`. At most 64.","type":"array","maxItems":64,"items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{}}};
 const schema46 = {"title":"http(s) URL","description":"An absolute `http://` or `https://` URL.","type":"string","pattern":"^https?://[^\\s/?#]+([/?#]\\S*)?$","examples":["https://api.openai.com","http://127.0.0.1:11434/v1"]};
 const func1 = Object.prototype.hasOwnProperty;
 const func3 = runtime_ucs2length.default;
@@ -25,8 +24,8 @@ const pattern14 = new RegExp("^rediss?://\\S+$", "u");
 const pattern18 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_.-]*$", "u");
 const pattern19 = new RegExp("^https?://[^\\s/?#]+([/?#]\\S*)?$", "u");
 const pattern20 = new RegExp("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", "u");
-const pattern67 = new RegExp("^whsec_[A-Za-z0-9+/]{16,}={0,2}$", "u");
-const pattern84 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
+const pattern87 = new RegExp("^whsec_[A-Za-z0-9+/]{16,}={0,2}$", "u");
+const pattern104 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 const schema45 = {"description":"A provider the gateway may call. Nothing that is not listed under `upstreams` is ever called.","type":"object","additionalProperties":false,"required":["provider"],"properties":{"provider":{"description":"The API the upstream speaks: `openai`: OpenAI's API (default url `https://api.openai.com`); `openai_compatible`: any server with the OpenAI API (vLLM, Ollama, LM Studio, llama.cpp, Gemini's and Groq's OpenAI endpoints; needs `url`); `azure_openai`: Azure OpenAI (`url: https://<resource>.openai.azure.com`; the model a target sends names the deployment; `auth: { header: api-key, value: ... }`); `anthropic`: Anthropic's Messages API (default url `https://api.anthropic.com`; chat completions are translated); `mock`: answers locally in both APIs, streaming too (for tests and offline development; needs no `url`).","enum":["openai","openai_compatible","azure_openai","anthropic","mock"]},"url":{"$ref":"#/$defs/http_url","description":"The upstream's base URL, e.g. `https://api.openai.com`. A trailing `/v1` is optional. Required for `openai_compatible` and `azure_openai`; `openai` and `anthropic` default to their public API. Credentials in the URL are redacted in /config and logs."},"auth":{"$ref":"#/$defs/auth","description":"How the gateway authenticates to this upstream. Default `passthrough`."},"timeout":{"$ref":"#/$defs/duration","description":"How long to wait for the response headers, and the longest gap allowed between two chunks of a streamed body. Default `60s`. Range: 1ms to 1d.","x-range":["1ms","1d"],"default":"60s"},"connections":{"description":"The size of the keep-alive connection pool to this upstream (1 to 4096). Default `128`.","type":"integer","minimum":1,"maximum":4096,"default":128},"proxy":{"title":"proxy URL","description":"An outbound HTTP(S) forward proxy for calls to this upstream, e.g. `\"${HTTPS_PROXY:-}\"`. An empty string means no proxy. Credentials in the URL are redacted in /config and logs.","type":"string","pattern":"^(https?://[^\\s/?#]+([/?#]\\S*)?)?$","examples":["http://proxy.internal:3128",""]},"api_version":{"description":"Only for `provider: azure_openai`: the `api-version` query parameter sent on every call. Default `2024-10-21`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$","default":"2024-10-21"},"anthropic_version":{"description":"Only for `provider: anthropic`: the `anthropic-version` header sent when the caller sends none. Default `2023-06-01`.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$","default":"2023-06-01"},"models":{"description":"Only for `provider: mock`: the model ids that `GET /v1/models` returns, e.g. `[mock-small, mock-large]`.","type":"array","uniqueItems":true,"items":{"type":"string","minLength":1}}},"if":{"properties":{"provider":{"enum":["openai_compatible","azure_openai"]}},"required":["provider"]},"then":{"description":"required for openai_compatible, azure_openai","properties":{"url":{"description":"Required for openai_compatible, azure_openai."}},"required":["url"]}};
 const schema47 = {"description":"The credential sent to the upstream. `passthrough` (default) forwards the caller's own credential, only to an upstream of the API the caller called (`Authorization` on OpenAI paths; `x-api-key` or `Authorization` on `/v1/messages`): a request translated to the other API gets none. `{ bearer: <token> }` sends `Authorization: Bearer <token>`; `{ header: <name>, value: <value> }` sends a header of your choice. The caller's credential is not forwarded when the gateway injects its own. Use `${VAR}` to read secrets from the environment.","default":"passthrough","oneOf":[{"title":"\"passthrough\"","const":"passthrough"},{"title":"{ bearer: <token> }","type":"object","additionalProperties":false,"required":["bearer"],"properties":{"bearer":{"description":"The token sent as `Authorization: Bearer <token>`, e.g. `\"${OPENAI_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}},{"title":"{ header: <name>, value: <value> }","type":"object","additionalProperties":false,"required":["header","value"],"properties":{"header":{"description":"The request header that carries the credential, e.g. `x-api-key`.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"value":{"description":"The header's value, e.g. `\"${ANTHROPIC_API_KEY}\"`. Redacted in /config and logs.","type":"string","minLength":1,"x-secret":true}}}]};
 const pattern22 = new RegExp("^(https?://[^\\s/?#]+([/?#]\\S*)?)?$", "u");
@@ -5216,13 +5215,2689 @@ return errors === 0;
 }
 validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema79 = {"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router. At most 1000.","type":"array","maxItems":1000,"uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one, at most 100.","type":"array","minItems":1,"maxItems":100,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}};
-const schema80 = {"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies. Range: 0 to 1000000.","type":"integer","minimum":0,"maximum":1000000}}};
+const schema76 = {"description":"Interceptors, in the order they run on the request (the response side runs them in reverse). Each item is a map with one key, the interceptor's name, e.g. `- pii_detector: { action: redact }`. At most 64.","type":"array","maxItems":64,"items":{"description":"One interceptor: `{ <name>: <its config> }`.","type":"object","x-kind":"interceptor","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"ab_test":{"description":"An A/B test: each caller is put in one variant, chosen by a hash of `key` and `seed` and spread by the weights, so a caller stays in its variant. A variant can send the request to another `router`, put a `target` first, change the `model` or set `params`. The variant's name is answered in `x-sidegate-variant`, written in the access line (`variant`) and counted in `ai_gateway_interceptor_actions_total{interceptor=\"ab_test\",action=\"assign\",category=<variant>}`.","type":"object","additionalProperties":false,"required":["variants"],"properties":{"key":{"description":"Who stays in one variant: `client_ip` (the peer address; `X-Forwarded-For` only from `server.trusted_proxies`), `key` (each caller key by its name in `auth.keys`, or an identity a hook set; without one, a hash of the caller's bearer token or `x-api-key`, never the token; `api_key` is the same), `team` (each key's team; a key without a team is a team of its own), `header:<name>` (a hash of that header's value) or `global` (everyone together). Default `client_ip`.","type":"string","pattern":"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$","default":"client_ip","examples":["header:x-user-id","api_key","client_ip"]},"seed":{"description":"Mixed into the hash: a new seed reshuffles callers between variants; two tests with different seeds split independently. Default empty.","type":"string","maxLength":200},"variants":{"description":"The variants (2 to 20), each with a unique `name`.","type":"array","minItems":2,"maxItems":20,"items":{"type":"object","additionalProperties":false,"required":["name","weight"],"properties":{"name":{"$ref":"#/$defs/name","description":"The variant's name, as `x-sidegate-variant` and the metric say it."},"weight":{"description":"Its share, relative to the other variants' weights (0 to 10000; 0 receives nobody).","type":"integer","minimum":0,"maximum":10000},"router":{"$ref":"#/$defs/name","description":"Send its requests to this router instead (its features and interceptors run from the start)."},"target":{"$ref":"#/$defs/name","description":"Put the router's target with this upstream first (the others stay as fallbacks)."},"model":{"description":"The model its requests are sent with, whatever the targets say.","type":"string","minLength":1,"maxLength":256},"params":{"description":"Body fields to set, e.g. `{ temperature: 0.2 }` (at most 50).","type":"object","maxProperties":50}}}}}},"content_filter":{"description":"Terms and patterns by category, in the prompt (every text but the system prompt) and in the answer, streams included. Needs at least one of `categories`, `terms` or `patterns`.","type":"object","additionalProperties":false,"properties":{"categories":{"description":"Shipped term lists to use: `profanity`, `violence`, `self_harm`, `hate`, `sexual`, `weapons`, `drugs`.","type":"array","uniqueItems":true,"minItems":1,"items":{"enum":["profanity","violence","self_harm","hate","sexual","weapons","drugs"]}},"terms":{"description":"Your own words or phrases (whole words, any case), reported under category `custom`. At most 1000.","type":"array","maxItems":1000,"items":{"type":"string","minLength":1,"maxLength":200}},"patterns":{"description":"Your own JavaScript regular expressions (case-insensitive), reported under category `custom`. At most 100.","type":"array","maxItems":100,"items":{"type":"string","minLength":1,"maxLength":500,"x-regex":true}},"action":{"description":"What happens on a finding: `block` answers 400 `content_blocked` in the caller's API format (or ends a started stream with an error event), naming the interceptor and the category, never the content; `redact` replaces what was found; `log` only counts it (metric and access line). `redact` writes `[FILTERED]`. Default `block`.","enum":["block","redact","log"],"default":"block"},"on":{"description":"Where it looks: `request` (the prompt: user, assistant and tool messages before it goes upstream), `response` (the answer, streams included), or `both`. Default `both`.","enum":["request","response","both"],"default":"both"},"stream_window":{"description":"Streamed answers: how many characters are held back so a value split over two chunks is still found whole (16 to 4096). A larger window finds longer values; the client sees text that much later. Default `64`.","type":"integer","minimum":16,"maximum":4096,"default":64}}},"custom":{"description":"A stage of your own: a JavaScript module (ES module or CommonJS; path relative to the config file) whose default export is an object implementing the library's `Stage` interface (`name`, and any of `onRequest`, `onResponse`, `onResponseBody`, `onChunk`, … as in the README) or a function `(options, { router })` that returns one. It is loaded when the config is loaded, and loaded again on reload when the file changed; a module that fails to load fails the reload and the running config stays. It runs at its place in the interceptor list unless it sets its own `priority` (STAGE_ORDER numbers: 150 runs before rate_limit).","type":"object","additionalProperties":false,"required":["module"],"properties":{"module":{"description":"The module's path, e.g. `./hooks/audit.js` (relative to the config file).","type":"string","minLength":1,"maxLength":1024},"options":{"description":"Passed to the module's factory function, when it exports one.","type":"object"}}},"pii_detector":{"description":"Finds personal data and secrets in the text the model reads (and, with `on: response`/`both`, in its answers, streams included, also when a value is split over two chunks). Runs in the gateway, with no service and no network call.","type":"object","additionalProperties":false,"properties":{"entities":{"description":"What to look for (default: all). `email`; `phone` (international numbers with `+`, and national ones of `phone_country`, validated by libphonenumber); `credit_card` (13–19 digits, a known issuer prefix and a valid Luhn checksum); `iban` (country length and mod-97 checksum); `ssn` (US, `123-45-6789`); `ip_address` (IPv4 and IPv6); `secret` (OpenAI, Anthropic, AWS, GitHub, GitLab, Slack, Stripe, Google and Hugging Face keys, JWTs, PEM private keys, and the value of `password=` / `api_key:` style assignments).","type":"array","uniqueItems":true,"minItems":1,"items":{"enum":["email","phone","credit_card","iban","ssn","ip_address","secret"]}},"action":{"description":"What happens on a finding: `block` answers 400 `content_blocked` in the caller's API format (or ends a started stream with an error event), naming the interceptor and the category, never the content; `redact` replaces what was found; `log` only counts it (metric and access line). `redact` writes `[EMAIL]`, `[CREDIT_CARD]`…; `pseudonymize` replaces each value in the request by a stable placeholder (`[EMAIL_1]`: the same value gets the same one) and puts the values back in the answer the client gets, streams included, so the model never sees them (`on` does not apply). Default `redact`.","enum":["block","redact","log","pseudonymize"],"default":"redact"},"on":{"description":"Where it looks: `request` (every text of the request, system prompt included before it goes upstream), `response` (the answer, streams included), or `both`. Default `request`.","enum":["request","response","both"],"default":"request"},"custom":{"description":"Your own patterns, each reported (and redacted as `[NAME]`) under its name, e.g. `{ name: employee_id, pattern: \"EMP-\\\\d{6}\" }`. At most 50.","type":"array","maxItems":50,"items":{"type":"object","additionalProperties":false,"required":["name","pattern"],"properties":{"name":{"description":"The category it is counted and redacted under (lower case; not one of the built-in entity names).","type":"string","pattern":"^[a-z][a-z0-9_]{0,39}$","not":{"enum":["email","phone","credit_card","iban","ssn","ip_address","secret"]}},"pattern":{"description":"A JavaScript regular expression (up to 500 characters).","type":"string","minLength":1,"maxLength":500,"x-regex":true},"flags":{"description":"Regular expression flags: any of `i`, `m`, `s`, `u`.","type":"string","pattern":"^[imsu]{0,4}$"}}}},"stream_window":{"description":"Streamed answers: how many characters are held back so a value split over two chunks is still found whole (16 to 4096). A larger window finds longer values; the client sees text that much later. Default `96`.","type":"integer","minimum":16,"maximum":4096,"default":96},"phone_country":{"description":"The country (ISO 3166-1 alpha-2) whose national format numbers without a `+` are read in. Default `US`.","type":"string","pattern":"^[A-Z]{2}$","default":"US"}}},"prompt":{"description":"Puts a template of the top-level `prompts:` first among the request's system instructions (a system message for chat completions, `instructions` for the Responses API, `system` for Anthropic Messages). Requests with no place for one (embeddings…) pass unchanged.","type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"$ref":"#/$defs/name","description":"The template's name under `prompts:`."},"variables":{"$ref":"#/$defs/prompt_variables","description":"Variables for this router, over the template's own."}}},"prompt_guard":{"description":"Prompt-injection and jailbreak detection on the request (user and tool texts): known phrasings (\"ignore previous instructions\", \"developer mode enabled\"…), role overrides (chat-template tokens, fake `system:` turns), payloads hidden in base64 or in invisible Unicode (zero-width, bidirectional controls, tag characters). Each signal has a weight; they combine into a score from 0 to 1 (`1 − Π(1 − weight)`), and a text scoring at or over `threshold` is acted on.","type":"object","additionalProperties":false,"properties":{"action":{"description":"What happens on a finding: `block` answers 400 `content_blocked` in the caller's API format (or ends a started stream with an error event), naming the interceptor and the category, never the content; `redact` replaces what was found; `log` only counts it (metric and access line). `redact` removes the phrases, encoded payloads and invisible characters found and sends the rest. Default `block`.","enum":["block","redact","log"],"default":"block"},"threshold":{"description":"The score (0 to 1) at which a text is acted on. One strong phrasing scores 0.85–0.9; lower is stricter. Default `0.8`.","type":"number","minimum":0,"maximum":1,"default":0.8}}},"prompt_shield":{"description":"Stops answers that reveal the system prompt: the share of the system prompt's word n-grams (distinct, case-folded) that the answer repeats. System prompts shorter than `2 × ngram` words are not checked (too short to tell a leak from chance).","type":"object","additionalProperties":false,"properties":{"action":{"description":"What happens on a finding: `block` answers 400 `content_blocked` in the caller's API format (or ends a started stream with an error event), naming the interceptor and the category, never the content; `redact` replaces what was found; `log` only counts it (metric and access line). (A partial leak cannot be redacted meaningfully, so there is no `redact`.) Default `block`.","enum":["block","log"],"default":"block"},"ngram":{"description":"Words per n-gram (3 to 12). Default `5`.","type":"integer","minimum":3,"maximum":12,"default":5},"threshold":{"description":"The share of the system prompt's n-grams (0 to 1, exclusive of 0) an answer may not repeat. Default `0.3`.","type":"number","exclusiveMinimum":0,"maximum":1,"default":0.3},"stream_window":{"description":"Streamed answers: how many characters are held back so a value split over two chunks is still found whole (16 to 4096). A larger window finds longer values; the client sees text that much later. Default `64`.","type":"integer","minimum":16,"maximum":4096,"default":64}}},"semantic_classifier":{"description":"Classifies the prompt (the last user text) against labelled examples by embedding similarity: the class of the most similar example, if it scores at least `threshold`, routes the request (to a `router`, a `target` or a `model`) or just tags it (`x-sidegate-class`, the access line's `class`, the metric). The examples' vectors are computed once per config version.","type":"object","additionalProperties":false,"required":["classes"],"properties":{"embedder":{"description":"Where embeddings come from: `local` (built in: a deterministic hashed n-gram embedder, no network, no download) or `{ upstream: NAME, model: M }` (that upstream's `/v1/embeddings`, batched, with a small cache of recent texts; the upstream needs an injected credential, since no caller's key is at hand). Default `local`.","oneOf":[{"const":"local","description":"The built-in local embedder."},{"type":"object","additionalProperties":false,"required":["upstream","model"],"properties":{"upstream":{"type":"string","minLength":1,"description":"An upstream under `upstreams:` that serves `/v1/embeddings`."},"model":{"type":"string","minLength":1,"maxLength":256,"description":"The embedding model, e.g. `text-embedding-3-small`."}}}]},"threshold":{"description":"The cosine similarity (0 to 1) a prompt needs with an example to take its class. Default `0.75`.","type":"number","minimum":0,"maximum":1,"default":0.75},"classes":{"description":"The classes by name (1 to 50), each with its examples and where it sends requests (nothing: only a tag).","type":"object","minProperties":1,"maxProperties":50,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["examples"],"properties":{"examples":{"description":"Prompts of this class (1 to 200, up to 2000 characters each; at most 2000 over all classes).","type":"array","minItems":1,"maxItems":200,"items":{"type":"string","minLength":1,"maxLength":2000}},"router":{"$ref":"#/$defs/name","description":"Send this class to this router (its features and interceptors run from the start)."},"target":{"$ref":"#/$defs/name","description":"Put the router's target with this upstream first."},"model":{"description":"Send this class with this model, whatever the targets say.","type":"string","minLength":1,"maxLength":256}}}}}},"transform":{"description":"Edits each request before it goes on: body fields are renamed, removed, defaulted, then set (in that order; dotted names reach into objects), and upstream request headers are removed, then set. `set` overrides what the client sent, `default` fills only what is missing.","type":"object","additionalProperties":false,"properties":{"set":{"description":"Fields to write whatever the client sent, e.g. `{ temperature: 0.2 }`. At most 100.","type":"object","maxProperties":100,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$","description":"A body field; dots reach into objects (`stream_options.include_usage`)."}},"default":{"description":"Fields to write only when the client sent none, e.g. `{ user: anon }`. At most 100.","type":"object","maxProperties":100,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$","description":"A body field; dots reach into objects (`stream_options.include_usage`)."}},"remove":{"description":"Fields to drop, e.g. `[logprobs]`. At most 100.","type":"array","maxItems":100,"items":{"type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$","description":"A body field; dots reach into objects (`stream_options.include_usage`)."}},"rename":{"description":"Fields to move: `{ old: new }`, e.g. `{ max_tokens: max_completion_tokens }`. At most 100.","type":"object","maxProperties":100,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$","description":"A body field; dots reach into objects (`stream_options.include_usage`)."},"additionalProperties":{"type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$","description":"A body field; dots reach into objects (`stream_options.include_usage`)."}},"headers":{"description":"Request headers sent upstream (not host, content-length or hop-by-hop headers).","type":"object","additionalProperties":false,"properties":{"set":{"description":"Headers to send, by lower-case name. Values are redacted in /config and logs (they may be credentials). At most 50.","type":"object","maxProperties":50,"propertyNames":{"type":"string","pattern":"^(?!(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer)$)[a-z0-9!#$%&'*+.^_`|~-]+$","description":"A lower-case header name."},"additionalProperties":{"type":"string","maxLength":8192,"x-secret":true,"description":"The header value."}},"remove":{"description":"Headers not to send, by lower-case name. At most 50.","type":"array","maxItems":50,"items":{"type":"string","pattern":"^(?!(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer)$)[a-z0-9!#$%&'*+.^_`|~-]+$","description":"A lower-case header name."}}}}}}}}};
+const pattern61 = new RegExp("^[a-z][a-z0-9_]{0,39}$", "u");
+const pattern62 = new RegExp("^[imsu]{0,4}$", "u");
+const pattern63 = new RegExp("^[A-Z]{2}$", "u");
+const pattern67 = new RegExp("^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$", "u");
+const pattern76 = new RegExp("^(?!(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer)$)[a-z0-9!#$%&'*+.^_`|~-]+$", "u");
+const schema81 = {"description":"Template variables by name: a text, `{ header: <name> }` (that request header) or `{ body: <field> }` (a body field; dots reach into objects). The last two are read by the `prompt` interceptor on each request.","type":"object","maxProperties":100,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"description":"A variable's value.","anyOf":[{"title":"a text","type":"string","maxLength":10000},{"title":"{ header: <name> }","type":"object","additionalProperties":false,"required":["header"],"properties":{"header":{"description":"The request header whose value is used.","type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"}}},{"title":"{ body: <field> }","type":"object","additionalProperties":false,"required":["body"],"properties":{"body":{"description":"The body field whose value (a string or a number) is used, e.g. `metadata.plan`.","type":"string","pattern":"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"}}}]}};
 
 function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate26.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(Object.keys(data).length > 100){
+const err0 = {instancePath,schemaPath:"#/maxProperties",keyword:"maxProperties",params:{limit: 100},message:"must NOT have more than 100 properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+const _errs1 = errors;
+if(typeof key0 === "string"){
+if(!pattern18.test(key0)){
+const err1 = {instancePath,schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key0};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key0};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+var valid0 = _errs1 === errors;
+if(!valid0){
+const err3 = {instancePath,schemaPath:"#/propertyNames",keyword:"propertyNames",params:{propertyName: key0},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+for(const key1 in data){
+let data0 = data[key1];
+const _errs6 = errors;
+let valid3 = false;
+const _errs7 = errors;
+if(typeof data0 === "string"){
+if(func3(data0) > 10000){
+const err4 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 10000},message:"must NOT have more than 10000 characters"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+var _valid0 = _errs7 === errors;
+valid3 = valid3 || _valid0;
+const _errs9 = errors;
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+if(data0.header === undefined){
+const err6 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/anyOf/1/required",keyword:"required",params:{missingProperty: "header"},message:"must have required property '"+"header"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+for(const key2 in data0){
+if(!(key2 === "header")){
+const err7 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data0.header !== undefined){
+let data1 = data0.header;
+if(typeof data1 === "string"){
+if(!pattern20.test(data1)){
+const err8 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/header",schemaPath:"#/additionalProperties/anyOf/1/properties/header/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/header",schemaPath:"#/additionalProperties/anyOf/1/properties/header/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+var _valid0 = _errs9 === errors;
+valid3 = valid3 || _valid0;
+if(_valid0){
+var props0 = true;
+}
+const _errs14 = errors;
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+if(data0.body === undefined){
+const err11 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/anyOf/2/required",keyword:"required",params:{missingProperty: "body"},message:"must have required property '"+"body"+"'"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+for(const key3 in data0){
+if(!(key3 === "body")){
+const err12 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/anyOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data0.body !== undefined){
+let data2 = data0.body;
+if(typeof data2 === "string"){
+if(!pattern67.test(data2)){
+const err13 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/body",schemaPath:"#/additionalProperties/anyOf/2/properties/body/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"+"\""};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/body",schemaPath:"#/additionalProperties/anyOf/2/properties/body/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/anyOf/2/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+var _valid0 = _errs14 === errors;
+valid3 = valid3 || _valid0;
+if(_valid0){
+if(props0 !== true){
+props0 = true;
+}
+}
+if(!valid3){
+const err16 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+else {
+errors = _errs6;
+if(vErrors !== null){
+if(_errs6){
+vErrors.length = _errs6;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+}
+else {
+const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+validate26.errors = vErrors;
+return errors === 0;
+}
+validate26.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate25.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(Array.isArray(data)){
+if(data.length > 64){
+const err0 = {instancePath,schemaPath:"#/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+const len0 = data.length;
+for(let i0=0; i0<len0; i0++){
+let data0 = data[i0];
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+if(Object.keys(data0).length > 1){
+const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(Object.keys(data0).length < 1){
+const err2 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data0){
+if(!(func1.call(schema76.items.properties, key0))){
+const err3 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data0.ab_test !== undefined){
+let data1 = data0.ab_test;
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+if(data1.variants === undefined){
+const err4 = {instancePath:instancePath+"/" + i0+"/ab_test",schemaPath:"#/items/properties/ab_test/required",keyword:"required",params:{missingProperty: "variants"},message:"must have required property '"+"variants"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+for(const key1 in data1){
+if(!(((key1 === "key") || (key1 === "seed")) || (key1 === "variants"))){
+const err5 = {instancePath:instancePath+"/" + i0+"/ab_test",schemaPath:"#/items/properties/ab_test/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data1.key !== undefined){
+let data2 = data1.key;
+if(typeof data2 === "string"){
+if(!pattern41.test(data2)){
+const err6 = {instancePath:instancePath+"/" + i0+"/ab_test/key",schemaPath:"#/items/properties/ab_test/properties/key/pattern",keyword:"pattern",params:{pattern: "^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"},message:"must match pattern \""+"^(client_ip|api_key|key|team|global|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"+"\""};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/" + i0+"/ab_test/key",schemaPath:"#/items/properties/ab_test/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data1.seed !== undefined){
+let data3 = data1.seed;
+if(typeof data3 === "string"){
+if(func3(data3) > 200){
+const err8 = {instancePath:instancePath+"/" + i0+"/ab_test/seed",schemaPath:"#/items/properties/ab_test/properties/seed/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/" + i0+"/ab_test/seed",schemaPath:"#/items/properties/ab_test/properties/seed/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data1.variants !== undefined){
+let data4 = data1.variants;
+if(Array.isArray(data4)){
+if(data4.length > 20){
+const err10 = {instancePath:instancePath+"/" + i0+"/ab_test/variants",schemaPath:"#/items/properties/ab_test/properties/variants/maxItems",keyword:"maxItems",params:{limit: 20},message:"must NOT have more than 20 items"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(data4.length < 2){
+const err11 = {instancePath:instancePath+"/" + i0+"/ab_test/variants",schemaPath:"#/items/properties/ab_test/properties/variants/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+const len1 = data4.length;
+for(let i1=0; i1<len1; i1++){
+let data5 = data4[i1];
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.name === undefined){
+const err12 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1,schemaPath:"#/items/properties/ab_test/properties/variants/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(data5.weight === undefined){
+const err13 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1,schemaPath:"#/items/properties/ab_test/properties/variants/items/required",keyword:"required",params:{missingProperty: "weight"},message:"must have required property '"+"weight"+"'"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+for(const key2 in data5){
+if(!((((((key2 === "name") || (key2 === "weight")) || (key2 === "router")) || (key2 === "target")) || (key2 === "model")) || (key2 === "params"))){
+const err14 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1,schemaPath:"#/items/properties/ab_test/properties/variants/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data5.name !== undefined){
+let data6 = data5.name;
+if(typeof data6 === "string"){
+if(!pattern18.test(data6)){
+const err15 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/name",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/name",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data5.weight !== undefined){
+let data7 = data5.weight;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err17 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/weight",schemaPath:"#/items/properties/ab_test/properties/variants/items/properties/weight/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 10000 || isNaN(data7)){
+const err18 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/weight",schemaPath:"#/items/properties/ab_test/properties/variants/items/properties/weight/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if(data7 < 0 || isNaN(data7)){
+const err19 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/weight",schemaPath:"#/items/properties/ab_test/properties/variants/items/properties/weight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+if(data5.router !== undefined){
+let data8 = data5.router;
+if(typeof data8 === "string"){
+if(!pattern18.test(data8)){
+const err20 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/router",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/router",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data5.target !== undefined){
+let data9 = data5.target;
+if(typeof data9 === "string"){
+if(!pattern18.test(data9)){
+const err22 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/target",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/target",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+if(data5.model !== undefined){
+let data10 = data5.model;
+if(typeof data10 === "string"){
+if(func3(data10) > 256){
+const err24 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/model",schemaPath:"#/items/properties/ab_test/properties/variants/items/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+if(func3(data10) < 1){
+const err25 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/model",schemaPath:"#/items/properties/ab_test/properties/variants/items/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+else {
+const err26 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/model",schemaPath:"#/items/properties/ab_test/properties/variants/items/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+if(data5.params !== undefined){
+let data11 = data5.params;
+if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
+if(Object.keys(data11).length > 50){
+const err27 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/params",schemaPath:"#/items/properties/ab_test/properties/variants/items/properties/params/maxProperties",keyword:"maxProperties",params:{limit: 50},message:"must NOT have more than 50 properties"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+else {
+const err28 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1+"/params",schemaPath:"#/items/properties/ab_test/properties/variants/items/properties/params/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/" + i0+"/ab_test/variants/" + i1,schemaPath:"#/items/properties/ab_test/properties/variants/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+}
+else {
+const err30 = {instancePath:instancePath+"/" + i0+"/ab_test/variants",schemaPath:"#/items/properties/ab_test/properties/variants/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+}
+else {
+const err31 = {instancePath:instancePath+"/" + i0+"/ab_test",schemaPath:"#/items/properties/ab_test/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+if(data0.content_filter !== undefined){
+let data12 = data0.content_filter;
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+for(const key3 in data12){
+if(!((((((key3 === "categories") || (key3 === "terms")) || (key3 === "patterns")) || (key3 === "action")) || (key3 === "on")) || (key3 === "stream_window"))){
+const err32 = {instancePath:instancePath+"/" + i0+"/content_filter",schemaPath:"#/items/properties/content_filter/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+if(data12.categories !== undefined){
+let data13 = data12.categories;
+if(Array.isArray(data13)){
+if(data13.length < 1){
+const err33 = {instancePath:instancePath+"/" + i0+"/content_filter/categories",schemaPath:"#/items/properties/content_filter/properties/categories/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+const len2 = data13.length;
+for(let i2=0; i2<len2; i2++){
+let data14 = data13[i2];
+if(!(((((((data14 === "profanity") || (data14 === "violence")) || (data14 === "self_harm")) || (data14 === "hate")) || (data14 === "sexual")) || (data14 === "weapons")) || (data14 === "drugs"))){
+const err34 = {instancePath:instancePath+"/" + i0+"/content_filter/categories/" + i2,schemaPath:"#/items/properties/content_filter/properties/categories/items/enum",keyword:"enum",params:{allowedValues: schema76.items.properties.content_filter.properties.categories.items.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+let i3 = data13.length;
+let j0;
+if(i3 > 1){
+outer0:
+for(;i3--;){
+for(j0 = i3; j0--;){
+if(func0(data13[i3], data13[j0])){
+const err35 = {instancePath:instancePath+"/" + i0+"/content_filter/categories",schemaPath:"#/items/properties/content_filter/properties/categories/uniqueItems",keyword:"uniqueItems",params:{i: i3, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i3+" are identical)"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+break outer0;
+}
+}
+}
+}
+}
+else {
+const err36 = {instancePath:instancePath+"/" + i0+"/content_filter/categories",schemaPath:"#/items/properties/content_filter/properties/categories/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+if(data12.terms !== undefined){
+let data15 = data12.terms;
+if(Array.isArray(data15)){
+if(data15.length > 1000){
+const err37 = {instancePath:instancePath+"/" + i0+"/content_filter/terms",schemaPath:"#/items/properties/content_filter/properties/terms/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+const len3 = data15.length;
+for(let i4=0; i4<len3; i4++){
+let data16 = data15[i4];
+if(typeof data16 === "string"){
+if(func3(data16) > 200){
+const err38 = {instancePath:instancePath+"/" + i0+"/content_filter/terms/" + i4,schemaPath:"#/items/properties/content_filter/properties/terms/items/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+if(func3(data16) < 1){
+const err39 = {instancePath:instancePath+"/" + i0+"/content_filter/terms/" + i4,schemaPath:"#/items/properties/content_filter/properties/terms/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+else {
+const err40 = {instancePath:instancePath+"/" + i0+"/content_filter/terms/" + i4,schemaPath:"#/items/properties/content_filter/properties/terms/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+}
+else {
+const err41 = {instancePath:instancePath+"/" + i0+"/content_filter/terms",schemaPath:"#/items/properties/content_filter/properties/terms/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+if(data12.patterns !== undefined){
+let data17 = data12.patterns;
+if(Array.isArray(data17)){
+if(data17.length > 100){
+const err42 = {instancePath:instancePath+"/" + i0+"/content_filter/patterns",schemaPath:"#/items/properties/content_filter/properties/patterns/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+const len4 = data17.length;
+for(let i5=0; i5<len4; i5++){
+let data18 = data17[i5];
+if(typeof data18 === "string"){
+if(func3(data18) > 500){
+const err43 = {instancePath:instancePath+"/" + i0+"/content_filter/patterns/" + i5,schemaPath:"#/items/properties/content_filter/properties/patterns/items/maxLength",keyword:"maxLength",params:{limit: 500},message:"must NOT have more than 500 characters"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+if(func3(data18) < 1){
+const err44 = {instancePath:instancePath+"/" + i0+"/content_filter/patterns/" + i5,schemaPath:"#/items/properties/content_filter/properties/patterns/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+let valid18 = true;
+try{
+new RegExp(data18);
+}
+catch(e0){
+valid18 = false;
+}
+if(!valid18){
+const err45 = {instancePath:instancePath+"/" + i0+"/content_filter/patterns/" + i5,schemaPath:"#/items/properties/content_filter/properties/patterns/items/x-regex",keyword:"x-regex",params:{},message:"is not a valid JavaScript regular expression"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/" + i0+"/content_filter/patterns/" + i5,schemaPath:"#/items/properties/content_filter/properties/patterns/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+}
+else {
+const err47 = {instancePath:instancePath+"/" + i0+"/content_filter/patterns",schemaPath:"#/items/properties/content_filter/properties/patterns/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+if(data12.action !== undefined){
+let data19 = data12.action;
+if(!(((data19 === "block") || (data19 === "redact")) || (data19 === "log"))){
+const err48 = {instancePath:instancePath+"/" + i0+"/content_filter/action",schemaPath:"#/items/properties/content_filter/properties/action/enum",keyword:"enum",params:{allowedValues: schema76.items.properties.content_filter.properties.action.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+if(data12.on !== undefined){
+let data20 = data12.on;
+if(!(((data20 === "request") || (data20 === "response")) || (data20 === "both"))){
+const err49 = {instancePath:instancePath+"/" + i0+"/content_filter/on",schemaPath:"#/items/properties/content_filter/properties/on/enum",keyword:"enum",params:{allowedValues: schema76.items.properties.content_filter.properties.on.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+if(data12.stream_window !== undefined){
+let data21 = data12.stream_window;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+const err50 = {instancePath:instancePath+"/" + i0+"/content_filter/stream_window",schemaPath:"#/items/properties/content_filter/properties/stream_window/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 4096 || isNaN(data21)){
+const err51 = {instancePath:instancePath+"/" + i0+"/content_filter/stream_window",schemaPath:"#/items/properties/content_filter/properties/stream_window/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+if(data21 < 16 || isNaN(data21)){
+const err52 = {instancePath:instancePath+"/" + i0+"/content_filter/stream_window",schemaPath:"#/items/properties/content_filter/properties/stream_window/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err53 = {instancePath:instancePath+"/" + i0+"/content_filter",schemaPath:"#/items/properties/content_filter/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+if(data0.custom !== undefined){
+let data22 = data0.custom;
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+if(data22.module === undefined){
+const err54 = {instancePath:instancePath+"/" + i0+"/custom",schemaPath:"#/items/properties/custom/required",keyword:"required",params:{missingProperty: "module"},message:"must have required property '"+"module"+"'"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+for(const key4 in data22){
+if(!((key4 === "module") || (key4 === "options"))){
+const err55 = {instancePath:instancePath+"/" + i0+"/custom",schemaPath:"#/items/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+}
+if(data22.module !== undefined){
+let data23 = data22.module;
+if(typeof data23 === "string"){
+if(func3(data23) > 1024){
+const err56 = {instancePath:instancePath+"/" + i0+"/custom/module",schemaPath:"#/items/properties/custom/properties/module/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+if(func3(data23) < 1){
+const err57 = {instancePath:instancePath+"/" + i0+"/custom/module",schemaPath:"#/items/properties/custom/properties/module/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+else {
+const err58 = {instancePath:instancePath+"/" + i0+"/custom/module",schemaPath:"#/items/properties/custom/properties/module/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+}
+if(data22.options !== undefined){
+let data24 = data22.options;
+if(!(data24 && typeof data24 == "object" && !Array.isArray(data24))){
+const err59 = {instancePath:instancePath+"/" + i0+"/custom/options",schemaPath:"#/items/properties/custom/properties/options/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+}
+}
+else {
+const err60 = {instancePath:instancePath+"/" + i0+"/custom",schemaPath:"#/items/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+if(data0.pii_detector !== undefined){
+let data25 = data0.pii_detector;
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+for(const key5 in data25){
+if(!((((((key5 === "entities") || (key5 === "action")) || (key5 === "on")) || (key5 === "custom")) || (key5 === "stream_window")) || (key5 === "phone_country"))){
+const err61 = {instancePath:instancePath+"/" + i0+"/pii_detector",schemaPath:"#/items/properties/pii_detector/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+}
+if(data25.entities !== undefined){
+let data26 = data25.entities;
+if(Array.isArray(data26)){
+if(data26.length < 1){
+const err62 = {instancePath:instancePath+"/" + i0+"/pii_detector/entities",schemaPath:"#/items/properties/pii_detector/properties/entities/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+const len5 = data26.length;
+for(let i6=0; i6<len5; i6++){
+let data27 = data26[i6];
+if(!(((((((data27 === "email") || (data27 === "phone")) || (data27 === "credit_card")) || (data27 === "iban")) || (data27 === "ssn")) || (data27 === "ip_address")) || (data27 === "secret"))){
+const err63 = {instancePath:instancePath+"/" + i0+"/pii_detector/entities/" + i6,schemaPath:"#/items/properties/pii_detector/properties/entities/items/enum",keyword:"enum",params:{allowedValues: schema76.items.properties.pii_detector.properties.entities.items.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+let i7 = data26.length;
+let j1;
+if(i7 > 1){
+outer1:
+for(;i7--;){
+for(j1 = i7; j1--;){
+if(func0(data26[i7], data26[j1])){
+const err64 = {instancePath:instancePath+"/" + i0+"/pii_detector/entities",schemaPath:"#/items/properties/pii_detector/properties/entities/uniqueItems",keyword:"uniqueItems",params:{i: i7, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i7+" are identical)"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+break outer1;
+}
+}
+}
+}
+}
+else {
+const err65 = {instancePath:instancePath+"/" + i0+"/pii_detector/entities",schemaPath:"#/items/properties/pii_detector/properties/entities/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+if(data25.action !== undefined){
+let data28 = data25.action;
+if(!((((data28 === "block") || (data28 === "redact")) || (data28 === "log")) || (data28 === "pseudonymize"))){
+const err66 = {instancePath:instancePath+"/" + i0+"/pii_detector/action",schemaPath:"#/items/properties/pii_detector/properties/action/enum",keyword:"enum",params:{allowedValues: schema76.items.properties.pii_detector.properties.action.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+if(data25.on !== undefined){
+let data29 = data25.on;
+if(!(((data29 === "request") || (data29 === "response")) || (data29 === "both"))){
+const err67 = {instancePath:instancePath+"/" + i0+"/pii_detector/on",schemaPath:"#/items/properties/pii_detector/properties/on/enum",keyword:"enum",params:{allowedValues: schema76.items.properties.pii_detector.properties.on.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+}
+if(data25.custom !== undefined){
+let data30 = data25.custom;
+if(Array.isArray(data30)){
+if(data30.length > 50){
+const err68 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom",schemaPath:"#/items/properties/pii_detector/properties/custom/maxItems",keyword:"maxItems",params:{limit: 50},message:"must NOT have more than 50 items"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+const len6 = data30.length;
+for(let i8=0; i8<len6; i8++){
+let data31 = data30[i8];
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+if(data31.name === undefined){
+const err69 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8,schemaPath:"#/items/properties/pii_detector/properties/custom/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+if(data31.pattern === undefined){
+const err70 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8,schemaPath:"#/items/properties/pii_detector/properties/custom/items/required",keyword:"required",params:{missingProperty: "pattern"},message:"must have required property '"+"pattern"+"'"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+for(const key6 in data31){
+if(!(((key6 === "name") || (key6 === "pattern")) || (key6 === "flags"))){
+const err71 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8,schemaPath:"#/items/properties/pii_detector/properties/custom/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+}
+if(data31.name !== undefined){
+let data32 = data31.name;
+const _errs72 = errors;
+const _errs73 = errors;
+if(!(((((((data32 === "email") || (data32 === "phone")) || (data32 === "credit_card")) || (data32 === "iban")) || (data32 === "ssn")) || (data32 === "ip_address")) || (data32 === "secret"))){
+const err72 = {};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+var valid27 = _errs73 === errors;
+if(valid27){
+const err73 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8+"/name",schemaPath:"#/items/properties/pii_detector/properties/custom/items/properties/name/not",keyword:"not",params:{},message:"must NOT be valid"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+else {
+errors = _errs72;
+if(vErrors !== null){
+if(_errs72){
+vErrors.length = _errs72;
+}
+else {
+vErrors = null;
+}
+}
+}
+if(typeof data32 === "string"){
+if(!pattern61.test(data32)){
+const err74 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8+"/name",schemaPath:"#/items/properties/pii_detector/properties/custom/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_]{0,39}$"},message:"must match pattern \""+"^[a-z][a-z0-9_]{0,39}$"+"\""};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+}
+else {
+const err75 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8+"/name",schemaPath:"#/items/properties/pii_detector/properties/custom/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+if(data31.pattern !== undefined){
+let data33 = data31.pattern;
+if(typeof data33 === "string"){
+if(func3(data33) > 500){
+const err76 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8+"/pattern",schemaPath:"#/items/properties/pii_detector/properties/custom/items/properties/pattern/maxLength",keyword:"maxLength",params:{limit: 500},message:"must NOT have more than 500 characters"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+if(func3(data33) < 1){
+const err77 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8+"/pattern",schemaPath:"#/items/properties/pii_detector/properties/custom/items/properties/pattern/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+let valid28 = true;
+try{
+new RegExp(data33);
+}
+catch(e1){
+valid28 = false;
+}
+if(!valid28){
+const err78 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8+"/pattern",schemaPath:"#/items/properties/pii_detector/properties/custom/items/properties/pattern/x-regex",keyword:"x-regex",params:{},message:"is not a valid JavaScript regular expression"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+else {
+const err79 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8+"/pattern",schemaPath:"#/items/properties/pii_detector/properties/custom/items/properties/pattern/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+if(data31.flags !== undefined){
+let data34 = data31.flags;
+if(typeof data34 === "string"){
+if(!pattern62.test(data34)){
+const err80 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8+"/flags",schemaPath:"#/items/properties/pii_detector/properties/custom/items/properties/flags/pattern",keyword:"pattern",params:{pattern: "^[imsu]{0,4}$"},message:"must match pattern \""+"^[imsu]{0,4}$"+"\""};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+}
+else {
+const err81 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8+"/flags",schemaPath:"#/items/properties/pii_detector/properties/custom/items/properties/flags/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+}
+else {
+const err82 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom/" + i8,schemaPath:"#/items/properties/pii_detector/properties/custom/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+}
+}
+else {
+const err83 = {instancePath:instancePath+"/" + i0+"/pii_detector/custom",schemaPath:"#/items/properties/pii_detector/properties/custom/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+}
+if(data25.stream_window !== undefined){
+let data35 = data25.stream_window;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+const err84 = {instancePath:instancePath+"/" + i0+"/pii_detector/stream_window",schemaPath:"#/items/properties/pii_detector/properties/stream_window/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 > 4096 || isNaN(data35)){
+const err85 = {instancePath:instancePath+"/" + i0+"/pii_detector/stream_window",schemaPath:"#/items/properties/pii_detector/properties/stream_window/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+if(data35 < 16 || isNaN(data35)){
+const err86 = {instancePath:instancePath+"/" + i0+"/pii_detector/stream_window",schemaPath:"#/items/properties/pii_detector/properties/stream_window/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+}
+}
+if(data25.phone_country !== undefined){
+let data36 = data25.phone_country;
+if(typeof data36 === "string"){
+if(!pattern63.test(data36)){
+const err87 = {instancePath:instancePath+"/" + i0+"/pii_detector/phone_country",schemaPath:"#/items/properties/pii_detector/properties/phone_country/pattern",keyword:"pattern",params:{pattern: "^[A-Z]{2}$"},message:"must match pattern \""+"^[A-Z]{2}$"+"\""};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+}
+else {
+const err88 = {instancePath:instancePath+"/" + i0+"/pii_detector/phone_country",schemaPath:"#/items/properties/pii_detector/properties/phone_country/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+}
+}
+else {
+const err89 = {instancePath:instancePath+"/" + i0+"/pii_detector",schemaPath:"#/items/properties/pii_detector/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+}
+if(data0.prompt !== undefined){
+let data37 = data0.prompt;
+if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
+if(data37.name === undefined){
+const err90 = {instancePath:instancePath+"/" + i0+"/prompt",schemaPath:"#/items/properties/prompt/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+for(const key7 in data37){
+if(!((key7 === "name") || (key7 === "variables"))){
+const err91 = {instancePath:instancePath+"/" + i0+"/prompt",schemaPath:"#/items/properties/prompt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+}
+if(data37.name !== undefined){
+let data38 = data37.name;
+if(typeof data38 === "string"){
+if(!pattern18.test(data38)){
+const err92 = {instancePath:instancePath+"/" + i0+"/prompt/name",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+}
+else {
+const err93 = {instancePath:instancePath+"/" + i0+"/prompt/name",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+if(data37.variables !== undefined){
+if(!(validate26.call(this, data37.variables, {instancePath:instancePath+"/" + i0+"/prompt/variables",parentData:data37,parentDataProperty:"variables",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err94 = {instancePath:instancePath+"/" + i0+"/prompt",schemaPath:"#/items/properties/prompt/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+}
+if(data0.prompt_guard !== undefined){
+let data40 = data0.prompt_guard;
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+for(const key8 in data40){
+if(!((key8 === "action") || (key8 === "threshold"))){
+const err95 = {instancePath:instancePath+"/" + i0+"/prompt_guard",schemaPath:"#/items/properties/prompt_guard/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+}
+if(data40.action !== undefined){
+let data41 = data40.action;
+if(!(((data41 === "block") || (data41 === "redact")) || (data41 === "log"))){
+const err96 = {instancePath:instancePath+"/" + i0+"/prompt_guard/action",schemaPath:"#/items/properties/prompt_guard/properties/action/enum",keyword:"enum",params:{allowedValues: schema76.items.properties.prompt_guard.properties.action.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+}
+if(data40.threshold !== undefined){
+let data42 = data40.threshold;
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 > 1 || isNaN(data42)){
+const err97 = {instancePath:instancePath+"/" + i0+"/prompt_guard/threshold",schemaPath:"#/items/properties/prompt_guard/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+if(data42 < 0 || isNaN(data42)){
+const err98 = {instancePath:instancePath+"/" + i0+"/prompt_guard/threshold",schemaPath:"#/items/properties/prompt_guard/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+}
+else {
+const err99 = {instancePath:instancePath+"/" + i0+"/prompt_guard/threshold",schemaPath:"#/items/properties/prompt_guard/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+}
+}
+else {
+const err100 = {instancePath:instancePath+"/" + i0+"/prompt_guard",schemaPath:"#/items/properties/prompt_guard/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+}
+if(data0.prompt_shield !== undefined){
+let data43 = data0.prompt_shield;
+if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
+for(const key9 in data43){
+if(!((((key9 === "action") || (key9 === "ngram")) || (key9 === "threshold")) || (key9 === "stream_window"))){
+const err101 = {instancePath:instancePath+"/" + i0+"/prompt_shield",schemaPath:"#/items/properties/prompt_shield/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+}
+if(data43.action !== undefined){
+let data44 = data43.action;
+if(!((data44 === "block") || (data44 === "log"))){
+const err102 = {instancePath:instancePath+"/" + i0+"/prompt_shield/action",schemaPath:"#/items/properties/prompt_shield/properties/action/enum",keyword:"enum",params:{allowedValues: schema76.items.properties.prompt_shield.properties.action.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+}
+if(data43.ngram !== undefined){
+let data45 = data43.ngram;
+if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
+const err103 = {instancePath:instancePath+"/" + i0+"/prompt_shield/ngram",schemaPath:"#/items/properties/prompt_shield/properties/ngram/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 > 12 || isNaN(data45)){
+const err104 = {instancePath:instancePath+"/" + i0+"/prompt_shield/ngram",schemaPath:"#/items/properties/prompt_shield/properties/ngram/maximum",keyword:"maximum",params:{comparison: "<=", limit: 12},message:"must be <= 12"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+if(data45 < 3 || isNaN(data45)){
+const err105 = {instancePath:instancePath+"/" + i0+"/prompt_shield/ngram",schemaPath:"#/items/properties/prompt_shield/properties/ngram/minimum",keyword:"minimum",params:{comparison: ">=", limit: 3},message:"must be >= 3"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+}
+}
+if(data43.threshold !== undefined){
+let data46 = data43.threshold;
+if((typeof data46 == "number") && (isFinite(data46))){
+if(data46 > 1 || isNaN(data46)){
+const err106 = {instancePath:instancePath+"/" + i0+"/prompt_shield/threshold",schemaPath:"#/items/properties/prompt_shield/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+if(data46 <= 0 || isNaN(data46)){
+const err107 = {instancePath:instancePath+"/" + i0+"/prompt_shield/threshold",schemaPath:"#/items/properties/prompt_shield/properties/threshold/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+}
+else {
+const err108 = {instancePath:instancePath+"/" + i0+"/prompt_shield/threshold",schemaPath:"#/items/properties/prompt_shield/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+}
+if(data43.stream_window !== undefined){
+let data47 = data43.stream_window;
+if(!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))){
+const err109 = {instancePath:instancePath+"/" + i0+"/prompt_shield/stream_window",schemaPath:"#/items/properties/prompt_shield/properties/stream_window/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+if((typeof data47 == "number") && (isFinite(data47))){
+if(data47 > 4096 || isNaN(data47)){
+const err110 = {instancePath:instancePath+"/" + i0+"/prompt_shield/stream_window",schemaPath:"#/items/properties/prompt_shield/properties/stream_window/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+if(data47 < 16 || isNaN(data47)){
+const err111 = {instancePath:instancePath+"/" + i0+"/prompt_shield/stream_window",schemaPath:"#/items/properties/prompt_shield/properties/stream_window/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err112 = {instancePath:instancePath+"/" + i0+"/prompt_shield",schemaPath:"#/items/properties/prompt_shield/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+}
+if(data0.semantic_classifier !== undefined){
+let data48 = data0.semantic_classifier;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(data48.classes === undefined){
+const err113 = {instancePath:instancePath+"/" + i0+"/semantic_classifier",schemaPath:"#/items/properties/semantic_classifier/required",keyword:"required",params:{missingProperty: "classes"},message:"must have required property '"+"classes"+"'"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+for(const key10 in data48){
+if(!(((key10 === "embedder") || (key10 === "threshold")) || (key10 === "classes"))){
+const err114 = {instancePath:instancePath+"/" + i0+"/semantic_classifier",schemaPath:"#/items/properties/semantic_classifier/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+if(data48.embedder !== undefined){
+let data49 = data48.embedder;
+const _errs109 = errors;
+let valid34 = false;
+let passing0 = null;
+const _errs110 = errors;
+if("local" !== data49){
+const err115 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf/0/const",keyword:"const",params:{allowedValue: "local"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+var _valid0 = _errs110 === errors;
+if(_valid0){
+valid34 = true;
+passing0 = 0;
+}
+const _errs111 = errors;
+if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
+if(data49.upstream === undefined){
+const err116 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "upstream"},message:"must have required property '"+"upstream"+"'"};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+if(data49.model === undefined){
+const err117 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf/1/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+for(const key11 in data49){
+if(!((key11 === "upstream") || (key11 === "model"))){
+const err118 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+}
+if(data49.upstream !== undefined){
+let data50 = data49.upstream;
+if(typeof data50 === "string"){
+if(func3(data50) < 1){
+const err119 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder/upstream",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf/1/properties/upstream/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+else {
+const err120 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder/upstream",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf/1/properties/upstream/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+}
+if(data49.model !== undefined){
+let data51 = data49.model;
+if(typeof data51 === "string"){
+if(func3(data51) > 256){
+const err121 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder/model",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf/1/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+if(func3(data51) < 1){
+const err122 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder/model",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf/1/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+}
+else {
+const err123 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder/model",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf/1/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+}
+}
+else {
+const err124 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+var _valid0 = _errs111 === errors;
+if(_valid0 && valid34){
+valid34 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid34 = true;
+passing0 = 1;
+}
+}
+if(!valid34){
+const err125 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/embedder",schemaPath:"#/items/properties/semantic_classifier/properties/embedder/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+else {
+errors = _errs109;
+if(vErrors !== null){
+if(_errs109){
+vErrors.length = _errs109;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data48.threshold !== undefined){
+let data52 = data48.threshold;
+if((typeof data52 == "number") && (isFinite(data52))){
+if(data52 > 1 || isNaN(data52)){
+const err126 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/threshold",schemaPath:"#/items/properties/semantic_classifier/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+if(data52 < 0 || isNaN(data52)){
+const err127 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/threshold",schemaPath:"#/items/properties/semantic_classifier/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+}
+else {
+const err128 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/threshold",schemaPath:"#/items/properties/semantic_classifier/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+}
+if(data48.classes !== undefined){
+let data53 = data48.classes;
+if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
+if(Object.keys(data53).length > 50){
+const err129 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes",schemaPath:"#/items/properties/semantic_classifier/properties/classes/maxProperties",keyword:"maxProperties",params:{limit: 50},message:"must NOT have more than 50 properties"};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+if(Object.keys(data53).length < 1){
+const err130 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes",schemaPath:"#/items/properties/semantic_classifier/properties/classes/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+for(const key12 in data53){
+const _errs122 = errors;
+if(typeof key12 === "string"){
+if(!pattern18.test(key12)){
+const err131 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key12};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+}
+else {
+const err132 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key12};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+var valid36 = _errs122 === errors;
+if(!valid36){
+const err133 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes",schemaPath:"#/items/properties/semantic_classifier/properties/classes/propertyNames",keyword:"propertyNames",params:{propertyName: key12},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+}
+for(const key13 in data53){
+let data54 = data53[key13];
+if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
+if(data54.examples === undefined){
+const err134 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/required",keyword:"required",params:{missingProperty: "examples"},message:"must have required property '"+"examples"+"'"};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+for(const key14 in data54){
+if(!((((key14 === "examples") || (key14 === "router")) || (key14 === "target")) || (key14 === "model"))){
+const err135 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+}
+if(data54.examples !== undefined){
+let data55 = data54.examples;
+if(Array.isArray(data55)){
+if(data55.length > 200){
+const err136 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/examples",schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/properties/examples/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+if(data55.length < 1){
+const err137 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/examples",schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/properties/examples/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+const len7 = data55.length;
+for(let i9=0; i9<len7; i9++){
+let data56 = data55[i9];
+if(typeof data56 === "string"){
+if(func3(data56) > 2000){
+const err138 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/examples/" + i9,schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/properties/examples/items/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+if(func3(data56) < 1){
+const err139 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/examples/" + i9,schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/properties/examples/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+}
+else {
+const err140 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/examples/" + i9,schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/properties/examples/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+}
+}
+else {
+const err141 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/examples",schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/properties/examples/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+}
+if(data54.router !== undefined){
+let data57 = data54.router;
+if(typeof data57 === "string"){
+if(!pattern18.test(data57)){
+const err142 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/router",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+}
+else {
+const err143 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/router",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+}
+if(data54.target !== undefined){
+let data58 = data54.target;
+if(typeof data58 === "string"){
+if(!pattern18.test(data58)){
+const err144 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/target",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+}
+else {
+const err145 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/target",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+}
+if(data54.model !== undefined){
+let data59 = data54.model;
+if(typeof data59 === "string"){
+if(func3(data59) > 256){
+const err146 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/model",schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+if(func3(data59) < 1){
+const err147 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/model",schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+}
+}
+else {
+const err148 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/model",schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+}
+}
+}
+else {
+const err149 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/semantic_classifier/properties/classes/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+}
+}
+else {
+const err150 = {instancePath:instancePath+"/" + i0+"/semantic_classifier/classes",schemaPath:"#/items/properties/semantic_classifier/properties/classes/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
+}
+errors++;
+}
+}
+}
+else {
+const err151 = {instancePath:instancePath+"/" + i0+"/semantic_classifier",schemaPath:"#/items/properties/semantic_classifier/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+}
+if(data0.transform !== undefined){
+let data60 = data0.transform;
+if(data60 && typeof data60 == "object" && !Array.isArray(data60)){
+for(const key15 in data60){
+if(!(((((key15 === "set") || (key15 === "default")) || (key15 === "remove")) || (key15 === "rename")) || (key15 === "headers"))){
+const err152 = {instancePath:instancePath+"/" + i0+"/transform",schemaPath:"#/items/properties/transform/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
+}
+errors++;
+}
+}
+if(data60.set !== undefined){
+let data61 = data60.set;
+if(data61 && typeof data61 == "object" && !Array.isArray(data61)){
+if(Object.keys(data61).length > 100){
+const err153 = {instancePath:instancePath+"/" + i0+"/transform/set",schemaPath:"#/items/properties/transform/properties/set/maxProperties",keyword:"maxProperties",params:{limit: 100},message:"must NOT have more than 100 properties"};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+for(const key16 in data61){
+const _errs146 = errors;
+if(typeof key16 === "string"){
+if(!pattern67.test(key16)){
+const err154 = {instancePath:instancePath+"/" + i0+"/transform/set",schemaPath:"#/items/properties/transform/properties/set/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"+"\"",propertyName:key16};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
+}
+errors++;
+}
+}
+else {
+const err155 = {instancePath:instancePath+"/" + i0+"/transform/set",schemaPath:"#/items/properties/transform/properties/set/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key16};
+if(vErrors === null){
+vErrors = [err155];
+}
+else {
+vErrors.push(err155);
+}
+errors++;
+}
+var valid45 = _errs146 === errors;
+if(!valid45){
+const err156 = {instancePath:instancePath+"/" + i0+"/transform/set",schemaPath:"#/items/properties/transform/properties/set/propertyNames",keyword:"propertyNames",params:{propertyName: key16},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err156];
+}
+else {
+vErrors.push(err156);
+}
+errors++;
+}
+}
+}
+else {
+const err157 = {instancePath:instancePath+"/" + i0+"/transform/set",schemaPath:"#/items/properties/transform/properties/set/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err157];
+}
+else {
+vErrors.push(err157);
+}
+errors++;
+}
+}
+if(data60.default !== undefined){
+let data62 = data60.default;
+if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
+if(Object.keys(data62).length > 100){
+const err158 = {instancePath:instancePath+"/" + i0+"/transform/default",schemaPath:"#/items/properties/transform/properties/default/maxProperties",keyword:"maxProperties",params:{limit: 100},message:"must NOT have more than 100 properties"};
+if(vErrors === null){
+vErrors = [err158];
+}
+else {
+vErrors.push(err158);
+}
+errors++;
+}
+for(const key17 in data62){
+const _errs150 = errors;
+if(typeof key17 === "string"){
+if(!pattern67.test(key17)){
+const err159 = {instancePath:instancePath+"/" + i0+"/transform/default",schemaPath:"#/items/properties/transform/properties/default/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"+"\"",propertyName:key17};
+if(vErrors === null){
+vErrors = [err159];
+}
+else {
+vErrors.push(err159);
+}
+errors++;
+}
+}
+else {
+const err160 = {instancePath:instancePath+"/" + i0+"/transform/default",schemaPath:"#/items/properties/transform/properties/default/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key17};
+if(vErrors === null){
+vErrors = [err160];
+}
+else {
+vErrors.push(err160);
+}
+errors++;
+}
+var valid46 = _errs150 === errors;
+if(!valid46){
+const err161 = {instancePath:instancePath+"/" + i0+"/transform/default",schemaPath:"#/items/properties/transform/properties/default/propertyNames",keyword:"propertyNames",params:{propertyName: key17},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
+}
+errors++;
+}
+}
+}
+else {
+const err162 = {instancePath:instancePath+"/" + i0+"/transform/default",schemaPath:"#/items/properties/transform/properties/default/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err162];
+}
+else {
+vErrors.push(err162);
+}
+errors++;
+}
+}
+if(data60.remove !== undefined){
+let data63 = data60.remove;
+if(Array.isArray(data63)){
+if(data63.length > 100){
+const err163 = {instancePath:instancePath+"/" + i0+"/transform/remove",schemaPath:"#/items/properties/transform/properties/remove/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
+if(vErrors === null){
+vErrors = [err163];
+}
+else {
+vErrors.push(err163);
+}
+errors++;
+}
+const len8 = data63.length;
+for(let i10=0; i10<len8; i10++){
+let data64 = data63[i10];
+if(typeof data64 === "string"){
+if(!pattern67.test(data64)){
+const err164 = {instancePath:instancePath+"/" + i0+"/transform/remove/" + i10,schemaPath:"#/items/properties/transform/properties/remove/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"+"\""};
+if(vErrors === null){
+vErrors = [err164];
+}
+else {
+vErrors.push(err164);
+}
+errors++;
+}
+}
+else {
+const err165 = {instancePath:instancePath+"/" + i0+"/transform/remove/" + i10,schemaPath:"#/items/properties/transform/properties/remove/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
+}
+errors++;
+}
+}
+}
+else {
+const err166 = {instancePath:instancePath+"/" + i0+"/transform/remove",schemaPath:"#/items/properties/transform/properties/remove/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err166];
+}
+else {
+vErrors.push(err166);
+}
+errors++;
+}
+}
+if(data60.rename !== undefined){
+let data65 = data60.rename;
+if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
+if(Object.keys(data65).length > 100){
+const err167 = {instancePath:instancePath+"/" + i0+"/transform/rename",schemaPath:"#/items/properties/transform/properties/rename/maxProperties",keyword:"maxProperties",params:{limit: 100},message:"must NOT have more than 100 properties"};
+if(vErrors === null){
+vErrors = [err167];
+}
+else {
+vErrors.push(err167);
+}
+errors++;
+}
+for(const key18 in data65){
+const _errs158 = errors;
+if(typeof key18 === "string"){
+if(!pattern67.test(key18)){
+const err168 = {instancePath:instancePath+"/" + i0+"/transform/rename",schemaPath:"#/items/properties/transform/properties/rename/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"+"\"",propertyName:key18};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+}
+else {
+const err169 = {instancePath:instancePath+"/" + i0+"/transform/rename",schemaPath:"#/items/properties/transform/properties/rename/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key18};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
+}
+errors++;
+}
+var valid49 = _errs158 === errors;
+if(!valid49){
+const err170 = {instancePath:instancePath+"/" + i0+"/transform/rename",schemaPath:"#/items/properties/transform/properties/rename/propertyNames",keyword:"propertyNames",params:{propertyName: key18},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err170];
+}
+else {
+vErrors.push(err170);
+}
+errors++;
+}
+}
+for(const key19 in data65){
+let data66 = data65[key19];
+if(typeof data66 === "string"){
+if(!pattern67.test(data66)){
+const err171 = {instancePath:instancePath+"/" + i0+"/transform/rename/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/transform/properties/rename/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){0,7}$"+"\""};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
+}
+errors++;
+}
+}
+else {
+const err172 = {instancePath:instancePath+"/" + i0+"/transform/rename/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/transform/properties/rename/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err172];
+}
+else {
+vErrors.push(err172);
+}
+errors++;
+}
+}
+}
+else {
+const err173 = {instancePath:instancePath+"/" + i0+"/transform/rename",schemaPath:"#/items/properties/transform/properties/rename/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err173];
+}
+else {
+vErrors.push(err173);
+}
+errors++;
+}
+}
+if(data60.headers !== undefined){
+let data67 = data60.headers;
+if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
+for(const key20 in data67){
+if(!((key20 === "set") || (key20 === "remove"))){
+const err174 = {instancePath:instancePath+"/" + i0+"/transform/headers",schemaPath:"#/items/properties/transform/properties/headers/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err174];
+}
+else {
+vErrors.push(err174);
+}
+errors++;
+}
+}
+if(data67.set !== undefined){
+let data68 = data67.set;
+if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
+if(Object.keys(data68).length > 50){
+const err175 = {instancePath:instancePath+"/" + i0+"/transform/headers/set",schemaPath:"#/items/properties/transform/properties/headers/properties/set/maxProperties",keyword:"maxProperties",params:{limit: 50},message:"must NOT have more than 50 properties"};
+if(vErrors === null){
+vErrors = [err175];
+}
+else {
+vErrors.push(err175);
+}
+errors++;
+}
+for(const key21 in data68){
+const _errs168 = errors;
+if(typeof key21 === "string"){
+if(!pattern76.test(key21)){
+const err176 = {instancePath:instancePath+"/" + i0+"/transform/headers/set",schemaPath:"#/items/properties/transform/properties/headers/properties/set/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer)$)[a-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^(?!(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer)$)[a-z0-9!#$%&'*+.^_`|~-]+$"+"\"",propertyName:key21};
+if(vErrors === null){
+vErrors = [err176];
+}
+else {
+vErrors.push(err176);
+}
+errors++;
+}
+}
+else {
+const err177 = {instancePath:instancePath+"/" + i0+"/transform/headers/set",schemaPath:"#/items/properties/transform/properties/headers/properties/set/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key21};
+if(vErrors === null){
+vErrors = [err177];
+}
+else {
+vErrors.push(err177);
+}
+errors++;
+}
+var valid52 = _errs168 === errors;
+if(!valid52){
+const err178 = {instancePath:instancePath+"/" + i0+"/transform/headers/set",schemaPath:"#/items/properties/transform/properties/headers/properties/set/propertyNames",keyword:"propertyNames",params:{propertyName: key21},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err178];
+}
+else {
+vErrors.push(err178);
+}
+errors++;
+}
+}
+for(const key22 in data68){
+let data69 = data68[key22];
+this.secrets.push(instancePath + "/" + i0+"/transform/headers/set/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"));
+if(typeof data69 === "string"){
+if(func3(data69) > 8192){
+const err179 = {instancePath:instancePath+"/" + i0+"/transform/headers/set/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/transform/properties/headers/properties/set/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 8192},message:"must NOT have more than 8192 characters"};
+if(vErrors === null){
+vErrors = [err179];
+}
+else {
+vErrors.push(err179);
+}
+errors++;
+}
+}
+else {
+const err180 = {instancePath:instancePath+"/" + i0+"/transform/headers/set/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/transform/properties/headers/properties/set/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err180];
+}
+else {
+vErrors.push(err180);
+}
+errors++;
+}
+}
+}
+else {
+const err181 = {instancePath:instancePath+"/" + i0+"/transform/headers/set",schemaPath:"#/items/properties/transform/properties/headers/properties/set/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err181];
+}
+else {
+vErrors.push(err181);
+}
+errors++;
+}
+}
+if(data67.remove !== undefined){
+let data70 = data67.remove;
+if(Array.isArray(data70)){
+if(data70.length > 50){
+const err182 = {instancePath:instancePath+"/" + i0+"/transform/headers/remove",schemaPath:"#/items/properties/transform/properties/headers/properties/remove/maxItems",keyword:"maxItems",params:{limit: 50},message:"must NOT have more than 50 items"};
+if(vErrors === null){
+vErrors = [err182];
+}
+else {
+vErrors.push(err182);
+}
+errors++;
+}
+const len9 = data70.length;
+for(let i11=0; i11<len9; i11++){
+let data71 = data70[i11];
+if(typeof data71 === "string"){
+if(!pattern76.test(data71)){
+const err183 = {instancePath:instancePath+"/" + i0+"/transform/headers/remove/" + i11,schemaPath:"#/items/properties/transform/properties/headers/properties/remove/items/pattern",keyword:"pattern",params:{pattern: "^(?!(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer)$)[a-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^(?!(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer)$)[a-z0-9!#$%&'*+.^_`|~-]+$"+"\""};
+if(vErrors === null){
+vErrors = [err183];
+}
+else {
+vErrors.push(err183);
+}
+errors++;
+}
+}
+else {
+const err184 = {instancePath:instancePath+"/" + i0+"/transform/headers/remove/" + i11,schemaPath:"#/items/properties/transform/properties/headers/properties/remove/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err184];
+}
+else {
+vErrors.push(err184);
+}
+errors++;
+}
+}
+}
+else {
+const err185 = {instancePath:instancePath+"/" + i0+"/transform/headers/remove",schemaPath:"#/items/properties/transform/properties/headers/properties/remove/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err185];
+}
+else {
+vErrors.push(err185);
+}
+errors++;
+}
+}
+}
+else {
+const err186 = {instancePath:instancePath+"/" + i0+"/transform/headers",schemaPath:"#/items/properties/transform/properties/headers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err186];
+}
+else {
+vErrors.push(err186);
+}
+errors++;
+}
+}
+}
+else {
+const err187 = {instancePath:instancePath+"/" + i0+"/transform",schemaPath:"#/items/properties/transform/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err187];
+}
+else {
+vErrors.push(err187);
+}
+errors++;
+}
+}
+}
+else {
+const err188 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err188];
+}
+else {
+vErrors.push(err188);
+}
+errors++;
+}
+}
+}
+else {
+const err189 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err189];
+}
+else {
+vErrors.push(err189);
+}
+errors++;
+}
+validate25.errors = vErrors;
+return errors === 0;
+}
+validate25.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema88 = {"description":"A named route: requests pinned to it (`/router/<name>/v1/...`) or whose body `model` equals its name or one of its aliases are sent to its targets.","type":"object","additionalProperties":false,"required":["targets"],"properties":{"aliases":{"description":"More `model` values that select this router, e.g. `[gpt-fast]`. Unique across all routers, and never the name of another router. At most 1000.","type":"array","maxItems":1000,"uniqueItems":true,"items":{"type":"string","minLength":1}},"strategy":{"description":"How the router orders its targets for each request; the first is tried, `fallback` and `hedging` take the next ones. `failover` (default): config order. `round_robin`: each request starts at the next target. `weighted`: smooth weighted round robin by `weight` (deterministic). `percentage`: a random split by `weight`; every target sets a weight and they add up to 100. `random`: uniformly random. `latency_based`: fastest first by a moving average of time to first byte, with 10% of requests exploring another target so a recovered one gets traffic back. `cost_aware`: cheapest first by the `pricing` table (input + output per 1M tokens of the model each target would be sent); unpriced targets last. Unhealthy targets (`health_check`) go last whatever the strategy.","enum":["failover","round_robin","weighted","percentage","random","latency_based","cost_aware"],"default":"failover"},"targets":{"description":"Where requests go, in strategy order. At least one, at most 100.","type":"array","minItems":1,"maxItems":100,"items":{"$ref":"#/$defs/target"}},"features":{"$ref":"#/$defs/features","description":"This router's features; each key overrides the same key under `defaults.features`."},"interceptors":{"$ref":"#/$defs/interceptors","description":"This router's interceptors; when set, it replaces `defaults.interceptors`."}}};
+const schema89 = {"description":"One place a router can send a request: an upstream, optionally with another model.","type":"object","additionalProperties":false,"required":["upstream"],"properties":{"upstream":{"$ref":"#/$defs/name","description":"The name of an entry under `upstreams`."},"model":{"description":"Rewrites the request body's `model` to this value for this target, e.g. `gpt-4o-mini`. Without it the model passes through unchanged.","type":"string","minLength":1},"weight":{"description":"The target's share for `weighted` (relative; default 1; 0 is never tried first but can be a fallback) and `percentage` (percent of requests; required, and the router's weights add up to 100). Ignored by other strategies. Range: 0 to 1000000.","type":"integer","minimum":0,"maximum":1000000}}};
+
+function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate30.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5348,16 +8023,16 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate26.errors = vErrors;
+validate30.errors = vErrors;
 return errors === 0;
 }
-validate26.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate30.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate25.evaluated;
+const evaluated0 = validate29.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5465,7 +8140,7 @@ errors++;
 if(data.strategy !== undefined){
 let data2 = data.strategy;
 if(!(((((((data2 === "failover") || (data2 === "round_robin")) || (data2 === "weighted")) || (data2 === "percentage")) || (data2 === "random")) || (data2 === "latency_based")) || (data2 === "cost_aware"))){
-const err7 = {instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/enum",keyword:"enum",params:{allowedValues: schema79.properties.strategy.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/enum",keyword:"enum",params:{allowedValues: schema88.properties.strategy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -5500,8 +8175,8 @@ errors++;
 }
 const len1 = data3.length;
 for(let i2=0; i2<len1; i2++){
-if(!(validate26.call(this, data3[i2], {instancePath:instancePath+"/targets/" + i2,parentData:data3,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+if(!(validate30.call(this, data3[i2], {instancePath:instancePath+"/targets/" + i2,parentData:data3,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
 errors = vErrors.length;
 }
 }
@@ -5524,10 +8199,14 @@ errors = vErrors.length;
 }
 }
 if(data.interceptors !== undefined){
-let data6 = data.interceptors;
-if(Array.isArray(data6)){
-if(data6.length > 64){
-const err11 = {instancePath:instancePath+"/interceptors",schemaPath:"#/$defs/interceptors/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+if(!(validate25.call(this, data.interceptors, {instancePath:instancePath+"/interceptors",parentData:data,parentDataProperty:"interceptors",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -5536,92 +8215,23 @@ vErrors.push(err11);
 }
 errors++;
 }
-const len2 = data6.length;
-for(let i3=0; i3<len2; i3++){
-let data7 = data6[i3];
-if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
-if(Object.keys(data7).length > 1){
-const err12 = {instancePath:instancePath+"/interceptors/" + i3,schemaPath:"#/$defs/interceptors/items/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-if(Object.keys(data7).length < 1){
-const err13 = {instancePath:instancePath+"/interceptors/" + i3,schemaPath:"#/$defs/interceptors/items/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-for(const key1 in data7){
-const err14 = {instancePath:instancePath+"/interceptors/" + i3,schemaPath:"#/$defs/interceptors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-}
-else {
-const err15 = {instancePath:instancePath+"/interceptors/" + i3,schemaPath:"#/$defs/interceptors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-}
-}
-else {
-const err16 = {instancePath:instancePath+"/interceptors",schemaPath:"#/$defs/interceptors/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-}
-}
-else {
-const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-validate25.errors = vErrors;
+validate29.errors = vErrors;
 return errors === 0;
 }
-validate25.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate29.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema93 = {"description":"Keys (at most 10000 per list).","type":"array","maxItems":10000,"items":{"$ref":"#/$defs/tenant_key"}};
-const schema94 = {"description":"One caller of the gateway. It presents its key as `Authorization: Bearer <key>` or `x-api-key: <key>`; the gateway keeps only its sha256 (`sidegate keys new NAME` makes a key and this entry).","type":"object","additionalProperties":false,"required":["name","sha256"],"properties":{"name":{"$ref":"#/$defs/name","description":"The key's name: what logs, metrics, /stats and GET /keys show (never the key). Unique."},"sha256":{"description":"The SHA-256 of the key, in hex (`sidegate keys hash` prints it). Unique. Redacted in /config.","type":"string","pattern":"^[0-9a-fA-F]{64}$","x-secret":true},"team":{"$ref":"#/$defs/name","description":"The team (an entry of `teams`) whose budget, rate limit and routers also apply."},"routers":{"description":"The routers this key may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The key's own rate limit, across every router."},"budget":{"$ref":"#/$defs/tenant_budget","description":"The key's own budget, across every router."},"expires":{"title":"ISO 8601 date or date-time","description":"From this instant on the key is refused (401), e.g. `2026-01-01` (00:00 UTC) or `2026-01-01T12:00:00Z`. Without it the key does not expire.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$","examples":["2026-01-01","2026-01-01T12:00:00Z"]},"disabled":{"description":"Refuse the key (401) without removing it. Default `false`.","type":"boolean","default":false},"labels":{"description":"Free-form labels (at most 32), e.g. `{ owner: checkout-team }`; user hooks read them from the request's identity.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9_.-]{1,63}$"},"additionalProperties":{"description":"A label value (at most 256 characters).","type":"string","maxLength":256}}}};
-const schema100 = {"description":"A USD spend limit of its own per calendar period (UTC), across every router. Each request reserves its estimated cost before the call and settles what it really cost after it; once spend and reservations reach `usd`, requests get 429 `budget_exceeded`.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`. Range: above 0, up to 1000000000.","type":"number","exclusiveMinimum":0,"maximum":1000000000},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]}}};
-const pattern73 = new RegExp("^[0-9a-fA-F]{64}$", "u");
-const pattern77 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$", "u");
-const pattern78 = new RegExp("^[A-Za-z0-9_.-]{1,63}$", "u");
-const schema98 = {"description":"A rate limit of its own, across every router (the rate_limit feature's shape without `key`). A request over it gets 429 `rate_limit_exceeded`.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate). Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`. Range: 1ms to 30d.","x-range":["1ms","30d"]},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`. Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it. Range: 1 to 1000000000000.","type":"integer","minimum":1,"maximum":1000000000000}}};
+const schema100 = {"description":"Keys (at most 10000 per list).","type":"array","maxItems":10000,"items":{"$ref":"#/$defs/tenant_key"}};
+const schema101 = {"description":"One caller of the gateway. It presents its key as `Authorization: Bearer <key>` or `x-api-key: <key>`; the gateway keeps only its sha256 (`sidegate keys new NAME` makes a key and this entry).","type":"object","additionalProperties":false,"required":["name","sha256"],"properties":{"name":{"$ref":"#/$defs/name","description":"The key's name: what logs, metrics, /stats and GET /keys show (never the key). Unique."},"sha256":{"description":"The SHA-256 of the key, in hex (`sidegate keys hash` prints it). Unique. Redacted in /config.","type":"string","pattern":"^[0-9a-fA-F]{64}$","x-secret":true},"team":{"$ref":"#/$defs/name","description":"The team (an entry of `teams`) whose budget, rate limit and routers also apply."},"routers":{"description":"The routers this key may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The key's own rate limit, across every router."},"budget":{"$ref":"#/$defs/tenant_budget","description":"The key's own budget, across every router."},"expires":{"title":"ISO 8601 date or date-time","description":"From this instant on the key is refused (401), e.g. `2026-01-01` (00:00 UTC) or `2026-01-01T12:00:00Z`. Without it the key does not expire.","type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$","examples":["2026-01-01","2026-01-01T12:00:00Z"]},"disabled":{"description":"Refuse the key (401) without removing it. Default `false`.","type":"boolean","default":false},"labels":{"description":"Free-form labels (at most 32), e.g. `{ owner: checkout-team }`; user hooks read them from the request's identity.","type":"object","maxProperties":32,"propertyNames":{"pattern":"^[A-Za-z0-9_.-]{1,63}$"},"additionalProperties":{"description":"A label value (at most 256 characters).","type":"string","maxLength":256}}}};
+const schema107 = {"description":"A USD spend limit of its own per calendar period (UTC), across every router. Each request reserves its estimated cost before the call and settles what it really cost after it; once spend and reservations reach `usd`, requests get 429 `budget_exceeded`.","type":"object","additionalProperties":false,"required":["usd","period"],"properties":{"usd":{"description":"The spend limit in USD per period, e.g. `25`. Range: above 0, up to 1000000000.","type":"number","exclusiveMinimum":0,"maximum":1000000000},"period":{"description":"The calendar period in UTC: `day`, `week` (ISO, from Monday 00:00) or `month`. Spend starts at 0 at each period's start.","enum":["day","week","month"]}}};
+const pattern93 = new RegExp("^[0-9a-fA-F]{64}$", "u");
+const pattern97 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$", "u");
+const pattern98 = new RegExp("^[A-Za-z0-9_.-]{1,63}$", "u");
+const schema105 = {"description":"A rate limit of its own, across every router (the rate_limit feature's shape without `key`). A request over it gets 429 `rate_limit_exceeded`.","type":"object","additionalProperties":false,"required":["requests","per"],"properties":{"requests":{"description":"Requests allowed per `per` (the bucket refills at this rate). Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"per":{"$ref":"#/$defs/duration","description":"The window the limits are counted over, e.g. `1m`. Range: 1ms to 30d.","x-range":["1ms","30d"]},"burst":{"description":"The bucket's size: how many requests may arrive at once. Default: `requests`. Range: 1 to 1000000000.","type":"integer","minimum":1,"maximum":1000000000},"tokens":{"description":"Tokens (prompt + completion, from each response's `usage`) allowed per `per`. A request needs a non-empty token bucket; what it used is charged when it is done. For streams the gateway asks the upstream for usage (`stream_options.include_usage`) and hides that extra event from clients that did not ask for it. Range: 1 to 1000000000000.","type":"integer","minimum":1,"maximum":1000000000000}}};
 
-function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate32.evaluated;
+const evaluated0 = validate38.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5813,16 +8423,16 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate32.errors = vErrors;
+validate38.errors = vErrors;
 return errors === 0;
 }
-validate32.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate38.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate31.evaluated;
+const evaluated0 = validate37.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5851,7 +8461,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema94.properties, key0))){
+if(!(func1.call(schema101.properties, key0))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -5891,7 +8501,7 @@ if(data.sha256 !== undefined){
 let data1 = data.sha256;
 this.secrets.push(instancePath + "/sha256");
 if(typeof data1 === "string"){
-if(!pattern73.test(data1)){
+if(!pattern93.test(data1)){
 const err5 = {instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-fA-F]{64}$"},message:"must match pattern \""+"^[0-9a-fA-F]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -6010,8 +8620,8 @@ errors++;
 }
 }
 if(data.rate_limit !== undefined){
-if(!(validate32.call(this, data.rate_limit, {instancePath:instancePath+"/rate_limit",parentData:data,parentDataProperty:"rate_limit",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+if(!(validate38.call(this, data.rate_limit, {instancePath:instancePath+"/rate_limit",parentData:data,parentDataProperty:"rate_limit",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate38.errors : vErrors.concat(validate38.errors);
 errors = vErrors.length;
 }
 }
@@ -6088,7 +8698,7 @@ errors++;
 if(data6.period !== undefined){
 let data8 = data6.period;
 if(!(((data8 === "day") || (data8 === "week")) || (data8 === "month"))){
-const err20 = {instancePath:instancePath+"/budget/period",schemaPath:"#/$defs/tenant_budget/properties/period/enum",keyword:"enum",params:{allowedValues: schema100.properties.period.enum},message:"must be equal to one of the allowed values"};
+const err20 = {instancePath:instancePath+"/budget/period",schemaPath:"#/$defs/tenant_budget/properties/period/enum",keyword:"enum",params:{allowedValues: schema107.properties.period.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -6113,7 +8723,7 @@ errors++;
 if(data.expires !== undefined){
 let data9 = data.expires;
 if(typeof data9 === "string"){
-if(!pattern77.test(data9)){
+if(!pattern97.test(data9)){
 const err22 = {instancePath:instancePath+"/expires",schemaPath:"#/properties/expires/pattern",keyword:"pattern",params:{pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$"},message:"must match pattern \""+"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$"+"\""};
 if(vErrors === null){
 vErrors = [err22];
@@ -6163,7 +8773,7 @@ errors++;
 for(const key2 in data11){
 const _errs29 = errors;
 if(typeof key2 === "string"){
-if(!pattern78.test(key2)){
+if(!pattern98.test(key2)){
 const err26 = {instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,63}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,63}$"+"\"",propertyName:key2};
 if(vErrors === null){
 vErrors = [err26];
@@ -6234,16 +8844,16 @@ vErrors.push(err31);
 }
 errors++;
 }
-validate31.errors = vErrors;
+validate37.errors = vErrors;
 return errors === 0;
 }
-validate31.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate37.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate30.evaluated;
+const evaluated0 = validate36.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6263,8 +8873,8 @@ errors++;
 }
 const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate31.call(this, data[i0], {instancePath:instancePath+"/" + i0,parentData:data,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate31.errors : vErrors.concat(validate31.errors);
+if(!(validate37.call(this, data[i0], {instancePath:instancePath+"/" + i0,parentData:data,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate37.errors : vErrors.concat(validate37.errors);
 errors = vErrors.length;
 }
 }
@@ -6279,17 +8889,17 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate30.errors = vErrors;
+validate36.errors = vErrors;
 return errors === 0;
 }
-validate30.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate36.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema102 = {"description":"A team of keys: its budget and rate limit are shared by all of its keys together.","type":"object","additionalProperties":false,"properties":{"budget":{"$ref":"#/$defs/tenant_budget","description":"The team's budget: the spend of all its keys together."},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The team's rate limit: all its keys share one bucket."},"routers":{"description":"The routers the team's keys may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}}}};
+const schema109 = {"description":"A team of keys: its budget and rate limit are shared by all of its keys together.","type":"object","additionalProperties":false,"properties":{"budget":{"$ref":"#/$defs/tenant_budget","description":"The team's budget: the spend of all its keys together."},"rate_limit":{"$ref":"#/$defs/tenant_rate_limit","description":"The team's rate limit: all its keys share one bucket."},"routers":{"description":"The routers the team's keys may use, by name; any other router answers 403. Without it: every router.","type":"array","uniqueItems":true,"maxItems":256,"items":{"$ref":"#/$defs/name"}}}};
 
-function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate36.evaluated;
+const evaluated0 = validate42.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6382,7 +8992,7 @@ errors++;
 if(data0.period !== undefined){
 let data2 = data0.period;
 if(!(((data2 === "day") || (data2 === "week")) || (data2 === "month"))){
-const err7 = {instancePath:instancePath+"/budget/period",schemaPath:"#/$defs/tenant_budget/properties/period/enum",keyword:"enum",params:{allowedValues: schema100.properties.period.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/budget/period",schemaPath:"#/$defs/tenant_budget/properties/period/enum",keyword:"enum",params:{allowedValues: schema107.properties.period.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -6405,8 +9015,8 @@ errors++;
 }
 }
 if(data.rate_limit !== undefined){
-if(!(validate32.call(this, data.rate_limit, {instancePath:instancePath+"/rate_limit",parentData:data,parentDataProperty:"rate_limit",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+if(!(validate38.call(this, data.rate_limit, {instancePath:instancePath+"/rate_limit",parentData:data,parentDataProperty:"rate_limit",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate38.errors : vErrors.concat(validate38.errors);
 errors = vErrors.length;
 }
 }
@@ -6492,10 +9102,10 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate36.errors = vErrors;
+validate42.errors = vErrors;
 return errors === 0;
 }
-validate36.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate42.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -7626,10 +10236,14 @@ errors = vErrors.length;
 }
 }
 if(data33.interceptors !== undefined){
-let data35 = data33.interceptors;
-if(Array.isArray(data35)){
-if(data35.length > 64){
-const err85 = {instancePath:instancePath+"/defaults/interceptors",schemaPath:"#/$defs/interceptors/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+if(!(validate25.call(this, data33.interceptors, {instancePath:instancePath+"/defaults/interceptors",parentData:data33,parentDataProperty:"interceptors",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err85 = {instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -7638,12 +10252,12 @@ vErrors.push(err85);
 }
 errors++;
 }
-const len3 = data35.length;
-for(let i5=0; i5<len3; i5++){
-let data36 = data35[i5];
-if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
-if(Object.keys(data36).length > 1){
-const err86 = {instancePath:instancePath+"/defaults/interceptors/" + i5,schemaPath:"#/$defs/interceptors/items/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+}
+if(data.default_router !== undefined){
+let data36 = data.default_router;
+if(typeof data36 === "string"){
+if(!pattern18.test(data36)){
+const err86 = {instancePath:instancePath+"/default_router",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -7652,8 +10266,9 @@ vErrors.push(err86);
 }
 errors++;
 }
-if(Object.keys(data36).length < 1){
-const err87 = {instancePath:instancePath+"/defaults/interceptors/" + i5,schemaPath:"#/$defs/interceptors/items/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+}
+else {
+const err87 = {instancePath:instancePath+"/default_router",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -7662,8 +10277,12 @@ vErrors.push(err87);
 }
 errors++;
 }
-for(const key9 in data36){
-const err88 = {instancePath:instancePath+"/defaults/interceptors/" + i5,schemaPath:"#/$defs/interceptors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+}
+if(data.routers !== undefined){
+let data37 = data.routers;
+if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
+if(Object.keys(data37).length > 10000){
+const err88 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/maxProperties",keyword:"maxProperties",params:{limit: 10000},message:"must NOT have more than 10000 properties"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -7672,9 +10291,8 @@ vErrors.push(err88);
 }
 errors++;
 }
-}
-else {
-const err89 = {instancePath:instancePath+"/defaults/interceptors/" + i5,schemaPath:"#/$defs/interceptors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(Object.keys(data37).length < 1){
+const err89 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -7683,10 +10301,11 @@ vErrors.push(err89);
 }
 errors++;
 }
-}
-}
-else {
-const err90 = {instancePath:instancePath+"/defaults/interceptors",schemaPath:"#/$defs/interceptors/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key9 in data37){
+const _errs100 = errors;
+if(typeof key9 === "string"){
+if(!pattern18.test(key9)){
+const err90 = {instancePath:instancePath+"/routers",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key9};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -7696,9 +10315,8 @@ vErrors.push(err90);
 errors++;
 }
 }
-}
 else {
-const err91 = {instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err91 = {instancePath:instancePath+"/routers",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key9};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -7707,12 +10325,9 @@ vErrors.push(err91);
 }
 errors++;
 }
-}
-if(data.default_router !== undefined){
-let data37 = data.default_router;
-if(typeof data37 === "string"){
-if(!pattern18.test(data37)){
-const err92 = {instancePath:instancePath+"/default_router",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
+var valid34 = _errs100 === errors;
+if(!valid34){
+const err92 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/propertyNames",keyword:"propertyNames",params:{propertyName: key9},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -7722,8 +10337,15 @@ vErrors.push(err92);
 errors++;
 }
 }
+for(const key10 in data37){
+if(!(validate29.call(this, data37[key10], {instancePath:instancePath+"/routers/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data37,parentDataProperty:key10,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+}
 else {
-const err93 = {instancePath:instancePath+"/default_router",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err93 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -7733,11 +10355,11 @@ vErrors.push(err93);
 errors++;
 }
 }
-if(data.routers !== undefined){
-let data38 = data.routers;
-if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
-if(Object.keys(data38).length > 10000){
-const err94 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/maxProperties",keyword:"maxProperties",params:{limit: 10000},message:"must NOT have more than 10000 properties"};
+if(data.prompts !== undefined){
+let data39 = data.prompts;
+if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
+if(Object.keys(data39).length > 1000){
+const err94 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -7746,8 +10368,11 @@ vErrors.push(err94);
 }
 errors++;
 }
-if(Object.keys(data38).length < 1){
-const err95 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+for(const key11 in data39){
+const _errs107 = errors;
+if(typeof key11 === "string"){
+if(!pattern18.test(key11)){
+const err95 = {instancePath:instancePath+"/prompts",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key11};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -7756,11 +10381,9 @@ vErrors.push(err95);
 }
 errors++;
 }
-for(const key10 in data38){
-const _errs106 = errors;
-if(typeof key10 === "string"){
-if(!pattern18.test(key10)){
-const err96 = {instancePath:instancePath+"/routers",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key10};
+}
+else {
+const err96 = {instancePath:instancePath+"/prompts",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key11};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -7769,9 +10392,9 @@ vErrors.push(err96);
 }
 errors++;
 }
-}
-else {
-const err97 = {instancePath:instancePath+"/routers",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key10};
+var valid37 = _errs107 === errors;
+if(!valid37){
+const err97 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/propertyNames",keyword:"propertyNames",params:{propertyName: key11},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -7780,9 +10403,12 @@ vErrors.push(err97);
 }
 errors++;
 }
-var valid37 = _errs106 === errors;
-if(!valid37){
-const err98 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/propertyNames",keyword:"propertyNames",params:{propertyName: key10},message:"property name must be valid"};
+}
+for(const key12 in data39){
+let data40 = data39[key12];
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(data40.template === undefined){
+const err98 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/required",keyword:"required",params:{missingProperty: "template"},message:"must have required property '"+"template"+"'"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -7791,16 +10417,9 @@ vErrors.push(err98);
 }
 errors++;
 }
-}
-for(const key11 in data38){
-if(!(validate25.call(this, data38[key11], {instancePath:instancePath+"/routers/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data38,parentDataProperty:key11,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err99 = {instancePath:instancePath+"/routers",schemaPath:"#/properties/routers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key13 in data40){
+if(!((key13 === "template") || (key13 === "variables"))){
+const err99 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -7810,11 +10429,11 @@ vErrors.push(err99);
 errors++;
 }
 }
-if(data.prompts !== undefined){
-let data40 = data.prompts;
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-if(Object.keys(data40).length > 1000){
-const err100 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"};
+if(data40.template !== undefined){
+let data41 = data40.template;
+if(typeof data41 === "string"){
+if(func3(data41) > 100000){
+const err100 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/maxLength",keyword:"maxLength",params:{limit: 100000},message:"must NOT have more than 100000 characters"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -7823,11 +10442,8 @@ vErrors.push(err100);
 }
 errors++;
 }
-for(const key12 in data40){
-const _errs113 = errors;
-if(typeof key12 === "string"){
-if(!pattern18.test(key12)){
-const err101 = {instancePath:instancePath+"/prompts",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key12};
+if(func3(data41) < 1){
+const err101 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -7838,7 +10454,7 @@ errors++;
 }
 }
 else {
-const err102 = {instancePath:instancePath+"/prompts",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key12};
+const err102 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -7847,9 +10463,16 @@ vErrors.push(err102);
 }
 errors++;
 }
-var valid40 = _errs113 === errors;
-if(!valid40){
-const err103 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/propertyNames",keyword:"propertyNames",params:{propertyName: key12},message:"property name must be valid"};
+}
+if(data40.variables !== undefined){
+if(!(validate26.call(this, data40.variables, {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",parentData:data40,parentDataProperty:"variables",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err103 = {instancePath:instancePath+"/prompts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -7859,11 +10482,9 @@ vErrors.push(err103);
 errors++;
 }
 }
-for(const key13 in data40){
-let data41 = data40[key13];
-if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
-if(data41.template === undefined){
-const err104 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/required",keyword:"required",params:{missingProperty: "template"},message:"must have required property '"+"template"+"'"};
+}
+else {
+const err104 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -7872,9 +10493,12 @@ vErrors.push(err104);
 }
 errors++;
 }
-for(const key14 in data41){
-if(!((key14 === "template") || (key14 === "variables"))){
-const err105 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+}
+if(data.pricing !== undefined){
+let data43 = data.pricing;
+if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
+if(Object.keys(data43).length > 10000){
+const err105 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/maxProperties",keyword:"maxProperties",params:{limit: 10000},message:"must NOT have more than 10000 properties"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -7883,12 +10507,11 @@ vErrors.push(err105);
 }
 errors++;
 }
-}
-if(data41.template !== undefined){
-let data42 = data41.template;
-if(typeof data42 === "string"){
-if(func3(data42) > 100000){
-const err106 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/maxLength",keyword:"maxLength",params:{limit: 100000},message:"must NOT have more than 100000 characters"};
+for(const key14 in data43){
+const _errs119 = errors;
+if(typeof key14 === "string"){
+if(func3(key14) < 1){
+const err106 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/propertyNames/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",propertyName:key14};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -7897,8 +10520,10 @@ vErrors.push(err106);
 }
 errors++;
 }
-if(func3(data42) < 1){
-const err107 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+var valid41 = _errs119 === errors;
+if(!valid41){
+const err107 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/propertyNames",keyword:"propertyNames",params:{propertyName: key14},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -7908,8 +10533,11 @@ vErrors.push(err107);
 errors++;
 }
 }
-else {
-const err108 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/template",schemaPath:"#/properties/prompts/additionalProperties/properties/template/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key15 in data43){
+let data44 = data43[key15];
+if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
+if(data44.input === undefined){
+const err108 = {instancePath:instancePath+"/pricing/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/required",keyword:"required",params:{missingProperty: "input"},message:"must have required property '"+"input"+"'"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -7918,12 +10546,8 @@ vErrors.push(err108);
 }
 errors++;
 }
-}
-if(data41.variables !== undefined){
-let data43 = data41.variables;
-if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
-if(Object.keys(data43).length > 100){
-const err109 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/properties/prompts/additionalProperties/properties/variables/maxProperties",keyword:"maxProperties",params:{limit: 100},message:"must NOT have more than 100 properties"};
+if(data44.output === undefined){
+const err109 = {instancePath:instancePath+"/pricing/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/required",keyword:"required",params:{missingProperty: "output"},message:"must have required property '"+"output"+"'"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -7932,11 +10556,9 @@ vErrors.push(err109);
 }
 errors++;
 }
-for(const key15 in data43){
-const _errs124 = errors;
-if(typeof key15 === "string"){
-if(!pattern18.test(key15)){
-const err110 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key15};
+for(const key16 in data44){
+if(!((((key16 === "input") || (key16 === "output")) || (key16 === "cached_input")) || (key16 === "cache_write"))){
+const err110 = {instancePath:instancePath+"/pricing/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -7946,8 +10568,11 @@ vErrors.push(err110);
 errors++;
 }
 }
-else {
-const err111 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key15};
+if(data44.input !== undefined){
+let data45 = data44.input;
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 > 1000000000 || isNaN(data45)){
+const err111 = {instancePath:instancePath+"/pricing/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -7956,9 +10581,8 @@ vErrors.push(err111);
 }
 errors++;
 }
-var valid44 = _errs124 === errors;
-if(!valid44){
-const err112 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/properties/prompts/additionalProperties/properties/variables/propertyNames",keyword:"propertyNames",params:{propertyName: key15},message:"property name must be valid"};
+if(data45 < 0 || isNaN(data45)){
+const err112 = {instancePath:instancePath+"/pricing/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -7968,11 +10592,8 @@ vErrors.push(err112);
 errors++;
 }
 }
-for(const key16 in data43){
-let data44 = data43[key16];
-if(typeof data44 === "string"){
-if(func3(data44) > 10000){
-const err113 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables/" + key16.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/properties/variables/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 10000},message:"must NOT have more than 10000 characters"};
+else {
+const err113 = {instancePath:instancePath+"/pricing/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -7982,8 +10603,11 @@ vErrors.push(err113);
 errors++;
 }
 }
-else {
-const err114 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables/" + key16.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/properties/variables/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data44.output !== undefined){
+let data46 = data44.output;
+if((typeof data46 == "number") && (isFinite(data46))){
+if(data46 > 1000000000 || isNaN(data46)){
+const err114 = {instancePath:instancePath+"/pricing/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -7992,10 +10616,8 @@ vErrors.push(err114);
 }
 errors++;
 }
-}
-}
-else {
-const err115 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1")+"/variables",schemaPath:"#/properties/prompts/additionalProperties/properties/variables/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data46 < 0 || isNaN(data46)){
+const err115 = {instancePath:instancePath+"/pricing/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -8005,9 +10627,8 @@ vErrors.push(err115);
 errors++;
 }
 }
-}
 else {
-const err116 = {instancePath:instancePath+"/prompts/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/prompts/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err116 = {instancePath:instancePath+"/pricing/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -8017,9 +10638,11 @@ vErrors.push(err116);
 errors++;
 }
 }
-}
-else {
-const err117 = {instancePath:instancePath+"/prompts",schemaPath:"#/properties/prompts/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data44.cached_input !== undefined){
+let data47 = data44.cached_input;
+if((typeof data47 == "number") && (isFinite(data47))){
+if(data47 > 1000000000 || isNaN(data47)){
+const err117 = {instancePath:instancePath+"/pricing/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -8028,12 +10651,8 @@ vErrors.push(err117);
 }
 errors++;
 }
-}
-if(data.pricing !== undefined){
-let data45 = data.pricing;
-if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
-if(Object.keys(data45).length > 10000){
-const err118 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/maxProperties",keyword:"maxProperties",params:{limit: 10000},message:"must NOT have more than 10000 properties"};
+if(data47 < 0 || isNaN(data47)){
+const err118 = {instancePath:instancePath+"/pricing/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -8042,11 +10661,9 @@ vErrors.push(err118);
 }
 errors++;
 }
-for(const key17 in data45){
-const _errs132 = errors;
-if(typeof key17 === "string"){
-if(func3(key17) < 1){
-const err119 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/propertyNames/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",propertyName:key17};
+}
+else {
+const err119 = {instancePath:instancePath+"/pricing/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -8056,9 +10673,11 @@ vErrors.push(err119);
 errors++;
 }
 }
-var valid47 = _errs132 === errors;
-if(!valid47){
-const err120 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/propertyNames",keyword:"propertyNames",params:{propertyName: key17},message:"property name must be valid"};
+if(data44.cache_write !== undefined){
+let data48 = data44.cache_write;
+if((typeof data48 == "number") && (isFinite(data48))){
+if(data48 > 1000000000 || isNaN(data48)){
+const err120 = {instancePath:instancePath+"/pricing/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -8067,12 +10686,8 @@ vErrors.push(err120);
 }
 errors++;
 }
-}
-for(const key18 in data45){
-let data46 = data45[key18];
-if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
-if(data46.input === undefined){
-const err121 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/required",keyword:"required",params:{missingProperty: "input"},message:"must have required property '"+"input"+"'"};
+if(data48 < 0 || isNaN(data48)){
+const err121 = {instancePath:instancePath+"/pricing/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -8081,8 +10696,9 @@ vErrors.push(err121);
 }
 errors++;
 }
-if(data46.output === undefined){
-const err122 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/required",keyword:"required",params:{missingProperty: "output"},message:"must have required property '"+"output"+"'"};
+}
+else {
+const err122 = {instancePath:instancePath+"/pricing/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -8091,9 +10707,10 @@ vErrors.push(err122);
 }
 errors++;
 }
-for(const key19 in data46){
-if(!((((key19 === "input") || (key19 === "output")) || (key19 === "cached_input")) || (key19 === "cache_write"))){
-const err123 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+}
+}
+else {
+const err123 = {instancePath:instancePath+"/pricing/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -8103,11 +10720,9 @@ vErrors.push(err123);
 errors++;
 }
 }
-if(data46.input !== undefined){
-let data47 = data46.input;
-if((typeof data47 == "number") && (isFinite(data47))){
-if(data47 > 1000000000 || isNaN(data47)){
-const err124 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
+}
+else {
+const err124 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -8116,8 +10731,12 @@ vErrors.push(err124);
 }
 errors++;
 }
-if(data47 < 0 || isNaN(data47)){
-const err125 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data.telemetry !== undefined){
+let data49 = data.telemetry;
+if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
+if(data49.otlp === undefined){
+const err125 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/required",keyword:"required",params:{missingProperty: "otlp"},message:"must have required property '"+"otlp"+"'"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -8126,9 +10745,9 @@ vErrors.push(err125);
 }
 errors++;
 }
-}
-else {
-const err126 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/input",schemaPath:"#/properties/pricing/additionalProperties/properties/input/type",keyword:"type",params:{type: "number"},message:"must be number"};
+for(const key17 in data49){
+if(!((((key17 === "otlp") || (key17 === "service_name")) || (key17 === "sample")) || (key17 === "metrics_interval"))){
+const err126 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -8138,11 +10757,11 @@ vErrors.push(err126);
 errors++;
 }
 }
-if(data46.output !== undefined){
-let data48 = data46.output;
-if((typeof data48 == "number") && (isFinite(data48))){
-if(data48 > 1000000000 || isNaN(data48)){
-const err127 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
+if(data49.otlp !== undefined){
+let data50 = data49.otlp;
+if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
+if(data50.url === undefined){
+const err127 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -8151,8 +10770,9 @@ vErrors.push(err127);
 }
 errors++;
 }
-if(data48 < 0 || isNaN(data48)){
-const err128 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key18 in data50){
+if(!((((key18 === "url") || (key18 === "protocol")) || (key18 === "headers")) || (key18 === "timeout"))){
+const err128 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -8162,8 +10782,11 @@ vErrors.push(err128);
 errors++;
 }
 }
-else {
-const err129 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/output",schemaPath:"#/properties/pricing/additionalProperties/properties/output/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data50.url !== undefined){
+let data51 = data50.url;
+if(typeof data51 === "string"){
+if(!pattern19.test(data51)){
+const err129 = {instancePath:instancePath+"/telemetry/otlp/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -8173,11 +10796,8 @@ vErrors.push(err129);
 errors++;
 }
 }
-if(data46.cached_input !== undefined){
-let data49 = data46.cached_input;
-if((typeof data49 == "number") && (isFinite(data49))){
-if(data49 > 1000000000 || isNaN(data49)){
-const err130 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
+else {
+const err130 = {instancePath:instancePath+"/telemetry/otlp/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -8186,8 +10806,11 @@ vErrors.push(err130);
 }
 errors++;
 }
-if(data49 < 0 || isNaN(data49)){
-const err131 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data50.protocol !== undefined){
+let data52 = data50.protocol;
+if(!((data52 === "http/protobuf") || (data52 === "http/json"))){
+const err131 = {instancePath:instancePath+"/telemetry/otlp/protocol",schemaPath:"#/properties/telemetry/properties/otlp/properties/protocol/enum",keyword:"enum",params:{allowedValues: schema31.properties.telemetry.properties.otlp.properties.protocol.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -8197,8 +10820,11 @@ vErrors.push(err131);
 errors++;
 }
 }
-else {
-const err132 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/cached_input",schemaPath:"#/properties/pricing/additionalProperties/properties/cached_input/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data50.headers !== undefined){
+let data53 = data50.headers;
+if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
+if(Object.keys(data53).length > 32){
+const err132 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -8207,12 +10833,11 @@ vErrors.push(err132);
 }
 errors++;
 }
-}
-if(data46.cache_write !== undefined){
-let data50 = data46.cache_write;
-if((typeof data50 == "number") && (isFinite(data50))){
-if(data50 > 1000000000 || isNaN(data50)){
-const err133 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000"};
+for(const key19 in data53){
+const _errs144 = errors;
+if(typeof key19 === "string"){
+if(!pattern20.test(key19)){
+const err133 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\"",propertyName:key19};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -8221,8 +10846,10 @@ vErrors.push(err133);
 }
 errors++;
 }
-if(data50 < 0 || isNaN(data50)){
-const err134 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+var valid47 = _errs144 === errors;
+if(!valid47){
+const err134 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/propertyNames",keyword:"propertyNames",params:{propertyName: key19},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -8232,8 +10859,12 @@ vErrors.push(err134);
 errors++;
 }
 }
-else {
-const err135 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache_write",schemaPath:"#/properties/pricing/additionalProperties/properties/cache_write/type",keyword:"type",params:{type: "number"},message:"must be number"};
+for(const key20 in data53){
+let data54 = data53[key20];
+this.secrets.push(instancePath + "/telemetry/otlp/headers/" + key20.replace(/~/g, "~0").replace(/\//g, "~1"));
+if(typeof data54 === "string"){
+if(func3(data54) > 4096){
+const err135 = {instancePath:instancePath+"/telemetry/otlp/headers/" + key20.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -8243,9 +10874,8 @@ vErrors.push(err135);
 errors++;
 }
 }
-}
 else {
-const err136 = {instancePath:instancePath+"/pricing/" + key18.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/pricing/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err136 = {instancePath:instancePath+"/telemetry/otlp/headers/" + key20.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -8257,7 +10887,7 @@ errors++;
 }
 }
 else {
-const err137 = {instancePath:instancePath+"/pricing",schemaPath:"#/properties/pricing/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err137 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -8267,11 +10897,11 @@ vErrors.push(err137);
 errors++;
 }
 }
-if(data.telemetry !== undefined){
-let data51 = data.telemetry;
-if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
-if(data51.otlp === undefined){
-const err138 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/required",keyword:"required",params:{missingProperty: "otlp"},message:"must have required property '"+"otlp"+"'"};
+if(data50.timeout !== undefined){
+let data55 = data50.timeout;
+if(typeof data55 === "string"){
+if(!pattern8.test(data55)){
+const err138 = {instancePath:instancePath+"/telemetry/otlp/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -8280,9 +10910,9 @@ vErrors.push(err138);
 }
 errors++;
 }
-for(const key20 in data51){
-if(!((((key20 === "otlp") || (key20 === "service_name")) || (key20 === "sample")) || (key20 === "metrics_interval"))){
-const err139 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+}
+else {
+const err139 = {instancePath:instancePath+"/telemetry/otlp/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -8291,12 +10921,9 @@ vErrors.push(err139);
 }
 errors++;
 }
-}
-if(data51.otlp !== undefined){
-let data52 = data51.otlp;
-if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
-if(data52.url === undefined){
-const err140 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
+let m6 = typeof data55 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data55) : null;
+if(m6 !== null && (Number(m6[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m6[2]] < 100 || Number(m6[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m6[2]] > 60000)){
+const err140 = {instancePath:instancePath+"/telemetry/otlp/timeout",schemaPath:"#/properties/telemetry/properties/otlp/properties/timeout/x-range",keyword:"x-range",params:{min: "100ms", max: "60s"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -8305,9 +10932,10 @@ vErrors.push(err140);
 }
 errors++;
 }
-for(const key21 in data52){
-if(!((((key21 === "url") || (key21 === "protocol")) || (key21 === "headers")) || (key21 === "timeout"))){
-const err141 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
+}
+}
+else {
+const err141 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -8317,11 +10945,11 @@ vErrors.push(err141);
 errors++;
 }
 }
-if(data52.url !== undefined){
-let data53 = data52.url;
-if(typeof data53 === "string"){
-if(!pattern19.test(data53)){
-const err142 = {instancePath:instancePath+"/telemetry/otlp/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
+if(data49.service_name !== undefined){
+let data56 = data49.service_name;
+if(typeof data56 === "string"){
+if(func3(data56) > 256){
+const err142 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -8330,9 +10958,8 @@ vErrors.push(err142);
 }
 errors++;
 }
-}
-else {
-const err143 = {instancePath:instancePath+"/telemetry/otlp/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func3(data56) < 1){
+const err143 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -8342,10 +10969,8 @@ vErrors.push(err143);
 errors++;
 }
 }
-if(data52.protocol !== undefined){
-let data54 = data52.protocol;
-if(!((data54 === "http/protobuf") || (data54 === "http/json"))){
-const err144 = {instancePath:instancePath+"/telemetry/otlp/protocol",schemaPath:"#/properties/telemetry/properties/otlp/properties/protocol/enum",keyword:"enum",params:{allowedValues: schema31.properties.telemetry.properties.otlp.properties.protocol.enum},message:"must be equal to one of the allowed values"};
+else {
+const err144 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -8355,11 +10980,11 @@ vErrors.push(err144);
 errors++;
 }
 }
-if(data52.headers !== undefined){
-let data55 = data52.headers;
-if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
-if(Object.keys(data55).length > 32){
-const err145 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
+if(data49.sample !== undefined){
+let data57 = data49.sample;
+if((typeof data57 == "number") && (isFinite(data57))){
+if(data57 > 1 || isNaN(data57)){
+const err145 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -8368,11 +10993,8 @@ vErrors.push(err145);
 }
 errors++;
 }
-for(const key22 in data55){
-const _errs157 = errors;
-if(typeof key22 === "string"){
-if(!pattern20.test(key22)){
-const err146 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\"",propertyName:key22};
+if(data57 < 0 || isNaN(data57)){
+const err146 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -8382,9 +11004,8 @@ vErrors.push(err146);
 errors++;
 }
 }
-var valid53 = _errs157 === errors;
-if(!valid53){
-const err147 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/propertyNames",keyword:"propertyNames",params:{propertyName: key22},message:"property name must be valid"};
+else {
+const err147 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -8394,12 +11015,11 @@ vErrors.push(err147);
 errors++;
 }
 }
-for(const key23 in data55){
-let data56 = data55[key23];
-this.secrets.push(instancePath + "/telemetry/otlp/headers/" + key23.replace(/~/g, "~0").replace(/\//g, "~1"));
-if(typeof data56 === "string"){
-if(func3(data56) > 4096){
-const err148 = {instancePath:instancePath+"/telemetry/otlp/headers/" + key23.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(data49.metrics_interval !== undefined){
+let data58 = data49.metrics_interval;
+if(typeof data58 === "string"){
+if(!pattern8.test(data58)){
+const err148 = {instancePath:instancePath+"/telemetry/metrics_interval",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -8410,7 +11030,7 @@ errors++;
 }
 }
 else {
-const err149 = {instancePath:instancePath+"/telemetry/otlp/headers/" + key23.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err149 = {instancePath:instancePath+"/telemetry/metrics_interval",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -8419,10 +11039,9 @@ vErrors.push(err149);
 }
 errors++;
 }
-}
-}
-else {
-const err150 = {instancePath:instancePath+"/telemetry/otlp/headers",schemaPath:"#/properties/telemetry/properties/otlp/properties/headers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let m7 = typeof data58 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data58) : null;
+if(m7 !== null && (Number(m7[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m7[2]] < 1000 || Number(m7[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m7[2]] > 3600000)){
+const err150 = {instancePath:instancePath+"/telemetry/metrics_interval",schemaPath:"#/properties/telemetry/properties/metrics_interval/x-range",keyword:"x-range",params:{min: "1s", max: "1h"},message:"out of range"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -8432,11 +11051,9 @@ vErrors.push(err150);
 errors++;
 }
 }
-if(data52.timeout !== undefined){
-let data57 = data52.timeout;
-if(typeof data57 === "string"){
-if(!pattern8.test(data57)){
-const err151 = {instancePath:instancePath+"/telemetry/otlp/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+}
+else {
+const err151 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -8446,8 +11063,11 @@ vErrors.push(err151);
 errors++;
 }
 }
-else {
-const err152 = {instancePath:instancePath+"/telemetry/otlp/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.webhooks !== undefined){
+let data59 = data.webhooks;
+if(Array.isArray(data59)){
+if(data59.length > 16){
+const err152 = {instancePath:instancePath+"/webhooks",schemaPath:"#/properties/webhooks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -8456,9 +11076,12 @@ vErrors.push(err152);
 }
 errors++;
 }
-let m6 = typeof data57 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data57) : null;
-if(m6 !== null && (Number(m6[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m6[2]] < 100 || Number(m6[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m6[2]] > 60000)){
-const err153 = {instancePath:instancePath+"/telemetry/otlp/timeout",schemaPath:"#/properties/telemetry/properties/otlp/properties/timeout/x-range",keyword:"x-range",params:{min: "100ms", max: "60s"},message:"out of range"};
+const len3 = data59.length;
+for(let i5=0; i5<len3; i5++){
+let data60 = data59[i5];
+if(data60 && typeof data60 == "object" && !Array.isArray(data60)){
+if(data60.url === undefined){
+const err153 = {instancePath:instancePath+"/webhooks/" + i5,schemaPath:"#/properties/webhooks/items/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -8467,10 +11090,8 @@ vErrors.push(err153);
 }
 errors++;
 }
-}
-}
-else {
-const err154 = {instancePath:instancePath+"/telemetry/otlp",schemaPath:"#/properties/telemetry/properties/otlp/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data60.secret === undefined){
+const err154 = {instancePath:instancePath+"/webhooks/" + i5,schemaPath:"#/properties/webhooks/items/required",keyword:"required",params:{missingProperty: "secret"},message:"must have required property '"+"secret"+"'"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -8479,12 +11100,9 @@ vErrors.push(err154);
 }
 errors++;
 }
-}
-if(data51.service_name !== undefined){
-let data58 = data51.service_name;
-if(typeof data58 === "string"){
-if(func3(data58) > 256){
-const err155 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+for(const key21 in data60){
+if(!(func1.call(schema31.properties.webhooks.items.properties, key21))){
+const err155 = {instancePath:instancePath+"/webhooks/" + i5,schemaPath:"#/properties/webhooks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -8493,8 +11111,12 @@ vErrors.push(err155);
 }
 errors++;
 }
-if(func3(data58) < 1){
-const err156 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data60.url !== undefined){
+let data61 = data60.url;
+if(typeof data61 === "string"){
+if(!pattern19.test(data61)){
+const err156 = {instancePath:instancePath+"/webhooks/" + i5+"/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -8505,7 +11127,7 @@ errors++;
 }
 }
 else {
-const err157 = {instancePath:instancePath+"/telemetry/service_name",schemaPath:"#/properties/telemetry/properties/service_name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err157 = {instancePath:instancePath+"/webhooks/" + i5+"/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -8515,11 +11137,12 @@ vErrors.push(err157);
 errors++;
 }
 }
-if(data51.sample !== undefined){
-let data59 = data51.sample;
-if((typeof data59 == "number") && (isFinite(data59))){
-if(data59 > 1 || isNaN(data59)){
-const err158 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data60.secret !== undefined){
+let data62 = data60.secret;
+this.secrets.push(instancePath + "/webhooks/" + i5+"/secret");
+if(typeof data62 === "string"){
+if(!pattern87.test(data62)){
+const err158 = {instancePath:instancePath+"/webhooks/" + i5+"/secret",schemaPath:"#/properties/webhooks/items/properties/secret/pattern",keyword:"pattern",params:{pattern: "^whsec_[A-Za-z0-9+/]{16,}={0,2}$"},message:"must match pattern \""+"^whsec_[A-Za-z0-9+/]{16,}={0,2}$"+"\""};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -8528,8 +11151,9 @@ vErrors.push(err158);
 }
 errors++;
 }
-if(data59 < 0 || isNaN(data59)){
-const err159 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err159 = {instancePath:instancePath+"/webhooks/" + i5+"/secret",schemaPath:"#/properties/webhooks/items/properties/secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -8539,8 +11163,11 @@ vErrors.push(err159);
 errors++;
 }
 }
-else {
-const err160 = {instancePath:instancePath+"/telemetry/sample",schemaPath:"#/properties/telemetry/properties/sample/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data60.name !== undefined){
+let data63 = data60.name;
+if(typeof data63 === "string"){
+if(!pattern18.test(data63)){
+const err160 = {instancePath:instancePath+"/webhooks/" + i5+"/name",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -8550,11 +11177,8 @@ vErrors.push(err160);
 errors++;
 }
 }
-if(data51.metrics_interval !== undefined){
-let data60 = data51.metrics_interval;
-if(typeof data60 === "string"){
-if(!pattern8.test(data60)){
-const err161 = {instancePath:instancePath+"/telemetry/metrics_interval",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err161 = {instancePath:instancePath+"/webhooks/" + i5+"/name",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -8564,8 +11188,11 @@ vErrors.push(err161);
 errors++;
 }
 }
-else {
-const err162 = {instancePath:instancePath+"/telemetry/metrics_interval",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data60.events !== undefined){
+let data64 = data60.events;
+if(Array.isArray(data64)){
+if(data64.length < 1){
+const err162 = {instancePath:instancePath+"/webhooks/" + i5+"/events",schemaPath:"#/properties/webhooks/items/properties/events/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -8574,9 +11201,11 @@ vErrors.push(err162);
 }
 errors++;
 }
-let m7 = typeof data60 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data60) : null;
-if(m7 !== null && (Number(m7[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m7[2]] < 1000 || Number(m7[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m7[2]] > 3600000)){
-const err163 = {instancePath:instancePath+"/telemetry/metrics_interval",schemaPath:"#/properties/telemetry/properties/metrics_interval/x-range",keyword:"x-range",params:{min: "1s", max: "1h"},message:"out of range"};
+const len4 = data64.length;
+for(let i6=0; i6<len4; i6++){
+let data65 = data64[i6];
+if(!((((((data65 === "budget.threshold") || (data65 === "circuit.opened")) || (data65 === "circuit.closed")) || (data65 === "reload.succeeded")) || (data65 === "reload.failed")) || (data65 === "key.expired"))){
+const err163 = {instancePath:instancePath+"/webhooks/" + i5+"/events/" + i6,schemaPath:"#/properties/webhooks/items/properties/events/items/enum",keyword:"enum",params:{allowedValues: schema31.properties.webhooks.items.properties.events.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -8586,183 +11215,19 @@ vErrors.push(err163);
 errors++;
 }
 }
-}
-else {
-const err164 = {instancePath:instancePath+"/telemetry",schemaPath:"#/properties/telemetry/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let i7 = data64.length;
+let j2;
+if(i7 > 1){
+outer2:
+for(;i7--;){
+for(j2 = i7; j2--;){
+if(func0(data64[i7], data64[j2])){
+const err164 = {instancePath:instancePath+"/webhooks/" + i5+"/events",schemaPath:"#/properties/webhooks/items/properties/events/uniqueItems",keyword:"uniqueItems",params:{i: i7, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i7+" are identical)"};
 if(vErrors === null){
 vErrors = [err164];
 }
 else {
 vErrors.push(err164);
-}
-errors++;
-}
-}
-if(data.webhooks !== undefined){
-let data61 = data.webhooks;
-if(Array.isArray(data61)){
-if(data61.length > 16){
-const err165 = {instancePath:instancePath+"/webhooks",schemaPath:"#/properties/webhooks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
-if(vErrors === null){
-vErrors = [err165];
-}
-else {
-vErrors.push(err165);
-}
-errors++;
-}
-const len4 = data61.length;
-for(let i6=0; i6<len4; i6++){
-let data62 = data61[i6];
-if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
-if(data62.url === undefined){
-const err166 = {instancePath:instancePath+"/webhooks/" + i6,schemaPath:"#/properties/webhooks/items/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
-if(vErrors === null){
-vErrors = [err166];
-}
-else {
-vErrors.push(err166);
-}
-errors++;
-}
-if(data62.secret === undefined){
-const err167 = {instancePath:instancePath+"/webhooks/" + i6,schemaPath:"#/properties/webhooks/items/required",keyword:"required",params:{missingProperty: "secret"},message:"must have required property '"+"secret"+"'"};
-if(vErrors === null){
-vErrors = [err167];
-}
-else {
-vErrors.push(err167);
-}
-errors++;
-}
-for(const key24 in data62){
-if(!(func1.call(schema31.properties.webhooks.items.properties, key24))){
-const err168 = {instancePath:instancePath+"/webhooks/" + i6,schemaPath:"#/properties/webhooks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err168];
-}
-else {
-vErrors.push(err168);
-}
-errors++;
-}
-}
-if(data62.url !== undefined){
-let data63 = data62.url;
-if(typeof data63 === "string"){
-if(!pattern19.test(data63)){
-const err169 = {instancePath:instancePath+"/webhooks/" + i6+"/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
-if(vErrors === null){
-vErrors = [err169];
-}
-else {
-vErrors.push(err169);
-}
-errors++;
-}
-}
-else {
-const err170 = {instancePath:instancePath+"/webhooks/" + i6+"/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err170];
-}
-else {
-vErrors.push(err170);
-}
-errors++;
-}
-}
-if(data62.secret !== undefined){
-let data64 = data62.secret;
-this.secrets.push(instancePath + "/webhooks/" + i6+"/secret");
-if(typeof data64 === "string"){
-if(!pattern67.test(data64)){
-const err171 = {instancePath:instancePath+"/webhooks/" + i6+"/secret",schemaPath:"#/properties/webhooks/items/properties/secret/pattern",keyword:"pattern",params:{pattern: "^whsec_[A-Za-z0-9+/]{16,}={0,2}$"},message:"must match pattern \""+"^whsec_[A-Za-z0-9+/]{16,}={0,2}$"+"\""};
-if(vErrors === null){
-vErrors = [err171];
-}
-else {
-vErrors.push(err171);
-}
-errors++;
-}
-}
-else {
-const err172 = {instancePath:instancePath+"/webhooks/" + i6+"/secret",schemaPath:"#/properties/webhooks/items/properties/secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err172];
-}
-else {
-vErrors.push(err172);
-}
-errors++;
-}
-}
-if(data62.name !== undefined){
-let data65 = data62.name;
-if(typeof data65 === "string"){
-if(!pattern18.test(data65)){
-const err173 = {instancePath:instancePath+"/webhooks/" + i6+"/name",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\""};
-if(vErrors === null){
-vErrors = [err173];
-}
-else {
-vErrors.push(err173);
-}
-errors++;
-}
-}
-else {
-const err174 = {instancePath:instancePath+"/webhooks/" + i6+"/name",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err174];
-}
-else {
-vErrors.push(err174);
-}
-errors++;
-}
-}
-if(data62.events !== undefined){
-let data66 = data62.events;
-if(Array.isArray(data66)){
-if(data66.length < 1){
-const err175 = {instancePath:instancePath+"/webhooks/" + i6+"/events",schemaPath:"#/properties/webhooks/items/properties/events/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
-if(vErrors === null){
-vErrors = [err175];
-}
-else {
-vErrors.push(err175);
-}
-errors++;
-}
-const len5 = data66.length;
-for(let i7=0; i7<len5; i7++){
-let data67 = data66[i7];
-if(!((((((data67 === "budget.threshold") || (data67 === "circuit.opened")) || (data67 === "circuit.closed")) || (data67 === "reload.succeeded")) || (data67 === "reload.failed")) || (data67 === "key.expired"))){
-const err176 = {instancePath:instancePath+"/webhooks/" + i6+"/events/" + i7,schemaPath:"#/properties/webhooks/items/properties/events/items/enum",keyword:"enum",params:{allowedValues: schema31.properties.webhooks.items.properties.events.items.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err176];
-}
-else {
-vErrors.push(err176);
-}
-errors++;
-}
-}
-let i8 = data66.length;
-let j2;
-if(i8 > 1){
-outer2:
-for(;i8--;){
-for(j2 = i8; j2--;){
-if(func0(data66[i8], data66[j2])){
-const err177 = {instancePath:instancePath+"/webhooks/" + i6+"/events",schemaPath:"#/properties/webhooks/items/properties/events/uniqueItems",keyword:"uniqueItems",params:{i: i8, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i8+" are identical)"};
-if(vErrors === null){
-vErrors = [err177];
-}
-else {
-vErrors.push(err177);
 }
 errors++;
 break outer2;
@@ -8772,7 +11237,163 @@ break outer2;
 }
 }
 else {
-const err178 = {instancePath:instancePath+"/webhooks/" + i6+"/events",schemaPath:"#/properties/webhooks/items/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err165 = {instancePath:instancePath+"/webhooks/" + i5+"/events",schemaPath:"#/properties/webhooks/items/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
+}
+errors++;
+}
+}
+if(data60.timeout !== undefined){
+let data66 = data60.timeout;
+if(typeof data66 === "string"){
+if(!pattern8.test(data66)){
+const err166 = {instancePath:instancePath+"/webhooks/" + i5+"/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err166];
+}
+else {
+vErrors.push(err166);
+}
+errors++;
+}
+}
+else {
+const err167 = {instancePath:instancePath+"/webhooks/" + i5+"/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err167];
+}
+else {
+vErrors.push(err167);
+}
+errors++;
+}
+let m8 = typeof data66 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data66) : null;
+if(m8 !== null && (Number(m8[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m8[2]] < 100 || Number(m8[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m8[2]] > 60000)){
+const err168 = {instancePath:instancePath+"/webhooks/" + i5+"/timeout",schemaPath:"#/properties/webhooks/items/properties/timeout/x-range",keyword:"x-range",params:{min: "100ms", max: "60s"},message:"out of range"};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+}
+if(data60.max_attempts !== undefined){
+let data67 = data60.max_attempts;
+if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
+const err169 = {instancePath:instancePath+"/webhooks/" + i5+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
+}
+errors++;
+}
+if((typeof data67 == "number") && (isFinite(data67))){
+if(data67 > 20 || isNaN(data67)){
+const err170 = {instancePath:instancePath+"/webhooks/" + i5+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
+if(vErrors === null){
+vErrors = [err170];
+}
+else {
+vErrors.push(err170);
+}
+errors++;
+}
+if(data67 < 1 || isNaN(data67)){
+const err171 = {instancePath:instancePath+"/webhooks/" + i5+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
+}
+errors++;
+}
+}
+}
+if(data60.backoff !== undefined){
+let data68 = data60.backoff;
+if(typeof data68 === "string"){
+if(!pattern8.test(data68)){
+const err172 = {instancePath:instancePath+"/webhooks/" + i5+"/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err172];
+}
+else {
+vErrors.push(err172);
+}
+errors++;
+}
+}
+else {
+const err173 = {instancePath:instancePath+"/webhooks/" + i5+"/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err173];
+}
+else {
+vErrors.push(err173);
+}
+errors++;
+}
+let m9 = typeof data68 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data68) : null;
+if(m9 !== null && (Number(m9[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m9[2]] < 0 || Number(m9[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m9[2]] > 3600000)){
+const err174 = {instancePath:instancePath+"/webhooks/" + i5+"/backoff",schemaPath:"#/properties/webhooks/items/properties/backoff/x-range",keyword:"x-range",params:{min: "0ms", max: "1h"},message:"out of range"};
+if(vErrors === null){
+vErrors = [err174];
+}
+else {
+vErrors.push(err174);
+}
+errors++;
+}
+}
+if(data60.max_backoff !== undefined){
+let data69 = data60.max_backoff;
+if(typeof data69 === "string"){
+if(!pattern8.test(data69)){
+const err175 = {instancePath:instancePath+"/webhooks/" + i5+"/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if(vErrors === null){
+vErrors = [err175];
+}
+else {
+vErrors.push(err175);
+}
+errors++;
+}
+}
+else {
+const err176 = {instancePath:instancePath+"/webhooks/" + i5+"/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err176];
+}
+else {
+vErrors.push(err176);
+}
+errors++;
+}
+let m10 = typeof data69 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data69) : null;
+if(m10 !== null && (Number(m10[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m10[2]] < 0 || Number(m10[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m10[2]] > 86400000)){
+const err177 = {instancePath:instancePath+"/webhooks/" + i5+"/max_backoff",schemaPath:"#/properties/webhooks/items/properties/max_backoff/x-range",keyword:"x-range",params:{min: "0ms", max: "1d"},message:"out of range"};
+if(vErrors === null){
+vErrors = [err177];
+}
+else {
+vErrors.push(err177);
+}
+errors++;
+}
+}
+if(data60.max_queue !== undefined){
+let data70 = data60.max_queue;
+if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
+const err178 = {instancePath:instancePath+"/webhooks/" + i5+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -8781,12 +11402,9 @@ vErrors.push(err178);
 }
 errors++;
 }
-}
-if(data62.timeout !== undefined){
-let data68 = data62.timeout;
-if(typeof data68 === "string"){
-if(!pattern8.test(data68)){
-const err179 = {instancePath:instancePath+"/webhooks/" + i6+"/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+if((typeof data70 == "number") && (isFinite(data70))){
+if(data70 > 100000 || isNaN(data70)){
+const err179 = {instancePath:instancePath+"/webhooks/" + i5+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -8795,9 +11413,8 @@ vErrors.push(err179);
 }
 errors++;
 }
-}
-else {
-const err180 = {instancePath:instancePath+"/webhooks/" + i6+"/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data70 < 1 || isNaN(data70)){
+const err180 = {instancePath:instancePath+"/webhooks/" + i5+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -8806,9 +11423,11 @@ vErrors.push(err180);
 }
 errors++;
 }
-let m8 = typeof data68 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data68) : null;
-if(m8 !== null && (Number(m8[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m8[2]] < 100 || Number(m8[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m8[2]] > 60000)){
-const err181 = {instancePath:instancePath+"/webhooks/" + i6+"/timeout",schemaPath:"#/properties/webhooks/items/properties/timeout/x-range",keyword:"x-range",params:{min: "100ms", max: "60s"},message:"out of range"};
+}
+}
+}
+else {
+const err181 = {instancePath:instancePath+"/webhooks/" + i5,schemaPath:"#/properties/webhooks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -8818,10 +11437,9 @@ vErrors.push(err181);
 errors++;
 }
 }
-if(data62.max_attempts !== undefined){
-let data69 = data62.max_attempts;
-if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
-const err182 = {instancePath:instancePath+"/webhooks/" + i6+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err182 = {instancePath:instancePath+"/webhooks",schemaPath:"#/properties/webhooks/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -8830,9 +11448,13 @@ vErrors.push(err182);
 }
 errors++;
 }
-if((typeof data69 == "number") && (isFinite(data69))){
-if(data69 > 20 || isNaN(data69)){
-const err183 = {instancePath:instancePath+"/webhooks/" + i6+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
+}
+if(data.auth !== undefined){
+let data71 = data.auth;
+if(data71 && typeof data71 == "object" && !Array.isArray(data71)){
+for(const key22 in data71){
+if(!((key22 === "keys") || (key22 === "keys_file"))){
+const err183 = {instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -8841,8 +11463,18 @@ vErrors.push(err183);
 }
 errors++;
 }
-if(data69 < 1 || isNaN(data69)){
-const err184 = {instancePath:instancePath+"/webhooks/" + i6+"/max_attempts",schemaPath:"#/properties/webhooks/items/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data71.keys !== undefined){
+if(!(validate36.call(this, data71.keys, {instancePath:instancePath+"/auth/keys",parentData:data71,parentDataProperty:"keys",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate36.errors : vErrors.concat(validate36.errors);
+errors = vErrors.length;
+}
+}
+if(data71.keys_file !== undefined){
+let data73 = data71.keys_file;
+if(typeof data73 === "string"){
+if(func3(data73) < 1){
+const err184 = {instancePath:instancePath+"/auth/keys_file",schemaPath:"#/properties/auth/properties/keys_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -8852,12 +11484,8 @@ vErrors.push(err184);
 errors++;
 }
 }
-}
-if(data62.backoff !== undefined){
-let data70 = data62.backoff;
-if(typeof data70 === "string"){
-if(!pattern8.test(data70)){
-const err185 = {instancePath:instancePath+"/webhooks/" + i6+"/backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+else {
+const err185 = {instancePath:instancePath+"/auth/keys_file",schemaPath:"#/properties/auth/properties/keys_file/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -8867,8 +11495,9 @@ vErrors.push(err185);
 errors++;
 }
 }
+}
 else {
-const err186 = {instancePath:instancePath+"/webhooks/" + i6+"/backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err186 = {instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -8877,9 +11506,12 @@ vErrors.push(err186);
 }
 errors++;
 }
-let m9 = typeof data70 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data70) : null;
-if(m9 !== null && (Number(m9[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m9[2]] < 0 || Number(m9[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m9[2]] > 3600000)){
-const err187 = {instancePath:instancePath+"/webhooks/" + i6+"/backoff",schemaPath:"#/properties/webhooks/items/properties/backoff/x-range",keyword:"x-range",params:{min: "0ms", max: "1h"},message:"out of range"};
+}
+if(data.teams !== undefined){
+let data74 = data.teams;
+if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
+if(Object.keys(data74).length > 1000){
+const err187 = {instancePath:instancePath+"/teams",schemaPath:"#/properties/teams/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -8888,12 +11520,11 @@ vErrors.push(err187);
 }
 errors++;
 }
-}
-if(data62.max_backoff !== undefined){
-let data71 = data62.max_backoff;
-if(typeof data71 === "string"){
-if(!pattern8.test(data71)){
-const err188 = {instancePath:instancePath+"/webhooks/" + i6+"/max_backoff",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$"+"\""};
+for(const key23 in data74){
+const _errs195 = errors;
+if(typeof key23 === "string"){
+if(!pattern18.test(key23)){
+const err188 = {instancePath:instancePath+"/teams",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key23};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -8904,7 +11535,7 @@ errors++;
 }
 }
 else {
-const err189 = {instancePath:instancePath+"/webhooks/" + i6+"/max_backoff",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err189 = {instancePath:instancePath+"/teams",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key23};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -8913,9 +11544,9 @@ vErrors.push(err189);
 }
 errors++;
 }
-let m10 = typeof data71 == "string" ? new RegExp("^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d|b|kb|mb|gb)$").exec(data71) : null;
-if(m10 !== null && (Number(m10[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m10[2]] < 0 || Number(m10[1]) * {"ms":1,"s":1000,"m":60000,"h":3600000,"d":86400000,"b":1,"kb":1024,"mb":1048576,"gb":1073741824}[m10[2]] > 86400000)){
-const err190 = {instancePath:instancePath+"/webhooks/" + i6+"/max_backoff",schemaPath:"#/properties/webhooks/items/properties/max_backoff/x-range",keyword:"x-range",params:{min: "0ms", max: "1d"},message:"out of range"};
+var valid63 = _errs195 === errors;
+if(!valid63){
+const err190 = {instancePath:instancePath+"/teams",schemaPath:"#/properties/teams/propertyNames",keyword:"propertyNames",params:{propertyName: key23},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -8925,10 +11556,15 @@ vErrors.push(err190);
 errors++;
 }
 }
-if(data62.max_queue !== undefined){
-let data72 = data62.max_queue;
-if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
-const err191 = {instancePath:instancePath+"/webhooks/" + i6+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key24 in data74){
+if(!(validate42.call(this, data74[key24], {instancePath:instancePath+"/teams/" + key24.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data74,parentDataProperty:key24,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate42.errors : vErrors.concat(validate42.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err191 = {instancePath:instancePath+"/teams",schemaPath:"#/properties/teams/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -8937,9 +11573,12 @@ vErrors.push(err191);
 }
 errors++;
 }
-if((typeof data72 == "number") && (isFinite(data72))){
-if(data72 > 100000 || isNaN(data72)){
-const err192 = {instancePath:instancePath+"/webhooks/" + i6+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+}
+if(data.mcp_servers !== undefined){
+let data76 = data.mcp_servers;
+if(data76 && typeof data76 == "object" && !Array.isArray(data76)){
+if(Object.keys(data76).length > 32){
+const err192 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/properties/mcp_servers/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -8948,8 +11587,11 @@ vErrors.push(err192);
 }
 errors++;
 }
-if(data72 < 1 || isNaN(data72)){
-const err193 = {instancePath:instancePath+"/webhooks/" + i6+"/max_queue",schemaPath:"#/properties/webhooks/items/properties/max_queue/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+for(const key25 in data76){
+const _errs202 = errors;
+if(typeof key25 === "string"){
+if(!pattern18.test(key25)){
+const err193 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key25};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -8959,10 +11601,8 @@ vErrors.push(err193);
 errors++;
 }
 }
-}
-}
 else {
-const err194 = {instancePath:instancePath+"/webhooks/" + i6,schemaPath:"#/properties/webhooks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err194 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key25};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -8971,10 +11611,9 @@ vErrors.push(err194);
 }
 errors++;
 }
-}
-}
-else {
-const err195 = {instancePath:instancePath+"/webhooks",schemaPath:"#/properties/webhooks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+var valid66 = _errs202 === errors;
+if(!valid66){
+const err195 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/properties/mcp_servers/propertyNames",keyword:"propertyNames",params:{propertyName: key25},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -8984,12 +11623,15 @@ vErrors.push(err195);
 errors++;
 }
 }
-if(data.auth !== undefined){
-let data73 = data.auth;
-if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
-for(const key25 in data73){
-if(!((key25 === "keys") || (key25 === "keys_file"))){
-const err196 = {instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
+for(const key26 in data76){
+let data77 = data76[key26];
+const _errs207 = errors;
+let valid69 = false;
+let passing0 = null;
+const _errs208 = errors;
+if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
+if(data77.url === undefined){
+const err196 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -8998,18 +11640,9 @@ vErrors.push(err196);
 }
 errors++;
 }
-}
-if(data73.keys !== undefined){
-if(!(validate30.call(this, data73.keys, {instancePath:instancePath+"/auth/keys",parentData:data73,parentDataProperty:"keys",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
-errors = vErrors.length;
-}
-}
-if(data73.keys_file !== undefined){
-let data75 = data73.keys_file;
-if(typeof data75 === "string"){
-if(func3(data75) < 1){
-const err197 = {instancePath:instancePath+"/auth/keys_file",schemaPath:"#/properties/auth/properties/keys_file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key27 in data77){
+if(!((key27 === "url") || (key27 === "headers"))){
+const err197 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -9019,8 +11652,11 @@ vErrors.push(err197);
 errors++;
 }
 }
-else {
-const err198 = {instancePath:instancePath+"/auth/keys_file",schemaPath:"#/properties/auth/properties/keys_file/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data77.url !== undefined){
+let data78 = data77.url;
+if(typeof data78 === "string"){
+if(!pattern19.test(data78)){
+const err198 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -9030,9 +11666,8 @@ vErrors.push(err198);
 errors++;
 }
 }
-}
 else {
-const err199 = {instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err199 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -9042,11 +11677,11 @@ vErrors.push(err199);
 errors++;
 }
 }
-if(data.teams !== undefined){
-let data76 = data.teams;
-if(data76 && typeof data76 == "object" && !Array.isArray(data76)){
-if(Object.keys(data76).length > 1000){
-const err200 = {instancePath:instancePath+"/teams",schemaPath:"#/properties/teams/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"};
+if(data77.headers !== undefined){
+let data79 = data77.headers;
+if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
+if(Object.keys(data79).length > 32){
+const err200 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -9055,11 +11690,11 @@ vErrors.push(err200);
 }
 errors++;
 }
-for(const key26 in data76){
-const _errs208 = errors;
-if(typeof key26 === "string"){
-if(!pattern18.test(key26)){
-const err201 = {instancePath:instancePath+"/teams",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key26};
+for(const key28 in data79){
+const _errs216 = errors;
+if(typeof key28 === "string"){
+if(!pattern20.test(key28)){
+const err201 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\"",propertyName:key28};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -9069,8 +11704,9 @@ vErrors.push(err201);
 errors++;
 }
 }
-else {
-const err202 = {instancePath:instancePath+"/teams",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key26};
+var valid72 = _errs216 === errors;
+if(!valid72){
+const err202 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/propertyNames",keyword:"propertyNames",params:{propertyName: key28},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -9079,9 +11715,13 @@ vErrors.push(err202);
 }
 errors++;
 }
-var valid69 = _errs208 === errors;
-if(!valid69){
-const err203 = {instancePath:instancePath+"/teams",schemaPath:"#/properties/teams/propertyNames",keyword:"propertyNames",params:{propertyName: key26},message:"property name must be valid"};
+}
+for(const key29 in data79){
+let data80 = data79[key29];
+this.secrets.push(instancePath + "/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"));
+if(typeof data80 === "string"){
+if(func3(data80) > 4096){
+const err203 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -9091,15 +11731,8 @@ vErrors.push(err203);
 errors++;
 }
 }
-for(const key27 in data76){
-if(!(validate36.call(this, data76[key27], {instancePath:instancePath+"/teams/" + key27.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data76,parentDataProperty:key27,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate36.errors : vErrors.concat(validate36.errors);
-errors = vErrors.length;
-}
-}
-}
 else {
-const err204 = {instancePath:instancePath+"/teams",schemaPath:"#/properties/teams/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err204 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -9109,11 +11742,9 @@ vErrors.push(err204);
 errors++;
 }
 }
-if(data.mcp_servers !== undefined){
-let data78 = data.mcp_servers;
-if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
-if(Object.keys(data78).length > 32){
-const err205 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/properties/mcp_servers/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
+}
+else {
+const err205 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -9122,11 +11753,10 @@ vErrors.push(err205);
 }
 errors++;
 }
-for(const key28 in data78){
-const _errs215 = errors;
-if(typeof key28 === "string"){
-if(!pattern18.test(key28)){
-const err206 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.-]*$"+"\"",propertyName:key28};
+}
+}
+else {
+const err206 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -9135,9 +11765,16 @@ vErrors.push(err206);
 }
 errors++;
 }
+var _valid2 = _errs208 === errors;
+if(_valid2){
+valid69 = true;
+passing0 = 0;
+var props1 = true;
 }
-else {
-const err207 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key28};
+const _errs220 = errors;
+if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
+if(data77.command === undefined){
+const err207 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/required",keyword:"required",params:{missingProperty: "command"},message:"must have required property '"+"command"+"'"};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -9146,9 +11783,9 @@ vErrors.push(err207);
 }
 errors++;
 }
-var valid72 = _errs215 === errors;
-if(!valid72){
-const err208 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/properties/mcp_servers/propertyNames",keyword:"propertyNames",params:{propertyName: key28},message:"property name must be valid"};
+for(const key30 in data77){
+if(!(((key30 === "command") || (key30 === "args")) || (key30 === "env"))){
+const err208 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key30},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -9158,15 +11795,11 @@ vErrors.push(err208);
 errors++;
 }
 }
-for(const key29 in data78){
-let data79 = data78[key29];
-const _errs220 = errors;
-let valid75 = false;
-let passing0 = null;
-const _errs221 = errors;
-if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
-if(data79.url === undefined){
-const err209 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
+if(data77.command !== undefined){
+let data81 = data77.command;
+if(typeof data81 === "string"){
+if(func3(data81) > 4096){
+const err209 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/command/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -9175,9 +11808,8 @@ vErrors.push(err209);
 }
 errors++;
 }
-for(const key30 in data79){
-if(!((key30 === "url") || (key30 === "headers"))){
-const err210 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key30},message:"must NOT have additional properties"};
+if(func3(data81) < 1){
+const err210 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/command/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -9187,11 +11819,8 @@ vErrors.push(err210);
 errors++;
 }
 }
-if(data79.url !== undefined){
-let data80 = data79.url;
-if(typeof data80 === "string"){
-if(!pattern19.test(data80)){
-const err211 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/url",schemaPath:"#/$defs/http_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s/?#]+([/?#]\\S*)?$"},message:"must match pattern \""+"^https?://[^\\s/?#]+([/?#]\\S*)?$"+"\""};
+else {
+const err211 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -9201,8 +11830,11 @@ vErrors.push(err211);
 errors++;
 }
 }
-else {
-const err212 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/url",schemaPath:"#/$defs/http_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data77.args !== undefined){
+let data82 = data77.args;
+if(Array.isArray(data82)){
+if(data82.length > 64){
+const err212 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/args",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -9211,12 +11843,12 @@ vErrors.push(err212);
 }
 errors++;
 }
-}
-if(data79.headers !== undefined){
-let data81 = data79.headers;
-if(data81 && typeof data81 == "object" && !Array.isArray(data81)){
-if(Object.keys(data81).length > 32){
-const err213 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
+const len5 = data82.length;
+for(let i8=0; i8<len5; i8++){
+let data83 = data82[i8];
+if(typeof data83 === "string"){
+if(func3(data83) > 4096){
+const err213 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/args/" + i8,schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/items/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -9225,11 +11857,9 @@ vErrors.push(err213);
 }
 errors++;
 }
-for(const key31 in data81){
-const _errs229 = errors;
-if(typeof key31 === "string"){
-if(!pattern20.test(key31)){
-const err214 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},message:"must match pattern \""+"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"+"\"",propertyName:key31};
+}
+else {
+const err214 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/args/" + i8,schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -9239,9 +11869,9 @@ vErrors.push(err214);
 errors++;
 }
 }
-var valid78 = _errs229 === errors;
-if(!valid78){
-const err215 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/propertyNames",keyword:"propertyNames",params:{propertyName: key31},message:"property name must be valid"};
+}
+else {
+const err215 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/args",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -9251,12 +11881,11 @@ vErrors.push(err215);
 errors++;
 }
 }
-for(const key32 in data81){
-let data82 = data81[key32];
-this.secrets.push(instancePath + "/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"));
-if(typeof data82 === "string"){
-if(func3(data82) > 4096){
-const err216 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(data77.env !== undefined){
+let data84 = data77.env;
+if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
+if(Object.keys(data84).length > 64){
+const err216 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -9265,9 +11894,11 @@ vErrors.push(err216);
 }
 errors++;
 }
-}
-else {
-const err217 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key31 in data84){
+const _errs231 = errors;
+if(typeof key31 === "string"){
+if(!pattern104.test(key31)){
+const err217 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",propertyName:key31};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -9277,9 +11908,9 @@ vErrors.push(err217);
 errors++;
 }
 }
-}
-else {
-const err218 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/headers",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/properties/headers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+var valid77 = _errs231 === errors;
+if(!valid77){
+const err218 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/propertyNames",keyword:"propertyNames",params:{propertyName: key31},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -9289,9 +11920,12 @@ vErrors.push(err218);
 errors++;
 }
 }
-}
-else {
-const err219 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key32 in data84){
+let data85 = data84[key32];
+this.secrets.push(instancePath + "/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"));
+if(typeof data85 === "string"){
+if(func3(data85) > 4096){
+const err219 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -9300,16 +11934,9 @@ vErrors.push(err219);
 }
 errors++;
 }
-var _valid2 = _errs221 === errors;
-if(_valid2){
-valid75 = true;
-passing0 = 0;
-var props1 = true;
 }
-const _errs233 = errors;
-if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
-if(data79.command === undefined){
-const err220 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/required",keyword:"required",params:{missingProperty: "command"},message:"must have required property '"+"command"+"'"};
+else {
+const err220 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -9318,9 +11945,10 @@ vErrors.push(err220);
 }
 errors++;
 }
-for(const key33 in data79){
-if(!(((key33 === "command") || (key33 === "args")) || (key33 === "env"))){
-const err221 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key33},message:"must NOT have additional properties"};
+}
+}
+else {
+const err221 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -9330,11 +11958,9 @@ vErrors.push(err221);
 errors++;
 }
 }
-if(data79.command !== undefined){
-let data83 = data79.command;
-if(typeof data83 === "string"){
-if(func3(data83) > 4096){
-const err222 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/command/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+else {
+const err222 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -9343,8 +11969,22 @@ vErrors.push(err222);
 }
 errors++;
 }
-if(func3(data83) < 1){
-const err223 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/command/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+var _valid2 = _errs220 === errors;
+if(_valid2 && valid69){
+valid69 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid2){
+valid69 = true;
+passing0 = 1;
+if(props1 !== true){
+props1 = true;
+}
+}
+}
+if(!valid69){
+const err223 = {instancePath:instancePath+"/mcp_servers/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -9353,186 +11993,11 @@ vErrors.push(err223);
 }
 errors++;
 }
-}
 else {
-const err224 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err224];
-}
-else {
-vErrors.push(err224);
-}
-errors++;
-}
-}
-if(data79.args !== undefined){
-let data84 = data79.args;
-if(Array.isArray(data84)){
-if(data84.length > 64){
-const err225 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/args",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
-if(vErrors === null){
-vErrors = [err225];
-}
-else {
-vErrors.push(err225);
-}
-errors++;
-}
-const len6 = data84.length;
-for(let i9=0; i9<len6; i9++){
-let data85 = data84[i9];
-if(typeof data85 === "string"){
-if(func3(data85) > 4096){
-const err226 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/args/" + i9,schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/items/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
-if(vErrors === null){
-vErrors = [err226];
-}
-else {
-vErrors.push(err226);
-}
-errors++;
-}
-}
-else {
-const err227 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/args/" + i9,schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err227];
-}
-else {
-vErrors.push(err227);
-}
-errors++;
-}
-}
-}
-else {
-const err228 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/args",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/args/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err228];
-}
-else {
-vErrors.push(err228);
-}
-errors++;
-}
-}
-if(data79.env !== undefined){
-let data86 = data79.env;
-if(data86 && typeof data86 == "object" && !Array.isArray(data86)){
-if(Object.keys(data86).length > 64){
-const err229 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
-if(vErrors === null){
-vErrors = [err229];
-}
-else {
-vErrors.push(err229);
-}
-errors++;
-}
-for(const key34 in data86){
-const _errs244 = errors;
-if(typeof key34 === "string"){
-if(!pattern84.test(key34)){
-const err230 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",propertyName:key34};
-if(vErrors === null){
-vErrors = [err230];
-}
-else {
-vErrors.push(err230);
-}
-errors++;
-}
-}
-var valid83 = _errs244 === errors;
-if(!valid83){
-const err231 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/propertyNames",keyword:"propertyNames",params:{propertyName: key34},message:"property name must be valid"};
-if(vErrors === null){
-vErrors = [err231];
-}
-else {
-vErrors.push(err231);
-}
-errors++;
-}
-}
-for(const key35 in data86){
-let data87 = data86[key35];
-this.secrets.push(instancePath + "/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"));
-if(typeof data87 === "string"){
-if(func3(data87) > 4096){
-const err232 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
-if(vErrors === null){
-vErrors = [err232];
-}
-else {
-vErrors.push(err232);
-}
-errors++;
-}
-}
-else {
-const err233 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err233];
-}
-else {
-vErrors.push(err233);
-}
-errors++;
-}
-}
-}
-else {
-const err234 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err234];
-}
-else {
-vErrors.push(err234);
-}
-errors++;
-}
-}
-}
-else {
-const err235 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err235];
-}
-else {
-vErrors.push(err235);
-}
-errors++;
-}
-var _valid2 = _errs233 === errors;
-if(_valid2 && valid75){
-valid75 = false;
-passing0 = [passing0, 1];
-}
-else {
-if(_valid2){
-valid75 = true;
-passing0 = 1;
-if(props1 !== true){
-props1 = true;
-}
-}
-}
-if(!valid75){
-const err236 = {instancePath:instancePath+"/mcp_servers/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/mcp_servers/additionalProperties/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
-if(vErrors === null){
-vErrors = [err236];
-}
-else {
-vErrors.push(err236);
-}
-errors++;
-}
-else {
-errors = _errs220;
+errors = _errs207;
 if(vErrors !== null){
-if(_errs220){
-vErrors.length = _errs220;
+if(_errs207){
+vErrors.length = _errs207;
 }
 else {
 vErrors = null;
@@ -9542,24 +12007,24 @@ vErrors = null;
 }
 }
 else {
-const err237 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/properties/mcp_servers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err224 = {instancePath:instancePath+"/mcp_servers",schemaPath:"#/properties/mcp_servers/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err237];
+vErrors = [err224];
 }
 else {
-vErrors.push(err237);
+vErrors.push(err224);
 }
 errors++;
 }
 }
 }
 else {
-const err238 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err225 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err238];
+vErrors = [err225];
 }
 else {
-vErrors.push(err238);
+vErrors.push(err225);
 }
 errors++;
 }
