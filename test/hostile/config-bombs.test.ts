@@ -118,11 +118,11 @@ describe('config bombs: a running gateway keeps answering while it reloads them'
   /** Starts a reload and a request at once; says which finished first. */
   async function raceReload(yaml: string): Promise<{ first: 'request' | 'reload'; reload: PromiseSettledResult<unknown> }> {
     let first: 'request' | 'reload' | null = null;
-    const reload = gw.gateway.reload({ yaml }).finally(() => (first ??= 'reload'));
+    const settled = Promise.allSettled([gw.gateway.reload({ yaml }).finally(() => (first ??= 'reload'))]); // handled at once
     const status = await ask('r0');
     first ??= 'request';
     assert.equal(status, 200);
-    return { first, reload: (await Promise.allSettled([reload]))[0]! };
+    return { first, reload: (await settled)[0]! };
   }
 
   test('an alias bomb saved over the live config: rejected, and requests meanwhile are answered', async () => {
