@@ -92,8 +92,9 @@ export function streamedBody(req: IncomingMessage, limit: number): Readable {
  */
 export function parseJsonBody(raw: Buffer): Record<string, unknown> {
   let value: unknown;
+  const text = raw.toString('utf8');
   try {
-    value = JSON.parse(raw.toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     throw new GatewayError('invalid_json', 'Request body is not valid JSON.');
   }
@@ -104,7 +105,7 @@ export function parseJsonBody(raw: Buffer): Record<string, unknown> {
   if (nestsDeeper(body)) {
     throw new GatewayError('invalid_json', `Request body nests deeper than ${LIMITS.json_depth} levels.`);
   }
-  if (hasDuplicateTopLevelKey(raw, body)) {
+  if (hasDuplicateTopLevelKey(raw, text, body)) {
     throw new GatewayError('invalid_json', 'Request body names the same top-level key twice.');
   }
   return body;

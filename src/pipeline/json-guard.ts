@@ -59,13 +59,15 @@ function stringEnd(raw: Buffer, start: number): number {
  * twice. Cheap first: a key can only be repeated if its quoted form occurs twice in the
  * bytes (or some key is escaped); only then are the top-level keys read one by one.
  */
-export function hasDuplicateTopLevelKey(raw: Buffer, body: Record<string, unknown>): boolean {
-  let suspect = raw.includes('\\u');
+export function hasDuplicateTopLevelKey(raw: Buffer, text: string, body: Record<string, unknown>): boolean {
+  // The first look is at the decoded text: a string search there allocates nothing, where
+  // a Buffer search for a string encodes the needle each time.
+  let suspect = text.includes('\\u');
   if (!suspect) {
     for (const key in body) {
       const quoted = JSON.stringify(key);
-      const first = raw.indexOf(quoted);
-      if (first >= 0 && raw.indexOf(quoted, first + quoted.length) >= 0) {
+      const first = text.indexOf(quoted);
+      if (first >= 0 && text.indexOf(quoted, first + quoted.length) >= 0) {
         suspect = true;
         break;
       }

@@ -4,7 +4,7 @@ import { GatewayError } from '../errors.js';
 import type { HeaderMap, ResponseHead, UpstreamResponse } from '../providers/provider.js';
 import { clientResponseHeaders, headerValue } from '../upstream/headers.js';
 import { EventSplitter, parseEvents } from '../upstream/sse.js';
-import { TailBuffer, usageOf } from '../upstream/usage.js';
+import { TailBuffer, usageOf, type Usage } from '../upstream/usage.js';
 import type { RequestContext } from './context.js';
 import type { BodyStep, Phases } from './phases.js';
 import type { LocalReply, SseEvent } from './stage.js';
@@ -235,13 +235,32 @@ async function forwardParsed(ctx: RequestContext, source: Source, headers: Outgo
 }
 
 function readUsage(ctx: RequestContext, tail: TailBuffer): void {
-  const text = tail.text();
-  const usage = usageOf(ctx.format.name, tail);
+  setUsage(ctx, usageOf(ctx.format.name, tail));
+  if (ctx.trace !== null) ctx.trace.readTail(tail.text());
+}
+
+function setUsage(ctx: RequestContext, usage: Usage): void {
   ctx.promptTokens = usage.prompt;
   ctx.completionTokens = usage.completion;
   ctx.cachedTokens = usage.cached;
   ctx.cacheWriteTokens = usage.cacheWrite;
-  if (ctx.trace !== null) ctx.trace.readTail(text);
+}
+
+/**
+ * The usage of a reply's bytes, read once per Buffer: a memory cache replays the same
+ * Buffer on every hit, and its usage is the same each time. Keyed weakly, so an entry's
+ * bytes and their usage go together.
+ */
+const REPLY_USAGE = new WeakMap<Buffer, { format: string; usage: Usage }>();
+function replyUsage(ctx: RequestContext, body: Buffer): void {
+  const known = ctx.trace === null ? REPLY_USAGE.get(body) : undefined;
+  if (known !== undefined && known.format === ctx.format.name) return setUsage(ctx, known.usage);
+  const tail = new TailBuffer();
+  tail.push(body);
+  const usage = usageOf(ctx.format.name, tail);
+  REPLY_USAGE.set(body, { format: ctx.format.name, usage });
+  if (ctx.trace !== null) ctx.trace.readTail(tail.text());
+  setUsage(ctx, usage);
 }
 
 /**
@@ -284,6 +303,9 @@ async function deliver(ctx: RequestContext, head: ResponseHead, source: Source, 
     if (eventMode) await forwardEvents(ctx, source, tail, steps!);
     else await forwardBytes(ctx, source, tail, steps);
     readUsage(ctx, tail);
+  } else if (isJson && !fromUpstream && Buffer.isBuffer(source)) {
+    await forwardBytes(ctx, source, null, steps);
+    replyUsage(ctx, source);
   } else {
     const tail = isJson ? new TailBuffer() : null;
     await forwardBytes(ctx, source, tail, steps);
