@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { bounded } from '../config/ranges.js';
 import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
@@ -6,7 +5,7 @@ import type { CompileDeps } from '../pipeline/compile-deps.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Stage } from '../pipeline/stage.js';
 import { slot } from '../pipeline/slot.js';
-import { apiKeyOf } from '../pipeline/caller-key.js';
+import { apiKeyOf, headerText, sha } from '../pipeline/caller-key.js';
 import { EMBEDDER_SCHEMA, type Embedder, type EmbedderSpec } from '../embeddings/index.js';
 import type { VectorSpace } from '../state/vector-space.js';
 import { contentText } from '../tokens/count.js';
@@ -34,14 +33,6 @@ interface MemoryState {
   readonly vector: Float32Array;
 }
 const STATE = slot<MemoryState>('semantic_memory');
-
-function sha(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 32);
-}
-
-function headerText(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(',') : value;
-}
 
 /**
  * Whose memory a request reads and feeds: a gateway key's name (`key`), its team

@@ -19,11 +19,13 @@ export const CALLER_KEY_DESCRIPTION =
 
 export type CallerKeyOf = (ctx: RequestContext) => string;
 
-function sha(text: string): string {
+/** A short SHA-256 of `text`: how a value that may be a secret is kept (never the value). */
+export function sha(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 32);
 }
 
-function headerText(value: string | string[] | undefined): string | undefined {
+/** A header's value as one string (repeated headers joined by commas). */
+export function headerText(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
 }
 
