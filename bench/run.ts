@@ -36,6 +36,7 @@ import {
   type StartupResult,
 } from './lib/report.js';
 import { keysConfig, routerConfig, routerModels } from './lib/router-config.js';
+import { featureConfigs, FULL_CONFIG } from './lib/feature-configs.js';
 import { SMALL, shapeOf, type Shape } from './lib/shape.js';
 import { timeToExit, timeToReady } from './lib/startup.js';
 import { measureMicro } from './lib/micro.js';
@@ -75,7 +76,7 @@ interface Mode {
   parts: Part[];
 }
 
-const PARTS = ['cases', 'growth', 'rss', 'reload', 'stall', 'startup', 'micro'] as const;
+const PARTS = ['cases', 'growth', 'features', 'rss', 'reload', 'stall', 'startup', 'micro'] as const;
 type Part = (typeof PARTS)[number];
 
 const KB = 1024;
@@ -405,6 +406,39 @@ class Bench {
     }
   }
 
+  /**
+   * What each feature and interceptor of `full` costs alone: the main router with that one
+   * item, against the same router with none, alternately, varied bodies (nothing cached).
+   */
+  async measureFeatures(): Promise<GrowthRow[]> {
+    const [none, ...items] = featureConfigs(FULL_CONFIG(REPO));
+    const shape = shapeOf({ vary: true });
+    const baseFile = join(this.workDir, 'feature-none.yaml');
+    writeFileSync(baseFile, none!.text);
+    const base = await this.startGateway('feature-none', baseFile);
+    const rows: GrowthRow[] = [];
+    try {
+      await this.warm(base, shape, 1, 2);
+      for (const [i, item] of items.entries()) {
+        const file = join(this.workDir, `feature-${i}.yaml`);
+        writeFileSync(file, item.text);
+        const gw = await this.startGateway(`feature-${i}`, file);
+        try {
+          await this.warm(gw, shape, 1, 2);
+          const baseSide: Side = { target: base, shape, samples: emptyLoad() };
+          const side: Side = { target: gw, shape, samples: emptyLoad() };
+          await this.alternate([baseSide, side], this.mode.growthRounds * 2, this.mode.growthSeconds, CONNECTIONS, `feature ${item.name}`);
+          rows.push({ group: 'features', label: item.name, size: i, connections: CONNECTIONS, gateway: side.samples, bare: baseSide.samples });
+        } finally {
+          await gw.child.stop();
+        }
+      }
+      return rows;
+    } finally {
+      await base.child.stop();
+    }
+  }
+
   /** CPU per request with 1 and 10,000 gateway keys (tenancy on): the key lookup must stay flat. */
   async measureKeys(): Promise<GrowthRow[]> {
     const gateways: Array<{ keys: number; gw: Gateway; side: Side }> = [];
@@ -635,6 +669,7 @@ async function runBench(bench: Bench): Promise<boolean> {
   if (has('cases')) for (const spec of CASES.filter((c) => !opts.cases || opts.cases.includes(c.name))) cases.push(await bench.measureCase(spec));
   const growth: GrowthRow[] = [];
   if (has('growth')) growth.push(...(await bench.measureRouters()), ...(await bench.measureKeys()), ...(await bench.measureBodiesAndConnections()));
+  if (has('features')) growth.push(...(await bench.measureFeatures()));
   const rss = has('rss') ? await bench.measureRss() : null;
   const reload = has('reload') ? await bench.measureReload() : null;
   const stall = has('stall') ? await bench.measureStall() : null;

@@ -56,7 +56,8 @@ export interface Direct {
 }
 
 export interface GrowthRow {
-  group: 'routers' | 'keys' | 'body' | 'connections';
+  /** `features`: one feature alone; its `bare` is the same router without features, not the bare proxy. */
+  group: 'routers' | 'keys' | 'body' | 'connections' | 'features';
   /** `1`, `100 KB`, `1024`… */
   label: string;
   /** The number it stands for (routers, bytes, connections). */
@@ -256,7 +257,23 @@ function skippedRows(b: Builder, c: Extract<CaseResult, { status: 'skipped' }>, 
   });
 }
 
-const GROWTH_TITLE: Record<GrowthRow['group'], string> = { routers: 'routers', keys: 'keys', body: 'body', connections: 'connections' };
+const GROWTH_TITLE: Record<GrowthRow['group'], string> = { routers: 'routers', keys: 'keys', body: 'body', connections: 'connections', features: 'feature' };
+
+/** Each feature alone: its CPU per request, the featureless router's in the same rounds, and the difference. */
+function featureRows(b: Builder, rows: GrowthRow[]): void {
+  for (const [i, row] of rows.entries()) {
+    const g = median(row.gateway.cpuUs);
+    const r = median(row.bare.cpuUs);
+    b.row({
+      case: i === 0 ? 'one feature alone' : '',
+      metric: `${row.label}, CPU µs/req vs none`,
+      sidegate: fixed(g, 1),
+      bare: fixed(r, 1),
+      direct: `${signed(g - r, ' µs', 1)}`,
+    });
+    if (row.gateway.failures + row.bare.failures > 0) b.row({ metric: 'failed requests', sidegate: int(row.gateway.failures), bare: int(row.bare.failures), target: '0', result: 'FAIL' });
+  }
+}
 
 function growthRows(b: Builder, rows: GrowthRow[]): void {
   for (const group of ['routers', 'keys', 'body', 'connections'] as const) {
@@ -293,6 +310,8 @@ function growthRows(b: Builder, rows: GrowthRow[]): void {
       if (row.gateway.failures + row.bare.failures > 0) b.row({ metric: 'failed requests', sidegate: int(row.gateway.failures), bare: int(row.bare.failures), target: '0', result: 'FAIL' });
     }
   }
+  const features = rows.filter((r) => r.group === 'features');
+  if (features.length) featureRows(b, features);
 }
 
 function rssRows(b: Builder, rss: RssResult): void {
