@@ -5,7 +5,9 @@ import { ORDER } from './feature.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Stage } from '../pipeline/stage.js';
 import { createLogger } from '../observability/logger.js';
-import { redactPii } from '../util/redact-pii.js';
+import { buildPiiDetector, PII_ENTITIES } from '../pii/patterns.js';
+import type { Detector } from '../pipeline/detections.js';
+import { applySpans } from '../pipeline/text-window.js';
 import { parseSize } from '../util/units.js';
 
 export interface PayloadLogConfig {
@@ -19,6 +21,8 @@ const MIN_BYTES = 256;
 const MAX_BYTES = 1024 * 1024;
 /** Read past the cap, so a card number or address cut at the cap is still recognized, then cut. */
 const MARGIN = 256;
+/** National phone numbers are read as this country's, as pii_detector does by default. */
+const PHONE_COUNTRY = 'US';
 
 /** The bytes of one sampled exchange, up to the cap (+ margin). */
 class Capture {
@@ -44,6 +48,8 @@ class PayloadLogStage implements Stage {
   readonly name = 'payload_log';
   private readonly captures = new WeakMap<RequestContext, Capture>();
   private readonly cap: number;
+  /** The pii_detector's patterns, every entity: what a logged body never shows. */
+  private readonly pii: Detector;
   private readonly out: Logger;
   private readonly file: pino.DestinationStream & { flushSync(): void; end(): void } | null;
 
@@ -52,6 +58,7 @@ class PayloadLogStage implements Stage {
     private readonly router: string,
   ) {
     this.cap = parseSize(config.max_bytes ?? DEFAULTS.max_bytes);
+    this.pii = buildPiiDetector(PII_ENTITIES, [], PHONE_COUNTRY);
     if (this.cap < MIN_BYTES || this.cap > MAX_BYTES) throw new Error(`routers.${router}.features.payload_log.max_bytes: ${config.max_bytes} is outside 256b to 1mb`);
     if (config.file) {
       this.file = pino.destination({ dest: config.file, mkdir: true, sync: false, minLength: 4096 });
@@ -96,7 +103,8 @@ class PayloadLogStage implements Stage {
 
   /** Redacted first (with the margin), then cut at the cap; a cut text ends with `…`. */
   private text(bytes: Buffer, total: number): string {
-    const redacted = redactPii(bytes.subarray(0, this.cap + MARGIN).toString('utf8'));
+    const text = bytes.subarray(0, this.cap + MARGIN).toString('utf8');
+    const redacted = applySpans(text, this.pii(text));
     return total > this.cap || redacted.length > this.cap ? `${redacted.slice(0, this.cap)}…` : redacted;
   }
 
@@ -115,8 +123,9 @@ export const payloadLog: FeatureModule<PayloadLogConfig> = {
   schema: {
     description:
       'Logs a sample of this router\'s request and response bodies (the request as sent upstream, the upstream\'s answer; ' +
-      'streams as their SSE text), one JSON line per request with `type: payload`. E-mail addresses, card numbers and ' +
-      'phone numbers are redacted first; each body is cut at `max_bytes`.',
+      'streams as their SSE text), one JSON line per request with `type: payload`. What the `pii_detector` interceptor finds ' +
+      '(every entity: e-mail addresses, phone numbers, card numbers, IBANs, SSNs, IP addresses, secrets) is replaced by ' +
+      '`[EMAIL]`, `[PHONE]`, … first; each body is cut at `max_bytes`.',
     type: 'object',
     additionalProperties: false,
     properties: {

@@ -1,7 +1,8 @@
 import type { InterceptorModule } from '../features/feature.js';
 import { actionSchema, Findings, onSchema, streamWindowSchema, type Side } from './kit.js';
 import { CONTENT_CATEGORIES, termsRegex } from './content-lists.js';
-import { eachMatch, settle, TextGuard, type Detection } from './text-guard.js';
+import { eachMatch, settle, type Detection } from '../pipeline/detections.js';
+import { TextGuard } from './text-guard.js';
 
 export interface ContentFilterConfig {
   categories?: string[];

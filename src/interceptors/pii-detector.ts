@@ -4,9 +4,9 @@ import type { Stage } from '../pipeline/stage.js';
 import { slot } from '../pipeline/slot.js';
 import { applySpans, releaseSpans, TextWindow, type Release, type Span, type WindowScanner } from '../pipeline/text-window.js';
 import { actionSchema, Findings, onSchema, streamWindowSchema, type Side } from './kit.js';
-import { buildPiiDetector, PII_ENTITIES, PII_WINDOW, type CustomPattern, type PiiEntity } from './pii-patterns.js';
+import { buildPiiDetector, PII_ENTITIES, PII_WINDOW, type CustomPattern, type PiiEntity } from '../pii/patterns.js';
 import { TextGuard } from './text-guard.js';
-import type { Detector } from './text-guard.js';
+import type { Detector } from '../pipeline/detections.js';
 
 export interface PiiDetectorConfig {
   entities?: PiiEntity[];

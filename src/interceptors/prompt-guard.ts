@@ -3,7 +3,7 @@ import type { RequestContext } from '../pipeline/context.js';
 import type { Stage } from '../pipeline/stage.js';
 import { applySpans } from '../pipeline/text-window.js';
 import { actionSchema, Findings } from './kit.js';
-import { eachMatch, settle, type Detection } from './text-guard.js';
+import { eachMatch, settle, type Detection } from '../pipeline/detections.js';
 
 export interface PromptGuardConfig {
   action?: 'block' | 'redact' | 'log';

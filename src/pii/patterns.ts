@@ -5,8 +5,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
-import type { Detection, Detector } from './text-guard.js';
-import { eachMatch, settle } from './text-guard.js';
+import { eachMatch, settle, type Detection, type Detector } from '../pipeline/detections.js';
 
 export const PII_ENTITIES = ['email', 'phone', 'credit_card', 'iban', 'ssn', 'ip_address', 'secret'] as const;
 export type PiiEntity = (typeof PII_ENTITIES)[number];
@@ -151,7 +150,8 @@ function builtinRule(entity: PiiEntity, country: CountryCode): Omit<Rule, 'repla
         check: null,
       };
     case 'phone':
-      return { category: entity, re: /(?<![\w+@.-])(?:\+|00)?\(?\d[\d ().-]{5,22}\d(?![\w@-]|\.\d)/g, maybe: hasDigit, check: phoneCheck(country) };
+      // Not followed by `.5` or `:20`: `2024-07-18 10:20:30` is a date and a time, not a number to call.
+      return { category: entity, re: /(?<![\w+@.-])(?:\+|00)?\(?\d[\d ().-]{5,22}\d(?![\w@-]|[.:]\d)/g, maybe: hasDigit, check: phoneCheck(country) };
     case 'credit_card':
       return { category: entity, re: /(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])/g, maybe: hasDigit, check: card };
     case 'iban':
