@@ -3,7 +3,6 @@
  * whole before the client sees any of it, so a failed answer can be tried again, and
  * checking a stream as it passes when it is not held back (`buffer: false`).
  */
-import { Readable } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import { answerOfBody, messagesOf, StreamAnswer, type AnswerText } from '../formats/conversation.js';
 import type { ApiFormat } from '../formats/format.js';
@@ -12,6 +11,7 @@ import type { SseEvent } from '../pipeline/stage.js';
 import type { UpstreamResponse } from '../providers/provider.js';
 import { headerValue } from '../upstream/headers.js';
 import { parseEvents } from '../upstream/sse.js';
+import { HeldBody, heldBytes } from '../upstream/held-body.js';
 
 /** The largest answer a check reads whole (a bigger one fails the try rather than fill memory). */
 export const MAX_CHECKED_ANSWER_BYTES = 8 * 1024 * 1024;
@@ -34,6 +34,8 @@ function isStream(response: UpstreamResponse): boolean {
 
 /** Reads a whole answer, bounded by MAX_CHECKED_ANSWER_BYTES (a bigger one is an upstream_error). */
 export async function readAll(response: UpstreamResponse, upstream: string): Promise<Buffer> {
+  const held = heldBytes(response.body);
+  if (held !== null && held.length <= MAX_CHECKED_ANSWER_BYTES) return held;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of response.body as AsyncIterable<Buffer>) {
@@ -49,6 +51,20 @@ export async function readAll(response: UpstreamResponse, upstream: string): Pro
 
 /** What a whole answer says, from its bytes (a JSON body or a complete SSE stream). */
 function answerOf(format: ApiFormat, bytes: Buffer, stream: boolean): AnswerText | null {
+  const known = ANSWERS.get(bytes);
+  if (known !== undefined && known.format === format) return known.answer;
+  const answer = readAnswer(format, bytes, stream);
+  ANSWERS.set(bytes, { format, answer });
+  return answer;
+}
+
+/**
+ * What held answers say, by their bytes: when two checks hold the same answer (both
+ * structured_output and quality_gate), the second reads what the first parsed.
+ */
+const ANSWERS = new WeakMap<Buffer, { format: ApiFormat; answer: AnswerText | null }>();
+
+function readAnswer(format: ApiFormat, bytes: Buffer, stream: boolean): AnswerText | null {
   if (stream) {
     const answer = new StreamAnswer(format);
     for (const event of parseEvents(bytes)) answer.push(event);
@@ -70,7 +86,7 @@ export async function holdAnswer(ctx: RequestContext, response: UpstreamResponse
   const stream = isStream(response);
   const upstream = response.target?.upstream.name ?? 'upstream';
   const bytes = await readAll(response, upstream);
-  const replay: UpstreamResponse = { ...response, body: Readable.from([bytes]) };
+  const replay: UpstreamResponse = { ...response, body: response.body instanceof HeldBody && !response.body.readableDidRead ? response.body : new HeldBody(bytes) };
   return { response: replay, answer: answerOf(ctx.format.name, bytes, stream) };
 }
 

@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import { CREDENTIAL_HEADERS } from '../upstream/headers.js';
 import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
@@ -7,6 +6,7 @@ import type { RequestContext } from '../pipeline/context.js';
 import { requestKey } from '../pipeline/request-key.js';
 import { RequestAbort } from '../pipeline/abort.js';
 import type { HeaderMap, UpstreamResponse } from '../providers/provider.js';
+import { HeldBody, heldBytes } from '../upstream/held-body.js';
 
 export interface RequestCoalescingConfig {
   key_headers?: string[];
@@ -31,10 +31,12 @@ interface InFlight {
 }
 
 function copy(shared: Shared): UpstreamResponse {
-  return { status: shared.status, headers: { ...shared.headers }, body: Readable.from([shared.body]), headersMs: shared.headersMs, target: shared.target };
+  return { status: shared.status, headers: { ...shared.headers }, body: new HeldBody(shared.body), headersMs: shared.headersMs, target: shared.target };
 }
 
 async function hold(response: UpstreamResponse): Promise<Shared> {
+  const held = heldBytes(response.body);
+  if (held !== null) return { status: response.status, headers: response.headers, body: held, headersMs: response.headersMs, target: response.target };
   const chunks: Buffer[] = [];
   for await (const chunk of response.body as AsyncIterable<Buffer>) chunks.push(chunk);
   return { status: response.status, headers: response.headers, body: Buffer.concat(chunks), headersMs: response.headersMs, target: response.target };

@@ -5,6 +5,7 @@ import type { HeaderMap, ResponseHead, UpstreamResponse } from '../providers/pro
 import { clientResponseHeaders, headerValue } from '../upstream/headers.js';
 import { EventSplitter, parseEvents } from '../upstream/sse.js';
 import { TailBuffer, usageOf, type Usage } from '../upstream/usage.js';
+import { heldBytes } from '../upstream/held-body.js';
 import type { RequestContext } from './context.js';
 import type { BodyStep, Phases } from './phases.js';
 import type { LocalReply, SseEvent } from './stage.js';
@@ -270,7 +271,9 @@ function replyUsage(ctx: RequestContext, body: Buffer): void {
  * step transforms it, anything else as bytes with backpressure. An answer made by a stage
  * passes only the stages placed before it (ctx.replyDepth).
  */
-async function deliver(ctx: RequestContext, head: ResponseHead, source: Source, phases: Phases | null, fromUpstream: boolean): Promise<void> {
+async function deliver(ctx: RequestContext, head: ResponseHead, body: Source, phases: Phases | null, fromUpstream: boolean): Promise<void> {
+  // An answer a stage already read whole is sent from its bytes, not read a second time.
+  const source = Buffer.isBuffer(body) ? body : (heldBytes(body) ?? body);
   const depth = ctx.replyDepth;
   if (phases?.onResponse) {
     for (const handler of phases.onResponse) {

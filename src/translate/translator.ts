@@ -14,6 +14,7 @@ import { isObject, type Json } from './json.js';
 import { openaiRequestToAnthropic } from './openai-request-to-anthropic.js';
 import { openaiCompletionToAnthropic, OpenAIToAnthropicStream } from './openai-response-to-anthropic.js';
 import { convertStream, type StreamConverter } from './stream.js';
+import { HeldBody } from '../upstream/held-body.js';
 
 /** The largest upstream JSON answer that is translated (larger ones fail as a 502). */
 export const MAX_TRANSLATED_BODY = 32 * 1024 * 1024;
@@ -90,7 +91,7 @@ function jsonAnswer(status: number, headers: HeaderMap, value: unknown): Transla
   const bytes = Buffer.from(JSON.stringify(value));
   const out = carriedHeaders(headers, 'application/json');
   out['content-length'] = String(bytes.length);
-  return { status, headers: out, body: Readable.from([bytes]) };
+  return { status, headers: out, body: new HeldBody(bytes) };
 }
 
 function makeTranslation(path: string, body: Json, converters: Converters, upstream: string): Translation {
