@@ -65,7 +65,7 @@ export function replayHeaders(headers: HeaderMap): Record<string, string> {
   return out;
 }
 
-/** A stored chat or text completion replayed as the stream the upstream would have sent. */
+/** A stored chat or text completion (or Anthropic message) replayed as the stream the upstream would have sent. */
 export function synthesizeStream(body: Buffer, withUsage: boolean): Buffer | null {
   let answer: Record<string, any>;
   try {
@@ -73,6 +73,7 @@ export function synthesizeStream(body: Buffer, withUsage: boolean): Buffer | nul
   } catch {
     return null;
   }
+  if (answer?.type === 'message' && Array.isArray(answer.content)) return messageStream(answer);
   const chat = answer?.object === 'chat.completion';
   if (!chat && answer?.object !== 'text_completion') return null;
   if (!Array.isArray(answer.choices)) return null;
@@ -99,6 +100,55 @@ export function synthesizeStream(body: Buffer, withUsage: boolean): Buffer | nul
   }
   if (withUsage && answer.usage) send({ ...base, choices: [], usage: answer.usage });
   events.push(DONE_EVENT);
+  return Buffer.from(events.join(''));
+}
+
+/** One Anthropic SSE event: `event:` names it, and its data repeats the name as `type`. */
+function anthropicEvent(name: string, data: Record<string, unknown>): string {
+  return `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
+}
+
+/** The events that stream one content block, or null for a block kind that is not replayed. */
+function blockEvents(block: Record<string, any>, index: number): string[] | null {
+  const around = (start: Record<string, unknown>, delta: Record<string, unknown>[]): string[] => [
+    anthropicEvent('content_block_start', { index, content_block: start }),
+    ...delta.map((d) => anthropicEvent('content_block_delta', { index, delta: d })),
+    anthropicEvent('content_block_stop', { index }),
+  ];
+  if (block?.type === 'text' && typeof block.text === 'string') return around({ type: 'text', text: '' }, [{ type: 'text_delta', text: block.text }]);
+  if (block?.type === 'tool_use') {
+    return around({ type: 'tool_use', id: block.id, name: block.name, input: {} }, [{ type: 'input_json_delta', partial_json: JSON.stringify(block.input ?? {}) }]);
+  }
+  if (block?.type === 'thinking' && typeof block.thinking === 'string') {
+    const deltas: Record<string, unknown>[] = [{ type: 'thinking_delta', thinking: block.thinking }];
+    if (typeof block.signature === 'string') deltas.push({ type: 'signature_delta', signature: block.signature });
+    return around({ type: 'thinking', thinking: '' }, deltas);
+  }
+  return null;
+}
+
+/**
+ * A stored Anthropic message replayed as the stream the Messages API would have sent:
+ * message_start, each content block whole (start, one delta, stop), message_delta with
+ * the stop reason and output tokens, message_stop. Null when a block is of a kind that
+ * is not replayed (the request is then a miss).
+ */
+function messageStream(message: Record<string, any>): Buffer | null {
+  const usage = message.usage ?? {};
+  const events = [
+    anthropicEvent('message_start', {
+      message: { id: message.id, type: 'message', role: message.role ?? 'assistant', model: message.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 0 } },
+    }),
+  ];
+  for (const [index, block] of (message.content as Record<string, any>[]).entries()) {
+    const streamed = blockEvents(block, index);
+    if (streamed === null) return null;
+    events.push(...streamed);
+  }
+  events.push(
+    anthropicEvent('message_delta', { delta: { stop_reason: message.stop_reason ?? 'end_turn', stop_sequence: message.stop_sequence ?? null }, usage: { output_tokens: usage.output_tokens ?? 0 } }),
+    anthropicEvent('message_stop', {}),
+  );
   return Buffer.from(events.join(''));
 }
 

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
 import { chatCompletion, chunk, steps } from '../support/mock-upstream.js';
 import type { Running } from '../support/gateway.js';
 import { backendFixture, Clock, featureYaml, REDIS_SKIP } from '../support/redis.js';
@@ -127,6 +128,36 @@ for (const backend of ['memory', 'redis'] as const) {
       assert.equal(events.at(-1)!.choices[0]!.finish_reason, 'stop');
       assert.ok(events.every((e) => !e.usage), 'no usage event unless asked');
       assert.equal(fx.upstream.received.length, calls);
+    });
+
+    test('a stored JSON message answers a streaming Messages request as SSE, through the Anthropic SDK', async () => {
+      const gw = await start('cache: {}');
+      const client = new Anthropic({ baseURL: gw.url, apiKey: 'sk-ant-json', maxRetries: 0 });
+      const params = { model: MODEL, max_tokens: 64, messages: [{ role: 'user' as const, content: 'a message first as JSON' }] };
+      fx.upstream.script(steps.json(200, chatCompletion(MODEL, 'stored as a message')));
+      const plain = await client.messages.create(params);
+      assert.equal(plain.content[0]?.type === 'text' && plain.content[0].text, 'stored as a message');
+      const calls = fx.upstream.received.length;
+      const { data, response } = await client.messages.create({ ...params, stream: true }).withResponse();
+      assert.equal(response.headers.get('x-cache'), 'HIT');
+      assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
+      const types: string[] = [];
+      let text = '';
+      let stop: string | null = null;
+      let outputTokens = -1;
+      for await (const event of data) {
+        types.push(event.type);
+        if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') text += event.delta.text;
+        if (event.type === 'message_delta') {
+          stop = event.delta.stop_reason;
+          outputTokens = event.usage.output_tokens;
+        }
+      }
+      assert.deepEqual(types, ['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
+      assert.equal(text, 'stored as a message');
+      assert.equal(stop, plain.stop_reason);
+      assert.equal(outputTokens, plain.usage.output_tokens);
+      assert.equal(fx.upstream.received.length, calls, 'answered from the cache');
     });
 
     test('Cache-Control: no-cache skips the lookup, no-store skips storing; errors are not stored', async () => {
