@@ -138,6 +138,8 @@ export class Gateway extends EventEmitter implements Runtime {
   private watcher: ConfigWatcher | null = null;
   /** Watches `auth.keys_file` (its path follows the live config). */
   private keysWatcher: { path: string; watcher: ConfigWatcher } | null = null;
+  /** One watcher per hook module file of the live config: editing a hook reloads, as editing the config does. */
+  private readonly hookWatchers = new Map<string, ConfigWatcher>();
   private readonly watchFiles: boolean;
   private server: Server | null = null;
   private admin: Server | null = null;
@@ -205,6 +207,7 @@ export class Gateway extends EventEmitter implements Runtime {
     this.upgradeHandler = (req, socket, head) => this.onUpgrade(req, socket, head);
     this.watchFiles = options.watch !== false;
     this.followKeysFile();
+    this.followHookFiles();
     if (typeof source === 'string' && options.watch !== false) {
       this.watcher = watchConfigFile(
         source,
@@ -221,6 +224,25 @@ export class Gateway extends EventEmitter implements Runtime {
   private newWebhooks(loaded: LoadedConfig): Webhooks | null {
     const list = loaded.config.webhooks;
     return list && list.length > 0 ? new Webhooks(list, this.logger, this.metrics) : null;
+  }
+
+  /** Watches the hook modules the live config loads (added and dropped as reloads change the list). */
+  private followHookFiles(): void {
+    if (!this.watchFiles || this.isDraining) return;
+    for (const [path, watcher] of this.hookWatchers) {
+      if (this.modules.has(path)) continue;
+      void watcher.close();
+      this.hookWatchers.delete(path);
+    }
+    for (const path of this.modules.keys()) {
+      if (this.hookWatchers.has(path)) continue;
+      const watcher = watchConfigFile(
+        path,
+        () => void this.reload().catch(() => {}),
+        (err) => this.logger.warn({ err, path }, 'hook module watcher failed'),
+      );
+      this.hookWatchers.set(path, watcher);
+    }
   }
 
   /** Watches the live config's keys file, whatever the config's own source (a mounted Secret changes on its own). */
@@ -366,6 +388,7 @@ export class Gateway extends EventEmitter implements Runtime {
     previous.lease.retired = true;
     if (previous.lease.inflight === 0) void closePipeline(previous);
     this.followKeysFile();
+    this.followHookFiles();
     this.reloadCounts.success++;
     this.lastReloadError = null;
     this.metrics.reloads.labels('success').inc();
@@ -402,7 +425,7 @@ export class Gateway extends EventEmitter implements Runtime {
    * `listen()` waits for it; an app that only mounts `handler` may await it too.
    */
   async ready(): Promise<void> {
-    await Promise.all([this.watcher?.ready, this.keysWatcher?.watcher.ready, this.store.ready()]);
+    await Promise.all([this.watcher?.ready, this.keysWatcher?.watcher.ready, ...[...this.hookWatchers.values()].map((w) => w.ready), this.store.ready()]);
   }
 
   /** Starts the data-plane and admin listeners on the config's addresses (or the overrides). */
@@ -460,6 +483,8 @@ export class Gateway extends EventEmitter implements Runtime {
     await this.watcher?.close();
     await this.keysWatcher?.watcher.close();
     this.keysWatcher = null;
+    await Promise.all([...this.hookWatchers.values()].map((w) => w.close()));
+    this.hookWatchers.clear();
     const server = this.server;
     const serverClosed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     server?.closeIdleConnections();

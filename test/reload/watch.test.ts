@@ -127,4 +127,29 @@ describe('hot reload of a watched config file', () => {
     await reloaded;
     assert.equal(await modelServed(url, upstream), 'model-v3');
   });
+
+  test('editing a custom interceptor\'s module reloads it; a broken edit keeps the running module', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sidegate-hook-'));
+    const hook = (tag: string): string => `export default () => ({ name: 'tag', onRequest(ctx) { ctx.req.headers['x-hook'] = '${tag}'; } });\n`;
+    writeFileSync(join(dir, 'tag.mjs'), hook('v1'));
+    const file = join(dir, 'gateway.yaml');
+    writeFileSync(file, configRewritingTo(upstream, 'model-v1').replace('main: {', 'main: { interceptors: [{ custom: { module: ./tag.mjs } }],'));
+    const url = await start(file);
+    await gateway!.ready();
+    const tagSent = async (): Promise<string> => {
+      await modelServed(url, upstream);
+      return upstream.received.at(-1)!.headers['x-hook'] as string;
+    };
+    assert.equal(await tagSent(), 'v1');
+
+    const reloaded = once(gateway!, 'reload');
+    writeFileSync(join(dir, 'tag.mjs'), hook('v2'));
+    await reloaded;
+    assert.equal(await tagSent(), 'v2', 'only the hook file changed');
+
+    const failed = once(gateway!, 'reload_error');
+    writeFileSync(join(dir, 'tag.mjs'), 'export default {{ broken');
+    await failed;
+    assert.equal(await tagSent(), 'v2', 'the running config kept its module');
+  });
 });
