@@ -96,6 +96,14 @@ function convertToolChoice(choice: Json): unknown {
   return refuse('tool_choice', '`tool_choice.type` must be auto, any, tool or none.');
 }
 
+/** Anthropic's structured outputs (`output_format: { type: json_schema, schema }`) as OpenAI's `response_format`. */
+function convertOutputFormat(format: unknown): Json {
+  if (!isObject(format) || format.type !== 'json_schema' || !isObject(format.schema)) {
+    return refuse('output_format', '`output_format` must be `{ type: "json_schema", schema: {...} }` to be sent to an OpenAI-format upstream.');
+  }
+  return { type: 'json_schema', json_schema: { name: 'output', schema: format.schema } };
+}
+
 export function anthropicRequestToOpenAI(body: Json, options: ChatRequestOptions): TranslatedRequest<MessagesRequestFacts> {
   if (!Array.isArray(body.messages) || body.messages.length === 0) refuse('messages', '`messages` must be a non-empty array.');
   const model = typeof body.model === 'string' ? body.model : '';
@@ -125,6 +133,7 @@ export function anthropicRequestToOpenAI(body: Json, options: ChatRequestOptions
     const tools = convertTools(body.tools);
     if (tools.length) out.tools = tools;
   }
+  if (body.output_format !== undefined) out.response_format = convertOutputFormat(body.output_format);
   if (isObject(body.tool_choice)) {
     out.tool_choice = convertToolChoice(body.tool_choice);
     if (body.tool_choice.disable_parallel_tool_use === true && out.tools) out.parallel_tool_calls = false;

@@ -211,6 +211,28 @@ const CASES: Case[] = [
     usage: usage(8, 5),
   },
   {
+    name: 'output_format as response_format',
+    request: {
+      model: MODEL,
+      max_tokens: 50,
+      output_format: { type: 'json_schema', schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false } },
+      messages: [{ role: 'user', content: 'Where is the Louvre? JSON.' }],
+    },
+    sent: {
+      model: MODEL,
+      messages: [{ role: 'user', content: 'Where is the Louvre? JSON.' }],
+      max_completion_tokens: 50,
+      response_format: {
+        type: 'json_schema',
+        json_schema: { name: 'output', schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false } },
+      },
+    },
+    upstream: openaiCompletion({ content: '{"city":"Paris"}' }, 'stop', { prompt_tokens: 14, completion_tokens: 6, total_tokens: 20 }),
+    content: [{ type: 'text', text: '{"city":"Paris"}' }],
+    stop: 'end_turn',
+    usage: usage(14, 6),
+  },
+  {
     name: 'max-tokens stop',
     request: { model: MODEL, max_tokens: 3, messages: [{ role: 'user', content: 'Write an essay.' }] },
     sent: { model: MODEL, max_completion_tokens: 3, messages: [{ role: 'user', content: 'Write an essay.' }] },
