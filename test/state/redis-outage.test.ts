@@ -6,7 +6,8 @@ import { MockUpstream } from '../support/mock-upstream.js';
 import { startGateway, type Running } from '../support/gateway.js';
 import { featureYaml, REDIS_SKIP, RedisServer, redisState } from '../support/redis.js';
 
-const FEATURES = 'rate_limit: { requests: 1000, per: 1m, key: global }\ncache: {}\nbudget: { usd: 100, period: day }';
+const FEATURES = 'rate_limit: { requests: 1000, per: 1h, key: global }\ncache: {}\nbudget: { usd: 100, period: day }';
+// Per hour: a bucket key lives 3.6 s after one request (per minute, 60 ms: gone before a loaded machine reads it back).
 
 function ask(url: string, content: string): Promise<Response> {
   return fetch(`${url}/v1/chat/completions`, {
