@@ -12,6 +12,7 @@ import { ConfigLoader, type AsyncLoad } from './config/load-async.js';
 import { onClientError, timeoutOptions } from './server/client-error.js';
 import { GatewayError } from './errors.js';
 import type { RequestContext } from './pipeline/context.js';
+import { InFlightRequests } from './server/in-flight.js';
 import type { Pipeline } from './pipeline/compiled.js';
 import { handleRequest, type Runtime } from './pipeline/handle.js';
 import type { Stage } from './pipeline/stage.js';
@@ -128,7 +129,7 @@ export class Gateway extends EventEmitter implements Runtime {
   private readonly ownsLogger: boolean;
   private inflight = 0;
   /** Requests in flight, so the drain cut can end each one properly (an SSE `error` event for streams). */
-  private readonly active = new Set<RequestContext>();
+  private readonly active = new InFlightRequests();
   /** Parses and validates reloads off the event loop. */
   private readonly loader = new ConfigLoader();
   private idleWaiters: Array<() => void> = [];
@@ -522,7 +523,7 @@ export class Gateway extends EventEmitter implements Runtime {
    */
   private async cutInFlight(): Promise<void> {
     const cut = new GatewayError('unavailable', 'The gateway is shutting down: the drain time (server.drain) is over.');
-    for (const ctx of this.active) ctx.abort.abort(cut);
+    for (const ctx of this.active.list()) ctx.abort.abort(cut);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, CUT_GRACE_MS)))]);
     clearTimeout(timer);

@@ -114,6 +114,8 @@ export class RequestContext {
   modelOverride: string | undefined = undefined;
   /** The router a request-side stage sent this request on to (see `reroute`), until the gateway moves it there. */
   nextRouter: string | null = null;
+  /** Where the gateway's list of requests in flight holds this one (server/in-flight.ts), or -1. */
+  inFlightSlot = -1;
   private deadlineTimer: NodeJS.Timeout | null = null;
   /** Per-request stage state by typed slot, created on first use. */
   private slots: Map<Slot<unknown>, unknown> | null = null;
