@@ -1,8 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
-import type { Identity } from '../pipeline/identity.js';
-import type { ClientIp } from '../server/client-ip.js';
 import { keyState, mayUse, presentedKey, type KeyRecord, type KeyTable } from './key-table.js';
 
 const CHALLENGE = { 'www-authenticate': 'Bearer realm="sidegate"' };
@@ -15,7 +13,7 @@ export function unauthorized(message: string): GatewayError {
   return new GatewayError('invalid_api_key', message, { headers: CHALLENGE });
 }
 
-/** Decides who presents a request's credentials; answers an identity, or the 401/403 to send. */
+/** Decides who presents a request's credentials; answers the key's record, or the 401/403 to send. */
 export class Authenticator {
   /** Refusals by reason, for /stats. */
   readonly refused = { missing: 0, invalid: 0, forbidden: 0 };
@@ -24,13 +22,12 @@ export class Authenticator {
 
   constructor(
     readonly table: KeyTable,
-    private readonly clientIp: ClientIp,
     private readonly now: () => number,
     private readonly logger: Logger,
   ) {}
 
-  /** The identity of `req` on `router`, or throws the GatewayError to answer with. */
-  identify(req: IncomingMessage, router: string): Identity {
+  /** The record of the key `req` presents, allowed on `router`; or throws the GatewayError to answer with. */
+  check(req: IncomingMessage, router: string): KeyRecord {
     const presented = presentedKey(req.headers);
     if (presented === undefined || presented === '') {
       this.refused.missing++;
@@ -45,7 +42,7 @@ export class Authenticator {
       this.refused.forbidden++;
       throw new GatewayError('router_not_allowed', `This key may not use router "${router}".`);
     }
-    return { key: record.name, team: record.team, labels: record.labels, clientIp: this.clientIp(req) };
+    return record;
   }
 
   private usable(record: KeyRecord): boolean {

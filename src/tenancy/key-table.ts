@@ -13,6 +13,8 @@ export function hashKey(key: string): string {
 
 /** One key as compiled: never the key itself, only its digest. */
 export interface KeyRecord {
+  /** The key's place in the config's list (and in anything built per key alongside it). */
+  readonly index: number;
   readonly name: string;
   readonly digest: Buffer;
   readonly team: string | null;
@@ -61,11 +63,12 @@ export class KeyTable {
   private readonly byDigest = new Map<string, KeyRecord>();
 
   constructor(keys: readonly KeyConfig[], teams: Readonly<Record<string, TeamConfig>>) {
-    for (const key of keys) {
+    for (const [index, key] of keys.entries()) {
       const hex = key.sha256.toLowerCase();
       const team = key.team ?? null;
       const teamRouters = team === null ? undefined : teams[team]?.routers;
       const record: KeyRecord = Object.freeze({
+        index,
         name: key.name,
         digest: Buffer.from(hex, 'hex'),
         team,

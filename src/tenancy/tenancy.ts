@@ -6,6 +6,7 @@
  * shared by every router, so a key's limit and budget hold across all of them.
  */
 import type { IncomingMessage } from 'node:http';
+import { inspect } from 'node:util';
 import type { Logger } from 'pino';
 import type { GatewayConfig, KeyConfig, TenantBudget, TenantRateLimit } from '../config/types.js';
 import { BudgetLedger, roundUsd } from '../features/budget-ledger.js';
@@ -46,6 +47,56 @@ interface Tenant {
   readonly books: BudgetLedger;
 }
 
+/** The limits and books a request answers to: its key's and its team's. */
+interface Tenants {
+  readonly key: Tenant | undefined;
+  readonly team: Tenant | undefined;
+}
+
+const NO_TENANTS: Tenants = Object.freeze({ key: undefined, team: undefined });
+
+/** Where an identity the gateway made finds its key's account. */
+const ACCOUNT = Symbol('sidegate.key-account');
+
+/** An identity made by tenancy's key check: it carries its key's account, so no stage looks the key up again. */
+interface KeyIdentity extends Identity {
+  readonly [ACCOUNT]: KeyAccount;
+}
+
+/**
+ * One key as compiled, made once per config: its and its team's limits and books, and its
+ * metric children (made when the key is first used: a config's keys are many, few are busy).
+ * A request reaches it from its identity, without a lookup by name.
+ */
+class KeyAccount implements Tenants {
+  /** `ai_gateway_key_requests_total` children by status. */
+  private readonly requests = new Map<number, CounterChild>();
+  private tokens: { prompt: CounterChild; completion: CounterChild } | null = null;
+
+  constructor(
+    readonly name: string,
+    readonly teamName: string | null,
+    readonly key: Tenant,
+    readonly team: Tenant | undefined,
+  ) {}
+
+  count(counters: { requests: LocalCounter; tokens: LocalCounter }, status: number, prompt: number, completion: number): void {
+    const team = this.teamName ?? '';
+    let child = this.requests.get(status);
+    if (!child) this.requests.set(status, (child = counters.requests.child(this.name, team, String(status))));
+    child.inc();
+    if (prompt <= 0 && completion <= 0) return;
+    this.tokens ??= { prompt: counters.tokens.child(this.name, team, 'prompt'), completion: counters.tokens.child(this.name, team, 'completion') };
+    if (prompt > 0) this.tokens.prompt.inc(prompt);
+    if (completion > 0) this.tokens.completion.inc(completion);
+  }
+
+  /** A hook that prints its identity sees the key's name, not the limiters and books behind it. */
+  [inspect.custom](): string {
+    return `KeyAccount(${this.name})`;
+  }
+}
+
 /** A stage with its place on the line and its `sidegate explain` line. */
 export interface TenancyStage extends PlacedStage {
   readonly description: string;
@@ -63,12 +114,14 @@ export class Tenancy {
   readonly auth: Authenticator;
   readonly keys = new Map<string, Tenant>();
   readonly teams = new Map<string, Tenant>();
+  /** Each key's account, by its place in the key table. */
+  private readonly accounts: KeyAccount[] = [];
+  /** The same by key name: for identities a hook made (they name a key, they carry no account). */
+  private readonly accountsByName = new Map<string, KeyAccount>();
   private readonly hasLimits: boolean;
   private readonly hasTokenLimits: boolean;
-  private readonly requests: LocalCounter;
-  private readonly tokens: LocalCounter;
-  private readonly children = new Map<string, Map<number, CounterChild>>();
-  private readonly tokenChildren = new Map<string, { prompt: CounterChild; completion: CounterChild }>();
+  private readonly hasBudgets: boolean;
+  private readonly counters: { requests: LocalCounter; tokens: LocalCounter };
 
   constructor(
     config: GatewayConfig,
@@ -78,7 +131,7 @@ export class Tenancy {
   ) {
     const teams = config.teams ?? {};
     const table = new KeyTable(keys, teams);
-    this.auth = new Authenticator(table, deps.clientIp, deps.now, deps.logger);
+    this.auth = new Authenticator(table, deps.now, deps.logger);
     const refused = refusedCounter(deps.metrics);
     const tenant = (scope: 'key' | 'team', name: string, limit: TenantRateLimit | undefined, budget: TenantBudget | undefined): Tenant => {
       const limiter = limit ? new RateLimiter(limit, `${scope} "${name}"`, `rl:${scope}`, deps.state, deps.now, deps.logger, refused, '') : null;
@@ -98,21 +151,36 @@ export class Tenancy {
     };
     for (const [name, team] of Object.entries(teams)) this.teams.set(name, tenant('team', name, team.rate_limit, team.budget));
     for (const key of keys) this.keys.set(key.name, tenant('key', key.name, key.rate_limit, key.budget));
+    for (const record of table.byName.values()) {
+      const account = new KeyAccount(record.name, record.team, this.keys.get(record.name)!, record.team === null ? undefined : this.teams.get(record.team));
+      this.accounts[record.index] = account;
+      this.accountsByName.set(record.name, account);
+    }
     const all = [...this.keys.values(), ...this.teams.values()];
     this.hasLimits = all.some((t) => t.limiter !== null);
     this.hasTokenLimits = all.some((t) => t.limiter?.tokens);
-    if (all.some((t) => t.guard !== null)) loadEncodingsFor([undefined, ...models]);
-    this.requests = deps.metrics.localCounter('ai_gateway_key_requests_total', 'Requests answered per caller key (by its name, never the key) and team, by HTTP status.', ['key', 'team', 'status']);
-    this.tokens = deps.metrics.localCounter('ai_gateway_key_tokens_total', 'Tokens reported in `usage` per caller key and team, by kind (prompt or completion).', ['key', 'team', 'kind']);
+    this.hasBudgets = all.some((t) => t.guard !== null);
+    if (this.hasBudgets) loadEncodingsFor([undefined, ...models]);
+    this.counters = {
+      requests: deps.metrics.localCounter('ai_gateway_key_requests_total', 'Requests answered per caller key (by its name, never the key) and team, by HTTP status.', ['key', 'team', 'status']),
+      tokens: deps.metrics.localCounter('ai_gateway_key_tokens_total', 'Tokens reported in `usage` per caller key and team, by kind (prompt or completion).', ['key', 'team', 'kind']),
+    };
   }
 
   get table(): KeyTable {
     return this.auth.table;
   }
 
+  /** The identity of the key `req` presents on `router`, or throws the 401/403 to answer with. */
+  identify(req: IncomingMessage, router: string): Identity {
+    const record = this.auth.check(req, router);
+    const identity: KeyIdentity = { key: record.name, team: record.team, labels: record.labels, clientIp: this.deps.clientIp(req), [ACCOUNT]: this.accounts[record.index]! };
+    return identity;
+  }
+
   /** The identity of a WebSocket upgrade on `router` (or throws its 401/403). */
   identifyUpgrade(req: IncomingMessage, router: string): Identity {
-    return this.auth.identify(req, router);
+    return this.identify(req, router);
   }
 
   /** The stages of one router. */
@@ -127,44 +195,33 @@ export class Tenancy {
     return stages;
   }
 
-  /** Counts one finished request for its key. */
+  /** Counts one finished request for its key (a configured one: hooks' other names are not counted). */
   count(ctx: RequestContext): void {
     const identity = ctx.identity;
-    if (!identity?.key || !this.keys.has(identity.key)) return;
-    const team = identity.team ?? '';
-    let byStatus = this.children.get(identity.key);
-    if (!byStatus) this.children.set(identity.key, (byStatus = new Map()));
-    const status = ctx.clientClosed && !ctx.completed ? 499 : ctx.status;
-    let child = byStatus.get(status);
-    if (!child) byStatus.set(status, (child = this.requests.child(identity.key, team, String(status))));
-    child.inc();
-    if (ctx.promptTokens > 0 || ctx.completionTokens > 0) {
-      let tokens = this.tokenChildren.get(identity.key);
-      if (!tokens) {
-        tokens = { prompt: this.tokens.child(identity.key, team, 'prompt'), completion: this.tokens.child(identity.key, team, 'completion') };
-        this.tokenChildren.set(identity.key, tokens);
-      }
-      if (ctx.promptTokens > 0) tokens.prompt.inc(ctx.promptTokens);
-      if (ctx.completionTokens > 0) tokens.completion.inc(ctx.completionTokens);
-    }
+    const account = identity ? (carriedAccount(identity) ?? (identity.key ? this.accountsByName.get(identity.key) : undefined)) : undefined;
+    if (!account) return;
+    account.count(this.counters, ctx.clientClosed && !ctx.completed ? 499 : ctx.status, ctx.promptTokens, ctx.completionTokens);
   }
 
   /** Settles the request's holds and records its cost in its key's and team's books. */
   settle(ctx: RequestContext): void {
     const identity = ctx.identity;
     if (!identity?.key) return;
+    const { key, team } = this.tenantOf(identity);
     const cost = actualCost(ctx, this.deps.pricing) ?? 0;
-    const settle = (tenant: Tenant | undefined, who: string): void => {
-      if (!tenant) return;
-      if (tenant.guard) tenant.guard.settle(ctx);
-      else tenant.books.settle(who, null, cost);
-    };
-    settle(this.keys.get(identity.key), identity.key);
-    if (identity.team) settle(this.teams.get(identity.team), identity.team);
+    if (key) settleIn(key, ctx, identity.key, cost);
+    if (team && identity.team) settleIn(team, ctx, identity.team, cost);
   }
 
-  tenantOf(identity: Identity | null): { key: Tenant | undefined; team: Tenant | undefined } {
-    return { key: identity?.key ? this.keys.get(identity.key) : undefined, team: identity?.team ? this.teams.get(identity.team) : undefined };
+  /** The key's and the team's limits and books of `identity`: its account's, or looked up by the names a hook gave. */
+  tenantOf(identity: Identity | null): Tenants {
+    if (!identity) return NO_TENANTS;
+    return carriedAccount(identity) ?? { key: identity.key ? this.keys.get(identity.key) : undefined, team: identity.team ? this.teams.get(identity.team) : undefined };
+  }
+
+  /** True when some key or team has a budget of its own (else requests only keep the books). */
+  get budgeted(): boolean {
+    return this.hasBudgets;
   }
 
   /** The /stats section: refusals, and each key's and team's spend as last seen. */
@@ -219,6 +276,18 @@ export class Tenancy {
   }
 }
 
+/** The account an identity tenancy made carries, unless a hook changed its key or team since. */
+function carriedAccount(identity: Identity): KeyAccount | undefined {
+  const account = (identity as Partial<KeyIdentity>)[ACCOUNT];
+  return account !== undefined && account.name === identity.key && account.teamName === identity.team ? account : undefined;
+}
+
+/** A request's guard settles its hold; without one, its cost goes into the books. */
+function settleIn(tenant: Tenant, ctx: RequestContext, who: string, cost: number): void {
+  if (tenant.guard) tenant.guard.settle(ctx);
+  else tenant.books.settle(who, null, cost);
+}
+
 /** 100: who the caller is (unless a hook placed before it already said). */
 class AuthStage implements Stage {
   readonly name = 'authenticate';
@@ -226,7 +295,7 @@ class AuthStage implements Stage {
 
   authenticate(ctx: RequestContext): void {
     if (ctx.identity) return;
-    ctx.identity = this.tenancy.auth.identify(ctx.req, ctx.router!.name);
+    ctx.identity = this.tenancy.identify(ctx.req, ctx.router!.name);
   }
 
   onDone(ctx: RequestContext): void {
@@ -270,7 +339,7 @@ class TenantBudgetStage implements Stage {
 
   onRequest(ctx: RequestContext): void | Promise<void> {
     const identity = ctx.identity;
-    if (!identity?.key) return;
+    if (!identity?.key || !this.tenancy.budgeted) return;
     const { key, team } = this.tenancy.tenantOf(identity);
     const checks: (() => void | Promise<void>)[] = [];
     if (key?.guard) checks.push(() => key.guard!.check(ctx, identity.key!));

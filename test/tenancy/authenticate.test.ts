@@ -261,6 +261,38 @@ describe('tenancy: authentication', () => {
     assert.equal(await status('ben'), 200, 'another identity, another bucket');
     assert.equal(await status('ann'), 429);
   });
+
+  test('a hook that changes a checked key\'s identity gets the limits and the counts of the key it names', async () => {
+    // Placed after the key check (100): alice presents her key, the hook may say she acts as bob.
+    const hook: Stage = {
+      name: 'act-as',
+      priority: 150,
+      authenticate(ctx) {
+        if (ctx.req.headers['x-act-as'] === 'bob' && ctx.identity) ctx.identity = { ...ctx.identity, key: 'bob', team: null };
+      },
+    };
+    const limited = keysYaml().replace(/(name: (alice|bob), [^\n]*) \}\n/g, '$1, rate_limit: { requests: 1, per: 1m } }\n');
+    assert.equal((limited.match(/rate_limit/g) ?? []).length, 2);
+    const hooked = await startGateway(config(upstream.url, limited), { now: clock.now, hooks: [hook] });
+    open.push(hooked);
+    const status = async (headers: Record<string, string>): Promise<number> => {
+      const res = await chat(hooked.url, { authorization: `Bearer ${ALICE}`, ...headers });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    assert.equal(await status({ 'x-act-as': 'bob' }), 200, "bob's bucket");
+    assert.equal(await status({}), 200, "alice's own bucket is untouched");
+    assert.equal(await status({ 'x-act-as': 'bob' }), 429, "bob's limit, not alice's");
+    assert.equal(await status({}), 429);
+    const metrics = await (await fetch(`${hooked.adminUrl}/metrics`)).text();
+    const counted = metrics.split('\n').filter((l) => l.startsWith('ai_gateway_key_requests_total{'));
+    assert.deepEqual(counted.sort(), [
+      'ai_gateway_key_requests_total{key="alice",team="payments",status="200"} 1',
+      'ai_gateway_key_requests_total{key="alice",team="payments",status="429"} 1',
+      'ai_gateway_key_requests_total{key="bob",team="",status="200"} 1',
+      'ai_gateway_key_requests_total{key="bob",team="",status="429"} 1',
+    ]);
+  });
 });
 
 describe('tenancy: WebSocket upgrades', () => {
