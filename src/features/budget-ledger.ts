@@ -71,6 +71,8 @@ export interface LedgerOptions {
   readonly now: () => number;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** Spenders remembered for /stats at most; default 4096 (tenancy's books name every key they may count). */
+  readonly maxKnown?: number;
   /** Fractions of `usd` whose crossing is reported; default DEFAULT_THRESHOLDS. */
   readonly thresholds?: readonly number[];
   /** Where `budget.threshold` events go (the webhooks). */
@@ -210,7 +212,7 @@ export class BudgetLedger {
   }
 
   private note(who: string, level: BudgetLevel, period: Period): void {
-    if (this.known.size >= MAX_KNOWN && !this.known.has(who)) return;
+    if (this.known.size >= (this.options.maxKnown ?? MAX_KNOWN) && !this.known.has(who)) return;
     this.known.set(who, { level: { spend: level.spend, reserved: level.reserved }, period });
     if (!this.limited) return;
     const gauges = this.gaugesOf(who);

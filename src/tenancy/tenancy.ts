@@ -69,8 +69,8 @@ interface KeyIdentity extends Identity {
  * A request reaches it from its identity, without a lookup by name.
  */
 class KeyAccount implements Tenants {
-  /** `ai_gateway_key_requests_total` children by status. */
-  private readonly requests = new Map<number, CounterChild>();
+  /** `ai_gateway_key_requests_total` children by status (made on the key's first request). */
+  private requests: Map<number, CounterChild> | null = null;
   private tokens: { prompt: CounterChild; completion: CounterChild } | null = null;
 
   constructor(
@@ -82,8 +82,9 @@ class KeyAccount implements Tenants {
 
   count(counters: { requests: LocalCounter; tokens: LocalCounter }, status: number, prompt: number, completion: number): void {
     const team = this.teamName ?? '';
-    let child = this.requests.get(status);
-    if (!child) this.requests.set(status, (child = counters.requests.child(this.name, team, String(status))));
+    const byStatus = (this.requests ??= new Map());
+    let child = byStatus.get(status);
+    if (!child) byStatus.set(status, (child = counters.requests.child(this.name, team, String(status))));
     child.inc();
     if (prompt <= 0 && completion <= 0) return;
     this.tokens ??= { prompt: counters.tokens.child(this.name, team, 'prompt'), completion: counters.tokens.child(this.name, team, 'completion') };
@@ -133,9 +134,8 @@ export class Tenancy {
     const table = new KeyTable(keys, teams);
     this.auth = new Authenticator(table, deps.now, deps.logger);
     const refused = refusedCounter(deps.metrics);
-    const tenant = (scope: 'key' | 'team', name: string, limit: TenantRateLimit | undefined, budget: TenantBudget | undefined): Tenant => {
-      const limiter = limit ? new RateLimiter(limit, `${scope} "${name}"`, `rl:${scope}`, deps.state, deps.now, deps.logger, refused, '') : null;
-      const books = new BudgetLedger({
+    const ledger = (scope: 'key' | 'team', budget: TenantBudget | undefined, maxKnown?: number): BudgetLedger =>
+      new BudgetLedger({
         router: '',
         scope,
         usd: budget?.usd ?? Infinity,
@@ -145,9 +145,20 @@ export class Tenancy {
         logger: deps.logger,
         metrics: deps.metrics,
         events: deps.events,
+        maxKnown,
       });
-      const guard = budget ? new BudgetGuard(books, budget.usd, budget.period, deps.pricing, deps.now, { router: '', scope, metrics: deps.metrics }) : null;
-      return { limiter, guard, books };
+    // Keys and teams without a budget of their own share one ledger per scope that only keeps
+    // the books (its entries are per spender, so the store holds the same as one ledger each
+    // would), and those with neither a limit nor a budget share one Tenant: 10,000 keys cost
+    // 10,000 records, not 10,000 ledgers.
+    const books = { key: ledger('key', undefined, keys.length), team: ledger('team', undefined, Object.keys(teams).length) };
+    const plain = { key: Object.freeze({ limiter: null, guard: null, books: books.key }), team: Object.freeze({ limiter: null, guard: null, books: books.team }) };
+    const tenant = (scope: 'key' | 'team', name: string, limit: TenantRateLimit | undefined, budget: TenantBudget | undefined): Tenant => {
+      if (!limit && !budget) return plain[scope];
+      const limiter = limit ? new RateLimiter(limit, `${scope} "${name}"`, `rl:${scope}`, deps.state, deps.now, deps.logger, refused, '') : null;
+      if (!budget) return { limiter, guard: null, books: books[scope] };
+      const own = ledger(scope, budget);
+      return { limiter, guard: new BudgetGuard(own, budget.usd, budget.period, deps.pricing, deps.now, { router: '', scope, metrics: deps.metrics }), books: own };
     };
     for (const [name, team] of Object.entries(teams)) this.teams.set(name, tenant('team', name, team.rate_limit, team.budget));
     for (const key of keys) this.keys.set(key.name, tenant('key', key.name, key.rate_limit, key.budget));

@@ -135,6 +135,7 @@ for (const backend of ['memory', 'redis'] as const) {
       const stats = (await (await fetch(`${gw.adminUrl}/stats`)).json()) as any;
       assert.equal(stats.tenancy.keys.alice.spend_usd, 16);
       assert.equal(stats.tenancy.keys.alice.refused, 1);
+      assert.deepEqual([stats.tenancy.keys.amir.spend_usd, stats.tenancy.keys.bob.spend_usd], [8, 8], 'keys without a budget keep their books apart');
       assert.equal(stats.tenancy.teams.payments.usd, 20);
       const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
       assert.match(metrics, /ai_gateway_budget_spend_usd\{router="",scope="key",spender="alice"\} 16/);
