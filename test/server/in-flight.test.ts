@@ -4,7 +4,7 @@ import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import OpenAI from 'openai';
 import { MockUpstream, chunk, steps } from '../support/mock-upstream.js';
-import { startGateway } from '../support/gateway.js';
+import { singleUpstreamYaml, startGateway } from '../support/gateway.js';
 import { InFlightRequests } from '../../src/server/in-flight.js';
 import type { RequestContext } from '../../src/pipeline/context.js';
 
@@ -66,22 +66,16 @@ describe('the list of requests in flight', () => {
 
   test('the drain cut ends every stream in flight, the last one started as well as the first', async () => {
     const upstream = await MockUpstream.start();
-    const gw = await startGateway(`
-version: 1
-logging: { level: silent }
-upstreams: { up: { provider: openai, url: ${upstream.url} } }
-default_router: m
-routers: { m: { targets: [{ upstream: up }] } }
-`);
+    const gw = await startGateway(singleUpstreamYaml(upstream));
     const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'sk-test', maxRetries: 0 });
     upstream.script(steps.chat('done before'));
-    const done = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] });
+    const done = await client.chat.completions.create({ model: 'main', messages: [{ role: 'user', content: 'hi' }] });
     assert.equal(done.choices[0]!.message.content, 'done before');
     const STREAMS = 3;
     for (let i = 0; i < STREAMS; i++) {
       upstream.script(async (_req, res) => {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.write(`data: ${JSON.stringify(chunk('m', `first ${i}`))}\n\n`); // and then nothing, until cut
+        res.write(`data: ${JSON.stringify(chunk('main', `first ${i}`))}\n\n`); // and then nothing, until cut
       });
     }
     const readers = [];
@@ -89,11 +83,11 @@ routers: { m: { targets: [{ upstream: up }] } }
       const res = await fetch(`${gw.url}/v1/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+        body: JSON.stringify({ model: 'main', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
       });
       const reader = res.body!.getReader();
       const first = await reader.read();
-      assert.equal(Buffer.from(first.value!).toString(), `data: ${JSON.stringify(chunk('m', `first ${i}`))}\n\n`);
+      assert.equal(Buffer.from(first.value!).toString(), `data: ${JSON.stringify(chunk('main', `first ${i}`))}\n\n`);
       readers.push(reader);
     }
     const closed = gw.gateway.close({ drainMs: 50 });
