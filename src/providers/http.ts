@@ -1,8 +1,9 @@
-import { Pool, ProxyAgent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { Readable } from 'node:stream';
 import type { UpstreamConfig } from '../config/types.js';
 import type { ApiFormat } from '../formats/format.js';
 import { headerValue, upstreamRequestHeaders } from '../upstream/headers.js';
+import { undiciPool, undiciProxyAgent } from '../upstream/undici.js';
 import { translateRequest, type Translation } from '../translate/translator.js';
 import type { Provider, ProviderFactoryDeps, UpstreamResponse } from './provider.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -71,8 +72,8 @@ export function createHttpProvider(config: UpstreamConfig, deps: ProviderFactory
   const translation = { upstream: deps.name, maxTokensField: wire.maxTokensField ?? 'max_completion_tokens' } as const;
   const connect = deps.connectTimeoutMs === null ? undefined : { timeout: deps.connectTimeoutMs };
   const dispatcher: Dispatcher = config.proxy
-    ? new ProxyAgent({ uri: config.proxy, connections, connect })
-    : new Pool(origin, { connections, pipelining: 1, connect });
+    ? new (undiciProxyAgent())({ uri: config.proxy, connections, connect })
+    : new (undiciPool())(origin, { connections, pipelining: 1, connect });
 
   return {
     upstream: deps.name,
