@@ -18,7 +18,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { parseDuration } from '../util/units.js';
 import { CONFIG_DEFAULTS } from '../config/defaults.js';
 import { EVENT_TYPES, type EventData, type EventSink, type EventType } from './events.js';
-import { undiciAgent } from '../upstream/undici.js';
+import { dispatchRequest, undiciAgent } from '../upstream/undici.js';
 
 const RETRY_STATUS = new Set([408, 429]);
 
@@ -139,7 +139,7 @@ class Endpoint {
     delivery.tries++;
     const timestamp = Math.floor(Date.now() / 1000);
     try {
-      const response = await this.agent.request({
+      const response = await dispatchRequest(this.agent, {
         origin: this.url.origin,
         path: this.url.pathname + this.url.search,
         method: 'POST',

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type { UpstreamConfig } from '../config/types.js';
 import type { ApiFormat } from '../formats/format.js';
 import { headerValue, upstreamRequestHeaders } from '../upstream/headers.js';
-import { undiciPool, undiciProxyAgent } from '../upstream/undici.js';
+import { dispatchRequest, undiciPool, undiciProxyAgent } from '../upstream/undici.js';
 import { translateRequest, type Translation } from '../translate/translator.js';
 import type { Provider, ProviderFactoryDeps, UpstreamResponse } from './provider.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -106,7 +106,7 @@ export function createHttpProvider(config: UpstreamConfig, deps: ProviderFactory
       });
       if (translated) headers['content-type'] = 'application/json';
       const started = performance.now();
-      const response = await dispatcher.request({
+      const response = await dispatchRequest(dispatcher, {
         origin,
         path: pathFor(basePath, translated ? translated.path : pathOnly, query, ctx.model),
         method: ctx.method as Dispatcher.HttpMethod,
@@ -124,7 +124,7 @@ export function createHttpProvider(config: UpstreamConfig, deps: ProviderFactory
     },
     async fetchJson(path: string, body: unknown, signal: AbortSignal) {
       const bytes = Buffer.from(JSON.stringify(body));
-      const response = await dispatcher.request({
+      const response = await dispatchRequest(dispatcher, {
         origin,
         path: pathFor(basePath, path, '', typeof (body as { model?: unknown } | null)?.model === 'string' ? (body as { model: string }).model : undefined),
         method: 'POST',
@@ -162,7 +162,7 @@ export function createHttpProvider(config: UpstreamConfig, deps: ProviderFactory
     async probe(path: string, probeTimeoutMs: number): Promise<number> {
       const headers: Record<string, string> = { ...defaults };
       if (credential) headers[credential[0]] = credential[1];
-      const response = await dispatcher.request({
+      const response = await dispatchRequest(dispatcher, {
         origin,
         path: pathFor(basePath, path, '', undefined),
         method: 'GET',
