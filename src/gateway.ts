@@ -18,7 +18,7 @@ import { handleRequest, type Runtime } from './pipeline/handle.js';
 import type { Stage } from './pipeline/stage.js';
 import type { ProviderFactory } from './providers/provider.js';
 import { listenOn } from './server/address.js';
-import { CONFIG_DEFAULTS } from './config/schema.js';
+import { CONFIG_DEFAULTS } from './config/defaults.js';
 import { adminHandler } from './server/admin.js';
 import { proxyUpgrade } from './upstream/websocket.js';
 import { parseDuration } from './util/units.js';
@@ -33,7 +33,7 @@ import type { EventData, EventSink, EventType } from './events/events.js';
 import { diffConfigs } from './config/diff.js';
 import { formatIssue } from './config/load.js';
 import { HEALTH_PATHS, METRICS_PATHS } from './server/admin.js';
-import { memoryStageOf } from './features/semantic-memory.js';
+import { memoryStageOf } from './features/memory-stages.js';
 
 /** How long webhooks may keep delivering what they hold when they are replaced or the gateway closes. */
 const WEBHOOK_GRACE_MS = 2000;
@@ -116,7 +116,7 @@ export class Gateway extends EventEmitter implements Runtime {
   /** The Node `upgrade` handler for WebSockets (`/v1/realtime`). */
   readonly upgradeHandler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
-  private live: Pipeline;
+  private live!: Pipeline;
   /** The modules the live config's `custom` interceptors use (reloaded with the config). */
   private modules: HookModules = NO_HOOK_MODULES;
   /** Counters and caches, owned here so they outlive reloads; replaced only when `state:` changes. */
@@ -173,11 +173,10 @@ export class Gateway extends EventEmitter implements Runtime {
     return this.injectRequest(request);
   }
 
-  constructor(source: ConfigSource, options: GatewayOptions = {}) {
+  private constructor(source: ConfigSource, options: GatewayOptions, env: NodeJS.ProcessEnv, loaded: LoadedConfig) {
     super();
-    this.env = options.env ?? process.env;
+    this.env = env;
     this.source = source;
-    const loaded = load(source, this.env);
     this.ownsLogger = options.logger === undefined;
     this.logger = options.logger ?? createLogger(loaded.config.logging?.level);
     this.compileOptions = {
@@ -191,25 +190,40 @@ export class Gateway extends EventEmitter implements Runtime {
     this.store = this.newStore(loaded);
     this.telemetry = null;
     this.webhooks = null;
+    this.handler = (req, res) => handleRequest(this, req, res);
+    this.injectRequest = injector(this.handler);
+    this.upgradeHandler = (req, socket, head) => this.onUpgrade(req, socket, head);
+    this.watchFiles = options.watch !== false;
+  }
+
+  /** Loads and compiles `source` (see createGateway). */
+  static async create(source: ConfigSource, options: GatewayOptions = {}): Promise<Gateway> {
+    const env = options.env ?? process.env;
+    const loaded = load(source, env);
+    const gateway = new Gateway(source, options, env, loaded);
+    await gateway.open(loaded, options.watch !== false);
+    return gateway;
+  }
+
+  /** The first compile (it imports the modules the config uses), then the file watchers. */
+  private async open(loaded: LoadedConfig, watch: boolean): Promise<void> {
+    const store = this.store;
     try {
       this.telemetry = loaded.config.telemetry ? new Telemetry(loaded.config.telemetry) : null;
       this.webhooks = this.newWebhooks(loaded);
       this.modules = loadHookModulesSync(hookModulePaths(loaded.config, loaded.source));
-      this.live = compile(loaded, { ...this.compileFor(this.store, this.telemetry), modules: this.modules });
+      this.live = await compile(loaded, { ...this.compileFor(store, this.telemetry), modules: this.modules });
     } catch (err) {
-      void this.store.close();
+      void store.close();
       void this.telemetry?.close();
       void this.webhooks?.close(0);
       throw err;
     }
     this.metrics.setConfigVersion(this.live.version);
-    this.handler = (req, res) => handleRequest(this, req, res);
-    this.injectRequest = injector(this.handler);
-    this.upgradeHandler = (req, socket, head) => this.onUpgrade(req, socket, head);
-    this.watchFiles = options.watch !== false;
     this.followKeysFile();
     this.followHookFiles();
-    if (typeof source === 'string' && options.watch !== false) {
+    const source = this.source;
+    if (typeof source === 'string' && watch) {
       this.watcher = watchConfigFile(
         source,
         () => void this.reload().catch(() => {}),
@@ -612,7 +626,11 @@ export class Gateway extends EventEmitter implements Runtime {
   }
 }
 
-/** Builds a gateway from a config file path, inline YAML (`{ yaml }`) or a config object. */
-export function createGateway(source: ConfigSource, options?: GatewayOptions): Gateway {
-  return new Gateway(source, options);
+/**
+ * Builds a gateway from a config file path, inline YAML (`{ yaml }`) or a config object:
+ * loads and validates it, imports the modules of the features, interceptors and providers
+ * it uses (only those) and compiles it. Rejects with a ConfigError for an invalid config.
+ */
+export function createGateway(source: ConfigSource, options?: GatewayOptions): Promise<Gateway> {
+  return Gateway.create(source, options);
 }

@@ -15,7 +15,7 @@ export async function diffCommand(files: readonly string[], options: { format?: 
   const [from, to] = files as [string, string];
   const pipelines: Pipeline[] = [];
   try {
-    for (const spec of files) pipelines.push(compileOffline(loadSpec(spec, { noEnv: options.noEnv })));
+    for (const spec of files) pipelines.push(await compileOffline(loadSpec(spec, { noEnv: options.noEnv })));
     const [before, after] = pipelines as [Pipeline, Pipeline];
     const sections = diffModels(describePipeline(before), describePipeline(after));
     if (format === 'markdown') {

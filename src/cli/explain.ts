@@ -8,7 +8,7 @@ export const EXPLAIN_FORMATS = ['text', 'mermaid'] as const;
 
 export async function explainCommand(file: string, options: { format?: string | undefined; noEnv: boolean }): Promise<number> {
   const format = choice('format', options.format, EXPLAIN_FORMATS, 'text');
-  const pipeline = compileOffline(loadSpec(file, { noEnv: options.noEnv }));
+  const pipeline = await compileOffline(loadSpec(file, { noEnv: options.noEnv }));
   try {
     write(format === 'mermaid' ? pipelineMermaid(pipeline) : explainPipeline(pipeline));
   } finally {

@@ -33,7 +33,7 @@ export async function routeCommand(file: string, options: RouteOptions): Promise
   const format = choice('format', options.format, ROUTE_FORMATS, 'text');
   const headers = parseHeaders(options.headers);
   if (options.path !== undefined && !options.path.startsWith('/')) throw new UsageError('--path must start with /, e.g. /v1/chat/completions');
-  const pipeline = compileOffline(loadSpec(file, { noEnv: options.noEnv }));
+  const pipeline = await compileOffline(loadSpec(file, { noEnv: options.noEnv }));
   try {
     const result = routeRequest(pipeline, { model: options.model, path: options.path, method: options.method, headers });
     write(format === 'json' ? JSON.stringify(result, null, 2) : formatRoute(result));

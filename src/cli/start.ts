@@ -7,7 +7,7 @@ import { writeErr } from './common.js';
 export async function startCommand(file: string, watch: boolean): Promise<number | null> {
   let gateway;
   try {
-    gateway = createGateway(file, { watch });
+    gateway = await createGateway(file, { watch });
   } catch (err) {
     if (err instanceof ConfigError) {
       writeErr(`${file}: invalid config\n${err.message}`);

@@ -8,7 +8,7 @@
  * terminals.
  */
 import type { AnySchemaObject } from 'ajv/dist/2020.js';
-import { SECRET_KEYWORD } from './schema.js';
+import { SECRET_KEYWORD } from './schema-keywords.js';
 
 /** Formats whose valid values are short and structural: a near miss is not a secret. */
 const STRUCTURAL = new Set(['duration', 'size', 'host:port', 'name']);

@@ -13,62 +13,23 @@
  * - a `description` on every property and `additionalProperties: false` on every object.
  */
 import { DURATION_PATTERN, SIZE_PATTERN } from '../util/units.js';
-import { bounded, RANGE_KEYWORD } from './ranges.js';
-import { LIMITS } from '../server/limits.js';
-import { FEATURES } from '../features/registry.js';
+import { bounded } from './ranges.js';
+import { CONFIG_DEFAULTS, NAME_PATTERN, SCHEMA_ID } from './defaults.js';
+import { FEATURES } from '../features/all.js';
 import { budget } from '../features/budget.js';
 import { rateLimit } from '../features/rate_limit.js';
-import { INTERCEPTORS } from '../interceptors/registry.js';
-import { PROVIDERS } from '../providers/registry.js';
+import { INTERCEPTORS } from '../interceptors/all.js';
+import { PROVIDERS } from '../providers/all.js';
 import type { SchemaFragment } from '../features/feature.js';
 import { EVENT_TYPES } from '../events/events.js';
-
-export const SCHEMA_ID = 'https://sidegate.dev/schemas/gateway.schema.json';
-
 import { KIND_KEYWORD, REGEX_KEYWORD, SECRET_KEYWORD } from './schema-keywords.js';
 import { tenancyDefs, tenancyProperties } from './tenancy-schema.js';
 
-export { KIND_KEYWORD, REGEX_KEYWORD, SECRET_KEYWORD };
-export { RANGE_KEYWORD };
-
-export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
 const PORT = '([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])';
 const HOST_PORT_PATTERN = `^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):${PORT}$`;
 const HTTP_URL_PATTERN = '^https?://[^\\s/?#]+([/?#]\\S*)?$';
 const PROXY_PATTERN = '^(https?://[^\\s/?#]+([/?#]\\S*)?)?$';
 
-/**
- * The defaults the schema documents, for the code that applies them (the loader returns
- * the config as written; it does not fill defaults in).
- */
-export const CONFIG_DEFAULTS = Object.freeze({
-  listen: '127.0.0.1:8080',
-  admin: '127.0.0.1:9090',
-  max_body: '10mb',
-  max_event: LIMITS.max_event,
-  header_timeout: LIMITS.header_timeout,
-  body_timeout: LIMITS.body_timeout,
-  drain: '25s',
-  log_level: 'info',
-  access_log: true,
-  state_backend: 'memory',
-  redis_prefix: 'sidegate:',
-  redis_timeout: '250ms',
-  auth: 'passthrough',
-  timeout: '60s',
-  connections: 128,
-  strategy: 'failover',
-  otlp_protocol: 'http/protobuf',
-  otlp_timeout: '10s',
-  service_name: 'sidegate',
-  trace_sample: 1,
-  metrics_interval: '60s',
-  webhook_timeout: '10s',
-  webhook_max_attempts: 8,
-  webhook_backoff: '1s',
-  webhook_max_backoff: '5m',
-  webhook_max_queue: 1000,
-} as const);
 
 const ref = (def: string, description: string, extra: SchemaFragment = {}): SchemaFragment => ({
   $ref: `#/$defs/${def}`,
@@ -517,7 +478,6 @@ function tenantDefs(): Record<string, SchemaFragment> {
   return tenancyDefs(rateLimit.schema, budget.schema);
 }
 
-/** The features and interceptors the schema is built from, by name: what a precompiled validator was made for. */
 /** A map of template variables: a text, or where each request's value comes from. */
 function promptVariablesDef(): SchemaFragment {
   return {
@@ -546,10 +506,6 @@ function promptVariablesDef(): SchemaFragment {
       ],
     },
   };
-}
-
-export function registryNames(): string {
-  return `${FEATURES.map((f) => f.name).join(',')};${INTERCEPTORS.map((i) => i.name).join(',')}`;
 }
 
 /** The whole schema, assembled afresh on every call (callers may mutate their copy). */

@@ -6,17 +6,20 @@
  * A valid config (every start, most reloads) is checked by the validator precompiled into
  * precompiled-validator.ts by `npm run schema`, so nothing is compiled at startup. Only
  * an invalid one compiles the schema (once per process) with ajv's verbose errors, to
- * explain every problem.
+ * explain every problem. Both come from that generated file (the verbose validator from
+ * the schema text it carries), so checking a config never loads the schema build, which
+ * imports every feature, interceptor and provider module.
  */
-import { createRequire } from 'node:module';
-import type { Ajv2020, AnySchemaObject, ErrorObject, KeywordCxt, Options, ValidateFunction } from 'ajv/dist/2020.js';
+import type { Ajv2020, AnySchemaObject, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import { newAjv } from './schema-ajv.js';
+import { KIND_KEYWORD } from './schema-keywords.js';
 import type { ConfigIssue } from './load.js';
-import { REGISTRIES, validate as precompiled } from './precompiled-validator.js';
-import { gatewaySchema, KIND_KEYWORD, REGEX_KEYWORD, registryNames, SCHEMA_ID, SECRET_KEYWORD } from './schema.js';
+import { SCHEMA_TEXT, validate as precompiled } from './precompiled-validator.js';
+import { SCHEMA_ID } from './defaults.js';
 import { pathFromPointer, toPointer, valueAt, type Locator } from './positions.js';
 import { closest } from './suggest.js';
 import { REDACTED, redactUrl } from './redact.js';
-import { RANGE_KEYWORD, rangeKeyword } from './ranges.js';
+import { RANGE_KEYWORD } from './ranges.js';
 import { echoable } from './echo.js';
 
 let ajv: Ajv2020 | undefined;
@@ -30,52 +33,36 @@ export interface ValidationContext {
   secrets: string[];
 }
 
-/**
- * The options and keywords of every gateway schema validator, the precompiled one and the
- * verbose one alike: `x-secret` is generated code that records the value's instance path
- * into the validation's context (`this.secrets`), so it works in standalone code too.
- */
-export function newAjv(options: Options = {}): Ajv2020 {
-  // ajv's compiler is loaded only here (it is CommonJS, so synchronously): a valid config never needs it.
-  const require = createRequire(import.meta.url);
-  const { Ajv2020, _, stringify } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
-  const names = (require('ajv/dist/compile/names.js') as typeof import('ajv/dist/compile/names.js')).default;
-  const instance = new Ajv2020({ allErrors: true, strict: true, passContext: true, ...options });
-  instance.addKeyword({
-    keyword: SECRET_KEYWORD,
-    schemaType: 'boolean',
-    code(cxt: KeywordCxt) {
-      if (cxt.schema === true) cxt.gen.code(_`${names.this}.secrets.push(${names.instancePath} + ${cxt.it.errorPath})`);
-    },
-  });
-  instance.addKeyword({ keyword: KIND_KEYWORD, schemaType: 'string' });
-  instance.addKeyword({
-    keyword: REGEX_KEYWORD,
-    type: 'string',
-    schemaType: 'boolean',
-    error: { message: 'is not a valid JavaScript regular expression' },
-    code(cxt: KeywordCxt) {
-      if (cxt.schema !== true) return;
-      const valid = cxt.gen.let('valid', true);
-      cxt.gen.try(
-        () => cxt.gen.code(_`new RegExp(${cxt.data})`),
-        () => cxt.gen.assign(valid, false),
-      );
-      cxt.pass(valid);
-    },
-  });
-  instance.addKeyword(rangeKeyword(_ as never, stringify));
-  return instance;
-}
-
 function instance(): Ajv2020 {
   return (ajv ??= newAjv({ verbose: true }));
 }
 
-/** The verbose validator of gatewaySchema(): compiled on first use, then the same function every time. */
+/** Set by useSchema(): the schema configs are checked against instead of the generated one. */
+let schemaOverride: AnySchemaObject | null = null;
+let generatedSchema: AnySchemaObject | undefined;
+
+/**
+ * For a program that changes the feature or interceptor registries (the registry test):
+ * configs are checked against `schema` (gatewaySchema() of its registries), compiled on
+ * first use, instead of the validator `npm run schema` generated for the built-in ones.
+ */
+export function useSchema(schema: AnySchemaObject): void {
+  schemaOverride = schema;
+  ajv = undefined;
+  validator = undefined;
+  definitionValidators.clear();
+  branchValidators.clear();
+}
+
+/** The gateway schema configs are checked against (read-only: callers must not change it). */
+export function schemaInUse(): AnySchemaObject {
+  return schemaOverride ?? (generatedSchema ??= JSON.parse(SCHEMA_TEXT) as AnySchemaObject);
+}
+
+/** The verbose validator of schemaInUse(): compiled on first use, then the same function every time. */
 export function getValidator(): ValidateFunction {
   if (!validator) {
-    const schema = gatewaySchema();
+    const schema = schemaOverride ?? (JSON.parse(SCHEMA_TEXT) as AnySchemaObject);
     indexComposites(schema, '');
     validator = instance().compile(schema);
     compilations++;
@@ -103,19 +90,9 @@ export interface CheckContext {
 }
 
 /** Validate `data` against the gateway schema. */
-let precompiledFits: boolean | undefined;
-
-/**
- * The precompiled validator serves while the registries hold what it was made from (a
- * program that registers its own features, as the registry test does, compiles instead).
- */
-function precompiledUsable(): boolean {
-  return (precompiledFits ??= REGISTRIES === registryNames());
-}
-
 export function checkSchema(data: unknown, context: CheckContext): SchemaCheck {
   const secrets: string[] = [];
-  if (precompiledUsable() && precompiled.call({ secrets } satisfies ValidationContext, data)) return { issues: [], secrets };
+  if (schemaOverride === null && precompiled.call({ secrets } satisfies ValidationContext, data)) return { issues: [], secrets };
   return checkWith(getValidator(), data, context);
 }
 

@@ -8,7 +8,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../config/load.js';
 import { Locator, pathFromPointer } from '../config/positions.js';
-import { NAME_PATTERN } from '../config/schema.js';
+import { NAME_PATTERN } from '../config/defaults.js';
 
 /** At most this many cases in one file. */
 export const MAX_CASES = 10_000;

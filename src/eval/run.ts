@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { LoadedConfig } from '../config/load.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { closePipeline, compile } from '../pipeline/compile.js';
 import type { Pipeline } from '../pipeline/compiled.js';
@@ -100,18 +100,15 @@ function lastUserText(c: CompiledCase): string {
 
 /** The in-process gateway the cases are sent to: the request handler, called without a socket. */
 class Harness {
-  private readonly scripts = new Map<string, string>();
-  readonly pipeline: Pipeline;
-  private readonly store: StateStore;
   private readonly inject: Inject;
 
-  constructor(loaded: LoadedConfig, live: boolean) {
-    const logger = createLogger('silent');
-    const metrics = new Metrics();
-    this.store = live ? createStateStore(loaded.config.state, { logger, metrics, now: Date.now }) : new MemoryStore();
-    const providers = live ? {} : offlineProviders({ answer: (ctx) => this.scripts.get(ctx.id) });
-    const pipeline = compile(loaded, { logger, metrics, hooks: [], providers, state: this.store, inject: (r) => this.inject(r) });
-    this.pipeline = pipeline;
+  private constructor(
+    readonly pipeline: Pipeline,
+    private readonly store: StateStore,
+    private readonly scripts: Map<string, string>,
+    logger: Logger,
+    metrics: Metrics,
+  ) {
     const runtime: Runtime = {
       logger,
       metrics,
@@ -120,6 +117,23 @@ class Harness {
       release: (p) => void p.lease.inflight--,
     };
     this.inject = injector((req, res) => handleRequest(runtime, req, res));
+  }
+
+  static async open(loaded: LoadedConfig, live: boolean): Promise<Harness> {
+    const logger = createLogger('silent');
+    const metrics = new Metrics();
+    const store = live ? createStateStore(loaded.config.state, { logger, metrics, now: Date.now }) : new MemoryStore();
+    const scripts = new Map<string, string>();
+    const providers = live ? {} : offlineProviders({ answer: (ctx) => scripts.get(ctx.id) });
+    let harness: Harness | null = null;
+    const inject: Inject = (r) => (harness ? harness.inject(r) : Promise.reject(new Error('the eval harness is not ready')));
+    try {
+      harness = new Harness(await compile(loaded, { logger, metrics, hooks: [], providers, state: store, inject }), store, scripts, logger, metrics);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    return harness;
   }
 
   async start(): Promise<void> {
@@ -189,7 +203,7 @@ async function runCase(h: Harness, c: CompiledCase, live: boolean): Promise<Case
 
 /** Runs `cases` on `loaded`'s pipeline; resolves with one result per case, in the cases' order. */
 export async function runEval(loaded: LoadedConfig, cases: readonly CompiledCase[], options: RunOptions): Promise<CaseResult[]> {
-  const harness = new Harness(loaded, options.live);
+  const harness = await Harness.open(loaded, options.live);
   const results: CaseResult[] = new Array(cases.length);
   let next = 0;
   let done = 0;

@@ -11,13 +11,14 @@
  * one last try within the grace time, then whatever is left is abandoned.
  */
 import { createHmac, randomUUID } from 'node:crypto';
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 import type { WebhookConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { parseDuration } from '../util/units.js';
-import { CONFIG_DEFAULTS } from '../config/schema.js';
+import { CONFIG_DEFAULTS } from '../config/defaults.js';
 import { EVENT_TYPES, type EventData, type EventSink, type EventType } from './events.js';
+import { dispatchRequest, undiciAgent } from '../upstream/undici.js';
 
 const RETRY_STATUS = new Set([408, 429]);
 
@@ -138,7 +139,7 @@ class Endpoint {
     delivery.tries++;
     const timestamp = Math.floor(Date.now() / 1000);
     try {
-      const response = await this.agent.request({
+      const response = await dispatchRequest(this.agent, {
         origin: this.url.origin,
         path: this.url.pathname + this.url.search,
         method: 'POST',
@@ -187,7 +188,7 @@ class Endpoint {
 
 /** The configured webhooks as one event sink. */
 export class Webhooks implements EventSink {
-  private readonly agent = new Agent({ connections: 4 });
+  private readonly agent: Agent = new (undiciAgent())({ connections: 4 });
   private readonly endpoints: readonly Endpoint[];
   private closed = false;
 

@@ -12,6 +12,8 @@ import type { ResponseHead } from '../providers/provider.js';
 import { countRequestTokens, loadEncodingsFor } from '../tokens/index.js';
 import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
+// Summaries go through the gateway in process (inject): its engine loads with this module, never on a request.
+import '../server/inject-engine.js';
 
 export interface ContextCompressionConfig {
   threshold?: number;

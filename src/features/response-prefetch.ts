@@ -9,6 +9,8 @@ import { slot } from '../pipeline/slot.js';
 import { answerOfBody, StreamAnswer } from '../formats/conversation.js';
 import { INJECT_DEPTH_HEADER } from '../server/inject.js';
 import { contentText } from '../tokens/count.js';
+// Warm-ups go through the gateway in process (inject): its engine loads with this module, never on a request.
+import '../server/inject-engine.js';
 
 export interface ResponsePrefetchConfig {
   follow_ups?: string[];

@@ -1,5 +1,6 @@
 import { bounded } from '../config/ranges.js';
 import type { FeatureModule } from './feature.js';
+import { registerMemoryStage } from './memory-stages.js';
 import { ORDER } from './feature.js';
 import type { CompileDeps } from '../pipeline/compile-deps.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -104,6 +105,7 @@ class SemanticMemoryStage implements Stage {
     this.minChars = config.min_chars ?? DEFAULTS.min_chars;
     this.maxChars = config.max_chars ?? DEFAULTS.max_chars;
     this.injected = deps.metrics.localCounter('ai_gateway_memory_facts_injected_total', 'Stored statements added to requests by semantic_memory, by router.', ['router']).child(deps.routerName);
+    registerMemoryStage(this);
   }
 
   private lastUserTurn(ctx: RequestContext): string | null {
@@ -171,11 +173,6 @@ function addSystemText(ctx: RequestContext, body: Record<string, unknown>, text:
   let at = 0;
   while (at < messages.length && (messages[at]!.role === 'system' || messages[at]!.role === 'developer')) at++;
   body.messages = [...messages.slice(0, at), { role: 'system', content: text }, ...messages.slice(at)];
-}
-
-/** A router's semantic_memory stage, if it has one (for the admin's DELETE /memory). */
-export function memoryStageOf(stages: readonly Stage[]): { forget(value: string): Promise<number> } | null {
-  return (stages.find((s) => s instanceof SemanticMemoryStage) as SemanticMemoryStage | undefined) ?? null;
 }
 
 export const semanticMemory: FeatureModule<SemanticMemoryConfig> = {

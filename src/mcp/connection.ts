@@ -1,6 +1,4 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
@@ -17,6 +15,23 @@ const BACKOFF_MAX_MS = 30_000;
 /** How long a list_changed burst is gathered before the list is fetched again. */
 const LIST_CHANGED_DEBOUNCE_MS = 50;
 const CLIENT_INFO = { name: 'sidegate', version: '1' } as const;
+
+/** The MCP SDK's client side (with zod), imported by the first connection: a config that names no MCP server never loads it. */
+interface Sdk {
+  readonly Client: typeof import('@modelcontextprotocol/sdk/client/index.js').Client;
+  readonly stdio: typeof import('@modelcontextprotocol/sdk/client/stdio.js');
+  readonly StreamableHTTPClientTransport: typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js').StreamableHTTPClientTransport;
+}
+let sdk: Promise<Sdk> | undefined;
+
+function loadSdk(): Promise<Sdk> {
+  sdk ??= Promise.all([
+    import('@modelcontextprotocol/sdk/client/index.js'),
+    import('@modelcontextprotocol/sdk/client/stdio.js'),
+    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+  ]).then(([client, stdio, http]) => ({ Client: client.Client, stdio, StreamableHTTPClientTransport: http.StreamableHTTPClientTransport }));
+  return sdk;
+}
 
 /** What one server offers, as the tool loop reads it. */
 export interface McpTool {
@@ -79,16 +94,25 @@ export class McpConnection {
     void this.connect();
   }
 
-  private transport(): Transport {
+  private transport(sdk: Sdk): Transport {
     const c = this.config;
-    if ('url' in c) return new StreamableHTTPClientTransport(new URL(c.url), { requestInit: { headers: { ...c.headers } } });
-    return new StdioClientTransport({ command: c.command, args: c.args ?? [], env: { ...getDefaultEnvironment(), ...c.env }, stderr: 'ignore' });
+    if ('url' in c) return new sdk.StreamableHTTPClientTransport(new URL(c.url), { requestInit: { headers: { ...c.headers } } });
+    return new sdk.stdio.StdioClientTransport({ command: c.command, args: c.args ?? [], env: { ...sdk.stdio.getDefaultEnvironment(), ...c.env }, stderr: 'ignore' });
   }
 
   private async connect(): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'connecting';
-    const client = new Client(CLIENT_INFO, {
+    let mcp: Sdk;
+    try {
+      mcp = await loadSdk();
+    } catch (err) {
+      this.state = 'down';
+      this.logger.error({ mcp_server: this.name, error: safeMessage(err) }, 'the MCP client could not be loaded');
+      return this.settleFirst();
+    }
+    if (this.state !== 'connecting') return; // closed while the SDK loaded
+    const client = new mcp.Client(CLIENT_INFO, {
       capabilities: {},
       listChanged: {
         tools: {
@@ -107,7 +131,7 @@ export class McpConnection {
       if (this.client === client && this.state === 'connected') this.failed(client, new Error('the connection closed'));
     };
     try {
-      await client.connect(this.transport(), { timeout: CONNECT_TIMEOUT_MS });
+      await client.connect(this.transport(mcp), { timeout: CONNECT_TIMEOUT_MS });
       const listed = await client.listTools(undefined, { timeout: CONNECT_TIMEOUT_MS });
       if (this.client !== client) return void client.close().catch(() => {});
       this.setTools(listed.tools);

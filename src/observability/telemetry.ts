@@ -21,7 +21,7 @@ import type * as OtelMetrics from '@opentelemetry/sdk-metrics';
 import type { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import type { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import type { TelemetryConfig, UpstreamConfig } from '../config/types.js';
-import { CONFIG_DEFAULTS } from '../config/schema.js';
+import { CONFIG_DEFAULTS } from '../config/defaults.js';
 import { parseDuration } from '../util/units.js';
 
 const requireModule = createRequire(import.meta.url);

@@ -1,15 +1,16 @@
 import type { LoadedConfig } from '../config/load.js';
-import type { InterceptorItem, RouterConfig, UpstreamConfig } from '../config/types.js';
-import { FEATURES } from '../features/registry.js';
-import { INTERCEPTORS } from '../interceptors/registry.js';
+import type { GatewayConfig, InterceptorItem, RouterConfig, UpstreamConfig } from '../config/types.js';
+import type { FeatureModule, InterceptorModule } from '../features/feature.js';
+import { FEATURE_MODULES } from '../features/registry.js';
+import { INTERCEPTOR_MODULES } from '../interceptors/registry.js';
 import { STREAM_USAGE } from '../features/stream-usage.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { credentialOf } from '../providers/http.js';
-import { CONFIG_DEFAULTS } from '../config/schema.js';
+import { CONFIG_DEFAULTS } from '../config/defaults.js';
 import { effectiveFeatures, effectiveInterceptors } from '../config/effective.js';
-import type { Provider, ProviderFactory } from '../providers/provider.js';
-import { BUILTIN_PROVIDERS, PROVIDERS } from '../providers/registry.js';
+import type { Provider, ProviderFactory, ProviderModule } from '../providers/provider.js';
+import { PROVIDER_MODULES } from '../providers/registry.js';
 import { parseDuration, parseSize } from '../util/units.js';
 import { createStrategy, STRATEGY_DESCRIPTIONS } from './strategies.js';
 import type { RequestContext } from './context.js';
@@ -31,7 +32,7 @@ import { Embedders } from '../embeddings/create.js';
 import type { Inject } from '../server/inject.js';
 import type { Telemetry } from '../observability/telemetry.js';
 import { NO_EVENTS, type EventSink } from '../events/events.js';
-import { Tenancy } from '../tenancy/tenancy.js';
+import type { Tenancy } from '../tenancy/tenancy.js';
 import { McpServers } from '../mcp/servers.js';
 import { hookModulePath, NO_HOOK_MODULES } from './hook-modules.js';
 import type { HookModules } from './hook-modules.js';
@@ -61,6 +62,43 @@ export interface CompileOptions {
 
 const NO_GATEWAY: Inject = () => Promise.reject(new Error('no gateway is running this pipeline'));
 
+/**
+ * The modules of the features, interceptors and providers one config uses, imported before
+ * its routers are built (building stays synchronous). Nothing the config does not name is
+ * imported: a feature that is not configured costs nothing, not even its module.
+ */
+interface ConfigModules {
+  /** The features some router uses, in pipeline order. */
+  readonly features: readonly FeatureModule[];
+  readonly interceptors: ReadonlyMap<string, InterceptorModule>;
+  /** The built-in provider modules the upstreams name. */
+  readonly providers: ReadonlyMap<string, ProviderModule>;
+  readonly tenancy: typeof import('../tenancy/tenancy.js') | null;
+}
+
+async function importNamed<M>(kind: string, table: Readonly<Record<string, () => Promise<M>>>, names: Iterable<string>): Promise<Map<string, M>> {
+  const out = new Map<string, M>();
+  for (const name of new Set(names)) {
+    if (!Object.hasOwn(table, name)) throw new Error(`no ${kind} "${name}"`);
+    out.set(name, await table[name]!());
+  }
+  return out;
+}
+
+async function importModules(loaded: LoadedConfig): Promise<ConfigModules> {
+  const config = loaded.config;
+  const routers = Object.values(config.routers);
+  const featureNames = [config.defaults?.features, ...routers.map((r) => r.features)].flatMap((f) => Object.keys(f ?? {}));
+  const interceptorNames = [config.defaults?.interceptors, ...routers.map((r) => r.interceptors)].flatMap((list) => (list ?? []).map(interceptorName));
+  const [features, interceptors, providers, tenancy] = await Promise.all([
+    importNamed('feature', FEATURE_MODULES, featureNames),
+    importNamed('interceptor', INTERCEPTOR_MODULES, interceptorNames),
+    importNamed('provider', PROVIDER_MODULES, Object.values(config.upstreams).map((u) => u.provider).filter((p) => Object.hasOwn(PROVIDER_MODULES, p))),
+    loaded.keys ? import('../tenancy/tenancy.js') : null,
+  ]);
+  return { features: [...features.values()].sort((a, b) => a.order - b.order), interceptors, providers, tenancy };
+}
+
 /** What every router of one pipeline shares when its features are built. */
 interface Shared {
   readonly state: StateStore;
@@ -76,9 +114,9 @@ interface Shared {
   readonly mcp: McpServers;
 }
 
-function compileUpstream(name: string, config: UpstreamConfig, connectTimeoutMs: number | null, options: CompileOptions): CompiledUpstream {
-  const factory = options.providers[config.provider] ?? BUILTIN_PROVIDERS[config.provider];
-  const module = PROVIDERS.find((p) => p.name === config.provider);
+function compileUpstream(name: string, config: UpstreamConfig, connectTimeoutMs: number | null, options: CompileOptions, modules: ConfigModules): CompiledUpstream {
+  const module = modules.providers.get(config.provider);
+  const factory = options.providers[config.provider] ?? module?.create;
   if (!factory) throw new Error(`upstreams.${name}.provider: no provider "${config.provider}"`);
   return Object.freeze({
     name,
@@ -90,14 +128,13 @@ function compileUpstream(name: string, config: UpstreamConfig, connectTimeoutMs:
     }),
     wsOrigin: config.url ?? (module && !module.inProcess ? module.defaultUrl : null),
     credential: credentialOf(config.auth),
+    where: module?.inProcess ? 'in process' : redactUrl(config.url ?? module?.defaultUrl ?? ''),
   });
 }
 
-function describeUpstream(name: string, config: UpstreamConfig): string {
+function describeUpstream(upstream: CompiledUpstream, config: UpstreamConfig): string {
   const auth = !config.auth || config.auth === 'passthrough' ? "caller's credential" : 'injected credential';
-  const module = PROVIDERS.find((p) => p.name === config.provider);
-  const where = module?.inProcess ? 'in process' : redactUrl(config.url ?? module?.defaultUrl ?? '');
-  return `${name} (${config.provider}, ${where}, ${auth}, timeout ${config.timeout ?? CONFIG_DEFAULTS.timeout})`;
+  return `${upstream.name} (${config.provider}, ${upstream.where}, ${auth}, timeout ${config.timeout ?? CONFIG_DEFAULTS.timeout})`;
 }
 
 function interceptorName(item: InterceptorItem): string {
@@ -112,6 +149,7 @@ function compileRouter(
   upstreams: ReadonlyMap<string, CompiledUpstream>,
   options: CompileOptions,
   shared: Shared,
+  imported: ConfigModules,
 ): CompiledRouter {
   const features = effectiveFeatures(loaded.config, config);
   const interceptors = effectiveInterceptors(loaded.config, config);
@@ -136,7 +174,7 @@ function compileRouter(
     builtins.push({ stage, order });
     described.set(stage, description);
   }
-  for (const feature of [...FEATURES].sort((a, b) => a.order - b.order)) {
+  for (const feature of imported.features) {
     const featureConfig = features[feature.name];
     if (featureConfig === undefined) continue;
     const stage = feature.create(featureConfig, deps);
@@ -145,7 +183,7 @@ function compileRouter(
   }
   interceptors.forEach((item, i) => {
     const iname = interceptorName(item);
-    const module = INTERCEPTORS.find((m) => m.name === iname);
+    const module = imported.interceptors.get(iname);
     if (!module) throw new Error(`routers.${name}.interceptors: no interceptor "${iname}"`);
     const stage = module.create(item[iname], deps);
     // A custom module's own `priority` may place it anywhere on the line (before rate_limit…).
@@ -186,11 +224,13 @@ function compileRouter(
 
 /**
  * Config → frozen Pipeline. Everything the request path uses is built here: providers
- * with their pools, stages, phase arrays, metric children. If anything fails, what was
- * already built is closed and the error propagates (the live pipeline stays).
+ * with their pools, stages, phase arrays, metric children. The modules of the features,
+ * interceptors and providers the config names are imported first (only those); the
+ * building itself is synchronous. If anything fails, what was already built is closed and
+ * the error propagates (the live pipeline stays).
  */
-export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline {
-  const steps = compileSteps(loaded, options);
+export async function compile(loaded: LoadedConfig, options: CompileOptions): Promise<Pipeline> {
+  const steps = compileSteps(loaded, options, await importModules(loaded));
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
@@ -202,7 +242,7 @@ export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline
  * thousands of routers runs between requests instead of stalling them.
  */
 export async function compileSliced(loaded: LoadedConfig, options: CompileOptions, sliceMs = 5): Promise<Pipeline> {
-  const steps = compileSteps(loaded, options);
+  const steps = compileSteps(loaded, options, await importModules(loaded));
   let sliceStart = performance.now();
   for (;;) {
     const step = steps.next();
@@ -215,7 +255,7 @@ export async function compileSliced(loaded: LoadedConfig, options: CompileOption
 }
 
 /** The work of compiling, one router per step. */
-function* compileSteps(loaded: LoadedConfig, options: CompileOptions): Generator<void, Pipeline, void> {
+function* compileSteps(loaded: LoadedConfig, options: CompileOptions, modules: ConfigModules): Generator<void, Pipeline, void> {
   const started = performance.now();
   const config = loaded.config;
   const upstreams = new Map<string, CompiledUpstream>();
@@ -223,15 +263,15 @@ function* compileSteps(loaded: LoadedConfig, options: CompileOptions): Generator
   try {
     const connectTimeouts = connectTimeoutsByUpstream(config);
     for (const [name, upstream] of Object.entries(config.upstreams)) {
-      upstreams.set(name, compileUpstream(name, upstream, connectTimeouts.get(name) ?? null, options));
+      upstreams.set(name, compileUpstream(name, upstream, connectTimeouts.get(name) ?? null, options, modules));
     }
     const pricing = new Pricing(config.pricing);
     const state = options.state ?? new MemoryStore(options.now);
     const now = options.now ?? Date.now;
     const clientIp = clientIpResolver(config.server?.trusted_proxies);
     const events = options.events ?? NO_EVENTS;
-    const tenancy = loaded.keys
-      ? new Tenancy(config, loaded.keys, { state, now, logger: options.logger, metrics: options.metrics, pricing, clientIp, events }, targetModels(config))
+    const tenancy = loaded.keys && modules.tenancy
+      ? new modules.tenancy.Tenancy(config, loaded.keys, { state, now, logger: options.logger, metrics: options.metrics, pricing, clientIp, events }, targetModels(config))
       : null;
     const shared: Shared = {
       state,
@@ -249,7 +289,7 @@ function* compileSteps(loaded: LoadedConfig, options: CompileOptions): Generator
     const routers = new Map<string, CompiledRouter>();
     const byModel = new Map<string, CompiledRouter>();
     for (const [name, routerConfig] of Object.entries(config.routers)) {
-      const router = compileRouter(name, routerConfig, loaded, upstreams, options, shared);
+      const router = compileRouter(name, routerConfig, loaded, upstreams, options, shared, modules);
       routers.set(name, router);
       byModel.set(name, router);
       for (const alias of router.aliases) byModel.set(alias, router);
@@ -327,7 +367,7 @@ export function explainPipeline(pipeline: Pipeline): string {
     lines.push('  targets:');
     for (const t of router.targets) {
       const weight = rc.targets[t.index]!.weight === undefined ? '' : `; weight ${t.weight}`;
-      lines.push(`    ${t.index + 1}. ${describeUpstream(t.upstream.name, config.upstreams[t.upstream.name]!)}; model: ${t.model ?? "the caller's"}${weight}`);
+      lines.push(`    ${t.index + 1}. ${describeUpstream(t.upstream, config.upstreams[t.upstream.name]!)}; model: ${t.model ?? "the caller's"}${weight}`);
     }
     lines.push('  pipeline (request side top to bottom, response side bottom to top):');
     if (router.explain.length === 0) lines.push('    (no features or interceptors: requests go straight to the target)');

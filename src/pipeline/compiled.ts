@@ -19,6 +19,8 @@ export interface CompiledUpstream {
   readonly wsOrigin: string | null;
   /** `[header, value]` to inject, or null to forward the caller's credential. */
   readonly credential: readonly [string, string] | null;
+  /** Where its calls go, for `sidegate explain`: `in process`, or the base URL (credentials redacted). */
+  readonly where: string;
 }
 
 export interface CompiledTarget {

@@ -1,8 +1,9 @@
-import { Pool, ProxyAgent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { Readable } from 'node:stream';
 import type { UpstreamConfig } from '../config/types.js';
 import type { ApiFormat } from '../formats/format.js';
 import { headerValue, upstreamRequestHeaders } from '../upstream/headers.js';
+import { dispatchRequest, undiciPool, undiciProxyAgent } from '../upstream/undici.js';
 import { translateRequest, type Translation } from '../translate/translator.js';
 import type { Provider, ProviderFactoryDeps, UpstreamResponse } from './provider.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -71,8 +72,8 @@ export function createHttpProvider(config: UpstreamConfig, deps: ProviderFactory
   const translation = { upstream: deps.name, maxTokensField: wire.maxTokensField ?? 'max_completion_tokens' } as const;
   const connect = deps.connectTimeoutMs === null ? undefined : { timeout: deps.connectTimeoutMs };
   const dispatcher: Dispatcher = config.proxy
-    ? new ProxyAgent({ uri: config.proxy, connections, connect })
-    : new Pool(origin, { connections, pipelining: 1, connect });
+    ? new (undiciProxyAgent())({ uri: config.proxy, connections, connect })
+    : new (undiciPool())(origin, { connections, pipelining: 1, connect });
 
   return {
     upstream: deps.name,
@@ -105,7 +106,7 @@ export function createHttpProvider(config: UpstreamConfig, deps: ProviderFactory
       });
       if (translated) headers['content-type'] = 'application/json';
       const started = performance.now();
-      const response = await dispatcher.request({
+      const response = await dispatchRequest(dispatcher, {
         origin,
         path: pathFor(basePath, translated ? translated.path : pathOnly, query, ctx.model),
         method: ctx.method as Dispatcher.HttpMethod,
@@ -123,7 +124,7 @@ export function createHttpProvider(config: UpstreamConfig, deps: ProviderFactory
     },
     async fetchJson(path: string, body: unknown, signal: AbortSignal) {
       const bytes = Buffer.from(JSON.stringify(body));
-      const response = await dispatcher.request({
+      const response = await dispatchRequest(dispatcher, {
         origin,
         path: pathFor(basePath, path, '', typeof (body as { model?: unknown } | null)?.model === 'string' ? (body as { model: string }).model : undefined),
         method: 'POST',
@@ -161,7 +162,7 @@ export function createHttpProvider(config: UpstreamConfig, deps: ProviderFactory
     async probe(path: string, probeTimeoutMs: number): Promise<number> {
       const headers: Record<string, string> = { ...defaults };
       if (credential) headers[credential[0]] = credential[1];
-      const response = await dispatcher.request({
+      const response = await dispatchRequest(dispatcher, {
         origin,
         path: pathFor(basePath, path, '', undefined),
         method: 'GET',

@@ -1,17 +1,16 @@
-import type { ProviderFactory, ProviderModule } from './provider.js';
-import { anthropic } from './anthropic.js';
-import { azureOpenai } from './azure-openai.js';
-import { mock } from './mock.js';
-import { openai } from './openai.js';
-import { openaiCompatible } from './openai-compatible.js';
+import type { ProviderModule } from './provider.js';
 
 /**
- * Every provider the config's `provider:` may name. Adding one is one file in this folder
- * plus one line here; the schema's `provider` enum and per-provider keys come from this list.
+ * Every provider the config's `provider:` may name, each imported only when an upstream
+ * uses it (an HTTP provider brings undici; `mock` alone does not). Adding one is one file
+ * in this folder plus one line here; the schema's `provider` enum and per-provider keys
+ * come from all.ts, which loads them all for the schema build. Library users may add their
+ * own factories or replace these (`providers:`).
  */
-export const PROVIDERS: readonly ProviderModule[] = [openai, openaiCompatible, azureOpenai, anthropic, mock];
-
-/** The built-in factories by name. Library users may add their own or replace these (`providers:`). */
-export const BUILTIN_PROVIDERS: Readonly<Record<string, ProviderFactory>> = Object.freeze(
-  Object.fromEntries(PROVIDERS.map((p) => [p.name, p.create])),
-);
+export const PROVIDER_MODULES: Readonly<Record<string, () => Promise<ProviderModule>>> = Object.freeze({
+  openai: async () => (await import('./openai.js')).openai,
+  openai_compatible: async () => (await import('./openai-compatible.js')).openaiCompatible,
+  azure_openai: async () => (await import('./azure-openai.js')).azureOpenai,
+  anthropic: async () => (await import('./anthropic.js')).anthropic,
+  mock: async () => (await import('./mock.js')).mock,
+});

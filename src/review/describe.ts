@@ -8,10 +8,9 @@
 import { createHash } from 'node:crypto';
 import type { GatewayConfig } from '../config/types.js';
 import { effectiveFeatures, effectiveInterceptors } from '../config/effective.js';
-import { CONFIG_DEFAULTS, gatewaySchema } from '../config/schema.js';
+import { CONFIG_DEFAULTS } from '../config/defaults.js';
 import type { Pipeline } from '../pipeline/compiled.js';
-import type { SchemaFragment } from '../features/feature.js';
-import { featureWithDefaults, interceptorWithDefaults, upstreamWithDefaults, withDefaults } from './schema-defaults.js';
+import { featureWithDefaults, interceptorWithDefaults, sectionSchema, upstreamWithDefaults, withDefaults } from './schema-defaults.js';
 
 /** A credential (or a value from the environment): shown redacted, compared by digest. */
 export interface Secret {
@@ -90,17 +89,13 @@ function flatten(out: Map<string, Leaf>, path: string, value: unknown): void {
   out.set(path, value as Leaf);
 }
 
-function topSchema(name: string): SchemaFragment | undefined {
-  return (gatewaySchema().properties as Record<string, SchemaFragment>)[name];
-}
-
 /** The effective values of a compiled pipeline. */
 export function describePipeline(pipeline: Pipeline): PipelineModel {
   const config = withSecrets(pipeline.loaded.config, pipeline.loaded.redacted) as GatewayConfig;
   const out = new Map<string, Leaf>();
-  flatten(out, 'server', withDefaults(config.server ?? {}, topSchema('server')));
-  flatten(out, 'logging', withDefaults(config.logging ?? {}, topSchema('logging')));
-  flatten(out, 'state', withDefaults(config.state ?? { backend: CONFIG_DEFAULTS.state_backend }, topSchema('state')));
+  flatten(out, 'server', withDefaults(config.server ?? {}, sectionSchema('server')));
+  flatten(out, 'logging', withDefaults(config.logging ?? {}, sectionSchema('logging')));
+  flatten(out, 'state', withDefaults(config.state ?? { backend: CONFIG_DEFAULTS.state_backend }, sectionSchema('state')));
   out.set('default_router', config.default_router ?? null);
   for (const name of Object.keys(config.upstreams).sort()) {
     const { auth, ...upstream } = upstreamWithDefaults(config.upstreams[name]) as Obj;

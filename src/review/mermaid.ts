@@ -4,7 +4,7 @@
  * the upstreams its targets call, with each target's order and model on the edge.
  */
 import type { Pipeline } from '../pipeline/compiled.js';
-import { CONFIG_DEFAULTS } from '../config/schema.js';
+import { CONFIG_DEFAULTS } from '../config/defaults.js';
 
 export interface MermaidOptions {
   /** Routers drawn highlighted (changed or added by a diff). */

@@ -12,13 +12,13 @@ import { hookModulePaths, loadHookModulesSync } from '../pipeline/hook-modules.j
 import type { Pipeline } from '../pipeline/compiled.js';
 import { createMockProvider, type MockOptions } from '../providers/mock.js';
 import type { ProviderFactory } from '../providers/provider.js';
-import { BUILTIN_PROVIDERS } from '../providers/registry.js';
+import { PROVIDER_MODULES } from '../providers/registry.js';
 import { MemoryStore } from '../state/memory.js';
 
 /** A factory for every provider name the config may use, each making a mock. */
 export function offlineProviders(options: MockOptions = {}): Record<string, ProviderFactory> {
   const mock: ProviderFactory = (config, deps) => createMockProvider(config, deps, options);
-  return Object.fromEntries(Object.keys(BUILTIN_PROVIDERS).map((name) => [name, mock]));
+  return Object.fromEntries(Object.keys(PROVIDER_MODULES).map((name) => [name, mock]));
 }
 
 /** A config that loads but does not compile (a placeholder where a typed value goes). */
@@ -30,9 +30,9 @@ export class CompileError extends Error {
  * The pipeline of `loaded`, compiled offline. A `${VAR}` placeholder standing where a typed
  * value goes (a duration, a number) cannot be compiled: the error says so.
  */
-export function compileOffline(loaded: LoadedConfig): Pipeline {
+export async function compileOffline(loaded: LoadedConfig): Promise<Pipeline> {
   try {
-    return compile(loaded, {
+    return await compile(loaded, {
       logger: createLogger('silent'),
       metrics: new Metrics(),
       hooks: [],

@@ -10,7 +10,7 @@ import type { CompiledRouter, Pipeline } from '../pipeline/compiled.js';
 import { RequestContext } from '../pipeline/context.js';
 import { notProxied, routerFor } from '../pipeline/handle.js';
 import { isJsonEndpoint, parseRoute } from '../pipeline/route.js';
-import { CONFIG_DEFAULTS } from '../config/schema.js';
+import { CONFIG_DEFAULTS } from '../config/defaults.js';
 
 export interface RouteQuery {
   readonly method?: string;

@@ -2,10 +2,10 @@
  * The values a feature or upstream takes when a key is left out, read from the schema's
  * `default` annotations (the one place they are documented), so that tools showing a
  * config's effect (diff, warnings) see `retry: {}` and `retry: { attempts: 2 }` as equal.
+ * The schema is the one configs are checked against (schemaInUse()): reading it loads no
+ * feature module.
  */
-import { FEATURES } from '../features/registry.js';
-import { INTERCEPTORS } from '../interceptors/registry.js';
-import { gatewaySchema } from '../config/schema.js';
+import { schemaInUse } from '../config/validate.js';
 import type { SchemaFragment } from '../features/feature.js';
 
 type Obj = Record<string, unknown>;
@@ -23,26 +23,33 @@ export function withDefaults(value: unknown, schema: SchemaFragment | undefined)
   return out;
 }
 
-const featureSchemas = new Map(FEATURES.map((f) => [f.name, f.schema]));
-const interceptorSchemas = new Map(INTERCEPTORS.map((i) => [i.name, i.schema]));
+type Defs = Record<string, { properties?: Record<string, SchemaFragment>; items?: { properties?: Record<string, SchemaFragment> } }>;
+
+const defs = (): Defs => schemaInUse().$defs as Defs;
+
+/** A top-level section's schema (`server`, `logging`…). */
+export function sectionSchema(name: string): SchemaFragment | undefined {
+  return (schemaInUse().properties as Record<string, SchemaFragment>)[name];
+}
+
+function featureSchema(name: string): SchemaFragment | undefined {
+  return defs().features?.properties?.[name];
+}
 
 export function featureWithDefaults(name: string, config: unknown): unknown {
-  return withDefaults(config, featureSchemas.get(name));
+  return withDefaults(config, featureSchema(name));
 }
 
 export function interceptorWithDefaults(name: string, config: unknown): unknown {
-  return withDefaults(config, interceptorSchemas.get(name));
+  return withDefaults(config, defs().interceptors?.items?.properties?.[name]);
 }
 
-let upstreamSchema: SchemaFragment | undefined;
-
 export function upstreamWithDefaults(config: unknown): unknown {
-  upstreamSchema ??= (gatewaySchema().$defs as Record<string, SchemaFragment>).upstream;
-  return withDefaults(config, upstreamSchema);
+  return withDefaults(config, defs().upstream as SchemaFragment | undefined);
 }
 
 /** The schema default of one feature key (e.g. the cache's `key_headers`). */
 export function featureDefault(name: string, key: string): unknown {
-  const properties = featureSchemas.get(name)?.properties as Record<string, SchemaFragment> | undefined;
+  const properties = featureSchema(name)?.properties as Record<string, SchemaFragment> | undefined;
   return properties?.[key]?.default;
 }

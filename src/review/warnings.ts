@@ -11,7 +11,7 @@
 import type { ConfigIssue, LoadedConfig } from '../config/load.js';
 import type { GatewayConfig, RouterConfig } from '../config/types.js';
 import type { Locator, PathSegment } from '../config/positions.js';
-import { CONFIG_DEFAULTS } from '../config/schema.js';
+import { CONFIG_DEFAULTS } from '../config/defaults.js';
 import { effectiveFeatures, featureSource } from '../config/effective.js';
 import { Pricing } from '../pricing.js';
 import { parseHostPort } from '../server/address.js';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { StateConfig } from '../config/types.js';
-import { CONFIG_DEFAULTS } from '../config/schema.js';
+import { CONFIG_DEFAULTS } from '../config/defaults.js';
 import type { Metrics } from '../observability/metrics.js';
 import { parseDuration } from '../util/units.js';
 import { MemoryStore } from './memory.js';

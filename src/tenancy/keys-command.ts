@@ -3,7 +3,7 @@
  * its sha256 is ever stored), or the hash of an existing key.
  */
 import { randomBytes } from 'node:crypto';
-import { NAME_PATTERN } from '../config/schema.js';
+import { NAME_PATTERN } from '../config/defaults.js';
 import { hashKey } from './key-table.js';
 
 /** What a new key starts with, so secret scanners and people recognize it. */

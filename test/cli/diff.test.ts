@@ -127,15 +127,15 @@ describe('sidegate diff', () => {
     for (const text of [out, md]) assert.doesNotMatch(text, /secret|pw-/);
   });
 
-  test('a credential from the environment: only its change is shown', () => {
+  test('a credential from the environment: only its change is shown', async () => {
     const text = OLD.replace('sk-old-secret-1234', '"${OPENAI_API_KEY}"');
-    const model = (key: string) => {
-      const pipeline = compileOffline(loadConfigText(text, 'x.yaml', { OPENAI_API_KEY: key }));
+    const model = async (key: string) => {
+      const pipeline = await compileOffline(loadConfigText(text, 'x.yaml', { OPENAI_API_KEY: key }));
       void closePipeline(pipeline);
       return describePipeline(pipeline);
     };
-    assert.deepEqual(diffModels(model('sk-a'), model('sk-a')), []);
-    const [section] = diffModels(model('sk-a'), model('sk-b'));
+    assert.deepEqual(diffModels(await model('sk-a'), await model('sk-a')), []);
+    const [section] = diffModels(await model('sk-a'), await model('sk-b'));
     assert.equal(section!.title, 'upstream openai');
     assert.doesNotMatch(JSON.stringify(section), /sk-/);
   });

@@ -41,7 +41,7 @@ routers:
   main: { targets: [{ upstream: up }] }
 `,
   );
-  const gateway = createGateway(file, { watch: false });
+  const gateway = await createGateway(file, { watch: false });
   const { url } = await gateway.listen({ listen: '127.0.0.1:0', admin: false });
   try {
     const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: key!, maxRetries: 0 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ConfigError, formatIssues, loadConfigFile, loadConfigText, type LoadedConfig } from '../../src/config/load.js';
 import { interpolateString } from '../../src/config/interpolate.js';
 import { closest, editDistance } from '../../src/config/suggest.js';
-import { FEATURES } from '../../src/features/registry.js';
+import { FEATURES } from '../../src/features/all.js';
 
 /** YAML from lines, so a test reads its line numbers off the array (index + 1). */
 const yaml = (...lines: string[]): string => `${lines.join('\n')}\n`;

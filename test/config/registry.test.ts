@@ -1,17 +1,19 @@
 /**
  * Features and interceptors bring their own schema fragments: registering one is enough
- * for the config to accept, validate and redact it. This test replaces the registries'
- * contents with stand-ins before the first load, so its expectations do not change as
- * real features arrive (each test file runs in its own process, and the validator is
- * compiled on first use).
+ * for the schema build (and so, after `npm run schema`, for the config) to accept,
+ * validate and redact it. This test replaces the registries' contents with stand-ins and
+ * checks configs against the schema built from them (useSchema), so its expectations do
+ * not change as real features arrive (each test file runs in its own process, and the
+ * validator is compiled on first use).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FEATURES } from '../../src/features/registry.js';
-import { INTERCEPTORS } from '../../src/interceptors/registry.js';
+import { FEATURES } from '../../src/features/all.js';
+import { INTERCEPTORS } from '../../src/interceptors/all.js';
 import type { FeatureModule, InterceptorModule } from '../../src/features/feature.js';
 import { ConfigError, loadConfigText } from '../../src/config/load.js';
 import { gatewaySchema } from '../../src/config/schema.js';
+import { useSchema } from '../../src/config/validate.js';
 
 const unused = (): never => {
   throw new Error('not used by the config tests');
@@ -60,6 +62,8 @@ const unused = (): never => {
     properties: { action: { description: 'What to do.', enum: ['block', 'redact', 'log'] } },
   },
 });
+
+useSchema(gatewaySchema());
 
 const config = (features: string, interceptors: string): string =>
   [

@@ -127,7 +127,7 @@ describe('the ConfigMap\'s config, served', () => {
   let urls: { health: string; metrics: string };
 
   before(async () => {
-    gateway = createGateway({ yaml: configText, source: 'configmap:gateway.yaml' }, { env, watch: false });
+    gateway = await createGateway({ yaml: configText, source: 'configmap:gateway.yaml' }, { env, watch: false });
     const listening = await gateway.listen({ listen: '127.0.0.1:0', admin: '127.0.0.1:0', health: '127.0.0.1:0', metrics: '127.0.0.1:0' });
     urls = { health: listening.healthUrl!, metrics: listening.metricsUrl! };
   });

@@ -4,7 +4,7 @@ import OpenAI from 'openai';
 import { createGateway, explainPipeline } from '../../src/index.js';
 
 test('examples/answer-quality.yaml: every feature placed on the ordered line, shown by explain, and serving', async () => {
-  const gateway = createGateway('examples/answer-quality.yaml', { watch: false });
+  const gateway = await createGateway('examples/answer-quality.yaml', { watch: false });
   try {
     const text = explainPipeline(gateway.pipeline);
     const lines = text.split('\n').filter((l) => /^\s+\d+\s+feature /.test(l)).map((l) => l.trim().replace(/:.*/, ''));

@@ -416,7 +416,7 @@ describe('mcp_tools config', () => {
 
 describe('mcp_tools example', () => {
   test('examples/mcp-tools.yaml compiles offline, and explain shows the tool loop in its place', async () => {
-    const pipeline = compileOffline(loadConfigFile('examples/mcp-tools.yaml', { MCP_TOKEN: 'sk-example', OPENAI_API_KEY: 'sk-example' }));
+    const pipeline = await compileOffline(loadConfigFile('examples/mcp-tools.yaml', { MCP_TOKEN: 'sk-example', OPENAI_API_KEY: 'sk-example' }));
     try {
       const text = explainPipeline(pipeline);
       assert.match(text, / 680 {2}feature mcp_tools: offers the tools of MCP servers search \(deny search\/admin_\*\) and runs the model's calls to them, up to 4 model calls per request/);

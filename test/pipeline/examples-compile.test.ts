@@ -9,7 +9,7 @@ const FILES = ['gateway.example.yaml', ...readdirSync('examples').filter((f) => 
 test('every example compiles into a pipeline that explain can print', async () => {
   assert.ok(FILES.length >= 4);
   for (const file of FILES) {
-    const gateway = createGateway(file, { watch: false, env: ENV });
+    const gateway = await createGateway(file, { watch: false, env: ENV });
     try {
       const pipeline = gateway.pipeline;
       assert.ok(pipeline.routers.size >= 1, file);

@@ -35,7 +35,7 @@ test('cached input tokens at the cached rate, cache writes at the write rate; wi
 });
 
 test('the config’s pricing table reaches the compiled pipeline', async () => {
-  const gateway = createGateway({
+  const gateway = await createGateway({
     yaml: `version: 1
 upstreams: { m: { provider: mock } }
 routers: { r: { targets: [{ upstream: m }] } }

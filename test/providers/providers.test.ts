@@ -9,7 +9,7 @@ import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { createGateway } from '../../src/index.js';
 import { gatewaySchema } from '../../src/config/schema.js';
-import { PROVIDERS } from '../../src/providers/registry.js';
+import { PROVIDERS } from '../../src/providers/all.js';
 import { MockUpstream } from '../support/mock-upstream.js';
 import { startGateway, type Running } from '../support/gateway.js';
 import { answer, openaiCompletion } from '../conformance/transcripts.js';
@@ -95,7 +95,7 @@ routers: { r: { targets: [{ upstream: mine }] } }
 });
 
 test('the mixed-provider example serves both SDKs (its offline router)', async () => {
-  const gateway = createGateway('examples/mixed-providers.yaml', { watch: false, env: { OPENAI_API_KEY: 'k', ANTHROPIC_API_KEY: 'k', AZURE_OPENAI_API_KEY: 'k' } });
+  const gateway = await createGateway('examples/mixed-providers.yaml', { watch: false, env: { OPENAI_API_KEY: 'k', ANTHROPIC_API_KEY: 'k', AZURE_OPENAI_API_KEY: 'k' } });
   const { url } = await gateway.listen({ listen: '127.0.0.1:0', admin: false });
   try {
     assert.deepEqual([...gateway.pipeline.routers.keys()], ['general', 'claude', 'offline']);

@@ -103,7 +103,7 @@ describe('the built-in mock provider answers offline (the example config’s dem
   let client: OpenAI;
 
   before(async () => {
-    gateway = createGateway('gateway.example.yaml', { watch: false, env: {} });
+    gateway = await createGateway('gateway.example.yaml', { watch: false, env: {} });
     gateway.logger.level = 'silent';
     const { url } = await gateway.listen({ listen: '127.0.0.1:0', admin: false });
     client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });

@@ -46,7 +46,7 @@ describe('hot reload of a watched config file', () => {
   after(() => upstream.close());
 
   async function start(file: string): Promise<string> {
-    gateway = createGateway(file);
+    gateway = await createGateway(file);
     const { url } = await gateway.listen({ listen: '127.0.0.1:0', admin: false });
     return url;
   }

@@ -78,7 +78,7 @@ describe('sidegate route agrees with the gateway', () => {
 
   test('a table of requests: the same router, first target and model as x-sidegate-target and the upstream saw', async () => {
     for (const [query, router, reason] of TABLE) {
-      const pipeline = compileOffline(loadConfigText(yaml(upstream.url)));
+      const pipeline = await compileOffline(loadConfigText(yaml(upstream.url)));
       let routed: RouteResult | GatewayError;
       try {
         routed = routeRequest(pipeline, query);
@@ -114,7 +114,7 @@ describe('sidegate route agrees with the gateway', () => {
   });
 
   test('the order a strategy gives is the order the gateway falls back in', async () => {
-    const pipeline = compileOffline(loadConfigText(yaml(upstream.url)));
+    const pipeline = await compileOffline(loadConfigText(yaml(upstream.url)));
     try {
       const order = routeRequest(pipeline, { model: 'anything' }).targets.map((t) => t.upstream);
       assert.deepEqual(order, ['a', 'b']);

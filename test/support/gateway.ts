@@ -11,7 +11,7 @@ export interface Running {
 
 /** Starts a gateway from inline YAML on port 0 (data plane and admin), logging nothing. */
 export async function startGateway(yaml: string, options: GatewayOptions = {}): Promise<Running> {
-  const gateway = createGateway({ yaml }, options);
+  const gateway = await createGateway({ yaml }, options);
   const { url, adminUrl } = await gateway.listen({ listen: '127.0.0.1:0', admin: '127.0.0.1:0' });
   return { gateway, url, adminUrl: adminUrl!, close: () => gateway.close({ drainMs: 1000 }) };
 }
