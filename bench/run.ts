@@ -545,7 +545,7 @@ class Bench {
     mkdirSync(dir, { recursive: true });
     const file = join(dir, 'gateway.yaml');
     writeAtomically(file, routerConfig(routers, 0));
-    const gw = await this.startGateway('stall', file);
+    const gw = await this.startGateway('stall', file, true);
     const shape = shapeOf({ models: routerModels(routers) });
     try {
       await this.warm(gw, shape, 2, 2);
@@ -563,6 +563,8 @@ class Bench {
       };
     } finally {
       await gw.child.stop();
+      const profile = this.opts.cpuProf ? join(this.opts.cpuProf, 'stall.cpuprofile') : null;
+      if (profile && existsSync(profile)) log(`stall profile (${profile}), top self time:\n${summarizeProfile(profile, 25)}`);
     }
   }
 

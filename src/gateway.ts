@@ -29,7 +29,8 @@ import { injector, type Inject, type InjectedResponse, type InjectRequest } from
 import { Telemetry, telemetryIdentity } from './observability/telemetry.js';
 import { Webhooks } from './events/webhooks.js';
 import type { EventData, EventSink, EventType } from './events/events.js';
-import { diffConfigs } from './config/diff.js';
+import { diffConfigSteps } from './config/diff.js';
+import { runSliced } from './util/slices.js';
 import { formatIssue } from './config/load.js';
 import { HEALTH_PATHS, METRICS_PATHS } from './server/admin.js';
 import { memoryStageOf } from './features/semantic-memory.js';
@@ -333,6 +334,8 @@ export class Gateway extends EventEmitter implements Runtime {
       this.emit('reload_error', err);
       throw err;
     }
+    // What changed, for the audit line: compared now, in slices, so that the swap below runs in one go.
+    const changes = await runSliced(diffConfigSteps(this.live.loaded.config, pipeline.loaded.config));
     if (this.closed) {
       // The gateway closed while this reload was compiling: nothing will serve it.
       if (store !== this.store) void store.close();
@@ -380,7 +383,6 @@ export class Gateway extends EventEmitter implements Runtime {
     }
     const event = { version: pipeline.version, previous: previous.version, compileMs: pipeline.compileMs };
     // The audit line: one per config change, naming what changed (never a value).
-    const changes = diffConfigs(previous.loaded.config, pipeline.loaded.config);
     this.logger.info({ ...event, hash: pipeline.loaded.hash, changes }, 'config reloaded');
     this.events.emit('reload.succeeded', { version: pipeline.version, previous: previous.version, compile_ms: Math.round(pipeline.compileMs * 100) / 100, changes });
     this.emit('reload', event);
@@ -507,10 +509,10 @@ export class Gateway extends EventEmitter implements Runtime {
   stats(): Record<string, unknown> {
     const pipeline = this.live;
     const routers: Record<string, unknown> = {};
-    for (const name of pipeline.routers.keys()) {
-      const router = pipeline.routers.get(name)!;
-      const counts = this.metrics.routerCounts.get(name) ?? { requests: 0, errors: 0 };
-      const entry: Record<string, unknown> = { ...counts, targets: router.targets.map((t) => t.upstream.name) };
+    for (const [name, router] of pipeline.routers) {
+      const counts = this.metrics.routerCounts.get(name);
+      // Built field by field: an object spread costs more than all the rest with 10,000 routers.
+      const entry: Record<string, unknown> = { requests: counts?.requests ?? 0, errors: counts?.errors ?? 0, targets: router.targets.map((t) => t.upstream.name) };
       const strategy = router.strategy.stats?.();
       if (strategy) entry.strategy = strategy;
       for (const stage of router.stages) if (stage.stats) entry[stage.name] = stage.stats();

@@ -24,7 +24,8 @@ import { createHash } from 'node:crypto';
 import { clientIpResolver, type ClientIp } from '../server/client-ip.js';
 import { MemoryStore } from '../state/memory.js';
 import { serverLimits } from '../server/limits.js';
-import { ModelLabels } from '../observability/model-labels.js';
+import { knownModelSteps, ModelLabels } from '../observability/model-labels.js';
+import { runSliced, runSteps, SLICE_MS, type Steps } from '../util/slices.js';
 import { redactUrl } from '../config/redact.js';
 import type { StateStore } from '../state/store.js';
 import { Embedders } from '../embeddings/create.js';
@@ -190,38 +191,25 @@ function compileRouter(
  * already built is closed and the error propagates (the live pipeline stays).
  */
 export function compile(loaded: LoadedConfig, options: CompileOptions): Pipeline {
-  const steps = compileSteps(loaded, options);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
+  return runSteps(compileSteps(loaded, options));
 }
 
 /**
  * `compile`, giving the event loop back every `sliceMs` of work: a reload of a config with
  * thousands of routers runs between requests instead of stalling them.
  */
-export async function compileSliced(loaded: LoadedConfig, options: CompileOptions, sliceMs = 5): Promise<Pipeline> {
-  const steps = compileSteps(loaded, options);
-  let sliceStart = performance.now();
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-    if (performance.now() - sliceStart >= sliceMs) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      sliceStart = performance.now();
-    }
-  }
+export function compileSliced(loaded: LoadedConfig, options: CompileOptions, sliceMs = SLICE_MS): Promise<Pipeline> {
+  return runSliced(compileSteps(loaded, options), sliceMs);
 }
 
-/** The work of compiling, one router per step. */
-function* compileSteps(loaded: LoadedConfig, options: CompileOptions): Generator<void, Pipeline, void> {
+/** The work of compiling, one router per step (and every pass over all routers in steps too). */
+function* compileSteps(loaded: LoadedConfig, options: CompileOptions): Steps<Pipeline> {
   const started = performance.now();
   const config = loaded.config;
   const upstreams = new Map<string, CompiledUpstream>();
   const mcp = new McpServers(config.mcp_servers ?? {}, options.logger, options.offline !== true);
   try {
-    const connectTimeouts = connectTimeoutsByUpstream(config);
+    const connectTimeouts = yield* connectTimeoutSteps(config);
     for (const [name, upstream] of Object.entries(config.upstreams)) {
       upstreams.set(name, compileUpstream(name, upstream, connectTimeouts.get(name) ?? null, options));
     }
@@ -255,6 +243,7 @@ function* compileSteps(loaded: LoadedConfig, options: CompileOptions): Generator
       for (const alias of router.aliases) byModel.set(alias, router);
       yield;
     }
+    const known = yield* knownModelSteps(config);
     return Object.freeze({
       loaded,
       version: loaded.hash.slice(0, 12),
@@ -267,7 +256,7 @@ function* compileSteps(loaded: LoadedConfig, options: CompileOptions): Generator
       pricing,
       maxBody: parseSize(config.server?.max_body ?? CONFIG_DEFAULTS.max_body),
       limits: serverLimits(config.server),
-      modelLabels: new ModelLabels(config, pricing),
+      modelLabels: new ModelLabels(known, pricing),
       accessLog: config.logging?.access ?? CONFIG_DEFAULTS.access_log,
       telemetry: options.telemetry ? options.telemetry.forPipeline(config.upstreams) : null,
       tenancy,
@@ -302,9 +291,10 @@ function targetModels(config: LoadedConfig['config']): (string | null)[] {
  * undici sets the connect timeout per pool, and a pool serves one upstream: each upstream
  * gets the smallest `timeout.connect` of the routers that send to it.
  */
-function connectTimeoutsByUpstream(config: LoadedConfig['config']): Map<string, number> {
+function* connectTimeoutSteps(config: LoadedConfig['config']): Steps<Map<string, number>> {
   const out = new Map<string, number>();
   for (const router of Object.values(config.routers)) {
+    yield;
     const timeout = effectiveFeatures(config, router).timeout as { connect?: string } | undefined;
     if (!timeout?.connect) continue;
     const ms = parseDuration(timeout.connect);

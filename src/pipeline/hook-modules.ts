@@ -38,14 +38,17 @@ export function hookModulePath(spec: string, source: string): string {
 
 /** Every module the config's `custom` interceptors name (routers and defaults), as absolute paths. */
 export function hookModulePaths(config: GatewayConfig, source: string): string[] {
-  const lists: (readonly InterceptorItem[] | undefined)[] = [config.defaults?.interceptors, ...Object.values(config.routers).map((r) => r.interceptors)];
   const out = new Set<string>();
-  for (const list of lists) {
-    for (const item of list ?? []) {
+  const add = (list: readonly InterceptorItem[] | undefined): void => {
+    if (list === undefined) return;
+    for (const item of list) {
       const custom = item.custom as { module?: unknown } | undefined;
       if (typeof custom?.module === 'string') out.add(hookModulePath(custom.module, source));
     }
-  }
+  };
+  add(config.defaults?.interceptors);
+  // No list of all routers is built: a reload reads this on the event loop.
+  for (const name in config.routers) add(config.routers[name]!.interceptors);
   return [...out];
 }
 

@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { prettyJsonSteps } from '../util/pretty-json.js';
+import { runSliced } from '../util/slices.js';
 
 /** What the admin listener reads from the gateway. */
 export interface AdminSource {
@@ -63,10 +65,22 @@ function forgetMemory(source: AdminSource, req: IncomingMessage, res: ServerResp
   );
 }
 
+/**
+ * Answers with `value` as indented JSON, rendered in slices: /stats, /config and /keys grow
+ * with the config (10,000 routers or keys), and rendering one in a single step would hold
+ * every request behind it.
+ */
 function json(res: ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value, null, 2);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
-  res.end(body);
+  runSliced(prettyJsonSteps(value)).then(
+    (body) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+      res.end(body);
+    },
+    (err: Error) => {
+      if (status !== 500) json(res, 500, { error: { message: err.message, type: 'api_error', param: null, code: 'internal_error' } });
+      else res.destroy(err);
+    },
+  );
 }
 
 function notFound(res: ServerResponse, path: string): void {
