@@ -30,7 +30,7 @@ import { Telemetry, telemetryIdentity } from './observability/telemetry.js';
 import { Webhooks } from './events/webhooks.js';
 import type { EventData, EventSink, EventType } from './events/events.js';
 import { diffConfigSteps } from './config/diff.js';
-import { runSliced } from './util/slices.js';
+import { runSliced, runSteps, type Steps } from './util/slices.js';
 import { formatIssue } from './config/load.js';
 import { HEALTH_PATHS, METRICS_PATHS } from './server/admin.js';
 import { memoryStageOf } from './features/semantic-memory.js';
@@ -97,6 +97,9 @@ function loadOffThread(loader: ConfigLoader, source: ConfigSource, env: NodeJS.P
   }
   return loader.load({ kind: 'text', text: stringify(source), source: '<object>' }, env, unlessHash);
 }
+
+/** Routers of the /stats document built per step. */
+const STATS_ROUTERS_PER_STEP = 200;
 
 /** How long the drain cut waits for the streams it ended to flush their final `error` event. */
 const CUT_GRACE_MS = 1000;
@@ -507,18 +510,17 @@ export class Gateway extends EventEmitter implements Runtime {
 
   /** The /stats document: config version and hash, uptime, requests in flight, per router. */
   stats(): Record<string, unknown> {
+    return runSteps(this.statsSteps());
+  }
+
+  /**
+   * `stats()` in steps of a few hundred routers (the admin listener renders it in slices):
+   * what the document says of the gateway is read first, then each router of that pipeline.
+   */
+  *statsSteps(): Steps<Record<string, unknown>> {
     const pipeline = this.live;
     const routers: Record<string, unknown> = {};
-    for (const [name, router] of pipeline.routers) {
-      const counts = this.metrics.routerCounts.get(name);
-      // Built field by field: an object spread costs more than all the rest with 10,000 routers.
-      const entry: Record<string, unknown> = { requests: counts?.requests ?? 0, errors: counts?.errors ?? 0, targets: router.targets.map((t) => t.upstream.name) };
-      const strategy = router.strategy.stats?.();
-      if (strategy) entry.strategy = strategy;
-      for (const stage of router.stages) if (stage.stats) entry[stage.name] = stage.stats();
-      routers[name] = entry;
-    }
-    return {
+    const document: Record<string, unknown> = {
       service: 'sidegate',
       config: {
         version: pipeline.version,
@@ -536,6 +538,18 @@ export class Gateway extends EventEmitter implements Runtime {
       ...(pipeline.tenancy ? { tenancy: pipeline.tenancy.stats() } : {}),
       routers,
     };
+    let count = 0;
+    for (const [name, router] of pipeline.routers) {
+      if (++count % STATS_ROUTERS_PER_STEP === 0) yield;
+      const counts = this.metrics.routerCounts.get(name);
+      // Built field by field: an object spread costs more than all the rest with 10,000 routers.
+      const entry: Record<string, unknown> = { requests: counts?.requests ?? 0, errors: counts?.errors ?? 0, targets: router.targets.map((t) => t.upstream.name) };
+      const strategy = router.strategy.stats?.();
+      if (strategy) entry.strategy = strategy;
+      for (const stage of router.stages) if (stage.stats) entry[stage.name] = stage.stats();
+      routers[name] = entry;
+    }
+    return document;
   }
 
   /** GET /keys: each key's name, team, state and spend; null when the config has no tenancy. */

@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { prettyJsonSteps } from '../util/pretty-json.js';
-import { runSliced } from '../util/slices.js';
+import { runSliced, type Steps } from '../util/slices.js';
 
 /** What the admin listener reads from the gateway. */
 export interface AdminSource {
   readonly draining: boolean;
-  stats(): unknown;
+  /** The /stats document, built in steps (it grows with the routers). */
+  statsSteps(): Steps<unknown>;
   redactedConfig(): unknown;
   metricsText(): Promise<{ contentType: string; body: string }>;
   /** /readyz: ready or not, and the detail shown (state backend health). */
@@ -71,7 +72,20 @@ function forgetMemory(source: AdminSource, req: IncomingMessage, res: ServerResp
  * every request behind it.
  */
 function json(res: ServerResponse, status: number, value: unknown): void {
-  runSliced(prettyJsonSteps(value)).then(
+  send(res, status, runSliced(prettyJsonSteps(value)));
+}
+
+function* built(steps: Steps<unknown>): Steps<string> {
+  return yield* prettyJsonSteps(yield* steps);
+}
+
+/** A 200 with a document that is built in steps, then rendered: all in slices. */
+function document(res: ServerResponse, steps: Steps<unknown>): void {
+  send(res, 200, runSliced(built(steps)));
+}
+
+function send(res: ServerResponse, status: number, rendered: Promise<string>): void {
+  rendered.then(
     (body) => {
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
       res.end(body);
@@ -123,7 +137,7 @@ export function adminHandler(source: AdminSource, only?: ReadonlySet<string>): (
       case '/health':
         return json(res, 200, { status: 'healthy', service: 'sidegate', timestamp: String(Math.floor(Date.now() / 1000)) });
       case '/stats':
-        return json(res, 200, source.stats());
+        return document(res, source.statsSteps());
       case '/config':
         return json(res, 200, source.redactedConfig());
       case '/keys':
