@@ -3,8 +3,8 @@
  * (/stats and /config with 10,000 routers, /keys with 10,000 keys): rendered in one go,
  * such a document holds the event loop for tens of milliseconds. The top two levels (these
  * documents are maps of maps: `routers` → each router) and any map or list with many
- * entries are rendered entry by entry, a step every ENTRIES_PER_STEP entries; everything
- * else by JSON.stringify itself. The text is the same as JSON.stringify's.
+ * entries are split: their entries are rendered by JSON.stringify ENTRIES_PER_STEP at a
+ * time, a step each. The text is the same as JSON.stringify's.
  */
 import type { Steps } from './slices.js';
 
@@ -20,31 +20,84 @@ const isPlain = (value: unknown): value is Record<string, unknown> | unknown[] =
   return Array.isArray(value) || proto === Object.prototype || proto === null;
 };
 
-/** JSON.stringify(value, null, 2) at nesting `indent` (two spaces a level); undefined where JSON.stringify gives undefined. */
+const splits = (value: unknown, indent: string): value is Record<string, unknown> | unknown[] =>
+  isPlain(value) && (indent.length < 2 * SPLIT_LEVELS || (Array.isArray(value) ? value.length : Object.keys(value).length) >= SPLIT_AT);
+
+/**
+ * JSON.stringify(value, null, 2) at nesting `indent`: `value` wrapped in as many one-item
+ * lists as the nesting is deep, so that JSON.stringify lays it out at that depth itself
+ * (re-indenting the text afterwards costs several times the stringify), then unwrapped.
+ * Each wrapping list adds `[`, a newline and an indentation before it, and a newline, an
+ * indentation and `]` after it.
+ */
+function stringifyAt(value: unknown, indent: string): { text: string; start: number; end: number } | undefined {
+  const depth = indent.length / 2;
+  let wrapped = value;
+  let before = 0;
+  let after = 0;
+  for (let k = 0; k < depth; k++) {
+    wrapped = [wrapped];
+    before += 2 + 2 * (k + 1);
+    after += 2 + 2 * k;
+  }
+  const text = JSON.stringify(wrapped, null, 2);
+  if (text === undefined) return undefined;
+  return { text, start: before, end: text.length - after };
+}
+
+/** The entries of a batch (a map or list) as they are laid out at nesting `indent`, without its brackets; '' when it has none. */
+function entriesAt(batch: object, indent: string): string {
+  const { text, start, end } = stringifyAt(batch, indent)!;
+  if (text.charCodeAt(start + 1) !== 10) return ''; // `{}`: nothing in it was JSON
+  return text.slice(start + 2, end - indent.length - 2);
+}
+
+/**
+ * JSON.stringify(value, null, 2) at nesting `indent`; undefined where JSON.stringify gives
+ * undefined. The entries of a split map or list that are not split themselves are rendered
+ * ENTRIES_PER_STEP at a time by one JSON.stringify (of a map or list of just those), its
+ * braces taken off.
+ */
 function* render(value: unknown, indent: string): Steps<string | undefined> {
-  const plain = isPlain(value);
-  const split = plain && (indent.length < 2 * SPLIT_LEVELS || (Array.isArray(value) ? value.length : Object.keys(value).length) >= SPLIT_AT);
-  if (!split) {
-    const text = JSON.stringify(value, null, 2);
-    // A string inside JSON never holds a raw newline: every newline is the layout's.
-    return text === undefined || indent === '' ? text : text.replaceAll('\n', `\n${indent}`);
+  if (!splits(value, indent)) {
+    const at = stringifyAt(value, indent);
+    return at && (at.start === 0 && at.end === at.text.length ? at.text : at.text.slice(at.start, at.end));
   }
   const inner = `${indent}  `;
+  const array = Array.isArray(value);
   const parts: string[] = [];
-  let done = 0;
-  if (Array.isArray(value)) {
-    for (const item of value) {
-      parts.push(`${inner}${(yield* render(item, inner)) ?? 'null'}`);
-      if (++done % ENTRIES_PER_STEP === 0) yield;
+  // A batch of map entries has no prototype: it starts out as a dictionary, so its keys make
+  // no hidden classes (10,000 routers would make 10,000), and `__proto__` is a plain key.
+  const empty = (): Record<string, unknown> | unknown[] => (array ? [] : (Object.create(null) as Record<string, unknown>));
+  let batch = empty();
+  let batched = 0;
+  const flush = (): void => {
+    const text = entriesAt(batch, indent);
+    if (text !== '') parts.push(text);
+    batch = empty();
+    batched = 0;
+  };
+  const keys = array ? null : Object.keys(value);
+  const count = keys ? keys.length : (value as unknown[]).length;
+  for (let i = 0; i < count; i++) {
+    const key = keys ? keys[i]! : i;
+    const item = (value as Record<string | number, unknown>)[key];
+    if (!splits(item, inner)) {
+      if (Array.isArray(batch)) batch.push(item);
+      else batch[key] = item;
+      if (++batched === ENTRIES_PER_STEP) {
+        flush();
+        yield;
+      }
+      continue;
     }
-    return parts.length === 0 ? '[]' : `[\n${parts.join(',\n')}\n${indent}]`;
+    if (batched > 0) flush();
+    const text = yield* render(item, inner);
+    parts.push(keys ? `${inner}${JSON.stringify(key)}: ${text}` : `${inner}${text}`);
   }
-  for (const key of Object.keys(value)) {
-    const text = yield* render((value as Record<string, unknown>)[key], inner);
-    if (text !== undefined) parts.push(`${inner}${JSON.stringify(key)}: ${text}`);
-    if (++done % ENTRIES_PER_STEP === 0) yield;
-  }
-  return parts.length === 0 ? '{}' : `{\n${parts.join(',\n')}\n${indent}}`;
+  if (batched > 0) flush();
+  const [open, close] = array ? ['[', ']'] : ['{', '}'];
+  return parts.length === 0 ? open + close : `${open}\n${parts.join(',\n')}\n${indent}${close}`;
 }
 
 /** The text of JSON.stringify(value, null, 2), in steps. */
