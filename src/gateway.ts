@@ -24,7 +24,7 @@ import { parseDuration } from './util/units.js';
 import { tokenMatches } from './server/admin-token.js';
 import { createStateStore, stateIdentity } from './state/create.js';
 import type { StateStore } from './state/store.js';
-import { hookModulePaths, loadHookModules, loadHookModulesSync, NO_HOOK_MODULES, sameHookModules, type HookModules } from './pipeline/hook-modules.js';
+import { hookModulePathSteps, hookModulePaths, loadHookModules, loadHookModulesSync, NO_HOOK_MODULES, sameHookModules, type HookModules } from './pipeline/hook-modules.js';
 import { injector, type Inject, type InjectedResponse, type InjectRequest } from './server/inject.js';
 import { Telemetry, telemetryIdentity } from './observability/telemetry.js';
 import { Webhooks } from './events/webhooks.js';
@@ -315,7 +315,7 @@ export class Gateway extends EventEmitter implements Runtime {
     try {
       const result = await loadOffThread(this.loader, this.source, this.env, this.live.loaded.hash);
       const loaded = result.unchanged ? this.live.loaded : result.loaded; // the same hash: the same config
-      modules = await loadHookModules(hookModulePaths(loaded.config, loaded.source), this.modules);
+      modules = await loadHookModules(await runSliced(hookModulePathSteps(loaded.config, loaded.source)), this.modules);
       if (result.unchanged && sameHookModules(modules, this.modules)) {
         this.reloadCounts.unchanged++;
         this.metrics.reloads.labels('unchanged').inc();

@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { GatewayConfig, InterceptorItem } from '../config/types.js';
+import { runSteps, type Steps } from '../util/slices.js';
 
 export interface HookModule {
   readonly path: string;
@@ -38,6 +39,14 @@ export function hookModulePath(spec: string, source: string): string {
 
 /** Every module the config's `custom` interceptors name (routers and defaults), as absolute paths. */
 export function hookModulePaths(config: GatewayConfig, source: string): string[] {
+  return runSteps(hookModulePathSteps(config, source));
+}
+
+/** Routers read per step of hookModulePathSteps. */
+const ROUTERS_PER_STEP = 500;
+
+/** `hookModulePaths` in steps (a reload reads it on the event loop). */
+export function* hookModulePathSteps(config: GatewayConfig, source: string): Steps<string[]> {
   const out = new Set<string>();
   const add = (list: readonly InterceptorItem[] | undefined): void => {
     if (list === undefined) return;
@@ -47,8 +56,11 @@ export function hookModulePaths(config: GatewayConfig, source: string): string[]
     }
   };
   add(config.defaults?.interceptors);
-  // No list of all routers is built: a reload reads this on the event loop.
-  for (const name in config.routers) add(config.routers[name]!.interceptors);
+  let count = 0;
+  for (const name in config.routers) {
+    if (++count % ROUTERS_PER_STEP === 0) yield;
+    add(config.routers[name]!.interceptors);
+  }
   return [...out];
 }
 
