@@ -267,11 +267,11 @@ class Bench {
     return file;
   }
 
-  /** One wrk run; the target's CPU time over it, per request. */
-  async wrkRun(target: Target, shape: Shape, seconds: number, connections = CONNECTIONS): Promise<WrkResult & { cpuUs: number; busy: number }> {
+  /** One wrk run (ended early when `until` resolves); the target's CPU time over it, per request. */
+  async wrkRun(target: Target, shape: Shape, seconds: number, connections = CONNECTIONS, until?: Promise<unknown>): Promise<WrkResult & { cpuUs: number; busy: number }> {
     const cpuBefore = target.child.cpuMs();
     const t0 = performance.now();
-    const result = await runWrk(this.children, this.wrk, target.url, { connections, seconds, script: this.script(shape) });
+    const result = await runWrk(this.children, this.wrk, target.url, { connections, seconds, script: this.script(shape), until });
     const cpuMs = target.child.cpuMs() - cpuBefore;
     return { ...result, cpuUs: (cpuMs * 1000) / Math.max(1, result.requests), busy: cpuMs / (performance.now() - t0) };
   }
@@ -526,11 +526,16 @@ class Bench {
   /**
    * Rewrites a generated config `reloads` times, evenly spread over a wrk run; the CLI's
    * file watcher reloads it. Returns the run, the compile times seen in /stats and how many
-   * reloads were applied.
+   * reloads were applied. With `cover`, the run lasts at least `seconds` and until a second
+   * after the last reload was applied: however long the reloads take, all of each is under load.
    */
-  private async reloadUnderLoad(gw: Gateway, file: string, routers: number, reloads: number, seconds: number, shape: Shape) {
+  private async reloadUnderLoad(gw: Gateway, file: string, routers: number, reloads: number, seconds: number, shape: Shape, cover = false) {
     const startup = await stats(gw.adminUrl);
-    const running = this.wrkRun(gw, shape, seconds);
+    let done = (): void => {};
+    const reloaded = new Promise<void>((resolve) => (done = resolve));
+    const running = cover
+      ? this.wrkRun(gw, shape, seconds + (reloads * RELOAD_TIMEOUT_MS) / 1000, CONNECTIONS, Promise.all([sleep(seconds * 1000), reloaded.then(() => sleep(1000))]))
+      : this.wrkRun(gw, shape, seconds);
     const compileMs: number[] = [];
     let last = startup;
     const gapMs = ((seconds - 1) * 1000) / reloads;
@@ -545,6 +550,7 @@ class Bench {
       if (last.config.reloads.success === compileMs.length + 1) compileMs.push(last.config.compile_ms);
       await sleep(gapMs / 2);
     }
+    done();
     const result = await running;
     return { startup, result, compileMs, applied: last.config.reloads.success, errors: last.config.reloads.error };
   }
@@ -584,13 +590,16 @@ class Bench {
     mkdirSync(dir, { recursive: true });
     const file = join(dir, 'gateway.yaml');
     writeAtomically(file, routerConfig(routers, 0));
-    const gw = await this.startGateway('stall', file);
+    const gw = await this.startGateway('stall', file, true);
     const shape = shapeOf({ models: routerModels(routers) });
     try {
       await this.warm(gw, shape, 2, 2);
       const quiet = await this.wrkRun(gw, shape, this.mode.stallSeconds);
-      const run = await this.reloadUnderLoad(gw, file, routers, this.mode.stallReloads, this.mode.stallSeconds, shape);
-      log(`stall: slowest request ${quiet.maxMs.toFixed(1)} ms quiet, ${run.result.maxMs.toFixed(1)} ms over ${run.applied} reloads of ${routers} routers`);
+      const run = await this.reloadUnderLoad(gw, file, routers, this.mode.stallReloads, this.mode.stallSeconds, shape, true);
+      log(
+        `stall: slowest request ${quiet.maxMs.toFixed(1)} ms quiet (${this.mode.stallSeconds} s), ` +
+          `${run.result.maxMs.toFixed(1)} ms over ${run.applied} reloads of ${routers} routers (${run.result.seconds.toFixed(1)} s)`,
+      );
       return {
         routers,
         reloads: this.mode.stallReloads,
@@ -602,6 +611,8 @@ class Bench {
       };
     } finally {
       await gw.child.stop();
+      const profile = this.opts.cpuProf ? join(this.opts.cpuProf, 'stall.cpuprofile') : null;
+      if (profile && existsSync(profile)) log(`stall profile (${profile}), top self time:\n${summarizeProfile(profile, 25)}`);
     }
   }
 

@@ -102,9 +102,11 @@ export function wrkScript(dir: string, shape: Shape): string {
 
 export interface WrkOptions {
   connections: number;
-  /** Whole seconds (wrk's smallest unit). */
+  /** Whole seconds (wrk's smallest unit); with `until`, the longest the run may last. */
   seconds: number;
   script: string;
+  /** Ends the run when it resolves (wrk stops on SIGINT and reports the requests it completed). */
+  until?: Promise<unknown>;
 }
 
 /** Runs wrk against `baseUrl` on the load CPU; resolves with its figures, throws when it fails. */
@@ -117,6 +119,7 @@ export async function runWrk(children: Children, wrk: string, baseUrl: string, o
     cpu: 'load',
   });
   const deadline = setTimeout(() => void child.stop(), (seconds + 30) * 1000);
+  void opts.until?.then(() => child.alive && child.proc.kill('SIGINT'));
   await child.exited;
   clearTimeout(deadline);
   const out = readFileSync(child.logPath, 'utf8');

@@ -1,9 +1,11 @@
 /**
  * What changed between two configs, by name only (never a value: the audit line and the
  * `reload.succeeded` event must not carry secrets): routers, upstreams and API keys added,
- * removed or changed, and the other top-level sections that changed.
+ * removed or changed, and the other top-level sections that changed. In steps of a few
+ * entries compared (a reload runs it on the event loop, in slices).
  */
 import type { GatewayConfig } from './types.js';
+import type { Steps } from '../util/slices.js';
 
 export interface NamedChanges {
   added: string[];
@@ -26,9 +28,14 @@ function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-function byName(before: Record<string, unknown>, after: Record<string, unknown>): NamedChanges {
+/** Entries compared per step. */
+const ENTRIES_PER_STEP = 50;
+
+function* byName(before: Record<string, unknown>, after: Record<string, unknown>): Steps<NamedChanges> {
   const out: NamedChanges = { added: [], removed: [], changed: [] };
+  let count = 0;
   for (const name of Object.keys(after)) {
+    if (++count % ENTRIES_PER_STEP === 0) yield;
     if (!Object.hasOwn(before, name)) out.added.push(name);
     else if (!same(before[name], after[name])) out.changed.push(name);
   }
@@ -44,10 +51,11 @@ function keysOf(config: GatewayConfig): Record<string, unknown> {
   return out;
 }
 
-export function diffConfigs(before: GatewayConfig, after: GatewayConfig): ConfigChanges {
+export function* diffConfigSteps(before: GatewayConfig, after: GatewayConfig): Steps<ConfigChanges> {
   const sections: string[] = [];
   for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
     if (NAMED.has(key)) continue;
+    yield; // a section may be large (`pricing`)
     if (!same((before as unknown as Record<string, unknown>)[key], (after as unknown as Record<string, unknown>)[key])) sections.push(key);
   }
   const auth = (c: GatewayConfig): unknown => {
@@ -56,9 +64,9 @@ export function diffConfigs(before: GatewayConfig, after: GatewayConfig): Config
   };
   if (!same(auth(before), auth(after))) sections.push('auth');
   return {
-    routers: byName(before.routers, after.routers),
-    upstreams: byName(before.upstreams, after.upstreams),
-    keys: byName(keysOf(before), keysOf(after)),
+    routers: yield* byName(before.routers, after.routers),
+    upstreams: yield* byName(before.upstreams, after.upstreams),
+    keys: yield* byName(keysOf(before), keysOf(after)),
     sections: sections.sort(),
   };
 }

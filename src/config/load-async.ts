@@ -1,14 +1,18 @@
 /**
  * Loading a config on a worker thread, for reloads of a running gateway. Parsing and
  * validating a large file takes long enough to stall every request in flight if it ran on
- * the event loop; on the worker it costs the data plane only the structured copy of the
- * result. The worker's heap is capped, so a file that would exhaust memory fails the
+ * the event loop; on the worker it costs the data plane only reading the result back,
+ * which is done in slices between requests (chunked-json.ts), frozen in slices too. The
+ * redacted copy (for /config) crosses as JSON text and is parsed when first read. The
+ * worker's heap is capped, so a file that would exhaust memory fails the
  * reload instead of the process. One worker per gateway, started on the first reload,
  * unref'd (it never keeps the process alive) and stopped with the gateway.
  */
 import { Worker } from 'node:worker_threads';
 import { ConfigError, type ConfigIssue, type LoadedConfig } from './load.js';
-import { deepFreeze } from './freeze.js';
+import { deepFreeze, deepFreezeSteps } from './freeze.js';
+import { decodeChunked, type ChunkedJson } from './chunked-json.js';
+import { runSliced, type Steps } from '../util/slices.js';
 
 export type LoadRequest =
   | { id: number; kind: 'file'; path: string; env: NodeJS.ProcessEnv; unlessHash: string | null }
@@ -16,8 +20,11 @@ export type LoadRequest =
 
 export type LoadReply =
   | { id: number; unchanged: true }
-  /** The LoadedConfig as JSON: parsing it is several times faster than a structured copy of many small objects. */
-  | { id: number; loaded: string }
+  /**
+   * The LoadedConfig but `redacted` as JSON in pieces (parsing JSON is several times faster
+   * than a structured copy of many small objects), and `redacted` as JSON text.
+   */
+  | { id: number; loaded: ChunkedJson; redacted: string }
   | { id: number; issues: ConfigIssue[] }
   | { id: number; error: string };
 
@@ -40,6 +47,23 @@ function startWorker(): Worker {
     });
   }
   return new Worker(new URL('./load-worker.js', here), { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+}
+
+/** The worker's LoadedConfig back as plain data, frozen again; `redacted` parsed when first read. */
+function* loadedSteps(chunked: ChunkedJson, redactedJson: string): Steps<LoadedConfig> {
+  const plain = (yield* decodeChunked(chunked)) as Omit<LoadedConfig, 'redacted'>;
+  yield* deepFreezeSteps(plain);
+  let redacted: unknown;
+  const loaded = {
+    config: plain.config,
+    source: plain.source,
+    hash: plain.hash,
+    keys: plain.keys,
+    keysFile: plain.keysFile,
+    placeholders: plain.placeholders,
+  } as LoadedConfig;
+  Object.defineProperty(loaded, 'redacted', { enumerable: true, get: () => (redacted ??= deepFreeze(JSON.parse(redactedJson))) });
+  return Object.freeze(loaded);
 }
 
 export class ConfigLoader {
@@ -73,8 +97,7 @@ export class ConfigLoader {
     if ('unchanged' in reply) return call.resolve({ unchanged: true });
     if ('issues' in reply) return call.reject(new ConfigError(reply.issues));
     if ('error' in reply) return call.reject(new Error(reply.error));
-    // The worker's LoadedConfig is plain data: parsed back and frozen again, whole.
-    call.resolve({ unchanged: false, loaded: deepFreeze(JSON.parse(reply.loaded) as LoadedConfig) });
+    runSliced(loadedSteps(reply.loaded, reply.redacted)).then((loaded) => call.resolve({ unchanged: false, loaded }), call.reject);
   }
 
   /** Loads on the worker; resolves `unchanged` when the file's hash is `unlessHash`. Rejects with ConfigError. */

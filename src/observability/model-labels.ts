@@ -8,23 +8,33 @@
 import type { GatewayConfig } from '../config/types.js';
 import type { Pricing } from '../pricing.js';
 import { LIMITS } from '../server/limits.js';
+import type { Steps } from '../util/slices.js';
 
 export const OTHER_MODEL = 'other';
 
-export class ModelLabels {
-  private readonly known = new Set<string>();
+/** Routers read per step of knownModelSteps. */
+const ROUTERS_PER_STEP = 200;
 
-  constructor(
-    config: GatewayConfig,
-    private readonly pricing: Pricing,
-  ) {
-    for (const [name, router] of Object.entries(config.routers)) {
-      this.known.add(name);
-      for (const alias of router.aliases ?? []) this.known.add(alias);
-      for (const target of router.targets) if (target.model !== undefined) this.known.add(target.model);
-    }
-    for (const upstream of Object.values(config.upstreams)) for (const model of upstream.models ?? []) this.known.add(model);
+/** Every model name the config knows, in steps (a reload compiles in slices). */
+export function* knownModelSteps(config: GatewayConfig): Steps<Set<string>> {
+  const known = new Set<string>();
+  let count = 0;
+  for (const [name, router] of Object.entries(config.routers)) {
+    if (++count % ROUTERS_PER_STEP === 0) yield;
+    known.add(name);
+    for (const alias of router.aliases ?? []) known.add(alias);
+    for (const target of router.targets) if (target.model !== undefined) known.add(target.model);
   }
+  for (const upstream of Object.values(config.upstreams)) for (const model of upstream.models ?? []) known.add(model);
+  return known;
+}
+
+export class ModelLabels {
+  constructor(
+    /** From knownModelSteps. */
+    private readonly known: ReadonlySet<string>,
+    private readonly pricing: Pricing,
+  ) {}
 
   label(model: string | undefined): string {
     if (model === undefined || model === '') return '';

@@ -12,12 +12,11 @@ import { effectiveFeatures, effectiveInterceptors } from '../config/effective.js
 import type { Provider, ProviderFactory, ProviderModule } from '../providers/provider.js';
 import { PROVIDER_MODULES } from '../providers/registry.js';
 import { parseDuration, parseSize } from '../util/units.js';
-import { createStrategy, STRATEGY_DESCRIPTIONS } from './strategies.js';
-import type { RequestContext } from './context.js';
+import { createStrategy, STRATEGY_DESCRIPTIONS, type Strategy } from './strategies.js';
 import { Pricing } from '../pricing.js';
 import type { CompiledRouter, CompiledTarget, CompiledUpstream, Pipeline } from './compiled.js';
 import { baseCall } from './call.js';
-import { buildPhases, composeCall, orderStages } from './phases.js';
+import { buildPhases, composeCall, orderStages, type Phases } from './phases.js';
 import type { PlacedStage, Stage } from './stage.js';
 import { STAGE_ORDER } from './order.js';
 import type { CompileDeps } from './compile-deps.js';
@@ -25,7 +24,8 @@ import { createHash } from 'node:crypto';
 import { clientIpResolver, type ClientIp } from '../server/client-ip.js';
 import { MemoryStore } from '../state/memory.js';
 import { serverLimits } from '../server/limits.js';
-import { ModelLabels } from '../observability/model-labels.js';
+import { knownModelSteps, ModelLabels } from '../observability/model-labels.js';
+import { runSliced, runSteps, SLICE_MS, type Steps } from '../util/slices.js';
 import { redactUrl } from '../config/redact.js';
 import type { StateStore } from '../state/store.js';
 import { Embedders } from '../embeddings/create.js';
@@ -101,6 +101,7 @@ async function importModules(loaded: LoadedConfig): Promise<ConfigModules> {
 
 /** What every router of one pipeline shares when its features are built. */
 interface Shared {
+  readonly hookModule: CompileDeps['hookModule'];
   readonly state: StateStore;
   readonly now: () => number;
   readonly pricing: Pricing;
@@ -141,36 +142,68 @@ function interceptorName(item: InterceptorItem): string {
   return Object.keys(item)[0]!;
 }
 
-/** Builds one router: its stages placed on the ordered line (features, interceptors, hooks by priority). */
+
+/** The exports of the loaded module a `custom` interceptor names. */
+function hookModuleReader(modules: HookModules, source: string): CompileDeps['hookModule'] {
+  return (spec) => {
+    const path = hookModulePath(spec, source);
+    const module = modules.get(path);
+    if (!module) throw new Error(`custom: module ${path} was not loaded before compiling`);
+    return module.exports;
+  };
+}
+
+/** The targets a request may go to, in order: the strategy's pick, through the stages' filters. */
+function candidatesOf(strategy: Strategy, filters: Phases['filterTargets']): CompiledRouter['candidates'] {
+  if (!filters) return (ctx) => strategy.pick(ctx);
+  return (ctx) => {
+    let list = strategy.pick(ctx);
+    if (ctx) for (const filter of filters) list = filter(ctx, list);
+    return list;
+  };
+}
+
+/**
+ * One copy of each explain line for the whole pipeline: 10,000 routers under the same
+ * `defaults` describe their stages with the same text, which then costs one string, not
+ * one per router (a reload allocates, and the collector copies, all of what compile keeps).
+ */
+type Texts = Map<string, string>;
+
+function shared(texts: Texts, text: string): string {
+  const known = texts.get(text);
+  if (known !== undefined) return known;
+  texts.set(text, text);
+  return text;
+}
+
+/**
+ * Builds one router: its stages placed on the ordered line (features, interceptors, hooks
+ * by priority). No closure is made here that the router keeps (they come from the helpers
+ * above), so nothing of this function's working state outlives it.
+ */
 function compileRouter(
   name: string,
   config: RouterConfig,
   loaded: LoadedConfig,
   upstreams: ReadonlyMap<string, CompiledUpstream>,
   options: CompileOptions,
-  shared: Shared,
+  common: Omit<Shared, 'tenancy'>,
+  tenancy: Tenancy | null,
+  texts: Texts,
   imported: ConfigModules,
 ): CompiledRouter {
   const features = effectiveFeatures(loaded.config, config);
   const interceptors = effectiveInterceptors(loaded.config, config);
-  const targets: CompiledTarget[] = config.targets.map((t, index) =>
-    Object.freeze({ index, upstream: upstreams.get(t.upstream)!, model: t.model ?? null, weight: t.weight ?? 1 }),
-  );
+  const targets: CompiledTarget[] = [];
+  for (const [index, t] of config.targets.entries()) targets.push(Object.freeze({ index, upstream: upstreams.get(t.upstream)!, model: t.model ?? null, weight: t.weight ?? 1 }));
   const routerFingerprint = createHash('sha256').update(JSON.stringify(config.targets)).digest('hex').slice(0, 16);
-  const modules = options.modules ?? NO_HOOK_MODULES;
-  const hookModule = (spec: string): unknown => {
-    const path = hookModulePath(spec, loaded.source);
-    const module = modules.get(path);
-    if (!module) throw new Error(`custom: module ${path} was not loaded before compiling`);
-    return module.exports;
-  };
-  const { tenancy: _tenancy, ...common } = shared;
-  const deps: CompileDeps = { routerName: name, targets, logger: options.logger, metrics: options.metrics, routerFingerprint, hookModule, ...common };
+  const deps: CompileDeps = { routerName: name, targets, logger: options.logger, metrics: options.metrics, routerFingerprint, ...common };
   const explain: string[] = [];
 
   const builtins: PlacedStage[] = [{ stage: STREAM_USAGE, order: STAGE_ORDER.stream_usage }];
   const described = new Map<Stage, string>();
-  for (const { stage, order, description } of shared.tenancy?.stagesFor() ?? []) {
+  for (const { stage, order, description } of tenancy?.stagesFor() ?? []) {
     builtins.push({ stage, order });
     described.set(stage, description);
   }
@@ -181,7 +214,7 @@ function compileRouter(
     builtins.push({ stage, order: feature.order });
     described.set(stage, `feature ${feature.name}: ${feature.describe(featureConfig)}`);
   }
-  interceptors.forEach((item, i) => {
+  for (const [i, item] of interceptors.entries()) {
     const iname = interceptorName(item);
     const module = imported.interceptors.get(iname);
     if (!module) throw new Error(`routers.${name}.interceptors: no interceptor "${iname}"`);
@@ -189,29 +222,24 @@ function compileRouter(
     // A custom module's own `priority` may place it anywhere on the line (before rate_limit…).
     builtins.push({ stage, order: stage.priority ?? STAGE_ORDER.interceptors + i });
     described.set(stage, `interceptor ${iname}: ${module.describe(item[iname])}`);
-  });
+  }
 
   const placed = orderStages(builtins, options.hooks);
   // The built-in stream_usage stage is plumbing every router has, not a choice of the
   // config: explain mentions it once (below the stages), and reviews do not list it.
-  const configured = placed.filter((p) => p.stage !== STREAM_USAGE);
-  for (const { stage, order } of configured) explain.push(`${String(order).padStart(4)}  ${described.get(stage) ?? `hook ${stage.name}`}`);
-  const stages = configured.map((p) => p.stage);
+  const stages: Stage[] = [];
+  for (const { stage, order } of placed) {
+    if (stage === STREAM_USAGE) continue;
+    stages.push(stage);
+    explain.push(shared(texts, `${String(order).padStart(4)}  ${described.get(stage) ?? `hook ${stage.name}`}`));
+  }
   const phases = buildPhases(placed);
-  const strategy = createStrategy(config.strategy ?? CONFIG_DEFAULTS.strategy, targets, shared.pricing);
-  const filters = phases.filterTargets;
-  const candidates = filters
-    ? (ctx: RequestContext | null) => {
-        let list = strategy.pick(ctx);
-        if (ctx) for (const filter of filters) list = filter(ctx, list);
-        return list;
-      }
-    : (ctx: RequestContext | null) => strategy.pick(ctx);
+  const strategy = createStrategy(config.strategy ?? CONFIG_DEFAULTS.strategy, targets, common.pricing);
   return Object.freeze({
     name,
     aliases: Object.freeze([...(config.aliases ?? [])]),
     targets: Object.freeze(targets),
-    candidates,
+    candidates: candidatesOf(strategy, phases.filterTargets),
     observe: strategy.observe ? strategy.observe.bind(strategy) : null,
     strategy,
     stages,
@@ -230,38 +258,25 @@ function compileRouter(
  * the error propagates (the live pipeline stays).
  */
 export async function compile(loaded: LoadedConfig, options: CompileOptions): Promise<Pipeline> {
-  const steps = compileSteps(loaded, options, await importModules(loaded));
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
+  return runSteps(compileSteps(loaded, options, await importModules(loaded)));
 }
 
 /**
  * `compile`, giving the event loop back every `sliceMs` of work: a reload of a config with
  * thousands of routers runs between requests instead of stalling them.
  */
-export async function compileSliced(loaded: LoadedConfig, options: CompileOptions, sliceMs = 5): Promise<Pipeline> {
-  const steps = compileSteps(loaded, options, await importModules(loaded));
-  let sliceStart = performance.now();
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-    if (performance.now() - sliceStart >= sliceMs) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      sliceStart = performance.now();
-    }
-  }
+export async function compileSliced(loaded: LoadedConfig, options: CompileOptions, sliceMs = SLICE_MS): Promise<Pipeline> {
+  return runSliced(compileSteps(loaded, options, await importModules(loaded)), sliceMs);
 }
 
-/** The work of compiling, one router per step. */
-function* compileSteps(loaded: LoadedConfig, options: CompileOptions, modules: ConfigModules): Generator<void, Pipeline, void> {
+/** The work of compiling, one router per step (and every pass over all routers in steps too). */
+function* compileSteps(loaded: LoadedConfig, options: CompileOptions, modules: ConfigModules): Steps<Pipeline> {
   const started = performance.now();
   const config = loaded.config;
   const upstreams = new Map<string, CompiledUpstream>();
   const mcp = new McpServers(config.mcp_servers ?? {}, options.logger, options.offline !== true);
   try {
-    const connectTimeouts = connectTimeoutsByUpstream(config);
+    const connectTimeouts = yield* connectTimeoutSteps(config);
     for (const [name, upstream] of Object.entries(config.upstreams)) {
       upstreams.set(name, compileUpstream(name, upstream, connectTimeouts.get(name) ?? null, options, modules));
     }
@@ -274,6 +289,7 @@ function* compileSteps(loaded: LoadedConfig, options: CompileOptions, modules: C
       ? new modules.tenancy.Tenancy(config, loaded.keys, { state, now, logger: options.logger, metrics: options.metrics, pricing, clientIp, events }, targetModels(config))
       : null;
     const shared: Shared = {
+      hookModule: hookModuleReader(options.modules ?? NO_HOOK_MODULES, loaded.source),
       state,
       now,
       pricing,
@@ -286,15 +302,18 @@ function* compileSteps(loaded: LoadedConfig, options: CompileOptions, modules: C
       tenancy,
       mcp,
     };
+    const { tenancy: _tenancy, ...common } = shared;
+    const texts: Texts = new Map();
     const routers = new Map<string, CompiledRouter>();
     const byModel = new Map<string, CompiledRouter>();
     for (const [name, routerConfig] of Object.entries(config.routers)) {
-      const router = compileRouter(name, routerConfig, loaded, upstreams, options, shared, modules);
+      const router = compileRouter(name, routerConfig, loaded, upstreams, options, common, tenancy, texts, modules);
       routers.set(name, router);
       byModel.set(name, router);
       for (const alias of router.aliases) byModel.set(alias, router);
       yield;
     }
+    const known = yield* knownModelSteps(config);
     return Object.freeze({
       loaded,
       version: loaded.hash.slice(0, 12),
@@ -307,7 +326,7 @@ function* compileSteps(loaded: LoadedConfig, options: CompileOptions, modules: C
       pricing,
       maxBody: parseSize(config.server?.max_body ?? CONFIG_DEFAULTS.max_body),
       limits: serverLimits(config.server),
-      modelLabels: new ModelLabels(config, pricing),
+      modelLabels: new ModelLabels(known, pricing),
       accessLog: config.logging?.access ?? CONFIG_DEFAULTS.access_log,
       telemetry: options.telemetry ? options.telemetry.forPipeline(config.upstreams) : null,
       tenancy,
@@ -342,9 +361,10 @@ function targetModels(config: LoadedConfig['config']): (string | null)[] {
  * undici sets the connect timeout per pool, and a pool serves one upstream: each upstream
  * gets the smallest `timeout.connect` of the routers that send to it.
  */
-function connectTimeoutsByUpstream(config: LoadedConfig['config']): Map<string, number> {
+function* connectTimeoutSteps(config: LoadedConfig['config']): Steps<Map<string, number>> {
   const out = new Map<string, number>();
   for (const router of Object.values(config.routers)) {
+    yield;
     const timeout = effectiveFeatures(config, router).timeout as { connect?: string } | undefined;
     if (!timeout?.connect) continue;
     const ms = parseDuration(timeout.connect);

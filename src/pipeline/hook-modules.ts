@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { GatewayConfig, InterceptorItem } from '../config/types.js';
+import { runSteps, type Steps } from '../util/slices.js';
 
 export interface HookModule {
   readonly path: string;
@@ -38,13 +39,27 @@ export function hookModulePath(spec: string, source: string): string {
 
 /** Every module the config's `custom` interceptors name (routers and defaults), as absolute paths. */
 export function hookModulePaths(config: GatewayConfig, source: string): string[] {
-  const lists: (readonly InterceptorItem[] | undefined)[] = [config.defaults?.interceptors, ...Object.values(config.routers).map((r) => r.interceptors)];
+  return runSteps(hookModulePathSteps(config, source));
+}
+
+/** Routers read per step of hookModulePathSteps. */
+const ROUTERS_PER_STEP = 500;
+
+/** `hookModulePaths` in steps (a reload reads it on the event loop). */
+export function* hookModulePathSteps(config: GatewayConfig, source: string): Steps<string[]> {
   const out = new Set<string>();
-  for (const list of lists) {
-    for (const item of list ?? []) {
+  const add = (list: readonly InterceptorItem[] | undefined): void => {
+    if (list === undefined) return;
+    for (const item of list) {
       const custom = item.custom as { module?: unknown } | undefined;
       if (typeof custom?.module === 'string') out.add(hookModulePath(custom.module, source));
     }
+  };
+  add(config.defaults?.interceptors);
+  let count = 0;
+  for (const name in config.routers) {
+    if (++count % ROUTERS_PER_STEP === 0) yield;
+    add(config.routers[name]!.interceptors);
   }
   return [...out];
 }

@@ -1,9 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { prettyJsonSteps } from '../util/pretty-json.js';
+import { runSliced, type Steps } from '../util/slices.js';
 
 /** What the admin listener reads from the gateway. */
 export interface AdminSource {
   readonly draining: boolean;
-  stats(): unknown;
+  /** The /stats document, built in steps (it grows with the routers). */
+  statsSteps(): Steps<unknown>;
   redactedConfig(): unknown;
   metricsText(): Promise<{ contentType: string; body: string }>;
   /** /readyz: ready or not, and the detail shown (state backend health). */
@@ -63,10 +66,35 @@ function forgetMemory(source: AdminSource, req: IncomingMessage, res: ServerResp
   );
 }
 
+/**
+ * Answers with `value` as indented JSON, rendered in slices: /stats, /config and /keys grow
+ * with the config (10,000 routers or keys), and rendering one in a single step would hold
+ * every request behind it.
+ */
 function json(res: ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value, null, 2);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
-  res.end(body);
+  send(res, status, runSliced(prettyJsonSteps(value)));
+}
+
+function* built(steps: Steps<unknown>): Steps<string> {
+  return yield* prettyJsonSteps(yield* steps);
+}
+
+/** A 200 with a document that is built in steps, then rendered: all in slices. */
+function document(res: ServerResponse, steps: Steps<unknown>): void {
+  send(res, 200, runSliced(built(steps)));
+}
+
+function send(res: ServerResponse, status: number, rendered: Promise<string>): void {
+  rendered.then(
+    (body) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+      res.end(body);
+    },
+    (err: Error) => {
+      if (status !== 500) json(res, 500, { error: { message: err.message, type: 'api_error', param: null, code: 'internal_error' } });
+      else res.destroy(err);
+    },
+  );
 }
 
 function notFound(res: ServerResponse, path: string): void {
@@ -109,7 +137,7 @@ export function adminHandler(source: AdminSource, only?: ReadonlySet<string>): (
       case '/health':
         return json(res, 200, { status: 'healthy', service: 'sidegate', timestamp: String(Math.floor(Date.now() / 1000)) });
       case '/stats':
-        return json(res, 200, source.stats());
+        return document(res, source.statsSteps());
       case '/config':
         return json(res, 200, source.redactedConfig());
       case '/keys':
