@@ -8,21 +8,12 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockUpstream, eventually } from '../support/mock-upstream.js';
 import { startGateway, type Running } from '../support/gateway.js';
-import { REDIS_SKIP } from '../support/redis.js';
+import { freePort, REDIS_SKIP } from '../support/redis.js';
 import { hashKey } from '../../src/tenancy/key-table.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function startNode(port: number, dir: string): Promise<ChildProcess> {
   const child = spawn(

@@ -18,7 +18,8 @@ export const REDIS_SKIP: string | false =
     ? false
     : 'redis-server is not installed here (apt-get install redis-server; .ci/run installs it in CI)';
 
-async function freePort(): Promise<number> {
+/** A port nothing listens on now (for a server a test starts). */
+export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
