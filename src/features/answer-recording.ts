@@ -10,6 +10,7 @@ import type { LocalReply } from '../pipeline/stage.js';
 import type { HeaderMap, ResponseHead } from '../providers/provider.js';
 import type { CacheEntry } from '../state/store.js';
 import { parseEvents } from '../upstream/sse.js';
+import { anthropicEvent } from '../formats/anthropic.js';
 import { headerValue } from '../upstream/headers.js';
 import { clientWantsStreamUsage, isUsageOnlyEvent } from './stream-usage.js';
 
@@ -101,11 +102,6 @@ export function synthesizeStream(body: Buffer, withUsage: boolean): Buffer | nul
   if (withUsage && answer.usage) send({ ...base, choices: [], usage: answer.usage });
   events.push(DONE_EVENT);
   return Buffer.from(events.join(''));
-}
-
-/** One Anthropic SSE event: `event:` names it, and its data repeats the name as `type`. */
-function anthropicEvent(name: string, data: Record<string, unknown>): string {
-  return `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
 }
 
 /** The events that stream one content block, or null for a block kind that is not replayed. */

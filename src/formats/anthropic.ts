@@ -17,6 +17,11 @@ const TYPES: Readonly<Record<number, string>> = {
   529: 'overloaded_error',
 };
 
+/** One event of Anthropic's stream grammar: `event:` names it, and its data repeats the name as `type`. */
+export function anthropicEvent(name: string, data: Record<string, unknown>): string {
+  return `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
+}
+
 /** Anthropic says "overloaded" with 529 where others say 503. */
 function statusFor(status: number): number {
   return status === 503 ? 529 : status;

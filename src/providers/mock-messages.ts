@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { anthropicEvent } from '../formats/anthropic.js';
 import { lastUserText, promptTokens, reply, textOf, words, type Json, type MockAnswer } from './mock-replies.js';
 
 /**
@@ -11,7 +12,7 @@ function inputTokens(body: Json): number {
 }
 
 function event(name: string, data: Json): Buffer {
-  return Buffer.from(`event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`);
+  return Buffer.from(anthropicEvent(name, data));
 }
 
 export function messages(body: Json, id: string, scripted?: string): MockAnswer {

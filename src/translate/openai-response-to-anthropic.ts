@@ -5,6 +5,7 @@
  * reason and usage, message_stop.
  */
 import type { MessagesRequestFacts } from './anthropic-request-to-openai.js';
+import { anthropicEvent } from '../formats/anthropic.js';
 import { anthropicErrorOf } from './errors.js';
 import { stopReasonOf } from './finish-reasons.js';
 import { isObject, parseArguments, type Json } from './json.js';
@@ -45,10 +46,6 @@ export function openaiCompletionToAnthropic(completion: Json, facts: MessagesReq
 
 type Block = 'thinking' | 'text' | 'tool_use';
 
-function event(name: string, data: Json): string {
-  return `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
-}
-
 /** OpenAI chunks → Anthropic events. Usage arrives in OpenAI's last chunk, so message_delta carries all of it. */
 export class OpenAIToAnthropicStream implements StreamConverter {
   private started = false;
@@ -74,7 +71,7 @@ export class OpenAIToAnthropicStream implements StreamConverter {
       stop_sequence: null,
       usage: { input_tokens: 0, output_tokens: 0 },
     };
-    return event('message_start', { message }) + event('ping', {});
+    return anthropicEvent('message_start', { message }) + anthropicEvent('ping', {});
   }
 
   /** Closes the open block and opens one of `kind` (a new one for every tool call). */
@@ -84,13 +81,13 @@ export class OpenAIToAnthropicStream implements StreamConverter {
     const index = this.blocks++;
     this.open = { kind, index, tool };
     const block = kind === 'text' ? { type: 'text', text: '' } : kind === 'thinking' ? { type: 'thinking', thinking: '', signature: '' } : { type: 'tool_use', input: {}, ...first };
-    out += event('content_block_start', { index, content_block: block });
+    out += anthropicEvent('content_block_start', { index, content_block: block });
     return out;
   }
 
   private closeBlock(): string {
     if (!this.open) return '';
-    const out = event('content_block_stop', { index: this.open.index });
+    const out = anthropicEvent('content_block_stop', { index: this.open.index });
     this.open = null;
     return out;
   }
@@ -106,7 +103,7 @@ export class OpenAIToAnthropicStream implements StreamConverter {
     }
     if (isObject(chunk.error)) {
       this.done = true;
-      return event('error', { error: anthropicErrorOf(500, chunk).body.error });
+      return anthropicEvent('error', { error: anthropicErrorOf(500, chunk).body.error });
     }
     let out = this.start(chunk);
     if (isObject(chunk.usage)) this.usage = chunk.usage;
@@ -115,11 +112,11 @@ export class OpenAIToAnthropicStream implements StreamConverter {
     const delta = isObject(choice.delta) ? choice.delta : {};
     if (typeof delta.reasoning_content === 'string' && delta.reasoning_content) {
       out += this.switchTo('thinking');
-      out += event('content_block_delta', { index: this.open!.index, delta: { type: 'thinking_delta', thinking: delta.reasoning_content } });
+      out += anthropicEvent('content_block_delta', { index: this.open!.index, delta: { type: 'thinking_delta', thinking: delta.reasoning_content } });
     }
     if (typeof delta.content === 'string' && delta.content) {
       out += this.switchTo('text');
-      out += event('content_block_delta', { index: this.open!.index, delta: { type: 'text_delta', text: delta.content } });
+      out += anthropicEvent('content_block_delta', { index: this.open!.index, delta: { type: 'text_delta', text: delta.content } });
     }
     if (Array.isArray(delta.tool_calls)) {
       for (const call of delta.tool_calls) {
@@ -128,7 +125,7 @@ export class OpenAIToAnthropicStream implements StreamConverter {
         const fn = isObject(call.function) ? call.function : {};
         out += this.switchTo('tool_use', tool, { id: String(call.id ?? ''), name: String(fn.name ?? '') });
         if (typeof fn.arguments === 'string' && fn.arguments) {
-          out += event('content_block_delta', { index: this.open!.index, delta: { type: 'input_json_delta', partial_json: fn.arguments } });
+          out += anthropicEvent('content_block_delta', { index: this.open!.index, delta: { type: 'input_json_delta', partial_json: fn.arguments } });
         }
       }
     }
@@ -143,8 +140,8 @@ export class OpenAIToAnthropicStream implements StreamConverter {
     this.done = true;
     let out = this.closeBlock();
     const usage = anthropicUsageOf(this.usage);
-    out += event('message_delta', { delta: { stop_reason: this.stopReason ?? 'end_turn', stop_sequence: null }, usage });
-    out += event('message_stop', {});
+    out += anthropicEvent('message_delta', { delta: { stop_reason: this.stopReason ?? 'end_turn', stop_sequence: null }, usage });
+    out += anthropicEvent('message_stop', {});
     return out;
   }
 
