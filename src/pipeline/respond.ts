@@ -235,9 +235,12 @@ async function forwardParsed(ctx: RequestContext, source: Source, headers: Outgo
   ctx.res.end();
 }
 
-function readUsage(ctx: RequestContext, tail: TailBuffer): void {
-  setUsage(ctx, usageOf(ctx.format.name, tail));
+/** Reads the usage an answer's bytes report into the request (and the trace); returns it. */
+function readUsage(ctx: RequestContext, tail: TailBuffer): Usage {
+  const usage = usageOf(ctx.format.name, tail);
+  setUsage(ctx, usage);
   if (ctx.trace !== null) ctx.trace.readTail(tail.text());
+  return usage;
 }
 
 function setUsage(ctx: RequestContext, usage: Usage): void {
@@ -258,10 +261,7 @@ function replyUsage(ctx: RequestContext, body: Buffer): void {
   if (known !== undefined && known.format === ctx.format.name) return setUsage(ctx, known.usage);
   const tail = new TailBuffer();
   tail.push(body);
-  const usage = usageOf(ctx.format.name, tail);
-  REPLY_USAGE.set(body, { format: ctx.format.name, usage });
-  if (ctx.trace !== null) ctx.trace.readTail(tail.text());
-  setUsage(ctx, usage);
+  REPLY_USAGE.set(body, { format: ctx.format.name, usage: readUsage(ctx, tail) });
 }
 
 /**
