@@ -236,11 +236,7 @@ export class Gateway extends EventEmitter implements Runtime {
     this.followHookFiles();
     const source = this.source;
     if (typeof source === 'string' && watch) {
-      this.watcher = watchConfigFile(
-        source,
-        () => void this.reload().catch(() => {}),
-        (err) => this.logger.warn({ err }, 'config watcher failed'),
-      );
+      this.watcher = this.reloadOnChange(source, 'config watcher failed');
     }
   }
 
@@ -253,6 +249,15 @@ export class Gateway extends EventEmitter implements Runtime {
     return list && list.length > 0 ? new Webhooks(list, this.logger, this.metrics) : null;
   }
 
+  /** A watcher that reloads when `path` changes (a failed reload is logged and counted by reload itself). */
+  private reloadOnChange(path: string, failed: string): ConfigWatcher {
+    return watchConfigFile(
+      path,
+      () => void this.reload().catch(() => {}),
+      (err) => this.logger.warn({ err, path }, failed),
+    );
+  }
+
   /** Watches the hook modules the live config loads (added and dropped as reloads change the list). */
   private followHookFiles(): void {
     if (!this.watchFiles || this.isDraining) return;
@@ -263,12 +268,7 @@ export class Gateway extends EventEmitter implements Runtime {
     }
     for (const path of this.modules.keys()) {
       if (this.hookWatchers.has(path)) continue;
-      const watcher = watchConfigFile(
-        path,
-        () => void this.reload().catch(() => {}),
-        (err) => this.logger.warn({ err, path }, 'hook module watcher failed'),
-      );
-      this.hookWatchers.set(path, watcher);
+      this.hookWatchers.set(path, this.reloadOnChange(path, 'hook module watcher failed'));
     }
   }
 
@@ -280,11 +280,7 @@ export class Gateway extends EventEmitter implements Runtime {
     this.keysWatcher = path
       ? {
           path,
-          watcher: watchConfigFile(
-            path,
-            () => void this.reload().catch(() => {}),
-            (err) => this.logger.warn({ err }, 'keys file watcher failed'),
-          ),
+          watcher: this.reloadOnChange(path, 'keys file watcher failed'),
         }
       : null;
   }
