@@ -5,7 +5,7 @@ import { ORDER } from './feature.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Stage } from '../pipeline/stage.js';
 import { createLogger } from '../observability/logger.js';
-import { buildPiiDetector, PII_ENTITIES } from '../pii/patterns.js';
+import { buildPiiDetector, DEFAULT_PHONE_COUNTRY, PII_ENTITIES } from '../pii/patterns.js';
 import type { Detector } from '../pipeline/detections.js';
 import { applySpans } from '../pipeline/text-window.js';
 import { parseSize } from '../util/units.js';
@@ -21,8 +21,6 @@ const MIN_BYTES = 256;
 const MAX_BYTES = 1024 * 1024;
 /** Read past the cap, so a card number or address cut at the cap is still recognized, then cut. */
 const MARGIN = 256;
-/** National phone numbers are read as this country's, as pii_detector does by default. */
-const PHONE_COUNTRY = 'US';
 
 /** The bytes of one sampled exchange, up to the cap (+ margin). */
 class Capture {
@@ -58,7 +56,7 @@ class PayloadLogStage implements Stage {
     private readonly router: string,
   ) {
     this.cap = parseSize(config.max_bytes ?? DEFAULTS.max_bytes);
-    this.pii = buildPiiDetector(PII_ENTITIES, [], PHONE_COUNTRY);
+    this.pii = buildPiiDetector(PII_ENTITIES, [], DEFAULT_PHONE_COUNTRY);
     if (this.cap < MIN_BYTES || this.cap > MAX_BYTES) throw new Error(`routers.${router}.features.payload_log.max_bytes: ${config.max_bytes} is outside 256b to 1mb`);
     if (config.file) {
       this.file = pino.destination({ dest: config.file, mkdir: true, sync: false, minLength: 4096 });

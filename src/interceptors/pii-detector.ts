@@ -4,7 +4,7 @@ import type { Stage } from '../pipeline/stage.js';
 import { slot } from '../pipeline/slot.js';
 import { applySpans, releaseSpans, TextWindow, type Release, type Span, type WindowScanner } from '../pipeline/text-window.js';
 import { actionSchema, Findings, onSchema, streamWindowSchema, type Side } from './kit.js';
-import { buildPiiDetector, PII_ENTITIES, PII_WINDOW, type CustomPattern, type PiiEntity } from '../pii/patterns.js';
+import { buildPiiDetector, DEFAULT_PHONE_COUNTRY, PII_ENTITIES, PII_WINDOW, type CustomPattern, type PiiEntity } from '../pii/patterns.js';
 import { TextGuard } from './text-guard.js';
 import type { Detector } from '../pipeline/detections.js';
 
@@ -17,7 +17,7 @@ export interface PiiDetectorConfig {
   stream_window?: number;
 }
 
-const DEFAULTS = { action: 'redact', on: 'request', phone_country: 'US' } as const;
+const DEFAULTS = { action: 'redact', on: 'request', phone_country: DEFAULT_PHONE_COUNTRY } as const;
 
 /** One request's placeholders: value → placeholder (so a value repeated gets one), placeholder → value. */
 interface Pseudonyms {

@@ -10,6 +10,9 @@ import { eachMatch, settle, type Detection, type Detector } from '../pipeline/de
 export const PII_ENTITIES = ['email', 'phone', 'credit_card', 'iban', 'ssn', 'ip_address', 'secret'] as const;
 export type PiiEntity = (typeof PII_ENTITIES)[number];
 
+/** The country whose national phone numbers are recognized unless a config names another. */
+export const DEFAULT_PHONE_COUNTRY = 'US';
+
 export interface CustomPattern {
   name: string;
   pattern: string;
