@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockUpstream } from '../support/mock-upstream.js';
 import { startGateway, type Running } from '../support/gateway.js';
-import { freePort, RedisServer, REDIS_SKIP } from '../support/redis.js';
+import { featureYaml, freePort, RedisServer, REDIS_SKIP } from '../support/redis.js';
 
 /** A sentinel watching `primary` as `name`; resolves once it monitors it. */
 async function startSentinel(port: number, primary: number, name: string, dir: string): Promise<ChildProcess> {
@@ -45,21 +45,8 @@ describe('state through Redis Sentinel', { skip: REDIS_SKIP }, () => {
     const sentinelPort = await freePort();
     sentinel = await startSentinel(sentinelPort, primary.port, 'sgprimary', dir);
     upstream = await MockUpstream.start();
-    gw = await startGateway(`
-version: 1
-logging: { level: silent }
-state:
-  backend: redis
-  redis: { sentinels: ["127.0.0.1:${sentinelPort}"], name: sgprimary, prefix: "sn:", timeout: 2s }
-upstreams:
-  up: { provider: openai, url: ${upstream.url} }
-default_router: main
-routers:
-  main:
-    targets: [{ upstream: up }]
-    features:
-      rate_limit: { requests: 2, per: 1m, key: global }
-`);
+    const state = `state:\n  backend: redis\n  redis: { sentinels: ["127.0.0.1:${sentinelPort}"], name: sgprimary, prefix: "sn:", timeout: 2s }\n`;
+    gw = await startGateway(featureYaml(upstream.url, 'rate_limit: { requests: 2, per: 1m, key: global }', { state }));
   });
   after(async () => {
     await gw?.close();
