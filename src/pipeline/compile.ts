@@ -25,7 +25,7 @@ import { clientIpResolver, type ClientIp } from '../server/client-ip.js';
 import { MemoryStore } from '../state/memory.js';
 import { serverLimits } from '../server/limits.js';
 import { knownModelSteps, ModelLabels } from '../observability/model-labels.js';
-import { runSliced, runSteps, SLICE_MS, type Steps } from '../util/slices.js';
+import { runSliced, runSteps, type Steps } from '../util/slices.js';
 import { redactUrl } from '../config/redact.js';
 import type { StateStore } from '../state/store.js';
 import { Embedders } from '../embeddings/create.js';
@@ -262,11 +262,11 @@ export async function compile(loaded: LoadedConfig, options: CompileOptions): Pr
 }
 
 /**
- * `compile`, giving the event loop back every `sliceMs` of work: a reload of a config with
+ * `compile` in the background slices (util/slices.ts): a reload of a config with
  * thousands of routers runs between requests instead of stalling them.
  */
-export async function compileSliced(loaded: LoadedConfig, options: CompileOptions, sliceMs = SLICE_MS): Promise<Pipeline> {
-  return runSliced(compileSteps(loaded, options, await importModules(loaded)), sliceMs);
+export async function compileSliced(loaded: LoadedConfig, options: CompileOptions): Promise<Pipeline> {
+  return runSliced(compileSteps(loaded, options, await importModules(loaded)));
 }
 
 /** The work of compiling, one router per step (and every pass over all routers in steps too). */

@@ -5,8 +5,8 @@ import { runSliced, type Steps } from '../util/slices.js';
 /** What the admin listener reads from the gateway. */
 export interface AdminSource {
   readonly draining: boolean;
-  /** The /stats document, built in steps (it grows with the routers). */
-  statsSteps(): Steps<unknown>;
+  /** The /stats document, built in steps (it grows with the routers); without the routers when `routers` is false. */
+  statsSteps(options?: { routers?: boolean }): Steps<unknown>;
   redactedConfig(): unknown;
   metricsText(): Promise<{ contentType: string; body: string }>;
   /** /readyz: ready or not, and the detail shown (state backend health). */
@@ -136,8 +136,11 @@ export function adminHandler(source: AdminSource, only?: ReadonlySet<string>): (
       }
       case '/health':
         return json(res, 200, { status: 'healthy', service: 'sidegate', timestamp: String(Math.floor(Date.now() / 1000)) });
-      case '/stats':
-        return document(res, source.statsSteps());
+      case '/stats': {
+        // `?routers=false`: the gateway's own part only, for a poller that waits on a reload.
+        const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
+        return document(res, source.statsSteps({ routers: query.get('routers') !== 'false' }));
+      }
       case '/config':
         return json(res, 200, source.redactedConfig());
       case '/keys':

@@ -75,6 +75,9 @@ routers:
     assert.equal(stats.in_flight, 0);
     assert.deepEqual(stats.routers.main, { requests: 1, errors: 0, targets: ['plain'] });
     assert.equal(typeof stats.uptime_seconds, 'number');
+    const light = (await (await fetch(`${gw.adminUrl}/stats?routers=false`)).json()) as any;
+    assert.equal(light.config.version, stats.config.version);
+    assert.equal(light.routers, undefined, 'no per-router section when asked for none');
 
     const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
     assert.match(metrics, /ai_gateway_requests_total\{router="main",upstream="plain",status="200"\} 1/);
