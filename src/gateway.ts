@@ -564,7 +564,6 @@ export class Gateway extends EventEmitter implements Runtime {
    */
   *statsSteps(options: { routers?: boolean } = {}): Steps<Record<string, unknown>> {
     const pipeline = this.live;
-    const routers: Record<string, unknown> = {};
     const document: Record<string, unknown> = {
       service: 'sidegate',
       config: {
@@ -583,6 +582,7 @@ export class Gateway extends EventEmitter implements Runtime {
       ...(pipeline.tenancy ? { tenancy: pipeline.tenancy.stats() } : {}),
     };
     if (options.routers === false) return document;
+    const routers: Record<string, unknown> = {};
     document.routers = routers;
     let count = 0;
     for (const [name, router] of pipeline.routers) {

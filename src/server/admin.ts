@@ -21,6 +21,11 @@ export interface AdminSource {
   adminAuthorized?(authorization: string | undefined): boolean;
 }
 
+/** The query string of an admin request. */
+function queryOf(req: IncomingMessage): URLSearchParams {
+  return new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
+}
+
 /** What probes reach without the admin token. */
 const OPEN_PATHS = new Set(['/healthz', '/readyz']);
 
@@ -41,7 +46,7 @@ export const HEALTH_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz']
 export const METRICS_PATHS: ReadonlySet<string> = new Set(['/metrics']);
 
 function clearCache(source: AdminSource, req: IncomingMessage, res: ServerResponse): void {
-  const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
+  const query = queryOf(req);
   const router = query.get('router') ?? undefined;
   const fail = (err: Error): void => json(res, 500, { error: { message: err.message, type: 'api_error', param: null, code: 'internal_error' } });
   if (!source.clearCache) return json(res, 200, { router: router ?? null, removed: 0 });
@@ -52,7 +57,7 @@ function clearCache(source: AdminSource, req: IncomingMessage, res: ServerRespon
 }
 
 function forgetMemory(source: AdminSource, req: IncomingMessage, res: ServerResponse): void {
-  const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
+  const query = queryOf(req);
   const scope = query.get('scope');
   const router = query.get('router') ?? undefined;
   if (!scope) return json(res, 400, { error: { message: 'Name the memory to forget: DELETE /memory?scope=<value>.', type: 'invalid_request_error', param: 'scope', code: 'invalid_request' } });
@@ -138,8 +143,7 @@ export function adminHandler(source: AdminSource, only?: ReadonlySet<string>): (
         return json(res, 200, { status: 'healthy', service: 'sidegate', timestamp: String(Math.floor(Date.now() / 1000)) });
       case '/stats': {
         // `?routers=false`: the gateway's own part only, for a poller that waits on a reload.
-        const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
-        return document(res, source.statsSteps({ routers: query.get('routers') !== 'false' }));
+        return document(res, source.statsSteps({ routers: queryOf(req).get('routers') !== 'false' }));
       }
       case '/config':
         return json(res, 200, source.redactedConfig());

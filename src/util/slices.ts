@@ -21,9 +21,6 @@ export function runSteps<T>(steps: Steps<T>): T {
   }
 }
 
-/** Resolves after the I/O that is waiting (requests) has had its turn. */
-export const nextTurn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
-
 interface Job {
   /** Runs one step; true when the job is finished (settled). */
   step(): boolean;
