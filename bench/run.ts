@@ -20,6 +20,7 @@ import { CASES, type CaseSpec } from './lib/cases.js';
 import { ratioChart } from './lib/chart.js';
 import { firstChunk, latency } from './lib/load.js';
 import { Children, compileScript, freePort, machineBusyMs, planPinning, processCpuMs, REPO, sleep, type Child, type Pinning } from './lib/procs.js';
+import { shippedNodeFlags } from './lib/node-flags.js';
 import { summarizeProfile } from './lib/profile.js';
 import {
   buildReport,
@@ -212,8 +213,8 @@ class Bench {
     this.children = new Children(join(workDir, 'logs'), pinning);
     const cli = opts.src ? join(REPO, 'src', 'cli.ts') : join(REPO, 'dist', 'cli.js');
     if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (or pass --src)`);
-    // The gateway runs with the Node flag it ships with (src/cli.ts, Dockerfile, npm start).
-    this.gatewayArgs = ['--max-semi-space-size=8', ...(opts.src ? ['--import', 'tsx', cli] : [cli])];
+    // The gateway runs with the Node flags it ships with: its first line's (src/cli.ts; also the Dockerfile's and npm start's).
+    this.gatewayArgs = [...shippedNodeFlags(cli), ...(opts.src ? ['--import', 'tsx', cli] : [cli])];
     this.wrk = ensureWrk(log);
   }
 

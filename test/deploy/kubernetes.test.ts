@@ -10,6 +10,7 @@ import { createGateway, loadConfigText, type Gateway } from '../../src/index.js'
 import { parseHostPort } from '../../src/server/address.js';
 import { HEALTH_PATHS, METRICS_PATHS } from '../../src/server/admin.js';
 import { parseDuration } from '../../src/util/units.js';
+import { shippedNodeFlags } from '../../bench/lib/node-flags.js';
 
 const DIR = 'examples/kubernetes';
 /** The models that validate each kind against the Kubernetes (and Prometheus Operator) API schemas. */
@@ -119,6 +120,15 @@ describe('examples/kubernetes', () => {
     const exposed = /^EXPOSE (.+)$/m.exec(dockerfile)![1]!.split(/\s+/).map(Number);
     for (const p of sidecar.ports) assert.ok(exposed.includes(p.containerPort), `EXPOSE ${p.containerPort}`);
     assert.match(dockerfile, new RegExp(`^CMD ${JSON.stringify(sidecar.args).replace(/[[\]]/g, '\\$&').replace(/,/g, ', ')}$`, 'm'), 'CMD is what the pod runs');
+  });
+
+  test('the image, npm start and the bench run Node with the flags on the CLI\'s first line', () => {
+    const flags = shippedNodeFlags('src/cli.ts');
+    assert.ok(flags.includes('--max-semi-space-size=8') && flags.includes('--heap-growing-percent=50'), flags.join(' '));
+    const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync('Dockerfile', 'utf8'));
+    assert.deepEqual(JSON.parse(entrypoint![1]!), ['node', ...flags, 'dist/cli.js']);
+    const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts.start!;
+    assert.ok(start.startsWith(`node ${flags.join(' ')} dist/cli.js `), start);
   });
 });
 
