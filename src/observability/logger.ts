@@ -20,6 +20,8 @@ type Stdout = DestinationStream & { flush(): void; flushSync(): void };
  */
 class BatchedLines implements Stdout {
   private pending = '';
+  /** Lines were handed to the writer since its last flush (it may hold some). */
+  private handed = false;
 
   constructor(private readonly out: SonicBoom) {}
 
@@ -32,11 +34,15 @@ class BatchedLines implements Stdout {
     if (this.pending === '') return;
     const text = this.pending;
     this.pending = '';
+    this.handed = true;
     this.out.write(text);
   }
 
+  /** With nothing handed since the last flush and no callback, nothing: the writer would write an empty string (a thread-pool round trip every 100 ms of an idle sidecar). */
   flush(cb?: (err?: Error) => void): void {
     this.hand();
+    if (!this.handed && !cb) return;
+    this.handed = false;
     this.out.flush(cb);
   }
 

@@ -50,6 +50,8 @@ export interface Phases {
   readonly transformsEvents: boolean;
   /** Some step transforms parsed JSON bodies (so JSON answers are buffered). */
   readonly transformsJson: boolean;
+  /** What an answer made at `depth` (a stage's order; Infinity for the upstream's) passes on its way out. */
+  bodyAt(depth: number): BodyPlan;
   readonly onError: readonly ErrorHandler[] | null;
   readonly onDone: readonly DoneHandler[] | null;
 }
@@ -90,6 +92,38 @@ export function orderStages(builtins: readonly PlacedStage[], hooks: readonly St
   );
 }
 
+/** The body steps an answer passes, and what they do to it. */
+export interface BodyPlan {
+  readonly steps: readonly BodyStep[] | null;
+  readonly transformsEvents: boolean;
+  readonly transformsJson: boolean;
+}
+
+function planOf(steps: readonly BodyStep[] | null): BodyPlan {
+  return Object.freeze({
+    steps,
+    transformsEvents: steps?.some((s) => s.chunk !== null || s.end !== null) ?? false,
+    transformsJson: steps?.some((s) => s.body !== null) ?? false,
+  });
+}
+
+/** The steps inward of `depth` (a stage's reply passes only the stages before it). */
+function stepsBefore(steps: readonly BodyStep[] | null, depth: number): readonly BodyStep[] | null {
+  if (steps === null || depth === Infinity) return steps;
+  const kept = steps.filter((s) => s.order < depth);
+  return kept.length ? Object.freeze(kept) : null;
+}
+
+/**
+ * `bodyAt` for one router: the plan at every stage's order is made here, at compile time,
+ * so an answer a stage makes (a cache hit) costs no filtering per request.
+ */
+function bodyPlans(stages: readonly PlacedStage[], steps: readonly BodyStep[] | null): (depth: number) => BodyPlan {
+  const plans = new Map<number, BodyPlan>([[Infinity, planOf(steps)]]);
+  for (const { order } of stages) if (!plans.has(order)) plans.set(order, planOf(stepsBefore(steps, order)));
+  return (depth) => plans.get(depth) ?? planOf(stepsBefore(steps, depth));
+}
+
 function bodySteps(stages: readonly PlacedStage[]): readonly BodyStep[] | null {
   const steps: BodyStep[] = [];
   for (let i = stages.length - 1; i >= 0; i--) {
@@ -108,14 +142,17 @@ function bodySteps(stages: readonly PlacedStage[]): readonly BodyStep[] | null {
 
 export function buildPhases(stages: readonly PlacedStage[]): Phases {
   const body = bodySteps(stages);
+  const bodyAt = bodyPlans(stages, body);
+  const all = bodyAt(Infinity);
   return Object.freeze({
     authenticate: placed<RequestHandler>(stages, 'authenticate', false),
     onRequest: placed<RequestHandler>(stages, 'onRequest', false),
     filterTargets: plain<FilterHandler>(stages, 'filterTargets', false),
     onResponse: placed<ResponseHandler>(stages, 'onResponse', true),
     body,
-    transformsEvents: body?.some((s) => s.chunk !== null || s.end !== null) ?? false,
-    transformsJson: body?.some((s) => s.body !== null) ?? false,
+    transformsEvents: all.transformsEvents,
+    transformsJson: all.transformsJson,
+    bodyAt,
     onError: plain<ErrorHandler>(stages, 'onError', true),
     onDone: plain<DoneHandler>(stages, 'onDone', true),
   });

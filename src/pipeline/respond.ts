@@ -86,14 +86,6 @@ function midStreamError(ctx: RequestContext, err: unknown): GatewayError {
   return new GatewayError('stream_error', `upstream "${upstream}" ended the stream early${code ? ` (${code})` : ''}`, { cause: err });
 }
 
-/** The body steps an answer made at `depth` passes (all of them for an upstream answer). */
-function stepsFor(phases: Phases | null, depth: number): readonly BodyStep[] | null {
-  const steps = phases?.body ?? null;
-  if (steps === null || depth === Infinity) return steps;
-  const kept = steps.filter((s) => s.order < depth);
-  return kept.length ? kept : null;
-}
-
 function observeAll(ctx: RequestContext, steps: readonly BodyStep[] | null, chunk: Buffer): void {
   if (steps) for (const step of steps) if (step.data) step.data(ctx, chunk);
 }
@@ -292,10 +284,10 @@ async function deliver(ctx: RequestContext, head: ResponseHead, body: Source, ph
   const isSse = contentType.startsWith('text/event-stream');
   ctx.responseIsSse = isSse;
   const isJson = !isSse && contentType.includes('json');
-  const steps = stepsFor(phases, depth);
-  const full = depth === Infinity;
-  const eventMode = isSse && steps !== null && (full ? phases!.transformsEvents : steps.some((s) => s.chunk !== null || s.end !== null));
-  const jsonMode = isJson && steps !== null && (full ? phases!.transformsJson : steps.some((s) => s.body !== null));
+  const plan = phases === null ? null : phases.bodyAt(depth);
+  const steps = plan === null ? null : plan.steps;
+  const eventMode = isSse && plan !== null && plan.transformsEvents;
+  const jsonMode = isJson && plan !== null && plan.transformsJson;
   const headers = clientResponseHeaders(head.headers, jsonMode || eventMode || !fromUpstream);
   ctx.overheadMs = ownTime(ctx); // ctx.upstreamMs is this answer's time to headers
   gatewayHeaders(ctx, headers, ctx.overheadMs);
