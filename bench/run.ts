@@ -361,7 +361,14 @@ class Bench {
       );
       // One request at a time, and streams' first chunks: four passes each, interleaved
       // A/B B/A A/B B/A, so that a slow spell of the machine falls on both sides alike.
-      const passes = [[bare, this.bare], [gateway, gw], [gateway, gw], [bare, this.bare]] as const;
+      // First chunks are compared with the mock reached directly: it takes its passes in
+      // the same sequence (D A/B B/A D), not once before every case.
+      const direct = spec.firstChunk ? this.emptySide(false, true) : null;
+      const passes: Array<readonly [SideResult, Target]> = [[bare, this.bare], [gateway, gw], [gateway, gw], [bare, this.bare]];
+      if (direct) {
+        passes.unshift([direct, this.mock]);
+        passes.push([direct, this.mock]);
+      }
       for (const [side, target] of [...passes, ...passes]) {
         if (side.oneConn) {
           const lat = await latency(target.url, this.mode.oneConnSec, spec.shape);
@@ -381,7 +388,7 @@ class Bench {
       await gw.child.stop();
       const profile = this.opts.cpuProf ? join(this.opts.cpuProf, `${spec.name}.cpuprofile`) : null;
       if (profile && existsSync(profile)) log(`${spec.name} profile (${profile}), top self time:\n${summarizeProfile(profile, 25)}`);
-      return { name: spec.name, status: 'measured', cpuTarget: spec.cpuTarget ?? null, gateway, bare, overhead, profile };
+      return { name: spec.name, status: 'measured', cpuTarget: spec.cpuTarget ?? null, gateway, bare, directFirstChunkMs: direct?.firstChunkMs ?? null, overhead, profile };
     } finally {
       await gw.child.stop();
     }

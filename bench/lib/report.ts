@@ -46,7 +46,17 @@ export interface Overhead {
 
 export type CaseResult =
   | { name: string; status: 'skipped'; reason: string }
-  | { name: string; status: 'measured'; cpuTarget: number | null; gateway: SideResult; bare: SideResult; overhead: Overhead | null; profile: string | null };
+  | {
+      name: string;
+      status: 'measured';
+      cpuTarget: number | null;
+      gateway: SideResult;
+      bare: SideResult;
+      /** The mock reached directly, first SSE chunks measured in the same interleaved passes as both proxies (cases with first chunks). */
+      directFirstChunkMs: number[] | null;
+      overhead: Overhead | null;
+      profile: string | null;
+    };
 
 export interface Direct {
   /** The mock reached without a proxy, small bodies, 32 connections. */
@@ -235,7 +245,7 @@ function caseRows(b: Builder, c: Extract<CaseResult, { status: 'measured' }>, di
     });
   }
   if (g.firstChunkMs && r.firstChunkMs) {
-    const [gm, rm, dm] = [median(g.firstChunkMs), median(r.firstChunkMs), median(direct.firstChunkMs)];
+    const [gm, rm, dm] = [median(g.firstChunkMs), median(r.firstChunkMs), median(c.directFirstChunkMs ?? direct.firstChunkMs)];
     b.row({
       metric: 'first SSE chunk, ms',
       sidegate: ms(gm),

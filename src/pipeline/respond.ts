@@ -298,7 +298,10 @@ async function deliver(ctx: RequestContext, head: ResponseHead, body: Source, ph
   if (!fromUpstream && !eventMode && Buffer.isBuffer(source)) headers['content-length'] = source.length;
   ctx.res.writeHead(head.status, headers);
   if (isSse) {
-    ctx.res.flushHeaders();
+    // A stream's head goes out at once, so the client knows it started while the model
+    // thinks; unless its first bytes are already here (the upstream's head and first event
+    // usually come in one read): then head and event leave in one write, one packet sooner.
+    if (Buffer.isBuffer(source) || source.readableLength === 0) ctx.res.flushHeaders();
     const tail = new TailBuffer();
     if (eventMode) await forwardEvents(ctx, source, tail, steps!);
     else await forwardBytes(ctx, source, tail, steps);
