@@ -9,7 +9,7 @@ import { GatewayError } from '../errors.js';
 import type { BucketResult, BucketSpec, StateStore } from '../state/store.js';
 import { parseDuration } from '../util/units.js';
 import { slot } from '../pipeline/slot.js';
-import { CALLER_KEY_DESCRIPTION, CALLER_KEY_PATTERN, callerKeyFunction, type CallerKeyOf } from '../pipeline/caller-key.js';
+import { CALLER_KEY_DESCRIPTION, CALLER_KEY_PATTERN, callerKeyFunction, type Caller, type CallerKeyOf } from '../pipeline/caller-key.js';
 
 export interface RateLimitConfig {
   requests: number;
@@ -106,21 +106,26 @@ export class RateLimiter {
     return { key: `${this.prefix}:{${id}}:${limit.kind}`, capacity: limit.capacity, interval: limit.interval, cost, need };
   }
 
-  /** Takes a request token for bucket `id` (and checks the token bucket); throws rate_limit_exceeded when empty. */
-  check(ctx: RequestContext, id: string): void | Promise<void> {
+  /**
+   * Takes a request token for bucket `id` (and checks the token bucket); throws
+   * rate_limit_exceeded when empty. `res` gets the x-ratelimit-* headers; a WebSocket
+   * upgrade has no answer of the gateway's own (null).
+   */
+  check(res: RequestContext['res'] | null, id: string): void | Promise<void> {
     const specs = [this.spec(this.requests, id, 1, 1)];
     if (this.tokens) specs.push(this.spec(this.tokens, id, 0, 1));
     const result = this.state.take(specs, this.now());
-    return result instanceof Promise ? result.then((r) => this.decide(ctx, r)) : this.decide(ctx, result);
+    return result instanceof Promise ? result.then((r) => this.decide(res, r)) : this.decide(res, result);
   }
 
   /** Sets the x-ratelimit-* headers (every answer carries them); refuses when a bucket is empty. */
-  private decide(ctx: RequestContext, result: BucketResult): void {
-    const res = ctx.res;
+  private decide(res: RequestContext['res'] | null, result: BucketResult): void {
     const requestsLeft = result.tokens[0]!;
-    this.setHeaders(res, this.requests, requestsLeft);
     const tokensLeft = this.tokens ? result.tokens[1]! : 0;
-    if (this.tokens) this.setHeaders(res, this.tokens, tokensLeft);
+    if (res !== null) {
+      this.setHeaders(res, this.requests, requestsLeft);
+      if (this.tokens) this.setHeaders(res, this.tokens, tokensLeft);
+    }
     if (result.allowed) return;
     const denied = requestsLeft < 1 ? this.requests : this.tokens!;
     const waitMs = (1 - (denied === this.requests ? requestsLeft : tokensLeft)) * denied.interval;
@@ -201,7 +206,12 @@ class RateLimitStage implements Stage {
   onRequest(ctx: RequestContext): void | Promise<void> {
     const id = this.keyOf(ctx);
     if (this.limiter.tokens) ctx.set(LOCAL_KEY, id);
-    return this.limiter.check(ctx, id);
+    return this.limiter.check(ctx.res, id);
+  }
+
+  /** A WebSocket session is one request in the caller's bucket (its tokens are not seen: nothing is charged). */
+  onUpgrade(caller: Caller): void | Promise<void> {
+    return this.limiter.check(null, this.keyOf(caller));
   }
 
   /** The upstream's own x-ratelimit-* headers would contradict ours: ours win. */

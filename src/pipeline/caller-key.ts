@@ -17,7 +17,10 @@ export const CALLER_KEY_DESCRIPTION =
   '`x-api-key`, never the token; `api_key` is the same), `team` (each key\'s team; a key without a team is a team of ' +
   'its own), `header:<name>` (a hash of that header\'s value) or `global` (everyone together).';
 
-export type CallerKeyOf = (ctx: RequestContext) => string;
+/** What naming a caller reads: a request's context, or a WebSocket upgrade (which has no context). */
+export type Caller = Pick<RequestContext, 'req' | 'identity'>;
+
+export type CallerKeyOf = (caller: Caller) => string;
 
 /** A short SHA-256 of `text`: how a value that may be a secret is kept (never the value). */
 export function sha(text: string): string {
@@ -30,14 +33,14 @@ export function headerText(value: string | string[] | undefined): string | undef
 }
 
 /** The caller's API key (bearer token, or x-api-key / api-key), or undefined. */
-export function apiKeyOf(ctx: RequestContext): string | undefined {
+export function apiKeyOf(ctx: Caller): string | undefined {
   const auth = headerText(ctx.req.headers.authorization);
   if (auth) return auth.startsWith('Bearer ') || auth.startsWith('bearer ') ? auth.slice(7).trim() : auth;
   return headerText(ctx.req.headers['x-api-key']) ?? headerText(ctx.req.headers['api-key']);
 }
 
 /** The caller's key: its name once authenticated, else a hash of the credential it sent (never the credential). */
-function callerKey(ctx: RequestContext): string {
+function callerKey(ctx: Caller): string {
   const name = ctx.identity?.key;
   if (name) return `key=${name}`;
   const apiKey = apiKeyOf(ctx);

@@ -4,9 +4,11 @@ import type { ResponseHead } from '../providers/provider.js';
 import type { GatewayError } from '../errors.js';
 import type { CompiledTarget } from './compiled.js';
 import { STAGE_ORDER } from './order.js';
+import type { Caller } from './caller-key.js';
 
 type RequestHandler = (ctx: RequestContext) => MaybePromise<StageResult>;
 type ResponseHandler = (ctx: RequestContext, response: ResponseHead) => MaybePromise<void>;
+export type UpgradeHandler = (caller: Caller) => MaybePromise<void>;
 export type BodyHandler = (ctx: RequestContext, body: unknown) => MaybePromise<unknown>;
 export type ChunkHandler = (ctx: RequestContext, event: SseEvent) => MaybePromise<ChunkResult>;
 export type StreamEndHandler = (ctx: RequestContext) => MaybePromise<readonly SseEvent[] | void>;
@@ -42,6 +44,8 @@ export interface BodyStep {
 export interface Phases {
   readonly authenticate: readonly Placed<RequestHandler>[] | null;
   readonly onRequest: readonly Placed<RequestHandler>[] | null;
+  /** A WebSocket upgrade's checks, in pipeline order. */
+  readonly onUpgrade: readonly UpgradeHandler[] | null;
   readonly filterTargets: readonly FilterHandler[] | null;
   readonly onResponse: readonly Placed<ResponseHandler>[] | null;
   /** The response body's steps, outward; null when no stage touches bodies. */
@@ -147,6 +151,7 @@ export function buildPhases(stages: readonly PlacedStage[]): Phases {
   return Object.freeze({
     authenticate: placed<RequestHandler>(stages, 'authenticate', false),
     onRequest: placed<RequestHandler>(stages, 'onRequest', false),
+    onUpgrade: plain<UpgradeHandler>(stages, 'onUpgrade', false),
     filterTargets: plain<FilterHandler>(stages, 'filterTargets', false),
     onResponse: placed<ResponseHandler>(stages, 'onResponse', true),
     body,

@@ -3,6 +3,7 @@ import type { GatewayError } from '../errors.js';
 import type { ResponseHead, UpstreamResponse } from '../providers/provider.js';
 import type { CompiledTarget } from './compiled.js';
 import type { AbortLike } from './abort.js';
+import type { Caller } from './caller-key.js';
 
 /**
  * A reply made by the gateway itself (a cache hit, a block, a rate-limit refusal). A stage
@@ -79,6 +80,12 @@ export interface Stage {
   authenticate?(ctx: RequestContext): MaybePromise<StageResult>;
   /** Before target selection; may read and edit `ctx.body` (then call `ctx.markBodyChanged()`). */
   onRequest?(ctx: RequestContext): MaybePromise<StageResult>;
+  /**
+   * A WebSocket upgrade on this router, once its caller is known (no body, no answer of
+   * the gateway's own to read: the session is the upstream's). Stages that count requests
+   * count it as one; refuse by throwing a GatewayError (the client gets its status).
+   */
+  onUpgrade?(caller: Caller): MaybePromise<void>;
   /**
    * Target selection: gets the targets in the order the router's strategy chose and
    * returns them filtered or reordered (health, A/B splits). Never return an empty list.

@@ -15,6 +15,7 @@ import { actualCost } from '../features/budget-estimate.js';
 import { dropUpstreamLimitHeaders, RateLimiter, refusedCounter } from '../features/rate_limit.js';
 import type { CounterChild, LocalCounter } from '../observability/local-metrics.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { Caller } from '../pipeline/caller-key.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Identity } from '../pipeline/identity.js';
 import { STAGE_ORDER } from '../pipeline/order.js';
@@ -104,10 +105,10 @@ export interface TenancyStage extends PlacedStage {
 }
 
 /** Runs checks one after another, awaiting only those that return a promise. */
-function inSequence(ctx: RequestContext, checks: readonly (() => void | Promise<void>)[]): void | Promise<void> {
+function inSequence(checks: readonly (() => void | Promise<void>)[]): void | Promise<void> {
   for (let i = 0; i < checks.length; i++) {
     const result = checks[i]!();
-    if (result instanceof Promise) return result.then(() => inSequence(ctx, checks.slice(i + 1)));
+    if (result instanceof Promise) return result.then(() => inSequence(checks.slice(i + 1)));
   }
 }
 
@@ -324,11 +325,20 @@ class TenantLimitStage implements Stage {
   ) {}
 
   onRequest(ctx: RequestContext): void | Promise<void> {
-    const { key, team } = this.tenancy.tenantOf(ctx.identity);
+    return this.limit(ctx.res, ctx.identity);
+  }
+
+  /** A WebSocket session is one request for the key and its team. */
+  onUpgrade(caller: Caller): void | Promise<void> {
+    return this.limit(null, caller.identity);
+  }
+
+  private limit(res: RequestContext['res'] | null, identity: Identity | null): void | Promise<void> {
+    const { key, team } = this.tenancy.tenantOf(identity);
     const checks: (() => void | Promise<void>)[] = [];
-    if (key?.limiter) checks.push(() => key.limiter!.check(ctx, ctx.identity!.key!));
-    if (team?.limiter) checks.push(() => team.limiter!.check(ctx, ctx.identity!.team!));
-    return checks.length ? inSequence(ctx, checks) : undefined;
+    if (key?.limiter) checks.push(() => key.limiter!.check(res, identity!.key!));
+    if (team?.limiter) checks.push(() => team.limiter!.check(res, identity!.team!));
+    return checks.length ? inSequence(checks) : undefined;
   }
 
   onResponse(_ctx: RequestContext, response: UpstreamResponse): void {
@@ -355,7 +365,7 @@ class TenantBudgetStage implements Stage {
     const checks: (() => void | Promise<void>)[] = [];
     if (key?.guard) checks.push(() => key.guard!.check(ctx, identity.key!));
     if (team?.guard) checks.push(() => team.guard!.check(ctx, identity.team!));
-    return checks.length ? inSequence(ctx, checks) : undefined;
+    return checks.length ? inSequence(checks) : undefined;
   }
 
   onDone(ctx: RequestContext): void {

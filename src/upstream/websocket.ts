@@ -3,8 +3,9 @@ import type { Duplex } from 'node:stream';
 import { createRequire } from 'node:module';
 import type { ProxyServer } from 'http-proxy-3';
 import { GatewayError } from '../errors.js';
-import type { CompiledRouter, Pipeline } from '../pipeline/compiled.js';
+import type { CompiledRouter, CompiledTarget, Pipeline } from '../pipeline/compiled.js';
 import { parseRoute } from '../pipeline/route.js';
+import type { Caller } from '../pipeline/caller-key.js';
 import { upstreamPathFor } from '../providers/http.js';
 
 /**
@@ -57,22 +58,51 @@ export function proxyUpgrade(pipeline: Pipeline, req: IncomingMessage, socket: D
     if (!route) throw new GatewayError('not_found', `Unknown path ${req.url}: WebSockets are proxied on /v1/* only.`);
     const url = new URL(route.upstreamPath, 'http://gateway');
     const router = routerOf(pipeline, route.pinned, url.searchParams.get('model'));
-    pipeline.tenancy?.identifyUpgrade(req, router.name); // a WebSocket needs a key as any request does
+    // A WebSocket needs a key as any request does, and counts as one against its limits.
+    const identity = pipeline.tenancy?.identifyUpgrade(req, router.name) ?? null;
     const target = router.candidates(null)[0]!;
-    const base = target.upstream.wsOrigin;
-    if (!base) throw new GatewayError('not_found', `Upstream "${target.upstream.name}" does not accept WebSocket connections.`);
-    if (target.model && url.searchParams.has('model')) url.searchParams.set('model', target.model);
-    const baseUrl = new URL(base);
-    req.url = upstreamPathFor(baseUrl.pathname.replace(/\/+$/, ''), url.pathname + url.search);
-    const credential = target.upstream.credential;
-    if (credential) {
-      delete req.headers.authorization;
-      delete req.headers['x-api-key'];
-      delete req.headers['api-key'];
-      req.headers[credential[0]] = credential[1];
-    }
-    wsProxy().ws(req, socket as never, head, { target: baseUrl.origin }, () => socket.destroy());
+    if (!target.upstream.wsOrigin) throw new GatewayError('not_found', `Upstream "${target.upstream.name}" does not accept WebSocket connections.`);
+    const checked = upgradeChecks(router, { req, identity });
+    if (checked === undefined) forward(target, url, req, socket, head);
+    else checked.then(() => forward(target, url, req, socket, head)).catch((err: unknown) => refuseWith(socket, err));
   } catch (err) {
-    refuse(socket, err instanceof GatewayError ? err : new GatewayError('internal_error', 'WebSocket proxying failed.'));
+    refuseWith(socket, err);
   }
+}
+
+function refuseWith(socket: Duplex, err: unknown): void {
+  if (socket.destroyed) return;
+  refuse(socket, err instanceof GatewayError ? err : new GatewayError('internal_error', 'WebSocket proxying failed.'));
+}
+
+/** The router's stages' onUpgrade (rate limits), in order; a promise only when one waits (a shared store). */
+function upgradeChecks(router: CompiledRouter, caller: Caller): Promise<void> | undefined {
+  const checks = router.phases.onUpgrade;
+  if (checks === null) return undefined;
+  for (let i = 0; i < checks.length; i++) {
+    const result = checks[i]!(caller);
+    if (result instanceof Promise) {
+      const rest = checks.slice(i + 1);
+      return result.then(async () => {
+        for (const check of rest) await check(caller);
+      });
+    }
+  }
+  return undefined;
+}
+
+function forward(target: CompiledTarget, url: URL, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  if (socket.destroyed) return;
+  const base = target.upstream.wsOrigin!;
+  if (target.model && url.searchParams.has('model')) url.searchParams.set('model', target.model);
+  const baseUrl = new URL(base);
+  req.url = upstreamPathFor(baseUrl.pathname.replace(/\/+$/, ''), url.pathname + url.search);
+  const credential = target.upstream.credential;
+  if (credential) {
+    delete req.headers.authorization;
+    delete req.headers['x-api-key'];
+    delete req.headers['api-key'];
+    req.headers[credential[0]] = credential[1];
+  }
+  wsProxy().ws(req, socket as never, head, { target: baseUrl.origin }, () => socket.destroy());
 }

@@ -20,19 +20,22 @@ const BOB = 'sk-sg-bob-0123456789';
 const CAROL = 'sk-sg-carol-0123456789';
 const DAVE = 'sk-sg-dave-0123456789';
 
-function keysYaml(opts: { carolDisabled?: boolean; daveExpires?: string } = {}): string {
+const ERIN = 'sk-sg-erin-0123456789';
+const FRANK = 'sk-sg-frank-0123456789';
+
+function keysYaml(opts: { carolDisabled?: boolean; daveExpires?: string; extraKeys?: string } = {}): string {
   return `auth:
   keys:
     - { name: alice, sha256: "${hashKey(ALICE)}", team: payments, labels: { owner: checkout } }
     - { name: bob, sha256: "${hashKey(BOB)}", routers: [main] }
     - { name: carol, sha256: "${hashKey(CAROL)}", disabled: ${opts.carolDisabled ?? true} }
     - { name: dave, sha256: "${hashKey(DAVE)}", expires: "${opts.daveExpires ?? '2025-01-01'}" }
-teams:
+${opts.extraKeys ?? ''}teams:
   payments: { routers: [main, fast] }
 `;
 }
 
-function config(upstreamUrl: string, tenancy = keysYaml()): string {
+function config(upstreamUrl: string, tenancy = keysYaml(), routers = ''): string {
   return `
 version: 1
 logging: { level: silent }
@@ -43,7 +46,7 @@ routers:
   main: { targets: [{ upstream: up }] }
   fast: { targets: [{ upstream: up }] }
   admin: { targets: [{ upstream: up }] }
-`;
+${routers}`;
 }
 
 const BODY = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
@@ -310,7 +313,13 @@ describe('tenancy: WebSocket upgrades', () => {
     });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
-    gw = await startGateway(config(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+    gw = await startGateway(
+      config(
+        `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        keysYaml({ extraKeys: `    - { name: erin, sha256: "${hashKey(ERIN)}", rate_limit: { requests: 1, per: 1m } }\n    - { name: frank, sha256: "${hashKey(FRANK)}" }\n` }),
+        '  limited: { targets: [{ upstream: up }], features: { rate_limit: { requests: 1, per: 1m, key: global } } }\n',
+      ),
+    );
   });
   after(async () => {
     await gw.close();
@@ -348,6 +357,30 @@ describe('tenancy: WebSocket upgrades', () => {
     assert.equal(message.toString(), 'echo:ping');
     ws.close();
     assert.equal(upgrades, 1);
+  });
+
+  test('a WebSocket session counts as one request against the key\'s and the router\'s request limits', async () => {
+    const before = upgrades;
+    const first = await open({ authorization: `Bearer ${ERIN}` });
+    assert.ok(first instanceof WebSocket);
+    first.close();
+    const second = await open({ authorization: `Bearer ${ERIN}` });
+    assert.ok(!(second instanceof WebSocket));
+    assert.equal(second.status, 429);
+    assert.ok(Number(second.headers['retry-after']) > 0);
+    assert.equal(JSON.parse(second.body).error.code, 'rate_limit_exceeded');
+    assert.match(JSON.parse(second.body).error.message, /key "erin"/);
+    assert.equal(upgrades, before + 1);
+
+    // The router's own limit (global): one session, whoever opens it.
+    const viaRouter = await open({ authorization: `Bearer ${FRANK}` }, '/router/limited/v1/realtime');
+    assert.ok(viaRouter instanceof WebSocket);
+    viaRouter.close();
+    const again = await open({ authorization: `Bearer ${FRANK}` }, '/router/limited/v1/realtime');
+    assert.ok(!(again instanceof WebSocket));
+    assert.equal(again.status, 429);
+    assert.equal(JSON.parse(again.body).error.code, 'rate_limit_exceeded');
+    assert.equal(upgrades, before + 2);
   });
 });
 
