@@ -8,6 +8,7 @@ import type { SseEvent, Stage, UpstreamCall } from '../pipeline/stage.js';
 import { failureEvent, holdAnswer, isChatRequest, watchStream } from './answer-check.js';
 import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
+import { notJsonStart } from '../util/json-start.js';
 
 export interface QualityGateConfig {
   min_chars?: number;
@@ -104,6 +105,7 @@ export class QualityChecks {
 }
 
 function isJson(text: string): boolean {
+  if (notJsonStart(text) !== null) return false;
   try {
     JSON.parse(text);
     return true;

@@ -12,6 +12,7 @@ import type { UpstreamResponse } from '../providers/provider.js';
 import { failureEvent, holdAnswer, isChatRequest, watchStream } from './answer-check.js';
 import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
+import { notJsonStart } from '../util/json-start.js';
 
 export interface StructuredOutputConfig {
   attempts?: number;
@@ -58,6 +59,8 @@ function describeError(e: ErrorObject): string {
 
 /** What is wrong with an answer's text against a validator (null: it is valid). */
 function validateText(text: string, validate: ValidateFunction | null): string[] | null {
+  const notJson = notJsonStart(text);
+  if (notJson !== null) return [`the answer is not valid JSON (${notJson})`];
   let value: unknown;
   try {
     value = JSON.parse(text);
