@@ -37,6 +37,8 @@ import {
   type StartupResult,
 } from './lib/report.js';
 import { keysConfig, routerConfig, routerModels } from './lib/router-config.js';
+import { billionLaughs, mergeKeyBomb, padded } from './lib/config-bombs.js';
+import { MAX_CONFIG_BYTES } from '../src/config/limits.js';
 import { featureConfigs, FULL_CONFIG } from './lib/feature-configs.js';
 import { SMALL, shapeOf, type Shape } from './lib/shape.js';
 import { timeToExit, timeToReady } from './lib/startup.js';
@@ -110,6 +112,8 @@ const CONFIG_DIR = join(REPO, 'bench', 'configs');
 const RESULTS_DIR = join(REPO, 'bench', 'results');
 const START_TIMEOUT_MS = 60_000;
 const RELOAD_TIMEOUT_MS = 30_000;
+/** The stall measurement's oversized file: past the config size limit by a megabyte. */
+const OVERSIZED_CONFIG_BYTES = MAX_CONFIG_BYTES + 1024 * 1024;
 
 const USAGE = `usage: npm run bench [-- options]
   --quick          fewer rounds and shorter runs (about 3 minutes), for development: noisier
@@ -545,29 +549,30 @@ class Bench {
   }
 
   /**
-   * Rewrites a generated config `reloads` times, evenly spread over a wrk run; the CLI's
-   * file watcher reloads it. Returns the run, the compile times seen in /stats and how many
-   * reloads were applied. With `cover`, the run lasts at least `seconds` and until a second
-   * after the last reload was applied: however long the reloads take, all of each is under load.
+   * Saves `texts` over the config one after another, evenly spread over a wrk run; the
+   * CLI's file watcher reloads each (applied, or rejected when it is a bomb). Returns the
+   * run, the compile times seen in /stats, and how many reloads were applied and rejected.
+   * With `cover`, the run lasts at least `seconds` and until a second after the last reload
+   * was handled: however long the reloads take, all of each is under load.
    */
-  private async reloadUnderLoad(gw: Gateway, file: string, routers: number, reloads: number, seconds: number, shape: Shape, cover = false) {
+  private async reloadUnderLoad(gw: Gateway, file: string, texts: readonly string[], seconds: number, shape: Shape, cover = false) {
     const startup = await stats(gw.adminUrl);
     let done = (): void => {};
     const reloaded = new Promise<void>((resolve) => (done = resolve));
     const running = cover
-      ? this.wrkRun(gw, shape, seconds + (reloads * RELOAD_TIMEOUT_MS) / 1000, CONNECTIONS, Promise.all([sleep(seconds * 1000), reloaded.then(() => sleep(1000))]))
+      ? this.wrkRun(gw, shape, seconds + (texts.length * RELOAD_TIMEOUT_MS) / 1000, CONNECTIONS, Promise.all([sleep(seconds * 1000), reloaded.then(() => sleep(1000))]))
       : this.wrkRun(gw, shape, seconds);
     const compileMs: number[] = [];
     let last = startup;
-    const gapMs = ((seconds - 1) * 1000) / reloads;
-    for (let i = 1; i <= reloads; i++) {
-      await sleep(i === 1 ? 500 : gapMs / 2);
-      writeAtomically(file, routerConfig(routers, i));
+    const gapMs = ((seconds - 1) * 1000) / texts.length;
+    for (const [i, text] of texts.entries()) {
+      await sleep(i === 0 ? 500 : gapMs / 2);
+      writeAtomically(file, text);
       const deadline = performance.now() + RELOAD_TIMEOUT_MS;
       do {
         await sleep(20);
         last = await stats(gw.adminUrl);
-      } while (last.config.reloads.success + last.config.reloads.error < i && performance.now() < deadline);
+      } while (last.config.reloads.success + last.config.reloads.error < i + 1 && performance.now() < deadline);
       if (last.config.reloads.success === compileMs.length + 1) compileMs.push(last.config.compile_ms);
       await sleep(gapMs / 2);
     }
@@ -587,7 +592,8 @@ class Bench {
     try {
       await this.warm(gw, shape, 1, 1);
       const seconds = Math.max(2, Math.ceil(this.mode.reloads * 0.3) + 1);
-      const run = await this.reloadUnderLoad(gw, file, RELOAD_ROUTERS, this.mode.reloads, seconds, shape);
+      const texts = Array.from({ length: this.mode.reloads }, (_, i) => routerConfig(RELOAD_ROUTERS, i + 1));
+      const run = await this.reloadUnderLoad(gw, file, texts, seconds, shape);
       log(`reload: ${run.applied}/${this.mode.reloads} applied, ${run.result.failures} failed of ${run.result.requests}`);
       return {
         routers: RELOAD_ROUTERS,
@@ -604,7 +610,12 @@ class Bench {
     }
   }
 
-  /** The slowest request under load without reloads, then with reloads of a 10,000-router config. */
+  /**
+   * The slowest request under load without reloads, then over reloads of a 10,000-router
+   * config with the hostile files saved between them (an alias bomb, a merge-key bomb and a
+   * file over the 4 MB limit, each over the live 10,000-router config): the good ones
+   * applied, the bombs rejected, none of them allowed to stall a request.
+   */
   async measureStall(): Promise<StallResult> {
     const routers = this.mode.stallRouters;
     const dir = join(this.workDir, 'stall');
@@ -613,18 +624,27 @@ class Bench {
     writeAtomically(file, routerConfig(routers, 0));
     const gw = await this.startGateway('stall', file, true);
     const shape = shapeOf({ models: routerModels(routers) });
+    const bombs = [billionLaughs, mergeKeyBomb, (base: string) => padded(base, OVERSIZED_CONFIG_BYTES)];
+    const texts: string[] = [];
+    for (let i = 1; i <= this.mode.stallReloads; i++) {
+      texts.push(routerConfig(routers, i));
+      if (i <= bombs.length && this.mode.name !== 'smoke') texts.push(bombs[i - 1]!(routerConfig(routers, i)));
+    }
+    const rejects = texts.length - this.mode.stallReloads;
     try {
       await this.warm(gw, shape, 2, 2);
       const quiet = await this.wrkRun(gw, shape, this.mode.stallSeconds);
-      const run = await this.reloadUnderLoad(gw, file, routers, this.mode.stallReloads, this.mode.stallSeconds, shape, true);
+      const run = await this.reloadUnderLoad(gw, file, texts, this.mode.stallSeconds, shape, true);
       log(
         `stall: slowest request ${quiet.maxMs.toFixed(1)} ms quiet (${this.mode.stallSeconds} s), ` +
-          `${run.result.maxMs.toFixed(1)} ms over ${run.applied} reloads of ${routers} routers (${run.result.seconds.toFixed(1)} s)`,
+          `${run.result.maxMs.toFixed(1)} ms over ${run.applied} reloads of ${routers} routers and ${run.errors} rejected bombs (${run.result.seconds.toFixed(1)} s)`,
       );
       return {
         routers,
         reloads: this.mode.stallReloads,
         applied: run.applied,
+        bombs: rejects,
+        rejected: run.errors,
         compileMs: run.compileMs,
         quiet: { maxMs: quiet.maxMs, p99Ms: quiet.p99Ms },
         reloading: { maxMs: run.result.maxMs, p99Ms: run.result.p99Ms },

@@ -14,6 +14,7 @@ import { ConfigError } from '../../src/index.js';
 import { MockUpstream } from '../support/mock-upstream.js';
 import { startGateway, type Running } from '../support/gateway.js';
 import { runCliToEnd } from '../support/cli.js';
+import { billionLaughs, mergeKeyBomb } from '../../bench/lib/config-bombs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sidegate-bombs-'));
 
@@ -29,22 +30,6 @@ upstreams: { m: { provider: mock } }
 routers: { r: { targets: [{ upstream: m }] } }
 `;
 
-/** Billion laughs: 9 lists of 9 aliases of the level below, 9 levels deep (9^9 values). */
-function billionLaughs(): string {
-  const lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
-  for (let i = 1; i <= 8; i++) lines.push(`a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(',')}]`);
-  return `${BASE}x-bomb:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
-}
-
-/** The same fan-out through `<<` merge keys and maps. */
-function mergeKeyBomb(): string {
-  const lines = ['m0: &m0 { a: lol, b: lol, c: lol, d: lol, e: lol, f: lol, g: lol, h: lol, i: lol }'];
-  for (let i = 1; i <= 8; i++) {
-    lines.push(`m${i}: &m${i} { ${'abcdefghi'.split('').map((k) => `${k}: *m${i - 1}`).join(', ')}, "<<": *m${i - 1} }`);
-  }
-  return `${BASE}x-bomb:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
-}
-
 /** Routers r0…r(n-1), each with a retry feature through a chain of aliases. */
 function manyRouters(n: number, mockUrl: string): string {
   const out = [`version: 1
@@ -59,13 +44,13 @@ routers:`];
 
 describe('config bombs: validate rejects them', () => {
   test('a YAML alias bomb (billion laughs, 9×9) is rejected, naming the limit', async () => {
-    const out = await runCliToEnd(['validate', file('laughs.yaml', billionLaughs())]);
+    const out = await runCliToEnd(['validate', file('laughs.yaml', billionLaughs(BASE))]);
     assert.equal(out.code, 1);
     assert.match(out.stderr, /the config expands to more than 1000000 values \(YAML aliases repeat what they name\); the limit is 1000000 \(laughs\.yaml\)/);
   });
 
   test('a merge-key bomb is rejected the same way', async () => {
-    const out = await runCliToEnd(['validate', file('merge.yaml', mergeKeyBomb())]);
+    const out = await runCliToEnd(['validate', file('merge.yaml', mergeKeyBomb(BASE))]);
     assert.equal(out.code, 1);
     assert.match(out.stderr, /the config expands to more than 1000000 values/);
   });
@@ -126,7 +111,7 @@ describe('config bombs: a running gateway keeps answering while it reloads them'
   }
 
   test('an alias bomb saved over the live config: rejected, and requests meanwhile are answered', async () => {
-    const { reload } = await raceReload(billionLaughs());
+    const { reload } = await raceReload(billionLaughs(BASE));
     assert.equal(reload.status, 'rejected');
     assert.ok((reload as PromiseRejectedResult).reason instanceof ConfigError);
     assert.match((reload as PromiseRejectedResult).reason.message, /expands to more than 1000000 values/);
