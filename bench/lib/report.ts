@@ -300,6 +300,7 @@ function growthRows(b: Builder, rows: GrowthRow[]): void {
     const list = rows.filter((r) => r.group === group);
     if (!list.length) continue;
     const smallest = list[0]!;
+    const judged = list.filter((r) => !r.traffic);
     for (const row of list) {
       const g = median(row.gateway.cpuUs);
       const r = median(row.bare.cpuUs);
@@ -312,7 +313,6 @@ function growthRows(b: Builder, rows: GrowthRow[]): void {
       } else {
         b.ratios.push({ label, ratio: r / g, target: null });
         const vsFirst = g / median(smallest.gateway.cpuUs) - 1;
-        const judged = list.filter((r) => !r.traffic);
         const flat = (group === 'routers' || group === 'keys') && !row.traffic && row === judged.at(-1) && row !== smallest;
         b.row({
           case: label,

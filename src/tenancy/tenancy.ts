@@ -18,6 +18,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Caller } from '../pipeline/caller-key.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Identity } from '../pipeline/identity.js';
+import { inSequence } from '../pipeline/in-sequence.js';
 import { STAGE_ORDER } from '../pipeline/order.js';
 import type { PlacedStage, Stage } from '../pipeline/stage.js';
 import type { Pricing } from '../pricing.js';
@@ -102,14 +103,6 @@ class KeyAccount implements Tenants {
 /** A stage with its place on the line and its `sidegate explain` line. */
 export interface TenancyStage extends PlacedStage {
   readonly description: string;
-}
-
-/** Runs checks one after another, awaiting only those that return a promise. */
-function inSequence(checks: readonly (() => void | Promise<void>)[]): void | Promise<void> {
-  for (let i = 0; i < checks.length; i++) {
-    const result = checks[i]!();
-    if (result instanceof Promise) return result.then(() => inSequence(checks.slice(i + 1)));
-  }
 }
 
 export class Tenancy {

@@ -6,6 +6,7 @@ import { GatewayError } from '../errors.js';
 import type { CompiledRouter, CompiledTarget, Pipeline } from '../pipeline/compiled.js';
 import { parseRoute } from '../pipeline/route.js';
 import type { Caller } from '../pipeline/caller-key.js';
+import { inSequence } from '../pipeline/in-sequence.js';
 import { upstreamPathFor } from '../providers/http.js';
 
 /**
@@ -62,8 +63,11 @@ export function proxyUpgrade(pipeline: Pipeline, req: IncomingMessage, socket: D
     const identity = pipeline.tenancy?.identifyUpgrade(req, router.name) ?? null;
     const target = router.candidates(null)[0]!;
     if (!target.upstream.wsOrigin) throw new GatewayError('not_found', `Upstream "${target.upstream.name}" does not accept WebSocket connections.`);
-    const checked = upgradeChecks(router, { req, identity });
-    if (checked === undefined) forward(target, url, req, socket, head);
+    // The router's stages' onUpgrade (rate limits), in order; a promise only when one waits (a shared store).
+    const caller: Caller = { req, identity };
+    const checks = router.phases.onUpgrade;
+    const checked = checks === null ? undefined : inSequence(checks.map((check) => () => check(caller)));
+    if (!(checked instanceof Promise)) forward(target, url, req, socket, head);
     else checked.then(() => forward(target, url, req, socket, head)).catch((err: unknown) => refuseWith(socket, err));
   } catch (err) {
     refuseWith(socket, err);
@@ -73,22 +77,6 @@ export function proxyUpgrade(pipeline: Pipeline, req: IncomingMessage, socket: D
 function refuseWith(socket: Duplex, err: unknown): void {
   if (socket.destroyed) return;
   refuse(socket, err instanceof GatewayError ? err : new GatewayError('internal_error', 'WebSocket proxying failed.'));
-}
-
-/** The router's stages' onUpgrade (rate limits), in order; a promise only when one waits (a shared store). */
-function upgradeChecks(router: CompiledRouter, caller: Caller): Promise<void> | undefined {
-  const checks = router.phases.onUpgrade;
-  if (checks === null) return undefined;
-  for (let i = 0; i < checks.length; i++) {
-    const result = checks[i]!(caller);
-    if (result instanceof Promise) {
-      const rest = checks.slice(i + 1);
-      return result.then(async () => {
-        for (const check of rest) await check(caller);
-      });
-    }
-  }
-  return undefined;
 }
 
 function forward(target: CompiledTarget, url: URL, req: IncomingMessage, socket: Duplex, head: Buffer): void {
