@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { normalize, type Embedder } from './embedder.js';
 
 /**
@@ -89,9 +90,27 @@ export function embedLocal(text: string): Float32Array {
   return normalize(vector);
 }
 
+/** Recent texts' vectors kept per embedder, as the upstream embedder keeps them. */
+const RECENT_TEXTS = 2048;
+/** Longer texts are embedded again each time (the memory stays within ~10 MB). */
+const RECENT_MAX_CHARS = 2048;
+
+/**
+ * The local embedder, remembering the vectors of recent short texts: the same prompt
+ * comes again from other callers and other conversations (each a cache scope of its
+ * own), and both the semantic cache and the classifier embed every prompt. Vectors are
+ * shared between the callers that get them, which only read them.
+ */
 export function createLocalEmbedder(): Embedder {
+  const recent = new LRUCache<string, Float32Array>({ max: RECENT_TEXTS });
+  const embedOne = (text: string): Float32Array => {
+    if (text.length > RECENT_MAX_CHARS) return embedLocal(text);
+    let vector = recent.get(text);
+    if (vector === undefined) recent.set(text, (vector = embedLocal(text)));
+    return vector;
+  };
   return Object.freeze({
     id: LOCAL_EMBEDDER_ID,
-    embed: async (texts: readonly string[]) => texts.map(embedLocal),
+    embed: async (texts: readonly string[]) => texts.map(embedOne),
   });
 }

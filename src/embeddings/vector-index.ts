@@ -1,4 +1,5 @@
 import { cosine } from './embedder.js';
+import { OldestKey } from '../util/oldest-key.js';
 
 export interface Match<T> {
   readonly id: string;
@@ -32,6 +33,7 @@ export function topK<T>(items: Iterable<T>, vectorOf: (item: T) => Float32Array 
  */
 export class VectorIndex<T> {
   private readonly entries = new Map<string, { vector: Float32Array; value: T }>();
+  private readonly oldest = new OldestKey(this.entries);
 
   constructor(private readonly maxEntries: number) {}
 
@@ -43,7 +45,7 @@ export class VectorIndex<T> {
   add(id: string, vector: Float32Array, value: T): void {
     this.entries.delete(id);
     this.entries.set(id, { vector, value });
-    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    while (this.entries.size > this.maxEntries) this.entries.delete(this.oldest.take()!);
   }
 
   remove(id: string): boolean {

@@ -24,9 +24,6 @@ export interface CacheConfig {
 
 const DEFAULTS = { ttl: '5m', max_size: '100mb', max_entry: '1mb', key_headers: CREDENTIAL_HEADERS, statuses: [200, 201, 400, 401] };
 
-/** Request fields that change how an answer is delivered, not what it is: left out of the key. */
-const DELIVERY_FIELDS = new Set(['stream', 'stream_options']);
-
 const STATE = slot<CacheState>('cache');
 
 interface CacheState {
@@ -62,7 +59,7 @@ class CacheStage implements Stage {
     this.maxEntry = parseSize(config.max_entry ?? DEFAULTS.max_entry);
     // With a scope the caller's identity keeps tenants apart, so its credential need not.
     const keyHeaders = Object.freeze((config.key_headers ?? (config.scope ? [] : DEFAULTS.key_headers)).map((h) => h.toLowerCase()));
-    this.keys = new RequestKeyMemo(keyHeaders, { salt: deps.routerFingerprint, skip: DELIVERY_FIELDS });
+    this.keys = new RequestKeyMemo(keyHeaders, { salt: deps.routerFingerprint });
     this.statuses = new Set(config.statuses ?? DEFAULTS.statuses);
     this.space = deps.state.cacheSpace(deps.routerName, parseSize(config.max_size ?? DEFAULTS.max_size));
     this.now = deps.now;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
@@ -41,7 +41,7 @@ const STATE = slot<FingerprintState>('response_fingerprinting');
 /** Case, whitespace and surrounding blanks do not make two answers different. */
 export function fingerprintOf(text: string): string {
   const normal = text.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim();
-  return createHash('sha256').update(normal).digest('hex').slice(0, 16);
+  return hash('sha256', normal, 'hex').slice(0, 16);
 }
 
 function addBounded(set: Set<string>, value: string): void {
@@ -80,7 +80,7 @@ class FingerprintStage implements Stage {
     const body = ctx.body;
     if (body === undefined) return;
     const asked = body.messages ?? body.prompt ?? body.input;
-    const prompt = createHash('sha256').update(`${ctx.format.name}\0${canonicalJson(asked ?? null)}`).digest('hex').slice(0, 16);
+    const prompt = hash('sha256', `${ctx.format.name}\0${canonicalJson(asked ?? null)}`, 'hex').slice(0, 16);
     ctx.set(STATE, { prompt, stream: ctx.stream ? new StreamAnswer(ctx.format.name) : null, done: false });
   }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { bounded } from '../config/ranges.js';
 import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
@@ -117,14 +117,12 @@ class SemanticCacheStage implements Stage {
   }
 
   private scopeOf(ctx: RequestContext, rest: Record<string, unknown>): string {
-    const hash = createHash('sha256');
-    hash.update(`${ctx.format.name}\0${ctx.method}\0${ctx.upstreamPath}\0${this.deps.routerFingerprint}\0`);
+    let text = `${ctx.format.name}\0${ctx.method}\0${ctx.upstreamPath}\0${this.deps.routerFingerprint}\0`;
     for (const name of this.keyHeaders) {
       const value = ctx.req.headers[name];
-      hash.update(`${name}\0${Array.isArray(value) ? value.join('\n') : (value ?? '')}\0`);
+      text += `${name}\0${Array.isArray(value) ? value.join('\n') : (value ?? '')}\0`;
     }
-    hash.update(canonicalJson(rest, NOT_IN_SCOPE));
-    return hash.digest('hex');
+    return hash('sha256', text + canonicalJson(rest, NOT_IN_SCOPE), 'hex');
   }
 
   async onRequest(ctx: RequestContext): Promise<LocalReply | undefined> {
@@ -150,7 +148,7 @@ class SemanticCacheStage implements Stage {
       this.embedSeconds.inc((performance.now() - started) / 1000);
     }
     const cacheControl = ctx.req.headers['cache-control'];
-    const id = createHash('sha256').update(prompt.text).digest('hex').slice(0, 32);
+    const id = hash('sha256', prompt.text, 'hex').slice(0, 32);
     // `no-store`: looked up, never stored (an empty vector marks it).
     ctx.set(STATE, { scope, id, vector: hasDirective(cacheControl, 'no-store') ? NO_VECTOR : vector, recording: null });
     if (hasDirective(cacheControl, 'no-cache')) {

@@ -4,6 +4,7 @@ import type { SseEvent, Stage } from '../pipeline/stage.js';
 import { slot } from '../pipeline/slot.js';
 import { TextWindow, type Release, type WindowScanner } from '../pipeline/text-window.js';
 import { actionSchema, Findings, streamWindowSchema } from './kit.js';
+import { OldestKey } from '../util/oldest-key.js';
 
 export interface PromptShieldConfig {
   action?: 'block' | 'log';
@@ -49,6 +50,7 @@ class PromptShield implements Stage, WindowScanner {
   readonly name = 'prompt_shield';
   private readonly watch = slot<Watch>('prompt-shield');
   private readonly remembered = new Map<string, ReadonlySet<string>>();
+  private readonly oldestRemembered = new OldestKey(this.remembered);
   private readonly window: TextWindow;
   readonly onChunk: (ctx: RequestContext, event: SseEvent) => ReturnType<TextWindow['onChunk']>;
   readonly onStreamEnd: (ctx: RequestContext) => readonly SseEvent[];
@@ -71,7 +73,7 @@ class PromptShield implements Stage, WindowScanner {
     if (set === undefined) {
       const list = words(text);
       set = new Set(list.length < 2 * this.n ? [] : grams(list, this.n));
-      if (this.remembered.size >= MAX_REMEMBERED) this.remembered.delete(this.remembered.keys().next().value!);
+      if (this.remembered.size >= MAX_REMEMBERED) this.remembered.delete(this.oldestRemembered.take()!);
       this.remembered.set(text, set);
     }
     return set.size ? set : null;

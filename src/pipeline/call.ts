@@ -10,7 +10,7 @@ export function applyModel(ctx: RequestContext, target: CompiledTarget): void {
   const model = ctx.modelOverride ?? target.model ?? ctx.requestedModel;
   if (model !== undefined && ctx.body.model !== model) {
     ctx.body.model = model;
-    ctx.bodyChanged = true;
+    ctx.markBodyChanged();
   }
 }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ClientIp } from '../server/client-ip.js';
 import type { RequestContext } from './context.js';
 
@@ -24,7 +24,7 @@ export type CallerKeyOf = (caller: Caller) => string;
 
 /** A short SHA-256 of `text`: how a value that may be a secret is kept (never the value). */
 export function sha(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 32);
+  return hash('sha256', text, 'hex').slice(0, 32);
 }
 
 /** A header's value as one string (repeated headers joined by commas). */

@@ -69,6 +69,8 @@ export class RequestContext {
   rawBody: Buffer | null = null;
   /** True when a stage changed `body`, so it must be serialized again. */
   bodyChanged = false;
+  /** Counts the changes to `body` (markBodyChanged): what was derived from it at one count holds until the next. */
+  bodyVersion = 0;
   /** The request asked for a streamed (SSE) answer. */
   stream = false;
   /** The `model` the caller sent, before any target rewrote it. */
@@ -198,6 +200,7 @@ export class RequestContext {
 
   markBodyChanged(): void {
     this.bodyChanged = true;
+    this.bodyVersion++;
   }
 
   /**

@@ -1,43 +1,70 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { RequestContext } from './context.js';
+import { slot } from './slot.js';
+import { OldestKey } from '../util/oldest-key.js';
 
 /**
  * JSON with object keys sorted at every level, so `{a,b}` and `{b,a}` are one key.
- * `skip` names top-level fields left out.
+ * `skip` names top-level fields left out. Built by appending to one string (keys are
+ * sorted only when they are not in order already, as an SDK usually sends them).
  */
 export function canonicalJson(value: unknown, skip: ReadonlySet<string> | null = null): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
-  const obj = value as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const key of Object.keys(obj).sort()) {
-    if (obj[key] === undefined || skip?.has(key)) continue;
-    parts.push(`${JSON.stringify(key)}:${canonicalJson(obj[key])}`);
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]);
+    return `${out}]`;
   }
-  return `{${parts.join(',')}}`;
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj);
+  for (let i = 1; i < keys.length; i++) {
+    if (keys[i - 1]! > keys[i]!) {
+      keys.sort();
+      break;
+    }
+  }
+  let out = '{';
+  for (const key of keys) {
+    const field = obj[key];
+    if (field === undefined || (skip !== null && skip.has(key))) continue;
+    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${canonicalJson(field)}`;
+  }
+  return `${out}}`;
 }
+
+/** Request fields that change how an answer is delivered, not what it is: left out of request keys. */
+const DELIVERY_FIELDS: ReadonlySet<string> = new Set(['stream', 'stream_options']);
 
 export interface RequestKeyOptions {
   /** Mixed into the key (e.g. a router's fingerprint, so its entries change with its targets). */
   salt?: string;
-  /** Top-level body fields that do not change the answer (e.g. `stream`). */
-  skip?: ReadonlySet<string>;
+}
+
+/** The canonical body of a request (delivery fields left out), made once per version of the body. */
+const CANONICAL = slot<{ version: number; text: string }>('canonical_body');
+
+function canonicalBody(ctx: RequestContext): string {
+  const known = ctx.get(CANONICAL);
+  if (known !== undefined && known.version === ctx.bodyVersion) return known.text;
+  const text = canonicalJson(ctx.body, DELIVERY_FIELDS);
+  ctx.set(CANONICAL, { version: ctx.bodyVersion, text });
+  return text;
 }
 
 /**
  * The identity of a request: SHA-256 of the caller's API, method, path, the named headers (so callers with
- * different credentials never share) and the canonical body. Keys coalesced in-flight
- * requests and cached responses.
+ * different credentials never share) and the canonical body without its delivery fields
+ * (`stream`, `stream_options`). Keys coalesced in-flight requests and cached responses;
+ * both ask for it on the same request, which canonicalizes its body once.
  */
 export function requestKey(ctx: RequestContext, keyHeaders: readonly string[], options: RequestKeyOptions = {}): string {
-  const hash = createHash('sha256');
-  hash.update(`${ctx.format.name}\0${ctx.method}\0${ctx.upstreamPath}\0${options.salt ?? ''}\0`);
+  let text = `${ctx.format.name}\0${ctx.method}\0${ctx.upstreamPath}\0${options.salt ?? ''}\0`;
   for (const name of keyHeaders) {
     const value = ctx.req.headers[name];
-    hash.update(`${name}\0${Array.isArray(value) ? value.join('\n') : (value ?? '')}\0`);
+    text += `${name}\0${Array.isArray(value) ? value.join('\n') : (value ?? '')}\0`;
   }
-  if (ctx.body !== undefined) hash.update(canonicalJson(ctx.body, options.skip ?? null));
-  return hash.digest('hex');
+  if (ctx.body !== undefined) text += canonicalBody(ctx);
+  return hash('sha256', text, 'hex');
 }
 
 /** Bodies up to this size have their key remembered. */
@@ -53,6 +80,7 @@ const MEMO_ENTRIES = 256;
  */
 export class RequestKeyMemo {
   private readonly keys = new Map<string, string>();
+  private readonly oldest = new OldestKey(this.keys);
 
   constructor(
     private readonly keyHeaders: readonly string[],
@@ -71,7 +99,7 @@ export class RequestKeyMemo {
     let key = this.keys.get(id);
     if (key === undefined) {
       key = requestKey(ctx, this.keyHeaders, this.options);
-      if (this.keys.size >= MEMO_ENTRIES) this.keys.delete(this.keys.keys().next().value!);
+      if (this.keys.size >= MEMO_ENTRIES) this.keys.delete(this.oldest.take()!);
       this.keys.set(id, key);
     }
     return key;

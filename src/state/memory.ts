@@ -14,6 +14,7 @@ import type {
 } from './store.js';
 import { MemoryVectorSpace, type VectorSpaceLimits } from './vector-space.js';
 import { LIMITS } from '../server/limits.js';
+import { OldestKey } from '../util/oldest-key.js';
 
 /** One budget period of one spender: settled spend, and reservations by id (usd, until when). */
 interface Ledger {
@@ -107,6 +108,7 @@ export class MemoryStore extends EventEmitter implements StateStore {
   readonly backend = 'memory' as const;
   /** Bucket key → epoch ms when it is full again (past that, it is swept). */
   private readonly buckets = new Map<string, number>();
+  private readonly oldestBucket = new OldestKey(this.buckets);
   private readonly ledgers = new Map<string, Ledger>();
   private readonly spaces = new Map<string, MemoryCacheSpace>();
   private readonly vectorSpaces = new Map<string, MemoryVectorSpace>();
@@ -147,7 +149,7 @@ export class MemoryStore extends EventEmitter implements StateStore {
   private setBucket(key: string, fullAt: number): void {
     this.buckets.delete(key); // re-inserted last: the map's order is least recently used first
     this.buckets.set(key, fullAt);
-    if (this.buckets.size > this.maxBuckets) this.buckets.delete(this.buckets.keys().next().value!);
+    if (this.buckets.size > this.maxBuckets) this.buckets.delete(this.oldestBucket.take()!);
     this.timer ??= setInterval(() => this.sweep(), SWEEP_MS).unref();
     if (this.buckets.size > SWEEP_SIZE && this.now() - this.lastSweep > 1000) this.sweep();
   }
@@ -178,8 +180,9 @@ export class MemoryStore extends EventEmitter implements StateStore {
 
   /** Drops a ledger's reservations that expired (a request that never settled). */
   private expire(ledger: Ledger, now: number): void {
+    // Holds are taken in time order for the same HOLD_MS: the first one still held ends the scan.
     for (const [id, hold] of ledger.holds) {
-      if (hold.until > now) continue;
+      if (hold.until > now) break;
       ledger.holds.delete(id);
       ledger.reserved -= hold.usd;
     }

@@ -6,6 +6,7 @@
  */
 import { topK } from '../embeddings/vector-index.js';
 import type { MaybePromise } from './store.js';
+import { OldestKey } from '../util/oldest-key.js';
 
 export interface VectorRecord {
   /** Unique within its scope; adding the same id again replaces the record. */
@@ -51,11 +52,18 @@ export function bestMatches(records: Iterable<VectorRecord>, vector: Float32Arra
   return topK(records, (r) => (r.expiresAt > now ? r.vector : null), vector, k, minScore).map(({ item, score }) => ({ record: item, score }));
 }
 
+/** A scope's records by id, in insertion order (the scope's eviction order). */
+class ScopeRecords {
+  readonly records = new Map<string, VectorRecord>();
+  readonly oldest = new OldestKey(this.records);
+}
+
 /** One space in this process: a map of scopes, bounded per scope and in bytes, oldest out first. */
 export class MemoryVectorSpace implements VectorSpace {
-  private readonly scopes = new Map<string, Map<string, VectorRecord>>();
+  private readonly scopes = new Map<string, ScopeRecords>();
   /** Every record by `scope\0id`, in insertion order: the eviction order. */
   private readonly order = new Map<string, number>();
+  private readonly oldest = new OldestKey(this.order);
   private bytes = 0;
   searches = 0;
   stores = 0;
@@ -65,7 +73,7 @@ export class MemoryVectorSpace implements VectorSpace {
 
   search(scope: string, vector: Float32Array, k: number, minScore: number, now: number): VectorMatch[] {
     this.searches++;
-    const records = this.scopes.get(scope);
+    const records = this.scopes.get(scope)?.records;
     return records ? bestMatches(records.values(), vector, k, minScore, now) : [];
   }
 
@@ -73,18 +81,19 @@ export class MemoryVectorSpace implements VectorSpace {
     const size = recordSize(record);
     if (size > this.limits.maxBytes) return;
     this.remove(scope, record.id);
-    let records = this.scopes.get(scope);
-    if (!records) this.scopes.set(scope, (records = new Map()));
+    let inScope = this.scopes.get(scope);
+    if (!inScope) this.scopes.set(scope, (inScope = new ScopeRecords()));
+    const records = inScope.records;
     records.set(record.id, record);
     this.order.set(`${scope}\0${record.id}`, size);
     this.bytes += size;
     this.stores++;
     while (records.size > this.limits.maxPerScope) {
-      this.remove(scope, records.keys().next().value!);
+      this.remove(scope, inScope.oldest.take()!);
       this.evictions++;
     }
     while (this.bytes > this.limits.maxBytes) {
-      const oldest = this.order.keys().next().value!;
+      const oldest = this.oldest.take()!;
       const cut = oldest.indexOf('\0');
       this.remove(oldest.slice(0, cut), oldest.slice(cut + 1));
       this.evictions++;
@@ -92,7 +101,7 @@ export class MemoryVectorSpace implements VectorSpace {
   }
 
   private remove(scope: string, id: string): void {
-    const records = this.scopes.get(scope);
+    const records = this.scopes.get(scope)?.records;
     if (!records?.delete(id)) return;
     if (records.size === 0) this.scopes.delete(scope);
     const key = `${scope}\0${id}`;
@@ -108,7 +117,7 @@ export class MemoryVectorSpace implements VectorSpace {
       this.bytes = 0;
       return n;
     }
-    const records = this.scopes.get(scope);
+    const records = this.scopes.get(scope)?.records;
     if (!records) return 0;
     const ids = [...records.keys()];
     for (const id of ids) this.remove(scope, id);

@@ -41,18 +41,18 @@ export function loadEncodingsFor(models: Iterable<string | undefined | null>): v
 }
 
 /**
- * Counts of long texts, remembered: a conversation sends its earlier turns again with
- * every request, so each turn is counted once. Bounded by the characters it holds.
+ * Counts of texts, remembered: a conversation sends its earlier turns again with every
+ * request, and every request its roles and system prompt, so each text is counted once.
+ * Bounded by the characters it holds and by its number of texts.
  */
-const MEMO_MIN_CHARS = 512;
 const MEMO_MAX_CHARS = 16 * 1024 * 1024;
-const memo = new LRUCache<string, number>({ maxSize: MEMO_MAX_CHARS, sizeCalculation: (_n, key) => key.length });
+const MEMO_MAX_TEXTS = 65_536;
+const memo = new LRUCache<string, number>({ max: MEMO_MAX_TEXTS, maxSize: MEMO_MAX_CHARS, sizeCalculation: (_n, key) => key.length });
 
 /** Tokens in `text` for `model`'s encoding (o200k_base when the model is unknown). */
 export function countTokens(text: string, model?: string): number {
   if (text.length === 0) return 0;
   const encoding = modelInfo(model).encoding;
-  if (text.length < MEMO_MIN_CHARS) return loadEncoding(encoding).countTokens(text, AS_TEXT);
   const key = `${encoding}\0${text}`;
   let count = memo.get(key);
   if (count === undefined) memo.set(key, (count = loadEncoding(encoding).countTokens(text, AS_TEXT)));
