@@ -85,8 +85,10 @@ export interface Hold extends BudgetHold {
   readonly period: Period;
 }
 
+/** What a spender's books said when last read (updated in place: it is read on every request). */
 interface Known {
-  level: BudgetLevel;
+  spend: number;
+  reserved: number;
   period: Period;
 }
 
@@ -212,8 +214,15 @@ export class BudgetLedger {
   }
 
   private note(who: string, level: BudgetLevel, period: Period): void {
-    if (this.known.size >= (this.options.maxKnown ?? MAX_KNOWN) && !this.known.has(who)) return;
-    this.known.set(who, { level: { spend: level.spend, reserved: level.reserved }, period });
+    const known = this.known.get(who);
+    if (known) {
+      known.spend = level.spend;
+      known.reserved = level.reserved;
+      known.period = period;
+    } else {
+      if (this.known.size >= (this.options.maxKnown ?? MAX_KNOWN)) return;
+      this.known.set(who, { spend: level.spend, reserved: level.reserved, period });
+    }
     if (!this.limited) return;
     const gauges = this.gaugesOf(who);
     if (!gauges) return;
@@ -226,7 +235,7 @@ export class BudgetLedger {
   /** What /stats shows of one spender, as last seen (0 once its period is over). */
   spenderStats(who: string): Record<string, number | null> {
     const known = this.known.get(who);
-    const current = known && known.period.stamp === this.current().stamp ? known.level : { spend: 0, reserved: 0 };
+    const current = known && known.period.stamp === this.current().stamp ? known : { spend: 0, reserved: 0 };
     return {
       spend_usd: roundUsd(current.spend),
       reserved_usd: roundUsd(current.reserved),

@@ -92,9 +92,12 @@ export const healthCheck: FeatureModule<HealthCheckConfig> = {
     const health = new Map<CompiledTarget, TargetHealth>(deps.targets.map((t) => [t, new TargetHealth(t)]));
     let trials = 0;
 
+    // Each target's gauge children, found once: publish runs after every try.
+    const gauges = new Map(deps.targets.map((t) => [t, { healthy: healthyGauge.labels(deps.routerName, t.upstream.name), circuit: circuitGauge.labels(deps.routerName, t.upstream.name) }]));
     const publish = (h: TargetHealth, now = Date.now()): void => {
-      healthyGauge.labels(deps.routerName, h.target.upstream.name).set(h.usable(now) ? 1 : 0);
-      circuitGauge.labels(deps.routerName, h.target.upstream.name).set(CIRCUIT_VALUE[h.circuit(now)]);
+      const g = gauges.get(h.target)!;
+      g.healthy.set(h.usable(now) ? 1 : 0);
+      g.circuit.set(CIRCUIT_VALUE[h.circuit(now)]);
     };
     const endTrial = (h: TargetHealth): void => {
       if (h.trial) trials--;

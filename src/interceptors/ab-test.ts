@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { InterceptorModule } from '../features/feature.js';
 import type { CompiledTarget } from '../pipeline/compiled.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -63,7 +63,7 @@ class AbTest implements Stage {
 
   /** The variant of a caller key: its hash as a number in [0, total), against the cumulative weights. */
   variantOf(key: string): Variant {
-    const digest = createHash('sha256').update(this.config.seed ?? '').update('\0').update(key).digest();
+    const digest = hash('sha256', `${this.config.seed ?? ''}\0${key}`, 'buffer');
     const at = (digest.readUInt32BE(0) / 0x1_0000_0000) * this.total;
     return this.variants.find((v) => at < v.upTo) ?? this.variants[this.variants.length - 1]!;
   }
