@@ -203,10 +203,10 @@ export class BudgetLedger {
       const names = ['router', 'scope', 'spender'];
       const labels = [this.options.router, this.options.scope, who];
       gauges = {
-        spend: m.gauge('ai_gateway_budget_spend_usd', 'USD spent (settled) in the current budget period, by router ("" for a key\'s or team\'s own budget), scope and spender.', names).labels(...labels),
-        reserved: m.gauge('ai_gateway_budget_reserved_usd', 'USD reserved by requests in flight, not settled yet, by router, scope and spender.', names).labels(...labels),
-        remaining: m.gauge('ai_gateway_budget_remaining_usd', 'USD left in the current budget period (limit less spend and reservations), by router, scope and spender.', names).labels(...labels),
-        reset: m.gauge('ai_gateway_budget_reset_timestamp_seconds', 'When the current budget period ends (Unix seconds), by router, scope and spender.', names).labels(...labels),
+        spend: m.localGauge('ai_gateway_budget_spend_usd', 'USD spent (settled) in the current budget period, by router ("" for a key\'s or team\'s own budget), scope and spender.', names).child(...labels),
+        reserved: m.localGauge('ai_gateway_budget_reserved_usd', 'USD reserved by requests in flight, not settled yet, by router, scope and spender.', names).child(...labels),
+        remaining: m.localGauge('ai_gateway_budget_remaining_usd', 'USD left in the current budget period (limit less spend and reservations), by router, scope and spender.', names).child(...labels),
+        reset: m.localGauge('ai_gateway_budget_reset_timestamp_seconds', 'When the current budget period ends (Unix seconds), by router, scope and spender.', names).child(...labels),
       };
     }
     this.gauges.set(who, gauges);

@@ -86,14 +86,14 @@ export const healthCheck: FeatureModule<HealthCheckConfig> = {
     const unhealthyAfter = config.unhealthy_after ?? DEFAULTS.unhealthy_after;
     const probePath = config.path ?? DEFAULTS.path;
     const probeTimeoutMs = parseDuration(config.timeout ?? DEFAULTS.timeout);
-    const healthyGauge = deps.metrics.gauge('ai_gateway_target_healthy', 'Whether a target is usable now (1) or skipped (0), by router and upstream.', ['router', 'upstream']);
-    const circuitGauge = deps.metrics.gauge('ai_gateway_circuit_state', 'Circuit state of a target: 0 closed, 1 half-open, 2 open.', ['router', 'upstream']);
+    const healthyGauge = deps.metrics.localGauge('ai_gateway_target_healthy', 'Whether a target is usable now (1) or skipped (0), by router and upstream.', ['router', 'upstream']);
+    const circuitGauge = deps.metrics.localGauge('ai_gateway_circuit_state', 'Circuit state of a target: 0 closed, 1 half-open, 2 open.', ['router', 'upstream']);
 
     const health = new Map<CompiledTarget, TargetHealth>(deps.targets.map((t) => [t, new TargetHealth(t)]));
     let trials = 0;
 
     // Each target's gauge children, found once: publish runs after every try.
-    const gauges = new Map(deps.targets.map((t) => [t, { healthy: healthyGauge.labels(deps.routerName, t.upstream.name), circuit: circuitGauge.labels(deps.routerName, t.upstream.name) }]));
+    const gauges = new Map(deps.targets.map((t) => [t, { healthy: healthyGauge.child(deps.routerName, t.upstream.name), circuit: circuitGauge.child(deps.routerName, t.upstream.name) }]));
     const publish = (h: TargetHealth, now = Date.now()): void => {
       const g = gauges.get(h.target)!;
       g.healthy.set(h.usable(now) ? 1 : 0);

@@ -7,6 +7,7 @@ import { actionSchema, Findings, onSchema, streamWindowSchema, type Side } from 
 import { buildPiiDetector, DEFAULT_PHONE_COUNTRY, PII_ENTITIES, PII_WINDOW, type CustomPattern, type PiiEntity } from '../pii/patterns.js';
 import { TextGuard } from './text-guard.js';
 import type { Detector } from '../pipeline/detections.js';
+import { requestTextOf } from '../pipeline/request-text.js';
 
 export interface PiiDetectorConfig {
   entities?: PiiEntity[];
@@ -55,7 +56,7 @@ class Pseudonymizer implements Stage, WindowScanner {
   onRequest(ctx: RequestContext): void {
     if (ctx.body === undefined) return;
     let state: Pseudonyms | undefined;
-    for (const part of ctx.format.requestText(ctx.body)) {
+    for (const part of requestTextOf(ctx)) {
       const found = this.detect(part.text);
       if (found.length === 0) continue;
       state ??= { byValue: new Map(), byPlaceholder: new Map(), counts: new Map() };

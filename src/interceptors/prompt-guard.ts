@@ -4,6 +4,7 @@ import type { Stage } from '../pipeline/stage.js';
 import { applySpans } from '../pipeline/text-window.js';
 import { actionSchema, Findings } from './kit.js';
 import { eachMatch, settle, type Detection } from '../pipeline/detections.js';
+import { requestTextOf } from '../pipeline/request-text.js';
 
 export interface PromptGuardConfig {
   action?: 'block' | 'redact' | 'log';
@@ -143,7 +144,7 @@ class PromptGuard implements Stage {
   onRequest(ctx: RequestContext): void {
     if (ctx.body === undefined) return;
     let changed = false;
-    for (const part of ctx.format.requestText(ctx.body)) {
+    for (const part of requestTextOf(ctx)) {
       if (part.role === 'system' || part.role === 'assistant') continue;
       const verdict = scorePrompt(part.text);
       if (verdict.score < this.threshold) continue;

@@ -5,6 +5,7 @@ import { slot } from '../pipeline/slot.js';
 import { TextWindow, type Release, type WindowScanner } from '../pipeline/text-window.js';
 import { actionSchema, Findings, streamWindowSchema } from './kit.js';
 import { OldestKey } from '../util/oldest-key.js';
+import { requestTextOf } from '../pipeline/request-text.js';
 
 export interface PromptShieldConfig {
   action?: 'block' | 'log';
@@ -82,7 +83,7 @@ class PromptShield implements Stage, WindowScanner {
   onRequest(ctx: RequestContext): void {
     if (ctx.body === undefined) return;
     let system = '';
-    for (const part of ctx.format.requestText(ctx.body)) if (part.role === 'system') system += `${part.text}\n`;
+    for (const part of requestTextOf(ctx)) if (part.role === 'system') system += `${part.text}\n`;
     const set = system ? this.systemGrams(system) : null;
     if (set) ctx.set(this.watch, { system: set, matched: new Set(), tail: '', acted: false });
   }

@@ -6,6 +6,7 @@ import { slot } from '../pipeline/slot.js';
 import { EMBEDDER_SCHEMA, VectorIndex, type Embedder, type EmbedderSpec } from '../embeddings/index.js';
 import type { Logger } from '../observability/logger.js';
 import { Findings, upstreamFirst } from './kit.js';
+import { requestTextOf } from '../pipeline/request-text.js';
 
 export interface ClassConfig {
   examples: string[];
@@ -67,7 +68,7 @@ class SemanticClassifier implements Stage {
 
   /** The text classified: the last user text of the request. */
   private promptOf(ctx: RequestContext): string | null {
-    const parts = ctx.format.requestText(ctx.body!);
+    const parts = requestTextOf(ctx);
     for (let i = parts.length - 1; i >= 0; i--) if (parts[i]!.role === 'user' && parts[i]!.text.trim()) return parts[i]!.text;
     return null;
   }

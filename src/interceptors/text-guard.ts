@@ -4,6 +4,7 @@ import type { SseEvent, Stage } from '../pipeline/stage.js';
 import { applySpans, releaseSpans, TextWindow, type Release, type Span, type WindowScanner } from '../pipeline/text-window.js';
 import type { TextPart, TextRole } from '../formats/text.js';
 import { looksAtRequest, looksAtResponse, type Findings, type Side } from './kit.js';
+import { requestTextOf } from '../pipeline/request-text.js';
 
 export interface TextGuardOptions {
   readonly name: string;
@@ -63,7 +64,7 @@ export class TextGuard implements Stage, WindowScanner {
     if (ctx.body === undefined) return;
     const roles = this.options.requestRoles;
     let changed = false;
-    for (const part of ctx.format.requestText(ctx.body)) {
+    for (const part of requestTextOf(ctx)) {
       if (roles !== null && !roles.has(part.role)) continue;
       if (this.handle(ctx, part, 'request')) changed = true;
     }

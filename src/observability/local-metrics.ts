@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 
 /**
- * Counters and histograms for the request path. prom-client hashes the label object on
+ * Counters, gauges and histograms for the request path. prom-client hashes the label object on
  * every `inc()`/`observe()`, even on a child made once; these keep plain numbers per
  * label set (a child is looked up once and kept by the caller) and hand prom-client's
  * registry the values only when /metrics is scraped. Same names, types and text format.
@@ -62,6 +62,28 @@ export class LocalCounter extends LocalMetric<CounterChild> {
 
   protected make(labels: Record<string, string>): CounterChild {
     return new CounterChild(labels);
+  }
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: MetricValue[] } {
+    const values = [...this.children.values()].map((c) => ({ labels: c.labels, value: c.value }));
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+}
+
+export class GaugeChild {
+  value = 0;
+  constructor(readonly labels: Record<string, string>) {}
+  set(value: number): void {
+    this.value = value;
+  }
+}
+
+/** A gauge set on the request path (prom-client's hashes and sorts the labels and makes an object on every `set`). */
+export class LocalGauge extends LocalMetric<GaugeChild> {
+  readonly type = 'gauge';
+
+  protected make(labels: Record<string, string>): GaugeChild {
+    return new GaugeChild(labels);
   }
 
   get(): { name: string; help: string; type: string; aggregator: string; values: MetricValue[] } {

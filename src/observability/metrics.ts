@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { CounterChild, HistogramChild, LocalCounter, LocalHistogram } from './local-metrics.js';
+import { CounterChild, HistogramChild, LocalCounter, LocalGauge, LocalHistogram } from './local-metrics.js';
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const OVERHEAD_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025];
@@ -186,6 +186,11 @@ export class Metrics {
   /** Like `counter`, for counts taken on every request: plain numbers, read at scrape time. */
   localCounter(name: string, help: string, labelNames: readonly string[]): LocalCounter {
     return (this.registry.getSingleMetric(name) as LocalCounter | undefined) ?? new LocalCounter(this.registry, name, help, labelNames);
+  }
+
+  /** Like `gauge`, for values set on every request: plain numbers, read at scrape time. */
+  localGauge(name: string, help: string, labelNames: readonly string[]): LocalGauge {
+    return (this.registry.getSingleMetric(name) as LocalGauge | undefined) ?? new LocalGauge(this.registry, name, help, labelNames);
   }
 
   gauge(name: string, help: string, labelNames: readonly string[]): Gauge {

@@ -23,6 +23,11 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
 test('canonical JSON sorts keys at every level and keeps array order', () => {
   assert.equal(canonicalJson({ b: 1, a: { d: [2, { z: 1, y: 2 }], c: null } }), '{"a":{"c":null,"d":[2,{"y":2,"z":1}]},"b":1}');
   assert.equal(canonicalJson({ stream: true, model: 'm' }, new Set(['stream'])), '{"model":"m"}');
+  assert.equal(canonicalJson({ b: 1, B: 2, a: 3, _: 4, é: 5 }), '{"B":2,"_":4,"a":3,"b":1,"é":5}'); // code-unit order, as Array#sort
+  const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${(i * 7919) % 40}`, i]));
+  const sorted = Object.fromEntries(Object.entries(many).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+  assert.equal(canonicalJson(many), JSON.stringify(sorted));
+  assert.equal(canonicalJson({ z: 1, y: { x: 1, w: 2 } }), canonicalJson({ y: { w: 2, x: 1 }, z: 1 }));
 });
 
 for (const backend of ['memory', 'redis'] as const) {
