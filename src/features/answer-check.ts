@@ -11,7 +11,8 @@ import type { SseEvent } from '../pipeline/stage.js';
 import type { UpstreamResponse } from '../providers/provider.js';
 import { headerValue } from '../upstream/headers.js';
 import { parseEvents } from '../upstream/sse.js';
-import { HeldBody, heldBytes } from '../upstream/held-body.js';
+import { HeldBody } from '../upstream/held-body.js';
+import { readWhole } from '../upstream/read-whole.js';
 
 /** The largest answer a check reads whole (a bigger one fails the try rather than fill memory). */
 export const MAX_CHECKED_ANSWER_BYTES = 8 * 1024 * 1024;
@@ -34,19 +35,9 @@ function isStream(response: UpstreamResponse): boolean {
 
 /** Reads a whole answer, bounded by MAX_CHECKED_ANSWER_BYTES (a bigger one is an upstream_error). */
 export async function readAll(response: UpstreamResponse, upstream: string): Promise<Buffer> {
-  const held = heldBytes(response.body);
-  if (held !== null && held.length <= MAX_CHECKED_ANSWER_BYTES) return held;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_CHECKED_ANSWER_BYTES) {
-      response.body.destroy();
-      throw new GatewayError('upstream_error', `the answer of upstream "${upstream}" is larger than ${MAX_CHECKED_ANSWER_BYTES} bytes, too large to check`);
-    }
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+  const bytes = await readWhole(response.body, MAX_CHECKED_ANSWER_BYTES);
+  if (bytes === null) throw new GatewayError('upstream_error', `the answer of upstream "${upstream}" is larger than ${MAX_CHECKED_ANSWER_BYTES} bytes, too large to check`);
+  return bytes;
 }
 
 /** What a whole answer says, from its bytes (a JSON body or a complete SSE stream). */

@@ -6,7 +6,8 @@ import type { RequestContext } from '../pipeline/context.js';
 import { requestKey } from '../pipeline/request-key.js';
 import { RequestAbort } from '../pipeline/abort.js';
 import type { HeaderMap, UpstreamResponse } from '../providers/provider.js';
-import { HeldBody, heldBytes } from '../upstream/held-body.js';
+import { HeldBody } from '../upstream/held-body.js';
+import { readWhole } from '../upstream/read-whole.js';
 
 export interface RequestCoalescingConfig {
   key_headers?: string[];
@@ -35,11 +36,8 @@ function copy(shared: Shared): UpstreamResponse {
 }
 
 async function hold(response: UpstreamResponse): Promise<Shared> {
-  const held = heldBytes(response.body);
-  if (held !== null) return { status: response.status, headers: response.headers, body: held, headersMs: response.headersMs, target: response.target };
-  const chunks: Buffer[] = [];
-  for await (const chunk of response.body as AsyncIterable<Buffer>) chunks.push(chunk);
-  return { status: response.status, headers: response.headers, body: Buffer.concat(chunks), headersMs: response.headersMs, target: response.target };
+  const body = (await readWhole(response.body, Infinity))!;
+  return { status: response.status, headers: response.headers, body, headersMs: response.headersMs, target: response.target };
 }
 
 /**

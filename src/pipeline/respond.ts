@@ -6,6 +6,7 @@ import { clientResponseHeaders, headerValue } from '../upstream/headers.js';
 import { EventSplitter, parseEvents } from '../upstream/sse.js';
 import { TailBuffer, usageOf, type Usage } from '../upstream/usage.js';
 import { heldBytes } from '../upstream/held-body.js';
+import { readWhole } from '../upstream/read-whole.js';
 import type { RequestContext } from './context.js';
 import type { BodyStep, Phases } from './phases.js';
 import type { LocalReply, SseEvent } from './stage.js';
@@ -190,10 +191,7 @@ async function forwardEvents(ctx: RequestContext, source: Source, tail: TailBuff
 }
 
 async function collect(source: Source): Promise<Buffer> {
-  if (Buffer.isBuffer(source)) return source;
-  const chunks: Buffer[] = [];
-  for await (const chunk of source as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
+  return Buffer.isBuffer(source) ? source : (await readWhole(source, Infinity))!;
 }
 
 /** A JSON answer, parsed once and passed outward through the steps' body handlers. */

@@ -8,6 +8,7 @@ import { translateRequest, type Translation } from '../translate/translator.js';
 import type { Provider, ProviderFactoryDeps, UpstreamResponse } from './provider.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Attempt } from '../pipeline/stage.js';
+import { readWhole } from '../upstream/read-whole.js';
 
 /** The `[header, value]` an upstream's `auth` injects, or null for passthrough. */
 export function credentialOf(auth: UpstreamConfig['auth']): readonly [string, string] | null {
@@ -140,17 +141,9 @@ export function createHttpProvider(config: UpstreamConfig, deps: ProviderFactory
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of response.body as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        if (size > MAX_OWN_ANSWER) {
-          response.body.destroy();
-          throw Object.assign(new Error(`upstream "${deps.name}" answered more than ${MAX_OWN_ANSWER} bytes`), { code: 'SIDEGATE_ANSWER_TOO_LARGE' });
-        }
-        chunks.push(chunk);
-      }
-      const text = Buffer.concat(chunks).toString('utf8');
+      const answer = await readWhole(response.body, MAX_OWN_ANSWER);
+      if (answer === null) throw Object.assign(new Error(`upstream "${deps.name}" answered more than ${MAX_OWN_ANSWER} bytes`), { code: 'SIDEGATE_ANSWER_TOO_LARGE' });
+      const text = answer.toString('utf8');
       let parsed: unknown = null;
       try {
         parsed = JSON.parse(text);

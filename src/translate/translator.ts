@@ -15,6 +15,7 @@ import { openaiRequestToAnthropic } from './openai-request-to-anthropic.js';
 import { openaiCompletionToAnthropic, OpenAIToAnthropicStream } from './openai-response-to-anthropic.js';
 import { convertStream, type StreamConverter } from './stream.js';
 import { HeldBody } from '../upstream/held-body.js';
+import { readWhole } from '../upstream/read-whole.js';
 
 /** The largest upstream JSON answer that is translated (larger ones fail as a 502). */
 export const MAX_TRANSLATED_BODY = 32 * 1024 * 1024;
@@ -63,17 +64,9 @@ function unsupported(from: ApiFormat, to: ApiFormat, method: string, path: strin
 }
 
 async function collect(body: Readable, upstream: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_TRANSLATED_BODY) {
-      body.destroy();
-      throw new GatewayError('upstream_error', `upstream "${upstream}" sent an answer larger than ${MAX_TRANSLATED_BODY} bytes to translate`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
+  const bytes = await readWhole(body, MAX_TRANSLATED_BODY);
+  if (bytes === null) throw new GatewayError('upstream_error', `upstream "${upstream}" sent an answer larger than ${MAX_TRANSLATED_BODY} bytes to translate`);
+  return bytes;
 }
 
 /** The upstream's headers that still describe the translated answer (not its length, type or encoding). */

@@ -1,0 +1,56 @@
+import type { Readable } from 'node:stream';
+import { heldBytes } from './held-body.js';
+
+/** What a stream closed early rejects with (the code an async iterator over it would throw). */
+function prematureClose(): Error {
+  return Object.assign(new Error('the body closed before it ended'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+}
+
+/**
+ * Reads a body to its end: its bytes, or null once it grew past `limit` bytes (the stream
+ * is then destroyed; each caller says what too large means for it). A body held whole
+ * (HeldBody) is taken as it is. Listeners rather than `for await`: an async iterator
+ * costs a promise and its bookkeeping per chunk, and every checked, translated or
+ * coalesced answer is read this way. Rejects with the stream's error, or when it closes
+ * before its end.
+ */
+export function readWhole(body: Readable, limit: number): Promise<Buffer | null> {
+  const held = heldBytes(body);
+  if (held !== null) return Promise.resolve(held.length > limit ? null : held);
+  if (body.errored) return Promise.reject(body.errored);
+  if (body.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  if (body.destroyed) return Promise.reject(prematureClose());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = (): void => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      body.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      stop();
+      body.destroy();
+      resolve(null);
+    };
+    const onEnd = (): void => {
+      stop();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error): void => {
+      stop();
+      reject(err);
+    };
+    const onClose = (): void => {
+      stop();
+      reject(body.errored ?? prematureClose());
+    };
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('error', onError);
+    body.once('close', onClose);
+  });
+}
