@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Counter } from 'prom-client';
 import type { ApiFormat } from '../formats/format.js';
 import { isSystemMessage, lastUserGroup, messagesOf, turnGroups, type Json } from '../formats/conversation.js';
@@ -144,11 +144,10 @@ class PromptCachingStage implements Stage {
   private markOpenAI(ctx: RequestContext, body: Json, messages: Json[], edits: Edit[]): void {
     if (!this.key || body.prompt_cache_key !== undefined) return;
     const format = ctx.format.name;
-    const hash = createHash('sha256');
-    if (Array.isArray(body.tools)) hash.update(JSON.stringify(body.tools));
-    if (format === 'anthropic') hash.update(contentText(body.system).text);
-    for (const m of messages) if (isSystemMessage(format, m)) hash.update(contentText(m.content).text);
-    set(edits, body, 'prompt_cache_key', `sg-${hash.digest('hex').slice(0, 24)}`);
+    let prefix = Array.isArray(body.tools) ? JSON.stringify(body.tools) : '';
+    if (format === 'anthropic') prefix += contentText(body.system).text;
+    for (const m of messages) if (isSystemMessage(format, m)) prefix += contentText(m.content).text;
+    set(edits, body, 'prompt_cache_key', `sg-${hash('sha256', prefix, 'hex').slice(0, 24)}`);
   }
 
   /** Marks the body for `target`'s API; a try to the other API first takes the old marks off. */
