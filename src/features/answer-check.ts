@@ -36,7 +36,10 @@ function isStream(response: UpstreamResponse): boolean {
 /** Reads a whole answer, bounded by MAX_CHECKED_ANSWER_BYTES (a bigger one is an upstream_error). */
 export async function readAll(response: UpstreamResponse, upstream: string): Promise<Buffer> {
   const bytes = await readWhole(response.body, MAX_CHECKED_ANSWER_BYTES);
-  if (bytes === null) throw new GatewayError('upstream_error', `the answer of upstream "${upstream}" is larger than ${MAX_CHECKED_ANSWER_BYTES} bytes, too large to check`);
+  if (bytes === null) {
+    response.body.destroy();
+    throw new GatewayError('upstream_error', `the answer of upstream "${upstream}" is larger than ${MAX_CHECKED_ANSWER_BYTES} bytes, too large to check`);
+  }
   return bytes;
 }
 

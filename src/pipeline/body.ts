@@ -3,6 +3,7 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import { LIMITS } from '../server/limits.js';
 import { hasDuplicateTopLevelKey, nestsDeeper } from './json-guard.js';
+import { readWhole } from '../upstream/read-whole.js';
 
 function tooLarge(limit: number): GatewayError {
   return new GatewayError('request_too_large', `Request body is larger than the gateway's limit of ${limit} bytes (server.max_body).`);
@@ -22,40 +23,11 @@ export function checkDeclaredLength(req: IncomingMessage, limit: number): void {
 }
 
 /** Reads a whole request body, refusing it (413) as soon as it passes `limit` bytes. */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   checkDeclaredLength(req, limit);
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        reject(tooLarge(limit));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    };
-    const onError = (err: Error): void => {
-      cleanup();
-      reject(err);
-    };
-    const onAborted = (): void => onError(Object.assign(new Error('client closed the request'), { code: 'ECONNRESET' }));
-    function cleanup(): void {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('aborted', onAborted);
-    }
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('aborted', onAborted);
-  });
+  const bytes = await readWhole(req, limit);
+  if (bytes === null) throw tooLarge(limit);
+  return bytes;
 }
 
 /** Counts a streamed body's bytes and fails it with 413 once they pass the limit. */

@@ -142,7 +142,10 @@ export function createHttpProvider(config: UpstreamConfig, deps: ProviderFactory
         bodyTimeout: timeoutMs,
       });
       const answer = await readWhole(response.body, MAX_OWN_ANSWER);
-      if (answer === null) throw Object.assign(new Error(`upstream "${deps.name}" answered more than ${MAX_OWN_ANSWER} bytes`), { code: 'SIDEGATE_ANSWER_TOO_LARGE' });
+      if (answer === null) {
+        response.body.destroy();
+        throw Object.assign(new Error(`upstream "${deps.name}" answered more than ${MAX_OWN_ANSWER} bytes`), { code: 'SIDEGATE_ANSWER_TOO_LARGE' });
+      }
       const text = answer.toString('utf8');
       let parsed: unknown = null;
       try {

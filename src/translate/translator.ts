@@ -65,7 +65,10 @@ function unsupported(from: ApiFormat, to: ApiFormat, method: string, path: strin
 
 async function collect(body: Readable, upstream: string): Promise<Buffer> {
   const bytes = await readWhole(body, MAX_TRANSLATED_BODY);
-  if (bytes === null) throw new GatewayError('upstream_error', `upstream "${upstream}" sent an answer larger than ${MAX_TRANSLATED_BODY} bytes to translate`);
+  if (bytes === null) {
+    body.destroy();
+    throw new GatewayError('upstream_error', `upstream "${upstream}" sent an answer larger than ${MAX_TRANSLATED_BODY} bytes to translate`);
+  }
   return bytes;
 }
 

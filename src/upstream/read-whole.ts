@@ -7,8 +7,9 @@ function prematureClose(): Error {
 }
 
 /**
- * Reads a body to its end: its bytes, or null once it grew past `limit` bytes (the stream
- * is then destroyed; each caller says what too large means for it). A body held whole
+ * Reads a body to its end: its bytes, or null once it grew past `limit` bytes (then no
+ * longer read; each caller says what too large means for it: an upstream's answer is
+ * destroyed, a client's request is answered 413 on the same connection). A body held whole
  * (HeldBody) is taken as it is. Listeners rather than `for await`: an async iterator
  * costs a promise and its bookkeeping per chunk, and every checked, translated or
  * coalesced answer is read this way. Rejects with the stream's error, or when it closes
@@ -33,7 +34,6 @@ export function readWhole(body: Readable, limit: number): Promise<Buffer | null>
       size += chunk.length;
       if (size <= limit) return void chunks.push(chunk);
       stop();
-      body.destroy();
       resolve(null);
     };
     const onEnd = (): void => {

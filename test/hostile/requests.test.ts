@@ -167,6 +167,36 @@ routers:
       for (const r of upstream.received.slice(before)) assert.ok(r.body.length <= 1024 * 1024, `upstream got ${r.body.length} bytes`);
     });
 
+    test('a chunked JSON body over the limit → 413 on its connection, and nothing reaches the upstream', async () => {
+      const before = upstream.received.length;
+      const content = 'x'.repeat(1024 * 1024);
+      const head = 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n';
+      const chunk = (text: string): string => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
+      const body = chunk('{"model":"gpt-4o-mini","messages":[{"role":"user","content":"') + chunk(content) + chunk(content) + chunk('"}]}') + '0\r\n\r\n';
+      const answer = await raw(gw.url, head + body, true);
+      assert.equal(statusOf(answer), 413, answer.slice(0, 200));
+      assert.match(answer, /"code":"request_too_large"/);
+      assert.deepEqual(upstream.received.slice(before).filter((r) => r.url.includes('/chat/completions')), []);
+    });
+
+    test('a client gone halfway through its JSON body: nothing reaches the upstream, the next request is answered', async () => {
+      const before = upstream.received.length;
+      const { hostname, port } = new URL(gw.url);
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(Number(port), hostname, () => {
+          socket.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"model":"gpt-4o-mini","mess');
+          setTimeout(() => socket.destroy(), 50);
+        });
+        socket.on('close', () => resolve());
+        socket.on('error', reject);
+      });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.deepEqual(upstream.received.slice(before).filter((r) => r.url.includes('/chat/completions')), []);
+      const res = await chat(gw.url, JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'still here?' }] }));
+      assert.equal(res.status, 200);
+      await res.arrayBuffer();
+    });
+
     test('a chunked upload under the limit goes through whole', async () => {
       const res = await fetch(`${gw.url}/v1/files`, {
         method: 'POST',
