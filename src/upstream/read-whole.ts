@@ -48,9 +48,10 @@ export function readWhole(body: Readable, limit: number): Promise<Buffer | null>
       stop();
       reject(body.errored ?? prematureClose());
     };
+    // `on`, not `once`: stop() takes every listener off at the first of them, and once's wrappers cost on every body.
     body.on('data', onData);
-    body.once('end', onEnd);
-    body.once('error', onError);
-    body.once('close', onClose);
+    body.on('end', onEnd);
+    body.on('error', onError);
+    body.on('close', onClose);
   });
 }
