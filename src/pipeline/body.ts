@@ -23,11 +23,9 @@ export function checkDeclaredLength(req: IncomingMessage, limit: number): void {
 }
 
 /** Reads a whole request body, refusing it (413) as soon as it passes `limit` bytes. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   checkDeclaredLength(req, limit);
-  const bytes = await readWhole(req, limit);
-  if (bytes === null) throw tooLarge(limit);
-  return bytes;
+  return readWhole(req, limit, () => tooLarge(limit)) as Promise<Buffer>;
 }
 
 /** Counts a streamed body's bytes and fails it with 413 once they pass the limit. */

@@ -13,11 +13,12 @@ function prematureClose(): Error {
  * (HeldBody) is taken as it is. Listeners rather than `for await`: an async iterator
  * costs a promise and its bookkeeping per chunk, and every checked, translated or
  * coalesced answer is read this way. Rejects with the stream's error, or when it closes
- * before its end.
+ * before its end. With `tooLarge`, a body past the limit rejects with its error instead
+ * (the request body's 413, without a second promise on every request).
  */
-export function readWhole(body: Readable, limit: number): Promise<Buffer | null> {
+export function readWhole(body: Readable, limit: number, tooLarge: (() => Error) | null = null): Promise<Buffer | null> {
   const held = heldBytes(body);
-  if (held !== null) return Promise.resolve(held.length > limit ? null : held);
+  if (held !== null) return held.length <= limit ? Promise.resolve(held) : tooLarge === null ? Promise.resolve(null) : Promise.reject(tooLarge());
   if (body.errored) return Promise.reject(body.errored);
   if (body.readableEnded) return Promise.resolve(Buffer.alloc(0));
   if (body.destroyed) return Promise.reject(prematureClose());
@@ -34,7 +35,8 @@ export function readWhole(body: Readable, limit: number): Promise<Buffer | null>
       size += chunk.length;
       if (size <= limit) return void chunks.push(chunk);
       stop();
-      resolve(null);
+      if (tooLarge === null) resolve(null);
+      else reject(tooLarge());
     };
     const onEnd = (): void => {
       stop();
