@@ -57,16 +57,19 @@ abstract class LocalMetric<Child> {
   }
 }
 
-export class LocalCounter extends LocalMetric<CounterChild> {
+/** A metric whose children each hold one number (a counter's, a gauge's), reported as it is. */
+abstract class LocalValueMetric<Child extends { readonly labels: Record<string, string>; value: number }> extends LocalMetric<Child> {
+  get(): { name: string; help: string; type: string; aggregator: string; values: MetricValue[] } {
+    const values = [...this.children.values()].map((c) => ({ labels: c.labels, value: c.value }));
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+}
+
+export class LocalCounter extends LocalValueMetric<CounterChild> {
   readonly type = 'counter';
 
   protected make(labels: Record<string, string>): CounterChild {
     return new CounterChild(labels);
-  }
-
-  get(): { name: string; help: string; type: string; aggregator: string; values: MetricValue[] } {
-    const values = [...this.children.values()].map((c) => ({ labels: c.labels, value: c.value }));
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 }
 
@@ -79,16 +82,11 @@ export class GaugeChild {
 }
 
 /** A gauge set on the request path (prom-client's hashes and sorts the labels and makes an object on every `set`). */
-export class LocalGauge extends LocalMetric<GaugeChild> {
+export class LocalGauge extends LocalValueMetric<GaugeChild> {
   readonly type = 'gauge';
 
   protected make(labels: Record<string, string>): GaugeChild {
     return new GaugeChild(labels);
-  }
-
-  get(): { name: string; help: string; type: string; aggregator: string; values: MetricValue[] } {
-    const values = [...this.children.values()].map((c) => ({ labels: c.labels, value: c.value }));
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 }
 

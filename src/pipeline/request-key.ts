@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import type { RequestContext } from './context.js';
-import { slot } from './slot.js';
+import { derivedFromBody } from './body-derived.js';
 import { OldestKey } from '../util/oldest-key.js';
 
 /**
@@ -54,15 +54,7 @@ export interface RequestKeyOptions {
 }
 
 /** The canonical body of a request (delivery fields left out), made once per version of the body. */
-const CANONICAL = slot<{ version: number; text: string }>('canonical_body');
-
-function canonicalBody(ctx: RequestContext): string {
-  const known = ctx.get(CANONICAL);
-  if (known !== undefined && known.version === ctx.bodyVersion) return known.text;
-  const text = canonicalJson(ctx.body, DELIVERY_FIELDS);
-  ctx.set(CANONICAL, { version: ctx.bodyVersion, text });
-  return text;
-}
+const canonicalBody = derivedFromBody('canonical_body', (ctx) => canonicalJson(ctx.body, DELIVERY_FIELDS));
 
 /**
  * The identity of a request: SHA-256 of the caller's API, method, path, the named headers (so callers with
