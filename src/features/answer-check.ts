@@ -12,7 +12,7 @@ import type { UpstreamResponse } from '../providers/provider.js';
 import { headerValue } from '../upstream/headers.js';
 import { parseEvents } from '../upstream/sse.js';
 import { HeldBody } from '../upstream/held-body.js';
-import { readWhole } from '../upstream/read-whole.js';
+import { readAnswerWhole } from '../upstream/read-whole.js';
 
 /** The largest answer a check reads whole (a bigger one fails the try rather than fill memory). */
 export const MAX_CHECKED_ANSWER_BYTES = 8 * 1024 * 1024;
@@ -34,13 +34,12 @@ function isStream(response: UpstreamResponse): boolean {
 }
 
 /** Reads a whole answer, bounded by MAX_CHECKED_ANSWER_BYTES (a bigger one is an upstream_error). */
-export async function readAll(response: UpstreamResponse, upstream: string): Promise<Buffer> {
-  const bytes = await readWhole(response.body, MAX_CHECKED_ANSWER_BYTES);
-  if (bytes === null) {
-    response.body.destroy();
-    throw new GatewayError('upstream_error', `the answer of upstream "${upstream}" is larger than ${MAX_CHECKED_ANSWER_BYTES} bytes, too large to check`);
-  }
-  return bytes;
+export function readAll(response: UpstreamResponse, upstream: string): Promise<Buffer> {
+  return readAnswerWhole(
+    response.body,
+    MAX_CHECKED_ANSWER_BYTES,
+    () => new GatewayError('upstream_error', `the answer of upstream "${upstream}" is larger than ${MAX_CHECKED_ANSWER_BYTES} bytes, too large to check`),
+  );
 }
 
 /** What a whole answer says, from its bytes (a JSON body or a complete SSE stream). */

@@ -7,7 +7,8 @@ import { requestKey } from '../pipeline/request-key.js';
 import { RequestAbort } from '../pipeline/abort.js';
 import type { HeaderMap, UpstreamResponse } from '../providers/provider.js';
 import { HeldBody } from '../upstream/held-body.js';
-import { readWhole } from '../upstream/read-whole.js';
+import { MAX_HELD_ANSWER, readAnswerWhole } from '../upstream/read-whole.js';
+import { GatewayError } from '../errors.js';
 
 export interface RequestCoalescingConfig {
   key_headers?: string[];
@@ -36,7 +37,12 @@ function copy(shared: Shared): UpstreamResponse {
 }
 
 async function hold(response: UpstreamResponse): Promise<Shared> {
-  const body = (await readWhole(response.body, Infinity))!;
+  const upstream = response.target?.upstream.name ?? 'upstream';
+  const body = await readAnswerWhole(
+    response.body,
+    MAX_HELD_ANSWER,
+    () => new GatewayError('upstream_error', `upstream "${upstream}" sent an answer larger than ${MAX_HELD_ANSWER} bytes, too large to share between identical requests (request_coalescing)`),
+  );
   return { status: response.status, headers: response.headers, body, headersMs: response.headersMs, target: response.target };
 }
 

@@ -6,7 +6,7 @@ import { clientResponseHeaders, headerValue } from '../upstream/headers.js';
 import { EventSplitter, parseEvents } from '../upstream/sse.js';
 import { TailBuffer, usageOf, type Usage } from '../upstream/usage.js';
 import { heldBytes } from '../upstream/held-body.js';
-import { readWhole } from '../upstream/read-whole.js';
+import { MAX_HELD_ANSWER, readAnswerWhole } from '../upstream/read-whole.js';
 import type { RequestContext } from './context.js';
 import type { BodyStep, Phases } from './phases.js';
 import type { LocalReply, SseEvent } from './stage.js';
@@ -190,13 +190,19 @@ async function forwardEvents(ctx: RequestContext, source: Source, tail: TailBuff
   ctx.res.end();
 }
 
-async function collect(source: Source): Promise<Buffer> {
-  return Buffer.isBuffer(source) ? source : (await readWhole(source, Infinity))!;
+function collect(ctx: RequestContext, source: Source): Promise<Buffer> | Buffer {
+  if (Buffer.isBuffer(source)) return source;
+  const upstream = ctx.target?.upstream.name ?? 'upstream';
+  return readAnswerWhole(
+    source,
+    MAX_HELD_ANSWER,
+    () => new GatewayError('upstream_error', `upstream "${upstream}" sent an answer larger than ${MAX_HELD_ANSWER} bytes, too large to read whole for the stages that rewrite answers`),
+  );
 }
 
 /** A JSON answer, parsed once and passed outward through the steps' body handlers. */
 async function forwardParsed(ctx: RequestContext, source: Source, headers: OutgoingHttpHeaders, steps: readonly BodyStep[]): Promise<void> {
-  const raw = await collect(source);
+  const raw = await collect(ctx, source);
   let out = raw;
   let value: unknown;
   try {

@@ -8,7 +8,7 @@ import { translateRequest, type Translation } from '../translate/translator.js';
 import type { Provider, ProviderFactoryDeps, UpstreamResponse } from './provider.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Attempt } from '../pipeline/stage.js';
-import { readWhole } from '../upstream/read-whole.js';
+import { MAX_HELD_ANSWER, readAnswerWhole } from '../upstream/read-whole.js';
 
 /** The `[header, value]` an upstream's `auth` injects, or null for passthrough. */
 export function credentialOf(auth: UpstreamConfig['auth']): readonly [string, string] | null {
@@ -29,7 +29,7 @@ export function upstreamPathFor(basePath: string, requestPath: string): string {
 }
 
 /** The largest answer read for a request the gateway makes on its own behalf (embeddings). */
-const MAX_OWN_ANSWER = 32 * 1024 * 1024;
+const MAX_OWN_ANSWER = MAX_HELD_ANSWER;
 
 /** What a provider module tells the shared HTTP transport about its upstream's wire. */
 export interface HttpWire {
@@ -141,11 +141,9 @@ export function createHttpProvider(config: UpstreamConfig, deps: ProviderFactory
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
-      const answer = await readWhole(response.body, MAX_OWN_ANSWER);
-      if (answer === null) {
-        response.body.destroy();
-        throw Object.assign(new Error(`upstream "${deps.name}" answered more than ${MAX_OWN_ANSWER} bytes`), { code: 'SIDEGATE_ANSWER_TOO_LARGE' });
-      }
+      const answer = await readAnswerWhole(response.body, MAX_OWN_ANSWER, () =>
+        Object.assign(new Error(`upstream "${deps.name}" answered more than ${MAX_OWN_ANSWER} bytes`), { code: 'SIDEGATE_ANSWER_TOO_LARGE' }),
+      );
       const text = answer.toString('utf8');
       let parsed: unknown = null;
       try {

@@ -15,10 +15,10 @@ import { openaiRequestToAnthropic } from './openai-request-to-anthropic.js';
 import { openaiCompletionToAnthropic, OpenAIToAnthropicStream } from './openai-response-to-anthropic.js';
 import { convertStream, type StreamConverter } from './stream.js';
 import { HeldBody } from '../upstream/held-body.js';
-import { readWhole } from '../upstream/read-whole.js';
+import { MAX_HELD_ANSWER, readAnswerWhole } from '../upstream/read-whole.js';
 
 /** The largest upstream JSON answer that is translated (larger ones fail as a 502). */
-export const MAX_TRANSLATED_BODY = 32 * 1024 * 1024;
+export const MAX_TRANSLATED_BODY = MAX_HELD_ANSWER;
 
 /** Headers as undici gives them (lower-case names); the same shape as the providers' HeaderMap. */
 export type HeaderMap = Record<string, string | string[] | undefined>;
@@ -63,13 +63,8 @@ function unsupported(from: ApiFormat, to: ApiFormat, method: string, path: strin
   );
 }
 
-async function collect(body: Readable, upstream: string): Promise<Buffer> {
-  const bytes = await readWhole(body, MAX_TRANSLATED_BODY);
-  if (bytes === null) {
-    body.destroy();
-    throw new GatewayError('upstream_error', `upstream "${upstream}" sent an answer larger than ${MAX_TRANSLATED_BODY} bytes to translate`);
-  }
-  return bytes;
+function collect(body: Readable, upstream: string): Promise<Buffer> {
+  return readAnswerWhole(body, MAX_TRANSLATED_BODY, () => new GatewayError('upstream_error', `upstream "${upstream}" sent an answer larger than ${MAX_TRANSLATED_BODY} bytes to translate`));
 }
 
 /** The upstream's headers that still describe the translated answer (not its length, type or encoding). */

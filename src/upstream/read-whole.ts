@@ -57,3 +57,25 @@ export function readWhole(body: Readable, limit: number, tooLarge: (() => Error)
     body.on('close', onClose);
   });
 }
+
+/**
+ * The most bytes of one upstream answer the gateway holds whole: to share it between
+ * coalesced requests, to translate it, to pass it through the response side's JSON steps,
+ * or as the answer to a call of its own (embeddings). A larger one fails (a 502 to the
+ * client) instead of filling memory.
+ */
+export const MAX_HELD_ANSWER = 32 * 1024 * 1024;
+
+/**
+ * An upstream's answer read whole, at most `limit` bytes. Past the limit the body is
+ * destroyed (the connection is not worth keeping) and `tooLarge()` is thrown: each
+ * caller says what the answer was too large for.
+ */
+export async function readAnswerWhole(body: Readable, limit: number, tooLarge: () => Error): Promise<Buffer> {
+  const bytes = await readWhole(body, limit);
+  if (bytes === null) {
+    body.destroy();
+    throw tooLarge();
+  }
+  return bytes;
+}

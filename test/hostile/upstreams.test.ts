@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { MockUpstream, chunk, steps } from '../support/mock-upstream.js';
 import { startGateway, type Running } from '../support/gateway.js';
+import { drained } from '../../src/util/drained.js';
 
 const STREAM = JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }] });
 
@@ -155,4 +156,59 @@ routers: { m: { targets: [{ upstream: up }] } }
       })}\n\n`,
     );
   });
+});
+
+describe('answers held whole are bounded', () => {
+  let upstream: MockUpstream;
+  let gw: Running;
+
+  before(async () => {
+    upstream = await MockUpstream.start();
+    gw = await startGateway(`
+version: 1
+logging: { level: silent }
+upstreams: { up: { provider: openai, url: ${upstream.url} } }
+routers:
+  shared:
+    targets: [{ upstream: up }]
+    features: { request_coalescing: {} }
+  rewritten:
+    targets: [{ upstream: up }]
+    interceptors: [{ pii_detector: { action: redact, on: response } }]
+`);
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  /** A chat answer of about `bytes` bytes, written with backpressure until the gateway hangs up. */
+  const huge = (bytes: number) => async (_req: unknown, res: import('node:http').ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"id":"c","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"');
+    const piece = 'a'.repeat(1024 * 1024);
+    for (let sent = 0; sent < bytes && !res.destroyed; sent += piece.length) {
+      if (!res.write(piece)) await drained(res);
+    }
+    if (!res.destroyed) res.end('"},"finish_reason":"stop"}]}');
+  };
+
+  for (const [router, why] of [['shared', 'too large to share'], ['rewritten', 'too large to read whole']] as const) {
+    test(`an upstream answer past 32 MB to a router that holds it whole (${router}) is a 502 that says so, and the next request is answered`, async () => {
+      upstream.script(huge(40 * 1024 * 1024), steps.chat('small again'));
+      const ask = () => fetch(`${gw.url}/router/${router}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      const res = await ask();
+      assert.equal(res.status, 502);
+      const error = ((await res.json()) as any).error;
+      assert.equal(error.code, 'upstream_error');
+      assert.match(error.message, new RegExp(`larger than 33554432 bytes, ${why}`));
+      const next = await ask();
+      assert.equal(next.status, 200);
+      assert.equal(((await next.json()) as any).choices[0].message.content, 'small again');
+    });
+  }
 });
