@@ -205,7 +205,6 @@ export function replayOf(ctx: RequestContext, entry: CacheEntry): { body: Buffer
   return { body: entry.body, contentType: null };
 }
 
-/** The LocalReply that answers from a stored entry, with `X-Cache`, `X-Cache-Timestamp` and `Age`. */
 /**
  * A replay's headers per stored entry, rebuilt only when its `Age` (whole seconds) or
  * `X-Cache` changes: memory entries are reused on every hit, which then copies nothing.
@@ -220,6 +219,7 @@ function replyHeaders(entry: CacheEntry, age: number, xCache: string): Readonly<
   return made.headers;
 }
 
+/** The LocalReply that answers from a stored entry, with `X-Cache`, `X-Cache-Timestamp` and `Age`. */
 export function replyFrom(ctx: RequestContext, entry: CacheEntry, now: number, xCache: string, extra?: Record<string, string>): LocalReply | null {
   const replay = replayOf(ctx, entry);
   if (!replay) return null;

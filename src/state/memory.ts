@@ -74,8 +74,9 @@ export class MemoryCacheSpace implements CacheSpace {
   }
 
   set(key: string, entry: CacheEntry): void {
-    if (entrySize(key, entry) > this.maxSize) return;
-    this.lru.set(key, entry);
+    const size = entrySize(key, entry);
+    if (size > this.maxSize) return;
+    this.lru.set(key, entry, { size });
     this.stores++;
   }
 
