@@ -75,7 +75,7 @@ export function parseJsonBody(raw: Buffer): Record<string, unknown> {
   if (nestsDeeper(body)) {
     throw new GatewayError('invalid_json', `Request body nests deeper than ${LIMITS.json_depth} levels.`);
   }
-  if (hasDuplicateTopLevelKey(raw, text, body)) {
+  if (hasDuplicateTopLevelKey(text, body)) {
     throw new GatewayError('invalid_json', 'Request body names the same top-level key twice.');
   }
   return body;

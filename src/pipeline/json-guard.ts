@@ -42,62 +42,86 @@ export function nestsDeeper(value: unknown, limit: number = LIMITS.json_depth): 
   return false;
 }
 
-/** The index just past the string that starts at `raw[start]` (a quote). */
-function stringEnd(raw: Buffer, start: number): number {
-  let i = start;
+/** The index of the quote that closes the string opening at `text[open]`. */
+function closingQuote(text: string, open: number): number {
+  let i = open;
   for (;;) {
-    i = raw.indexOf(QUOTE, i + 1);
-    if (i < 0) return raw.length;
+    i = text.indexOf('"', i + 1);
+    if (i < 0) return text.length;
     let slashes = 0;
-    for (let j = i - 1; raw[j] === BACKSLASH; j--) slashes++;
-    if (slashes % 2 === 0) return i + 1;
+    for (let j = i - 1; text.charCodeAt(j) === BACKSLASH; j--) slashes++;
+    if (slashes % 2 === 0) return i;
+  }
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/**
+ * How many keys the top-level object of `text` (valid JSON) writes, a key written twice
+ * counted twice. Strings are jumped over (one search for their closing quote), so a long
+ * prompt costs one search, not a look at each of its characters.
+ */
+/** Where `c` next occurs in `text` from `from` on (the text's length when it does not). */
+function next(text: string, c: string, from: number): number {
+  const i = text.indexOf(c, from);
+  return i < 0 ? text.length : i;
+}
+
+/**
+ * How many keys the top-level object of `text` (valid JSON) writes, a key written twice
+ * counted twice. It looks only at quotes and brackets, each found by a search that
+ * starts past the last one of its kind: a long prompt, or a long array of token ids, is
+ * searched through a few times at memchr speed, never looked at character by character.
+ */
+function topLevelKeysWritten(text: string): number {
+  const end = text.length;
+  let quote = next(text, '"', 0);
+  let openBrace = next(text, '{', 0);
+  let closeBrace = next(text, '}', 0);
+  let openBracket = next(text, '[', 0);
+  let closeBracket = next(text, ']', 0);
+  let depth = 0;
+  let keys = 0;
+  for (;;) {
+    const i = Math.min(quote, openBrace, closeBrace, openBracket, closeBracket);
+    if (i >= end) return keys;
+    if (i === quote) {
+      const close = closingQuote(text, i);
+      if (depth === 1) {
+        let j = close + 1;
+        while (j < end && isSpace(text.charCodeAt(j))) j++;
+        if (text.charCodeAt(j) === COLON) keys++;
+      }
+      // Brackets inside the string are not structure: each search resumes past it.
+      const after = close + 1;
+      quote = next(text, '"', after);
+      if (openBrace < after) openBrace = next(text, '{', after);
+      if (closeBrace < after) closeBrace = next(text, '}', after);
+      if (openBracket < after) openBracket = next(text, '[', after);
+      if (closeBracket < after) closeBracket = next(text, ']', after);
+    } else if (i === openBrace) {
+      depth++;
+      openBrace = next(text, '{', i + 1);
+    } else if (i === openBracket) {
+      depth++;
+      openBracket = next(text, '[', i + 1);
+    } else if (i === closeBrace) {
+      depth--;
+      closeBrace = next(text, '}', i + 1);
+    } else {
+      depth--;
+      closeBracket = next(text, ']', i + 1);
+    }
   }
 }
 
 /**
- * True when the top-level object of `raw` (already known to be valid JSON) names a key
- * twice. Cheap first: a key can only be repeated if its quoted form occurs twice in the
- * bytes (or some key is escaped); only then are the top-level keys read one by one.
+ * True when the top-level object of `text` (already parsed into `body`) names a key
+ * twice: JSON.parse keeps one property per name, so the text then writes more keys than
+ * the object has. One pass over the text, whatever the key (escaped spellings included).
  */
-export function hasDuplicateTopLevelKey(raw: Buffer, text: string, body: Record<string, unknown>): boolean {
-  // The first look is at the decoded text: a string search there allocates nothing, where
-  // a Buffer search for a string encodes the needle each time.
-  let suspect = text.includes('\\u');
-  if (!suspect) {
-    for (const key in body) {
-      const quoted = JSON.stringify(key);
-      const first = text.indexOf(quoted);
-      if (first >= 0 && text.indexOf(quoted, first + quoted.length) >= 0) {
-        suspect = true;
-        break;
-      }
-    }
-  }
-  return suspect && topLevelKeysRepeat(raw);
-}
-
-function topLevelKeysRepeat(raw: Buffer): boolean {
-  const seen = new Set<string>();
-  let depth = 0;
-  for (let i = 0; i < raw.length; i++) {
-    const c = raw[i];
-    if (c === QUOTE) {
-      const end = stringEnd(raw, i);
-      if (depth === 1) {
-        let j = end;
-        while (j < raw.length && (raw[j] === 0x20 || raw[j] === 0x0a || raw[j] === 0x0d || raw[j] === 0x09)) j++;
-        if (raw[j] === COLON) {
-          const key = JSON.parse(raw.toString('utf8', i, end)) as string;
-          if (seen.has(key)) return true;
-          seen.add(key);
-        }
-      }
-      i = end - 1;
-    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-      depth++;
-    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-      depth--;
-    }
-  }
-  return false;
+export function hasDuplicateTopLevelKey(text: string, body: Record<string, unknown>): boolean {
+  return topLevelKeysWritten(text) > Object.keys(body).length;
 }

@@ -1,0 +1,31 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { hasDuplicateTopLevelKey, nestsDeeper } from '../../src/pipeline/json-guard.js';
+
+const duplicated = (text: string): boolean => hasDuplicateTopLevelKey(text, JSON.parse(text) as Record<string, unknown>);
+
+test('a top-level key written twice is found, however it is spelled', () => {
+  assert.equal(duplicated('{"model":"a","model":"b"}'), true);
+  assert.equal(duplicated('{"model":"a","messages":[],"mod\\u0065l":"b"}'), true);
+  assert.equal(duplicated('{ "stream" : false ,\n\t"stream"\r\n: true }'), true);
+  assert.equal(duplicated('{"a\\"b":1,"a\\"b":2}'), true);
+  assert.equal(duplicated('{"__proto__":1,"__proto__":2}'), true);
+  assert.equal(duplicated(`{"model":"a","messages":[{"role":"user","content":"${'x'.repeat(100_000)}"}],"model":"b"}`), true);
+});
+
+test('keys repeated below the top level, and values that look like keys, are not duplicates', () => {
+  assert.equal(duplicated('{"model":"a","messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}]}'), false);
+  assert.equal(duplicated('{"a":{"x":1,"x":2},"b":[{"x":1},{"x":2}]}'), false);
+  assert.equal(duplicated('{"a":"b","c":"a","d":"\\"a\\":"}'), false);
+  assert.equal(duplicated('{"a":"ends in a backslash \\\\","b":"{[:\\"]}"}'), false);
+  assert.equal(duplicated('{"input":[[1,2,3],[4,5,6]],"model":"e"}'), false);
+  assert.equal(duplicated('{}'), false);
+  assert.equal(duplicated(`{"messages":[{"content":"${'"model":'.replaceAll('"', '\\"').repeat(1000)}"}],"model":"m"}`), false);
+});
+
+test('nesting deeper than the limit is found, without recursion', () => {
+  const deep = (n: number): unknown => JSON.parse('['.repeat(n) + ']'.repeat(n));
+  assert.equal(nestsDeeper(deep(128), 128), false);
+  assert.equal(nestsDeeper(deep(129), 128), true);
+  assert.equal(nestsDeeper(deep(100_000), 128), true);
+});
