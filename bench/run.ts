@@ -419,6 +419,9 @@ class Bench {
       const largest = gateways.at(-1)!;
       const spreadModels = routerModels(largest.routers);
       const spread: Side = { target: largest.gw, shape: shapeOf({ models: spreadModels }), samples: emptyLoad() };
+      // The bare proxy too: the case before (100 KB bodies) leaves its heap large for a while,
+      // and a baseline taken meanwhile reads slow (a round's 118 µs settling to 81).
+      await this.warm(this.bare, same);
       for (const g of gateways) await this.warm(g.gw, same);
       await this.warm(largest.gw, spread.shape);
       await this.alternate([bare, ...gateways.map((g) => g.side), spread], this.mode.growthRounds * 2, this.mode.growthSeconds, CONNECTIONS, 'routers');
@@ -474,6 +477,7 @@ class Bench {
     const gateways: Array<{ keys: number; gw: Gateway; side: Side }> = [];
     const bare: Side = { target: this.bare, shape: SMALL, samples: emptyLoad() };
     try {
+      await this.warm(this.bare, SMALL);
       for (const keys of this.mode.keys) {
         const file = join(this.workDir, `keys-${keys}.yaml`);
         writeFileSync(file, keysConfig(keys));

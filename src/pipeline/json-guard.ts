@@ -6,12 +6,7 @@
  */
 import { LIMITS } from '../server/limits.js';
 
-const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
 const COLON = 0x3a;
 
 /** True when `value` nests objects and arrays deeper than `limit`. Iterative: no recursion on client data. */
@@ -58,11 +53,6 @@ function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
-/**
- * How many keys the top-level object of `text` (valid JSON) writes, a key written twice
- * counted twice. Strings are jumped over (one search for their closing quote), so a long
- * prompt costs one search, not a look at each of its characters.
- */
 /** Where `c` next occurs in `text` from `from` on (the text's length when it does not). */
 function next(text: string, c: string, from: number): number {
   const i = text.indexOf(c, from);
