@@ -13,6 +13,7 @@ import { parseEvents } from '../upstream/sse.js';
 import { anthropicEvent } from '../formats/anthropic.js';
 import { headerValue } from '../upstream/headers.js';
 import { clientWantsStreamUsage, isUsageOnlyEvent } from './stream-usage.js';
+import { keptBytes } from '../util/kept-bytes.js';
 
 /** POST endpoints whose answers are cached (GET answers are cached on any path). */
 const CACHEABLE_POSTS = new Set(['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/messages']);
@@ -152,7 +153,7 @@ function messageStream(message: Record<string, any>): Buffer | null {
 export function withoutUsage(body: Buffer): Buffer | null {
   const events = parseEvents(body);
   const kept = events.filter((e) => !isUsageOnlyEvent(e.data));
-  return kept.length === events.length ? null : Buffer.concat(kept.map((e) => e.raw));
+  return kept.length === events.length ? null : keptBytes(kept.map((e) => e.raw));
 }
 
 
@@ -176,7 +177,7 @@ export function recordChunk(recording: Recording, chunk: Buffer, maxEntry: numbe
 /** The entry a complete recording makes, or null (too big, or the answer did not complete). */
 export function finishRecording(ctx: RequestContext, recording: Recording | null, storedAt: number, ttlMs: number): CacheEntry | null {
   if (!recording?.chunks || !ctx.completed || ctx.error) return null;
-  const body = Buffer.concat(recording.chunks, recording.size);
+  const body = keptBytes(recording.chunks, recording.size);
   return {
     status: recording.status,
     headers: recording.headers,

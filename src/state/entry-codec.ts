@@ -1,4 +1,5 @@
 import type { CacheEntry } from './store.js';
+import { keptBytes } from '../util/kept-bytes.js';
 
 /** A cache entry as one Redis value: a 4-byte length, the metadata JSON, the body, the body without usage. */
 export function encodeEntry(entry: CacheEntry): Buffer {
@@ -15,7 +16,8 @@ export function encodeEntry(entry: CacheEntry): Buffer {
   );
   const head = Buffer.allocUnsafe(4);
   head.writeUInt32BE(meta.length, 0);
-  return Buffer.concat([head, meta, entry.body, entry.bodyNoUsage ?? Buffer.alloc(0)]);
+  // Kept as a semantic cache record in memory: its own memory, not a slice of a shared slab.
+  return keptBytes(entry.bodyNoUsage ? [head, meta, entry.body, entry.bodyNoUsage] : [head, meta, entry.body]);
 }
 
 export function decodeEntry(raw: Buffer): CacheEntry {

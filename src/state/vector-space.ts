@@ -40,8 +40,14 @@ export interface VectorSpace {
   stats(): Record<string, unknown>;
 }
 
-/** What a record costs beyond its bytes. */
-const RECORD_OVERHEAD = 128;
+/**
+ * What a record costs beyond its bytes: the record object, its vector's and value's
+ * buffers, the scope's map entry (a scope of its own at worst: every request differing
+ * outside the prompt) and the eviction order's key. Measured (V8 heap plus external memory
+ * per record, 512 dimensions, a 600-byte value, Node 20): 3,444 bytes in one scope, 3,715
+ * in a scope each, of which 2,744 are its bytes.
+ */
+const RECORD_OVERHEAD = 1024;
 
 export function recordSize(record: VectorRecord): number {
   return RECORD_OVERHEAD + record.id.length + record.vector.byteLength + record.value.length;
