@@ -467,8 +467,11 @@ class Bench {
           await this.warm(gw, shape);
           const baseSide: Side = { target: base, shape, samples: emptyLoad() };
           const side: Side = { target: gw, shape, samples: emptyLoad() };
-          // Short rounds (1 s): the run measures 26 items; each difference is still taken in the same minute.
-          await this.alternate([baseSide, side], Math.max(2, this.mode.growthRounds), 1, CONNECTIONS, `feature ${item.name}`);
+          // Short rounds (1 s): the run measures 26 items. The figure is the median of the
+          // differences within each round (both sides measured in the same two seconds), over
+          // four rounds: the machine's speed drifts more from one item to the next than that.
+          const rounds = this.mode.name === 'smoke' ? 2 : Math.max(4, this.mode.growthRounds * 2);
+          await this.alternate([baseSide, side], rounds, 1, CONNECTIONS, `feature ${item.name}`);
           rows.push({ group: 'features', label: item.name, size: i, connections: CONNECTIONS, gateway: side.samples, bare: baseSide.samples });
         } finally {
           await gw.child.stop();

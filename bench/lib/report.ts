@@ -280,16 +280,23 @@ function skippedRows(b: Builder, c: Extract<CaseResult, { status: 'skipped' }>, 
 const GROWTH_TITLE: Record<GrowthRow['group'], string> = { routers: 'routers', keys: 'keys', body: 'body', connections: 'connections', features: 'feature' };
 
 /** Each feature alone: its CPU per request, the featureless router's in the same rounds, and the difference. */
+/**
+ * What one item adds: the median of its rounds' differences (each round measures the item
+ * and the baseline back to back), with the smallest and largest difference, so the noise
+ * is on the row.
+ */
 function featureRows(b: Builder, rows: GrowthRow[]): void {
   for (const [i, row] of rows.entries()) {
     const g = median(row.gateway.cpuUs);
     const r = median(row.bare.cpuUs);
+    const diffs = row.gateway.cpuUs.map((us, k) => us - (row.bare.cpuUs[k] ?? NaN)).filter((d) => Number.isFinite(d));
+    const spread = diffs.length > 1 ? ` (${signed(Math.min(...diffs), '', 0)}…${signed(Math.max(...diffs), '', 0)})` : '';
     b.row({
       case: i === 0 ? 'one feature alone' : '',
       metric: `${row.label}, CPU µs/req vs none`,
       sidegate: fixed(g, 1),
       bare: fixed(r, 1),
-      direct: `${signed(g - r, ' µs', 1)}`,
+      direct: `${signed(diffs.length ? median(diffs) : g - r, ' µs', 1)}${spread}`,
     });
     if (row.gateway.failures + row.bare.failures > 0) b.row({ metric: 'failed requests', sidegate: int(row.gateway.failures), bare: int(row.bare.failures), target: '0', result: 'FAIL' });
   }

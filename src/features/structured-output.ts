@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { LRUCache } from 'lru-cache';
-import type { Counter } from 'prom-client';
 import { GatewayError } from '../errors.js';
 import { appendRepairTurns, requestedSchema, StreamAnswer, type Json } from '../formats/conversation.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -84,7 +83,8 @@ const WATCHED = slot<Watched>('structured_output_stream');
 
 class StructuredOutputStage implements Stage {
   readonly name = 'structured_output';
-  private readonly results: Counter;
+  /** One counter child per result, made once: labels() per answer would hash the labels each time. */
+  private readonly results: Record<'valid' | 'repaired' | 'invalid', { inc(): void }>;
   private readonly counts = { valid: 0, repaired: 0, invalid: 0 };
 
   constructor(
@@ -93,10 +93,11 @@ class StructuredOutputStage implements Stage {
     private readonly buffer: boolean,
     /** The config's schema, compiled: used when a request carries none. */
     private readonly configured: ValidateFunction | null,
-    private readonly router: string,
+    router: string,
     metrics: Metrics,
   ) {
-    this.results = metrics.counter('ai_gateway_structured_output_total', 'Answers checked by structured_output, by router and result (`valid`, `repaired`: valid after a repair try, `invalid`).', ['router', 'result']);
+    const results = metrics.localCounter('ai_gateway_structured_output_total', 'Answers checked by structured_output, by router and result (`valid`, `repaired`: valid after a repair try, `invalid`).', ['router', 'result']);
+    this.results = { valid: results.child(router, 'valid'), repaired: results.child(router, 'repaired'), invalid: results.child(router, 'invalid') };
   }
 
   /** The validator for this request: its own schema, else the config's; undefined when nothing asks for JSON. */
@@ -117,7 +118,7 @@ class StructuredOutputStage implements Stage {
 
   private count(result: 'valid' | 'repaired' | 'invalid'): void {
     this.counts[result]++;
-    this.results.labels(this.router, result).inc();
+    this.results[result].inc();
   }
 
   private invalid(errors: readonly string[], tries: number): GatewayError {

@@ -140,6 +140,8 @@ describe('structured_output: on_failure pass, a configured schema, buffered stre
     const { data, response } = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: ASK }).withResponse();
     assert.equal(data.choices[0]!.message.content, '{"name":1}');
     assert.equal(response.headers.get('x-sidegate-structured-output'), 'invalid');
+    const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+    assert.match(metrics, /ai_gateway_structured_output_total\{router="main",result="invalid"\} 1\n/);
   });
 
   test('buffer: true: an invalid stream is tried again before the client saw any of it', async () => {
