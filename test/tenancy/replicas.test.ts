@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chatCompletion, MockUpstream, steps } from '../support/mock-upstream.js';
+import { chatCompletion, eventually, MockUpstream, steps } from '../support/mock-upstream.js';
 import { RedisServer, REDIS_SKIP } from '../support/redis.js';
 import { startCli, type CliProcess } from '../support/cli.js';
 import { hashKey } from '../../src/tenancy/key-table.js';
@@ -91,8 +91,10 @@ routers:
     const admitted = statuses.filter((s) => s === 200).length;
     assert.equal(statuses.filter((s) => s === 429).length, 50 - admitted, 'every request was admitted or refused');
     assert.equal(upstream.received.length, admitted);
-    const report = (await (await fetch(`${a!.adminUrl}/keys`)).json()) as any;
-    const spend = report.keys[0].spend;
+    // A reservation settles when its request finishes, just after the client has the last byte.
+    const spendNow = async (): Promise<any> => ((await (await fetch(`${a!.adminUrl}/keys`)).json()) as any).keys[0].spend;
+    await eventually('every reservation settled', async () => (await spendNow()).reserved_usd === 0);
+    const spend = await spendNow();
     assert.equal(spend.reserved_usd, 0, 'every reservation settled');
     assert.equal(spend.spend_usd, admitted * PER_REQUEST);
     assert.ok(spend.spend_usd <= spend.budget_usd + PER_REQUEST, `spent $${spend.spend_usd} of $${spend.budget_usd}`);
