@@ -279,11 +279,10 @@ function skippedRows(b: Builder, c: Extract<CaseResult, { status: 'skipped' }>, 
 
 const GROWTH_TITLE: Record<GrowthRow['group'], string> = { routers: 'routers', keys: 'keys', body: 'body', connections: 'connections', features: 'feature' };
 
-/** Each feature alone: its CPU per request, the featureless router's in the same rounds, and the difference. */
 /**
- * What one item adds: the median of its rounds' differences (each round measures the item
- * and the baseline back to back), with the smallest and largest difference, so the noise
- * is on the row.
+ * Each feature alone: its CPU per request, the featureless router's in the same rounds, and
+ * what the item adds: the median of its rounds' differences (each round measures the item
+ * and the baseline back to back), with the smallest and largest, so the noise is on the row.
  */
 function featureRows(b: Builder, rows: GrowthRow[]): void {
   for (const [i, row] of rows.entries()) {

@@ -16,7 +16,8 @@ export function encodeEntry(entry: CacheEntry): Buffer {
   );
   const head = Buffer.allocUnsafe(4);
   head.writeUInt32BE(meta.length, 0);
-  // Kept as a semantic cache record in memory: its own memory, not a slice of a shared slab.
+  // The memory backend keeps it as a semantic cache record: memory of its own, not a slab slice
+  // (a Redis value, sent and dropped, pays one allocation for it).
   return keptBytes(entry.bodyNoUsage ? [head, meta, entry.body, entry.bodyNoUsage] : [head, meta, entry.body]);
 }
 

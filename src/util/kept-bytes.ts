@@ -1,10 +1,10 @@
 /**
- * Bytes kept for a long time (cache entries, semantic cache records) in memory of their own.
- * Node hands out small buffers (Buffer.concat, Buffer.from, under 4 KB) as slices of a
- * shared 8 KB slab, and one kept slice keeps its whole slab alive: a cache of 400-byte
- * answers held about three times the memory its `max_size` counted.
+ * The chunks' bytes (the first `size` of them, when given) in a buffer of its own, for bytes
+ * kept a long time (cache entries, semantic cache records). Node hands out small buffers
+ * (Buffer.concat, Buffer.from, under 4 KB) as slices of a shared 8 KB slab, and one kept
+ * slice keeps its whole slab alive: a cache of 400-byte answers held about three times the
+ * memory its `max_size` counted.
  */
-/** The chunks' bytes (the first `size` of them, when given) in a buffer of their own. */
 export function keptBytes(chunks: readonly Uint8Array[], size?: number): Buffer {
   let total = size ?? 0;
   if (size === undefined) for (const chunk of chunks) total += chunk.length;
