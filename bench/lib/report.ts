@@ -301,6 +301,17 @@ function featureRows(b: Builder, rows: GrowthRow[]): void {
   }
 }
 
+/**
+ * How much more `values` costs than `base`, as a fraction: the median over rounds of each
+ * round's own ratio, so that a drift of the machine between rounds (which falls on both
+ * sides of a round alike) does not read as growth. Samples of different lengths have no
+ * rounds in common: then the ratio of their medians.
+ */
+function pairedGrowth(values: readonly number[], base: readonly number[]): number {
+  if (values.length !== base.length || !values.length) return median(values) / median(base) - 1;
+  return median(values.map((v, i) => v / base[i]!)) - 1;
+}
+
 function growthRows(b: Builder, rows: GrowthRow[]): void {
   for (const group of ['routers', 'keys', 'body', 'connections'] as const) {
     const list = rows.filter((r) => r.group === group);
@@ -318,7 +329,7 @@ function growthRows(b: Builder, rows: GrowthRow[]): void {
         b.row({ metric: 'CPU µs/req; req/s', sidegate: `${fixed(g, 1)}; ${int(median(row.gateway.rps))}`, bare: `${fixed(r, 1)}; ${int(median(row.bare.rps))}`, ratio: times(r / g) });
       } else {
         b.ratios.push({ label, ratio: r / g, target: null });
-        const vsFirst = g / median(smallest.gateway.cpuUs) - 1;
+        const vsFirst = pairedGrowth(row.gateway.cpuUs, smallest.gateway.cpuUs);
         const flat = (group === 'routers' || group === 'keys') && !row.traffic && row === judged.at(-1) && row !== smallest;
         b.row({
           case: label,
