@@ -85,7 +85,7 @@ type Part = (typeof PARTS)[number];
 const KB = 1024;
 const MODES: Record<Mode['name'], Mode> = {
   full: {
-    name: 'full', rounds: 4, seconds: 3, warmSec: 5, warmMaxSec: 10, oneConnSec: 1, firstChunks: 100,
+    name: 'full', rounds: 4, seconds: 3, warmSec: 5, warmMaxSec: 15, oneConnSec: 1, firstChunks: 100,
     growthRounds: 2, growthSeconds: 2, routers: [1, 100, 10_000], keys: [1, 10_000], bodies: [KB, 100 * KB, 1024 * KB], connections: [32, 256, 1024],
     rssAt: [100_000, 200_000], reloads: 20, stallRouters: 10_000, stallReloads: 3, stallSeconds: 6, startupRuns: 5,
     cases: null, parts: [...PARTS],
@@ -105,6 +105,8 @@ const MODES: Record<Mode['name'], Mode> = {
 };
 
 const CONNECTIONS = 32;
+/** Requests a fresh process is sent before it is measured (see Bench.warm). */
+const WARM_REQUESTS = 25_000;
 const RELOAD_ROUTERS = 100;
 /** The mock reached directly must answer at least this many times the bare proxy's req/s. */
 const HEADROOM_NEEDED = 3;
@@ -295,16 +297,20 @@ class Bench {
   }
 
   /**
-   * Load until throughput settles: at least `minSec`, then until two consecutive 1-s
-   * slices agree within 3 %, at most `maxSec`. A fresh Node process needs some 25k
-   * requests to reach its steady rate while V8 optimizes its code and sizes its heap.
+   * Load until throughput settles: at least `minSec` and WARM_REQUESTS requests, then until
+   * two consecutive 1-s slices agree within 3 %; at most `maxSec`. A fresh Node process
+   * needs some 25k requests to reach its steady rate while V8 optimizes its code and sizes
+   * its heap, and on a slow machine that takes longer than `minSec`.
    */
   async warm(target: Target, shape: Shape, minSec = this.mode.warmSec, maxSec = this.mode.warmMaxSec): Promise<void> {
     let previous = 0;
+    let requests = 0;
     for (let spent = 1; ; spent++) {
-      const { rps } = await this.wrkRun(target, shape, 1);
-      if (spent >= minSec && (Math.abs(rps - previous) <= 0.03 * rps || spent >= maxSec)) break;
-      previous = rps;
+      const r = await this.wrkRun(target, shape, 1);
+      requests += r.requests;
+      if (spent >= maxSec) break;
+      if (spent >= minSec && requests >= WARM_REQUESTS && Math.abs(r.rps - previous) <= 0.03 * r.rps) break;
+      previous = r.rps;
     }
   }
 
