@@ -47,13 +47,15 @@ export function loadEncodingsFor(models: Iterable<string | undefined | null>): v
  */
 const MEMO_MAX_CHARS = 16 * 1024 * 1024;
 const MEMO_MAX_TEXTS = 65_536;
-const memo = new LRUCache<string, number>({ max: MEMO_MAX_TEXTS, maxSize: MEMO_MAX_CHARS, sizeCalculation: (_n, key) => key.length });
+/** Made on the first count: an LRU allocates its tables for every entry it may hold up front (2 MB at 65,536), which a config that counts nothing would carry for its whole life. */
+let memo: LRUCache<string, number> | null = null;
 
 /** Tokens in `text` for `model`'s encoding (o200k_base when the model is unknown). */
 export function countTokens(text: string, model?: string): number {
   if (text.length === 0) return 0;
   const encoding = modelInfo(model).encoding;
   const key = `${encoding}\0${text}`;
+  memo ??= new LRUCache<string, number>({ max: MEMO_MAX_TEXTS, maxSize: MEMO_MAX_CHARS, sizeCalculation: (_n, key) => key.length });
   let count = memo.get(key);
   if (count === undefined) memo.set(key, (count = loadEncoding(encoding).countTokens(text, AS_TEXT)));
   return count;

@@ -47,3 +47,9 @@ test('an invalid config is refused by both', () => {
 test('src/config/precompiled-validator.ts is up to date (run `npm run schema` after changing the schema)', () => {
   assert.equal(readFileSync(root('src/config/precompiled-validator.ts'), 'utf8'), precompiledValidatorSource());
 });
+
+test('the precompiled validator is ASCII only (V8 would keep its whole source two bytes a character)', () => {
+  const source = readFileSync(root('src/config/precompiled-validator.ts'), 'utf8');
+  assert.doesNotMatch(source, /[^\x00-\x7f]/);
+  assert.match(source, /\\u2026/, 'the schema text keeps its ellipses, escaped');
+});
