@@ -11,7 +11,7 @@ import { EMBEDDER_SCHEMA, type Embedder, type EmbedderSpec } from '../embeddings
 import type { VectorSpace } from '../state/vector-space.js';
 import { contentText } from '../tokens/count.js';
 import { parseDuration, parseSize } from '../util/units.js';
-import { keptBytes } from '../util/kept-bytes.js';
+import { keptText } from '../util/kept-bytes.js';
 
 export interface SemanticMemoryConfig {
   scope: string;
@@ -149,7 +149,7 @@ class SemanticMemoryStage implements Stage {
     const state = ctx.get(STATE);
     if (!state || !ctx.completed || ctx.status !== 200 || ctx.error || !isStatement(state.text, this.minChars)) return;
     const now = this.deps.now();
-    this.space.add(state.scope, { id: sha(state.text), vector: state.vector, value: keptBytes([Buffer.from(state.text)]), storedAt: now, expiresAt: now + this.ttlMs });
+    this.space.add(state.scope, { id: sha(state.text), vector: state.vector, value: keptText(state.text), storedAt: now, expiresAt: now + this.ttlMs });
   }
 
   /** Forgets the memory a raw scope value names (the admin's `DELETE /memory?scope=`). */

@@ -18,3 +18,10 @@ export function keptBytes(chunks: readonly Uint8Array[], size?: number): Buffer 
   }
   return out;
 }
+
+/** `text` as UTF-8 in a buffer of its own (`Buffer.from` of a short text is a slab slice, which keptBytes would copy a second time). */
+export function keptText(text: string): Buffer {
+  const out = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+  out.write(text);
+  return out;
+}

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { keptBytes } from '../../src/util/kept-bytes.js';
+import { keptBytes, keptText } from '../../src/util/kept-bytes.js';
 import { finishRecording, type Recording } from '../../src/features/answer-recording.js';
 import { decodeEntry, encodeEntry } from '../../src/state/entry-codec.js';
 import type { RequestContext } from '../../src/pipeline/context.js';
@@ -24,6 +24,14 @@ test('keptBytes copies the chunks into memory of its own', () => {
   assert.equal(kept.toString(), '{"id":"x"}', 'a copy, not a view');
   assert.equal(keptBytes([Buffer.from('abcd'), Buffer.from('efgh')], 6).toString(), 'abcdef');
   assert.equal(keptBytes([]).length, 0);
+});
+
+test('keptText writes a text as UTF-8 into memory of its own', () => {
+  const kept = keptText('la mémoire, 记忆');
+  assert.equal(kept.toString(), 'la mémoire, 记忆');
+  assert.equal(kept.length, Buffer.byteLength('la mémoire, 记忆'));
+  assert.ok(ownsItsMemory(kept));
+  assert.equal(keptText('').length, 0);
 });
 
 test('a recorded answer and its encoded entry own their memory', () => {
