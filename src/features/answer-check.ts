@@ -11,7 +11,7 @@ import type { SseEvent } from '../pipeline/stage.js';
 import type { UpstreamResponse } from '../providers/provider.js';
 import { headerValue } from '../upstream/headers.js';
 import { parseEvents } from '../upstream/sse.js';
-import { HeldBody } from '../upstream/held-body.js';
+import { HeldBody, keepParsed } from '../upstream/held-body.js';
 import { readAnswerWhole } from '../upstream/read-whole.js';
 
 /** The largest answer a check reads whole (a bigger one fails the try rather than fill memory). */
@@ -63,11 +63,14 @@ function readAnswer(format: ApiFormat, bytes: Buffer, stream: boolean): AnswerTe
     for (const event of parseEvents(bytes)) answer.push(event);
     return answer;
   }
+  let value: unknown;
   try {
-    return answerOfBody(format, JSON.parse(bytes.toString('utf8')));
+    value = JSON.parse(bytes.toString('utf8'));
   } catch {
     return null;
   }
+  keepParsed(bytes, value);
+  return answerOfBody(format, value);
 }
 
 /**

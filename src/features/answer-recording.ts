@@ -174,10 +174,15 @@ export function recordChunk(recording: Recording, chunk: Buffer, maxEntry: numbe
   else recording.chunks.push(chunk);
 }
 
-/** The entry a complete recording makes, or null (too big, or the answer did not complete). */
-export function finishRecording(ctx: RequestContext, recording: Recording | null, storedAt: number, ttlMs: number): CacheEntry | null {
+/**
+ * The entry a complete recording makes, or null (too big, or the answer did not complete).
+ * `kept`: its body is memory of its own, to be stored as it is; false for an entry that is
+ * encoded (copied) at once, whose body may share the recorded chunks' memory.
+ */
+export function finishRecording(ctx: RequestContext, recording: Recording | null, storedAt: number, ttlMs: number, kept = true): CacheEntry | null {
   if (!recording?.chunks || !ctx.completed || ctx.error) return null;
-  const body = keptBytes(recording.chunks, recording.size);
+  const { chunks, size } = recording;
+  const body = kept ? keptBytes(chunks, size) : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
   return {
     status: recording.status,
     headers: recording.headers,

@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import { BoundedMemo } from '../util/bounded-memo.js';
 import type { Counter } from 'prom-client';
 import type { ApiFormat } from '../formats/format.js';
 import { isSystemMessage, lastUserGroup, messagesOf, turnGroups, type Json } from '../formats/conversation.js';
@@ -74,6 +75,12 @@ function markContent(edits: Edit[], holder: Json, key: string, control: Json): b
   return false;
 }
 
+/**
+ * `prompt_cache_key` by stable prefix: an app sends the same system prompt and tools on
+ * every request, so the SHA-256 is taken once per prefix (at most 64 prefixes of 16 KB kept).
+ */
+const CACHE_KEYS = new BoundedMemo((prefix) => `sg-${hash('sha256', prefix, 'hex').slice(0, 24)}`, 64, 16 * 1024);
+
 class PromptCachingStage implements Stage {
   readonly name = 'prompt_caching';
   private readonly control: Json;
@@ -147,7 +154,7 @@ class PromptCachingStage implements Stage {
     let prefix = Array.isArray(body.tools) ? JSON.stringify(body.tools) : '';
     if (format === 'anthropic') prefix += contentText(body.system).text;
     for (const m of messages) if (isSystemMessage(format, m)) prefix += contentText(m.content).text;
-    set(edits, body, 'prompt_cache_key', `sg-${hash('sha256', prefix, 'hex').slice(0, 24)}`);
+    set(edits, body, 'prompt_cache_key', CACHE_KEYS.get(prefix));
   }
 
   /** Marks the body for `target`'s API; a try to the other API first takes the old marks off. */

@@ -180,7 +180,7 @@ class SemanticCacheStage implements Stage {
   onDone(ctx: RequestContext): void {
     const state = ctx.get(STATE);
     if (!state) return;
-    const entry = finishRecording(ctx, state.recording, this.deps.now(), this.ttlMs);
+    const entry = finishRecording(ctx, state.recording, this.deps.now(), this.ttlMs, false); // encodeEntry copies it
     if (!entry) return;
     this.space.add(state.scope, { id: state.id, vector: state.vector, value: encodeEntry(entry), storedAt: entry.storedAt, expiresAt: entry.expiresAt });
   }

@@ -6,6 +6,7 @@ import type { Stage } from '../pipeline/stage.js';
 import { slot } from '../pipeline/slot.js';
 import { CALLER_KEY_DESCRIPTION, CALLER_KEY_PATTERN, callerKeyFunction, type CallerKeyOf } from '../pipeline/caller-key.js';
 import { Findings, upstreamFirst } from './kit.js';
+import { BoundedMemo } from '../util/bounded-memo.js';
 
 export interface VariantConfig {
   name: string;
@@ -41,6 +42,11 @@ interface Variant {
 class AbTest implements Stage {
   readonly name = 'ab_test';
   private readonly chosen = slot<Variant>('ab-test');
+  /**
+   * Variants of recent callers: a caller keeps its key (a sidecar's callers mostly share
+   * one address), so most requests skip the SHA-256. Bounded by count and key length.
+   */
+  private readonly recent = new BoundedMemo((key) => this.hashedVariantOf(key), 4096, 256);
   private readonly variants: readonly Variant[];
   private readonly total: number;
   private readonly keyOf: CallerKeyOf;
@@ -63,6 +69,10 @@ class AbTest implements Stage {
 
   /** The variant of a caller key: its hash as a number in [0, total), against the cumulative weights. */
   variantOf(key: string): Variant {
+    return this.recent.get(key);
+  }
+
+  private hashedVariantOf(key: string): Variant {
     const digest = hash('sha256', `${this.config.seed ?? ''}\0${key}`, 'buffer');
     const at = (digest.readUInt32BE(0) / 0x1_0000_0000) * this.total;
     return this.variants.find((v) => at < v.upTo) ?? this.variants[this.variants.length - 1]!;

@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import type { RequestContext } from './context.js';
 import { derivedFromBody } from './body-derived.js';
 import { OldestKey } from '../util/oldest-key.js';
+import { BoundedMemo } from '../util/bounded-memo.js';
 
 /**
  * An object's keys in code-unit order. Objects in request bodies have a handful of keys,
@@ -23,6 +24,9 @@ function sortedKeys(obj: object): string[] {
   return keys;
 }
 
+/** Object keys as JSON strings, for the few names request bodies use again and again. */
+const QUOTED_KEYS = new BoundedMemo((key) => JSON.stringify(key), 1024, 64);
+
 /**
  * JSON with object keys sorted at every level, so `{a,b}` and `{b,a}` are one key.
  * `skip` names top-level fields left out. Built by appending to one string.
@@ -37,10 +41,13 @@ export function canonicalJson(value: unknown, skip: ReadonlySet<string> | null =
   const obj = value as Record<string, unknown>;
   const keys = sortedKeys(obj);
   let out = '{';
-  for (const key of keys) {
+  let first = true;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     const field = obj[key];
     if (field === undefined || (skip !== null && skip.has(key))) continue;
-    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${canonicalJson(field)}`;
+    out += (first ? '' : ',') + QUOTED_KEYS.get(key) + ':' + canonicalJson(field);
+    first = false;
   }
   return `${out}}`;
 }

@@ -5,7 +5,7 @@ import type { HeaderMap, ResponseHead, UpstreamResponse } from '../providers/pro
 import { clientResponseHeaders, headerValue } from '../upstream/headers.js';
 import { EventSplitter, parseEvents } from '../upstream/sse.js';
 import { TailBuffer, usageOf, type Usage } from '../upstream/usage.js';
-import { heldBytes } from '../upstream/held-body.js';
+import { heldBytes, takeParsed } from '../upstream/held-body.js';
 import { MAX_HELD_ANSWER, readAnswerWhole } from '../upstream/read-whole.js';
 import type { RequestContext } from './context.js';
 import type { BodyStep, Phases } from './phases.js';
@@ -204,11 +204,13 @@ function collect(ctx: RequestContext, source: Source): Promise<Buffer> | Buffer 
 async function forwardParsed(ctx: RequestContext, source: Source, headers: OutgoingHttpHeaders, steps: readonly BodyStep[]): Promise<void> {
   const raw = await collect(ctx, source);
   let out = raw;
-  let value: unknown;
-  try {
-    value = JSON.parse(raw.toString('utf8'));
-  } catch {
-    value = undefined; // not JSON after all: forwarded as it came
+  let value = takeParsed(raw); // a check that held this answer parsed it already
+  if (value === undefined) {
+    try {
+      value = JSON.parse(raw.toString('utf8'));
+    } catch {
+      value = undefined; // not JSON after all: forwarded as it came
+    }
   }
   let stale = false; // `out` no longer matches `value`
   for (const step of steps) {

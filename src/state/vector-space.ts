@@ -86,12 +86,14 @@ export class MemoryVectorSpace implements VectorSpace {
   add(scope: string, record: VectorRecord): void {
     const size = recordSize(record);
     if (size > this.limits.maxBytes) return;
-    this.remove(scope, record.id);
     let inScope = this.scopes.get(scope);
     if (!inScope) this.scopes.set(scope, (inScope = new ScopeRecords()));
     const records = inScope.records;
+    const key = `${scope}\0${record.id}`;
+    // The same id again replaces the record (and moves it to the back of both orders).
+    if (records.delete(record.id)) this.forgetKey(key);
     records.set(record.id, record);
-    this.order.set(`${scope}\0${record.id}`, size);
+    this.order.set(key, size);
     this.bytes += size;
     this.stores++;
     while (records.size > this.limits.maxPerScope) {
@@ -99,9 +101,13 @@ export class MemoryVectorSpace implements VectorSpace {
       this.evictions++;
     }
     while (this.bytes > this.limits.maxBytes) {
+      // `order`'s key is the record's scope and id: it is forgotten here, its record below.
       const oldest = this.oldest.take()!;
+      this.forgetKey(oldest);
       const cut = oldest.indexOf('\0');
-      this.remove(oldest.slice(0, cut), oldest.slice(cut + 1));
+      const oldScope = oldest.slice(0, cut);
+      const inOld = this.scopes.get(oldScope);
+      if (inOld?.records.delete(oldest.slice(cut + 1)) && inOld.records.size === 0) this.scopes.delete(oldScope);
       this.evictions++;
     }
   }
@@ -110,7 +116,11 @@ export class MemoryVectorSpace implements VectorSpace {
     const records = this.scopes.get(scope)?.records;
     if (!records?.delete(id)) return;
     if (records.size === 0) this.scopes.delete(scope);
-    const key = `${scope}\0${id}`;
+    this.forgetKey(`${scope}\0${id}`);
+  }
+
+  /** Drops an entry of the eviction order and its bytes. */
+  private forgetKey(key: string): void {
     this.bytes -= this.order.get(key) ?? 0;
     this.order.delete(key);
   }

@@ -26,3 +26,22 @@ export class HeldBody extends Readable {
 export function heldBytes(body: Readable): Buffer | null {
   return body instanceof HeldBody ? body.bytes : null;
 }
+
+/**
+ * The JSON value a stage parsed from a held answer's bytes, kept for the response side,
+ * which parses the same answer again when a later stage reads or rewrites it: one parse
+ * per answer. Taken once, so only one reader ever owns (and may change) the value; keyed
+ * weakly, so a value nobody takes goes with its bytes.
+ */
+const PARSED = new WeakMap<Buffer, unknown>();
+
+export function keepParsed(bytes: Buffer, value: unknown): void {
+  PARSED.set(bytes, value);
+}
+
+/** The value kept for `bytes` (removed as it is taken), or undefined. */
+export function takeParsed(bytes: Buffer): unknown {
+  const value = PARSED.get(bytes);
+  if (value !== undefined) PARSED.delete(bytes);
+  return value;
+}

@@ -1,5 +1,8 @@
-/** At most this many distinct model names are remembered by a lookup (they come from requests). */
+import { BoundedMemo } from './bounded-memo.js';
+
+/** At most this many distinct model names are remembered by a lookup (they come from requests), each up to this long. */
 const MEMO_LIMIT = 1024;
+const MEMO_KEY_LENGTH = 256;
 
 /**
  * A table keyed by model name, looked up the way providers name model versions: an exact
@@ -11,7 +14,7 @@ export class ModelLookup<T> {
   private readonly exact: ReadonlyMap<string, T>;
   private readonly prefixes: readonly string[];
   /** Model name → the table key it falls under (null: none). */
-  private readonly memo = new Map<string, string | null>();
+  private readonly memo = new BoundedMemo((model) => this.prefixOf(model), MEMO_LIMIT, MEMO_KEY_LENGTH);
 
   constructor(table: Readonly<Record<string, T>>) {
     this.exact = new Map(Object.entries(table));
@@ -27,18 +30,13 @@ export class ModelLookup<T> {
 
   /** The table key a model falls under: its own name, the longest key it starts with (then `-`), or null. */
   keyOf(model: string): string | null {
-    if (this.exact.has(model)) return model;
-    let found = this.memo.get(model);
-    if (found !== undefined) return found;
-    found = null;
+    return this.exact.has(model) ? model : this.memo.get(model);
+  }
+
+  private prefixOf(model: string): string | null {
     for (const prefix of this.prefixes) {
-      if (model.startsWith(prefix) && model.charCodeAt(prefix.length) === 0x2d /* - */) {
-        found = prefix;
-        break;
-      }
+      if (model.startsWith(prefix) && model.charCodeAt(prefix.length) === 0x2d /* - */) return prefix;
     }
-    if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
-    this.memo.set(model, found);
-    return found;
+    return null;
   }
 }

@@ -28,6 +28,9 @@ test('canonical JSON sorts keys at every level and keeps array order', () => {
   const sorted = Object.fromEntries(Object.entries(many).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
   assert.equal(canonicalJson(many), JSON.stringify(sorted));
   assert.equal(canonicalJson({ z: 1, y: { x: 1, w: 2 } }), canonicalJson({ y: { w: 2, x: 1 }, z: 1 }));
+  // Keys that JSON escapes, long keys (quoted afresh each time) and undefined fields, twice (the second from memory).
+  const odd = { 'a"b': 1, 'c\\d': [undefined, 2], '\n': { ['x'.repeat(100)]: 'v' }, gone: undefined };
+  for (let i = 0; i < 2; i++) assert.equal(canonicalJson(odd), JSON.stringify({ '\n': { ['x'.repeat(100)]: 'v' }, 'a"b': 1, 'c\\d': [null, 2] }));
 });
 
 for (const backend of ['memory', 'redis'] as const) {
