@@ -101,22 +101,19 @@ export class MemoryVectorSpace implements VectorSpace {
       this.evictions++;
     }
     while (this.bytes > this.limits.maxBytes) {
-      // `order`'s key is the record's scope and id: it is forgotten here, its record below.
       const oldest = this.oldest.take()!;
-      this.forgetKey(oldest);
       const cut = oldest.indexOf('\0');
-      const oldScope = oldest.slice(0, cut);
-      const inOld = this.scopes.get(oldScope);
-      if (inOld?.records.delete(oldest.slice(cut + 1)) && inOld.records.size === 0) this.scopes.delete(oldScope);
+      this.remove(oldest.slice(0, cut), oldest.slice(cut + 1), oldest);
       this.evictions++;
     }
   }
 
-  private remove(scope: string, id: string): void {
+  /** `key`: the record's key in the eviction order, when the caller has it already. */
+  private remove(scope: string, id: string, key = `${scope}\0${id}`): void {
     const records = this.scopes.get(scope)?.records;
     if (!records?.delete(id)) return;
     if (records.size === 0) this.scopes.delete(scope);
-    this.forgetKey(`${scope}\0${id}`);
+    this.forgetKey(key);
   }
 
   /** Drops an entry of the eviction order and its bytes. */

@@ -15,7 +15,8 @@ export class BoundedMemo<V> {
   ) {}
 
   get(key: string): V {
-    if (this.memo.has(key)) return this.memo.get(key)!;
+    const known = this.memo.get(key);
+    if (known !== undefined || this.memo.has(key)) return known as V; // one lookup for a remembered value
     const value = this.compute(key);
     if (key.length <= this.maxKeyLength) {
       if (this.memo.size >= this.maxEntries) this.memo.clear();
