@@ -181,8 +181,10 @@ class StructuredOutputStage implements Stage {
   }
 }
 
+/** Marks the answer in place: each try's response and its headers are this call's own (coalesced requests each get a copy, made outside). */
 function marked(response: UpstreamResponse, result: 'valid' | 'invalid'): UpstreamResponse {
-  return { ...response, headers: { ...response.headers, [HEADER]: result } };
+  response.headers[HEADER] = result;
+  return response;
 }
 
 /**
