@@ -390,9 +390,9 @@ class Bench {
         passes.push([direct, this.mock]);
       }
       // Before them, one uncounted one-connection pass per side: right after the load rounds
-      // one-request-at-a-time latency decays for a few seconds (seen on both sides, and once
-      // +0.08 ms on the gateway's first two passes), a convex decay that A/B B/A does not
-      // cancel as it cancels a linear drift; it fell on the side measured second and third.
+      // one-request-at-a-time latency decays for a few seconds (on both sides), steeply at
+      // first, and A/B B/A cancels only a linear drift: the decay fell on the side measured
+      // second and third (once +0.08 ms on the gateway).
       if (gateway.oneConn) for (const target of [this.bare, gw]) await latency(target.url, this.mode.oneConnSec, spec.shape);
       for (const [side, target] of [...passes, ...passes]) {
         if (side.oneConn) {

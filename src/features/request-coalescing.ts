@@ -3,7 +3,7 @@ import type { FeatureModule } from './feature.js';
 import { ORDER } from './feature.js';
 import type { CompiledTarget } from '../pipeline/compiled.js';
 import type { RequestContext } from '../pipeline/context.js';
-import { requestIdentity } from '../pipeline/request-key.js';
+import { requestKey } from '../pipeline/request-key.js';
 import { RequestAbort } from '../pipeline/abort.js';
 import type { HeaderMap, UpstreamResponse } from '../providers/provider.js';
 import { HeldBody } from '../upstream/held-body.js';
@@ -73,7 +73,6 @@ export const requestCoalescing: FeatureModule<RequestCoalescingConfig> = {
   },
   create(config, deps) {
     const keyHeaders = (config.key_headers ?? DEFAULT_KEY_HEADERS).map((h) => h.toLowerCase());
-    /** By the requests' identity text (not a hash: the map holds only what is in flight). */
     const inFlight = new Map<string, InFlight>();
     const coalesced = deps.metrics.counter('ai_gateway_coalesced_requests_total', 'Requests answered by sharing another identical request\'s upstream call, by router.', ['router']);
     const child = coalesced.labels(deps.routerName);
@@ -91,7 +90,7 @@ export const requestCoalescing: FeatureModule<RequestCoalescingConfig> = {
       wrapCall(next) {
         return async (ctx, attempt) => {
           if (ctx.stream || ctx.body === undefined) return next(ctx, attempt);
-          const key = requestIdentity(ctx, keyHeaders);
+          const key = requestKey(ctx, keyHeaders);
           const existing = inFlight.get(key);
           if (existing) {
             child.inc();

@@ -66,26 +66,17 @@ const canonicalBody = derivedFromBody('canonical_body', (ctx) => canonicalJson(c
 /**
  * The identity of a request: SHA-256 of the caller's API, method, path, the named headers (so callers with
  * different credentials never share) and the canonical body without its delivery fields
- * (`stream`, `stream_options`). Keys cached responses; coalescing matches in-flight
- * requests by the same identity unhashed (requestIdentity), and both share one
- * canonicalization of the body.
+ * (`stream`, `stream_options`). Keys coalesced in-flight requests and cached responses;
+ * both ask for it on the same request, which canonicalizes its body once.
  */
 export function requestKey(ctx: RequestContext, keyHeaders: readonly string[], options: RequestKeyOptions = {}): string {
-  return hash('sha256', requestIdentity(ctx, keyHeaders, options), 'hex');
-}
-
-/**
- * What requestKey hashes: the text itself, for a key that stays in this process and
- * briefly (the requests in flight that coalescing matches), where a hash buys nothing.
- * It holds the key headers' values (credentials): never logged or shown.
- */
-export function requestIdentity(ctx: RequestContext, keyHeaders: readonly string[], options: RequestKeyOptions = {}): string {
   let text = `${ctx.format.name}\0${ctx.method}\0${ctx.upstreamPath}\0${options.salt ?? ''}\0`;
   for (const name of keyHeaders) {
     const value = ctx.req.headers[name];
     text += `${name}\0${Array.isArray(value) ? value.join('\n') : (value ?? '')}\0`;
   }
-  return ctx.body === undefined ? text : text + canonicalBody(ctx);
+  if (ctx.body !== undefined) text += canonicalBody(ctx);
+  return hash('sha256', text, 'hex');
 }
 
 /** Bodies up to this size have their key remembered. */
