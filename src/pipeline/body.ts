@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import { LIMITS } from '../server/limits.js';
-import { hasDuplicateTopLevelKey, nestsDeeper } from './json-guard.js';
+import { scanJson } from './json-guard.js';
 import { readWhole } from '../upstream/read-whole.js';
 
 function tooLarge(limit: number): GatewayError {
@@ -72,10 +72,12 @@ export function parseJsonBody(raw: Buffer): Record<string, unknown> {
     throw new GatewayError('invalid_request', 'Request body must be a JSON object.');
   }
   const body = value as Record<string, unknown>;
-  if (nestsDeeper(body)) {
+  const shape = scanJson(text);
+  if (shape.depth > LIMITS.json_depth) {
     throw new GatewayError('invalid_json', `Request body nests deeper than ${LIMITS.json_depth} levels.`);
   }
-  if (hasDuplicateTopLevelKey(text, body)) {
+  // JSON.parse keeps one property per name, so a name written twice leaves fewer keys than the text writes.
+  if (shape.topLevelKeys > Object.keys(body).length) {
     throw new GatewayError('invalid_json', 'Request body names the same top-level key twice.');
   }
   return body;

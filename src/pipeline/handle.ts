@@ -136,8 +136,10 @@ export function handleRequest(runtime: Runtime, req: IncomingMessage, res: Serve
   const tagged = res as TaggedResponse;
   tagged[kContext] = ctx;
   tagged[kRuntime] = runtime;
-  res.once('finish', onResponseFinish);
-  res.once('close', onResponseClose);
+  // \`on\`, not \`once\`: a response emits each of these once, and \`once\` wraps every listener
+  // in a closure per request and removes it again when it fires.
+  res.on('finish', onResponseFinish);
+  res.on('close', onResponseClose);
   run(ctx).catch((err: unknown) => {
     if (ctx.clientClosed) return;
     const error =

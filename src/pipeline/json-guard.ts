@@ -1,41 +1,14 @@
 /**
- * Checks on a parsed JSON request body that JSON.parse does not make: how deep it nests
- * (code that walks client data, such as the cache key, must never meet unbounded depth)
- * and whether a top-level key is written twice (JSON.parse keeps the last, so the router
- * and a stage or the upstream could read different `model`s).
+ * Checks on a JSON request body that JSON.parse does not make: how deep it nests (code
+ * that walks client data, such as the cache key, must never meet unbounded depth) and
+ * whether a top-level key is written twice (JSON.parse keeps the last, so the router and
+ * a stage or the upstream could read different `model`s). Both come from one pass over
+ * the text, which never walks the parsed value: a body of many small objects or a long
+ * array of token ids costs a few searches per bracket, not a visit per element.
  */
-import { LIMITS } from '../server/limits.js';
 
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
-
-/** True when `value` nests objects and arrays deeper than `limit`. Iterative: no recursion on client data. */
-export function nestsDeeper(value: unknown, limit: number = LIMITS.json_depth): boolean {
-  const stack: unknown[] = [value];
-  const depths: number[] = [1];
-  while (stack.length > 0) {
-    const node = stack.pop()!;
-    const depth = depths.pop()!;
-    if (depth > limit) return true;
-    if (Array.isArray(node)) {
-      for (const item of node) {
-        if (item !== null && typeof item === 'object') {
-          stack.push(item);
-          depths.push(depth + 1);
-        }
-      }
-    } else {
-      for (const key in node as Record<string, unknown>) {
-        const item = (node as Record<string, unknown>)[key];
-        if (item !== null && typeof item === 'object') {
-          stack.push(item);
-          depths.push(depth + 1);
-        }
-      }
-    }
-  }
-  return false;
-}
 
 /** The index of the quote that closes the string opening at `text[open]`. */
 function closingQuote(text: string, open: number): number {
@@ -59,13 +32,21 @@ function next(text: string, c: string, from: number): number {
   return i < 0 ? text.length : i;
 }
 
+/** What one pass over a JSON text finds. */
+export interface JsonShape {
+  /** Keys the top-level object writes, a key written twice counted twice. */
+  readonly topLevelKeys: number;
+  /** How deep objects and arrays nest: 1 for `{}`, 2 for `{"a":[]}`. */
+  readonly depth: number;
+}
+
 /**
- * How many keys the top-level object of `text` (valid JSON) writes, a key written twice
- * counted twice. It looks only at quotes and brackets, each found by a search that
- * starts past the last one of its kind: a long prompt, or a long array of token ids, is
- * searched through a few times at memchr speed, never looked at character by character.
+ * The shape of `text`, which must be valid JSON (it is parsed first). It looks only at
+ * quotes and brackets, each found by a search that starts past the last one of its kind:
+ * a long prompt, or a long array of token ids, is searched through a few times at memchr
+ * speed, never looked at character by character; brackets inside strings are skipped.
  */
-function topLevelKeysWritten(text: string): number {
+export function scanJson(text: string): JsonShape {
   const end = text.length;
   let quote = next(text, '"', 0);
   let openBrace = next(text, '{', 0);
@@ -73,10 +54,11 @@ function topLevelKeysWritten(text: string): number {
   let openBracket = next(text, '[', 0);
   let closeBracket = next(text, ']', 0);
   let depth = 0;
+  let deepest = 0;
   let keys = 0;
   for (;;) {
     const i = Math.min(quote, openBrace, closeBrace, openBracket, closeBracket);
-    if (i >= end) return keys;
+    if (i >= end) return { topLevelKeys: keys, depth: deepest };
     if (i === quote) {
       const close = closingQuote(text, i);
       if (depth === 1) {
@@ -92,10 +74,10 @@ function topLevelKeysWritten(text: string): number {
       if (openBracket < after) openBracket = next(text, '[', after);
       if (closeBracket < after) closeBracket = next(text, ']', after);
     } else if (i === openBrace) {
-      depth++;
+      if (++depth > deepest) deepest = depth;
       openBrace = next(text, '{', i + 1);
     } else if (i === openBracket) {
-      depth++;
+      if (++depth > deepest) deepest = depth;
       openBracket = next(text, '[', i + 1);
     } else if (i === closeBrace) {
       depth--;
@@ -107,11 +89,3 @@ function topLevelKeysWritten(text: string): number {
   }
 }
 
-/**
- * True when the top-level object of `text` (already parsed into `body`) names a key
- * twice: JSON.parse keeps one property per name, so the text then writes more keys than
- * the object has. One pass over the text, whatever the key (escaped spellings included).
- */
-export function hasDuplicateTopLevelKey(text: string, body: Record<string, unknown>): boolean {
-  return topLevelKeysWritten(text) > Object.keys(body).length;
-}

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hasDuplicateTopLevelKey, nestsDeeper } from '../../src/pipeline/json-guard.js';
+import { scanJson } from '../../src/pipeline/json-guard.js';
 
-const duplicated = (text: string): boolean => hasDuplicateTopLevelKey(text, JSON.parse(text) as Record<string, unknown>);
+const duplicated = (text: string): boolean => scanJson(text).topLevelKeys > Object.keys(JSON.parse(text) as object).length;
 
 test('a top-level key written twice is found, however it is spelled', () => {
   assert.equal(duplicated('{"model":"a","model":"b"}'), true);
@@ -23,9 +23,13 @@ test('keys repeated below the top level, and values that look like keys, are not
   assert.equal(duplicated(`{"messages":[{"content":"${'"model":'.replaceAll('"', '\\"').repeat(1000)}"}],"model":"m"}`), false);
 });
 
-test('nesting deeper than the limit is found, without recursion', () => {
-  const deep = (n: number): unknown => JSON.parse('['.repeat(n) + ']'.repeat(n));
-  assert.equal(nestsDeeper(deep(128), 128), false);
-  assert.equal(nestsDeeper(deep(129), 128), true);
-  assert.equal(nestsDeeper(deep(100_000), 128), true);
+test('how deep a text nests is read from its structure, not from brackets inside strings', () => {
+  const deep = (n: number): string => '['.repeat(n) + ']'.repeat(n);
+  assert.equal(scanJson(deep(128)).depth, 128);
+  assert.equal(scanJson(deep(100_000)).depth, 100_000);
+  assert.equal(scanJson('{}').depth, 1);
+  assert.equal(scanJson('{"a":[{"b":{}}],"c":[]}').depth, 4);
+  assert.equal(scanJson('{"a":"[[[[{{{{","b":["]]]}}}\\"]}').depth, 2);
+  assert.equal(scanJson('{"a":"\\"}').depth, 1);
+  assert.equal(scanJson(`{"input":[${Array.from({ length: 1000 }, () => '[1,2,3]').join(',')}]}`).depth, 3);
 });
