@@ -136,7 +136,7 @@ export function handleRequest(runtime: Runtime, req: IncomingMessage, res: Serve
   const tagged = res as TaggedResponse;
   tagged[kContext] = ctx;
   tagged[kRuntime] = runtime;
-  // \`on\`, not \`once\`: a response emits each of these once, and \`once\` wraps every listener
+  // `on`, not `once`: a response emits each of these once, and `once` wraps every listener
   // in a closure per request and removes it again when it fires.
   res.on('finish', onResponseFinish);
   res.on('close', onResponseClose);

@@ -24,12 +24,18 @@ test('keys repeated below the top level, and values that look like keys, are not
 });
 
 test('how deep a text nests is read from its structure, not from brackets inside strings', () => {
+  // scanJson is only given text JSON.parse accepted: each case is parsed first, so none is malformed.
+  const depth = (text: string): number => {
+    JSON.parse(text);
+    return scanJson(text).depth;
+  };
   const deep = (n: number): string => '['.repeat(n) + ']'.repeat(n);
-  assert.equal(scanJson(deep(128)).depth, 128);
-  assert.equal(scanJson(deep(100_000)).depth, 100_000);
-  assert.equal(scanJson('{}').depth, 1);
-  assert.equal(scanJson('{"a":[{"b":{}}],"c":[]}').depth, 4);
-  assert.equal(scanJson('{"a":"[[[[{{{{","b":["]]]}}}\\"]}').depth, 2);
-  assert.equal(scanJson('{"a":"\\"}').depth, 1);
-  assert.equal(scanJson(`{"input":[${Array.from({ length: 1000 }, () => '[1,2,3]').join(',')}]}`).depth, 3);
+  assert.equal(depth(deep(128)), 128);
+  assert.equal(depth(deep(129)), 129);
+  assert.equal(depth(deep(100_000)), 100_000);
+  assert.equal(depth('{}'), 1);
+  assert.equal(depth('{"a":[{"b":{}}],"c":[]}'), 4);
+  assert.equal(depth(String.raw`{"a":"[[[[{{{{","b":["]]]}}}\\"]}`), 2);
+  assert.equal(depth(String.raw`{"a":"\\","b":"\"[{"}`), 1);
+  assert.equal(depth(`{"input":[${Array.from({ length: 1000 }, () => '[1,2,3]').join(',')}]}`), 3);
 });
