@@ -5,13 +5,13 @@ import type { Metrics } from '../observability/metrics.js';
 import { checkDeclaredLength, parseJsonBody, readBody } from './body.js';
 import type { CompiledRouter, Pipeline } from './compiled.js';
 import { RequestContext } from './context.js';
-import { runRequestPhase } from './phases.js';
+import { runRequestPhase, type Phases } from './phases.js';
 import { respond, respondLocal, sendError } from './respond.js';
 import { isJsonEndpoint, parseRoute } from './route.js';
 import { finishRequest } from './finish.js';
 import { applyModel } from './call.js';
 import { beginTrace } from './tracing.js';
-import type { LocalReply } from './stage.js';
+import type { LocalReply, MaybePromise } from './stage.js';
 
 /** What the request path needs from the gateway that owns it. */
 export interface Runtime {
@@ -72,13 +72,19 @@ export function routerFor(pipeline: Pipeline, pinned: string | null, model: unkn
   return router;
 }
 
-/** The request side of one router: authenticate, then onRequest; a LocalReply stops it. */
-async function requestSide(ctx: RequestContext, router: CompiledRouter): Promise<LocalReply | undefined> {
+/**
+ * The request side of one router: authenticate, then onRequest; a LocalReply stops it.
+ * Synchronous while every handler is (a promise only where one waits).
+ */
+function requestSide(ctx: RequestContext, router: CompiledRouter): MaybePromise<LocalReply | undefined> {
   const phases = router.phases;
-  if (phases.authenticate) {
-    const reply = await runRequestPhase(phases.authenticate, ctx);
-    if (reply || ctx.nextRouter !== null) return reply;
-  }
+  if (!phases.authenticate) return phases.onRequest ? runRequestPhase(phases.onRequest, ctx) : undefined;
+  const reply = runRequestPhase(phases.authenticate, ctx);
+  return reply instanceof Promise ? reply.then((settled) => afterAuthenticate(ctx, phases, settled)) : afterAuthenticate(ctx, phases, reply);
+}
+
+function afterAuthenticate(ctx: RequestContext, phases: Phases, reply: LocalReply | undefined): MaybePromise<LocalReply | undefined> {
+  if (reply || ctx.nextRouter !== null) return reply;
   return phases.onRequest ? runRequestPhase(phases.onRequest, ctx) : undefined;
 }
 
@@ -102,13 +108,15 @@ async function run(ctx: RequestContext): Promise<void> {
   }
   let router = routerFor(pipeline, route.pinned, model);
   ctx.router = router;
-  let reply = await requestSide(ctx, router);
+  let reply = requestSide(ctx, router);
+  if (reply instanceof Promise) reply = await reply;
   if (ctx.nextRouter !== null) {
     // A stage sent the request on: the other router's stages run from the start (once).
     router = pipeline.routers.get(ctx.nextRouter)!;
     ctx.nextRouter = null;
     ctx.router = router;
-    reply = await requestSide(ctx, router);
+    reply = requestSide(ctx, router);
+    if (reply instanceof Promise) reply = await reply;
   }
   const phases = router.phases;
   if (reply) return respondLocal(ctx, reply, phases);

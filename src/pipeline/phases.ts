@@ -178,15 +178,28 @@ export function composeCall(stages: readonly PlacedStage[], base: UpstreamCall):
  * first LocalReply, if any stops the request, and notes where on the line it was made.
  * A handler that sent the request to another router (`ctx.reroute`) ends the phase too.
  */
-export async function runRequestPhase(handlers: readonly Placed<RequestHandler>[], ctx: RequestContext): Promise<LocalReply | undefined> {
-  for (const handler of handlers) {
-    let reply = handler.fn(ctx);
-    if (reply instanceof Promise) reply = await reply;
-    if (reply) {
+export function runRequestPhase(handlers: readonly Placed<RequestHandler>[], ctx: RequestContext, from = 0): MaybePromise<LocalReply | undefined> {
+  for (let i = from; i < handlers.length; i++) {
+    const handler = handlers[i]!;
+    const result = handler.fn(ctx);
+    // Only a handler that answers with a promise makes the phase asynchronous: most answer
+    // at once, and a promise per phase costs every request an allocation and microtasks.
+    if (result instanceof Promise) return result.then((reply) => afterPromise(handlers, ctx, i, reply));
+    if (result) {
       ctx.replyDepth = handler.order;
-      return reply;
+      return result;
     }
     if (ctx.nextRouter !== null) return undefined;
   }
   return undefined;
+}
+
+/** Goes on after handler `i` settled with `reply`: stops at a reply or a reroute, else runs the next ones. */
+function afterPromise(handlers: readonly Placed<RequestHandler>[], ctx: RequestContext, i: number, reply: StageResult): MaybePromise<LocalReply | undefined> {
+  if (reply) {
+    ctx.replyDepth = handlers[i]!.order;
+    return reply;
+  }
+  if (ctx.nextRouter !== null) return undefined;
+  return runRequestPhase(handlers, ctx, i + 1);
 }

@@ -9,7 +9,7 @@ import { heldBytes, takeParsed } from '../upstream/held-body.js';
 import { MAX_HELD_ANSWER, readAnswerWhole } from '../upstream/read-whole.js';
 import type { RequestContext } from './context.js';
 import type { BodyStep, Phases } from './phases.js';
-import type { LocalReply, SseEvent } from './stage.js';
+import type { LocalReply, MaybePromise, SseEvent } from './stage.js';
 import { drained } from '../util/drained.js';
 
 /** Writes one chunk to the client; returns a promise only when it must wait (backpressure). */
@@ -147,15 +147,17 @@ async function* chunksOf(source: Source): AsyncIterable<Buffer> {
   else yield* source as AsyncIterable<Buffer>;
 }
 
-async function forwardBytes(ctx: RequestContext, source: Source, tail: TailBuffer | null, steps: readonly BodyStep[] | null): Promise<void> {
-  if (Buffer.isBuffer(source)) {
-    tail?.push(source);
-    observeAll(ctx, steps, source);
-    if (ctx.ttfbMs < 0) ctx.ttfbMs = performance.now() - ctx.startedAt;
-    ctx.bytesOut += source.length;
-    ctx.res.end(source);
-    return;
-  }
+/** Sends bytes in hand as the whole body, past the steps' observers. */
+function sendBytes(ctx: RequestContext, source: Buffer, tail: TailBuffer | null, steps: readonly BodyStep[] | null): void {
+  tail?.push(source);
+  observeAll(ctx, steps, source);
+  if (ctx.ttfbMs < 0) ctx.ttfbMs = performance.now() - ctx.startedAt;
+  ctx.bytesOut += source.length;
+  ctx.res.end(source);
+}
+
+/** Forwards a body stream chunk by chunk, with backpressure, past the steps' observers. */
+async function forwardStream(ctx: RequestContext, source: Readable, tail: TailBuffer | null, steps: readonly BodyStep[] | null): Promise<void> {
   for await (const chunk of source as AsyncIterable<Buffer>) {
     tail?.push(chunk);
     observeAll(ctx, steps, chunk);
@@ -272,35 +274,40 @@ function replyUsage(ctx: RequestContext, body: Buffer): void {
  * cache's, a stage's own reply. Head stages (onResponse) run outward, then the body goes
  * through the body steps: a stream event by event, a JSON answer parsed once when some
  * step transforms it, anything else as bytes with backpressure. An answer made by a stage
- * passes only the stages placed before it (ctx.replyDepth).
+ * passes only the stages placed before it (ctx.replyDepth). Synchronous for bytes in hand
+ * whose head stages answer at once (a cache hit): a promise only where something waits.
  */
-async function deliver(ctx: RequestContext, head: ResponseHead, body: Source, phases: Phases | null, fromUpstream: boolean): Promise<void> {
-  // An answer a stage already read whole is sent from its bytes, not read a second time.
-  const source = Buffer.isBuffer(body) ? body : (heldBytes(body) ?? body);
-  const depth = ctx.replyDepth;
-  if (phases?.onResponse) {
-    for (const handler of phases.onResponse) {
+function deliver(ctx: RequestContext, head: ResponseHead, body: Source, phases: Phases | null, fromUpstream: boolean, from = 0): MaybePromise<void> {
+  const handlers = phases?.onResponse;
+  if (handlers) {
+    const depth = ctx.replyDepth;
+    for (let i = from; i < handlers.length; i++) {
+      const handler = handlers[i]!;
       if (handler.order >= depth) continue;
       const result = handler.fn(ctx, head);
-      if (result instanceof Promise) await result;
+      if (result instanceof Promise) return result.then(() => deliver(ctx, head, body, phases, fromUpstream, i + 1));
     }
   }
+  return deliverBody(ctx, head, body, phases, fromUpstream);
+}
+
+/** The body part of `deliver`, once the head stages ran. */
+function deliverBody(ctx: RequestContext, head: ResponseHead, body: Source, phases: Phases | null, fromUpstream: boolean): MaybePromise<void> {
+  // An answer a stage already read whole is sent from its bytes, not read a second time.
+  const source = Buffer.isBuffer(body) ? body : (heldBytes(body) ?? body);
   ctx.status = head.status;
   const contentType = headerValue(head.headers['content-type']) ?? '';
   const isSse = contentType.startsWith('text/event-stream');
   ctx.responseIsSse = isSse;
   const isJson = !isSse && contentType.includes('json');
-  const plan = phases === null ? null : phases.bodyAt(depth);
+  const plan = phases === null ? null : phases.bodyAt(ctx.replyDepth);
   const steps = plan === null ? null : plan.steps;
   const eventMode = isSse && plan !== null && plan.transformsEvents;
   const jsonMode = isJson && plan !== null && plan.transformsJson;
   const headers = clientResponseHeaders(head.headers, jsonMode || eventMode || !fromUpstream);
   ctx.overheadMs = ownTime(ctx); // ctx.upstreamMs is this answer's time to headers
   gatewayHeaders(ctx, headers, ctx.overheadMs);
-  if (jsonMode) {
-    await forwardParsed(ctx, source, headers, steps!);
-    return;
-  }
+  if (jsonMode) return forwardParsed(ctx, source, headers, steps!);
   if (!fromUpstream && !eventMode && Buffer.isBuffer(source)) headers['content-length'] = source.length;
   ctx.res.writeHead(head.status, headers);
   if (isSse) {
@@ -309,17 +316,29 @@ async function deliver(ctx: RequestContext, head: ResponseHead, body: Source, ph
     // usually come in one read): then head and event leave in one write, one packet sooner.
     if (Buffer.isBuffer(source) || source.readableLength === 0) ctx.res.flushHeaders();
     const tail = new TailBuffer();
-    if (eventMode) await forwardEvents(ctx, source, tail, steps!);
-    else await forwardBytes(ctx, source, tail, steps);
-    readUsage(ctx, tail);
-  } else if (isJson && !fromUpstream && Buffer.isBuffer(source)) {
-    await forwardBytes(ctx, source, null, steps);
-    replyUsage(ctx, source);
-  } else {
-    const tail = isJson ? new TailBuffer() : null;
-    await forwardBytes(ctx, source, tail, steps);
-    if (tail) readUsage(ctx, tail);
+    if (eventMode) return forwardEvents(ctx, source, tail, steps!).then(() => void readUsage(ctx, tail));
+    if (Buffer.isBuffer(source)) {
+      sendBytes(ctx, source, tail, steps);
+      readUsage(ctx, tail);
+      return undefined;
+    }
+    return forwardStream(ctx, source, tail, steps).then(() => void readUsage(ctx, tail));
   }
+  if (Buffer.isBuffer(source)) {
+    if (isJson && !fromUpstream) {
+      sendBytes(ctx, source, null, steps);
+      replyUsage(ctx, source);
+    } else {
+      const tail = isJson ? new TailBuffer() : null;
+      sendBytes(ctx, source, tail, steps);
+      if (tail) readUsage(ctx, tail);
+    }
+    return undefined;
+  }
+  const tail = isJson ? new TailBuffer() : null;
+  return forwardStream(ctx, source, tail, steps).then(() => {
+    if (tail) readUsage(ctx, tail);
+  });
 }
 
 /** Sends an upstream's answer to the client through the response side. */
@@ -342,13 +361,20 @@ function localHead(reply: LocalReply, isJson: boolean): ResponseHead {
 }
 
 /** Sends a reply a stage made (a cache hit, a refusal) through the response side of the stages before it. */
-export async function respondLocal(ctx: RequestContext, reply: LocalReply, phases: Phases | null): Promise<void> {
+export function respondLocal(ctx: RequestContext, reply: LocalReply, phases: Phases | null): MaybePromise<void> {
   const isObject = !Buffer.isBuffer(reply.body) && typeof reply.body !== 'string';
   const body = Buffer.isBuffer(reply.body) ? reply.body : Buffer.from(typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body));
+  let sent: MaybePromise<void>;
   try {
-    await deliver(ctx, localHead(reply, isObject), body, phases, false);
+    sent = deliver(ctx, localHead(reply, isObject), body, phases, false);
   } catch (err) {
-    if (isClientGone(ctx)) return;
-    throw err;
+    return localFailed(ctx, err);
   }
+  return sent instanceof Promise ? sent.catch((err: unknown) => localFailed(ctx, err)) : undefined;
+}
+
+/** A local reply that failed on its way out: nothing to do if the client left, else the caller's error. */
+function localFailed(ctx: RequestContext, err: unknown): void {
+  if (isClientGone(ctx)) return;
+  throw err;
 }
