@@ -259,3 +259,69 @@ routers:
     assert.equal(((await openai.json()) as any).error.code, 'invalid_json');
   });
 });
+
+describe('a handler that waits, then ones that do not: the line resumes where it paused', () => {
+  let upstream: MockUpstream;
+  let gw: Running;
+  const seen: string[] = [];
+  const pause = () => new Promise<void>((resolve) => setImmediate(resolve));
+  const waitsFirst: Stage = {
+    name: 'waits-first',
+    priority: 100,
+    async onRequest() {
+      await pause();
+      seen.push('waits');
+    },
+    onResponse(_ctx, head) {
+      // Outermost: runs after the inner stage's wait, and sees what it wrote.
+      head.headers['x-outer-saw'] = String(head.headers['x-inner'] ?? 'nothing');
+    },
+  };
+  const syncAfter: Stage = {
+    name: 'sync-after',
+    priority: 300,
+    onRequest(ctx) {
+      seen.push('sync');
+      if ((ctx.body?.messages as { content: string }[] | undefined)?.[0]?.content === 'refuse me') {
+        return { status: 403, body: { error: { message: 'no', type: 'permission_error', param: null, code: 'refused' } } };
+      }
+      return undefined;
+    },
+  };
+  const waitsInner: Stage = {
+    name: 'waits-inner',
+    priority: 600,
+    onRequest: () => void seen.push('inner'),
+    async onResponse(_ctx, head) {
+      await pause();
+      head.headers['x-inner'] = 'after-wait';
+    },
+  };
+
+  before(async () => {
+    upstream = await MockUpstream.start();
+    gw = await startGateway(yaml(upstream, '{}'), { hooks: [waitsInner, syncAfter, waitsFirst] });
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  test('request handlers run once each, in order, across the wait; response handlers resume outward', async () => {
+    const res = await post(gw.url, chatBody('hello'));
+    assert.equal(res.status, 200);
+    assert.deepEqual(seen, ['waits', 'sync', 'inner']);
+    assert.equal(res.headers.get('x-inner'), 'after-wait');
+    assert.equal(res.headers.get('x-outer-saw'), 'after-wait');
+    assert.equal(upstream.received.length, 1);
+  });
+
+  test('a local reply from a handler after the wait stops the line there', async () => {
+    seen.length = 0;
+    const res = await post(gw.url, chatBody('refuse me'));
+    assert.equal(res.status, 403);
+    assert.deepEqual(seen, ['waits', 'sync']);
+    assert.equal(JSON.parse(res.text).error.code, 'refused');
+    assert.equal(upstream.received.length, 1, 'the refused request never reached the upstream');
+  });
+});
