@@ -47,7 +47,7 @@ export interface Recording {
 
 export function isCacheable(ctx: RequestContext): boolean {
   if (ctx.method === 'GET') return true;
-  if (ctx.method !== 'POST' || ctx.body === undefined) return false;
+  if (ctx.method !== 'POST' || !ctx.hasJsonBody) return false;
   const q = ctx.upstreamPath.indexOf('?');
   return CACHEABLE_POSTS.has(q < 0 ? ctx.upstreamPath : ctx.upstreamPath.slice(0, q));
 }

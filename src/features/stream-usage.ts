@@ -24,8 +24,9 @@ function asksUsage(body: Record<string, unknown>): boolean {
 
 /** onRequest: make a streamed request ask for usage in its last event (once per request). */
 export function requestStreamUsage(ctx: RequestContext): void {
+  if (!ctx.stream || !takesStreamOptions(ctx.upstreamPath)) return; // before reading the body: a known one stays unparsed
   const body = ctx.body;
-  if (!ctx.stream || body === undefined || !takesStreamOptions(ctx.upstreamPath)) return;
+  if (body === undefined) return;
   if (ctx.has(ADDED)) return;
   if (asksUsage(body)) {
     ctx.set(ADDED, false);

@@ -6,10 +6,11 @@ import type { Attempt } from './stage.js';
 
 /** Sends a stage's model override, else the target's model, else the caller's. */
 export function applyModel(ctx: RequestContext, target: CompiledTarget): void {
-  if (ctx.body === undefined) return;
+  if (!ctx.hasJsonBody) return;
   const model = ctx.modelOverride ?? target.model ?? ctx.requestedModel;
-  if (model !== undefined && ctx.body.model !== model) {
-    ctx.body.model = model;
+  // ctx.model, not ctx.body: a body no stage read yet is not parsed to find it unchanged.
+  if (model !== undefined && ctx.model !== model) {
+    ctx.body!.model = model;
     ctx.markBodyChanged();
   }
 }

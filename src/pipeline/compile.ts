@@ -36,6 +36,7 @@ import type { Tenancy } from '../tenancy/tenancy.js';
 import { McpServers } from '../mcp/servers.js';
 import { hookModulePath, NO_HOOK_MODULES } from './hook-modules.js';
 import type { HookModules } from './hook-modules.js';
+import { KnownBodies } from './known-bodies.js';
 
 export interface CompileOptions {
   readonly logger: Logger;
@@ -325,6 +326,7 @@ function* compileSteps(loaded: LoadedConfig, options: CompileOptions, modules: C
       upstreams,
       pricing,
       maxBody: parseSize(config.server?.max_body ?? CONFIG_DEFAULTS.max_body),
+      knownBodies: Object.values(config.routers).some((r) => r.features?.cache !== undefined) ? new KnownBodies() : null,
       limits: serverLimits(config.server),
       modelLabels: new ModelLabels(known, pricing),
       accessLog: config.logging?.access ?? CONFIG_DEFAULTS.access_log,

@@ -10,6 +10,7 @@ import type { RequestContext } from './context.js';
 import type { Tenancy } from '../tenancy/tenancy.js';
 import type { ServerLimits } from '../server/limits.js';
 import type { ModelLabels } from '../observability/model-labels.js';
+import type { KnownBodies } from './known-bodies.js';
 
 /** An upstream as compiled: its provider (with its pool) and its credential, if injected. */
 export interface CompiledUpstream {
@@ -67,6 +68,8 @@ export interface Pipeline {
   readonly defaultRouter: CompiledRouter | null;
   readonly upstreams: ReadonlyMap<string, CompiledUpstream>;
   readonly maxBody: number;
+  /** JSON bodies seen recently, so that one sent again is routed without parsing it; null when no router has a response cache. */
+  readonly knownBodies: KnownBodies | null;
   /** server.max_event and server.timeouts, parsed. */
   readonly limits: ServerLimits;
   /** Bounded `model` label values for metrics. */

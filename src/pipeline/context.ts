@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import { RequestAbort } from './abort.js';
-import { streamedBody } from './body.js';
+import { parseJsonBody, streamedBody } from './body.js';
 import type { CompiledRouter, CompiledTarget, Pipeline } from './compiled.js';
 import type { WireFormat } from '../formats/format.js';
 import { OPENAI_FORMAT } from '../formats/openai.js';
@@ -63,10 +63,13 @@ export class RequestContext {
   replyDepth = Infinity;
   /** The path sent upstream: `/v1/...` plus the query string. */
   upstreamPath = '';
-  /** The parsed JSON body, when the endpoint is a JSON one; stages may edit it. */
-  body: Record<string, unknown> | undefined = undefined;
   /** The body's bytes as received (JSON endpoints only). */
   rawBody: Buffer | null = null;
+  private parsedBody: Record<string, unknown> | undefined = undefined;
+  /** `rawBody` is known to parse (see KnownBodies) and is parsed when `body` is first read. */
+  private unparsed = false;
+  private rawKeyOf: Buffer | null = null;
+  private rawKeyText = '';
   /** True when a stage changed `body`, so it must be serialized again. */
   bodyChanged = false;
   /** Counts the changes to `body` (markBodyChanged): what was derived from it at one count holds until the next. */
@@ -145,15 +148,53 @@ export class RequestContext {
     return this.slots?.has(slot) ?? false;
   }
 
+  /** The parsed JSON body, when the endpoint is a JSON one; stages may edit it. */
+  get body(): Record<string, unknown> | undefined {
+    if (this.unparsed) {
+      this.unparsed = false;
+      this.parsedBody = parseJsonBody(this.rawBody!);
+    }
+    return this.parsedBody;
+  }
+
+  set body(value: Record<string, unknown> | undefined) {
+    this.unparsed = false;
+    this.parsedBody = value;
+  }
+
+  /** The request has a JSON body (reading `body` may parse it; this never does). */
+  get hasJsonBody(): boolean {
+    return this.unparsed || this.parsedBody !== undefined;
+  }
+
+  /** Takes `raw` as the JSON body, parsed when a stage first reads `body`: bytes that parsed before (KnownBodies). */
+  deferBody(raw: Buffer): void {
+    this.rawBody = raw;
+    this.parsedBody = undefined;
+    this.unparsed = true;
+  }
+
+  /** The received body's bytes as a one-byte string, a Map key for them (made once per buffer); null without a body. */
+  rawKey(): string | null {
+    const raw = this.rawBody;
+    if (raw === null) return null;
+    if (this.rawKeyOf !== raw) {
+      this.rawKeyText = raw.toString('latin1');
+      this.rawKeyOf = raw;
+    }
+    return this.rawKeyText;
+  }
+
   /** The model the request names (after any rewrite). */
   get model(): string | undefined {
-    const m = this.body?.model;
+    if (this.unparsed) return this.requestedModel; // nothing read the body, so nothing rewrote it
+    const m = this.parsedBody?.model;
     return typeof m === 'string' ? m : undefined;
   }
 
   /** True when the request can be sent again (retry, fallback, hedging): its body is held, or it has none. */
   get replayable(): boolean {
-    return this.body !== undefined || !hasBody(this.req);
+    return this.hasJsonBody || !hasBody(this.req);
   }
 
   /**
@@ -208,7 +249,7 @@ export class RequestContext {
    * re-serialized JSON when a stage did, or the client's stream for pass-through bodies.
    */
   requestBody(): Buffer | Readable | null {
-    if (this.body !== undefined) {
+    if (this.hasJsonBody) {
       if (this.bodyChanged) {
         this.rawBody = Buffer.from(JSON.stringify(this.body));
         this.bodyChanged = false;

@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, upstreamFailure } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { checkDeclaredLength, parseJsonBody, readBody } from './body.js';
+import { checkDeclaredLength, readBody } from './body.js';
+import { parsedFacts } from './known-bodies.js';
 import type { CompiledRouter, Pipeline } from './compiled.js';
 import { RequestContext } from './context.js';
 import { runRequestPhase, type Phases } from './phases.js';
@@ -98,11 +99,10 @@ async function run(ctx: RequestContext): Promise<void> {
   let model: unknown;
   if (isJsonEndpoint(ctx.method, route, ctx.req.headers['content-type'])) {
     if (route.pinned !== null) routerFor(pipeline, route.pinned, undefined); // an unknown router is a 404 before reading the body
-    ctx.rawBody = await readBody(ctx.req, pipeline.maxBody);
-    ctx.body = parseJsonBody(ctx.rawBody);
-    ctx.stream = ctx.body.stream === true;
-    model = ctx.body.model;
-    if (typeof model === 'string') ctx.requestedModel = model;
+    const raw = (ctx.rawBody = await readBody(ctx.req, pipeline.maxBody));
+    const facts = pipeline.knownBodies === null ? parsedFacts(ctx, raw) : pipeline.knownBodies.read(ctx);
+    ctx.stream = facts.stream;
+    model = ctx.requestedModel = facts.model;
   } else {
     checkDeclaredLength(ctx.req, pipeline.maxBody);
   }

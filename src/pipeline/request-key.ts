@@ -107,7 +107,7 @@ export class RequestKeyMemo {
       const value = ctx.req.headers[name];
       id += `\0${Array.isArray(value) ? value.join('\n') : (value ?? '')}`;
     }
-    id += `\0${raw.toString('latin1')}`;
+    id += `\0${ctx.rawKey()}`;
     let key = this.keys.get(id);
     if (key === undefined) {
       key = requestKey(ctx, this.keyHeaders, this.options);

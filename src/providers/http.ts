@@ -101,7 +101,7 @@ export function createHttpProvider(config: UpstreamConfig, deps: ProviderFactory
         dropPrefix: translated ? OWN_PREFIX[caller] : null,
         defaults,
         contentLength: isBuffer ? (body as Buffer).length : null,
-        identityEncoding: ctx.body !== undefined,
+        identityEncoding: ctx.hasJsonBody,
         requestId: ctx.id,
         traceparent: attempt.traceparent,
       });
