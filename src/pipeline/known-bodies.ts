@@ -26,6 +26,11 @@ export class KnownBodies {
   private readonly facts = new Map<string, BodyFacts>();
   private readonly oldest = new OldestKey(this.facts);
 
+  /** Bodies remembered now. */
+  get size(): number {
+    return this.facts.size;
+  }
+
   /** Reads the facts of `ctx.rawBody`: remembered ones (the body left unparsed), else by parsing it (a 400 GatewayError when it is not a valid JSON object). */
   read(ctx: RequestContext): BodyFacts {
     const raw = ctx.rawBody!;

@@ -75,3 +75,44 @@ describe('rate-limit buckets are bounded', () => {
     assert.equal(store.take(spec('key-0'), 0).allowed, true, 'an old bucket was forgotten (full again)');
   });
 });
+
+describe('remembered request bodies are bounded', () => {
+  let upstream: MockUpstream;
+  let gw: Running;
+
+  before(async () => {
+    upstream = await MockUpstream.start();
+    gw = await startGateway(`
+version: 1
+logging: { level: silent }
+upstreams: { up: { provider: openai, url: ${upstream.url} } }
+default_router: main
+routers:
+  main: { targets: [{ upstream: up }], features: { cache: { ttl: 1h } } }
+`);
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  const send = async (content: string): Promise<void> => {
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content }] }),
+    });
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+  };
+
+  test('300 unique bodies leave at most 256 remembered; a body over 8 KB is never kept', async () => {
+    const known = gw.gateway.pipeline.knownBodies!;
+    await send('x'.repeat(9000));
+    await send('x'.repeat(9000));
+    assert.equal(known.size, 0);
+    assert.equal(upstream.received.length, 1, 'the repeated large body was a cache hit all the same');
+    for (let i = 0; i < 300; i++) await send(`unique ${i}`);
+    assert.equal(known.size, 256);
+  });
+});
