@@ -95,6 +95,21 @@ for (const backend of ['memory', 'redis'] as const) {
       assert.equal((await post(gw.url, body, { authorization: 'Bearer sk-tenant-b' })).res.headers.get('x-cache'), 'HIT');
     });
 
+    test('one body from six tenants in turn: each keeps its own entry', async () => {
+      const gw = await start('cache: {}');
+      const body = { model: MODEL, messages: [{ role: 'user', content: 'six tenants' }] };
+      const tenants = Array.from({ length: 6 }, (_, i) => ({ authorization: `Bearer sk-six-${i}` }));
+      const calls = fx.upstream.received.length;
+      for (const round of ['MISS', 'HIT', 'HIT']) {
+        for (const headers of tenants) assert.equal((await post(gw.url, body, headers)).res.headers.get('x-cache'), round);
+      }
+      assert.equal(fx.upstream.received.length, calls + 6);
+      assert.deepEqual(
+        fx.upstream.received.slice(calls).map((r) => r.headers.authorization),
+        tenants.map((t) => t.authorization),
+      );
+    });
+
     test('a streamed response is recorded and replayed through the openai SDK', async () => {
       const gw = await start('cache: {}');
       const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'sk-stream', maxRetries: 0 });
