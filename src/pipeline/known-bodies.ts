@@ -11,7 +11,7 @@ export interface BodyFacts {
 
 /** Bodies up to this size are remembered. */
 const MAX_BODY_BYTES = 8192;
-/** Bodies remembered at most (oldest forgotten first): with their keys, at most ~2 MB. */
+/** Bodies remembered at most (oldest forgotten first): at most ~2 MB of body text. */
 const MAX_ENTRIES = 256;
 
 /**
