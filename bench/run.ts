@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { CASES, type CaseSpec } from './lib/cases.js';
 import { ratioChart } from './lib/chart.js';
 import { firstChunk, latency } from './lib/load.js';
-import { Children, compileScript, freePort, machineBusyMs, planPinning, processCpuMs, REPO, sleep, type Child, type Pinning } from './lib/procs.js';
+import { Children, compileScript, freePorts, machineBusyMs, planPinning, processCpuMs, REPO, sleep, type Child, type Pinning } from './lib/procs.js';
 import { shippedNodeFlags } from './lib/node-flags.js';
 import { summarizeProfile } from './lib/profile.js';
 import {
@@ -261,7 +261,7 @@ class Bench {
   }
 
   async startGateway(name: string, file: string, profile = false): Promise<Gateway> {
-    const [listen, admin] = [await freePort(), await freePort()];
+    const [listen, admin] = await freePorts(2);
     const profiling = profile && this.opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${this.opts.cpuProf}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
     const child = this.children.start({
       name: `sidegate-${name}`,
@@ -698,7 +698,7 @@ class Bench {
     const example = join(REPO, 'gateway.example.yaml');
     for (let i = 0; i < this.mode.startupRuns; i++) {
       result.validateMs.push(await timeToExit(this.children, 'validate-example', [...this.gatewayArgs, 'validate', example], {}));
-      const [listen, admin] = [await freePort(), await freePort()];
+      const [listen, admin] = await freePorts(2);
       const args = [...this.gatewayArgs, 'start', '-c', join(CONFIG_DIR, 'default.yaml')];
       const { ms, child } = await timeToReady(this.children, 'start-ready', args, this.env(listen, admin), admin, START_TIMEOUT_MS);
       result.readyMs.push(ms);

@@ -461,15 +461,25 @@ export class Gateway extends EventEmitter implements Runtime {
     server.on('clientError', onClientError);
     this.server = server;
     const serverConfig = this.live.loaded.config.server ?? {};
-    const url = await listenOn(server, overrides.listen ?? serverConfig.listen ?? CONFIG_DEFAULTS.listen);
-    const adminAddress = overrides.admin ?? serverConfig.admin ?? CONFIG_DEFAULTS.admin;
+    let url: string;
     let adminUrl: string | null = null;
-    if (adminAddress !== false) {
-      this.admin = createServer(adminHandler(this));
-      adminUrl = await listenOn(this.admin, adminAddress);
+    let healthUrl: string | null;
+    let metricsUrl: string | null;
+    try {
+      url = await listenOn(server, overrides.listen ?? serverConfig.listen ?? CONFIG_DEFAULTS.listen, 'server.listen');
+      const adminAddress = overrides.admin ?? serverConfig.admin ?? CONFIG_DEFAULTS.admin;
+      if (adminAddress !== false) {
+        this.admin = createServer(adminHandler(this));
+        adminUrl = await listenOn(this.admin, adminAddress, 'server.admin');
+      }
+      healthUrl = await this.listenSide(overrides.health ?? serverConfig.health, HEALTH_PATHS, 'server.health');
+      metricsUrl = await this.listenSide(overrides.metrics ?? serverConfig.metrics, METRICS_PATHS, 'server.metrics');
+    } catch (err) {
+      // All or nothing: a gateway serving traffic without its admin or probe listener
+      // would look alive to no one. The listeners already bound are closed again.
+      await this.closeListeners();
+      throw err;
     }
-    const healthUrl = await this.listenSide(overrides.health ?? serverConfig.health, HEALTH_PATHS);
-    const metricsUrl = await this.listenSide(overrides.metrics ?? serverConfig.metrics, METRICS_PATHS);
     this.logger.info(
       { url, admin: adminUrl, health: healthUrl ?? undefined, metrics: metricsUrl ?? undefined, config: this.live.loaded.source, version: this.live.version },
       'sidegate listening',
@@ -478,11 +488,20 @@ export class Gateway extends EventEmitter implements Runtime {
   }
 
   /** A listener that serves only some admin paths (probes for the kubelet, /metrics for Prometheus). */
-  private async listenSide(address: string | false | undefined, paths: ReadonlySet<string>): Promise<string | null> {
+  private async listenSide(address: string | false | undefined, paths: ReadonlySet<string>, role: string): Promise<string | null> {
     if (address === undefined || address === false) return null;
     const server = createServer(adminHandler(this, paths));
     this.side.push(server);
-    return listenOn(server, address);
+    return listenOn(server, address, role);
+  }
+
+  /** Closes every listener `listen` opened (after a failed listen), so that it may be called again. */
+  private async closeListeners(): Promise<void> {
+    const servers = [this.server, this.admin, ...this.side].filter((s): s is Server => s !== null);
+    this.server = null;
+    this.admin = null;
+    this.side = [];
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
   }
 
   /** Resolves once no request is in flight (or at once if none is). */

@@ -46,14 +46,22 @@ export function planPinning(): Pinning {
   return { taskset, gatewayCpu, loadCpu, note: `proxy under test on cpu ${gatewayCpu}; load generator and mock upstream on cpu ${loadCpu}` };
 }
 
-/** A loopback port free right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/**
+ * `count` loopback ports free right now, all different: each is held open until all are
+ * found (ports taken one after another may come back the same, and a gateway then
+ * cannot bind its second listener).
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    for (const server of servers) {
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+    }
+    return servers.map((server) => (server.address() as AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  }
 }
 
 export const REPO = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');

@@ -15,7 +15,16 @@ export async function startCommand(file: string, watch: boolean): Promise<number
     }
     throw err;
   }
-  await gateway.listen();
+  try {
+    await gateway.listen();
+  } catch (err) {
+    // A port taken (another sidegate, a leftover process): say which and stop, instead of
+    // leaving a process that holds its config watcher and pools but serves nothing.
+    writeErr(`sidegate: ${(err as Error).message}`);
+    await gateway.close({ drainMs: 0 });
+    await flushLogger(gateway.logger);
+    return 1;
+  }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) {

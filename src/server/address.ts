@@ -9,12 +9,20 @@ export function parseHostPort(text: string): { host: string | undefined; port: n
   return { host: host === '' ? undefined : host, port: Number(m[3]) };
 }
 
-export function listenOn(server: Server, address: string): Promise<string> {
+/**
+ * Binds `server` to `address`; resolves with its URL. A failure to bind rejects with an
+ * error naming the config key it came from (`role`, e.g. `server.admin`) and the address.
+ */
+export function listenOn(server: Server, address: string, role: string): Promise<string> {
   const { host, port } = parseHostPort(address);
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (err: NodeJS.ErrnoException): void => {
+      const why = err.code === 'EADDRINUSE' ? 'the address is already in use' : err.code === 'EACCES' ? 'permission denied' : err.message;
+      reject(new Error(`cannot listen on ${role} ${address}: ${why}`, { cause: err }));
+    };
+    server.once('error', failed);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       const info = server.address() as AddressInfo;
       const shown = info.family === 'IPv6' ? `[${info.address}]` : info.address;
       resolve(`http://${shown}:${info.port}`);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { MockUpstream, chunk, steps } from '../support/mock-upstream.js';
 import { runCliToEnd, startCli, type CliProcess } from '../support/cli.js';
 
@@ -66,6 +67,21 @@ describe('the sidegate command', () => {
     assert.match(stdout, /router general/);
     assert.match(stdout, /router demo/);
     assert.match(stdout, /mock \(mock, in process/);
+  });
+
+  test('start: a port already taken is exit 1, naming the config key and the address', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const file = join(dir, 'taken.yaml');
+      writeFileSync(file, gatewayYaml(upstream, 'm').replace('admin: "127.0.0.1:0"', `admin: "127.0.0.1:${port}"`));
+      const { code, stderr } = await runCliToEnd(['start', '-c', file, '--no-watch']);
+      assert.equal(code, 1);
+      assert.match(stderr, new RegExp(`cannot listen on server\\.admin 127\\.0\\.0\\.1:${port}: the address is already in use`));
+    } finally {
+      taken.close();
+    }
   });
 
   test('SIGHUP reloads the file (watching off)', async () => {
