@@ -19,7 +19,8 @@ import { parseArgs } from 'node:util';
 import { CASES, type CaseSpec } from './lib/cases.js';
 import { ratioChart } from './lib/chart.js';
 import { firstChunk, latency } from './lib/load.js';
-import { Children, compileScript, freePorts, machineBusyMs, planPinning, processCpuMs, REPO, sleep, type Child, type Pinning } from './lib/procs.js';
+import { Children, compileScript, machineBusyMs, planPinning, processCpuMs, REPO, sleep, type Child, type Pinning } from './lib/procs.js';
+import { freePorts } from './lib/ports.js';
 import { shippedNodeFlags } from './lib/node-flags.js';
 import { summarizeProfile } from './lib/profile.js';
 import {

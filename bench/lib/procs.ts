@@ -6,7 +6,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import ts from 'typescript';
@@ -44,24 +44,6 @@ export function planPinning(): Pinning {
   const [gatewayCpu, loadCpu] = [String(cpus[0]), String(cpus[1])];
   execFileSync(taskset, ['-a', '-cp', loadCpu, String(process.pid)], { stdio: 'ignore' });
   return { taskset, gatewayCpu, loadCpu, note: `proxy under test on cpu ${gatewayCpu}; load generator and mock upstream on cpu ${loadCpu}` };
-}
-
-/**
- * `count` loopback ports free right now, all different: each is held open until all are
- * found (ports taken one after another may come back the same, and a gateway then
- * cannot bind its second listener).
- */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = Array.from({ length: count }, () => createServer());
-  try {
-    for (const server of servers) {
-      server.listen(0, '127.0.0.1');
-      await once(server, 'listening');
-    }
-    return servers.map((server) => (server.address() as AddressInfo).port);
-  } finally {
-    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  }
 }
 
 export const REPO = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockUpstream, eventually } from '../support/mock-upstream.js';
 import { startGateway, type Running } from '../support/gateway.js';
-import { freePort, REDIS_SKIP } from '../support/redis.js';
+import { freePorts, REDIS_SKIP } from '../support/redis.js';
 import { hashKey } from '../../src/tenancy/key-table.js';
 
 async function startNode(port: number, dir: string): Promise<ChildProcess> {
@@ -44,7 +44,7 @@ describe('state on a three-node Redis Cluster', { skip: REDIS_SKIP }, () => {
 
   before(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sidegate-cluster-'));
-    for (let i = 0; i < 3; i++) ports.push(await freePort());
+    ports.push(...(await freePorts(3)));
     for (const port of ports) nodes.push(await startNode(port, dir));
     const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
     assert.equal(created.status, 0, created.stdout + created.stderr);

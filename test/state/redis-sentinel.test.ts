@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockUpstream } from '../support/mock-upstream.js';
 import { startGateway, type Running } from '../support/gateway.js';
-import { featureYaml, freePort, RedisServer, REDIS_SKIP } from '../support/redis.js';
+import { featureYaml, freePorts, RedisServer, REDIS_SKIP } from '../support/redis.js';
 
 /** A sentinel watching `primary` as `name`; resolves once it monitors it. */
 async function startSentinel(port: number, primary: number, name: string, dir: string): Promise<ChildProcess> {
@@ -42,7 +42,7 @@ describe('state through Redis Sentinel', { skip: REDIS_SKIP }, () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sidegate-sentinel-'));
     primary = await RedisServer.start();
-    const sentinelPort = await freePort();
+    const [sentinelPort] = await freePorts(1);
     sentinel = await startSentinel(sentinelPort, primary.port, 'sgprimary', dir);
     upstream = await MockUpstream.start();
     const state = `state:\n  backend: redis\n  redis: { sentinels: ["127.0.0.1:${sentinelPort}"], name: sgprimary, prefix: "sn:", timeout: 2s }\n`;

@@ -1,9 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { after, before } from 'node:test';
 import { MockUpstream } from './mock-upstream.js';
+import { freePorts } from '../../bench/lib/ports.js';
 import { startGateway, type Running } from './gateway.js';
 
 /**
@@ -18,15 +17,7 @@ export const REDIS_SKIP: string | false =
     ? false
     : 'redis-server is not installed here (apt-get install redis-server; .ci/run installs it in CI)';
 
-/** A port nothing listens on now (for a server a test starts). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePorts };
 
 export class RedisServer {
   private child: ChildProcess | null = null;
@@ -39,7 +30,7 @@ export class RedisServer {
 
   static async start(): Promise<RedisServer> {
     if (!installed) throw new Error('redis-server is not installed: apt-get install -y redis-server (.ci/run does this)');
-    const server = new RedisServer(await freePort());
+    const server = new RedisServer((await freePorts(1))[0]!);
     await server.restart();
     return server;
   }
