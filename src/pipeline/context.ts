@@ -167,9 +167,8 @@ export class RequestContext {
     return this.unparsed || this.parsedBody !== undefined;
   }
 
-  /** Takes `raw` as the JSON body, parsed when a stage first reads `body`: bytes that parsed before (KnownBodies). */
-  deferBody(raw: Buffer): void {
-    this.rawBody = raw;
+  /** Takes `rawBody` as the JSON body, parsed when a stage first reads `body`: bytes that parsed before (KnownBodies). */
+  deferBody(): void {
     this.parsedBody = undefined;
     this.unparsed = true;
   }

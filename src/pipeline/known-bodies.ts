@@ -38,7 +38,7 @@ export class KnownBodies {
     const text = ctx.rawKey()!;
     const known = this.facts.get(text);
     if (known !== undefined) {
-      ctx.deferBody(raw);
+      ctx.deferBody();
       return known;
     }
     const facts = parsedFacts(ctx, raw);

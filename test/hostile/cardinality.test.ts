@@ -8,6 +8,17 @@ import { MockUpstream, steps, chatCompletion } from '../support/mock-upstream.js
 import { startGateway, type Running } from '../support/gateway.js';
 import { MemoryStore } from '../../src/state/memory.js';
 
+/** One chat request through the gateway at `url`, which must answer 200. */
+async function chat(url: string, model: string, content: string): Promise<void> {
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content }] }),
+  });
+  assert.equal(res.status, 200);
+  await res.arrayBuffer();
+}
+
 describe('metric labels from clients are bounded', () => {
   let upstream: MockUpstream;
   let gw: Running;
@@ -30,15 +41,7 @@ routers:
     await upstream.close();
   });
 
-  async function ask(model: string): Promise<void> {
-    const res = await fetch(`${gw.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
-    });
-    assert.equal(res.status, 200);
-    await res.arrayBuffer();
-  }
+  const ask = (model: string): Promise<void> => chat(gw.url, model, 'hi');
 
   async function tokenModels(): Promise<{ models: Set<string>; series: number; bytes: number }> {
     const text = await (await fetch(`${gw.adminUrl}/metrics`)).text();
@@ -96,15 +99,7 @@ routers:
     await upstream.close();
   });
 
-  const send = async (content: string): Promise<void> => {
-    const res = await fetch(`${gw.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content }] }),
-    });
-    assert.equal(res.status, 200);
-    await res.arrayBuffer();
-  };
+  const send = (content: string): Promise<void> => chat(gw.url, 'gpt-4o', content);
 
   test('300 unique bodies leave at most 256 remembered; a body over 8 KB is never kept', async () => {
     const known = gw.gateway.pipeline.knownBodies!;
